@@ -1,0 +1,123 @@
+"""KPI definitions in use: targets over time, status against target, value formatting."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from kpis.config import KPI
+
+STATUSES = ("green", "amber", "red", "none")
+STATUS_COLOURS = {"green": "#2e7d32", "amber": "#f0a202", "red": "#c62828", "none": "#9e9e9e"}
+STATUS_LABELS = {"green": "On target", "amber": "At risk", "red": "Off target", "none": "No data"}
+DIRECTION_LABELS = {"higher": "Higher is better", "lower": "Lower is better", "band": "Within a band"}
+FUNCTION_LABELS = {
+    "sales": "Sales", "marketing": "Marketing", "finance": "Finance", "supply": "Supply chain",
+    "production": "Production", "executive": "Executive", "partners": "External partners",
+}
+
+
+def targets_at(kpi: KPI, starts: pd.Series | list) -> np.ndarray:
+    """Target in force for each period start (NaN before the first effective-from)."""
+    steps = kpi.target_steps()
+    eff = np.array([np.datetime64(d if d != dt.date.min else dt.date(1, 1, 1), "D") for d, _ in steps])
+    vals = np.array([v for _, v in steps], dtype=float)
+    s = pd.to_datetime(pd.Series(starts)).to_numpy().astype("datetime64[D]")
+    pos = np.searchsorted(eff, s, side="right") - 1
+    out = np.where(pos >= 0, vals[np.clip(pos, 0, None)], np.nan)
+    return out.astype(float)
+
+
+def shortfall(kpi: KPI, values: np.ndarray | pd.Series, targets: np.ndarray) -> np.ndarray:
+    """How far each value is worse than its target, in the KPI's unit (≤ 0 = on target)."""
+    v = np.asarray(values, dtype=float)
+    t = np.asarray(targets, dtype=float)
+    if kpi.direction == "higher":
+        return t - v
+    if kpi.direction == "lower":
+        return v - t
+    return np.abs(v - t) - (kpi.band or 0.0)
+
+
+def status(kpi: KPI, values: np.ndarray | pd.Series, targets: np.ndarray) -> np.ndarray:
+    """Status per value: green on target (within `amber`), amber up to `red` worse, red beyond; 'none' without data."""
+    gap = shortfall(kpi, values, targets)
+    out = np.where(gap <= kpi.amber, "green", np.where(gap <= kpi.red, "amber", "red")).astype(object)
+    out[np.isnan(gap)] = "none"
+    return out
+
+
+def bands(kpi: KPI, target: float) -> dict[str, tuple[float, float]]:
+    """Value intervals of the green and amber zones around one target (for chart shading)."""
+    a, r = kpi.amber, kpi.red
+    if kpi.direction == "higher":
+        return {"green": (target - a, np.inf), "amber": (target - r, target - a)}
+    if kpi.direction == "lower":
+        return {"green": (-np.inf, target + a), "amber": (target + a, target + r)}
+    w = kpi.band or 0.0
+    return {"green": (target - w - a, target + w + a), "amber": (target - w - r, target + w + r)}
+
+
+def is_percent(kpi: KPI) -> bool:
+    return kpi.unit == "%"
+
+
+def display_scale(kpi: KPI) -> float:
+    """Multiplier from stored value to displayed number (fractions shown as percent)."""
+    return 100.0 if is_percent(kpi) else 1.0
+
+
+def unit_label(kpi: KPI, currency: str = "EUR") -> str:
+    """Axis label of the KPI's unit."""
+    return {"%": "%", "currency": currency}.get(kpi.unit, kpi.unit)
+
+
+def change_unit(kpi: KPI, currency: str = "EUR") -> str:
+    """Unit of a difference between two values ('pts' for percentages)."""
+    return "pts" if is_percent(kpi) else unit_label(kpi, currency)
+
+
+def decimals(kpi: KPI) -> int:
+    return {"%": 1, "days": 1, "turns": 1, "count": 0, "score": 1, "currency": 0}[kpi.unit]
+
+
+def format_value(kpi: KPI, value: float | None, currency: str = "EUR") -> str:
+    """Human display of a stored value: 87.3 %, 34.5 days, 412,000 EUR."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    v = value * display_scale(kpi)
+    d = decimals(kpi)
+    if kpi.unit == "%":
+        return f"{v:.{d}f} %"
+    if kpi.unit == "currency":
+        return f"{v:,.0f} {currency}"
+    if kpi.unit == "count":
+        return f"{v:,.0f}"
+    return f"{v:,.{d}f} {kpi.unit}"
+
+
+def format_change(kpi: KPI, delta: float | None, currency: str = "EUR") -> str:
+    """Signed change between two values: +1.2 pts, −3 days."""
+    if delta is None or (isinstance(delta, float) and np.isnan(delta)):
+        return ""
+    v = delta * display_scale(kpi)
+    d = decimals(kpi)
+    return f"{v:+,.{d}f} {change_unit(kpi, currency)}".replace("-", "−")
+
+
+def target_text(kpi: KPI, target: float, currency: str = "EUR") -> str:
+    """Target in words: '≥ 95.0 %', '≤ 10 days', '35 ± 5 days'."""
+    if np.isnan(target):
+        return "no target"
+    if kpi.direction == "band":
+        w = (kpi.band or 0.0) * display_scale(kpi)
+        return f"{format_value(kpi, target, currency)} ± {w:g}"
+    sign = "≥" if kpi.direction == "higher" else "≤"
+    return f"{sign} {format_value(kpi, target, currency)}"
+
+
+def improving_sign(kpi: KPI) -> int:
+    """+1 when a rising value is good, −1 when falling is good, 0 for a band."""
+    return {"higher": 1, "lower": -1, "band": 0}[kpi.direction]

@@ -1,0 +1,300 @@
+"""Load and validate config.toml: app settings, roles, forecast settings and the KPI catalog.
+
+Validation collects every problem with its location (file, KPI id, field) instead of
+stopping at the first, so `python -m kpis check-config` and the app can list them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from kpis import periods
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config.toml"
+
+PRACTICES: dict[str, str] = {
+    "collaboration": "Cross-functional collaboration and communication",
+    "alignment": "Alignment of objectives and metrics",
+    "data": "Data integration and standardization",
+    "technology": "Technology enablement and automation",
+    "process": "Process alignment and streamlining",
+    "change": "Change management and training",
+    "improvement": "Continuous improvement and learning culture",
+    "sponsorship": "Executive sponsorship and leadership commitment",
+    "partners": "Collaboration with external partners",
+    "evaluation": "Regular performance evaluation and optimization",
+}
+FUNCTIONS = ("sales", "marketing", "finance", "supply", "production", "executive", "partners")
+UNITS = ("%", "days", "turns", "count", "score", "currency")
+ROLES = ("viewer", "contributor", "editor", "admin")
+
+Direction = Literal["higher", "lower", "band"]
+
+
+class ConfigError(Exception):
+    """config.toml has problems; `problems` lists each with its location."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TargetStep(_Strict):
+    """A target value effective from a period on."""
+
+    from_: str = Field(alias="from")
+    value: float
+
+
+class KPI(_Strict):
+    """One KPI definition from the catalog."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
+    name: str = Field(min_length=1, max_length=120)
+    description: str = ""
+    function: Literal["sales", "marketing", "finance", "supply", "production", "executive", "partners"]
+    owner: str = Field(min_length=1)
+    unit: Literal["%", "days", "turns", "count", "score", "currency"]
+    direction: Direction
+    target: float | list[TargetStep]
+    band: float | None = Field(default=None, ge=0)
+    amber: float = Field(default=0.0, ge=0)
+    red: float = Field(ge=0)
+    cadence: Literal["week", "month", "quarter"]
+    rollup: Literal["sum", "mean", "last"]
+    practices: list[str] = Field(min_length=1)
+    min: float | None = None
+    max: float | None = None
+    source: Literal["import", "forecast"] = "import"
+
+    @field_validator("practices")
+    @classmethod
+    def _known_practices(cls, v: list[str]) -> list[str]:
+        unknown = [p for p in v if p not in PRACTICES]
+        if unknown:
+            raise ValueError(f"unknown practice(s) {unknown}; expected any of {list(PRACTICES)}")
+        return v
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """Plausible value range used to catch scale mistakes (87 for 0.87)."""
+        lo, hi = _UNIT_RANGES[self.unit]
+        return (self.min if self.min is not None else lo, self.max if self.max is not None else hi)
+
+    def target_steps(self) -> list[tuple[dt.date, float]]:
+        """Target changes as (period start, value), oldest first; a constant starts at date.min."""
+        if isinstance(self.target, (int, float)):
+            return [(dt.date.min, float(self.target))]
+        return sorted((periods.parse_one(s.from_, self.cadence), s.value) for s in self.target)
+
+
+_UNIT_RANGES: dict[str, tuple[float, float]] = {
+    "%": (0.0, 1.0),
+    "days": (0.0, 10_000.0),
+    "turns": (0.0, 1_000.0),
+    "count": (0.0, 1e12),
+    "score": (0.0, 100.0),
+    "currency": (-1e15, 1e15),
+}
+
+
+class AppSection(_Strict):
+    company: str = "Our company"
+    currency: str = "EUR"
+    max_upload_mb: float = Field(default=20, gt=0)
+    max_import_errors: int = Field(default=50, ge=1)
+
+
+class DatabaseSection(_Strict):
+    url: str = "sqlite:///data/sop_pulse.db"
+
+
+class RolesSection(_Strict):
+    default: Literal["viewer", "contributor", "editor", "admin"] = "admin"
+    users: dict[str, Literal["viewer", "contributor", "editor", "admin"]] = {}
+
+
+class ForecastSection(_Strict):
+    stages: list[str] = Field(default=["naive", "statistical", "sales", "consensus"], min_length=1)
+    headline_lag: int = Field(default=1, ge=0)
+    season_length: int = Field(default=1, ge=1)
+    tracking_window: int = Field(default=6, ge=2)
+    tracking_limit: float = Field(default=4.0, gt=0)
+    abc: tuple[float, float] = (0.80, 0.95)
+    xyz: tuple[float, float] = (0.5, 1.0)
+
+
+class MaturitySection(_Strict):
+    targets: dict[str, int] = {}
+
+    @field_validator("targets")
+    @classmethod
+    def _levels(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = [k for k in v if k not in PRACTICES]
+        if bad:
+            raise ValueError(f"unknown practice(s) {bad}")
+        if any(not 1 <= x <= 5 for x in v.values()):
+            raise ValueError("levels must be 1-5")
+        return v
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The validated configuration."""
+
+    path: Path
+    app: AppSection
+    database: DatabaseSection
+    roles: RolesSection
+    forecast: ForecastSection
+    maturity: MaturitySection
+    kpis: tuple[KPI, ...]
+
+    @property
+    def kpi_by_id(self) -> dict[str, KPI]:
+        return {k.id: k for k in self.kpis}
+
+    def database_url(self) -> str:
+        """DATABASE_URL if set, else the configured URL with relative SQLite paths made absolute."""
+        url = os.environ.get("DATABASE_URL") or self.database.url
+        return resolve_sqlite_path(url, self.path.parent)
+
+
+def resolve_sqlite_path(url: str, base: Path) -> str:
+    """Make a relative sqlite:/// path absolute against base."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((base / url[len(prefix):]).resolve())
+    return url
+
+
+def _loc(item: tuple[Any, ...]) -> str:
+    return ".".join(str(p) if p != "from_" else "from" for p in item)
+
+
+def _section(raw: dict, name: str, model: type[BaseModel], where: str, problems: list[str]) -> Any:
+    try:
+        return model.model_validate(raw.get(name, {}))
+    except ValidationError as e:
+        for err in e.errors():
+            problems.append(f"{where}: [{name}] field '{_loc(err['loc'])}': {err['msg']}")
+        return model()
+
+
+def _check_kpi(raw: dict, index: int, where: str, problems: list[str]) -> KPI | None:
+    """Validate one KPI table; append problems naming the KPI and field."""
+    kid = raw.get("id") if isinstance(raw.get("id"), str) else f"#{index + 1}"
+    label = f"{where}: KPI '{kid}'"
+    try:
+        kpi = KPI.model_validate(raw)
+    except ValidationError as e:
+        for err in e.errors():
+            field = _loc(err["loc"]) or "(table)"
+            msg = err["msg"]
+            if err["type"] == "missing":
+                msg = "is required"
+            elif err["type"] == "extra_forbidden":
+                msg = "is not a known field"
+            problems.append(f"{label} field '{field}': {msg}")
+        return None
+    before = len(problems)
+    if kpi.direction == "band" and kpi.band is None:
+        problems.append(f"{label} field 'band': is required when direction is 'band' (half-width of the green band)")
+    if kpi.direction != "band" and kpi.band is not None:
+        problems.append(f"{label} field 'band': only applies when direction is 'band'")
+    if kpi.amber > kpi.red:
+        problems.append(f"{label} field 'amber': {kpi.amber} must not exceed red ({kpi.red})")
+    lo, hi = kpi.value_range
+    if lo >= hi:
+        problems.append(f"{label} field 'min': {lo} must be below max ({hi})")
+    if isinstance(kpi.target, list):
+        if not kpi.target:
+            problems.append(f"{label} field 'target': the list is empty")
+        seen = set()
+        for j, step in enumerate(kpi.target):
+            try:
+                start = periods.parse_one(step.from_, kpi.cadence)
+            except periods.PeriodError as exc:
+                problems.append(f"{label} field 'target.{j}.from': {exc}")
+                continue
+            if start in seen:
+                problems.append(f"{label} field 'target.{j}.from': two targets start in {step.from_}")
+            seen.add(start)
+    if len(set(kpi.practices)) != len(kpi.practices):
+        problems.append(f"{label} field 'practices': lists a practice twice")
+    return kpi if len(problems) == before else None
+
+
+def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CONFIG) -> AppConfig:
+    """Validate a parsed TOML document; raise ConfigError listing every problem."""
+    problems: list[str] = []
+    known = {"app", "database", "roles", "forecast", "maturity", "kpi"}
+    for key in raw:
+        if key not in known:
+            problems.append(f"{where}: unknown section [{key}] (known: {sorted(known)})")
+    app = _section(raw, "app", AppSection, where, problems)
+    database = _section(raw, "database", DatabaseSection, where, problems)
+    roles = _section(raw, "roles", RolesSection, where, problems)
+    forecast = _section(raw, "forecast", ForecastSection, where, problems)
+    maturity = _section(raw, "maturity", MaturitySection, where, problems)
+    if len(set(forecast.stages)) != len(forecast.stages):
+        problems.append(f"{where}: [forecast] field 'stages': lists a stage twice")
+    raw_kpis = raw.get("kpi", [])
+    if not isinstance(raw_kpis, list) or not raw_kpis:
+        problems.append(f"{where}: no [[kpi]] entries; the catalog needs at least one KPI")
+        raw_kpis = []
+    kpis: list[KPI] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(raw_kpis):
+        if not isinstance(item, dict):
+            problems.append(f"{where}: KPI #{i + 1} is not a table")
+            continue
+        kpi = _check_kpi(item, i, where, problems)
+        kid = item.get("id")
+        if isinstance(kid, str):
+            if kid in seen:
+                problems.append(f"{where}: KPI '{kid}' field 'id': duplicate (also KPI #{seen[kid] + 1})")
+            seen.setdefault(kid, i)
+        if kpi is not None:
+            kpis.append(kpi)
+    if problems:
+        raise ConfigError(problems)
+    return AppConfig(path=path, app=app, database=database, roles=roles, forecast=forecast,
+                     maturity=maturity, kpis=tuple(kpis))
+
+
+def load_config(path: str | Path | None = None) -> AppConfig:
+    """Read and validate config.toml (SOP_PULSE_CONFIG or the project's file by default)."""
+    p = Path(path or os.environ.get("SOP_PULSE_CONFIG") or DEFAULT_CONFIG).resolve()
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{p}: file not found"]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"{p.name}: not valid TOML: {e}"]) from None
+    return parse_config(raw, where=p.name, path=p)
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str, mtime: float) -> AppConfig:
+    return load_config(path)
+
+
+def get_config(path: str | Path | None = None) -> AppConfig:
+    """Validated configuration, re-read when the file changes."""
+    p = Path(path or os.environ.get("SOP_PULSE_CONFIG") or DEFAULT_CONFIG).resolve()
+    mtime = p.stat().st_mtime if p.exists() else 0.0
+    return _cached(str(p), mtime)

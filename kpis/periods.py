@@ -1,0 +1,169 @@
+"""Reporting periods: parse the spellings planners use and normalise them to a cadence.
+
+A period is stored as the date it starts on (Monday of an ISO week, first day of a month
+or quarter). Labels are `YYYY-Www`, `YYYY-MM` and `YYYY-Qn`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Cadence = Literal["week", "month", "quarter"]
+CADENCES: tuple[str, ...] = ("week", "month", "quarter")
+
+_RE_DATE = r"^(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00(?::00)?)?$"
+_RE_MONTH = r"^(\d{4})-(\d{1,2})$"
+_RE_QUARTER = r"^(\d{4})-?[Qq]([1-4])$"
+_RE_WEEK = r"^(\d{4})-?[Ww](\d{1,2})$"
+
+FORMAT_HINT = "an ISO date (2025-03-31), YYYY-MM, YYYY-Qn or YYYY-Www"
+
+
+class PeriodError(ValueError):
+    """A period that cannot be read, or not at the KPI's cadence."""
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Text form of raw cells; datetimes (from Excel) become ISO dates."""
+    s = pd.Series(values, copy=False)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.dt.strftime("%Y-%m-%d").astype("object")
+    out = s.astype("object")
+    is_dt = out.map(lambda v: isinstance(v, (dt.date, pd.Timestamp)))
+    if is_dt.any():
+        out = out.where(~is_dt, out[is_dt].map(lambda v: pd.Timestamp(v).strftime("%Y-%m-%d")))
+    return out.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+
+
+def normalise(values: pd.Series | list, cadence: str) -> tuple[pd.Series, pd.Series]:
+    """Period start dates for raw values at a cadence, plus an error text per value ('' if fine)."""
+    if cadence not in CADENCES:
+        raise ValueError(f"unknown cadence {cadence!r}")
+    text = _as_text(pd.Series(values))
+    n = len(text)
+    start = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    err = pd.Series("", index=text.index, dtype="object")
+
+    d = text.str.extract(_RE_DATE)
+    m = text.str.extract(_RE_MONTH)
+    q = text.str.extract(_RE_QUARTER)
+    w = text.str.extract(_RE_WEEK)
+    is_d, is_m, is_q, is_w = d[0].notna(), m[0].notna(), q[0].notna(), w[0].notna()
+
+    if is_d.any():
+        dates = pd.to_datetime(text[is_d], format="%Y-%m-%d", errors="coerce")
+        bad = dates.isna()
+        err[bad[bad].index] = "not a valid calendar date"
+        start[dates.index] = _floor(dates, cadence)
+    if is_m.any():
+        months = pd.to_datetime(m[0][is_m] + "-" + m[1][is_m].str.zfill(2) + "-01", format="%Y-%m-%d", errors="coerce")
+        bad = months.isna()
+        err[bad[bad].index] = "month must be 01-12"
+        if cadence == "week":
+            err[is_m[is_m].index] = "is a month, but this KPI is weekly (use a date or YYYY-Www)"
+        else:
+            start[months.index] = _floor(months, cadence)
+    if is_q.any():
+        if cadence != "quarter":
+            err[is_q[is_q].index] = f"is a quarter, but this KPI is {_adj(cadence)} (use a date or {_fmt(cadence)})"
+        else:
+            qs = pd.to_datetime(
+                q[0][is_q] + "-" + ((q[1][is_q].astype(int) - 1) * 3 + 1).astype(str).str.zfill(2) + "-01",
+                format="%Y-%m-%d",
+            )
+            start[qs.index] = qs
+    if is_w.any():
+        if cadence != "week":
+            err[is_w[is_w].index] = f"is an ISO week, but this KPI is {_adj(cadence)} (use a date or {_fmt(cadence)})"
+        else:
+            ws = pd.to_datetime(
+                w[0][is_w] + "-W" + w[1][is_w].str.zfill(2) + "-1", format="%G-W%V-%u", errors="coerce"
+            )
+            valid = ws.notna() & (ws.dt.isocalendar().week.reindex(ws.index) == w[1][is_w].astype(int))
+            err[valid[~valid].index] = "week number does not exist in that year"
+            start[ws[valid].index] = ws[valid]
+    unknown = ~(is_d | is_m | is_q | is_w)
+    empty = text == ""
+    err[(unknown & empty)[unknown & empty].index] = "is empty"
+    err[(unknown & ~empty)[unknown & ~empty].index] = "is not a period"
+    start[err != ""] = pd.NaT
+    assert len(start) == n
+    return start, err
+
+
+def _adj(cadence: str) -> str:
+    return {"week": "weekly", "month": "monthly", "quarter": "quarterly"}[cadence]
+
+
+def _fmt(cadence: str) -> str:
+    return {"week": "YYYY-Www", "month": "YYYY-MM", "quarter": "YYYY-Qn"}[cadence]
+
+
+def _floor(dates: pd.Series, cadence: str) -> pd.Series:
+    """Start of the period containing each date."""
+    if cadence == "week":
+        return (dates - pd.to_timedelta(dates.dt.weekday, unit="D")).dt.normalize()
+    if cadence == "month":
+        return dates.dt.to_period("M").dt.start_time
+    return dates.dt.to_period("Q").dt.start_time
+
+
+def parse_one(value: str | dt.date, cadence: str) -> dt.date:
+    """Start date of a single period value; raises PeriodError with the reason."""
+    start, err = normalise([value], cadence)
+    if err.iloc[0]:
+        raise PeriodError(f"{value!r} {err.iloc[0]}; expected {FORMAT_HINT}")
+    return start.iloc[0].date()
+
+
+def label(start: dt.date | pd.Timestamp, cadence: str) -> str:
+    """Display label of a period start (2025-03, 2025-Q1, 2025-W05)."""
+    ts = pd.Timestamp(start)
+    if cadence == "week":
+        iso = ts.isocalendar()
+        return f"{iso.year}-W{iso.week:02d}"
+    if cadence == "quarter":
+        return f"{ts.year}-Q{(ts.month - 1) // 3 + 1}"
+    return f"{ts.year}-{ts.month:02d}"
+
+
+def labels(starts: pd.Series, cadence: str) -> pd.Series:
+    """Vectorised `label` for a series of period starts."""
+    s = pd.to_datetime(pd.Series(starts))
+    if cadence == "week":
+        iso = s.dt.isocalendar()
+        return iso.year.astype(str) + "-W" + iso.week.astype(str).str.zfill(2)
+    if cadence == "quarter":
+        return s.dt.year.astype(str) + "-Q" + s.dt.quarter.astype(str)
+    return s.dt.strftime("%Y-%m")
+
+
+def shift(start: dt.date, n: int, cadence: str) -> dt.date:
+    """The period start n periods after (or before, n < 0) a period start."""
+    ts = pd.Timestamp(start)
+    if cadence == "week":
+        return (ts + pd.Timedelta(weeks=n)).date()
+    months = n * (3 if cadence == "quarter" else 1)
+    return (ts + pd.DateOffset(months=months)).date()
+
+
+def per_word(cadence: str) -> str:
+    """'a week', 'a month', 'a quarter' for trend sentences."""
+    return {"week": "week", "month": "month", "quarter": "quarter"}[cadence]
+
+
+def period_number(starts: pd.Series, cadence: str) -> np.ndarray:
+    """Integer period index (consecutive periods differ by 1), for trends and lags."""
+    s = pd.to_datetime(pd.Series(starts))
+    if cadence == "week":
+        return ((s - pd.Timestamp("1970-01-05")).dt.days // 7).to_numpy()
+    months = (s.dt.year * 12 + s.dt.month - 1).to_numpy()
+    return months // 3 if cadence == "quarter" else months
+
+
+_MONTH_RE = re.compile(_RE_MONTH)

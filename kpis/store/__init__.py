@@ -1,0 +1,1 @@
+"""Storage: engine, models, migrations, audit and repository functions."""

@@ -1,0 +1,277 @@
+"""SQLAlchemy 2 models for every record S&OP Pulse keeps (DOMAIN.md §6).
+
+Every row carries who created and last changed it and when; every write also appends an
+AuditEvent (kpis.store.audit), which is the history and the data version for caches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer,
+    MetaData, SmallInteger, String, Text, UniqueConstraint, func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BigInteger ids that still autoincrement on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware UTC now, for every stamp."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Stamped:
+    """Who created and last changed a row, and when (UTC)."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class AuditEvent(Base):
+    """Append-only log of every write: who, when, what."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))      # create, update, delete, import, config
+    entity: Mapped[str] = mapped_column(String(40))      # table name
+    entity_id: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Kpi(Base):
+    """A KPI as last synced from the catalog in config.toml (kept when removed: active=False)."""
+
+    __tablename__ = "kpi"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    function: Mapped[str] = mapped_column(String(20))
+    owner: Mapped[str] = mapped_column(String(120))
+    unit: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(10))
+    cadence: Mapped[str] = mapped_column(String(10))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    synced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    synced_by: Mapped[str] = mapped_column(String(120))
+
+
+class ImportBatch(Base):
+    """One file loaded into the database and what it changed."""
+
+    __tablename__ = "import_batch"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))        # actuals, demand, forecasts
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    rows_in_file: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+
+
+class KpiValue(Stamped, Base):
+    """One actual of a KPI for a period and segment ('' = the company total)."""
+
+    __tablename__ = "kpi_value"
+    __table_args__ = (
+        UniqueConstraint("kpi_id", "segment", "period", name="uq_kpi_value_key"),
+        Index("ix_kpi_value_kpi_period", "kpi_id", "period"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kpi_id: Mapped[str] = mapped_column(ForeignKey("kpi.id"))
+    segment: Mapped[str] = mapped_column(String(80), default="")
+    period: Mapped[dt.date] = mapped_column(Date)
+    value: Mapped[float] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+
+
+# --- Forecast accuracy data (DOMAIN §2) -------------------------------------------------
+
+class Item(Stamped, Base):
+    """A demand item (SKU) and its attributes (family, region, channel, ...)."""
+
+    __tablename__ = "item"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(120), unique=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DemandActual(Base):
+    """Actual demand of an item in a period."""
+
+    __tablename__ = "demand_actual"
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
+    period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    actual: Mapped[float] = mapped_column(Float)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+
+
+class ForecastValue(Base):
+    """A forecast snapshot: item, target period, lag (periods ahead) and process stage."""
+
+    __tablename__ = "forecast"
+    __table_args__ = (CheckConstraint("lag >= 0", name="lag_non_negative"),)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
+    period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    lag: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    stage: Mapped[str] = mapped_column(String(40), primary_key=True)
+    forecast: Mapped[float] = mapped_column(Float)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+
+
+# --- Integration maturity (DOMAIN §5) ---------------------------------------------------
+
+class Assessment(Stamped, Base):
+    """One respondent's maturity scores for a quarter."""
+
+    __tablename__ = "assessment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[dt.date] = mapped_column(Date, index=True)     # quarter start
+    respondent: Mapped[str] = mapped_column(String(120))
+    team: Mapped[str] = mapped_column(String(120))
+    function: Mapped[str] = mapped_column(String(20))
+    comments: Mapped[str | None] = mapped_column(Text)
+
+
+class AssessmentScore(Base):
+    """A practice score (1-5) in an assessment; NULL means "don't know"."""
+
+    __tablename__ = "assessment_score"
+    __table_args__ = (CheckConstraint("score IS NULL OR (score BETWEEN 1 AND 5)", name="score_range"),)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id", ondelete="CASCADE"), primary_key=True)
+    practice: Mapped[str] = mapped_column(String(20), primary_key=True)
+    score: Mapped[int | None] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+# --- Post-implementation reviews and improvement actions (DOMAIN §4, §6) -----------------
+
+class Review(Stamped, Base):
+    """A post-implementation review (PIR) of an initiative."""
+
+    __tablename__ = "review"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    initiative: Mapped[str] = mapped_column(String(200))
+    practices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    review_date: Mapped[dt.date] = mapped_column(Date)
+    period: Mapped[dt.date | None] = mapped_column(Date)
+    team: Mapped[str] = mapped_column(String(120))
+    facilitator: Mapped[str] = mapped_column(String(120))
+    participants: Mapped[list[str]] = mapped_column(JSON, default=list)
+    objectives: Mapped[str] = mapped_column(Text, default="")
+    planned: Mapped[str] = mapped_column(Text, default="")
+    happened: Mapped[str] = mapped_column(Text, default="")
+    root_cause: Mapped[str] = mapped_column(Text, default="")
+    root_cause_method: Mapped[str] = mapped_column(String(20), default="5 whys")  # 5 whys, fishbone, other
+    went_well: Mapped[str] = mapped_column(Text, default="")
+    to_improve: Mapped[str] = mapped_column(Text, default="")
+    lessons: Mapped[str] = mapped_column(Text, default="")
+    benefits: Mapped[str] = mapped_column(Text, default="")
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),)
+
+
+class ReviewKpi(Base):
+    """A KPI a review looked at, with baseline, target and actual."""
+
+    __tablename__ = "review_kpi"
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"), primary_key=True)
+    kpi_id: Mapped[str] = mapped_column(ForeignKey("kpi.id"), primary_key=True)
+    baseline: Mapped[float | None] = mapped_column(Float)
+    target: Mapped[float | None] = mapped_column(Float)
+    actual: Mapped[float | None] = mapped_column(Float)
+
+
+class Meeting(Stamped, Base):
+    """A meeting of the S&OP cycle."""
+
+    __tablename__ = "meeting"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(30))   # data review, demand review, supply review, reconciliation, executive S&OP
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    chair: Mapped[str] = mapped_column(String(120))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class MeetingAttendee(Base):
+    """Who was invited to a meeting and whether they attended."""
+
+    __tablename__ = "meeting_attendee"
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), primary_key=True)
+    person: Mapped[str] = mapped_column(String(120), primary_key=True)
+    invited: Mapped[bool] = mapped_column(Boolean, default=True)
+    attended: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Decision(Stamped, Base):
+    """A decision raised in the S&OP cycle; decided_on empty = pending."""
+
+    __tablename__ = "decision"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    text: Mapped[str] = mapped_column(Text)
+    raised_on: Mapped[dt.date] = mapped_column(Date)
+    decided_on: Mapped[dt.date | None] = mapped_column(Date)
+    owner: Mapped[str] = mapped_column(String(120))
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id"))
+    kpi_id: Mapped[str | None] = mapped_column(ForeignKey("kpi.id"))
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("action.id", use_alter=True))
+
+
+class Action(Stamped, Base):
+    """An improvement action: owner, sponsor, due date, status and whether it worked."""
+
+    __tablename__ = "action"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str] = mapped_column(String(20))          # corrective, preventive, improvement
+    source: Mapped[str] = mapped_column(String(20))        # pir, kpi_exception, meeting_decision, other
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("review.id"))
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decision.id"))
+    source_note: Mapped[str | None] = mapped_column(String(255))
+    practice: Mapped[str] = mapped_column(String(20))
+    kpi_id: Mapped[str | None] = mapped_column(ForeignKey("kpi.id"))
+    expected_direction: Mapped[str | None] = mapped_column(String(10))   # higher, lower
+    owner: Mapped[str] = mapped_column(String(120))
+    sponsor: Mapped[str | None] = mapped_column(String(120))
+    priority: Mapped[str] = mapped_column(String(10), default="medium")  # high, medium, low
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    completed_on: Mapped[dt.date | None] = mapped_column(Date)
+    verdict: Mapped[str | None] = mapped_column(String(20))
+    verified_by: Mapped[str | None] = mapped_column(String(120))
+    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('open','in progress','done','verified','not effective','cancelled')", name="status_known"
+        ),
+    )
+
+
+ACTION_STATUSES = ("open", "in progress", "done", "verified", "not effective", "cancelled")
+MEETING_TYPES = ("data review", "demand review", "supply review", "reconciliation", "executive S&OP")
+_ = func  # re-exported for callers building queries

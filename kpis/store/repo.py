@@ -1,0 +1,124 @@
+"""Repository functions: the queries pages and the CLI use, and catalog sync."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from kpis.config import AppConfig
+from kpis.store import audit
+from kpis.store.engine import session_factory
+from kpis.store.models import AuditEvent, ImportBatch, Kpi, KpiValue, utcnow
+from kpis.users import User
+
+_TRACKED = ("name", "function", "owner", "unit", "direction", "cadence", "target", "band", "amber", "red",
+            "rollup", "practices", "min", "max", "source", "description")
+
+
+def sync_catalog(engine: Engine, config: AppConfig, user: User) -> list[str]:
+    """Upsert the config's KPIs into the kpi table; audit every change (target changes included)."""
+    changes: list[str] = []
+    wanted = {k.id: k for k in config.kpis}
+    with session_factory(engine).begin() as s:
+        existing = {k.id: k for k in s.scalars(select(Kpi))}
+        for kid, kpi in wanted.items():
+            definition = kpi.model_dump(mode="json", by_alias=True)
+            row = existing.get(kid)
+            if row is None:
+                s.add(Kpi(id=kid, name=kpi.name, function=kpi.function, owner=kpi.owner, unit=kpi.unit,
+                          direction=kpi.direction, cadence=kpi.cadence, definition=definition, active=True,
+                          synced_at=utcnow(), synced_by=user.name))
+                audit.record(s, user=user, action="create", entity="kpi", entity_id=kid,
+                             details={"definition": definition})
+                changes.append(f"added KPI {kid}")
+                continue
+            diff = {f: {"old": row.definition.get(f), "new": definition.get(f)}
+                    for f in _TRACKED if row.definition.get(f) != definition.get(f)}
+            if diff or not row.active:
+                row.name, row.function, row.owner, row.unit = kpi.name, kpi.function, kpi.owner, kpi.unit
+                row.direction, row.cadence, row.definition, row.active = kpi.direction, kpi.cadence, definition, True
+                row.synced_at, row.synced_by = utcnow(), user.name
+                audit.record(s, user=user, action="update", entity="kpi", entity_id=kid, details={"changed": diff})
+                changes.append(f"updated KPI {kid}: {', '.join(diff) or 'reactivated'}")
+        for kid, row in existing.items():
+            if kid not in wanted and row.active:
+                row.active = False
+                row.synced_at, row.synced_by = utcnow(), user.name
+                audit.record(s, user=user, action="deactivate", entity="kpi", entity_id=kid)
+                changes.append(f"deactivated KPI {kid} (no longer in config)")
+    return changes
+
+
+def load_values(engine: Engine, kpi_ids: list[str] | None = None, segment: str | None = "") -> pd.DataFrame:
+    """KPI values as a frame (kpi_id, segment, period, value, note); segment None = all segments."""
+    q = select(KpiValue.kpi_id, KpiValue.segment, KpiValue.period, KpiValue.value, KpiValue.note)
+    if kpi_ids is not None:
+        q = q.where(KpiValue.kpi_id.in_(kpi_ids))
+    if segment is not None:
+        q = q.where(KpiValue.segment == segment)
+    q = q.order_by(KpiValue.kpi_id, KpiValue.segment, KpiValue.period)
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(), columns=["kpi_id", "segment", "period", "value", "note"])
+    df["period"] = pd.to_datetime(df["period"])
+    df["value"] = df["value"].astype(float)
+    return df
+
+
+def segments(engine: Engine, kpi_id: str) -> list[str]:
+    """Segments a KPI has values for ('' = total first)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(KpiValue.segment).where(KpiValue.kpi_id == kpi_id).distinct()).scalars().all()
+    return sorted(rows, key=lambda s: (s != "", s))
+
+
+def current_through(engine: Engine) -> pd.DataFrame:
+    """Per KPI: latest period with data, number of values, segments, last change."""
+    q = (select(KpiValue.kpi_id, func.max(KpiValue.period), func.count(), func.count(func.distinct(KpiValue.segment)),
+                func.max(func.coalesce(KpiValue.updated_at, KpiValue.created_at)))
+         .group_by(KpiValue.kpi_id))
+    with engine.connect() as conn:
+        rows = conn.execute(q).all()
+    return pd.DataFrame(rows, columns=["kpi_id", "last_period", "values", "segments", "last_change"])
+
+
+def import_history(engine: Engine, limit: int = 100) -> pd.DataFrame:
+    """Past imports, newest first."""
+    q = select(ImportBatch.id, ImportBatch.created_at, ImportBatch.created_by, ImportBatch.kind, ImportBatch.filename,
+               ImportBatch.rows_in_file, ImportBatch.inserted, ImportBatch.updated, ImportBatch.unchanged
+               ).order_by(ImportBatch.id.desc()).limit(limit)
+    with engine.connect() as conn:
+        rows = conn.execute(q).all()
+    return pd.DataFrame(rows, columns=["id", "when", "who", "kind", "file", "rows", "inserted", "updated", "unchanged"])
+
+
+def find_import(engine: Engine, sha256: str, kind: str) -> dict[str, Any] | None:
+    """The latest import of a file with this content hash, if any."""
+    q = (select(ImportBatch.created_at, ImportBatch.created_by, ImportBatch.filename)
+         .where(ImportBatch.sha256 == sha256, ImportBatch.kind == kind).order_by(ImportBatch.id.desc()).limit(1))
+    with engine.connect() as conn:
+        row = conn.execute(q).first()
+    return None if row is None else {"when": row[0], "who": row[1], "file": row[2]}
+
+
+def audit_log(engine: Engine, limit: int = 200, entity: str | None = None) -> pd.DataFrame:
+    """Newest audit events first."""
+    q = select(AuditEvent.id, AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.entity,
+               AuditEvent.entity_id, AuditEvent.details).order_by(AuditEvent.id.desc()).limit(limit)
+    if entity:
+        q = q.where(AuditEvent.entity == entity)
+    with engine.connect() as conn:
+        rows = conn.execute(q).all()
+    return pd.DataFrame(rows, columns=["id", "at", "actor", "action", "entity", "entity_id", "details"])
+
+
+def is_empty(engine: Engine) -> bool:
+    """True when no KPI value has been loaded yet."""
+    with engine.connect() as conn:
+        return conn.execute(select(KpiValue.id).limit(1)).first() is None
+
+
+def today() -> dt.date:
+    return dt.date.today()

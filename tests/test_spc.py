@@ -1,0 +1,328 @@
+"""Tests for kpis.spc (XmR limits, Western Electric signals, trends, action effect)."""
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from kpis import spc
+
+# A hand-made chart: centre 0, sigma 1, limits ±3 — makes the signal series easy to read.
+UNIT = spc.XmR(centre=0.0, mr_bar=1.128, sigma=1.0, ucl=3.0, lcl=-3.0, n_baseline=20, provisional=False)
+
+
+def flagged(df: pd.DataFrame, col: str) -> list[int]:
+    """Indices where a signal column is True."""
+    return [int(i) for i in df.index[df[col]]]
+
+
+# ---------------------------------------------------------------- xmr_limits
+
+
+def test_xmr_limits_hand_calculated():
+    # values 10,12,11,13,12,14: centre = 72/6 = 12
+    # MR = |12-10|,|11-12|,|13-11|,|12-13|,|14-12| = 2,1,2,1,2 -> mr_bar = 8/5 = 1.6
+    # sigma = 1.6/1.128 = 1.418440; ucl = 12 + 2.66*1.6 = 16.256; lcl = 12 - 4.256 = 7.744
+    x = spc.xmr_limits([10, 12, 11, 13, 12, 14])
+    assert x.centre == pytest.approx(12.0)
+    assert x.mr_bar == pytest.approx(1.6)
+    assert x.sigma == pytest.approx(1.418440, rel=1e-6)
+    assert x.ucl == pytest.approx(16.256)
+    assert x.lcl == pytest.approx(7.744)
+    assert x.n_baseline == 6
+
+
+def test_xmr_limits_none_under_six_points():
+    assert spc.xmr_limits([10, 12, 11, 13, 12]) is None
+
+
+def test_xmr_limits_drops_nan_before_counting():
+    # five real points + NaN is still under 6
+    assert spc.xmr_limits([10, 12, np.nan, 11, 13, 12]) is None
+    # NaN dropped: same as [10,12,11,13,12,14] -> centre 12, mr_bar 1.6 (MR across the gap 12->11)
+    x = spc.xmr_limits([10, 12, np.nan, 11, 13, 12, 14])
+    assert (x.centre, x.mr_bar, x.n_baseline) == (pytest.approx(12.0), pytest.approx(1.6), 6)
+
+
+def test_xmr_provisional_at_11_not_at_12():
+    assert spc.xmr_limits(range(11)).provisional is True
+    assert spc.xmr_limits(range(12)).provisional is False
+
+
+# ---------------------------------------------------------------- signals
+
+
+def test_signals_columns_and_index():
+    df = spc.signals([0.5, -0.5, 0.0], UNIT)
+    assert list(df.columns) == ["beyond_limits", "two_of_three", "four_of_five", "eight_in_a_row", "any", "side"]
+    assert list(df.index) == [0, 1, 2]
+    assert list(df["side"]) == [1, -1, 0]
+
+
+def test_rule1_point_beyond_limits():
+    # 3.5 > ucl 3; only one point beyond 2σ/1σ so rules 2 and 3 stay quiet; sides alternate
+    df = spc.signals([0.5, -0.5, 0.5, -0.5, 3.5, -0.5, 0.5], UNIT)
+    assert flagged(df, "beyond_limits") == [4]
+    assert flagged(df, "any") == [4]
+
+
+def test_rule1_near_miss_on_the_limit_is_not_beyond():
+    df = spc.signals([0.5, -0.5, 0.5, -0.5, 3.0, -0.5, -3.0], UNIT)  # exactly on ucl / lcl
+    assert not df["beyond_limits"].any()
+
+
+def test_rule2_two_of_three_beyond_two_sigma():
+    # window (2.5, 0.5, 2.5) has 2 of 3 above +2σ; only the two beyond points are flagged
+    df = spc.signals([0.5, -0.5, 2.5, 0.5, 2.5, -0.5, 0.5], UNIT)
+    assert flagged(df, "two_of_three") == [2, 4]
+    assert flagged(df, "any") == [2, 4]
+
+
+def test_rule2_near_miss_one_of_three():
+    # 2.5s are 3 apart: every window of 3 holds only one point beyond 2σ
+    df = spc.signals([0.5, -0.5, 2.5, 0.5, 0.5, 2.5, -0.5], UNIT)
+    assert not df["two_of_three"].any()
+    assert not df["any"].any()
+
+
+def test_rule2_needs_same_side():
+    df = spc.signals([2.5, 0.5, -2.5], UNIT)
+    assert not df["two_of_three"].any()
+
+
+def test_rule3_four_of_five_beyond_one_sigma():
+    # points 1..5 = 1.5,1.5,0.5,1.5,1.5 -> 4 of 5 above +1σ; the 0.5 is not flagged
+    df = spc.signals([-0.5, 1.5, 1.5, 0.5, 1.5, 1.5, -0.5], UNIT)
+    assert flagged(df, "four_of_five") == [1, 2, 4, 5]
+    assert flagged(df, "any") == [1, 2, 4, 5]
+
+
+def test_rule3_near_miss_three_of_five():
+    df = spc.signals([-0.5, 1.5, 1.5, 0.5, 0.5, 1.5, -0.5], UNIT)
+    assert not df["four_of_five"].any()
+    assert not df["any"].any()
+
+
+def test_rule4_eight_in_a_row():
+    df = spc.signals([-0.5] + [0.5] * 8 + [-0.5], UNIT)
+    assert flagged(df, "eight_in_a_row") == list(range(1, 9))
+    assert flagged(df, "any") == list(range(1, 9))
+
+
+def test_rule4_near_miss_seven_in_a_row():
+    df = spc.signals([-0.5] + [0.5] * 7 + [-0.5], UNIT)
+    assert not df["eight_in_a_row"].any()
+
+
+def test_rule4_point_on_centre_breaks_the_run():
+    df = spc.signals([0.5] * 4 + [0.0] + [0.5] * 4, UNIT)
+    assert not df["eight_in_a_row"].any()
+    assert df["side"].iloc[4] == 0
+
+
+def test_signals_nan_points_are_skipped_and_unflagged():
+    # the NaN is skipped, so the 8 non-NaN points form one run; NaN row gets False and side 0
+    df = spc.signals([0.5] * 4 + [np.nan] + [0.5] * 4, UNIT)
+    assert flagged(df, "eight_in_a_row") == [0, 1, 2, 3, 5, 6, 7, 8]
+    row = df.iloc[4]
+    assert not row[["beyond_limits", "two_of_three", "four_of_five", "eight_in_a_row", "any"]].any()
+    assert row["side"] == 0
+
+
+def test_rule2_window_runs_across_nan():
+    # non-NaN sequence is (2.5, 2.5, 0.5): a window of 3 with two points beyond +2σ
+    df = spc.signals([2.5, np.nan, 2.5, 0.5], UNIT)
+    assert flagged(df, "two_of_three") == [0, 2]
+
+
+# ---------------------------------------------------------------- trend
+
+
+def test_trend_theil_sen_hand_calculated():
+    # y = 1,3,2,5 at t = 0..3; pairwise slopes:
+    # (0,1)=2, (0,2)=0.5, (0,3)=4/3, (1,2)=-1, (1,3)=1, (2,3)=3
+    # sorted -1, 0.5, 1, 1.333, 2, 3 -> median = (1 + 4/3)/2 = 7/6
+    # intercept = median(y) - slope*median(t) = 2.5 - 7/6*1.5 = 0.75
+    # Kendall: 5 concordant, 1 discordant -> tau = 4/6
+    tr = spc.trend([1, 3, 2, 5])
+    assert tr.slope == pytest.approx(7 / 6)
+    assert tr.intercept == pytest.approx(0.75)
+    assert tr.tau == pytest.approx(4 / 6)
+    assert tr.p_value == pytest.approx(stats.kendalltau([0, 1, 2, 3], [1, 3, 2, 5]).pvalue)
+    assert tr.slope_low <= tr.slope <= tr.slope_high
+    assert tr.n == 4
+
+
+def test_trend_uses_given_times():
+    # t = 0, 2, 4, 6: every slope halves -> 7/12
+    tr = spc.trend([1, 3, 2, 5], times=[0, 2, 4, 6])
+    assert tr.slope == pytest.approx(7 / 12)
+
+
+def test_trend_drops_nan_with_its_time():
+    # NaN at t=2 dropped together with t=2: y = 1,3,5 at t = 0,1,3
+    tr = spc.trend([1, 3, np.nan, 5])
+    # slopes (0,1)=2, (0,3)=4/3, (1,3)=1 -> median 4/3
+    assert tr.slope == pytest.approx(4 / 3)
+    assert tr.n == 3
+
+
+def test_trend_none_under_three_points_or_constant_time():
+    assert spc.trend([1, np.nan, 2]) is None
+    assert spc.trend([1, 2, 3], times=[5, 5, 5]) is None
+
+
+# ---------------------------------------------------------------- describe_trend
+
+
+def _tr(slope: float, p: float) -> spc.Trend:
+    return spc.Trend(slope=slope, slope_low=slope, slope_high=slope, intercept=0.0, tau=math.copysign(0.5, slope), p_value=p, n=12)
+
+
+def test_describe_trend_higher_improving_with_scale():
+    text = spc.describe_trend(_tr(0.004, 0.01), direction="higher", unit="pts", scale=100)
+    assert text == "improving 0.4 pts a month, p = 0.01"
+
+
+def test_describe_trend_higher_worsening():
+    assert spc.describe_trend(_tr(-0.4, 0.02), direction="higher", unit="pts") == "worsening 0.4 pts a month, p = 0.02"
+
+
+def test_describe_trend_lower_falling_is_improving():
+    text = spc.describe_trend(_tr(-1.25, 0.0004), direction="lower", unit="days", per="week", decimals=2)
+    assert text == "improving 1.25 days a week, p < 0.001"
+
+
+def test_describe_trend_lower_rising_is_worsening():
+    assert spc.describe_trend(_tr(2.0, 0.03), direction="lower", unit="days") == "worsening 2.0 days a month, p = 0.03"
+
+
+def test_describe_trend_band_says_rising_or_falling():
+    assert spc.describe_trend(_tr(0.3, 0.01), direction="band", unit="pts") == "rising 0.3 pts a month, p = 0.01"
+    assert spc.describe_trend(_tr(-0.3, 0.01), direction="band", unit="pts") == "falling 0.3 pts a month, p = 0.01"
+
+
+def test_describe_trend_not_significant():
+    assert spc.describe_trend(_tr(0.4, 0.3123), direction="higher", unit="pts") == "no clear trend (p = 0.31)"
+
+
+def test_describe_trend_none():
+    assert spc.describe_trend(None, direction="higher", unit="pts") == "not enough data for a trend"
+
+
+def test_describe_trend_rejects_unknown_direction():
+    with pytest.raises(ValueError):
+        spc.describe_trend(_tr(0.4, 0.01), direction="up", unit="pts")
+
+
+# ---------------------------------------------------------------- action_effect
+
+MONTHS = list(pd.date_range("2023-01-01", periods=30, freq="MS"))
+DONE = pd.Timestamp("2024-01-01")  # MONTHS[12]: 12 points before, the rest after
+
+
+def _step_series(shift: float, seed: int = 42) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.r_[rng.normal(10, 1, 12), rng.normal(10 + shift, 1, 12)]
+
+
+def test_action_effect_step_up_is_improved_for_higher():
+    e = spc.action_effect(_step_series(4.0), MONTHS[:24], DONE, direction="higher")
+    assert e.verdict == "improved"
+    assert (e.n_before, e.n_after) == (12, 12)
+    assert e.signal_improving and not e.signal_worsening
+    assert e.p_value < 0.05
+    assert e.median_shift > 3
+    assert e.baseline is not None and not e.baseline.provisional
+
+
+def test_action_effect_step_down_is_improved_for_lower():
+    e = spc.action_effect(_step_series(-4.0), MONTHS[:24], DONE, direction="lower")
+    assert e.verdict == "improved"
+    assert e.median_shift < -3
+
+
+def test_action_effect_step_up_is_worse_for_lower():
+    e = spc.action_effect(_step_series(4.0), MONTHS[:24], DONE, direction="lower")
+    assert e.verdict == "worse"
+    assert e.signal_worsening and not e.signal_improving
+    assert e.p_value > 0.5
+
+
+def test_action_effect_same_distribution_is_no_clear_change():
+    rng = np.random.default_rng(7)
+    e = spc.action_effect(rng.normal(10, 1, 24), MONTHS[:24], DONE, direction="higher")
+    assert e.verdict == "no clear change"
+    assert not e.signal_improving and not e.signal_worsening
+    assert e.p_value >= 0.05
+
+
+def test_action_effect_too_little_data_after():
+    e = spc.action_effect(_step_series(4.0)[:17], MONTHS[:17], DONE, direction="higher")
+    assert e.verdict == "too little data"
+    assert (e.n_before, e.n_after) == (12, 5)
+    assert e.p_value is None and e.median_shift is None
+
+
+def test_action_effect_too_little_data_before():
+    # completion at MONTHS[5]: 5 before, 19 after
+    e = spc.action_effect(_step_series(4.0), MONTHS[:24], MONTHS[5], direction="higher")
+    assert e.verdict == "too little data"
+    assert e.n_before == 5
+    assert e.baseline is None
+
+
+def test_action_effect_signal_without_significance_is_no_clear_change():
+    # baseline 10,11,9 repeated: centre 10, ucl 13.63; after is the same pattern plus one 30 outlier
+    before = [10, 11, 9] * 4
+    after = [10, 11, 9] * 3 + [10, 11, 30]
+    e = spc.action_effect(before + after, MONTHS[:24], DONE, direction="higher")
+    assert e.signal_improving
+    assert e.p_value >= 0.05
+    assert e.verdict == "no clear change"
+    assert "upper baseline limit" in e.explanation and "not significant" in e.explanation
+
+
+def test_action_effect_significance_without_signal_is_no_clear_change():
+    # baseline 9,11 alternating: centre 10, mr_bar 2, limits 4.68..15.32 (wide);
+    # after 11.5 x7 then 9.5 (breaks every run before 8): no signal, but MWU p < 0.001
+    before = [9, 11] * 6
+    after = ([11.5] * 7 + [9.5]) * 2
+    e = spc.action_effect(before + after, MONTHS[:28], DONE, direction="higher")
+    assert not e.signal_improving
+    assert e.p_value < 0.05
+    assert e.verdict == "no clear change"
+    assert "better on average" in e.explanation
+
+
+def test_action_effect_significantly_worse_without_signal_is_worse():
+    # same data as above for a 'lower is better' KPI: opposite one-sided MWU p < 0.05, no signal
+    before = [9, 11] * 6
+    after = ([11.5] * 7 + [9.5]) * 2
+    e = spc.action_effect(before + after, MONTHS[:28], DONE, direction="lower")
+    assert not e.signal_improving and not e.signal_worsening
+    assert e.verdict == "worse"
+
+
+def test_action_effect_accepts_dates_and_drops_nan():
+    values = list(_step_series(4.0))
+    values[3] = np.nan  # one before point lost -> 11 before (provisional baseline)
+    periods = [d.date() for d in MONTHS[:24]]
+    e = spc.action_effect(values, periods, dt.date(2024, 1, 1), direction="higher")
+    assert (e.n_before, e.n_after) == (11, 12)
+    assert e.baseline.provisional
+    assert e.verdict == "improved"
+
+
+def test_action_effect_completion_day_counts_as_after():
+    # completion equal to a period puts that point in 'after'
+    e = spc.action_effect(_step_series(4.0), MONTHS[:24], MONTHS[12], direction="higher")
+    assert (e.n_before, e.n_after) == (12, 12)
+
+
+def test_action_effect_rejects_band_direction():
+    with pytest.raises(ValueError):
+        spc.action_effect(_step_series(4.0), MONTHS[:24], DONE, direction="band")
