@@ -293,12 +293,15 @@ def import_actuals(engine: Engine, data: bytes, filename: str, *, config: AppCon
     """Validate and store KPI actuals in one transaction; unchanged values are left alone."""
     require(user, "import")
     rows = parse_actuals(data, filename, config)
-    name = Path(filename).name
-    sha = hashlib.sha256(data).hexdigest()
     sync_catalog(engine, config, user)
-    result = ImportResult(filename=name, rows=len(rows))
-    Session = session_factory(engine)
-    with Session.begin() as s:
+    return write_actuals(engine, rows, filename=Path(filename).name, sha256=hashlib.sha256(data).hexdigest(), user=user)
+
+
+def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: str, user: User) -> ImportResult:
+    """Insert new and update changed values (kpi_id, segment, period, value, note) in one transaction, audited."""
+    require(user, "import")
+    result = ImportResult(filename=filename, rows=len(rows))
+    with session_factory(engine).begin() as s:
         existing = _existing(s, rows)
         merged = rows.merge(existing, on=["kpi_id", "segment", "period"], how="left")
         is_new = merged["id"].isna()
@@ -308,11 +311,12 @@ def import_actuals(engine: Engine, data: bytes, filename: str, *, config: AppCon
         result.inserted, result.updated = int(is_new.sum()), int(changed.sum())
         result.unchanged = len(rows) - result.inserted - result.updated
         if not result.changed:
-            result.previous = find_import(engine, sha, "actuals")
+            result.previous = find_import(engine, sha256, "actuals")
             return result
         now = utcnow()
-        batch = ImportBatch(kind="actuals", filename=name, sha256=sha, rows_in_file=len(rows), inserted=result.inserted,
-                            updated=result.updated, unchanged=result.unchanged, created_at=now, created_by=user.name)
+        batch = ImportBatch(kind="actuals", filename=filename, sha256=sha256, rows_in_file=len(rows),
+                            inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
+                            created_at=now, created_by=user.name)
         s.add(batch)
         s.flush()
         result.batch_id = batch.id
@@ -333,8 +337,8 @@ def import_actuals(engine: Engine, data: bytes, filename: str, *, config: AppCon
                  "details": {"kpi": k, "segment": g, "period": str(p), "old": float(o), "new": float(v), "import": batch.id}}
                 for i, k, g, p, o, v in zip(upd["id"], upd["kpi_id"], upd["segment"], upd["period"], upd["old_value"], upd["value"])])
         audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
-                     details={"file": name, "kind": "actuals", "inserted": result.inserted, "updated": result.updated,
-                              "unchanged": result.unchanged, "sha256": sha})
+                     details={"file": filename, "kind": "actuals", "inserted": result.inserted, "updated": result.updated,
+                              "unchanged": result.unchanged, "sha256": sha256})
     return result
 
 

@@ -1,0 +1,407 @@
+"""A believable demo company: 36 months of KPI actuals with seasonality, noise, gaps and
+visible improvement after dated interventions, plus forecasts, assessments, reviews,
+actions, meetings and decisions. Seeded, so the same seed gives the same data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, insert, select
+
+from kpis import periods
+from kpis.config import AppConfig, PRACTICES
+from kpis.ingest import write_actuals
+from kpis.store import audit
+from kpis.store.engine import session_factory
+from kpis.store.models import (
+    Action, Assessment, AssessmentScore, DemandActual, Decision, ForecastValue, Item, Meeting, MeetingAttendee,
+    Review, ReviewKpi, utcnow,
+)
+from kpis.store.repo import sync_catalog
+from kpis.users import User
+
+MONTHS = 36
+EXECUTIVES = {
+    "Richard Osei": "CEO", "Lars Nilsson": "CFO", "Tom Becker": "VP Sales", "Priya Nair": "Supply Chain Director",
+    "Diego Alvarez": "VP Operations", "Aisha Rahman": "Marketing Director",
+}
+REGIONS = ["EMEA", "Americas", "APAC"]
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """A dated change the demo company made, and the KPIs it moved (delta in the KPI's unit)."""
+
+    month: int            # months after the first demo month
+    title: str
+    practice: str
+    effects: dict[str, float]
+
+
+INTERVENTIONS = (
+    Intervention(7, "Consensus demand review introduced", "collaboration",
+                 {"forecast_accuracy": 0.0, "otif": 0.02, "fill_rate": 0.012, "promo_forecast_accuracy": 0.07}),
+    Intervention(11, "CEO chairs the executive S&OP meeting", "sponsorship",
+                 {"exec_meeting_attendance": 0.16, "decision_cycle_time": -7.0, "sop_cycle_on_schedule": 0.12}),
+    Intervention(16, "Supplier collaboration portal live", "partners",
+                 {"supplier_otif": 0.045, "customers_sharing_forecasts": 0.18}),
+    Intervention(22, "Inventory policy reset and E&O clean-up", "improvement",
+                 {"excess_obsolete_stock": -160000.0, "inventory_turns": 1.3, "days_of_supply": -9.0}),
+    Intervention(27, "Planning system go-live with master-data governance", "technology",
+                 {"touchless_planning": 0.17, "master_data_completeness": 0.035, "production_plan_adherence": 0.04}),
+)
+
+# level at the start, seasonal amplitude, noise sd, slow drift per month
+PROFILES: dict[str, tuple[float, float, float, float]] = {
+    "otif": (0.905, 0.012, 0.008, 0.0004),
+    "fill_rate": (0.945, 0.008, 0.006, 0.0002),
+    "days_of_supply": (46.0, 3.0, 1.6, 0.0),
+    "inventory_turns": (6.3, 0.35, 0.18, 0.01),
+    "production_plan_adherence": (0.86, 0.015, 0.012, 0.0008),
+    "capacity_utilisation": (0.84, 0.05, 0.015, 0.0),
+    "revenue_vs_plan": (0.975, 0.015, 0.012, 0.0006),
+    "gross_margin_vs_plan": (-0.011, 0.004, 0.004, 0.00035),
+    "excess_obsolete_stock": (520000.0, 15000.0, 14000.0, 1500.0),
+    "supplier_otif": (0.875, 0.01, 0.012, 0.0003),
+    "customers_sharing_forecasts": (0.22, 0.0, 0.02, 0.004),
+    "exec_meeting_attendance": (0.68, 0.03, 0.05, 0.0),
+    "decision_cycle_time": (19.0, 1.0, 2.0, -0.05),
+    "training_completion": (0.35, 0.0, 0.015, 0.017),
+    "actions_closed_on_time": (0.55, 0.0, 0.07, 0.007),
+    "sop_cycle_on_schedule": (0.7, 0.02, 0.05, 0.002),
+    "promo_forecast_accuracy": (0.55, 0.04, 0.035, 0.001),
+    "npi_launch_on_time": (0.6, 0.0, 0.08, 0.006),
+    "master_data_completeness": (0.925, 0.0, 0.005, 0.0004),
+    "touchless_planning": (0.28, 0.0, 0.015, 0.003),
+    "stockout_weeks": (62.0, 10.0, 6.0, -0.18),
+}
+SEGMENTED = {"otif", "fill_rate", "days_of_supply"}
+
+
+def default_end(today: dt.date | None = None) -> dt.date:
+    """The last full month before today."""
+    today = today or dt.date.today()
+    return (pd.Timestamp(today.replace(day=1)) - pd.DateOffset(months=1)).date()
+
+
+def month_starts(end: dt.date, n: int = MONTHS) -> pd.DatetimeIndex:
+    return pd.date_range(end=pd.Timestamp(end), periods=n, freq="MS")
+
+
+def kpi_actuals(config: AppConfig, end: dt.date, rng: np.random.Generator,
+                forecast_kpis: pd.DataFrame | None = None) -> pd.DataFrame:
+    """KPI values (kpi_id, segment, period, value, note) for every catalog KPI."""
+    months = month_starts(end)
+    t = np.arange(MONTHS)
+    frames = []
+    for kpi in config.kpis:
+        if forecast_kpis is not None and kpi.id in set(forecast_kpis["kpi_id"]):
+            frames.append(forecast_kpis[forecast_kpis["kpi_id"] == kpi.id])
+            continue
+        level, amp, sd, drift = PROFILES.get(kpi.id, (1.0, 0.0, 0.05, 0.0))
+        base = level + drift * t + amp * np.sin(2 * np.pi * (months.month.to_numpy() - 3) / 12)
+        for iv in INTERVENTIONS:
+            if kpi.id in iv.effects:
+                ramp = np.clip((t - iv.month + 1) / 3, 0, 1)       # effect builds over three months
+                base = base + iv.effects[kpi.id] * ramp
+        lo, hi = kpi.value_range
+        if kpi.cadence == "month":
+            seg_names = [""] + (REGIONS if kpi.id in SEGMENTED else [])
+            for seg in seg_names:
+                offset = 0.0 if not seg else rng.normal(0, sd * 1.5)
+                vals = np.clip(base + offset + rng.normal(0, sd * (1.6 if seg else 1.0), MONTHS), lo, hi)
+                frame = pd.DataFrame({"kpi_id": kpi.id, "segment": seg, "period": months.date, "value": vals})
+                if kpi.id not in ("exec_meeting_attendance",):
+                    gaps = rng.choice(np.arange(3, MONTHS - 2), size=rng.integers(0, 3), replace=False)
+                    frame = frame.drop(index=gaps)
+                frames.append(frame)
+        elif kpi.cadence == "quarter":
+            q = pd.Series(base, index=months).resample("QS").mean()
+            vals = np.clip(q.to_numpy() + rng.normal(0, sd, len(q)), lo, hi)
+            frames.append(pd.DataFrame({"kpi_id": kpi.id, "segment": "", "period": q.index.date, "value": vals}))
+        else:  # week
+            weeks = pd.date_range(months[0], pd.Timestamp(end) + pd.offsets.MonthEnd(0), freq="W-MON")
+            tw = np.arange(len(weeks)) / 4.345
+            wb = level + drift * tw + amp * np.sin(2 * np.pi * (weeks.month.to_numpy() - 3) / 12)
+            vals = np.clip(np.round(wb / 4.345 * 1.0 + rng.normal(0, sd / 2, len(weeks))), lo, hi)
+            frames.append(pd.DataFrame({"kpi_id": kpi.id, "segment": "", "period": weeks.date, "value": vals}))
+    out = pd.concat(frames, ignore_index=True)
+    out["note"] = None
+    for iv in INTERVENTIONS:
+        when = months[iv.month].date()
+        for kid in iv.effects:
+            hit = (out["kpi_id"] == kid) & (out["period"] == when) & (out["segment"] == "")
+            out.loc[hit, "note"] = iv.title
+    return out
+
+
+# --- forecast data ---------------------------------------------------------------------
+
+FAMILIES = ["Valves", "Pumps", "Seals", "Bearings", "Sensors", "Fittings"]
+CHANNELS = ["Distributor", "OEM"]
+STAGES = ["statistical", "sales", "consensus"]
+
+
+def forecast_data(end: dt.date, rng: np.random.Generator, n_items: int = 120, lags: int = 4
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Items (code + attributes), monthly demand actuals and forecast snapshots for the demo."""
+    months = month_starts(end)
+    codes = [f"SKU-{1000 + i}" for i in range(n_items)]
+    fam = rng.choice(FAMILIES, n_items)
+    items = pd.DataFrame({"code": codes, "family": fam, "region": rng.choice(REGIONS, n_items, p=[0.5, 0.3, 0.2]),
+                          "channel": rng.choice(CHANNELS, n_items, p=[0.6, 0.4])})
+    scale = np.exp(rng.normal(5.0, 1.1, n_items))                 # Pareto-like volumes for ABC
+    season = 1 + 0.25 * np.sin(2 * np.pi * (months.month.to_numpy()[None, :] - 2) / 12)
+    cv = rng.choice([0.15, 0.35, 0.8], n_items, p=[0.5, 0.35, 0.15])[:, None]
+    demand = np.maximum(0, np.round(scale[:, None] * season * (1 + cv * rng.normal(0, 1, (n_items, MONTHS)))))
+    demand[rng.random((n_items, MONTHS)) < 0.02] = 0
+    actuals = pd.DataFrame({"item": np.repeat(codes, MONTHS), "period": np.tile(months.date, n_items),
+                            "actual": demand.ravel()})
+    t = np.arange(MONTHS)
+    # The consensus demand review (month 7) cuts the sales over-forecast and the consensus error;
+    # the statistical forecast improves a little with the planning system (month 27).
+    improve = np.clip((t - 6) / 4, 0, 1)[None, :]
+    system = np.clip((t - 26) / 3, 0, 1)[None, :]
+    expected = scale[:, None] * season
+    volatility = np.sqrt(cv / 0.35)
+    stage_error = {  # (relative error sd, bias as a share of expected demand)
+        "statistical": (0.40 - 0.05 * system, 0.0 * improve),
+        "sales": (0.36 - 0.06 * improve, 0.16 - 0.11 * improve),
+        "consensus": (0.31 - 0.13 * improve, 0.08 - 0.07 * improve),
+    }
+    rows = []
+    for lag in range(lags):
+        for stage in STAGES:
+            sd, bias = stage_error[stage]
+            noise = rng.normal(0, 1, (n_items, MONTHS)) * sd * volatility * (1 + 0.15 * lag)
+            f = demand + expected * (noise + bias)
+            rows.append(pd.DataFrame({"item": np.repeat(codes, MONTHS), "period": np.tile(months.date, n_items),
+                                      "lag": lag, "stage": stage, "forecast": np.round(np.maximum(f, 0).ravel(), 1)}))
+    forecasts = pd.concat(rows, ignore_index=True)
+    return items, actuals, forecasts
+
+
+def forecast_kpis(actuals: pd.DataFrame, forecasts: pd.DataFrame, lag: int = 1, stage: str = "consensus") -> pd.DataFrame:
+    """Monthly forecast accuracy (1 − WAPE) and bias at a lag, as KPI values."""
+    f = forecasts[(forecasts["lag"] == lag) & (forecasts["stage"] == stage)]
+    m = f.merge(actuals, on=["item", "period"])
+    m["e"] = m["forecast"] - m["actual"]
+    g = m.assign(abs_e=m["e"].abs(), abs_a=m["actual"].abs()).groupby("period")[["abs_e", "abs_a", "e", "actual"]].sum()
+    acc = (1 - g["abs_e"] / g["abs_a"]).clip(lower=0)
+    bias = g["e"] / g["actual"]
+    return pd.concat([
+        pd.DataFrame({"kpi_id": "forecast_accuracy", "segment": "", "period": g.index, "value": acc.to_numpy()}),
+        pd.DataFrame({"kpi_id": "forecast_bias", "segment": "", "period": g.index, "value": bias.to_numpy()}),
+    ], ignore_index=True)
+
+
+# --- loading ---------------------------------------------------------------------------
+
+def load_demo(engine: Engine, config: AppConfig, user: User, *, seed: int = 7, end: dt.date | None = None) -> dict[str, int]:
+    """Fill an empty database with the demo company; returns counts per record type."""
+    rng = np.random.default_rng(seed)
+    end = end or default_end()
+    months = month_starts(end)
+    sync_catalog(engine, config, user)
+    items, demand, forecasts = forecast_data(end, rng)
+    values = kpi_actuals(config, end, rng, forecast_kpis=forecast_kpis(demand, forecasts, config.forecast.headline_lag))
+    values = values[values["kpi_id"].isin([k.id for k in config.kpis])]
+    write_actuals(engine, values[["kpi_id", "segment", "period", "value", "note"]], filename="demo data",
+                  sha256=hashlib.sha256(f"demo-{seed}-{end}".encode()).hexdigest(), user=user)
+    now = utcnow()
+    stamp = {"created_at": now, "created_by": user.name}
+    counts = {"KPI values": len(values)}
+    with session_factory(engine).begin() as s:
+        s.execute(insert(Item), [{"code": c, "attributes": {"family": f, "region": r, "channel": ch}, **stamp}
+                                 for c, f, r, ch in items[["code", "family", "region", "channel"]].itertuples(index=False)])
+        ids = dict(s.execute(select(Item.code, Item.id)).all())
+        s.execute(insert(DemandActual), [{"item_id": ids[i], "period": p, "actual": float(a)}
+                                         for i, p, a in demand.itertuples(index=False)])
+        s.execute(insert(ForecastValue), [{"item_id": ids[i], "period": p, "lag": int(k), "stage": st, "forecast": float(f)}
+                                          for i, p, k, st, f in forecasts.itertuples(index=False)])
+        counts.update({"items": len(items), "demand rows": len(demand), "forecast rows": len(forecasts)})
+        counts["assessments"] = _assessments(s, rng, months, stamp)
+        review_ids = _reviews(s, months, stamp, config)
+        counts["reviews"] = len(review_ids)
+        meeting_ids, counts["meetings"] = _meetings(s, rng, months, stamp)
+        counts["decisions"] = _decisions(s, rng, months, meeting_ids, stamp)
+        counts["actions"] = _actions(s, rng, months, review_ids, stamp, end)
+        audit.record(s, user=user, action="demo", entity="database", details={"seed": seed, "end": str(end), **counts})
+    return counts
+
+
+TEAMS = [("Demand planning", "sales"), ("Sales", "sales"), ("Marketing", "marketing"), ("Finance", "finance"),
+         ("Supply planning", "supply"), ("Production", "production"), ("Procurement", "partners"),
+         ("Executive team", "executive")]
+RESPONDENTS = ["Maria Chen", "Tom Becker", "Aisha Rahman", "Lars Nilsson", "Priya Nair", "Diego Alvarez",
+               "Hannah Scott", "Richard Osei"]
+START_LEVEL = {"collaboration": 1.8, "alignment": 1.6, "data": 1.5, "technology": 1.7, "process": 1.9, "change": 1.3,
+               "improvement": 1.4, "sponsorship": 1.6, "partners": 1.2, "evaluation": 1.8}
+GAIN = {"collaboration": 1.6, "alignment": 1.2, "data": 1.3, "technology": 1.4, "process": 1.5, "change": 1.3,
+        "improvement": 1.5, "sponsorship": 2.0, "partners": 1.3, "evaluation": 1.6}
+
+
+def _assessments(s, rng, months, stamp) -> int:
+    quarters = sorted({pd.Timestamp(m).to_period("Q").start_time.date() for m in months})
+    n = 0
+    for qi, q in enumerate(quarters):
+        progress = qi / max(len(quarters) - 1, 1)
+        for (team, func), person in zip(TEAMS, RESPONDENTS):
+            if rng.random() < 0.1:
+                continue  # someone skips a quarter
+            a = Assessment(period=q, respondent=person, team=team, function=func,
+                           comments=None if rng.random() < 0.6 else "Pre-meetings help; data still late some months.",
+                           **stamp)
+            s.add(a)
+            s.flush()
+            scores = []
+            for p in PRACTICES:
+                level = START_LEVEL[p] + GAIN[p] * progress + rng.normal(0, 0.55)
+                score = None if rng.random() < 0.04 else int(np.clip(round(level), 1, 5))
+                scores.append({"assessment_id": a.id, "practice": p, "score": score, "comment": None})
+            s.execute(insert(AssessmentScore), scores)
+            n += 1
+    return n
+
+
+def _reviews(s, months, stamp, config) -> list[int]:
+    ids = []
+    for iv in INTERVENTIONS:
+        date = (pd.Timestamp(months[min(iv.month + 4, len(months) - 1)]) + pd.Timedelta(days=9)).date()
+        r = Review(initiative=iv.title, practices=[iv.practice, "improvement"], review_date=date,
+                   period=months[iv.month].date(), team="S&OP core team", facilitator="Julia Weber",
+                   participants=["Maria Chen", "Priya Nair", "Lars Nilsson", "Tom Becker"],
+                   objectives=f"Make '{iv.title.lower()}' stick and move {', '.join(iv.effects)}.",
+                   planned="Roll out within one S&OP cycle with a named owner per step.",
+                   happened="Rolled out one cycle late; adoption uneven in the first two months.",
+                   root_cause="Inputs were not ready before the meeting because the data cut-off was not agreed.",
+                   root_cause_method="5 whys", went_well="Executive attention; clear owner.",
+                   to_improve="Agree data cut-off dates in the S&OP calendar.",
+                   lessons="Pilot with one region first; measure the KPI before and after.",
+                   benefits="Visible KPI improvement within a quarter.", rating=4 if len(ids) % 2 == 0 else 3, **stamp)
+        s.add(r)
+        s.flush()
+        for kid, delta in list(iv.effects.items())[:2]:
+            if kid in config.kpi_by_id:
+                base = PROFILES.get(kid, (0.8, 0, 0, 0))[0]
+                s.add(ReviewKpi(review_id=r.id, kpi_id=kid, baseline=base, target=base + delta, actual=base + 0.8 * delta))
+        ids.append(r.id)
+    return ids
+
+
+def _meetings(s, rng, months, stamp) -> tuple[list[tuple[int, dt.date]], int]:
+    exec_meetings, n = [], 0
+    steps = [("data review", 3, "Maria Chen"), ("demand review", 8, "Tom Becker"), ("supply review", 12, "Priya Nair"),
+             ("reconciliation", 16, "Lars Nilsson"), ("executive S&OP", 20, "Richard Osei")]
+    for i, m in enumerate(months):
+        for typ, day, chair in steps:
+            mt = Meeting(type=typ, date=(pd.Timestamp(m) + pd.Timedelta(days=day)).date(),
+                         chair=chair if (typ != "executive S&OP" or i >= 11) else "Julia Weber", **stamp)
+            s.add(mt)
+            s.flush()
+            n += 1
+            if typ == "executive S&OP":
+                p_attend = 0.62 if i < 11 else 0.9
+                s.execute(insert(MeetingAttendee), [
+                    {"meeting_id": mt.id, "person": person, "invited": True,
+                     "attended": bool(rng.random() < (0.97 if person == "Richard Osei" and i >= 11 else p_attend))}
+                    for person in EXECUTIVES])
+                exec_meetings.append((mt.id, mt.date))
+    return exec_meetings, n
+
+
+DECISION_TEXTS = [
+    "Approve overtime on line 3 to cover the Q{q} peak", "Accept 2 weeks of extra safety stock for Pumps",
+    "Delay the Sensors launch by one month", "Prioritise OEM orders during the allocation period",
+    "Fund a second demand planner for APAC", "Phase out 40 slow-moving Fittings SKUs",
+    "Raise the consensus forecast for Valves by 5 %", "Switch Seals to a dual-source supplier",
+]
+
+
+def _decisions(s, rng, months, exec_meetings, stamp) -> int:
+    n = 0
+    last = exec_meetings[-1][1]
+    for i, (mid, date) in enumerate(exec_meetings):
+        for j in range(rng.integers(2, 4)):
+            latency = int(max(1, rng.gamma(2.0, (11 if i < 11 else 4))))
+            decided = date + dt.timedelta(days=latency)
+            pending = decided > last + dt.timedelta(days=8) or (i >= len(exec_meetings) - 2 and rng.random() < 0.5)
+            owner = list(EXECUTIVES)[int(rng.integers(0, len(EXECUTIVES)))]
+            s.add(Decision(text=DECISION_TEXTS[(i + j) % len(DECISION_TEXTS)].format(q=(date.month - 1) // 3 + 1),
+                           raised_on=date, decided_on=None if pending else decided, owner=owner, meeting_id=mid, **stamp))
+            n += 1
+    return n
+
+
+ACTION_TEMPLATES = [
+    ("Agree data cut-off in the S&OP calendar", "process", "sop_cycle_on_schedule", "higher", "Julia Weber", "Richard Osei"),
+    ("Bias review of sales inputs each cycle", "evaluation", "forecast_bias", None, "Maria Chen", "Tom Becker"),
+    ("Weekly supplier call for the top 20 suppliers", "partners", "supplier_otif", "higher", "Hannah Scott", "Priya Nair"),
+    ("Clean up obsolete Fittings stock", "improvement", "excess_obsolete_stock", "lower", "Lars Nilsson", "Lars Nilsson"),
+    ("Role curriculum for demand planners", "change", "training_completion", "higher", "Julia Weber", "Richard Osei"),
+    ("Automate master-data quality checks", "data", "master_data_completeness", "higher", "Priya Nair", "Priya Nair"),
+    ("Pre-meeting to settle supply constraints", "collaboration", "production_plan_adherence", "higher", "Diego Alvarez", "Diego Alvarez"),
+    ("Promotion calendar shared with planning", "collaboration", "promo_forecast_accuracy", "higher", "Aisha Rahman", "Aisha Rahman"),
+    ("Executive decision log with owners and dates", "sponsorship", "decision_cycle_time", "lower", "Julia Weber", "Richard Osei"),
+    ("Collaborative forecast with top-10 customers", "partners", "customers_sharing_forecasts", "higher", "Tom Becker", "Tom Becker"),
+    ("Touchless replenishment for C items", "technology", "touchless_planning", "higher", "Priya Nair", "Lars Nilsson"),
+    ("Rebalance safety stock by XYZ class", "alignment", "days_of_supply", None, "Priya Nair", "Lars Nilsson"),
+]
+
+
+def _actions(s, rng, months, review_ids, stamp, end: dt.date) -> int:
+    n = 0
+    today = end + dt.timedelta(days=40)
+    for k in range(24):
+        title, practice, kpi_id, direction, owner, sponsor = ACTION_TEMPLATES[k % len(ACTION_TEMPLATES)]
+        created_m = int(rng.integers(2, MONTHS - 2))
+        created = pd.Timestamp(months[created_m]).date() + dt.timedelta(days=int(rng.integers(0, 20)))
+        due = created + dt.timedelta(days=int(rng.integers(30, 120)))
+        if due < today - dt.timedelta(days=60):
+            status = rng.choice(["done", "verified", "not effective", "cancelled"], p=[0.35, 0.45, 0.1, 0.1])
+        else:
+            status = rng.choice(["open", "in progress", "done"], p=[0.35, 0.45, 0.2])
+        completed = None
+        if status in ("done", "verified", "not effective"):
+            completed = min(due + dt.timedelta(days=int(rng.integers(-20, 25))), end)
+        src = "pir" if k % 3 == 0 else ("meeting_decision" if k % 3 == 1 else "kpi_exception")
+        s.add(Action(title=title + (f" ({REGIONS[k % 3]})" if k >= len(ACTION_TEMPLATES) else ""),
+                     description=f"{title}. Owner reports progress at the monthly S&OP review.",
+                     type=["improvement", "corrective", "preventive"][k % 3], source=src,
+                     review_id=review_ids[k % len(review_ids)] if src == "pir" else None, practice=practice,
+                     kpi_id=kpi_id, expected_direction=direction, owner=owner, sponsor=sponsor,
+                     priority=["high", "medium", "low"][k % 3], due_date=due, status=str(status), completed_on=completed,
+                     **{**stamp, "created_at": dt.datetime.combine(created, dt.time(9), tzinfo=dt.timezone.utc)}))
+        n += 1
+    return n
+
+
+def write_samples(folder, config: AppConfig, seed: int = 7, end: dt.date = dt.date(2026, 10, 1)) -> list[str]:
+    """Write sample import files for every format into folder."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    items, demand, forecasts = forecast_data(end, rng, n_items=20)
+    vals = kpi_actuals(config, end, rng, forecast_kpis=forecast_kpis(demand, forecasts))
+    recent = vals[(vals["segment"] == "") & (pd.to_datetime(vals["period"]) >= pd.Timestamp(end) - pd.DateOffset(months=5))]
+    monthly = recent[recent["kpi_id"].map(lambda k: config.kpi_by_id[k].cadence == "month")].copy()
+    labelled = monthly.assign(period=periods.labels(pd.Series(monthly["period"]), "month").to_numpy(),
+                              value=monthly["value"].round(4))
+    labelled[["kpi", "period", "value", "segment", "note"]] = labelled[["kpi_id", "period", "value", "segment", "note"]]
+    labelled[["kpi", "period", "value", "segment", "note"]].to_csv(folder / "actuals_long.csv", index=False)
+    wide = labelled.pivot(index="kpi", columns="period", values="value").reset_index()
+    wide.to_csv(folder / "actuals_wide.csv", index=False)
+    wide.to_excel(folder / "actuals_wide.xlsx", index=False, sheet_name="KPI actuals")
+    d = demand.merge(items.rename(columns={"code": "item"}), on="item")
+    d = d.assign(period=periods.labels(pd.Series(d["period"]), "month").to_numpy())
+    d[["item", "period", "actual", "family", "region", "channel"]].to_csv(folder / "demand.csv", index=False)
+    f = forecasts.assign(period=periods.labels(pd.Series(forecasts["period"]), "month").to_numpy())
+    f.to_csv(folder / "forecasts.csv", index=False)
+    return sorted(p.name for p in folder.iterdir())
