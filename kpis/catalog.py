@@ -104,7 +104,7 @@ def format_change(kpi: KPI, delta: float | None, currency: str = "EUR") -> str:
         return ""
     v = delta * display_scale(kpi)
     d = decimals(kpi)
-    return f"{v:+,.{d}f} {change_unit(kpi, currency)}".replace("-", "−")
+    return f"{v:+,.{d}f} {change_unit(kpi, currency)}"
 
 
 def target_text(kpi: KPI, target: float, currency: str = "EUR") -> str:
@@ -112,8 +112,7 @@ def target_text(kpi: KPI, target: float, currency: str = "EUR") -> str:
     if np.isnan(target):
         return "no target"
     if kpi.direction == "band":
-        w = (kpi.band or 0.0) * display_scale(kpi)
-        return f"{format_value(kpi, target, currency)} ± {w:g}"
+        return f"{format_value(kpi, target, currency)} ± {format_change(kpi, kpi.band or 0.0, currency).lstrip('+')}"
     sign = "≥" if kpi.direction == "higher" else "≤"
     return f"{sign} {format_value(kpi, target, currency)}"
 

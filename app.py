@@ -1,0 +1,25 @@
+"""S&OP Pulse: page config, who is signed in, navigation by audience."""
+
+import streamlit as st
+
+from pages import _ui
+
+st.set_page_config(page_title="S&OP Pulse", page_icon=":material/monitoring:", layout="wide")
+
+cfg = _ui.config()
+user = _ui.user()
+
+pages = {
+    "Managers": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/kpi_trends.py", title="KPI trends", icon=":material/show_chart:", url_path="kpi-trends"),
+    ],
+    "Data": [
+        st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
+        st.Page("pages/catalog.py", title="KPI catalog", icon=":material/menu_book:", url_path="catalog"),
+    ],
+}
+nav = st.navigation(pages)
+with st.sidebar:
+    st.caption(f"**{cfg.app.company}** · signed in as {user.name} ({user.role})")
+nav.run()

@@ -1,0 +1,124 @@
+"""Plotly figure builders: pure functions from view data to figures (no Streamlit)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from kpis import catalog
+from kpis.views import SIGNAL_LABELS, TrendView
+
+FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
+GRID = "#e6e9ef"
+TEXT = "#31333f"
+BAND_ALPHA = {"green": "rgba(46,125,50,0.10)", "amber": "rgba(240,162,2,0.13)"}
+
+
+def _layout(fig: go.Figure, title: str, y_title: str, x_title: str = "Period", height: int = 460) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0.0, xanchor="left", font=dict(size=17, color=TEXT)),
+        font=FONT, height=height, margin=dict(l=60, r=20, t=60, b=50), plot_bgcolor="white",
+        paper_bgcolor="white", hovermode="x unified",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=12)),
+    )
+    fig.update_xaxes(title_text=x_title, showgrid=False, linecolor="#9aa0a6", ticks="outside")
+    fig.update_yaxes(title_text=y_title, gridcolor=GRID, zeroline=False, linecolor="#9aa0a6")
+    return fig
+
+
+def axis_title(kpi, currency: str = "EUR") -> str:
+    """Y-axis title: the value with its unit."""
+    return {"%": "Percent", "currency": f"Value ({currency})", "count": "Count"}.get(kpi.unit, kpi.unit.capitalize())
+
+
+def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = None) -> go.Figure:
+    """KPI series with stepping target, green/amber bands, XmR centre and limits, and signals marked."""
+    kpi, t = view.kpi, view.table
+    k = catalog.display_scale(kpi)
+    x = t["period"]
+    fig = go.Figure()
+    if len(t) and t["target"].notna().any():
+        _add_bands(fig, view, k)
+        fig.add_trace(go.Scatter(x=x, y=t["target"] * k, name="Target", mode="lines",
+                                 line=dict(color="#1b5e20", width=2, shape="hv"),
+                                 hovertemplate="Target %{y:.4g}<extra></extra>"))
+    if view.limits is not None:
+        for col, name in (("ucl", "Upper limit"), ("lcl", "Lower limit")):
+            fig.add_trace(go.Scatter(x=x, y=t[col] * k, name="Control limits", mode="lines", legendgroup="limits",
+                                     showlegend=col == "ucl", line=dict(color="#7b1fa2", width=1.3, dash="dot"),
+                                     hovertemplate=f"{name} %{{y:.4g}}<extra></extra>"))
+        fig.add_trace(go.Scatter(x=x, y=t["centre"] * k, name="Centre line (mean)", mode="lines",
+                                 line=dict(color="#7b1fa2", width=1.3, dash="dash"),
+                                 hovertemplate="Centre %{y:.4g}<extra></extra>"))
+    colours = t["status"].map(catalog.STATUS_COLOURS) if len(t) else []
+    fig.add_trace(go.Scatter(
+        x=x, y=t["value"] * k, name="Actual", mode="lines+markers",
+        line=dict(color="#37474f", width=2), marker=dict(size=8, color=colours, line=dict(color="white", width=1)),
+        customdata=np.stack([t["status"].map(catalog.STATUS_LABELS), t["label"]], axis=-1) if len(t) else None,
+        hovertemplate="%{customdata[1]}: %{y:.4g} (%{customdata[0]})<extra></extra>"))
+    if "any" in t and t["any"].any():
+        sig = t[t["any"]]
+        why = [", ".join(SIGNAL_LABELS[c] for c in SIGNAL_LABELS if bool(sig.at[i, c])) for i in sig.index]
+        fig.add_trace(go.Scatter(x=sig["period"], y=sig["value"] * k, name="SPC signal", mode="markers",
+                                 marker=dict(size=15, symbol="circle-open", color="#c62828", line=dict(width=2)),
+                                 customdata=why, hovertemplate="Signal: %{customdata}<extra></extra>"))
+    label = title or kpi.name
+    if view.limits is not None and view.limits.provisional:
+        label += " — provisional limits (fewer than 12 baseline points)"
+    fig = _layout(fig, label, axis_title(kpi, currency))
+    if kpi.unit == "%":
+        fig.update_yaxes(ticksuffix=" %")
+    return fig
+
+
+def _add_bands(fig: go.Figure, view: TrendView, k: float) -> None:
+    """Shade the green and amber zones around the (stepping) target."""
+    t = view.table
+    kpi = view.kpi
+    lo_y = np.nanmin(t["value"]) * k if len(t) else 0
+    hi_y = np.nanmax(t["value"]) * k if len(t) else 1
+    span = (hi_y - lo_y) or abs(hi_y) or 1.0
+    floor, ceil = lo_y - 10 * span, hi_y + 10 * span
+    zones = [catalog.bands(kpi, tg) if not np.isnan(tg) else None for tg in t["target"]]
+    for zone in ("amber", "green"):
+        for part in ("low", "high") if kpi.direction == "band" or zone == "amber" else ("only",):
+            lows, highs = [], []
+            for z in zones:
+                if z is None:
+                    lows.append(np.nan), highs.append(np.nan)
+                    continue
+                lo, hi = z[zone]
+                if zone == "amber" and kpi.direction == "band":
+                    g_lo, g_hi = z["green"]
+                    lo, hi = (lo, g_lo) if part == "low" else (g_hi, hi)
+                elif zone == "amber" and part == "high":
+                    continue
+                lows.append(max(lo * k, floor)), highs.append(min(hi * k, ceil))
+            if not lows:
+                continue
+            fig.add_trace(go.Scatter(x=t["period"], y=lows, mode="lines", line=dict(width=0, shape="hv"),
+                                     hoverinfo="skip", showlegend=False))
+            fig.add_trace(go.Scatter(x=t["period"], y=highs, mode="lines", line=dict(width=0, shape="hv"),
+                                     fill="tonexty", fillcolor=BAND_ALPHA[zone], hoverinfo="skip",
+                                     name="On target" if zone == "green" else "At risk (amber)",
+                                     legendgroup=zone, showlegend=part in ("only", "low")))
+    # Keep the view on the data, not on the shading.
+    pad = 0.15 * span
+    fig.update_yaxes(range=[min(lo_y, np.nanmin(t["target"]) * k) - pad, max(hi_y, np.nanmax(t["target"]) * k) + pad])
+
+
+def status_bar(counts: dict[str, int]) -> go.Figure:
+    """A single stacked bar of KPI counts by status in the shared colours."""
+    fig = go.Figure()
+    for s in catalog.STATUSES:
+        if counts.get(s):
+            fig.add_trace(go.Bar(x=[counts[s]], y=["KPIs"], orientation="h", name=catalog.STATUS_LABELS[s],
+                                 marker_color=catalog.STATUS_COLOURS[s], text=[counts[s]], textposition="inside",
+                                 hovertemplate=f"{catalog.STATUS_LABELS[s]}: %{{x}}<extra></extra>"))
+    fig.update_layout(barmode="stack", height=90, margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
+                      xaxis=dict(visible=False), yaxis=dict(visible=False), plot_bgcolor="white")
+    return fig
+
+
+_ = pd

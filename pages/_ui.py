@@ -1,0 +1,109 @@
+"""Shared page plumbing: config, engine, cached loaders keyed on the data version, the user,
+and session-state keys. Layout helpers only; computations live in kpis/."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from kpis import catalog
+from kpis.config import AppConfig, ConfigError, get_config
+from kpis.store import repo
+from kpis.store.audit import data_version
+from kpis.store.engine import current_revision, get_engine
+from kpis.users import User, current_user
+
+# Session-state keys shared between pages.
+TREND_KPI = "trend_kpi"
+TREND_SEGMENT = "trend_segment"
+
+STATUS_BADGE = {"green": "green", "amber": "orange", "red": "red", "none": "gray"}
+STATUS_ICON = {"green": ":material/check_circle:", "amber": ":material/warning:", "red": ":material/error:",
+               "none": ":material/help:"}
+
+PAGE_OVERVIEW = "pages/overview.py"
+PAGE_TRENDS = "pages/kpi_trends.py"
+PAGE_DATA = "pages/data.py"
+PAGE_CATALOG = "pages/catalog.py"
+
+
+def config() -> AppConfig:
+    """The validated config, or the list of problems on screen and a stop."""
+    try:
+        return get_config()
+    except ConfigError as e:
+        st.error("**config.toml has problems, so the app cannot start.** Fix these and reload "
+                 "(`python -m kpis check-config` lists the same):")
+        st.dataframe(pd.DataFrame({"problem": e.problems}), hide_index=True, width="stretch")
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str):
+    return get_engine(url)
+
+
+def engine():
+    """The shared engine; stops with instructions when the database is not migrated."""
+    cfg = config()
+    eng = _engine(cfg.database_url())
+    if not st.session_state.get("_schema_ok"):
+        try:
+            rev = current_revision(eng)
+        except Exception as exc:  # unreachable database
+            st.error(f"Cannot reach the database: {type(exc).__name__}. Check `DATABASE_URL` or [database] url.")
+            st.stop()
+        if rev is None:
+            st.error("The database has no tables yet. Run `python -m kpis db upgrade` (or `make run`).")
+            st.stop()
+        st.session_state["_schema_ok"] = True
+    return eng
+
+
+def version() -> int:
+    """Current data version (changes with every write)."""
+    return data_version(engine())
+
+
+def user() -> User:
+    return current_user(config())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def kpi_values(url: str, data_version: int) -> pd.DataFrame:
+    """All KPI values, cached until the data changes."""
+    eng = _engine(url)
+    values = repo.load_values(eng, segment=None)
+    try:
+        from kpis import forecasting
+
+        computed = forecasting.computed_kpi_values(eng, get_config())
+    except (ImportError, AttributeError):
+        computed = None
+    if computed is not None and len(computed):
+        values = pd.concat([values[~values["kpi_id"].isin(computed["kpi_id"].unique())], computed], ignore_index=True)
+    return values
+
+
+def values() -> pd.DataFrame:
+    cfg = config()
+    return kpi_values(cfg.database_url(), version())
+
+
+def empty_state(what: str = "KPI data") -> None:
+    """Tell the user what to do when there is nothing to show, then stop."""
+    st.info(f"No {what} yet. Upload a file on the **Data** page, run `python -m kpis import actuals FILE`, "
+            "or load the demo company with `python -m kpis demo`.", icon=":material/info:")
+    st.page_link(PAGE_DATA, label="Go to the Data page", icon=":material/upload:")
+    st.stop()
+
+
+def status_badge(status: str) -> None:
+    st.badge(catalog.STATUS_LABELS[status], icon=STATUS_ICON[status], color=STATUS_BADGE[status])
+
+
+def open_trend(kpi_id: str, segment: str = "") -> None:
+    """Remember a KPI for the trends page and go there."""
+    st.session_state[TREND_KPI] = kpi_id
+    st.session_state[TREND_SEGMENT] = segment
+    st.switch_page(PAGE_TRENDS)

@@ -1,0 +1,87 @@
+"""Data: upload KPI actuals (and forecast data), past imports, and how current each KPI is."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from kpis import views
+from kpis.ingest import ImportFailed, import_actuals
+from kpis.store import repo
+from kpis.users import NotAllowed
+from pages import _ui
+
+cfg = _ui.config()
+eng = _ui.engine()
+user = _ui.user()
+st.title("Data")
+
+KINDS = {"actuals": "KPI actuals", "demand": "Demand actuals (forecast accuracy)",
+         "forecasts": "Forecast snapshots (forecast accuracy)"}
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+up, samples = st.columns([3, 2])
+with up:
+    st.subheader("Import a file")
+    if not user.can("import"):
+        st.info(f"You are signed in as {user.name} ({user.role}). Importing needs the editor or admin role.")
+    else:
+        kind = st.radio("What is in the file?", list(KINDS), format_func=KINDS.get, key="data_kind", horizontal=True)
+        st.caption({
+            "actuals": "Long layout `kpi,period,value[,segment,note]` or wide layout `kpi[,segment],<period>,<period>,…`. "
+                       "Periods as ISO dates, `YYYY-MM`, `YYYY-Qn` or `YYYY-Www`; percentages as fractions (0.87).",
+            "demand": "`item,period,actual` plus attribute columns (family, region, channel, …).",
+            "forecasts": "`item,period,lag,stage,forecast` (or `snapshot` instead of `lag`).",
+        }[kind])
+        types = ["csv", "xlsx"] + (["parquet"] if kind != "actuals" else [])
+        file = st.file_uploader("CSV, Excel" + (" or Parquet" if kind != "actuals" else "") +
+                                f" (up to {cfg.app.max_upload_mb:g} MB)", type=types, key="data_file")
+        if file is not None and st.button("Import", type="primary", key="data_import", icon=":material/upload:"):
+            try:
+                if kind == "actuals":
+                    result = import_actuals(eng, file.getvalue(), file.name, config=cfg, user=user)
+                else:
+                    from kpis import forecasting
+
+                    bar = st.progress(0.0, text="Reading the file…")
+                    result = forecasting.import_file(eng, file.getvalue(), kind=kind, config=cfg, user=user,
+                                                     filename=file.name, progress=lambda f, t: bar.progress(min(f, 1.0), text=t))
+                    bar.empty()
+            except ImportFailed as e:
+                st.error(f"**{file.name} was not imported** — nothing was written. "
+                         f"{e.total} problem{'s' if e.total != 1 else ''} found"
+                         f"{f' (showing the first {len(e.problems)})' if e.total > len(e.problems) else ''}:")
+                st.dataframe(views.problems_table(e.problems), hide_index=True, width="stretch", key="data_problems")
+            except NotAllowed as e:
+                st.error(str(e))
+            else:
+                (st.success if result.changed else st.info)(result.summary())
+with samples:
+    st.subheader("Sample files")
+    st.caption("Every import format, ready to copy.")
+    for f in sorted(SAMPLES.glob("*.*")):
+        st.download_button(f.name, f.read_bytes(), file_name=f.name, key=f"sample_{f.name}",
+                           icon=":material/download:", type="tertiary")
+
+st.subheader("Past imports")
+history = repo.import_history(eng)
+if history.empty:
+    st.info("No imports yet.")
+else:
+    st.dataframe(views.history_table(history), hide_index=True, width="stretch", key="data_history")
+
+st.subheader("Data current through")
+try:
+    from kpis import forecasting
+
+    computed = forecasting.computed_kpi_values(eng, cfg)
+except (ImportError, AttributeError):
+    computed = None
+st.dataframe(views.data_freshness(repo.current_through(eng), cfg, computed), hide_index=True, width="stretch",
+             key="data_freshness")
+
+with st.expander("Audit log (latest 200 writes)"):
+    log = repo.audit_log(eng)
+    log["details"] = log["details"].astype(str)
+    st.dataframe(log.rename(columns={"at": "When (UTC)", "actor": "Who", "action": "Action", "entity": "Record",
+                                     "entity_id": "Record id", "details": "Details"}).drop(columns="id"),
+                 hide_index=True, width="stretch")

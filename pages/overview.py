@@ -1,0 +1,62 @@
+"""Overview: every KPI against its target, for managers."""
+
+import streamlit as st
+
+from kpis import catalog, views
+from kpis.config import PRACTICES
+from pages import _ui
+
+cfg = _ui.config()
+_ui.engine()
+st.title("S&OP KPI overview")
+values = _ui.values()
+if values.empty:
+    _ui.empty_state()
+
+owners = sorted({k.owner for k in cfg.kpis})
+c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
+functions = c1.multiselect("Function", list(catalog.FUNCTION_LABELS), format_func=catalog.FUNCTION_LABELS.get,
+                           key="ov_functions", placeholder="All functions")
+practices = c2.multiselect("Practice", list(PRACTICES), format_func=PRACTICES.get, key="ov_practices",
+                           placeholder="All practices")
+owner = c3.multiselect("Owner", owners, key="ov_owners", placeholder="All owners")
+order = c4.selectbox("Order", ["Worst status first", "Catalog order"], key="ov_order")
+
+kpis = views.filter_catalog(cfg, functions=functions, practices=practices, owners=owner)
+if not kpis:
+    st.warning("No KPI matches these filters.")
+    st.stop()
+tiles = views.overview_tiles(values, kpis, cfg)
+counts = views.status_counts(tiles)
+newest = tiles["period"].max()
+
+m = st.columns(4)
+for col, s in zip(m, catalog.STATUSES):
+    col.metric(f"{catalog.STATUS_LABELS[s]}", counts[s], border=True, help=f"KPIs whose latest value is {catalog.STATUS_LABELS[s].lower()}")
+st.caption(f"{len(tiles)} KPIs · latest data {newest:%B %Y} · status of each KPI's latest period against its target "
+           "(green on target, amber inside the tolerance, red beyond).")
+
+if order == "Worst status first":
+    rank = {"red": 0, "amber": 1, "none": 2, "green": 3}
+    tiles = tiles.assign(_r=tiles["status"].map(rank)).sort_values(["_r", "function"], kind="stable")
+
+per_row = 4
+for start in range(0, len(tiles), per_row):
+    cols = st.columns(per_row)
+    for col, (_, t) in zip(cols, tiles.iloc[start:start + per_row].iterrows()):
+        kpi = cfg.kpi_by_id[t["kpi_id"]]
+        scale = catalog.display_scale(kpi)
+        with col.container(border=True):
+            _ui.status_badge(t["status"])
+            delta_colour = {"higher": "normal", "lower": "inverse", "band": "off"}[kpi.direction]
+            st.metric(
+                kpi.name, catalog.format_value(kpi, t["value"], cfg.app.currency),
+                delta=catalog.format_change(kpi, t["change"], cfg.app.currency) or None, delta_color=delta_colour,
+                chart_data=[v * scale for v in t["spark"]] or None, chart_type="line",
+                help=f"{kpi.description} Change vs the previous period; line = last {views.SPARK_POINTS} periods.",
+            )
+            stale = " · :orange[not updated recently]" if t["stale"] else ""
+            st.caption(f"Target {catalog.target_text(kpi, t['target'], cfg.app.currency)} · {t['period_label'] or 'no data'}"
+                       f" · {kpi.owner}{stale}")
+            if st.button("Trend", key=f"open_{kpi.id}", icon=":material/show_chart:", type="tertiary"):
+                _ui.open_trend(kpi.id)
