@@ -44,7 +44,10 @@ def shortfall(kpi: KPI, values: np.ndarray | pd.Series, targets: np.ndarray) -> 
 def status(kpi: KPI, values: np.ndarray | pd.Series, targets: np.ndarray) -> np.ndarray:
     """Status per value: green on target (within `amber`), amber up to `red` worse, red beyond; 'none' without data."""
     gap = shortfall(kpi, values, targets)
-    out = np.where(gap <= kpi.amber, "green", np.where(gap <= kpi.red, "amber", "red")).astype(object)
+    # Values stored as binary fractions land a hair off the edges (0.90 − 0.85 − 0.05 = 4e-17):
+    # a value exactly on a threshold counts as inside it.
+    eps = 1e-9 * np.maximum(1.0, np.abs(np.asarray(targets, dtype=float)))
+    out = np.where(gap <= kpi.amber + eps, "green", np.where(gap <= kpi.red + eps, "amber", "red")).astype(object)
     out[np.isnan(gap)] = "none"
     return out
 

@@ -165,7 +165,7 @@ def to_long(df: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
         })
         out["wide"] = False
         return out
-    if "kpi" in cols and len(cols) > 1:
+    if "kpi" in cols and len(cols) > 1 and not ({"period", "value"} & set(cols)):
         label_cols = [cols[c] for c in WIDE_LABEL_COLUMNS if c in cols]
         period_cols = [c for c in df.columns if c != "_row" and c not in label_cols]
         if period_cols:
@@ -200,9 +200,13 @@ def _numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     txt = _text(raw).str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
     pct = txt.str.endswith("%")
     txt = txt.str.rstrip("%")
-    # A lone decimal comma (0,87) is a decimal point; with both, the comma groups thousands.
-    comma_dec = txt.str.contains(",", regex=False) & ~txt.str.contains(".", regex=False) & txt.str.count(",").eq(1)
-    txt = txt.where(~comma_dec, txt.str.replace(",", ".", regex=False)).str.replace(",", "", regex=False)
+    # Decimal separator: with both '.' and ',' the one that comes last is the decimal mark
+    # (1,234.5 and 1.234,5); a lone comma (0,87) is a decimal comma; a lone '.' is a decimal point.
+    has_dot, has_comma = txt.str.contains(".", regex=False), txt.str.contains(",", regex=False)
+    comma_last = txt.str.rfind(",") > txt.str.rfind(".")
+    european = has_comma & (comma_last | ~has_dot) & (txt.str.count(",") == 1)
+    txt = txt.where(~european, txt.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    txt = txt.where(european, txt.str.replace(",", "", regex=False))
     num = pd.to_numeric(txt, errors="coerce")
     num = num.where(~pct, num / 100.0)
     return num.astype(float), pct
@@ -306,6 +310,7 @@ def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: 
         merged = rows.merge(existing, on=["kpi_id", "segment", "period"], how="left")
         is_new = merged["id"].isna()
         same_val = np.isclose(merged["value"].to_numpy(float), merged["old_value"].to_numpy(float), rtol=1e-12, atol=1e-12)
+        # A file without a note leaves the stored note alone.
         same_note = merged["note"].fillna("").eq(merged["old_note"].fillna("")) | merged["note"].isna()
         changed = ~is_new & ~(same_val & same_note)
         result.inserted, result.updated = int(is_new.sum()), int(changed.sum())
@@ -323,13 +328,14 @@ def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: 
         new = merged[is_new]
         if len(new):
             s.execute(insert(KpiValue), [
-                {"kpi_id": k, "segment": g, "period": p, "value": float(v), "note": n, "import_id": batch.id,
+                {"kpi_id": k, "segment": g, "period": p, "value": float(v), "note": None if n is None or pd.isna(n) else n,
+                 "import_id": batch.id,
                  "created_at": now, "created_by": user.name}
                 for k, g, p, v, n in zip(new["kpi_id"], new["segment"], new["period"], new["value"], new["note"])])
         upd = merged[changed]
         if len(upd):
             s.execute(update(KpiValue), [
-                {"id": int(i), "value": float(v), "note": n if n is not None else o, "import_id": batch.id,
+                {"id": int(i), "value": float(v), "note": o if n is None or pd.isna(n) else n, "import_id": batch.id,
                  "updated_at": now, "updated_by": user.name}
                 for i, v, n, o in zip(upd["id"], upd["value"], upd["note"], upd["old_note"])])
             s.execute(insert(AuditEvent), [

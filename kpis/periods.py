@@ -56,7 +56,7 @@ def normalise(values: pd.Series | list, cadence: str) -> tuple[pd.Series, pd.Ser
     is_d, is_m, is_q, is_w = d[0].notna(), m[0].notna(), q[0].notna(), w[0].notna()
 
     if is_d.any():
-        dates = pd.to_datetime(text[is_d], format="%Y-%m-%d", errors="coerce")
+        dates = pd.to_datetime(text[is_d].str[:10], format="%Y-%m-%d", errors="coerce")
         bad = dates.isna()
         err[bad[bad].index] = "not a valid calendar date"
         start[dates.index] = _floor(dates, cadence)

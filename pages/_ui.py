@@ -69,25 +69,48 @@ def user() -> User:
     return current_user(config())
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def kpi_values(url: str, data_version: int) -> pd.DataFrame:
-    """All KPI values, cached until the data changes."""
-    eng = _engine(url)
-    values = repo.load_values(eng, segment=None)
+def _computed(eng) -> pd.DataFrame | None:
+    """KPI values computed from the forecast data (source = "forecast"), if that module is present."""
     try:
         from kpis import forecasting
-
-        computed = forecasting.computed_kpi_values(eng, get_config())
-    except (ImportError, AttributeError):
-        computed = None
-    if computed is not None and len(computed):
-        values = pd.concat([values[~values["kpi_id"].isin(computed["kpi_id"].unique())], computed], ignore_index=True)
-    return values
+    except ImportError:
+        return None
+    return forecasting.computed_kpi_values(eng, get_config())
 
 
-def values() -> pd.DataFrame:
+def _merge(stored: pd.DataFrame, computed: pd.DataFrame | None) -> pd.DataFrame:
+    if computed is None or computed.empty:
+        return stored
+    keep = stored[~stored["kpi_id"].isin(computed["kpi_id"].unique())]
+    return pd.concat([keep, computed[[c for c in stored.columns if c in computed.columns]]], ignore_index=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def kpi_totals(url: str, data_version: int) -> pd.DataFrame:
+    """One total series per KPI (aggregated in SQL), cached until the data changes."""
+    eng = _engine(url)
+    return _merge(repo.kpi_totals(eng, get_config()), _computed(eng))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def kpi_detail(url: str, data_version: int, kpi_id: str) -> pd.DataFrame:
+    """One KPI's values for every segment, plus its total series (segment ''), cached until the data changes."""
+    eng = _engine(url)
+    segs = repo.load_values(eng, [kpi_id], segment=None)
+    segs = segs[segs["segment"] != ""]
+    total = kpi_totals(url, data_version)
+    total = total[total["kpi_id"] == kpi_id].assign(segment="")
+    return pd.concat([total, segs], ignore_index=True)
+
+
+def totals() -> pd.DataFrame:
     cfg = config()
-    return kpi_values(cfg.database_url(), version())
+    return kpi_totals(cfg.database_url(), version())
+
+
+def detail(kpi_id: str) -> pd.DataFrame:
+    cfg = config()
+    return kpi_detail(cfg.database_url(), version(), kpi_id)
 
 
 def empty_state(what: str = "KPI data") -> None:

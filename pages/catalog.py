@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, views
+from kpis import catalog, overview
 from kpis.config import PRACTICES
 from pages import _ui
 
@@ -18,7 +18,7 @@ functions = c2.multiselect("Function", list(catalog.FUNCTION_LABELS), format_fun
                            key="cat_functions", placeholder="All")
 practices = c3.multiselect("Practice", list(PRACTICES), format_func=PRACTICES.get, key="cat_practices",
                            placeholder="All")
-kpis = views.filter_catalog(cfg, functions=functions, practices=practices, search=search)
+kpis = overview.filter_catalog(cfg, functions=functions, practices=practices, search=search)
 today = pd.Timestamp.today().normalize()
 rows = []
 for k in kpis:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpis import views
+from kpis import overview
 from kpis.ingest import ImportFailed, import_actuals
 from kpis.store import repo
 from kpis.users import NotAllowed
@@ -50,7 +50,7 @@ with up:
                 st.error(f"**{file.name} was not imported** — nothing was written. "
                          f"{e.total} problem{'s' if e.total != 1 else ''} found"
                          f"{f' (showing the first {len(e.problems)})' if e.total > len(e.problems) else ''}:")
-                st.dataframe(views.problems_table(e.problems), hide_index=True, width="stretch", key="data_problems")
+                st.dataframe(overview.problems_table(e.problems), hide_index=True, width="stretch", key="data_problems")
             except NotAllowed as e:
                 st.error(str(e))
             else:
@@ -67,7 +67,7 @@ history = repo.import_history(eng)
 if history.empty:
     st.info("No imports yet.")
 else:
-    st.dataframe(views.history_table(history), hide_index=True, width="stretch", key="data_history")
+    st.dataframe(overview.history_table(history), hide_index=True, width="stretch", key="data_history")
 
 st.subheader("Data current through")
 try:
@@ -76,7 +76,7 @@ try:
     computed = forecasting.computed_kpi_values(eng, cfg)
 except (ImportError, AttributeError):
     computed = None
-st.dataframe(views.data_freshness(repo.current_through(eng), cfg, computed), hide_index=True, width="stretch",
+st.dataframe(overview.data_freshness(repo.current_through(eng), cfg, computed), hide_index=True, width="stretch",
              key="data_freshness")
 
 with st.expander("Audit log (latest 200 writes)"):

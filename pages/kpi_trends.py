@@ -4,14 +4,13 @@ import datetime as dt
 
 import streamlit as st
 
-from kpis import catalog, charts, periods, views
+from kpis import catalog, charts, periods, trends
 from pages import _ui
 
 cfg = _ui.config()
 _ui.engine()
 st.title("KPI trends")
-values = _ui.values()
-if values.empty:
+if _ui.totals().empty:
     _ui.empty_state()
 
 ids = [k.id for k in cfg.kpis]
@@ -20,14 +19,14 @@ if st.session_state.get(_ui.TREND_KPI) not in ids:
 c1, c2, c3, c4 = st.columns([2.2, 1.2, 1, 1.4])
 kpi_id = c1.selectbox("KPI", ids, key=_ui.TREND_KPI, format_func=lambda i: cfg.kpi_by_id[i].name)
 kpi = cfg.kpi_by_id[kpi_id]
-mine = values[values["kpi_id"] == kpi_id]
+mine = _ui.detail(kpi_id)
 segs = sorted(mine["segment"].unique(), key=lambda s: (s != "", s))
 if "" not in segs:
     segs = ["", *segs]
 if st.session_state.get(_ui.TREND_SEGMENT) not in segs:
     st.session_state[_ui.TREND_SEGMENT] = ""
 segment = c2.selectbox("Segment", segs, key=_ui.TREND_SEGMENT, format_func=lambda s: s or "Total")
-cadence = c3.selectbox("View by", views.rollup_choices(kpi), key="trend_cadence", format_func=str.capitalize)
+cadence = c3.selectbox("View by", trends.rollup_choices(kpi), key="trend_cadence", format_func=str.capitalize)
 baseline = c4.selectbox("Control-limit baseline", ["all", "first12", "until"], key="trend_baseline",
                         format_func={"all": "All points", "first12": "First 12 points",
                                      "until": "Points before a date"}.get)
@@ -36,9 +35,8 @@ if baseline == "until":
     until = st.date_input("Baseline ends before", value=dt.date.today().replace(day=1) - dt.timedelta(days=365),
                           key="trend_until")
 
-series = (mine if segment else views.total_series(mine, cfg).assign(segment=""))
-series = series[series["segment"] == segment] if segment else series
-view = views.trend_view(series, kpi, cadence=cadence, baseline=baseline, baseline_until=until)
+series = mine[mine["segment"] == segment]
+view = trends.trend_view(series, kpi, cadence=cadence, baseline=baseline, baseline_until=until)
 st.caption(f"{catalog.FUNCTION_LABELS[kpi.function]} · owner {kpi.owner} · {catalog.DIRECTION_LABELS[kpi.direction].lower()}"
            f" · {kpi.cadence}ly, rolled up by {kpi.rollup} · {kpi.description}")
 
@@ -77,13 +75,13 @@ else:
                    f"{catalog.format_value(kpi, lim.centre, cfg.app.currency)}, limits "
                    f"{catalog.format_value(kpi, lim.lcl, cfg.app.currency)} – {catalog.format_value(kpi, lim.ucl, cfg.app.currency)}.")
 st.markdown(trend_line + "  \n" + limits_line)
-sig = views.signal_summary(view)
+sig = trends.signal_summary(view)
 if sig:
     st.markdown("**Signals** (a real change, not noise):\n" + "\n".join(f"- {s}" for s in sig))
 else:
     st.markdown("**Signals:** none — the variation is consistent with routine noise.")
 
-table = views.export_table(view, cfg.app.currency)
+table = trends.export_table(view, cfg.app.currency)
 scale = catalog.display_scale(kpi)
 shown = table.copy()
 for col in ("value", "target", "centre", "lower_limit", "upper_limit"):

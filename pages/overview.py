@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from kpis import catalog, views
+from kpis import catalog, overview
 from kpis.config import PRACTICES
 from pages import _ui
 
 cfg = _ui.config()
 _ui.engine()
 st.title("S&OP KPI overview")
-values = _ui.values()
+values = _ui.totals()
 if values.empty:
     _ui.empty_state()
 
@@ -22,12 +22,12 @@ practices = c2.multiselect("Practice", list(PRACTICES), format_func=PRACTICES.ge
 owner = c3.multiselect("Owner", owners, key="ov_owners", placeholder="All owners")
 order = c4.selectbox("Order", ["Worst status first", "Catalog order"], key="ov_order")
 
-kpis = views.filter_catalog(cfg, functions=functions, practices=practices, owners=owner)
+kpis = overview.filter_catalog(cfg, functions=functions, practices=practices, owners=owner)
 if not kpis:
     st.warning("No KPI matches these filters.")
     st.stop()
-tiles = views.overview_tiles(values, kpis, cfg)
-counts = views.status_counts(tiles)
+tiles = overview.overview_tiles(values, kpis, cfg)
+counts = overview.status_counts(tiles)
 newest = tiles["period"].max()
 
 m = st.columns(4)
@@ -53,7 +53,7 @@ for start in range(0, len(tiles), per_row):
                 kpi.name, catalog.format_value(kpi, t["value"], cfg.app.currency),
                 delta=catalog.format_change(kpi, t["change"], cfg.app.currency) or None, delta_color=delta_colour,
                 chart_data=[v * scale for v in t["spark"]] or None, chart_type="line",
-                help=f"{kpi.description} Change vs the previous period; line = last {views.SPARK_POINTS} periods.",
+                help=f"{kpi.description} Change vs the previous period; line = last {overview.SPARK_POINTS} periods.",
             )
             stale = " · :orange[not updated recently]" if t["stale"] else ""
             st.caption(f"Target {catalog.target_text(kpi, t['target'], cfg.app.currency)} · {t['period_label'] or 'no data'}"

@@ -124,7 +124,7 @@ def test_overview_tile_opens_trend(server, browser):
         page.locator('[data-testid="stSidebar"]').get_by_text("KPI trends").first.click()
         page.get_by_text("Control limits", exact=False).first.wait_for(timeout=30000)
         _settle(page)
-        assert page.locator(".js-plotly-plot").count() >= 1
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30000)
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         page.close()

@@ -122,3 +122,26 @@ def is_empty(engine: Engine) -> bool:
 
 def today() -> dt.date:
     return dt.date.today()
+
+
+def kpi_totals(engine: Engine, config: AppConfig, kpi_ids: list[str] | None = None) -> pd.DataFrame:
+    """One series per KPI (kpi_id, period, value): the stored total (segment ''), or, for a KPI stored
+    only by segment, the segments rolled up in SQL (sum for rollup 'sum', mean otherwise)."""
+    has_total = select(KpiValue.kpi_id).where(KpiValue.segment == "").distinct()
+    totals = select(KpiValue.kpi_id, KpiValue.period, KpiValue.value).where(KpiValue.segment == "")
+    rolled = (select(KpiValue.kpi_id, KpiValue.period, func.sum(KpiValue.value), func.avg(KpiValue.value))
+              .where(KpiValue.segment != "", KpiValue.kpi_id.not_in(has_total))
+              .group_by(KpiValue.kpi_id, KpiValue.period))
+    if kpi_ids is not None:
+        totals = totals.where(KpiValue.kpi_id.in_(kpi_ids))
+        rolled = rolled.where(KpiValue.kpi_id.in_(kpi_ids))
+    with engine.connect() as conn:
+        t = pd.DataFrame(conn.execute(totals).all(), columns=["kpi_id", "period", "value"])
+        r = pd.DataFrame(conn.execute(rolled).all(), columns=["kpi_id", "period", "sum", "mean"])
+    if len(r):
+        summed = r["kpi_id"].map({k.id: k.rollup == "sum" for k in config.kpis}).fillna(False).astype(bool)
+        r["value"] = r["sum"].where(summed, r["mean"])
+        t = pd.concat([t, r[["kpi_id", "period", "value"]]], ignore_index=True)
+    t["period"] = pd.to_datetime(t["period"])
+    t["value"] = t["value"].astype(float)
+    return t.sort_values(["kpi_id", "period"], ignore_index=True)

@@ -1,0 +1,99 @@
+"""The Overview and Data pages' numbers: tiles per KPI against target, counts, data freshness.
+
+Kept free of scipy so the Overview stays light; trends and SPC live in kpis.trends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kpis import catalog, periods
+from kpis.config import AppConfig, KPI
+
+SPARK_POINTS = 12
+
+
+def filter_catalog(config: AppConfig, *, functions=(), practices=(), owners=(), search: str = "") -> list[KPI]:
+    """KPIs matching every given filter (empty filter = all)."""
+    out = []
+    q = search.strip().lower()
+    for k in config.kpis:
+        if functions and k.function not in functions:
+            continue
+        if practices and not set(k.practices) & set(practices):
+            continue
+        if owners and k.owner not in owners:
+            continue
+        if q and q not in f"{k.id} {k.name} {k.description} {k.owner}".lower():
+            continue
+        out.append(k)
+    return out
+
+
+def overview_tiles(series: pd.DataFrame, kpis: list[KPI], config: AppConfig) -> pd.DataFrame:
+    """One row per KPI from its total series (kpi_id, period, value): latest value and period, previous value,
+    change, target, status, sparkline, staleness."""
+    series = series[series["kpi_id"].isin([k.id for k in kpis])].sort_values(["kpi_id", "period"])
+    g = series.groupby("kpi_id", sort=False)
+    latest = g.tail(1).set_index("kpi_id")
+    prev = g.nth(-2).set_index("kpi_id")["value"] if len(series) else pd.Series(dtype=float)
+    spark = g.tail(SPARK_POINTS).groupby("kpi_id", sort=False)["value"].agg(list)
+    newest = series["period"].max() if len(series) else pd.NaT
+    rows = []
+    for k in kpis:
+        has = k.id in latest.index
+        period = latest.at[k.id, "period"] if has else pd.NaT
+        value = float(latest.at[k.id, "value"]) if has else np.nan
+        previous = float(prev.get(k.id, np.nan)) if has else np.nan
+        target = float(catalog.targets_at(k, [period])[0]) if has else float(catalog.targets_at(k, [pd.Timestamp.today()])[0])
+        st = catalog.status(k, np.array([value]), np.array([target]))[0]
+        # Stale: the latest value is more than one of its own periods behind the newest data anywhere.
+        stale = bool(has and pd.notna(newest) and periods.shift(period.date(), 2, k.cadence) <= newest.date())
+        rows.append({
+            "kpi_id": k.id, "name": k.name, "function": k.function, "owner": k.owner, "unit": k.unit,
+            "practices": k.practices, "period": period, "period_label": periods.label(period, k.cadence) if has else "",
+            "value": value, "previous": previous, "change": value - previous, "target": target, "status": st,
+            "spark": spark.get(k.id, []), "stale": stale,
+        })
+    return pd.DataFrame(rows)
+
+
+def status_counts(tiles: pd.DataFrame) -> dict[str, int]:
+    """Number of KPIs per status, in the order green, amber, red, none."""
+    counts = tiles["status"].value_counts() if len(tiles) else pd.Series(dtype=int)
+    return {s: int(counts.get(s, 0)) for s in catalog.STATUSES}
+
+
+
+
+def data_freshness(current: pd.DataFrame, config: AppConfig, computed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per catalog KPI: 'data current through' period label, number of values, segments, last change."""
+    cur = current.set_index("kpi_id") if len(current) else pd.DataFrame()
+    comp_last = (computed.groupby("kpi_id")["period"].agg(["max", "size"]) if computed is not None and len(computed)
+                 else pd.DataFrame())
+    rows = []
+    for k in config.kpis:
+        if k.source == "forecast" and k.id in comp_last.index:
+            last, n, segs, changed = comp_last.at[k.id, "max"], int(comp_last.at[k.id, "size"]), 1, None
+        elif k.id in cur.index:
+            last, n = cur.at[k.id, "last_period"], int(cur.at[k.id, "values"])
+            segs, changed = int(cur.at[k.id, "segments"]), cur.at[k.id, "last_change"]
+        else:
+            last, n, segs, changed = None, 0, 0, None
+        rows.append({"KPI": k.name, "Cadence": k.cadence, "Current through": periods.label(last, k.cadence) if last is not None else "no data",
+                     "Values": n, "Segments": segs, "Last change (UTC)": changed,
+                     "Source": "computed from forecasts" if k.source == "forecast" else "imported", "Import id": k.id})
+    return pd.DataFrame(rows)
+
+
+def history_table(history: pd.DataFrame) -> pd.DataFrame:
+    """Import history with readable column names."""
+    return history.rename(columns={"id": "#", "when": "When (UTC)", "who": "Who", "kind": "Kind", "file": "File",
+                                   "rows": "Rows", "inserted": "Inserted", "updated": "Updated",
+                                   "unchanged": "Unchanged"})
+
+
+def problems_table(problems: list) -> pd.DataFrame:
+    """Import problems as a table: file, row, column, problem."""
+    return pd.DataFrame([{"File": p.file, "Row": p.row, "Column": p.column, "Problem": p.message} for p in problems])
