@@ -107,7 +107,7 @@ def _fmt(cadence: str) -> str:
 def _floor(dates: pd.Series, cadence: str) -> pd.Series:
     """Start of the period containing each date."""
     if cadence == "week":
-        return (dates - pd.to_timedelta(dates.dt.weekday, unit="D")).dt.normalize()
+        return (dates - pd.to_timedelta(dates.dt.dayofweek, unit="D")).dt.normalize()
     if cadence == "month":
         return dates.dt.to_period("M").dt.start_time
     return dates.dt.to_period("Q").dt.start_time

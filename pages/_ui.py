@@ -13,6 +13,9 @@ from kpis.store.audit import data_version
 from kpis.store.engine import current_revision, get_engine
 from kpis.users import User, current_user
 
+# The actor recorded when the app itself applies an edited config.toml.
+SYSTEM = User(name="system (config.toml)", role="admin")
+
 # Session-state keys shared between pages.
 TREND_KPI = "trend_kpi"
 TREND_SEGMENT = "trend_segment"
@@ -57,7 +60,14 @@ def engine():
             st.error("The database has no tables yet. Run `python -m kpis db upgrade` (or `make run`).")
             st.stop()
         st.session_state["_schema_ok"] = True
+    _synced(cfg.database_url(), str(cfg.path), cfg.path.stat().st_mtime)
     return eng
+
+
+@st.cache_resource(show_spinner=False)
+def _synced(url: str, path: str, mtime: float) -> list[str]:
+    """Sync the catalog into the database once per config file version; target changes get audited."""
+    return repo.sync_catalog(_engine(url), config(), SYSTEM)
 
 
 def version() -> int:

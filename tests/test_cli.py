@@ -1,0 +1,169 @@
+"""Tests for the command line, run as `python -m kpis` in a subprocess against a temporary SQLite file."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "samples" / "actuals_long.csv"
+
+
+def _env(db: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SOP_PULSE_CONFIG", "DATABASE_URL", "SOP_PULSE_USER")}
+    env.update(DATABASE_URL=f"sqlite:///{db}", SOP_PULSE_USER="tester", PYTHONIOENCODING="utf-8")
+    return env
+
+
+def _run(db: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess:
+    env = _env(db)
+    if user:
+        env["SOP_PULSE_USER"] = user
+    return subprocess.run([sys.executable, "-m", "kpis", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          encoding="utf-8", timeout=300)
+
+
+@pytest.fixture(scope="module")
+def migrated_template(tmp_path_factory) -> Path:
+    """A SQLite file after `db upgrade`, made once per module and copied into each test (saves a subprocess)."""
+    db = tmp_path_factory.mktemp("cli_template") / "x.db"
+    r = _run(db, "db", "upgrade")
+    assert r.returncode == 0, r.stderr
+    return db
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run `python -m kpis ARGS` with DATABASE_URL=sqlite:///<tmp>/x.db and SOP_PULSE_USER=tester."""
+    db = tmp_path / "x.db"
+
+    def run(*args: str, user: str | None = None) -> subprocess.CompletedProcess:
+        return _run(db, *args, user=user)
+
+    run.db = db
+    return run
+
+
+@pytest.fixture
+def migrated_cli(cli, migrated_template):
+    """`cli` on a database already at the head revision."""
+    shutil.copyfile(migrated_template, cli.db)
+    wal = Path(f"{migrated_template}-wal")
+    if wal.exists():   # WAL mode: committed pages may still sit in the -wal file
+        shutil.copyfile(wal, f"{cli.db}-wal")
+    return cli
+
+
+def broken_config(tmp_path: Path) -> Path:
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "otif"\n', 'id = "otif"\ncolour = "blue"\n', 1)
+    text = text.replace('direction = "lower"', 'direction = "down"', 1)   # first lower-is-better KPI
+    p = tmp_path / "broken.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_db_upgrade(cli):
+    r = cli("db", "upgrade")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("database at revision 0001; catalog: 23 change(s)")
+
+
+def test_db_current_after_upgrade(migrated_cli):
+    r = migrated_cli("db", "current")
+    assert (r.returncode, r.stdout.strip()) == (0, "0001")
+
+
+def test_import_sample_after_upgrade(cli):
+    assert cli("db", "upgrade").returncode == 0
+    r = cli("import", "actuals", str(SAMPLE))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "actuals_long.csv: 117 inserted, 0 updated, 0 unchanged (import #1)."
+
+
+def test_import_sample_twice_reports_no_changes(migrated_cli):
+    migrated_cli("import", "actuals", str(SAMPLE))
+    r = migrated_cli("import", "actuals", str(SAMPLE))
+    assert r.returncode == 0
+    assert r.stdout.startswith("actuals_long.csv: no changes — all 117 values already stored (same content imported ")
+
+
+def test_bad_file_exits_2_with_row_problems(migrated_cli, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kpi,period,value\notiff,2025-01,0.91\notif,2025-02,87\notif,2025-03,0.9\n", encoding="utf-8")
+    r = migrated_cli("import", "actuals", str(bad))
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        "import failed, nothing was written (2 problems):",
+        "bad.csv, row 2, column 'kpi': unknown KPI 'otiff' (did you mean 'otif'?)",
+        "bad.csv, row 3, column 'value': value 87 is outside 0–1 for KPI 'otif' (unit %): percentages are stored "
+        "as fractions, so 87 % is 0.87",
+    ]
+    assert r.stdout == ""
+
+
+def test_bad_file_writes_nothing(migrated_cli, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kpi,period,value\notif,2025-01,0.91\notif,2025-02,oops\n", encoding="utf-8")
+    assert migrated_cli("import", "actuals", str(bad)).returncode == 2
+    r = migrated_cli("import", "actuals", str(SAMPLE))
+    assert "(import #1)" in r.stdout     # the failed file left no import batch behind
+
+
+def test_missing_file_exits_2(migrated_cli, tmp_path):
+    r = migrated_cli("import", "actuals", str(tmp_path / "nope.csv"))
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"{tmp_path / 'nope.csv'}: file not found"
+
+
+def test_viewer_cannot_import(migrated_cli):
+    r = migrated_cli("import", "actuals", str(SAMPLE), user="viewer")   # config.toml maps user 'viewer' to role viewer
+    assert r.returncode == 2
+    assert r.stderr.strip() == "viewer (viewer) may not import"
+
+
+def test_check_config_shipped_ok(cli, tmp_path):
+    r = cli("check-config")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("config.toml: OK — 23 KPIs, database sqlite:///")
+
+
+def test_check_config_broken_copy_lists_problems(cli, tmp_path):
+    r = cli("--config", str(broken_config(tmp_path)), "check-config")
+    assert r.returncode == 2
+    lines = r.stderr.splitlines()
+    assert lines[0] == "config.toml has problems:"
+    assert "  - broken.toml: KPI 'otif' field 'colour': is not a known field" in lines
+    # excess_obsolete_stock is the first lower-is-better KPI in the shipped file
+    assert "  - broken.toml: KPI 'excess_obsolete_stock' field 'direction': Input should be 'higher', 'lower' or 'band'" in lines
+    assert len(lines) == 3
+
+
+def test_demo_on_empty_database_loads(cli):
+    r = cli("demo")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("demo data loaded: ")
+    assert "120 items" in r.stdout
+
+
+def test_second_demo_says_database_has_data(cli):
+    assert cli("demo").returncode == 0
+    r = cli("demo")
+    assert r.returncode == 0
+    assert r.stdout.strip() == "database already has data; demo data is only loaded into an empty database"
+
+
+def test_demo_refuses_database_with_imported_data(migrated_cli):
+    migrated_cli("import", "actuals", str(SAMPLE))
+    r = migrated_cli("demo")
+    assert r.stdout.strip() == "database already has data; demo data is only loaded into an empty database"
+
+
+def test_help_lists_commands(cli):
+    r = cli("--help")
+    assert r.returncode == 0
+    for cmd in ("check-config", "db", "import", "demo"):
+        assert cmd in r.stdout
