@@ -122,3 +122,105 @@ def status_bar(counts: dict[str, int]) -> go.Figure:
 
 
 _ = pd
+
+
+# --- Forecast accuracy ---------------------------------------------------------------------
+
+WAPE_SCALE = [[0.0, "#2e7d32"], [0.5, "#f0a202"], [1.0, "#c62828"]]   # low error green → high red
+ACCURACY_SCALE = [[0.0, "#c62828"], [0.5, "#f0a202"], [1.0, "#2e7d32"]]
+
+
+def _pct(v: float) -> str:
+    return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v * 100:.1f} %"
+
+
+def lag_waterfall(by_lag: pd.DataFrame, stage: str) -> go.Figure:
+    """WAPE per lag, furthest lag first, so the bars step down as the target period approaches."""
+    d = by_lag.sort_values("lag", ascending=False)
+    x = [f"Lag {int(k)}" for k in d["lag"]]
+    fig = go.Figure(go.Bar(
+        x=x, y=d["wape"] * 100, marker_color="#1f5fa8", text=[_pct(v) for v in d["wape"]], textposition="outside",
+        customdata=np.stack([d["accuracy"] * 100, d["n"]], axis=-1),
+        hovertemplate="%{x}: WAPE %{y:.1f} % · accuracy %{customdata[0]:.1f} % · n = %{customdata[1]:,}<extra></extra>"))
+    if len(d) > 1:
+        first, last = d["wape"].iloc[0], d["wape"].iloc[-1]
+        fig.add_annotation(x=x[-1], y=last * 100, yshift=36, showarrow=False,
+                           text=f"{(first - last) * 100:+.1f} pts from lag {int(d['lag'].iloc[0])}".replace("+", "−", 1)
+                           if first > last else f"{(last - first) * 100:+.1f} pts vs lag {int(d['lag'].iloc[0])}")
+    fig = _layout(fig, f"Error by forecast lag — {stage} (lower is better)", "WAPE (%)", "Forecast lag (periods ahead)",
+                  height=380)
+    fig.update_yaxes(ticksuffix=" %", rangemode="tozero")
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig
+
+
+def fva_stairstep(fva: pd.DataFrame) -> go.Figure:
+    """WAPE of each process step with its FVA; a step that makes the forecast worse is red."""
+    d = fva.reset_index(drop=True)
+    colours, labels = [], []
+    for _, r in d.iterrows():
+        step = r["fva_vs_previous"]
+        if np.isnan(step):
+            colours.append("#78909c"), labels.append(f"{_pct(r['wape'])}")
+        elif step < 0:
+            colours.append(catalog.STATUS_COLOURS["red"])
+            labels.append(f"{_pct(r['wape'])}<br>FVA {step * 100:+.1f} pts — destroys value")
+        else:
+            colours.append(catalog.STATUS_COLOURS["green"]), labels.append(f"{_pct(r['wape'])}<br>FVA {step * 100:+.1f} pts")
+    naive = ["–" if np.isnan(v) else f"{v * 100:+.1f} pts" for v in d["fva_vs_naive"]]
+    fig = go.Figure(go.Bar(
+        x=[s.capitalize() for s in d["stage"]], y=d["wape"] * 100, marker_color=colours, text=labels,
+        textposition="outside", customdata=naive,
+        hovertemplate="%{x}: WAPE %{y:.1f} % · FVA vs naive %{customdata}<extra></extra>"))
+    fig = _layout(fig, "Forecast value added by process step (WAPE, lower is better)", "WAPE (%)", "Process step",
+                  height=400)
+    top = float(np.nanmax(d["wape"])) * 100 if len(d) else 1
+    fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.35])
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig
+
+
+def wape_heatmap(table: pd.DataFrame, x: str, y: str) -> go.Figure:
+    """WAPE for every combination of two attributes, annotated with WAPE and n."""
+    pv = table.pivot(index=y, columns=x, values="wape")
+    n = table.pivot(index=y, columns=x, values="n").reindex_like(pv)
+    text = [[("–" if np.isnan(v) else f"{v * 100:.1f} %<br>n={int(c):,}") for v, c in zip(rv, rn)]
+            for rv, rn in zip(pv.to_numpy(), n.fillna(0).to_numpy())]
+    fig = go.Figure(go.Heatmap(
+        z=pv.to_numpy() * 100, x=[str(c) for c in pv.columns], y=[str(i) for i in pv.index], text=text,
+        texttemplate="%{text}", colorscale=WAPE_SCALE, colorbar=dict(title="WAPE %", ticksuffix=" %"),
+        hovertemplate=f"{y} %{{y}} · {x} %{{x}}: WAPE %{{z:.1f}} %<extra></extra>"))
+    fig = _layout(fig, f"WAPE by {x} × {y}", y.capitalize(), x.capitalize(), height=120 + 48 * max(len(pv.index), 3))
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def abc_xyz_matrix(table: pd.DataFrame) -> go.Figure:
+    """Accuracy per ABC (volume) × XYZ (variability) cell, with item count and rows."""
+    pv = table.pivot(index="abc", columns="xyz", values="accuracy").reindex(index=["A", "B", "C"], columns=["X", "Y", "Z"])
+    n = table.pivot(index="abc", columns="xyz", values="n").reindex_like(pv)
+    items = (table.pivot(index="abc", columns="xyz", values="items").reindex_like(pv) if "items" in table
+             else pd.DataFrame(np.nan, index=pv.index, columns=pv.columns))
+    text = [[("no items" if np.isnan(v) else f"{v * 100:.1f} %<br>" + (f"{int(i)} items · " if not np.isnan(i) else "")
+              + f"n={int(c):,}") for v, c, i in zip(rv, rn, ri)]
+            for rv, rn, ri in zip(pv.to_numpy(), n.fillna(0).to_numpy(), items.to_numpy())]
+    fig = go.Figure(go.Heatmap(
+        z=pv.to_numpy() * 100, x=["X (stable)", "Y (variable)", "Z (erratic)"],
+        y=["A (top 80 % volume)", "B (next 15 %)", "C (last 5 %)"], text=text, texttemplate="%{text}",
+        colorscale=ACCURACY_SCALE, zmin=0, zmax=100, colorbar=dict(title="Accuracy %", ticksuffix=" %"),
+        hovertemplate="%{y} · %{x}: accuracy %{z:.1f} %<extra></extra>"))
+    fig = _layout(fig, "Accuracy by ABC × XYZ segment", "Volume class", "Variability class", height=380)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def item_figure(series: pd.DataFrame, item: str, stage: str, lag: int | None) -> go.Figure:
+    """Actual vs forecast for one item (the planner's check before the demand review)."""
+    s = series.sort_values("period")
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=s["period"], y=s["actual"], name="Actual", mode="lines+markers",
+                             line=dict(color="#37474f", width=2)))
+    fig.add_trace(go.Scatter(x=s["period"], y=s["forecast"], name=f"Forecast ({stage}{'' if lag is None else f', lag {lag}'})",
+                             mode="lines+markers", line=dict(color="#1f5fa8", width=2, dash="dash")))
+    return _layout(fig, f"{item}: actual vs forecast", "Units", height=340)

@@ -1,0 +1,91 @@
+"""One KPI's trend view: roll-up, targets, status, XmR limits, baselines, signals, words."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from kpis import trends
+
+
+def _series(values, start="2025-01-01", freq="MS"):
+    return pd.DataFrame({"period": pd.date_range(start, periods=len(values), freq=freq), "value": values})
+
+
+def test_rollup_choices_are_own_and_coarser(config):
+    assert trends.rollup_choices(config.kpi_by_id["stockout_weeks"]) == ["week", "month", "quarter"]
+    assert trends.rollup_choices(config.kpi_by_id["otif"]) == ["month", "quarter"]
+    assert trends.rollup_choices(config.kpi_by_id["npi_launch_on_time"]) == ["quarter"]
+
+
+def test_roll_up_mean_to_quarter(config):
+    otif = config.kpi_by_id["otif"]   # rollup mean, target 0.95
+    out = trends.roll_up(_series([0.90, 0.93, 0.96, 0.97]), otif, "quarter")
+    assert out["value"].tolist() == pytest.approx([0.93, 0.97])    # (0.90+0.93+0.96)/3, 0.97
+    assert out["points"].tolist() == [3, 1]
+    assert out["target"].tolist() == pytest.approx([0.95, 0.95])
+
+
+def test_roll_up_sum_compares_with_summed_targets(config):
+    stock = config.kpi_by_id["stockout_weeks"]   # weekly, rollup sum, target 14 a week
+    weeks = _series([10, 12, 15, 11], start="2025-01-06", freq="W-MON")  # four Mondays of January 2025
+    out = trends.roll_up(weeks, stock, "month")
+    assert out["value"].tolist() == [48]
+    assert out["target"].tolist() == [56]         # 4 weeks x 14
+
+
+def test_trend_view_limits_from_all_points(config):
+    otif = config.kpi_by_id["otif"]
+    v = [0.90, 0.92, 0.91, 0.93, 0.92, 0.94]
+    view = trends.trend_view(_series(v), otif)
+    # centre = mean = 0.92; MR = .02,.01,.02,.01,.02 -> mean .016; limits 0.92 ± 2.66*0.016
+    assert view.limits.centre == pytest.approx(0.92)
+    assert view.limits.ucl == pytest.approx(0.92 + 2.66 * 0.016)
+    assert view.limits.provisional
+    assert view.table["label"].tolist()[0] == "2025-01"
+    assert view.table["status"].tolist()[-1] == "amber"    # 0.95 - 0.94 = 0.01 <= red 0.04
+
+
+def test_trend_view_baseline_first12_and_until(config):
+    otif = config.kpi_by_id["otif"]
+    v = [0.90] * 6 + [0.91, 0.89] * 3 + [0.97] * 6
+    first = trends.trend_view(_series(v), otif, baseline="first12")
+    assert first.limits.n_baseline == 12 and first.baseline_label == "first 12 points"
+    until = trends.trend_view(_series(v), otif, baseline="until", baseline_until=dt.date(2025, 7, 1))
+    assert until.limits.n_baseline == 6
+    assert until.baseline_label == "points before 2025-07"
+
+
+def test_step_change_is_signalled_and_summarised(config):
+    otif = config.kpi_by_id["otif"]
+    v = [0.90, 0.91, 0.90, 0.89, 0.90, 0.91, 0.90, 0.89, 0.90, 0.91, 0.90, 0.89] + [0.96] * 8
+    view = trends.trend_view(_series(v), otif, baseline="first12")
+    assert view.table["beyond_limits"].iloc[12:].all()
+    text = trends.signal_summary(view)
+    assert any(s.startswith("Point beyond the control limits: 2026-01") for s in text)
+    assert any(s.startswith("8 in a row on one side") for s in text)
+
+
+def test_trend_words_say_improving_for_rising_higher_is_better(config):
+    otif = config.kpi_by_id["otif"]
+    view = trends.trend_view(_series([0.90 + 0.004 * i for i in range(12)]), otif)
+    assert view.trend_text.startswith("improving 0.4 pts a month")
+
+
+def test_trend_words_for_falling_lower_is_better(config):
+    dct = config.kpi_by_id["decision_cycle_time"]   # lower is better, days
+    view = trends.trend_view(_series([20 - 0.5 * i for i in range(12)]), dct)
+    assert view.trend_text.startswith("improving 0.5 days a month")
+
+
+def test_fewer_than_six_points_has_no_limits(config):
+    view = trends.trend_view(_series([0.9, 0.91, 0.92]), config.kpi_by_id["otif"])
+    assert view.limits is None
+    assert not view.table["any"].any()
+
+
+def test_export_table_has_readable_columns(config):
+    view = trends.trend_view(_series([0.9] * 7), config.kpi_by_id["otif"])
+    out = trends.export_table(view)
+    assert out.columns.tolist() == ["period", "value", "target", "status", "centre", "lower_limit", "upper_limit", "signal"]
+    assert out["status"].iloc[0] == "Off target"    # 0.95 - 0.90 = 0.05 > red 0.04
