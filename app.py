@@ -14,6 +14,11 @@ pages = {
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
         st.Page("pages/kpi_trends.py", title="KPI trends", icon=":material/show_chart:", url_path="kpi-trends"),
     ],
+    "Demand planning": [
+        st.Page("pages/forecast_accuracy.py", title="Forecast accuracy", icon=":material/target:",
+                url_path="forecast-accuracy"),
+        st.Page("pages/exceptions.py", title="Exceptions", icon=":material/priority_high:", url_path="exceptions"),
+    ],
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
         st.Page("pages/catalog.py", title="KPI catalog", icon=":material/menu_book:", url_path="catalog"),

@@ -142,15 +142,14 @@ def lag_waterfall(by_lag: pd.DataFrame, stage: str) -> go.Figure:
         x=x, y=d["wape"] * 100, marker_color="#1f5fa8", text=[_pct(v) for v in d["wape"]], textposition="outside",
         customdata=np.stack([d["accuracy"] * 100, d["n"]], axis=-1),
         hovertemplate="%{x}: WAPE %{y:.1f} % · accuracy %{customdata[0]:.1f} % · n = %{customdata[1]:,}<extra></extra>"))
+    title = f"Error by forecast lag — {stage} (lower is better)"
     if len(d) > 1:
-        first, last = d["wape"].iloc[0], d["wape"].iloc[-1]
-        fig.add_annotation(x=x[-1], y=last * 100, yshift=36, showarrow=False,
-                           text=f"{(first - last) * 100:+.1f} pts from lag {int(d['lag'].iloc[0])}".replace("+", "−", 1)
-                           if first > last else f"{(last - first) * 100:+.1f} pts vs lag {int(d['lag'].iloc[0])}")
-    fig = _layout(fig, f"Error by forecast lag — {stage} (lower is better)", "WAPE (%)", "Forecast lag (periods ahead)",
-                  height=380)
-    fig.update_yaxes(ticksuffix=" %", rangemode="tozero")
-    fig.update_layout(hovermode="closest", showlegend=False)
+        title += (f"<br><sup>WAPE {_pct(d['wape'].iloc[0])} at lag {int(d['lag'].iloc[0])} → "
+                  f"{_pct(d['wape'].iloc[-1])} at lag {int(d['lag'].iloc[-1])}</sup>")
+    fig = _layout(fig, title, "WAPE (%)", "Forecast lag (periods ahead)", height=400)
+    top = float(np.nanmax(d["wape"])) * 100 if len(d) else 1
+    fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.2])
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=80))
     return fig
 
 
@@ -196,22 +195,22 @@ def wape_heatmap(table: pd.DataFrame, x: str, y: str) -> go.Figure:
 
 
 def abc_xyz_matrix(table: pd.DataFrame) -> go.Figure:
-    """Accuracy per ABC (volume) × XYZ (variability) cell, with item count and rows."""
+    """Accuracy per ABC (volume) × XYZ (variability) cell, labelled with accuracy and item count."""
     pv = table.pivot(index="abc", columns="xyz", values="accuracy").reindex(index=["A", "B", "C"], columns=["X", "Y", "Z"])
-    n = table.pivot(index="abc", columns="xyz", values="n").reindex_like(pv)
     items = (table.pivot(index="abc", columns="xyz", values="items").reindex_like(pv) if "items" in table
              else pd.DataFrame(np.nan, index=pv.index, columns=pv.columns))
-    text = [[("no items" if np.isnan(v) else f"{v * 100:.1f} %<br>" + (f"{int(i)} items · " if not np.isnan(i) else "")
-              + f"n={int(c):,}") for v, c, i in zip(rv, rn, ri)]
-            for rv, rn, ri in zip(pv.to_numpy(), n.fillna(0).to_numpy(), items.to_numpy())]
+    text = [[("no items" if np.isnan(v) else f"<b>{v * 100:.1f} %</b>" + ("" if np.isnan(i) else f"<br>{int(i)} items"))
+             for v, i in zip(rv, ri)] for rv, ri in zip(pv.to_numpy(), items.to_numpy())]
     fig = go.Figure(go.Heatmap(
-        z=pv.to_numpy() * 100, x=["X (stable)", "Y (variable)", "Z (erratic)"],
-        y=["A (top 80 % volume)", "B (next 15 %)", "C (last 5 %)"], text=text, texttemplate="%{text}",
-        colorscale=ACCURACY_SCALE, zmin=0, zmax=100, colorbar=dict(title="Accuracy %", ticksuffix=" %"),
-        hovertemplate="%{y} · %{x}: accuracy %{z:.1f} %<extra></extra>"))
-    fig = _layout(fig, "Accuracy by ABC × XYZ segment", "Volume class", "Variability class", height=380)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(hovermode="closest")
+        z=pv.to_numpy() * 100, x=["X", "Y", "Z"], y=["A", "B", "C"], text=text, texttemplate="%{text}",
+        textfont=dict(size=14), colorscale=ACCURACY_SCALE, zmin=0, zmax=100, xgap=3, ygap=3,
+        colorbar=dict(title="Accuracy", ticksuffix=" %", thickness=12),
+        hovertemplate="%{y}%{x}: accuracy %{z:.1f} %<extra></extra>"))
+    fig = _layout(fig, "Accuracy by ABC × XYZ segment", "Volume class (A = top 80 % of volume)",
+                  "Variability class (X stable, Y variable, Z erratic)", height=400)
+    fig.update_yaxes(autorange="reversed", showgrid=False)
+    fig.update_xaxes(side="bottom", tickangle=0)
+    fig.update_layout(hovermode="closest", plot_bgcolor="#f5f5f5")
     return fig
 
 

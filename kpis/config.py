@@ -79,6 +79,8 @@ class KPI(_Strict):
     min: float | None = None
     max: float | None = None
     source: Literal["import", "forecast"] = "import"
+    forecast_metric: Literal["accuracy", "bias", "wape", "mape"] | None = None  # source "forecast": which figure
+    forecast_lag: int | None = Field(default=None, ge=0)  # source "forecast": lag used (default [forecast] headline_lag)
 
     @field_validator("practices")
     @classmethod
@@ -174,11 +176,16 @@ class AppConfig:
 
 
 def resolve_sqlite_path(url: str, base: Path) -> str:
-    """Make a relative sqlite:/// path absolute against base."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str((base / url[len(prefix):]).resolve())
-    return url
+    """Make a relative SQLite file path (any sqlite+driver URL) absolute against base."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url)
+    except Exception:  # not a URL SQLAlchemy can read; the engine will say so
+        return url
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" or Path(u.database).is_absolute():
+        return url
+    return u.set(database=str((base / u.database).resolve())).render_as_string(hide_password=False)
 
 
 def _loc(item: tuple[Any, ...]) -> str:
@@ -215,6 +222,12 @@ def _check_kpi(raw: dict, index: int, where: str, problems: list[str]) -> KPI | 
         problems.append(f"{label} field 'band': is required when direction is 'band' (half-width of the green band)")
     if kpi.direction != "band" and kpi.band is not None:
         problems.append(f"{label} field 'band': only applies when direction is 'band'")
+    if kpi.source == "forecast" and kpi.forecast_metric is None:
+        problems.append(f"{label} field 'forecast_metric': is required when source is 'forecast' "
+                        "(accuracy, bias, wape or mape)")
+    if kpi.source != "forecast" and (kpi.forecast_metric is not None or kpi.forecast_lag is not None):
+        field = "forecast_metric" if kpi.forecast_metric is not None else "forecast_lag"
+        problems.append(f"{label} field '{field}': only applies when source is 'forecast'")
     if kpi.amber > kpi.red:
         problems.append(f"{label} field 'amber': {kpi.amber} must not exceed red ({kpi.red})")
     lo, hi = kpi.value_range

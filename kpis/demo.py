@@ -83,6 +83,10 @@ PROFILES: dict[str, tuple[float, float, float, float]] = {
 SEGMENTED = {"otif", "fill_rate", "days_of_supply"}
 
 
+# The demo company's last month: fixed, so the demo (and the sample files drawn from it) are the same every time.
+DEMO_END = dt.date(2026, 10, 1)
+
+
 def default_end(today: dt.date | None = None) -> dt.date:
     """The last full month before today."""
     today = today or dt.date.today()
@@ -131,6 +135,9 @@ def kpi_actuals(config: AppConfig, end: dt.date, rng: np.random.Generator,
             vals = np.clip(np.round(wb / 4.345 * 1.0 + rng.normal(0, sd / 2, len(weeks))), lo, hi)
             frames.append(pd.DataFrame({"kpi_id": kpi.id, "segment": "", "period": weeks.date, "value": vals}))
     out = pd.concat(frames, ignore_index=True)
+    # Values as a planner's file holds them: fractions to 4 decimals, others to 2 (currency and counts whole).
+    digits = out["kpi_id"].map({k.id: {"%": 4, "currency": 0, "count": 0}.get(k.unit, 2) for k in config.kpis})
+    out["value"] = [round(v, int(d)) for v, d in zip(out["value"], digits)]
     out["note"] = None
     for iv in INTERVENTIONS:
         when = months[iv.month].date()
@@ -170,9 +177,11 @@ def forecast_data(end: dt.date, rng: np.random.Generator, n_items: int = 120, la
     expected = scale[:, None] * season
     volatility = np.sqrt(cv / 0.35)
     stage_error = {  # (relative error sd, bias as a share of expected demand)
-        "statistical": (0.40 - 0.05 * system, 0.0 * improve),
-        "sales": (0.36 - 0.06 * improve, 0.16 - 0.11 * improve),
-        "consensus": (0.31 - 0.13 * improve, 0.08 - 0.07 * improve),
+        # statistical beats naive; sales overrides add optimism and destroy value (less so after the
+        # consensus review); the consensus step recovers and improves a lot after month 7.
+        "statistical": (0.30 - 0.04 * system, 0.0 * improve),
+        "sales": (0.34 - 0.05 * improve, 0.20 - 0.12 * improve),
+        "consensus": (0.27 - 0.11 * improve, 0.07 - 0.06 * improve),
     }
     rows = []
     for lag in range(lags):
@@ -204,13 +213,14 @@ def forecast_kpis(actuals: pd.DataFrame, forecasts: pd.DataFrame, lag: int = 1, 
 
 def load_demo(engine: Engine, config: AppConfig, user: User, *, seed: int = 7, end: dt.date | None = None) -> dict[str, int]:
     """Fill an empty database with the demo company; returns counts per record type."""
-    rng = np.random.default_rng(seed)
-    end = end or default_end()
+    end = end or DEMO_END
     months = month_starts(end)
     sync_catalog(engine, config, user)
-    items, demand, forecasts = forecast_data(end, rng)
-    values = kpi_actuals(config, end, rng, forecast_kpis=forecast_kpis(demand, forecasts, config.forecast.headline_lag))
-    values = values[values["kpi_id"].isin([k.id for k in config.kpis])]
+    items, demand, forecasts, values = draw(config, seed=seed, end=end)
+    rng = np.random.default_rng(seed + 1)   # the other record types
+    # KPIs with source = "forecast" (forecast accuracy and bias) are computed from the forecast data loaded below
+    # (kpis.forecasting.computed_kpi_values), so they are not written as imported values.
+    values = values[values["kpi_id"].isin([k.id for k in config.kpis if k.source != "forecast"])]
     write_actuals(engine, values[["kpi_id", "segment", "period", "value", "note"]], filename="demo data",
                   sha256=hashlib.sha256(f"demo-{seed}-{end}".encode()).hexdigest(), user=user)
     now = utcnow()
@@ -381,19 +391,29 @@ def _actions(s, rng, months, review_ids, stamp, end: dt.date) -> int:
     return n
 
 
-def write_samples(folder, config: AppConfig, seed: int = 7, end: dt.date = dt.date(2026, 10, 1)) -> list[str]:
-    """Write sample import files for every format into folder."""
+def draw(config: AppConfig, *, seed: int = 7, end: dt.date = DEMO_END):
+    """The demo company's items, demand, forecasts and KPI values for a seed (the same draw every time)."""
+    rng = np.random.default_rng(seed)
+    items, demand, forecasts = forecast_data(end, rng)
+    values = kpi_actuals(config, end, rng, forecast_kpis=forecast_kpis(demand, forecasts, config.forecast.headline_lag))
+    return items, demand, forecasts, values
+
+
+def write_samples(folder, config: AppConfig, seed: int = 7, end: dt.date = DEMO_END, n_items: int = 20) -> list[str]:
+    """Write sample import files for every format into folder: the last 6 months of the demo's KPIs and the
+    demand and forecasts of its first n_items items, so importing a sample into the demo changes nothing."""
     from pathlib import Path
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    items, demand, forecasts = forecast_data(end, rng, n_items=20)
-    vals = kpi_actuals(config, end, rng, forecast_kpis=forecast_kpis(demand, forecasts))
+    items, demand, forecasts, vals = draw(config, seed=seed, end=end)
+    keep = set(items["code"].head(n_items))
+    items, demand = items[items["code"].isin(keep)], demand[demand["item"].isin(keep)]
+    forecasts = forecasts[forecasts["item"].isin(keep)]
+    vals = vals[vals["kpi_id"].isin([k.id for k in config.kpis if k.source != "forecast"])]
     recent = vals[(vals["segment"] == "") & (pd.to_datetime(vals["period"]) >= pd.Timestamp(end) - pd.DateOffset(months=5))]
     monthly = recent[recent["kpi_id"].map(lambda k: config.kpi_by_id[k].cadence == "month")].copy()
-    labelled = monthly.assign(period=periods.labels(pd.Series(monthly["period"]), "month").to_numpy(),
-                              value=monthly["value"].round(4))
+    labelled = monthly.assign(period=periods.labels(pd.Series(monthly["period"]), "month").to_numpy())
     labelled[["kpi", "period", "value", "segment", "note"]] = labelled[["kpi_id", "period", "value", "segment", "note"]]
     labelled[["kpi", "period", "value", "segment", "note"]].to_csv(folder / "actuals_long.csv", index=False)
     wide = labelled.pivot(index="kpi", columns="period", values="value").reset_index()

@@ -229,6 +229,14 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
         msg += f" (did you mean '{hint[0]}'?)" if hint else "; see the KPI catalog for valid ids"
         bag.add_many(rows.drop_duplicates(), kcol, msg)
 
+    computed = [k.id for k in config.kpis if k.source == "forecast"]
+    is_computed = kpi.isin(computed)
+    for kid in pd.unique(kpi[is_computed]):
+        bag.add_many(long["_row"][kpi == kid].drop_duplicates(), kcol,
+                     f"KPI '{kid}' is computed from the forecast data (source = \"forecast\"); import demand and "
+                     "forecasts instead, or set source = \"import\" in config.toml")
+    known = known & ~is_computed
+
     start = pd.Series(pd.NaT, index=long.index, dtype="datetime64[ns]")
     for kid in pd.unique(kpi[known]):
         sel = kpi == kid

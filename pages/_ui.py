@@ -140,3 +140,61 @@ def open_trend(kpi_id: str, segment: str = "") -> None:
     st.session_state[TREND_KPI] = kpi_id
     st.session_state[TREND_SEGMENT] = segment
     st.switch_page(PAGE_TRENDS)
+
+
+def forecast_cube():
+    """The forecast-accuracy cube for the current data version (built once, cached in kpis.forecasting)."""
+    from kpis import forecasting
+
+    return forecasting.get_cube(engine(), config(), version())
+
+
+def forecast_filters(cube, prefix: str) -> dict:
+    """Period range, lag, stage and attribute filters for the forecast pages; returns the view arguments."""
+    from kpis import forecasting, periods as _periods
+
+    labels = list(_periods.labels(pd.Series(cube.periods), cube.cadence))
+    c1, c2, c3 = st.columns([2.4, 1, 1.2])
+    lo, hi = c1.select_slider("Periods", options=labels, value=(labels[0], labels[-1]), key=f"{prefix}_periods")
+    lag_options = [None, *cube.lags]
+    default_lag = cube.headline_lag if cube.headline_lag in cube.lags else None
+    if st.session_state.get(f"{prefix}_lag", default_lag) not in lag_options:
+        st.session_state[f"{prefix}_lag"] = default_lag
+    lag = c2.selectbox("Lag", lag_options, index=lag_options.index(default_lag), key=f"{prefix}_lag",
+                       format_func=lambda k: "All lags" if k is None else f"Lag {k}",
+                       help="Periods between the forecast snapshot and the target period")
+    final = forecasting.final_stage(cube)
+    stage = c3.selectbox("Stage", cube.stages, index=cube.stages.index(final), key=f"{prefix}_stage",
+                         format_func=lambda s: s.capitalize() + (" (derived)" if s in cube.derived else ""))
+    filters: dict[str, list[str]] = {}
+    attrs = [a for a in cube.attributes if a not in ("abc", "xyz")]
+    with st.expander("Filter items by attribute", expanded=False):
+        cols = st.columns(max(len(attrs) + 2, 1))
+        for col, a in zip(cols, [*attrs, "abc", "xyz"]):
+            chosen = col.multiselect(a.upper() if a in ("abc", "xyz") else a.capitalize(), cube.attributes[a],
+                                     key=f"{prefix}_attr_{a}", placeholder="All")
+            if chosen:
+                filters[a] = chosen
+    return {"period_from": cube.periods[labels.index(lo)], "period_to": cube.periods[labels.index(hi)],
+            "lag": lag, "stage": stage, "filters": filters or None, "labels": (lo, hi)}
+
+
+def csv_button(df: pd.DataFrame, name: str, key: str) -> None:
+    """A CSV download of a table (fractions stay fractions)."""
+    st.download_button("Download CSV", df.to_csv(index=False).encode("utf-8"), file_name=f"{name}.csv",
+                       mime="text/csv", key=key, icon=":material/download:", type="tertiary")
+
+
+METRIC_FORMAT = {
+    "n": st.column_config.NumberColumn("n", format="%d", help="Item-periods with both actual and forecast"),
+    "actual": st.column_config.NumberColumn("Actual", format="%,.0f"),
+    "forecast": st.column_config.NumberColumn("Forecast", format="%,.0f"),
+    "mae": st.column_config.NumberColumn("MAE", format="%,.1f"),
+    "rmse": st.column_config.NumberColumn("RMSE", format="%,.1f"),
+    "wape": st.column_config.NumberColumn("WAPE", format="percent"),
+    "accuracy": st.column_config.NumberColumn("Accuracy", format="percent"),
+    "mape": st.column_config.NumberColumn("MAPE", format="percent"),
+    "mape_excluded": st.column_config.NumberColumn("Rows with A=0", format="%d", help="Left out of MAPE"),
+    "bias": st.column_config.NumberColumn("Bias", format="percent", help="Σ(F−A)/ΣA; + over-forecast"),
+    "mase": st.column_config.NumberColumn("MASE", format="%.2f"),
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Forecast cube snapshots (kpis.forecasting) go to a folder private to this test run.
+os.environ.setdefault("SOP_PULSE_CUBE_CACHE", tempfile.mkdtemp(prefix="sop_cubes_"))
 
 from kpis.config import load_config  # noqa: E402
 from kpis.store.engine import make_engine, upgrade  # noqa: E402
@@ -87,3 +90,11 @@ def demo_db(tmp_path_factory):
     demo.load_demo(engine, cfg, User(name="demo", role="admin"), seed=7)
     engine.dispose()
     return url
+
+
+@pytest.fixture
+def demo_env(monkeypatch, demo_db):
+    """Pages and CLI point at the demo database, acting as an admin user, from the project folder."""
+    monkeypatch.setenv("DATABASE_URL", demo_db)
+    monkeypatch.setenv("SOP_PULSE_USER", "tester")
+    monkeypatch.chdir(ROOT)

@@ -22,6 +22,8 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/ch
 PAGES = [  # url path, file name, a text the page must show
     ("", "overview", "S&OP KPI overview"),
     ("kpi-trends", "kpi_trends", "KPI trends"),
+    ("forecast-accuracy", "forecast_accuracy", "Where the error is"),
+    ("exceptions", "exceptions", "Tracking signal"),
     ("data", "data", "Past imports"),
     ("catalog", "catalog", "KPI catalog"),
 ]
@@ -98,18 +100,31 @@ def _settle(page) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
         timeout=30000)
-    page.wait_for_timeout(1500)
+    # Plotly draws lazily: wait until every chart container holds its SVG (scroll each into view).
+    for chart in page.locator('[data-testid="stPlotlyChart"]').all():
+        chart.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+        ".every(c => c.querySelector('.main-svg'))", timeout=30000)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_for_timeout(1000)
 
 
 @pytest.mark.parametrize("path,name,text", PAGES, ids=[p[1] for p in PAGES])
 def test_page_renders_without_exception(server, browser, path, name, text):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    # Streamlit scrolls inside its own container, so a tall viewport is what captures the whole page.
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
     try:
         page.goto(f"{server}/{path}", wait_until="domcontentloaded")
         page.get_by_text(text, exact=False).first.wait_for(timeout=30000)
         _settle(page)
         assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+        # Streamlit can show a spurious "Page not found" dialog when a fresh server's first run of a page
+        # races the browser's first rerun; the page itself rendered (checked above), so close it for the picture.
+        if page.get_by_text("Page not found").count():
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(300)
         page.screenshot(path=str(_shots() / f"{name}.png"), full_page=True)
     finally:
         page.close()

@@ -58,5 +58,5 @@ def test_heatmap_and_matrix_label_cells():
     assert fig.layout.title.text == "WAPE by family × region"
     m = pd.DataFrame({"abc": ["A", "B"], "xyz": ["X", "Z"], "accuracy": [0.9, 0.5], "n": [10, 4], "items": [3, 1]})
     mfig = charts.abc_xyz_matrix(m)
-    assert "90.0 %" in mfig.data[0].text[0][0]
+    assert "90.0 %" in mfig.data[0].text[0][0] and "3 items" in mfig.data[0].text[0][0]
     assert mfig.data[0].text[2][2] == "no items"

@@ -81,14 +81,16 @@ def test_import_sample_after_upgrade(cli):
     assert cli("db", "upgrade").returncode == 0
     r = cli("import", "actuals", str(SAMPLE))
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "actuals_long.csv: 117 inserted, 0 updated, 0 unchanged (import #1)."
+    n = len((ROOT / "data" / "samples" / "actuals_long.csv").read_text().strip().splitlines()) - 1
+    assert r.stdout.strip() == f"actuals_long.csv: {n} inserted, 0 updated, 0 unchanged (import #1)."
 
 
 def test_import_sample_twice_reports_no_changes(migrated_cli):
     migrated_cli("import", "actuals", str(SAMPLE))
     r = migrated_cli("import", "actuals", str(SAMPLE))
     assert r.returncode == 0
-    assert r.stdout.startswith("actuals_long.csv: no changes — all 117 values already stored (same content imported ")
+    n = len((ROOT / "data" / "samples" / "actuals_long.csv").read_text().strip().splitlines()) - 1
+    assert r.stdout.startswith(f"actuals_long.csv: no changes — all {n} values already stored (same content imported ")
 
 
 def test_bad_file_exits_2_with_row_problems(migrated_cli, tmp_path):

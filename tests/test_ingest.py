@@ -209,16 +209,20 @@ def test_quarterly_kpi_periods(engine, config, admin):
                               ("npi_launch_on_time", "", dt.date(2025, 7, 1), 0.9)]
 
 
+def _long_sample_rows() -> int:
+    return len((SAMPLES / "actuals_long.csv").read_text().strip().splitlines()) - 1   # minus the header
+
+
 @pytest.mark.parametrize("sample", ["actuals_long.csv", "actuals_wide.csv", "actuals_wide.xlsx"])
 def test_shipped_samples_import(engine, config, admin, sample):
     res = run(engine, (SAMPLES / sample).read_bytes(), sample, config, admin)
-    assert res.inserted == 117   # 117 monthly values in each sample (long rows = wide non-empty cells)
+    assert res.inserted == _long_sample_rows() > 100   # long rows = wide non-empty cells
 
 
 def test_wide_sample_holds_the_long_sample_values(engine, config, admin):
     run(engine, (SAMPLES / "actuals_long.csv").read_bytes(), "actuals_long.csv", config, admin)
     res = run(engine, (SAMPLES / "actuals_wide.xlsx").read_bytes(), "actuals_wide.xlsx", config, admin)
-    assert (res.inserted, res.updated, res.unchanged) == (0, 0, 117)
+    assert (res.inserted, res.updated, res.unchanged) == (0, 0, _long_sample_rows())
 
 
 # ---------------------------------------------------------------- each problem, located

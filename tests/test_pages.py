@@ -13,13 +13,6 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 
 
-@pytest.fixture
-def demo_env(monkeypatch, demo_db):
-    monkeypatch.setenv("DATABASE_URL", demo_db)
-    monkeypatch.setenv("SOP_PULSE_USER", "tester")
-    monkeypatch.chdir(ROOT)
-
-
 def _app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()

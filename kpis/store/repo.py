@@ -15,7 +15,7 @@ from kpis.store.models import AuditEvent, ImportBatch, Kpi, KpiValue, utcnow
 from kpis.users import User
 
 _TRACKED = ("name", "function", "owner", "unit", "direction", "cadence", "target", "band", "amber", "red",
-            "rollup", "practices", "min", "max", "source", "description")
+            "rollup", "practices", "min", "max", "source", "forecast_metric", "forecast_lag", "description")
 
 
 def sync_catalog(engine: Engine, config: AppConfig, user: User) -> list[str]:

@@ -1,0 +1,79 @@
+"""What the forecast pages show, computed from a ForecastCube: the accuracy KPI for the trend,
+the ABC/XYZ table, value-destroying steps and the exception work list."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kpis.config import AppConfig, KPI
+
+TREND_ROWS = 200   # exception rows that get a small trend chart
+
+
+def accuracy_kpi(config: AppConfig, cadence: str) -> KPI:
+    """A KPI definition for forecast accuracy at the data's cadence, with the catalog's current target."""
+    from kpis import catalog
+
+    base = next((k for k in config.kpis if k.source == "forecast" and k.forecast_metric == "accuracy"), None)
+    if base is not None and base.cadence == cadence:
+        target = base.target            # same cadence: the catalog's target steps apply as they are
+    else:
+        target = 0.8 if base is None else float(catalog.targets_at(base, [pd.Timestamp.today()])[0])
+    fields = {"id": "forecast_accuracy_view", "name": "Forecast accuracy", "function": "sales",
+              "owner": base.owner if base else "Demand planning", "unit": "%", "direction": "higher",
+              "target": target, "amber": base.amber if base else 0.0, "red": base.red if base else 0.05,
+              "cadence": cadence, "rollup": "mean", "practices": ["evaluation"]}
+    return KPI.model_validate(fields)
+
+
+def default_heat_axes(attrs: list[str]) -> tuple[str, str]:
+    """Heat-map axes: family × region when the data has them, else the first two attributes (or ABC × XYZ)."""
+    x = "family" if "family" in attrs else (attrs[0] if attrs else "abc")
+    rest = [a for a in attrs if a != x]
+    y = "region" if "region" in rest else (rest[0] if rest else ("xyz" if x != "xyz" else "abc"))
+    return x, y
+
+
+def value_destroying_steps(fva: pd.DataFrame) -> list[str]:
+    """Sentences for each stage whose FVA vs the previous stage is negative."""
+    bad = fva[fva["fva_vs_previous"] < 0]
+    out = []
+    stages = fva["stage"].tolist()
+    for _, r in bad.iterrows():
+        prev = stages[stages.index(r["stage"]) - 1]
+        out.append(f"{r['stage']} makes the forecast worse than {prev} by {-r['fva_vs_previous'] * 100:.1f} pts of WAPE")
+    return out
+
+
+def abc_xyz_table(cube, *, stage, lag, period_from, period_to, filters) -> pd.DataFrame:
+    """Accuracy per ABC × XYZ cell with the number of items in the cell."""
+    cells = cube.accuracy(["abc", "xyz"], stage=stage, lag=lag, period_from=period_from, period_to=period_to,
+                          filters=filters)
+    items = cube.attribute_of(cube.items_of(filters))
+    counts = items.groupby(["abc", "xyz"]).size().rename("items").reset_index()
+    return cells.merge(counts, on=["abc", "xyz"], how="left")
+
+
+def exception_summary(exc: pd.DataFrame) -> dict:
+    """Counts of flagged items by direction and the share of total error the list covers."""
+    flagged = exc[exc["flagged"]]
+    return {"flagged": int(len(flagged)), "over": int((flagged["ts"] > 0).sum()), "under": int((flagged["ts"] < 0).sum()),
+            "share": float(exc["share"].sum())}
+
+
+def exception_table(exc: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+    """The work list: rank, item, why listed, tracking signal, error volume and share, WAPE, bias, small trends."""
+    s = series.sort_values("period")
+    actual = s.groupby("item")["actual"].agg(lambda v: [float(x) for x in v])
+    forecast = s.groupby("item")["forecast"].agg(lambda v: [float(x) for x in v])
+    why = np.where(exc["flagged"] & (exc["ts"] > 0), "Tracking signal: over-forecast",
+                   np.where(exc["flagged"], "Tracking signal: under-forecast", "Large error"))
+    attrs = [c for c in exc.columns if c not in {"item", "ts", "flagged", "abs_error", "share", "rank", "n", "wape",
+                                                   "bias", "mad", "sum_e", "cum_share"}]
+    out = pd.DataFrame({"rank": np.arange(1, len(exc) + 1), "item": exc["item"].to_numpy(), "why": why})
+    out["actual_trend"] = out["item"].map(actual).map(lambda v: v if isinstance(v, list) else [])
+    out["forecast_trend"] = out["item"].map(forecast).map(lambda v: v if isinstance(v, list) else [])
+    for col in ("ts", "abs_error", "share", "wape", "bias", *attrs):
+        out[col] = exc[col].to_numpy()
+    return out

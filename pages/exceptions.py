@@ -1,0 +1,62 @@
+"""Exceptions: items whose tracking signal is out of limits and items with the largest error, ranked by impact."""
+
+import streamlit as st
+
+from kpis import charts, forecast_views
+from pages import _ui
+
+cfg = _ui.config()
+_ui.engine()
+st.title("Forecast exceptions")
+cube = _ui.forecast_cube()
+if cube is None:
+    st.info("No forecast data yet. Import demand actuals, then forecast snapshots, on the **Data** page.",
+            icon=":material/info:")
+    st.page_link(_ui.PAGE_DATA, label="Go to the Data page", icon=":material/upload:")
+    st.stop()
+
+f = _ui.forecast_filters(cube, "ex")
+top = st.slider("Largest error contributors to list", 10, 200, 50, step=10, key="ex_top")
+exc = cube.exceptions(stage=f["stage"], lag=f["lag"], period_from=f["period_from"], period_to=f["period_to"],
+                      filters=f["filters"], top=top)
+st.caption(f"Tracking signal = Σ(F−A) / MAD over each item's last {cube.tracking_window} periods; flagged when "
+           f"|TS| > {cube.tracking_limit:g}. Ranked by absolute error volume — the list to work through before the "
+           "demand review.")
+if exc.empty:
+    st.success("No exceptions for these filters.")
+    st.stop()
+
+summary = forecast_views.exception_summary(exc)
+m = st.columns(3)
+m[0].metric("Items flagged by tracking signal", summary["flagged"], border=True)
+m[1].metric("Over-forecast / under-forecast", f"{summary['over']} / {summary['under']}", border=True,
+            help="Flagged items with a positive / negative tracking signal")
+m[2].metric("Share of total error in this list", f"{summary['share']:.0%}", border=True)
+
+lag = f["lag"] if f["lag"] is not None else cube.headline_lag
+# Small trends for the first rows of the work list (at full size thousands of items can be flagged).
+series = cube.item_series(exc["item"].head(forecast_views.TREND_ROWS).tolist(), stage=f["stage"], lag=lag,
+                          period_from=f["period_from"], period_to=f["period_to"])
+table = forecast_views.exception_table(exc, series)
+pick = st.dataframe(
+    table, hide_index=True, width="stretch", key="ex_table", on_select="rerun", selection_mode="single-row",
+    column_config={
+        "rank": st.column_config.NumberColumn("#", format="%d"),
+        "item": "Item",
+        "why": "Why listed",
+        "ts": st.column_config.NumberColumn("Tracking signal", format="%.1f"),
+        "abs_error": st.column_config.NumberColumn("Abs. error (units)", format="%,.0f"),
+        "share": st.column_config.NumberColumn("Share of error", format="percent"),
+        "wape": st.column_config.NumberColumn("WAPE", format="percent"),
+        "bias": st.column_config.NumberColumn("Bias", format="percent"),
+        "actual_trend": st.column_config.LineChartColumn("Actual (trend)", width="small"),
+        "forecast_trend": st.column_config.LineChartColumn("Forecast (trend)", width="small"),
+    })
+_ui.csv_button(table.drop(columns=["actual_trend", "forecast_trend"]), "forecast_exceptions", "ex_csv")
+rows = pick.selection.rows if pick is not None and hasattr(pick, "selection") else []
+item = str(table.iloc[rows[0]]["item"]) if rows else str(table.iloc[0]["item"])
+detail = series[series["item"] == item]
+if detail.empty:
+    detail = cube.item_series([item], stage=f["stage"], lag=lag, period_from=f["period_from"], period_to=f["period_to"])
+st.caption("Select a row to see that item's actual vs forecast.")
+st.plotly_chart(charts.item_figure(detail, item, f["stage"], lag), key="ex_item_chart", width="stretch")

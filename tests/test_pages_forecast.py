@@ -1,0 +1,89 @@
+"""Forecast accuracy and Exceptions pages with AppTest on the demo company."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kpis.store.engine import make_engine, upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+
+
+def _open(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.switch_page(page).run()
+    return at
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_forecast_page_headline_charts_and_tables(demo_env):
+    at = _open("pages/forecast_accuracy.py")
+    assert not at.exception
+    acc = float(_metric(at, "Accuracy").rstrip("%")) / 100
+    wape = float(_metric(at, "WAPE").rstrip("%")) / 100
+    assert acc == pytest.approx(1 - wape, abs=0.0015)         # accuracy = 1 − WAPE, both rounded to 0.1 %
+    assert len(at.get("plotly_chart")) == 5                    # trend, lag waterfall, FVA, heat map, ABC/XYZ
+    assert any("Trend:" in m.value for m in at.markdown)
+    groups = at.dataframe[0].value
+    assert {"n", "wape", "accuracy", "bias", "mase"} <= set(groups.columns)
+    assert groups["n"].sum() == int(_metric(at, "n").replace(",", ""))
+
+
+def test_forecast_page_defaults_to_headline_lag_and_final_stage(demo_env, config):
+    at = _open("pages/forecast_accuracy.py")
+    assert at.selectbox(key="fa_lag").value == config.forecast.headline_lag
+    assert at.selectbox(key="fa_stage").value == "consensus"
+    assert at.selectbox(key="fa_heat_x").value == "family" and at.selectbox(key="fa_heat_y").value == "region"
+
+
+def test_changing_stage_changes_the_headline(demo_env):
+    at = _open("pages/forecast_accuracy.py")
+    consensus = _metric(at, "WAPE")
+    at.selectbox(key="fa_stage").set_value("statistical").run()
+    assert not at.exception
+    assert _metric(at, "WAPE") != consensus
+
+
+def test_attribute_filter_narrows_items(demo_env):
+    at = _open("pages/forecast_accuracy.py")
+    n_all = int(_metric(at, "n").replace(",", ""))
+    at.multiselect(key="fa_attr_region").set_value(["EMEA"]).run()
+    assert not at.exception
+    assert 0 < int(_metric(at, "n").replace(",", "")) < n_all
+
+
+def test_drill_down_grouping_by_lag(demo_env):
+    at = _open("pages/forecast_accuracy.py")
+    at.selectbox(key="fa_group").set_value("lag").run()
+    assert not at.exception
+    assert at.dataframe[0].value["lag"].tolist() == [0, 1, 2, 3]
+
+
+def test_exceptions_page_lists_flagged_items_ranked_by_error(demo_env):
+    at = _open("pages/exceptions.py")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["abs_error"].is_monotonic_decreasing or (table["abs_error"].diff().dropna() <= 1e-9).all()
+    assert (table.loc[table["why"].str.startswith("Tracking"), "ts"].abs() > 4).all()
+    assert int(_metric(at, "Items flagged by tracking signal")) == table["why"].str.startswith("Tracking").sum()
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_forecast_pages_without_forecast_data_say_what_to_do(monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    eng = make_engine(url)
+    upgrade(eng)
+    eng.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
+    for page in ("pages/forecast_accuracy.py", "pages/exceptions.py"):
+        at = _open(page)
+        assert not at.exception
+        assert any("No forecast data yet" in i.value for i in at.info)
