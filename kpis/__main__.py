@@ -91,10 +91,9 @@ def cmd_demo(args) -> int:
 def _forecast_cube(cfg):
     """The forecast cube of the configured database, or None (message printed) when there is no forecast data."""
     from kpis import forecasting
-    from kpis.store.audit import data_version
 
     engine = _engine(cfg)
-    cube = forecasting.get_cube(engine, cfg, data_version(engine))
+    cube = forecasting.get_cube(engine, cfg, forecasting.forecast_version(engine))
     if cube is None:
         print("no forecast data; import demand and forecasts first (python -m kpis import demand|forecasts FILE)",
               file=sys.stderr)

@@ -56,7 +56,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, String, func, insert, select, update
 
 from kpis import accuracy, periods
 from kpis.accuracy import METRIC_COLUMNS, SUM_COLUMNS
@@ -152,7 +152,16 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
     sha = hashlib.sha256(data).hexdigest()
     del table, data  # keep the peak memory of big imports down
     progress(0.3, "comparing with stored data")
-    return _write(engine, rows, kind=kind, filename=name, sha256=sha, user=user, progress=progress)
+    result = _write(engine, rows, kind=kind, filename=name, sha256=sha, user=user, progress=progress)
+    if result.changed:
+        # Build the cube (and its on-disk snapshot) now, at load time, so the first page render after an
+        # import does not pay for it. A failure here never undoes the committed import.
+        progress(1.0, "preparing the accuracy views")
+        try:
+            get_cube(engine, config, forecast_version(engine))
+        except Exception:  # noqa: BLE001 - the views will build the cube on demand instead
+            pass
+    return result
 
 
 # ---------------------------------------------------------------------------- reading
@@ -1085,6 +1094,16 @@ _SNAPSHOT_FORMAT = 1
 _SNAPSHOTS_KEPT = 2
 
 
+def forecast_version(engine: Engine) -> int:
+    """A number that changes only when forecast data changes: the audit id of the newest demand or forecast
+    import (or demo load). Catalog syncs and KPI imports leave it alone, so they do not rebuild the cube."""
+    batches = select(func.cast(ImportBatch.id, String)).where(ImportBatch.kind.in_(("demand", "forecasts")))
+    q = select(func.coalesce(func.max(AuditEvent.id), 0)).where(
+        (AuditEvent.action == "demo") | ((AuditEvent.entity == "import_batch") & AuditEvent.entity_id.in_(batches)))
+    with engine.connect() as conn:
+        return int(conn.execute(q).scalar_one())
+
+
 def get_cube(engine: Engine, config: AppConfig, version: int) -> ForecastCube | None:
     """The cube for this database at this data version (cached, 2 entries); None when there are no forecasts."""
     fc = config.forecast
@@ -1745,15 +1764,13 @@ def _group_axis(data: np.ndarray, gid: np.ndarray, n_g: int, axis: int) -> np.nd
 # ============================================================================ KPI values
 def computed_kpi_values(engine: Engine, config: AppConfig) -> pd.DataFrame:
     """KPI values (kpi_id, segment '', period, value, note) of the catalog's source='forecast' KPIs, per period."""
-    from kpis.store.audit import data_version
-
     cols = {"kpi_id": pd.Series([], dtype=object), "segment": pd.Series([], dtype=object),
             "period": pd.Series([], dtype="datetime64[ns]"), "value": pd.Series([], dtype=float),
             "note": pd.Series([], dtype=object)}
     kpis = [k for k in config.kpis if k.source == "forecast" and k.forecast_metric]
     if not kpis:
         return pd.DataFrame(cols)
-    cube = get_cube(engine, config, data_version(engine))
+    cube = get_cube(engine, config, forecast_version(engine))
     if cube is None:
         return pd.DataFrame(cols)
     stage = final_stage(cube)

@@ -146,7 +146,8 @@ def forecast_cube():
     """The forecast-accuracy cube for the current data version (built once, cached in kpis.forecasting)."""
     from kpis import forecasting
 
-    return forecasting.get_cube(engine(), config(), version())
+    eng = engine()
+    return forecasting.get_cube(eng, config(), forecasting.forecast_version(eng))
 
 
 def forecast_filters(cube, prefix: str) -> dict:

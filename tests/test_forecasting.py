@@ -650,3 +650,28 @@ def test_cli_import_accuracy_and_fva(tmp_path):
     bad.write_bytes(b"item,period,lag,stage,forecast\nA,2025-02,-1,consensus,1\n")
     r = run_cli(["import", "forecasts", str(bad)], db)
     assert r.returncode == 2 and "bad.csv, row 2, column 'lag'" in r.stderr
+
+
+# --------------------------------------------------------------------------- cube version
+def test_forecast_version_moves_only_with_forecast_data(loaded, config, admin):
+    from kpis.ingest import import_actuals
+    from kpis.store.repo import sync_catalog
+
+    v = forecasting.forecast_version(loaded)
+    assert v > 0
+    sync_catalog(loaded, config, admin)
+    import_actuals(loaded, b"kpi,period,value\notif,2025-01,0.93\n", "a.csv", config=config, user=admin)
+    assert forecasting.forecast_version(loaded) == v            # catalog sync and KPI imports leave the cube alone
+    load(loaded, config, admin, FORECASTS.replace(b"A,2025-02,1,consensus,12", b"A,2025-02,1,consensus,13"),
+         "forecasts", "changed.csv")
+    assert forecasting.forecast_version(loaded) > v
+
+
+def test_import_builds_the_cube_at_load_time(engine, config, admin, monkeypatch):
+    load(engine, config, admin, DEMAND, "demand", "demand.csv")
+    load(engine, config, admin, FORECASTS, "forecasts", "forecasts.csv")
+    built = []
+    monkeypatch.setattr(forecasting.ForecastCube, "__init__",
+                        lambda *a, **k: built.append(1) or (_ for _ in ()).throw(AssertionError("rebuilt")))
+    cube = forecasting.get_cube(engine, config, forecasting.forecast_version(engine))   # served from the cache
+    assert cube is not None and not built
