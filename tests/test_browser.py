@@ -143,3 +143,30 @@ def test_overview_tile_opens_trend(server, browser):
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         page.close()
+
+
+def _upload_and_import(page, name: str, data: bytes) -> None:
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+        files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
+    page.get_by_role("button", name="Import").click()
+
+
+def test_data_page_upload_reports_bad_rows_and_writes_nothing(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    try:
+        page.goto(f"{server}/data", wait_until="domcontentloaded")
+        page.get_by_text("Past imports").first.wait_for(timeout=30000)
+        _settle(page)
+        imports_before = page.get_by_text("demo data").count()
+        bad = b"kpi,period,value\notif,2025-01,abc\nfill_rate,2025-13,0.97\n"
+        _upload_and_import(page, "bad.csv", bad)
+        page.get_by_text("bad.csv was not imported").first.wait_for(timeout=30000)
+        _settle(page)
+        body = page.locator('[data-testid="stMain"]').inner_text()
+        assert "nothing was written" in body and "2 problems found" in body
+        page.screenshot(path=str(_shots() / "data_import_error.png"), full_page=True)
+        assert page.get_by_text("demo data").count() == imports_before
+        _upload_and_import(page, "actuals_long.csv", (ROOT / "data" / "samples" / "actuals_long.csv").read_bytes())
+        page.get_by_text("no changes", exact=False).first.wait_for(timeout=30000)
+    finally:
+        page.close()
