@@ -75,12 +75,12 @@ def data_freshness(current: pd.DataFrame, config: AppConfig, computed: pd.DataFr
     rows = []
     for k in config.kpis:
         if k.source == "forecast" and k.id in comp_last.index:
-            last, n, segs, changed = comp_last.at[k.id, "max"], int(comp_last.at[k.id, "size"]), 1, None
+            last, n, segs, changed = comp_last.at[k.id, "max"], int(comp_last.at[k.id, "size"]), 1, pd.NaT
         elif k.id in cur.index:
             last, n = cur.at[k.id, "last_period"], int(cur.at[k.id, "values"])
             segs, changed = int(cur.at[k.id, "segments"]), cur.at[k.id, "last_change"]
         else:
-            last, n, segs, changed = None, 0, 0, None
+            last, n, segs, changed = None, 0, 0, pd.NaT
         rows.append({"KPI": k.name, "Cadence": k.cadence, "Current through": periods.label(last, k.cadence) if last is not None else "no data",
                      "Values": n, "Segments": segs, "Last change (UTC)": changed,
                      "Source": "computed from forecasts" if k.source == "forecast" else "imported", "Import id": k.id})

@@ -107,6 +107,8 @@ def _settle(page) -> None:
         "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
         ".every(c => c.querySelector('.main-svg'))", timeout=30000)
     page.evaluate("() => window.scrollTo(0, 0)")
+    # Sparklines and other lazily loaded chunks arrive over HTTP; wait for them before judging the page.
+    page.wait_for_load_state("networkidle", timeout=30000)
     page.wait_for_timeout(1000)
 
 
