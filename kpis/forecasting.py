@@ -63,7 +63,7 @@ from kpis import accuracy, periods
 from kpis.accuracy import METRIC_COLUMNS, SUM_COLUMNS
 from kpis.config import AppConfig
 from kpis.ingest import ImportFailed, ImportResult, Problem, _Collector, _numbers
-from kpis.store.models import AuditEvent, ImportBatch, Item, utcnow
+from kpis.store.models import AuditEvent, ForecastValue, ImportBatch, Item, utcnow
 from kpis.users import User, require
 
 __all__ = [
@@ -689,35 +689,41 @@ _PG_DAY = "(period - DATE '1970-01-01')"
 # round trip through float64 (fast fetch of (key, value) pairs from SQLite).
 
 
-def _stage_case(stages: list[str], quote: Callable[[str], str]) -> str:
+def _stage_case(stages: list[str], ph: str) -> tuple[str, list[str]]:
+    """SQL for a stage's index in the list (63 = not listed), with its bound parameters."""
     if not stages:
-        return "63"
-    whens = " ".join(f"WHEN {quote(s)} THEN {i}" for i, s in enumerate(stages))
-    return f"(CASE stage {whens} ELSE 63 END)"
+        return "63", []
+    whens = " ".join(f"WHEN {ph} THEN {i}" for i in range(len(stages)))
+    return f"(CASE stage {whens} ELSE 63 END)", list(stages)
 
 
-def _sql_quote(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
+def _placeholder(conn) -> str:
+    """The DBAPI parameter marker of the connection's driver."""
+    return "%s" if conn.dialect.name == "postgresql" else "?"
 
 
-def _fetch_keys(conn, table: str, stages: list[str] | None, where: str = ""
+def _fetch_keys(conn, table: str, stages: list[str] | None, where: str = "", where_params: list | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """(packed key, value) of stored rows (see the packed row key above)."""
+    """(packed key, value) of stored rows (see the packed row key above); every value is a bound parameter."""
+    assert table in ("forecast", "demand_actual")  # identifiers come from this module only
     dialect = conn.dialect.name
     day = _PG_DAY if dialect == "postgresql" else _SQLITE_DAY
+    params: list = []
     if table == "forecast":
-        key = (f"((item_id::int8 << 32) | ({day}::int8 << 16) | (lag::int8 << 6) | {_stage_case(stages or [], _sql_quote)})"
+        case, params = _stage_case(stages or [], _placeholder(conn))
+        key = (f"((item_id::int8 << 32) | ({day}::int8 << 16) | (lag::int8 << 6) | {case})"
                if dialect == "postgresql" else
-               f"((item_id << 32) | ({day} << 16) | (lag << 6) | {_stage_case(stages or [], _sql_quote)})")
+               f"((item_id << 32) | ({day} << 16) | (lag << 6) | {case})")
         val = "forecast"
     else:
         key = f"((item_id::int8 << 32) | ({day}::int8 << 16))" if dialect == "postgresql" else f"((item_id << 32) | ({day} << 16))"
         val = "actual"
     sql = f"SELECT {key} AS k, {val} AS v FROM {table}" + (f" WHERE {where}" if where else "")
+    params = params + list(where_params or [])
     if dialect == "postgresql":
-        return _pg_fetch(conn, sql)
+        return _pg_fetch(conn, sql, params)
     raw = conn.connection.driver_connection
-    rows = raw.execute(sql).fetchall()
+    rows = raw.execute(sql, params).fetchall()
     if not rows:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     max_id = raw.execute(f"SELECT max(item_id) FROM {table}").fetchone()[0] or 0
@@ -731,12 +737,14 @@ def _fetch_keys(conn, table: str, stages: list[str] | None, where: str = ""
     return np.array(k, dtype=np.int64), np.array(v, dtype=np.float64)
 
 
-def _pg_fetch(conn, sql: str) -> tuple[np.ndarray, np.ndarray]:
+def _pg_fetch(conn, sql: str, params: list) -> tuple[np.ndarray, np.ndarray]:
     """Run `SELECT k (int8), v (float8) ...` on PostgreSQL as one binary COPY of two arrays."""
     raw = conn.connection.driver_connection
     buf = bytearray()
     with raw.cursor() as cur:
-        with cur.copy(f"COPY (SELECT array_agg(k), array_agg(v::float8) FROM ({sql}) q) TO STDOUT (FORMAT binary)") as cp:
+        # COPY takes no server-side parameters; psycopg binds them client-side with proper quoting.
+        with cur.copy(f"COPY (SELECT array_agg(k), array_agg(v::float8) FROM ({sql}) q) TO STDOUT (FORMAT binary)",
+                      params or None) as cp:
             while True:
                 chunk = cp.read()
                 if not chunk:
@@ -827,10 +835,13 @@ def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, fil
     table = "demand_actual" if kind == "demand" else "forecast"
     d0, d1 = int(day.min()), int(day.max())
     lo, hi = (np.datetime64(d0, "D").astype(dt.date), np.datetime64(d1, "D").astype(dt.date))
-    where = f"period BETWEEN '{lo.isoformat()}' AND '{hi.isoformat()}'"
+    ph = _placeholder(conn)
+    where = f"period BETWEEN {ph} AND {ph}"
+    where_params: list = [lo, hi] if conn.dialect.name == "postgresql" else [lo.isoformat(), hi.isoformat()]
     if kind == "forecasts":
-        where += " AND stage IN (" + ", ".join(_sql_quote(s) for s in rows.stages) + ")"
-    old_k, old_v = _fetch_keys(conn, table, rows.stages, where)
+        where += " AND stage IN (" + ", ".join([ph] * len(rows.stages)) + ")"
+        where_params += list(rows.stages)
+    old_k, old_v = _fetch_keys(conn, table, rows.stages, where, where_params)
     is_new = np.ones(rows.n, dtype=bool)
     changed = np.zeros(rows.n, dtype=bool)
     if len(old_k):
@@ -1079,8 +1090,8 @@ def _load_raw(engine: Engine, config: AppConfig) -> _Raw | None:
         if not len(f_key):
             return None
         if ((f_key & 63) == 63).any():  # stages not in config: read again with them appended
-            extra = sorted(r[0] for r in conn.exec_driver_sql(
-                "SELECT DISTINCT stage FROM forecast WHERE stage NOT IN (" + ", ".join(_sql_quote(s) for s in stages) + ")"))
+            extra = sorted(conn.execute(select(ForecastValue.stage).where(ForecastValue.stage.not_in(stages))
+                                        .distinct()).scalars())
             stages = stages + extra
             f_key, f_val = _fetch_keys(conn, "forecast", stages)
         d_key, d_val = _fetch_keys(conn, "demand_actual", None)

@@ -675,3 +675,17 @@ def test_import_builds_the_cube_at_load_time(engine, config, admin, monkeypatch)
                         lambda *a, **k: built.append(1) or (_ for _ in ()).throw(AssertionError("rebuilt")))
     cube = forecasting.get_cube(engine, config, forecasting.forecast_version(engine))   # served from the cache
     assert cube is not None and not built
+
+
+def test_stage_names_are_bound_parameters_not_sql(engine, config, admin):
+    import dataclasses
+
+    odd = "sales'); DROP TABLE item; --"
+    cfg = dataclasses.replace(config, forecast=config.forecast.model_copy(update={"stages": ["statistical", odd]}))
+    load(engine, cfg, admin, DEMAND, "demand", "demand.csv")
+    data = f'item,period,lag,stage,forecast\nA,2025-02,1,"{odd}",12\nA,2025-03,1,"{odd}",35\n'.encode()
+    assert load(engine, cfg, admin, data, "forecasts", "odd.csv").inserted == 2
+    assert load(engine, cfg, admin, data, "forecasts", "odd.csv").inserted == 0     # re-import reads it back
+    assert count(engine, Item) == 2                                               # the item table is intact
+    cube = forecasting.get_cube(engine, cfg, forecasting.forecast_version(engine))
+    assert odd in cube.stages
