@@ -49,13 +49,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(demo_db):
+def server(demo_db, tmp_path_factory):
     _require_browser()
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": demo_db, "SOP_PULSE_USER": "browser-test"}
+    # The server's output goes to a file: an unread pipe fills up and then blocks the server.
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -67,10 +70,16 @@ def server(demo_db):
             time.sleep(0.5)
     else:
         proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
+        log.close()
+        pytest.fail("streamlit did not start: " + log_path.read_text(errors="replace")[-2000:])
     yield base
     proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+    log.close()
 
 
 @pytest.fixture(scope="module")
