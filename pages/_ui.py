@@ -10,7 +10,7 @@ from kpis import catalog
 from kpis.config import AppConfig, ConfigError, get_config
 from kpis.store import repo
 from kpis.store.audit import data_version
-from kpis.store.engine import current_revision, get_engine
+from kpis.store.engine import current_revision, get_engine, head_revision
 from kpis.users import User, current_user
 
 # The actor recorded when the app itself applies an edited config.toml.
@@ -59,9 +59,18 @@ def engine():
         if rev is None:
             st.error("The database has no tables yet. Run `python -m kpis db upgrade` (or `make run`).")
             st.stop()
+        if rev != _head():
+            st.error(f"The database schema is at revision {rev}, this version of the app needs {_head()}. "
+                     "Run `python -m kpis db upgrade` (migrations keep your data).")
+            st.stop()
         st.session_state["_schema_ok"] = True
     _synced(cfg.database_url(), str(cfg.path), cfg.path.stat().st_mtime)
     return eng
+
+
+@st.cache_resource(show_spinner=False)
+def _head() -> str:
+    return head_revision()
 
 
 @st.cache_resource(show_spinner=False)

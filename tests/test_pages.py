@@ -145,3 +145,18 @@ def test_broken_config_shows_problems_not_a_traceback(monkeypatch, tmp_path):
     assert "config.toml has problems" in _texts(at)
     problems = at.dataframe[0].value["problem"].tolist()
     assert any("forecast_accuracy" in p and "direction" in p for p in problems)
+
+
+def test_outdated_schema_says_how_to_upgrade(monkeypatch, tmp_path):
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    eng = make_engine(url)
+    upgrade(eng)
+    with eng.begin() as conn:   # pretend the database is at an older revision than the code ships
+        conn.execute(text("UPDATE alembic_version SET version_num = '0000_older'"))
+    eng.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
+    at = _app()
+    assert not at.exception
+    assert "schema is at revision 0000_older" in _texts(at)
