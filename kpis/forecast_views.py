@@ -77,3 +77,13 @@ def exception_table(exc: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
     for col in ("ts", "abs_error", "share", "wape", "bias", *attrs):
         out[col] = exc[col].to_numpy()
     return out
+
+
+def data_summary(cube) -> str:
+    """One line on the forecast data: items, periods covered, stages (derived marked) and lags."""
+    from kpis import periods
+
+    first, last = (periods.label(cube.periods[0], cube.cadence), periods.label(cube.periods[-1], cube.cadence))
+    stages = ", ".join(s + (" (derived)" if s in cube.derived else "") for s in cube.stages)
+    return (f"{len(cube.items_of(None)):,} items, {cube.cadence}ly periods {first} to {last}; stages {stages}; "
+            f"lags {', '.join(str(k) for k in cube.lags)}.")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpis import overview
+from kpis import forecast_views, overview
 from kpis.ingest import ImportFailed, import_actuals
 from kpis.store import repo
 from kpis.users import NotAllowed
@@ -78,6 +78,9 @@ except (ImportError, AttributeError):
     computed = None
 st.dataframe(overview.data_freshness(repo.current_through(eng), cfg, computed), hide_index=True, width="stretch",
              key="data_freshness")
+cube = _ui.forecast_cube()
+st.caption("Forecast data: " + (forecast_views.data_summary(cube) if cube is not None else
+                                "none yet — import demand actuals, then forecast snapshots."))
 
 with st.expander("Audit log (latest 200 writes)"):
     log = repo.audit_log(eng)

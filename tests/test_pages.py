@@ -96,6 +96,7 @@ def test_data_page_lists_imports_and_freshness(demo_env, config):
     fresh = next(d.value for d in at.dataframe if "Current through" in d.value.columns)
     assert len(fresh) == len(config.kpis)
     assert (fresh["Current through"] != "no data").all()
+    assert any(c.value.startswith("Forecast data: 120 items, monthly periods 2023-11 to 2026-10") for c in at.caption)
 
 
 def test_data_page_viewer_cannot_import(demo_env, monkeypatch):
