@@ -80,7 +80,10 @@ def _add_bands(fig: go.Figure, view: TrendView, k: float) -> None:
     hi_y = np.nanmax(t["value"]) * k if len(t) else 1
     span = (hi_y - lo_y) or abs(hi_y) or 1.0
     floor, ceil = lo_y - 10 * span, hi_y + 10 * span
-    zones = [catalog.bands(kpi, tg) if not np.isnan(tg) else None for tg in t["target"]]
+    scale = t["scale"] if "scale" in t else pd.Series(1.0, index=t.index)
+    # A summed roll-up compares per-period averages, so each zone is the per-period zone times the periods.
+    zones = [None if np.isnan(tg) else {z: (lo * sc, hi * sc) for z, (lo, hi) in catalog.bands(kpi, tg / sc).items()}
+             for tg, sc in zip(t["target"], scale)]
     for zone in ("amber", "green"):
         for part in ("low", "high") if kpi.direction == "band" or zone == "amber" else ("only",):
             lows, highs = [], []
@@ -103,9 +106,13 @@ def _add_bands(fig: go.Figure, view: TrendView, k: float) -> None:
                                      fill="tonexty", fillcolor=BAND_ALPHA[zone], hoverinfo="skip",
                                      name="On target" if zone == "green" else "At risk (amber)",
                                      legendgroup=zone, showlegend=part in ("only", "low")))
-    # Keep the view on the data, not on the shading.
+    # Keep the view on the data, the target and the control limits, not on the shading.
     pad = 0.15 * span
-    fig.update_yaxes(range=[min(lo_y, np.nanmin(t["target"]) * k) - pad, max(hi_y, np.nanmax(t["target"]) * k) + pad])
+    lows, highs = [lo_y, np.nanmin(t["target"]) * k], [hi_y, np.nanmax(t["target"]) * k]
+    if view.limits is not None:
+        lows.append(view.limits.lcl * k)
+        highs.append(view.limits.ucl * k)
+    fig.update_yaxes(range=[min(lows) - pad, max(highs) + pad])
 
 
 def status_bar(counts: dict[str, int]) -> go.Figure:

@@ -100,7 +100,7 @@ class KPI(_Strict):
         """Target changes as (period start, value), oldest first; a constant starts at date.min."""
         if isinstance(self.target, (int, float)):
             return [(dt.date.min, float(self.target))]
-        return sorted((periods.parse_one(s.from_, self.cadence), s.value) for s in self.target)
+        return sorted((periods.parse_from(s.from_, self.cadence), s.value) for s in self.target)
 
 
 _UNIT_RANGES: dict[str, tuple[float, float]] = {
@@ -239,7 +239,7 @@ def _check_kpi(raw: dict, index: int, where: str, problems: list[str]) -> KPI | 
         seen = set()
         for j, step in enumerate(kpi.target):
             try:
-                start = periods.parse_one(step.from_, kpi.cadence)
+                start = periods.parse_from(step.from_, kpi.cadence)
             except periods.PeriodError as exc:
                 problems.append(f"{label} field 'target.{j}.from': {exc}")
                 continue

@@ -370,7 +370,10 @@ def _period_columns(table: _Table, keys: list[str], bag: _Collector, stored: str
             if sel.any() and not example[kind_name]:
                 example[kind_name] = str(values[np.flatnonzero(sel)[0]])
     if weight["week"] and weight["month"]:
-        cadence = "week" if weight["week"] >= weight["month"] else "month"
+        if weight["week"] == weight["month"] and stored in ("week", "month"):
+            cadence = stored      # a tie: the rows that disagree with the stored data are the odd ones out
+        else:
+            cadence = "week" if weight["week"] > weight["month"] else "month"
     elif weight["week"]:
         cadence = "week"
     elif weight["month"]:
@@ -1221,9 +1224,11 @@ def clear_cache(*, snapshots: bool = False) -> None:
 
 
 def final_stage(cube: ForecastCube) -> str:
-    """The last stage in configured order that has loaded (not derived) data."""
+    """The last stage in configured order that has loaded (not derived) data; stages no longer in the
+    config are only used when no configured stage has data."""
     loaded = [s for s in cube.stages if s not in cube.derived]
-    return (loaded or cube.stages)[-1]
+    configured = [s for s in loaded if s in getattr(cube, "configured", cube.stages)]
+    return (configured or loaded or cube.stages)[-1]
 
 
 class ForecastCube:
@@ -1305,6 +1310,7 @@ class ForecastCube:
             stage_names.insert(0, NAIVE)
         stage_names += [s for s in loaded if s not in stage_names]
         self.stages = stage_names
+        self.configured = cfg_order       # stages in config order; loaded stages outside it are listed last
         self.derived = [NAIVE] if derive else []
         n_s, n_l = len(stage_names), len(lags)
         if n_s * n_l * n_i * n_p > _MAX_CELLS:

@@ -205,8 +205,11 @@ def _numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     has_dot, has_comma = txt.str.contains(".", regex=False), txt.str.contains(",", regex=False)
     comma_last = txt.str.rfind(",") > txt.str.rfind(".")
     european = has_comma & (comma_last | ~has_dot) & (txt.str.count(",") == 1)
+    # "450,000" could be 450 thousand or 450.000: refuse it rather than guess (0,875 is clearly a decimal).
+    ambiguous = european & ~has_dot & txt.str.fullmatch(r"-?[1-9]\d{0,2},\d{3}")
     txt = txt.where(~european, txt.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
     txt = txt.where(european, txt.str.replace(",", "", regex=False))
+    txt = txt.where(~ambiguous, "ambiguous")
     num = pd.to_numeric(txt, errors="coerce")
     num = num.where(~pct, num / 100.0)
     return num.astype(float), pct
@@ -253,8 +256,12 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
     raw_v = _text(long["value_raw"])
     nonnum = value.isna() | ~np.isfinite(value)
     if nonnum.any():
+        ambiguous = raw_v[nonnum].str.replace(" ", "", regex=False).str.fullmatch(r"-?[1-9]\d{0,2},\d{3}")
         msgs = pd.Series(np.where(raw_v[nonnum] == "", "value is empty; expected a number",
-                                  "value '" + raw_v[nonnum] + "' is not a number"), index=raw_v[nonnum].index)
+                                  np.where(ambiguous, "value '" + raw_v[nonnum] + "' is ambiguous (thousands separator "
+                                           "or decimal comma?); write it without a thousands separator, e.g. 450000 "
+                                           "or 450.5", "value '" + raw_v[nonnum] + "' is not a number")),
+                         index=raw_v[nonnum].index)
         bag.add_many(long["_row"][nonnum], long["_col_value"][nonnum], msgs)
 
     for kid in pd.unique(kpi[known & ~nonnum]):

@@ -121,6 +121,19 @@ def parse_one(value: str | dt.date, cadence: str) -> dt.date:
     return start.iloc[0].date()
 
 
+def parse_from(value: str | dt.date, cadence: str) -> dt.date:
+    """Start of the period a target takes effect in: any spelling, where a coarser period (a month for a
+    weekly KPI, a quarter for a monthly one) counts from its first day."""
+    text = str(value).strip()
+    q = re.match(_RE_QUARTER, text)
+    if q and cadence != "quarter":
+        text = f"{q.group(1)}-{(int(q.group(2)) - 1) * 3 + 1:02d}-01"
+    elif re.match(_RE_MONTH, text) and cadence == "week":
+        y, m = text.split("-")
+        text = f"{y}-{int(m):02d}-01"
+    return parse_one(text, cadence)
+
+
 def label(start: dt.date | pd.Timestamp, cadence: str) -> str:
     """Display label of a period start (2025-03, 2025-Q1, 2025-W05)."""
     ts = pd.Timestamp(start)

@@ -29,9 +29,11 @@ def roll_up(series: pd.DataFrame, kpi: KPI, cadence: str) -> pd.DataFrame:
     start, _ = periods.normalise(s["period"].dt.strftime("%Y-%m-%d"), cadence)
     agg = {"sum": "sum", "mean": "mean", "last": "last"}[kpi.rollup]
     # A summed KPI is compared with the sum of its period targets; a mean or last one with the target in force.
-    out = s.assign(period=start.to_numpy()).groupby("period", as_index=False).agg(
-        value=("value", agg), points=("value", "size"), target=("target", "sum" if agg == "sum" else "last"))
-    return out
+    g = s.assign(period=start.to_numpy()).groupby("period")
+    out = g.agg(value=("value", agg), points=("value", "size"), target=("target", "last"))
+    if agg == "sum":   # a period without a target leaves the summed target undefined, not 0
+        out["target"] = g["target"].sum(min_count=1)
+    return out.reset_index()
 
 
 @dataclass
@@ -48,7 +50,7 @@ class TrendView:
 
 
 def trend_view(series: pd.DataFrame, kpi: KPI, *, cadence: str | None = None, baseline: str = "all",
-               baseline_until: dt.date | None = None) -> TrendView:
+               baseline_until: dt.date | None = None, currency: str = "EUR") -> TrendView:
     """Series with target, status, XmR limits and signals, and the trend in words.
 
     baseline: 'all' (every point), 'first12' (the first 12 points) or 'until' (points before baseline_until).
@@ -56,7 +58,11 @@ def trend_view(series: pd.DataFrame, kpi: KPI, *, cadence: str | None = None, ba
     cadence = cadence or kpi.cadence
     s = roll_up(series, kpi, cadence).sort_values("period").reset_index(drop=True)
     s["label"] = periods.labels(s["period"], cadence) if len(s) else pd.Series(dtype=str)
-    s["status"] = catalog.status(kpi, s["value"].to_numpy(), s["target"].to_numpy()) if len(s) else []
+    # A summed roll-up is judged per period (value and target divided by the periods in it), so the
+    # amber/red tolerances, which are per period, keep their meaning.
+    s["scale"] = s["points"].astype(float) if (kpi.rollup == "sum" and cadence != kpi.cadence and len(s)) else 1.0
+    s["status"] = (catalog.status(kpi, (s["value"] / s["scale"]).to_numpy(), (s["target"] / s["scale"]).to_numpy())
+                   if len(s) else [])
     if baseline == "first12":
         base = s["value"].iloc[:12]
         label = "first 12 points"
@@ -77,7 +83,7 @@ def trend_view(series: pd.DataFrame, kpi: KPI, *, cadence: str | None = None, ba
         s["centre"] = s["ucl"] = s["lcl"] = np.nan
     t = np.asarray(periods.period_number(s["period"], cadence), dtype=float) if len(s) else np.array([])
     tr = spc.trend(s["value"].to_numpy(), t) if len(s) else None
-    text = spc.describe_trend(tr, direction=kpi.direction, unit=catalog.change_unit(kpi) if kpi.unit != "currency" else "",
+    text = spc.describe_trend(tr, direction=kpi.direction, unit=catalog.change_unit(kpi, currency),
                               per=periods.per_word(cadence), scale=catalog.display_scale(kpi),
                               decimals=catalog.decimals(kpi))
     return TrendView(kpi=kpi, cadence=cadence, table=s, limits=limits, trend=tr, trend_text=text, baseline_label=label)
@@ -107,7 +113,9 @@ def export_table(view: TrendView, currency: str = "EUR") -> pd.DataFrame:
     t = view.table
     out = pd.DataFrame({
         "period": t["label"], "value": t["value"], "target": t["target"],
-        "status": t["status"].map(catalog.STATUS_LABELS), "centre": t["centre"], "lower_limit": t["lcl"],
+        "status": t["status"].map(catalog.STATUS_LABELS).where(~(t["value"].notna() & t["target"].isna()),
+                                                               "No target"),
+        "centre": t["centre"], "lower_limit": t["lcl"],
         "upper_limit": t["ucl"],
         "signal": [", ".join(SIGNAL_LABELS[c] for c in SIGNAL_LABELS if c in t and bool(t.at[i, c])) for i in t.index],
     })

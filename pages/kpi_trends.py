@@ -36,7 +36,8 @@ if baseline == "until":
                           key="trend_until")
 
 series = mine[mine["segment"] == segment]
-view = trends.trend_view(series, kpi, cadence=cadence, baseline=baseline, baseline_until=until)
+view = trends.trend_view(series, kpi, cadence=cadence, baseline=baseline, baseline_until=until,
+                         currency=cfg.app.currency)
 st.caption(f"{catalog.FUNCTION_LABELS[kpi.function]} · owner {kpi.owner} · {catalog.DIRECTION_LABELS[kpi.direction].lower()}"
            f" · {kpi.cadence}ly, rolled up by {kpi.rollup} · {kpi.description}")
 

@@ -60,3 +60,14 @@ def test_heatmap_and_matrix_label_cells():
     mfig = charts.abc_xyz_matrix(m)
     assert "90.0 %" in mfig.data[0].text[0][0] and "3 items" in mfig.data[0].text[0][0]
     assert mfig.data[0].text[2][2] == "no items"
+
+
+def test_control_limits_stay_on_the_axis(config):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    view = _view(config, values=list(0.96 + rng.normal(0, 0.01, 24)))
+    lo, hi = view.limits.lcl * 100, view.limits.ucl * 100
+    fig = charts.trend_figure(view)
+    y0, y1 = fig.layout.yaxis.range
+    assert y0 <= lo and hi <= y1

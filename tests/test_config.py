@@ -322,3 +322,13 @@ def test_relative_sqlite_path_keeps_query():
 
 def test_memory_sqlite_unchanged():
     assert resolve_sqlite_path("sqlite:///:memory:", Path("/elsewhere")) == "sqlite:///:memory:"
+
+
+def test_weekly_kpi_target_may_start_from_a_month(config):
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
+    for k in raw["kpi"]:
+        if k["id"] == "stockout_weeks":
+            k["target"] = [{"from": "2023-11", "value": 16}, {"from": "2025-07", "value": 12}]
+    cfg = parse_config(raw)
+    steps = cfg.kpi_by_id["stockout_weeks"].target_steps()
+    assert [d.isoformat() for d, _ in steps] == ["2023-10-30", "2025-06-30"]

@@ -689,3 +689,22 @@ def test_stage_names_are_bound_parameters_not_sql(engine, config, admin):
     assert count(engine, Item) == 2                                               # the item table is intact
     cube = forecasting.get_cube(engine, cfg, forecasting.forecast_version(engine))
     assert odd in cube.stages
+
+
+def test_final_stage_ignores_stages_no_longer_configured(loaded, config):
+    import dataclasses
+
+    # consensus and statistical are loaded; drop consensus from the config after the fact
+    cfg = dataclasses.replace(config, forecast=config.forecast.model_copy(update={"stages": ["naive", "statistical"]}))
+    cube = forecasting.get_cube(loaded, cfg, forecasting.forecast_version(loaded))
+    assert "consensus" in cube.stages                 # still viewable on purpose
+    assert forecasting.final_stage(cube) == "statistical"
+
+
+def test_mixed_granularity_tie_blames_the_row_unlike_stored_data(loaded, config, admin):
+    # the stored data is monthly; one weekly-looking row and one monthly row: the weekly one is wrong
+    bad = b"item,period,lag,stage,forecast\nA,2025-W10,1,consensus,10\nA,2025-03,1,consensus,11\n"
+    with pytest.raises(ImportFailed) as e:
+        load(loaded, config, admin, bad, "forecasts", "mixed.csv")
+    rows = {p.row for p in e.value.problems if p.row is not None}
+    assert rows == {2}

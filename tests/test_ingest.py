@@ -525,3 +525,13 @@ def test_contributor_may_not_call_write_actuals(engine, config):
     with pytest.raises(NotAllowed):
         write_actuals(engine, rows, filename="x", sha256="0" * 64, user=User(name="c", role="contributor"))
     assert count(engine, KpiValue) == 0
+
+
+def test_ambiguous_thousands_separator_is_refused(config):
+    from kpis.ingest import parse_actuals
+
+    with pytest.raises(ImportFailed) as e:
+        parse_actuals(b'kpi,period,value\nexcess_obsolete_stock,2025-01,"450,000"\n', "f.csv", config)
+    assert "ambiguous" in str(e.value) and "row 2" in str(e.value)
+    ok = parse_actuals(b'kpi;period;value\notif;2025-01;0,875\n', "f.csv", config)
+    assert ok["value"].tolist() == [0.875]

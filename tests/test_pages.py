@@ -161,3 +161,19 @@ def test_outdated_schema_says_how_to_upgrade(monkeypatch, tmp_path):
     at = _app()
     assert not at.exception
     assert "schema is at revision 0000_older" in _texts(at)
+
+
+def test_overview_filter_matching_only_kpis_without_data(monkeypatch, tmp_path, config):
+    from kpis.ingest import import_actuals
+    from kpis.users import User
+
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    eng = make_engine(url)
+    upgrade(eng)
+    import_actuals(eng, b"kpi,period,value\notif,2025-01,0.9\n", "a.csv", config=config, user=User("t", "admin"))
+    eng.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
+    at = _app()
+    at.multiselect(key="ov_functions").set_value(["marketing"]).run()
+    assert not at.exception
+    assert int(next(m.value for m in at.metric if m.label == "No data")) == 2

@@ -325,3 +325,11 @@ def test_period_number_quarter_consecutive_across_year():
 def test_period_number_gap_counts_missing_periods():
     n = periods.period_number(pd.Series([dt.date(2025, 1, 1), dt.date(2025, 4, 1)]), "month")
     assert int(n[1] - n[0]) == 3
+
+
+def test_target_from_accepts_a_coarser_period():
+    # a month names the week containing its first day for a weekly KPI; a quarter its first month
+    assert periods.parse_from("2023-11", "week") == dt.date(2023, 10, 30)     # 2023-11-01 is a Wednesday
+    assert periods.parse_from("2025-Q3", "month") == dt.date(2025, 7, 1)
+    assert periods.parse_from("2025-Q3", "week") == dt.date(2025, 6, 30)     # week containing 2025-07-01
+    assert periods.parse_from("2025-W10", "week") == dt.date(2025, 3, 3)

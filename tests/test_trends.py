@@ -89,3 +89,28 @@ def test_export_table_has_readable_columns(config):
     out = trends.export_table(view)
     assert out.columns.tolist() == ["period", "value", "target", "status", "centre", "lower_limit", "upper_limit", "signal"]
     assert out["status"].iloc[0] == "Off target"    # 0.95 - 0.90 = 0.05 > red 0.04
+
+
+def test_summed_rollup_judges_each_period_with_per_period_tolerances(config):
+    stock = config.kpi_by_id["stockout_weeks"]     # weekly, sum, target 14 a week, amber 0, red 4
+    weeks = _series([16] * 8, start="2025-02-03", freq="W-MON")   # every week 2 over: amber
+    view = trends.trend_view(weeks, stock, cadence="month")
+    assert view.table["value"].tolist() == [64, 64]
+    assert view.table["target"].tolist() == [56, 56]
+    assert view.table["status"].tolist() == ["amber", "amber"]    # 64/4 - 56/4 = 2 <= red 4
+
+
+def test_summed_rollup_without_targets_has_no_target_not_zero(config):
+    base = config.kpi_by_id["stockout_weeks"]
+    stock = type(base).model_validate({**base.model_dump(by_alias=True), "target": [{"from": "2025-W10", "value": 14}]})
+    weeks = _series([20] * 4, start="2025-01-06", freq="W-MON")
+    view = trends.trend_view(weeks, stock, cadence="month")
+    assert view.table["target"].isna().all()
+    assert view.table["status"].tolist() == ["none"]
+    assert trends.export_table(view)["status"].tolist() == ["No target"]
+
+
+def test_currency_trend_names_the_currency(config):
+    eo = config.kpi_by_id["excess_obsolete_stock"]
+    view = trends.trend_view(_series([500000 - 10000 * i for i in range(12)]), eo, currency="EUR")
+    assert view.trend_text.startswith("improving 10000 EUR a month")
