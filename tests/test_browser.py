@@ -109,6 +109,8 @@ def _settle(page) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
         timeout=30000)
+    # Elements still being rendered show as skeletons; wait until none is left.
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=60000)
     # Plotly draws lazily: wait until every chart container holds its SVG (scroll each into view).
     for chart in page.locator('[data-testid="stPlotlyChart"]').all():
         chart.scroll_into_view_if_needed()
@@ -118,7 +120,15 @@ def _settle(page) -> None:
     page.evaluate("() => window.scrollTo(0, 0)")
     # Sparklines and other lazily loaded chunks arrive over HTTP; wait for them before judging the page.
     page.wait_for_load_state("networkidle", timeout=30000)
-    page.wait_for_timeout(1000)
+    # Finally the page must stop changing: the main area's size unchanged over 1.5 s.
+    last, stable = None, 0
+    for _ in range(80):
+        size = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').innerHTML.length")
+        stable = stable + 1 if size == last else 0
+        if stable >= 3:
+            break
+        last = size
+        page.wait_for_timeout(500)
 
 
 @pytest.mark.parametrize("path,name,text", PAGES, ids=[p[1] for p in PAGES])
@@ -127,7 +137,7 @@ def test_page_renders_without_exception(server, browser, path, name, text):
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     try:
         page.goto(f"{server}/{path}", wait_until="domcontentloaded")
-        page.get_by_text(text, exact=False).first.wait_for(timeout=30000)
+        page.locator('[data-testid="stMain"]').get_by_text(text, exact=False).first.wait_for(timeout=30000)
         _settle(page)
         assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0
