@@ -87,3 +87,16 @@ def data_summary(cube) -> str:
     stages = ", ".join(s + (" (derived)" if s in cube.derived else "") for s in cube.stages)
     return (f"{len(cube.items_of(None)):,} items, {cube.cadence}ly periods {first} to {last}; stages {stages}; "
             f"lags {', '.join(str(k) for k in cube.lags)}.")
+
+
+def accuracy_series(by_period: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy per period (period, value) from cube.accuracy(['period']), for the trend view."""
+    return pd.DataFrame({"period": pd.to_datetime(by_period["period"]), "value": by_period["accuracy"].to_numpy()})
+
+
+def drill_items(cube, group: str, value: str, *, stage, lag, period_from, period_to, filters) -> pd.DataFrame:
+    """Accuracy per item inside one group value, largest n first, with each item's attributes."""
+    drill = {**(filters or {}), group: [value]}
+    items = cube.accuracy(["item"], stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=drill)
+    items = items.sort_values("n", ascending=False)
+    return items.merge(cube.attribute_of(items["item"].tolist()), on="item", how="left")

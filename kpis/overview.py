@@ -97,3 +97,37 @@ def history_table(history: pd.DataFrame) -> pd.DataFrame:
 def problems_table(problems: list) -> pd.DataFrame:
     """Import problems as a table: file, row, column, problem."""
     return pd.DataFrame([{"File": p.file, "Row": p.row, "Column": p.column, "Problem": p.message} for p in problems])
+
+
+_SEVERITY = {"red": 0, "amber": 1, "none": 2, "green": 3}
+
+
+def order_tiles(tiles: pd.DataFrame, order: str) -> pd.DataFrame:
+    """Tiles worst status first (red, amber, no data, green; by function within), or in catalog order."""
+    if order != "worst" or tiles.empty:
+        return tiles
+    return (tiles.assign(_r=tiles["status"].map(_SEVERITY))
+            .sort_values(["_r", "function"], kind="stable").drop(columns="_r"))
+
+
+def catalog_table(kpis: list[KPI], currency: str = "EUR", today: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The KPI definitions as people read them: names, not ids (the id is shown as the import key)."""
+    from kpis.config import PRACTICES
+
+    today = pd.Timestamp.today().normalize() if today is None else today
+    rows = []
+    for k in kpis:
+        target = catalog.targets_at(k, [today])[0]
+        rows.append({
+            "KPI": k.name, "Function": catalog.FUNCTION_LABELS[k.function], "Owner": k.owner,
+            "Unit": catalog.unit_label(k, currency), "Direction": catalog.DIRECTION_LABELS[k.direction],
+            "Target now": catalog.target_text(k, target, currency),
+            "Target changes": len(k.target_steps()) - 1,
+            "Amber when worse by": catalog.format_change(k, k.amber, currency).lstrip("+") or "0",
+            "Red when worse by": catalog.format_change(k, k.red, currency).lstrip("+"),
+            "Cadence": k.cadence.capitalize(), "Roll-up": k.rollup,
+            "Source": "forecast data" if k.source == "forecast" else "imported",
+            "Practices": ", ".join(PRACTICES[p].split(" and ")[0] for p in k.practices),
+            "Description": k.description, "Import id": k.id,
+        })
+    return pd.DataFrame(rows)

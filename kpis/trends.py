@@ -48,6 +48,24 @@ class TrendView:
     trend_text: str
     baseline_label: str
 
+    @property
+    def trend_headline(self) -> str:
+        """The trend sentence without its p-value: 'Improving 0.2 pts a month' or 'No clear trend'."""
+        return self.trend_text.split(",")[0].split(" (")[0].capitalize()
+
+    @property
+    def trend_evidence(self) -> str:
+        """The statistical part of the trend sentence: 'p < 0.001', 'p = 0.31'."""
+        text = self.trend_text
+        if ", " in text:
+            return text.split(", ", 1)[1]
+        return text[text.find("(") + 1:text.rfind(")")] if "(" in text else text
+
+    @property
+    def on_target_share(self) -> float:
+        """Share of the shown periods whose status is green (NaN without periods)."""
+        return float((self.table["status"] == "green").mean()) if len(self.table) else float("nan")
+
 
 def trend_view(series: pd.DataFrame, kpi: KPI, *, cadence: str | None = None, baseline: str = "all",
                baseline_until: dt.date | None = None, currency: str = "EUR") -> TrendView:

@@ -19,25 +19,10 @@ functions = c2.multiselect("Function", list(catalog.FUNCTION_LABELS), format_fun
 practices = c3.multiselect("Practice", list(PRACTICES), format_func=PRACTICES.get, key="cat_practices",
                            placeholder="All")
 kpis = overview.filter_catalog(cfg, functions=functions, practices=practices, search=search)
-today = pd.Timestamp.today().normalize()
-rows = []
-for k in kpis:
-    target = catalog.targets_at(k, [today])[0]
-    steps = k.target_steps()
-    rows.append({
-        "KPI": k.name, "Function": catalog.FUNCTION_LABELS[k.function], "Owner": k.owner,
-        "Unit": catalog.unit_label(k, cfg.app.currency), "Direction": catalog.DIRECTION_LABELS[k.direction],
-        "Target now": catalog.target_text(k, target, cfg.app.currency),
-        "Target changes": len(steps) - 1,
-        "Amber when worse by": catalog.format_change(k, k.amber, cfg.app.currency).lstrip("+") or "0",
-        "Red when worse by": catalog.format_change(k, k.red, cfg.app.currency).lstrip("+"),
-        "Cadence": k.cadence.capitalize(), "Roll-up": k.rollup, "Source": "forecast data" if k.source == "forecast" else "imported",
-        "Practices": ", ".join(PRACTICES[p].split(" and ")[0] for p in k.practices),
-        "Description": k.description, "Import id": k.id,
-    })
+rows = overview.catalog_table(kpis, cfg.app.currency)
 st.caption(f"{len(rows)} of {len(cfg.kpis)} KPIs")
-if rows:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="catalog_table", height=min(38 + 35 * len(rows), 800))
+if len(rows):
+    st.dataframe(rows, hide_index=True, width="stretch", key="catalog_table", height=min(38 + 35 * len(rows), 800))
 else:
     st.info("No KPI matches the search.")
 with st.expander("Practices (DOMAIN §1)"):

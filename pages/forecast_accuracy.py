@@ -40,8 +40,7 @@ m[4].metric("n", f"{int(h['n']):,}", border=True, help="Item-periods with both a
 
 by_period = cube.accuracy(["period"], stage=stage, **view)
 kpi = forecast_views.accuracy_kpi(cfg, cube.cadence)
-series = pd.DataFrame({"period": pd.to_datetime(by_period["period"]), "value": by_period["accuracy"]})
-tview = trends.trend_view(series, kpi)
+tview = trends.trend_view(forecast_views.accuracy_series(by_period), kpi)
 st.plotly_chart(charts.trend_figure(tview, title=f"Accuracy over time — {stage}, {lag_text}"), key="fa_trend",
                 width="stretch")
 st.markdown(f"**Trend:** {tview.trend_text}. " + (" ".join(trends.signal_summary(tview)[:2]) or
@@ -90,9 +89,7 @@ _ui.csv_button(grouped, f"accuracy_by_{group}", "fa_groups_csv")
 rows = pick.selection.rows if pick is not None and hasattr(pick, "selection") else []
 if rows and group not in ("lag", "stage"):
     value = str(grouped.iloc[rows[0]][group])
-    drill = {**(view["filters"] or {}), group: [value]}
-    items = cube.accuracy(["item"], stage=stage, **{**view, "filters": drill}).sort_values("n", ascending=False)
-    items = items.merge(cube.attribute_of(items["item"].tolist()), on="item", how="left")
+    items = forecast_views.drill_items(cube, group, value, stage=stage, **view)
     st.markdown(f"**Items in {group} {value}** ({len(items)})")
     ipick = st.dataframe(items, hide_index=True, width="stretch", key="fa_items", on_select="rerun",
                          selection_mode="single-row", column_config=_ui.METRIC_FORMAT)

@@ -56,12 +56,11 @@ m2.metric("Target", catalog.target_text(kpi, last["target"], cfg.app.currency), 
 with m3.container(border=True):
     st.caption("Status")
     _ui.status_badge(last["status"])
-    on = (view.table["status"] == "green").mean()
-    st.caption(f"On target in {on:.0%} of {len(view.table)} periods")
+    st.caption(f"On target in {view.on_target_share:.0%} of {len(view.table)} periods")
 with m4.container(border=True):
     st.caption("Trend")
-    st.markdown(f"**{view.trend_text.split(',')[0].split(' (')[0].capitalize()}**")
-    st.caption(view.trend_text.split(", ", 1)[1] if ", " in view.trend_text else view.trend_text)
+    st.markdown(f"**{view.trend_headline}**")
+    st.caption(view.trend_evidence)
 
 title = f"{kpi.name}{' — ' + segment if segment else ''}"
 st.plotly_chart(charts.trend_figure(view, cfg.app.currency, title=title), key="trend_chart", width="stretch")

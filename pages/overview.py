@@ -38,9 +38,7 @@ latest = f"latest data {newest:%B %Y}" if pd.notna(newest) else "no data yet for
 st.caption(f"{len(tiles)} KPIs · {latest} · status of each KPI's latest period against its target "
            "(green on target, amber inside the tolerance, red beyond).")
 
-if order == "Worst status first":
-    rank = {"red": 0, "amber": 1, "none": 2, "green": 3}
-    tiles = tiles.assign(_r=tiles["status"].map(rank)).sort_values(["_r", "function"], kind="stable")
+tiles = overview.order_tiles(tiles, "worst" if order == "Worst status first" else "catalog")
 
 per_row = 4
 for start in range(0, len(tiles), per_row):

@@ -102,3 +102,18 @@ def test_problems_table_has_file_row_column_problem():
 
 
 _ = dt
+
+
+def test_order_tiles_worst_first(config):
+    tiles = pd.DataFrame({"kpi_id": list("abcd"), "function": ["x"] * 4, "status": ["green", "none", "red", "amber"]})
+    assert overview.order_tiles(tiles, "worst")["status"].tolist() == ["red", "amber", "none", "green"]
+    assert overview.order_tiles(tiles, "catalog")["kpi_id"].tolist() == list("abcd")
+
+
+def test_catalog_table_uses_names_and_current_target(config):
+    t = overview.catalog_table(list(config.kpis), "EUR", today=pd.Timestamp("2024-06-01")).set_index("Import id")
+    assert t.at["forecast_accuracy", "KPI"] == "Forecast accuracy (lag 1)"
+    assert t.at["forecast_accuracy", "Target now"] == "≥ 78.0 %"      # the 2025-01 step is not in force yet
+    assert t.at["forecast_accuracy", "Target changes"] == 1
+    assert t.at["otif", "Function"] == "Supply chain"
+    assert t.at["days_of_supply", "Target now"] == "35.0 days ± 5.0 days"

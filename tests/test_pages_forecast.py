@@ -87,3 +87,17 @@ def test_forecast_pages_without_forecast_data_say_what_to_do(monkeypatch, tmp_pa
         at = _open(page)
         assert not at.exception
         assert any("No forecast data yet" in i.value for i in at.info)
+
+
+def test_drill_items_lists_the_groups_items_with_attributes(demo_db, config):
+    from kpis import forecast_views, forecasting
+
+    eng = make_engine(demo_db)
+    cube = forecasting.get_cube(eng, config, forecasting.forecast_version(eng))
+    items = forecast_views.drill_items(cube, "family", "Pumps", stage="consensus", lag=1, period_from=None,
+                                       period_to=None, filters=None)
+    assert len(items) and (items["family"] == "Pumps").all()
+    assert items["n"].is_monotonic_decreasing
+    family = cube.accuracy(["family"], stage="consensus", lag=1).set_index("family")
+    assert items["n"].sum() == family.at["Pumps", "n"]          # the items add up to their group
+    eng.dispose()

@@ -114,3 +114,13 @@ def test_currency_trend_names_the_currency(config):
     eo = config.kpi_by_id["excess_obsolete_stock"]
     view = trends.trend_view(_series([500000 - 10000 * i for i in range(12)]), eo, currency="EUR")
     assert view.trend_text.startswith("improving 10000 EUR a month")
+
+
+def test_trend_headline_evidence_and_on_target_share(config):
+    otif = config.kpi_by_id["otif"]   # target 0.95
+    view = trends.trend_view(_series([0.90 + 0.01 * i for i in range(10)]), otif)
+    assert view.trend_headline == "Improving 1.0 pts a month"
+    assert view.trend_evidence == "p < 0.001"
+    assert view.on_target_share == pytest.approx(0.5)     # 0.95 … 0.99 are on target: 5 of 10
+    flat = trends.trend_view(_series([0.9, 0.92, 0.9, 0.92, 0.9, 0.92]), otif)
+    assert flat.trend_headline == "No clear trend"
