@@ -167,8 +167,11 @@ def test_overview_tile_opens_trend(server, browser):
 
 
 def _upload_and_import(page, name: str, data: bytes) -> None:
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-        files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
+    uploader = page.locator('[data-testid="stFileUploader"]')
+    uploader.locator('input[type="file"]').set_input_files(files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
+    # The upload is a separate HTTP request followed by a rerun: wait for both before pressing Import.
+    uploader.get_by_text(name).first.wait_for(timeout=30000)
+    _settle(page)
     page.get_by_role("button", name="Import").click()
 
 
@@ -188,6 +191,6 @@ def test_data_page_upload_reports_bad_rows_and_writes_nothing(server, browser):
         page.screenshot(path=str(_shots() / "data_import_error.png"), full_page=True)
         assert page.get_by_text("demo data").count() == imports_before
         _upload_and_import(page, "actuals_long.csv", (ROOT / "data" / "samples" / "actuals_long.csv").read_bytes())
-        page.get_by_text("no changes", exact=False).first.wait_for(timeout=30000)
+        page.get_by_text("no changes", exact=False).first.wait_for(timeout=60000)
     finally:
         page.close()
