@@ -98,3 +98,15 @@ def demo_env(monkeypatch, demo_db):
     monkeypatch.setenv("DATABASE_URL", demo_db)
     monkeypatch.setenv("SOP_PULSE_USER", "tester")
     monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture
+def empty_env(monkeypatch, tmp_path):
+    """Pages point at a migrated but empty SQLite database; returns its URL."""
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    eng = make_engine(url)
+    upgrade(eng)
+    eng.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.chdir(ROOT)
+    return url

@@ -118,12 +118,7 @@ def test_catalog_search_filters_table(demo_env, config):
     assert names == {"Customer OTIF", "Supplier OTIF"}
 
 
-def test_empty_database_shows_what_to_do(monkeypatch, tmp_path):
-    url = f"sqlite:///{tmp_path / 'empty.db'}"
-    eng = make_engine(url)
-    upgrade(eng)
-    eng.dispose()
-    monkeypatch.setenv("DATABASE_URL", url)
+def test_empty_database_shows_what_to_do(empty_env):
     at = _app()
     assert not at.exception
     assert "No KPI data yet" in _texts(at)

@@ -77,12 +77,7 @@ def test_exceptions_page_lists_flagged_items_ranked_by_error(demo_env):
     assert len(at.get("plotly_chart")) == 1
 
 
-def test_forecast_pages_without_forecast_data_say_what_to_do(monkeypatch, tmp_path):
-    url = f"sqlite:///{tmp_path / 'empty.db'}"
-    eng = make_engine(url)
-    upgrade(eng)
-    eng.dispose()
-    monkeypatch.setenv("DATABASE_URL", url)
+def test_forecast_pages_without_forecast_data_say_what_to_do(empty_env):
     for page in ("pages/forecast_accuracy.py", "pages/exceptions.py"):
         at = _open(page)
         assert not at.exception
