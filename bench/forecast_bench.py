@@ -38,10 +38,10 @@ TARGET_VIEW_S, TARGET_VIEW_MB, TARGET_PAGE_S = 0.3, 500.0, 1.5
 # --------------------------------------------------------------------------- child: one import run
 def child_import(url: str, schema: str | None, folder: str) -> None:
     """Import demand then forecasts into a migrated database; print timings and peak RSS as JSON."""
-    from kpis import forecasting
+    from kpis import forecast
+    from kpis.access.users import User
     from kpis.config import load_config
     from kpis.store.engine import make_engine, upgrade
-    from kpis.users import User
 
     kw = {"connect_args": {"options": f"-csearch_path={schema}"}} if schema else {}
     engine = make_engine(url, **kw)
@@ -52,13 +52,13 @@ def child_import(url: str, schema: str | None, folder: str) -> None:
     t0 = time.perf_counter()
     for kind in ("demand", "forecasts"):
         t = time.perf_counter()
-        res = forecasting.import_file(engine, Path(folder) / f"{kind}.parquet", kind=kind, config=cfg, user=user)
+        res = forecast.import_file(engine, Path(folder) / f"{kind}.parquet", kind=kind, config=cfg, user=user)
         out[f"{kind}_s"] = time.perf_counter() - t
         out[f"{kind}_rows"] = res.rows
     out["import_s"] = time.perf_counter() - t0
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
-    res = forecasting.import_file(engine, Path(folder) / "forecasts.parquet", kind="forecasts", config=cfg, user=user)
+    res = forecast.import_file(engine, Path(folder) / "forecasts.parquet", kind="forecasts", config=cfg, user=user)
     out["reimport_s"] = time.perf_counter() - t
     out["reimport_changed"] = res.changed
     engine.dispose()
@@ -256,7 +256,7 @@ def main() -> int:
 
     from generate import generate
 
-    from kpis import forecasting
+    from kpis import forecast
     from kpis.config import load_config
     from kpis.store.audit import data_version
     from kpis.store.engine import make_engine
@@ -317,23 +317,23 @@ def main() -> int:
 
     # ---- cube load (cold path)
     engine = make_engine(f"sqlite:///{db}")
-    forecasting.clear_cache(snapshots=True)
+    forecast.clear_cache(snapshots=True)
     t = time.perf_counter()
-    cube = forecasting.get_cube(engine, cfg, data_version(engine))
+    cube = forecast.get_cube(engine, cfg, data_version(engine))
     lines.append(("cube load from SQLite (cold: read + build + snapshot)", f"{time.perf_counter() - t:.2f} s",
                   f"{cube.memory_mb():.0f} MB arrays", "info", ""))
-    forecasting.clear_cache()
+    forecast.clear_cache()
     t = time.perf_counter()
-    cube = forecasting.get_cube(engine, cfg, data_version(engine))
+    cube = forecast.get_cube(engine, cfg, data_version(engine))
     lines.append(("cube load in a new process (from the snapshot)", f"{time.perf_counter() - t:.2f} s", "", "info", ""))
     if pg_engine is not None:
         t = time.perf_counter()
-        pg_cube = forecasting.get_cube(pg_engine, cfg, data_version(pg_engine))
+        pg_cube = forecast.get_cube(pg_engine, cfg, data_version(pg_engine))
         lines.append(("cube load from PostgreSQL (cold)", f"{time.perf_counter() - t:.2f} s",
                       f"{pg_cube.memory_mb():.0f} MB arrays", "info", ""))
         del pg_cube
     t = time.perf_counter()
-    forecasting.get_cube(engine, cfg, data_version(engine))
+    forecast.get_cube(engine, cfg, data_version(engine))
     lines.append(("cube from cache (warm)", f"{(time.perf_counter() - t) * 1000:.1f} ms", "", "info", ""))
 
     # ---- views vs DuckDB
@@ -346,9 +346,9 @@ def main() -> int:
         good = max(first, med) < TARGET_VIEW_S and peak < TARGET_VIEW_MB and ratio <= 1.0
         view_rows.append((name, first, med, peak, d_med, ratio, ok(good)))
     check = cross_check(ours, duck)
-    forecasting.clear_cache(snapshots=True)
+    forecast.clear_cache(snapshots=True)
     t = time.perf_counter()
-    c2 = forecasting.get_cube(engine, cfg, data_version(engine))
+    c2 = forecast.get_cube(engine, cfg, data_version(engine))
     cold = time.perf_counter() - t
     t = time.perf_counter()
     for fn in views(c2).values():

@@ -2,7 +2,7 @@
 
 Usage: python bench/forecast_page_bench.py [--items 10000] [--periods 104] [--lags 4] [--keep DIR]
 Generates the seeded Parquet data (bench/generate.py), imports it into a fresh SQLite database with
-`kpis.forecasting.import_file`, then renders each page with Streamlit's AppTest in a fresh process:
+`kpis.forecast.import_file`, then renders each page with Streamlit's AppTest in a fresh process:
 the first render after the data changed (the cube is built from the database, or read from its
 on-disk snapshot when one exists), and warm renders (median of 5). Target from the issue: < 1.5 s.
 """
@@ -70,10 +70,10 @@ def main() -> None:
 
     import generate
 
+    from kpis.access.users import User
     from kpis.config import load_config
-    from kpis.forecasting import import_file
+    from kpis.forecast.load import import_file
     from kpis.store.engine import make_engine, upgrade
-    from kpis.users import User
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="sop_fbench_"))
     work.mkdir(parents=True, exist_ok=True)

@@ -41,10 +41,10 @@ def load_data(url: str, config, n_months: int, n_segments: int) -> int:
     import numpy as np
     import pandas as pd
 
-    from kpis.ingest import write_actuals
+    from kpis.access.users import User
+    from kpis.catalog.load import write_actuals
+    from kpis.catalog.sync import sync_catalog
     from kpis.store.engine import make_engine, upgrade
-    from kpis.store.repo import sync_catalog
-    from kpis.users import User
 
     engine = make_engine(url)
     upgrade(engine)

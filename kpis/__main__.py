@@ -28,8 +28,8 @@ def cmd_db(args) -> int:
     engine = _engine(cfg)
     if args.action == "upgrade":
         upgrade(engine)
-        from kpis.store.repo import sync_catalog
-        from kpis.users import current_user
+        from kpis.access.users import current_user
+        from kpis.catalog.sync import sync_catalog
 
         changes = sync_catalog(engine, cfg, current_user(cfg, args.user))
         print(f"database at revision {current_revision(engine)}; catalog: {len(changes)} change(s)")
@@ -42,8 +42,9 @@ def cmd_db(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from kpis.ingest import ImportFailed, import_actuals
-    from kpis.users import NotAllowed, current_user
+    from kpis.access.users import NotAllowed, current_user
+    from kpis.catalog.load import import_actuals
+    from kpis.ingest import ImportFailed
 
     cfg = get_config(args.config)
     user = current_user(cfg, args.user)
@@ -57,9 +58,9 @@ def cmd_import(args) -> int:
             res = import_actuals(engine, path.read_bytes(), path.name, config=cfg, user=user)
             print(res.summary())
         else:
-            from kpis import forecasting
+            from kpis import forecast
 
-            res = forecasting.import_file(engine, path, kind=args.kind, config=cfg, user=user)
+            res = forecast.import_file(engine, path, kind=args.kind, config=cfg, user=user)
             print(res.summary())
     except ImportFailed as e:
         print(f"import failed, nothing was written ({e.total} problem{'s' if e.total != 1 else ''}):", file=sys.stderr)
@@ -73,9 +74,9 @@ def cmd_import(args) -> int:
 
 def cmd_demo(args) -> int:
     from kpis import demo
+    from kpis.access.users import current_user
     from kpis.store.engine import upgrade
     from kpis.store.repo import is_empty
-    from kpis.users import current_user
 
     cfg = get_config(args.config)
     engine = _engine(cfg)
@@ -90,10 +91,10 @@ def cmd_demo(args) -> int:
 
 def _forecast_cube(cfg):
     """The forecast cube of the configured database, or None (message printed) when there is no forecast data."""
-    from kpis import forecasting
+    from kpis import forecast
 
     engine = _engine(cfg)
-    cube = forecasting.get_cube(engine, cfg, forecasting.forecast_version(engine))
+    cube = forecast.get_cube(engine, cfg, forecast.forecast_version(engine))
     if cube is None:
         print("no forecast data; import demand and forecasts first (python -m kpis import demand|forecasts FILE)",
               file=sys.stderr)

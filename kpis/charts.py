@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from kpis import catalog
-from kpis.trends import SIGNAL_LABELS, TrendView
+from kpis.catalog.trends import SIGNAL_LABELS, TrendView
 
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
 GRID = "#e6e9ef"

@@ -14,16 +14,26 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select
 
 from kpis import periods
-from kpis.config import AppConfig, PRACTICES
-from kpis.ingest import write_actuals
+from kpis.access.users import User
+from kpis.catalog.load import write_actuals
+from kpis.catalog.sync import sync_catalog
+from kpis.config import PRACTICES, AppConfig
 from kpis.store import audit
 from kpis.store.engine import session_factory
 from kpis.store.models import (
-    Action, Assessment, AssessmentScore, DemandActual, Decision, ForecastValue, Item, Meeting, MeetingAttendee,
-    Review, ReviewKpi, utcnow,
+    Action,
+    Assessment,
+    AssessmentScore,
+    Decision,
+    DemandActual,
+    ForecastValue,
+    Item,
+    Meeting,
+    MeetingAttendee,
+    Review,
+    ReviewKpi,
+    utcnow,
 )
-from kpis.store.repo import sync_catalog
-from kpis.users import User
 
 MONTHS = 36
 EXECUTIVES = {
@@ -219,7 +229,7 @@ def load_demo(engine: Engine, config: AppConfig, user: User, *, seed: int = 7, e
     items, demand, forecasts, values = draw(config, seed=seed, end=end)
     rng = np.random.default_rng(seed + 1)   # the other record types
     # KPIs with source = "forecast" (forecast accuracy and bias) are computed from the forecast data loaded below
-    # (kpis.forecasting.computed_kpi_values), so they are not written as imported values.
+    # (kpis.forecast.computed_kpi_values), so they are not written as imported values.
     values = values[values["kpi_id"].isin([k.id for k in config.kpis if k.source != "forecast"])]
     write_actuals(engine, values[["kpi_id", "segment", "period", "value", "note"]], filename="demo data",
                   sha256=hashlib.sha256(f"demo-{seed}-{end}".encode()).hexdigest(), user=user)

@@ -7,11 +7,12 @@ import pandas as pd
 import streamlit as st
 
 from kpis import catalog
+from kpis.access.users import User, current_user
+from kpis.catalog.sync import sync_catalog
 from kpis.config import AppConfig, ConfigError, get_config
 from kpis.store import repo
 from kpis.store.audit import data_version
 from kpis.store.engine import current_revision, get_engine, head_revision
-from kpis.users import User, current_user
 
 # The actor recorded when the app itself applies an edited config.toml.
 SYSTEM = User(name="system (config.toml)", role="admin")
@@ -76,7 +77,7 @@ def _head() -> str:
 @st.cache_resource(show_spinner=False)
 def _synced(url: str, path: str, mtime: float) -> list[str]:
     """Sync the catalog into the database once per config file version; target changes get audited."""
-    return repo.sync_catalog(_engine(url), config(), SYSTEM)
+    return sync_catalog(_engine(url), config(), SYSTEM)
 
 
 def version() -> int:
@@ -91,10 +92,10 @@ def user() -> User:
 def _computed(eng) -> pd.DataFrame | None:
     """KPI values computed from the forecast data (source = "forecast"), if that module is present."""
     try:
-        from kpis import forecasting
+        from kpis import forecast
     except ImportError:
         return None
-    return forecasting.computed_kpi_values(eng, get_config())
+    return forecast.computed_kpi_values(eng, get_config())
 
 
 def _merge(stored: pd.DataFrame, computed: pd.DataFrame | None) -> pd.DataFrame:
@@ -153,15 +154,16 @@ def open_trend(kpi_id: str, segment: str = "") -> None:
 
 def forecast_cube():
     """The forecast-accuracy cube for the current data version (built once, cached in kpis.forecasting)."""
-    from kpis import forecasting
+    from kpis import forecast
 
     eng = engine()
-    return forecasting.get_cube(eng, config(), forecasting.forecast_version(eng))
+    return forecast.get_cube(eng, config(), forecast.forecast_version(eng))
 
 
 def forecast_filters(cube, prefix: str) -> dict:
     """Period range, lag, stage and attribute filters for the forecast pages; returns the view arguments."""
-    from kpis import forecasting, periods as _periods
+    from kpis import forecast
+    from kpis import periods as _periods
 
     labels = list(_periods.labels(pd.Series(cube.periods), cube.cadence))
     c1, c2, c3 = st.columns([2.4, 1, 1.2])
@@ -173,7 +175,7 @@ def forecast_filters(cube, prefix: str) -> dict:
     lag = c2.selectbox("Lag", lag_options, index=lag_options.index(default_lag), key=f"{prefix}_lag",
                        format_func=lambda k: "All lags" if k is None else f"Lag {k}",
                        help="Periods between the forecast snapshot and the target period")
-    final = forecasting.final_stage(cube)
+    final = forecast.final_stage(cube)
     stage = c3.selectbox("Stage", cube.stages, index=cube.stages.index(final), key=f"{prefix}_stage",
                          format_func=lambda s: s.capitalize() + (" (derived)" if s in cube.derived else ""))
     filters: dict[str, list[str]] = {}

@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, overview
+from kpis import catalog
+from kpis.catalog import overview
 from kpis.config import PRACTICES
 from pages import _ui
 

@@ -4,10 +4,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpis import forecast_views, overview
-from kpis.ingest import ImportFailed, import_actuals
+from kpis.access.users import NotAllowed
+from kpis.catalog import overview
+from kpis.catalog.load import import_actuals
+from kpis.forecast import views as forecast_views
+from kpis.ingest import ImportFailed
 from kpis.store import repo
-from kpis.users import NotAllowed
 from pages import _ui
 
 cfg = _ui.config()
@@ -40,10 +42,10 @@ with up:
                 if kind == "actuals":
                     result = import_actuals(eng, file.getvalue(), file.name, config=cfg, user=user)
                 else:
-                    from kpis import forecasting
+                    from kpis import forecast
 
                     bar = st.progress(0.0, text="Reading the file…")
-                    result = forecasting.import_file(eng, file.getvalue(), kind=kind, config=cfg, user=user,
+                    result = forecast.import_file(eng, file.getvalue(), kind=kind, config=cfg, user=user,
                                                      filename=file.name, progress=lambda f, t: bar.progress(min(f, 1.0), text=t))
                     bar.empty()
             except ImportFailed as e:
@@ -71,9 +73,9 @@ else:
 
 st.subheader("Data current through")
 try:
-    from kpis import forecasting
+    from kpis import forecast
 
-    computed = forecasting.computed_kpi_values(eng, cfg)
+    computed = forecast.computed_kpi_values(eng, cfg)
 except (ImportError, AttributeError):
     computed = None
 st.dataframe(overview.data_freshness(repo.current_through(eng), cfg, computed), hide_index=True, width="stretch",

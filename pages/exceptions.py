@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from kpis import charts, forecast_views
+from kpis import charts
+from kpis.forecast import views as forecast_views
 from pages import _ui
 
 cfg = _ui.config()

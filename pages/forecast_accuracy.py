@@ -3,7 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from kpis import charts, forecast_views, periods, trends
+from kpis import charts, periods
+from kpis.catalog import trends
+from kpis.forecast import views as forecast_views
 from pages import _ui
 
 cfg = _ui.config()

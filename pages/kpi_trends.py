@@ -4,7 +4,8 @@ import datetime as dt
 
 import streamlit as st
 
-from kpis import catalog, charts, periods, trends
+from kpis import catalog, charts, periods
+from kpis.catalog import trends
 from pages import _ui
 
 cfg = _ui.config()

@@ -13,12 +13,12 @@ from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-# Forecast cube snapshots (kpis.forecasting) go to a folder private to this test run.
+# Forecast cube snapshots (kpis.forecast.cache) go to a folder private to this test run.
 os.environ.setdefault("SOP_PULSE_CUBE_CACHE", tempfile.mkdtemp(prefix="sop_cubes_"))
 
+from kpis.access.users import User  # noqa: E402
 from kpis.config import load_config  # noqa: E402
 from kpis.store.engine import make_engine, upgrade  # noqa: E402
-from kpis.users import User  # noqa: E402
 
 BACKENDS = ["sqlite", "postgresql"]
 

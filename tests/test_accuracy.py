@@ -1,4 +1,4 @@
-"""Tests for kpis.accuracy (DOMAIN.md §2): hand-calculated examples, utilsforecast cross-checks
+"""Tests for kpis.forecast.metrics (DOMAIN.md §2): hand-calculated examples, utilsforecast cross-checks
 and a 500k-row comparison against a plain pandas reference.
 
 Conventions: e = F - A (positive = over-forecast); every ratio is a fraction.
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kpis.accuracy import (
+from kpis.forecast.metrics import (
     METRIC_COLUMNS,
     SUM_COLUMNS,
     abc_xyz,
@@ -389,7 +389,7 @@ def test_error_contribution_ranked_descending():
 
 
 def test_kpis_never_imports_streamlit():
-    code = "import sys, kpis.accuracy; assert 'streamlit' not in sys.modules"
+    code = "import sys, kpis.forecast.metrics; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

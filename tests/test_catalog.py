@@ -3,7 +3,6 @@
 import math
 
 import numpy as np
-import pytest
 
 from kpis import catalog
 from kpis.config import KPI

@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from kpis import catalog, charts, trends
+from kpis import catalog, charts
+from kpis.catalog import trends
 
 
 def _view(config, kpi_id="otif", values=None):

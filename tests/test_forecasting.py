@@ -1,5 +1,5 @@
-"""Tests for kpis.forecasting: demand/forecast imports (both databases), the ForecastCube views
-against kpis.accuracy on the same rows, computed KPI values and the accuracy/fva CLI.
+"""Tests for kpis.forecast (load, cube, cache, computed): demand/forecast imports (both databases), the ForecastCube views
+against kpis.forecast.metrics on the same rows, computed KPI values and the accuracy/fva CLI.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from kpis import accuracy, forecasting, periods
-from kpis.accuracy import METRIC_COLUMNS
+from kpis import forecast, periods
+from kpis.access.users import NotAllowed
 from kpis.config import ConfigError, load_config, parse_config
+from kpis.forecast import metrics as accuracy
+from kpis.forecast.metrics import METRIC_COLUMNS
 from kpis.ingest import ImportFailed
 from kpis.store.audit import data_version
 from kpis.store.models import DemandActual, ForecastValue, ImportBatch, Item
-from kpis.users import NotAllowed
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -71,7 +72,7 @@ FORECASTS = csv("""
 
 
 def load(engine, config, admin, data: bytes, kind: str, name: str = "f.csv", **kw):
-    return forecasting.import_file(engine, data, kind=kind, config=config, user=admin, filename=name, **kw)
+    return forecast.import_file(engine, data, kind=kind, config=config, user=admin, filename=name, **kw)
 
 
 def count(engine, model) -> int:
@@ -80,7 +81,7 @@ def count(engine, model) -> int:
 
 
 def cube_of(engine, config):
-    return forecasting.get_cube(engine, config, data_version(engine))
+    return forecast.get_cube(engine, config, data_version(engine))
 
 
 @pytest.fixture
@@ -141,7 +142,9 @@ def test_demand_without_attribute_columns_keeps_stored_attributes(loaded, config
 
 
 def test_bulk_path_keeps_foreign_keys(engine, config, admin, monkeypatch):
-    monkeypatch.setattr(forecasting, "_BULK_ROWS", 0)  # take the big-file path with this small file
+    from kpis.forecast import load as load_module
+
+    monkeypatch.setattr(load_module, "_BULK_ROWS", 0)  # take the big-file path with this small file
     load(engine, config, admin, DEMAND, "demand", "demand.csv")
     res = load(engine, config, admin, FORECASTS, "forecasts", "forecasts.csv")
     assert res.inserted == 8 and count(engine, ForecastValue) == 8
@@ -165,10 +168,10 @@ def test_parquet_excel_and_csv_give_the_same_rows(engine, config, admin, tmp_pat
     frame = pd.read_csv(io.BytesIO(FORECASTS))
     frame.to_parquet(tmp_path / "f.parquet")
     frame.to_excel(tmp_path / "f.xlsx", index=False)
-    res = forecasting.import_file(engine, tmp_path / "f.parquet", kind="forecasts", config=config, user=admin)
+    res = forecast.import_file(engine, tmp_path / "f.parquet", kind="forecasts", config=config, user=admin)
     assert res.inserted == 8 and res.filename == "f.parquet"
     for name in ("f.xlsx",):
-        res = forecasting.import_file(engine, tmp_path / name, kind="forecasts", config=config, user=admin)
+        res = forecast.import_file(engine, tmp_path / name, kind="forecasts", config=config, user=admin)
         assert not res.changed and res.unchanged == 8
     assert not load(engine, config, admin, FORECASTS, "forecasts", "f.csv").changed
     semi = FORECASTS.replace(b",", b";")
@@ -205,14 +208,14 @@ def test_upload_bytes_progress_and_ignored_columns(engine, config, admin):
 
 def test_viewer_may_not_import(engine, config, viewer):
     with pytest.raises(NotAllowed):
-        forecasting.import_file(engine, DEMAND, kind="demand", config=config, user=viewer, filename="d.csv")
+        forecast.import_file(engine, DEMAND, kind="demand", config=config, user=viewer, filename="d.csv")
 
 
 def test_no_forecasts_no_cube(engine, config, admin):
     assert cube_of(engine, config) is None
     load(engine, config, admin, DEMAND, "demand", "demand.csv")
     assert cube_of(engine, config) is None
-    assert forecasting.computed_kpi_values(engine, config).empty
+    assert forecast.computed_kpi_values(engine, config).empty
 
 
 # --------------------------------------------------------------------------- import errors
@@ -310,12 +313,12 @@ def test_many_errors_are_capped_but_counted(engine, config, admin):
     assert "… and 70 more" in str(exc.value)
 
 
-# --------------------------------------------------------------------------- cube vs kpis.accuracy
+# --------------------------------------------------------------------------- cube vs kpis.forecast.metrics
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     """A generated weekly data set (40 items, 30 periods, lags 0-2, stages statistical + sales) in SQLite."""
+    from kpis.access.users import User
     from kpis.store.engine import make_engine, upgrade
-    from kpis.users import User
 
     folder = tmp_path_factory.mktemp("gen")
     paths = generate(folder, items=40, periods=30, lags=3, stages=2, seed=3)
@@ -323,10 +326,10 @@ def generated(tmp_path_factory):
     upgrade(engine)
     cfg = load_config(ROOT / "config.toml")
     user = User(name="gen", role="admin")
-    forecasting.import_file(engine, paths["demand"], kind="demand", config=cfg, user=user)
-    forecasting.import_file(engine, paths["forecasts"], kind="forecasts", config=cfg, user=user)
+    forecast.import_file(engine, paths["demand"], kind="demand", config=cfg, user=user)
+    forecast.import_file(engine, paths["forecasts"], kind="forecasts", config=cfg, user=user)
     demand = pd.read_parquet(paths["demand"])
-    cube = forecasting.get_cube(engine, cfg, data_version(engine))
+    cube = forecast.get_cube(engine, cfg, data_version(engine))
     return engine, cfg, cube, demand
 
 
@@ -334,7 +337,7 @@ def reference(cube, demand: pd.DataFrame, by, *, stage=None, lag=None, lo=None, 
     """accuracy_table over cube.frame() rows (with MASE scale from the demand history)."""
     fr = cube.frame()
     if "stage" not in by or stage:
-        fr = fr[fr["stage"] == (stage or forecasting.final_stage(cube))]
+        fr = fr[fr["stage"] == (stage or forecast.final_stage(cube))]
     if lag is not None:
         fr = fr[fr["lag"] == lag]
     if lo is not None:
@@ -401,9 +404,11 @@ def test_filters_and_period_ranges_match_accuracy_table(generated, case):
 
 def test_views_without_the_combination_cube_give_the_same_figures(generated, monkeypatch):
     engine, cfg, cube, demand = generated
-    monkeypatch.setattr(forecasting, "_COMBO_BUDGET", 1)
-    forecasting.clear_cache()
-    slim = forecasting.ForecastCube(forecasting._load_raw(engine, cfg), cfg)
+    from kpis.forecast import cube as cube_module
+
+    monkeypatch.setattr(cube_module, "_COMBO_BUDGET", 1)
+    forecast.clear_cache()
+    slim = cube_module.ForecastCube(cube_module._load_raw(engine, cfg), cfg)
     assert slim.combo_attrs == [] or slim.n_combos == 1
     for by in (["family"], ["period", "region"], ["abc"]):
         assert_same(slim.accuracy(by, filters={"channel": ["OEM"]}), cube.accuracy(by, filters={"channel": ["OEM"]}), by)
@@ -455,7 +460,7 @@ def test_fva_by_hand(loaded, config):
 
 def test_default_stage_is_last_configured_stage_with_data(loaded, config):
     cube = cube_of(loaded, config)
-    assert forecasting.final_stage(cube) == "consensus"
+    assert forecast.final_stage(cube) == "consensus"
     r = cube.accuracy([]).iloc[0]
     # consensus lag 1: e = -8, -5, +2, +5 over A = 20, 40, 0, 15
     assert r["n"] == 4 and r["wape"] == approx(20 / 75) and r["bias"] == approx((-8 - 5 + 2 + 5) / 75)
@@ -498,18 +503,18 @@ def test_item_series_and_items_of(generated):
 
 def test_cube_cache_and_snapshot(loaded, config, admin, tmp_path, monkeypatch):
     monkeypatch.setenv("SOP_PULSE_CUBE_CACHE", str(tmp_path / "cubes"))
-    forecasting.clear_cache()
+    forecast.clear_cache()
     first = cube_of(loaded, config)
     assert cube_of(loaded, config) is first  # in-memory cache per data version
     assert len(list((tmp_path / "cubes").glob("cube-*.pkl"))) == 1
-    forecasting.clear_cache()  # a new process: read from the snapshot, same figures
+    forecast.clear_cache()  # a new process: read from the snapshot, same figures
     again = cube_of(loaded, config)
     assert again is not first
     pd.testing.assert_frame_equal(again.accuracy(["item", "lag"]), first.accuracy(["item", "lag"]))
     load(loaded, config, admin, csv("item,period,lag,stage,forecast\nA,2025-03,1,consensus,38"), "forecasts")
     changed = cube_of(loaded, config)  # new data version: rebuilt, not the old snapshot
     assert changed.accuracy([], lag=1).iloc[0]["wape"] == approx((8 + 2 + 2 + 5) / 75)
-    forecasting.clear_cache(snapshots=True)
+    forecast.clear_cache(snapshots=True)
     assert not list((tmp_path / "cubes").glob("cube-*.pkl"))
 
 
@@ -529,7 +534,7 @@ def test_computed_kpi_values_by_hand(loaded, config):
     # consensus, lag 1 (headline): 2025-02: A 20 + 0, F 12 + 2 -> |e| 8 + 2 = 10 ; e = -8 + 2 = -6
     #   accuracy = 1 - 10/20 = 0.5 ; bias = -6/20 = -0.3
     # 2025-03: A 40 + 15, F 35 + 20 -> |e| 5 + 5 = 10, e = -5 + 5 = 0 -> accuracy 1 - 10/55, bias 0
-    out = forecasting.computed_kpi_values(loaded, config)
+    out = forecast.computed_kpi_values(loaded, config)
     assert list(out.columns) == ["kpi_id", "segment", "period", "value", "note"]
     assert out["period"].dtype.kind == "M" and (out["segment"] == "").all()
     got = out.set_index(["kpi_id", "period"])["value"]
@@ -549,7 +554,7 @@ def test_computed_kpi_values_roll_weeks_up_to_the_kpi_month(engine, config, admi
         A,2025-W06,1,consensus,5
         A,2025-W07,1,consensus,33
     """), "forecasts")
-    out = forecasting.computed_kpi_values(engine, config)
+    out = forecast.computed_kpi_values(engine, config)
     acc = out[out["kpi_id"] == "forecast_accuracy"].set_index("period")["value"]
     assert acc.index.tolist() == [pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01")]
     assert acc.tolist() == approx([1 - 2 / 10, 1 - (5 + 3) / 40])
@@ -572,7 +577,7 @@ def test_computed_kpi_values_match_the_demo_calculation(demo_db):
     f = pd.DataFrame(rows, columns=["item", "period", "lag", "stage", "forecast"])
     a = pd.DataFrame(drows, columns=["item", "period", "actual"])
     exp = demo.forecast_kpis(a, f, lag=cfg.forecast.headline_lag)
-    got = forecasting.computed_kpi_values(engine, cfg)
+    got = forecast.computed_kpi_values(engine, cfg)
     for kid in ("forecast_accuracy", "forecast_bias"):
         e = exp[exp["kpi_id"] == kid].set_index(pd.to_datetime(exp.loc[exp["kpi_id"] == kid, "period"]))["value"]
         g = got[got["kpi_id"] == kid].set_index("period")["value"]
@@ -612,7 +617,7 @@ def test_forecast_lag_is_used(loaded, config):
     raw = _raw_config()
     raw["kpi"][0]["forecast_lag"] = 2
     cfg = parse_config(raw)
-    assert forecasting.computed_kpi_values(loaded, cfg).query("kpi_id == 'forecast_accuracy'").empty  # no lag-2 data
+    assert forecast.computed_kpi_values(loaded, cfg).query("kpi_id == 'forecast_accuracy'").empty  # no lag-2 data
 
 
 # --------------------------------------------------------------------------- CLI
@@ -654,26 +659,26 @@ def test_cli_import_accuracy_and_fva(tmp_path):
 
 # --------------------------------------------------------------------------- cube version
 def test_forecast_version_moves_only_with_forecast_data(loaded, config, admin):
-    from kpis.ingest import import_actuals
-    from kpis.store.repo import sync_catalog
+    from kpis.catalog.load import import_actuals
+    from kpis.catalog.sync import sync_catalog
 
-    v = forecasting.forecast_version(loaded)
+    v = forecast.forecast_version(loaded)
     assert v > 0
     sync_catalog(loaded, config, admin)
     import_actuals(loaded, b"kpi,period,value\notif,2025-01,0.93\n", "a.csv", config=config, user=admin)
-    assert forecasting.forecast_version(loaded) == v            # catalog sync and KPI imports leave the cube alone
+    assert forecast.forecast_version(loaded) == v            # catalog sync and KPI imports leave the cube alone
     load(loaded, config, admin, FORECASTS.replace(b"A,2025-02,1,consensus,12", b"A,2025-02,1,consensus,13"),
          "forecasts", "changed.csv")
-    assert forecasting.forecast_version(loaded) > v
+    assert forecast.forecast_version(loaded) > v
 
 
 def test_import_builds_the_cube_at_load_time(engine, config, admin, monkeypatch):
     load(engine, config, admin, DEMAND, "demand", "demand.csv")
     load(engine, config, admin, FORECASTS, "forecasts", "forecasts.csv")
     built = []
-    monkeypatch.setattr(forecasting.ForecastCube, "__init__",
+    monkeypatch.setattr(forecast.ForecastCube, "__init__",
                         lambda *a, **k: built.append(1) or (_ for _ in ()).throw(AssertionError("rebuilt")))
-    cube = forecasting.get_cube(engine, config, forecasting.forecast_version(engine))   # served from the cache
+    cube = forecast.get_cube(engine, config, forecast.forecast_version(engine))   # served from the cache
     assert cube is not None and not built
 
 
@@ -687,7 +692,7 @@ def test_stage_names_are_bound_parameters_not_sql(engine, config, admin):
     assert load(engine, cfg, admin, data, "forecasts", "odd.csv").inserted == 2
     assert load(engine, cfg, admin, data, "forecasts", "odd.csv").inserted == 0     # re-import reads it back
     assert count(engine, Item) == 2                                               # the item table is intact
-    cube = forecasting.get_cube(engine, cfg, forecasting.forecast_version(engine))
+    cube = forecast.get_cube(engine, cfg, forecast.forecast_version(engine))
     assert odd in cube.stages
 
 
@@ -696,9 +701,9 @@ def test_final_stage_ignores_stages_no_longer_configured(loaded, config):
 
     # consensus and statistical are loaded; drop consensus from the config after the fact
     cfg = dataclasses.replace(config, forecast=config.forecast.model_copy(update={"stages": ["naive", "statistical"]}))
-    cube = forecasting.get_cube(loaded, cfg, forecasting.forecast_version(loaded))
+    cube = forecast.get_cube(loaded, cfg, forecast.forecast_version(loaded))
     assert "consensus" in cube.stages                 # still viewable on purpose
-    assert forecasting.final_stage(cube) == "statistical"
+    assert forecast.final_stage(cube) == "statistical"
 
 
 def test_mixed_granularity_tie_blames_the_row_unlike_stored_data(loaded, config, admin):

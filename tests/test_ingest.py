@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kpis.ingest import ImportFailed, import_actuals, write_actuals
+from kpis.access.users import NotAllowed, User
+from kpis.catalog.load import import_actuals, write_actuals
+from kpis.ingest import ImportFailed
 from kpis.store.models import AuditEvent, ImportBatch, Kpi, KpiValue
-from kpis.users import NotAllowed, User
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"
@@ -528,7 +529,7 @@ def test_contributor_may_not_call_write_actuals(engine, config):
 
 
 def test_ambiguous_thousands_separator_is_refused(config):
-    from kpis.ingest import parse_actuals
+    from kpis.catalog.load import parse_actuals
 
     with pytest.raises(ImportFailed) as e:
         parse_actuals(b'kpi,period,value\nexcess_obsolete_stock,2025-01,"450,000"\n', "f.csv", config)

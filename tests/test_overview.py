@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kpis import overview
-from kpis.ingest import write_actuals
+from kpis.catalog import overview
+from kpis.catalog.load import write_actuals
+from kpis.catalog.sync import sync_catalog
 from kpis.store import repo
 
 
@@ -73,7 +74,7 @@ def _write(engine, admin, rows):
 
 
 def test_kpi_totals_prefers_stored_total_and_rolls_up_segments(engine, config, admin):
-    repo.sync_catalog(engine, config, admin)
+    sync_catalog(engine, config, admin)
     _write(engine, admin, [
         ("otif", "", "2025-01-01", 0.95), ("otif", "EMEA", "2025-01-01", 0.5),        # stored total wins
         ("fill_rate", "EMEA", "2025-01-01", 0.90), ("fill_rate", "APAC", "2025-01-01", 0.96),   # mean rollup
@@ -86,7 +87,7 @@ def test_kpi_totals_prefers_stored_total_and_rolls_up_segments(engine, config, a
 
 
 def test_data_freshness_names_last_period_per_kpi(engine, config, admin):
-    repo.sync_catalog(engine, config, admin)
+    sync_catalog(engine, config, admin)
     _write(engine, admin, [("otif", "", "2025-01-01", 0.95), ("otif", "", "2025-02-01", 0.94)])
     fresh = overview.data_freshness(repo.current_through(engine), config).set_index("Import id")
     assert fresh.at["otif", "Current through"] == "2025-02"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from kpis.store.engine import make_engine, upgrade
@@ -159,8 +158,8 @@ def test_outdated_schema_says_how_to_upgrade(monkeypatch, tmp_path):
 
 
 def test_overview_filter_matching_only_kpis_without_data(monkeypatch, tmp_path, config):
-    from kpis.ingest import import_actuals
-    from kpis.users import User
+    from kpis.access.users import User
+    from kpis.catalog.load import import_actuals
 
     url = f"sqlite:///{tmp_path / 'one.db'}"
     eng = make_engine(url)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from kpis.store.engine import make_engine, upgrade
+from kpis.store.engine import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -85,10 +85,11 @@ def test_forecast_pages_without_forecast_data_say_what_to_do(empty_env):
 
 
 def test_drill_items_lists_the_groups_items_with_attributes(demo_db, config):
-    from kpis import forecast_views, forecasting
+    from kpis import forecast
+    from kpis.forecast import views as forecast_views
 
     eng = make_engine(demo_db)
-    cube = forecasting.get_cube(eng, config, forecasting.forecast_version(eng))
+    cube = forecast.get_cube(eng, config, forecast.forecast_version(eng))
     items = forecast_views.drill_items(cube, "family", "Pumps", stage="consensus", lag=1, period_from=None,
                                        period_to=None, filters=None)
     assert len(items) and (items["family"] == "Pumps").all()

@@ -8,12 +8,13 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, inspect, insert, select, text
+from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kpis.catalog.load import import_actuals
+from kpis.catalog.sync import sync_catalog
 from kpis.config import TargetStep
-from kpis.ingest import import_actuals
 from kpis.store import audit, repo
 from kpis.store.engine import current_revision, downgrade, make_engine, upgrade
 from kpis.store.models import AuditEvent, Kpi, KpiValue
@@ -87,7 +88,7 @@ def test_foreign_keys_enforced(engine):
 
 
 def test_value_key_is_unique(engine, config, admin):
-    repo.sync_catalog(engine, config, admin)
+    sync_catalog(engine, config, admin)
     row = dict(kpi_id="otif", segment="", period=dt.date(2025, 1, 1), value=0.9, created_by="x",
                created_at=dt.datetime.now(dt.timezone.utc))
     with engine.begin() as c:
@@ -132,7 +133,7 @@ def test_sqlite_folder_created(tmp_path, sqlite_engine):
 
 
 def test_first_sync_adds_every_kpi_with_audit(engine, config, admin):
-    changes = repo.sync_catalog(engine, config, admin)
+    changes = sync_catalog(engine, config, admin)
     assert len(changes) == len(config.kpis)
     assert changes[0] == f"added KPI {config.kpis[0].id}"
     created = events(engine, action="create", entity="kpi")
@@ -141,23 +142,23 @@ def test_first_sync_adds_every_kpi_with_audit(engine, config, admin):
 
 
 def test_second_sync_changes_nothing(engine, config, admin):
-    repo.sync_catalog(engine, config, admin)
+    sync_catalog(engine, config, admin)
     n = len(events(engine))
-    assert repo.sync_catalog(engine, config, admin) == []
+    assert sync_catalog(engine, config, admin) == []
     assert len(events(engine)) == n
 
 
 def test_stored_definition_matches_config(engine, config, admin):
-    repo.sync_catalog(engine, config, admin)
+    sync_catalog(engine, config, admin)
     row = kpi_row(engine, "forecast_accuracy")
     assert (row.unit, row.direction, row.cadence, row.active) == ("%", "higher", "month", True)
     assert row.definition["target"] == [{"from": "2023-11", "value": 0.78}, {"from": "2025-01", "value": 0.82}]
 
 
 def test_target_change_is_audited(engine, config, admin):
-    repo.sync_catalog(engine, config, admin)
+    sync_catalog(engine, config, admin)
     changed = with_kpi(config, "otif", target=0.96)
-    assert repo.sync_catalog(engine, changed, admin) == ["updated KPI otif: target"]
+    assert sync_catalog(engine, changed, admin) == ["updated KPI otif: target"]
     (ev,) = events(engine, action="update", entity="kpi")
     assert ev.entity_id == "otif"
     assert ev.details["changed"] == {"target": {"old": 0.95, "new": 0.96}}
@@ -165,17 +166,17 @@ def test_target_change_is_audited(engine, config, admin):
 
 
 def test_stepping_target_change_is_audited(engine, config, admin):
-    repo.sync_catalog(engine, config, admin)
+    sync_catalog(engine, config, admin)
     steps = [{"from": "2023-11", "value": 0.95}, {"from": "2026-01", "value": 0.97}]
     changed = with_kpi(config, "otif", target=[TargetStep.model_validate(s) for s in steps])
-    repo.sync_catalog(engine, changed, admin)
+    sync_catalog(engine, changed, admin)
     (ev,) = events(engine, action="update", entity="kpi")
     assert ev.details["changed"]["target"] == {"old": 0.95, "new": steps}
 
 
 def test_removed_kpi_is_deactivated_not_deleted(engine, config, admin):
-    repo.sync_catalog(engine, config, admin)
-    changes = repo.sync_catalog(engine, without_kpi(config, "otif"), admin)
+    sync_catalog(engine, config, admin)
+    changes = sync_catalog(engine, without_kpi(config, "otif"), admin)
     assert changes == ["deactivated KPI otif (no longer in config)"]
     assert kpi_row(engine, "otif").active is False
     (ev,) = events(engine, action="deactivate")
@@ -183,15 +184,15 @@ def test_removed_kpi_is_deactivated_not_deleted(engine, config, admin):
 
 
 def test_readded_kpi_is_reactivated(engine, config, admin):
-    repo.sync_catalog(engine, config, admin)
-    repo.sync_catalog(engine, without_kpi(config, "otif"), admin)
-    assert repo.sync_catalog(engine, config, admin) == ["updated KPI otif: reactivated"]
+    sync_catalog(engine, config, admin)
+    sync_catalog(engine, without_kpi(config, "otif"), admin)
+    assert sync_catalog(engine, config, admin) == ["updated KPI otif: reactivated"]
     assert kpi_row(engine, "otif").active is True
 
 
 def test_removed_kpi_keeps_its_values(engine, config, admin):
     import_actuals(engine, BASE, "base.csv", config=config, user=admin)
-    repo.sync_catalog(engine, without_kpi(config, "otif"), admin)
+    sync_catalog(engine, without_kpi(config, "otif"), admin)
     assert len(repo.load_values(engine, ["otif"], segment=None)) == 3
 
 
@@ -204,13 +205,13 @@ def test_data_version_of_empty_database_is_zero(engine):
 
 def test_data_version_increases_after_each_write(engine, config, admin):
     v0 = audit.data_version(engine)
-    repo.sync_catalog(engine, config, admin)
+    sync_catalog(engine, config, admin)
     v1 = audit.data_version(engine)
     import_actuals(engine, BASE, "base.csv", config=config, user=admin)
     v2 = audit.data_version(engine)
     import_actuals(engine, BASE.replace(b"0.91", b"0.90"), "base2.csv", config=config, user=admin)
     v3 = audit.data_version(engine)
-    repo.sync_catalog(engine, with_kpi(config, "otif", target=0.96), admin)
+    sync_catalog(engine, with_kpi(config, "otif", target=0.96), admin)
     v4 = audit.data_version(engine)
     assert v0 < v1 < v2 < v3 < v4
 
@@ -325,7 +326,7 @@ def test_audit_log_newest_first_and_filtered(loaded):
 
 def test_is_empty(engine, config, admin):
     assert repo.is_empty(engine)
-    repo.sync_catalog(engine, config, admin)
+    sync_catalog(engine, config, admin)
     assert repo.is_empty(engine)          # a synced catalog is not data
     import_actuals(engine, BASE, "base.csv", config=config, user=admin)
     assert not repo.is_empty(engine)
@@ -339,9 +340,9 @@ def test_demo_db_has_values_for_every_kpi(demo_db, config):
     try:
         ct = repo.current_through(eng)
         assert set(ct["kpi_id"]) == {k.id for k in config.kpis if k.source != "forecast"}
-        from kpis import forecasting
+        from kpis import forecast
 
-        computed = forecasting.computed_kpi_values(eng, config)
+        computed = forecast.computed_kpi_values(eng, config)
         assert set(computed["kpi_id"]) == {k.id for k in config.kpis if k.source == "forecast"}
         with eng.connect() as c:
             assert c.execute(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "demo")).scalar_one() == 1

@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from kpis import trends
+from kpis.catalog import trends
 
 
 def _series(values, start="2025-01-01", freq="MS"):

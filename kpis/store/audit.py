@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from kpis.store.models import AuditEvent, utcnow
-from kpis.users import User
+
+if TYPE_CHECKING:  # the store never imports a domain at run time
+    from kpis.access.users import User
 
 
 def record(session: Session, *, user: User, action: str, entity: str, entity_id: Any = None,

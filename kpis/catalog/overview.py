@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from kpis import catalog, periods
-from kpis.config import AppConfig, KPI
+from kpis.config import KPI, AppConfig
 
 SPARK_POINTS = 12
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kpis.config import AppConfig, KPI
+from kpis.config import KPI, AppConfig
 
 TREND_ROWS = 200   # exception rows that get a small trend chart
 

@@ -1,0 +1,244 @@
+"""Importing KPI actuals (long or wide CSV/Excel): validation against the catalog, and the audited write.
+
+Every problem is reported with file, row and column; a file with any problem writes
+nothing; re-importing the same content changes nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, insert, select, tuple_, update
+
+from kpis import periods
+from kpis.access.users import User, require
+from kpis.catalog.sync import sync_catalog
+from kpis.config import KPI, AppConfig
+from kpis.ingest import (
+    ImportFailed,
+    ImportResult,
+    Problem,
+    _Collector,
+    _numbers,
+    _text,
+    read_table,
+)
+from kpis.store import audit
+from kpis.store.engine import session_factory
+from kpis.store.models import AuditEvent, ImportBatch, Kpi, KpiValue, utcnow
+from kpis.store.repo import find_import
+
+LONG_REQUIRED = ("kpi", "period", "value")
+LONG_OPTIONAL = ("segment", "note")
+WIDE_LABEL_COLUMNS = ("kpi", "segment", "name", "unit", "note")
+
+
+def _lower_map(columns: list) -> dict[str, str]:
+    return {str(c).strip().lower(): c for c in columns if c != "_row"}
+
+
+def to_long(df: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
+    """Long rows (_row, _col_period, _col_value, kpi, segment, period_raw, value_raw, note) from long or wide files."""
+    name = Path(filename).name
+    cols = _lower_map(list(df.columns))
+    if all(c in cols for c in LONG_REQUIRED):
+        out = pd.DataFrame({
+            "_row": df["_row"],
+            "_col_period": cols["period"], "_col_value": cols["value"],
+            "kpi": df[cols["kpi"]], "period_raw": df[cols["period"]], "value_raw": df[cols["value"]],
+            "segment": df[cols["segment"]] if "segment" in cols else "",
+            "note": df[cols["note"]] if "note" in cols else "",
+        })
+        out["wide"] = False
+        return out
+    if "kpi" in cols and len(cols) > 1 and not ({"period", "value"} & set(cols)):
+        label_cols = [cols[c] for c in WIDE_LABEL_COLUMNS if c in cols]
+        period_cols = [c for c in df.columns if c != "_row" and c not in label_cols]
+        if period_cols:
+            m = df.melt(id_vars=["_row", *label_cols], value_vars=period_cols, var_name="_col_period", value_name="value_raw")
+            out = pd.DataFrame({
+                "_row": m["_row"], "_col_period": m["_col_period"].astype(str), "_col_value": m["_col_period"].astype(str),
+                "kpi": m[cols["kpi"]], "period_raw": m["_col_period"], "value_raw": m["value_raw"],
+                "segment": m[cols["segment"]] if "segment" in cols else "",
+                "note": m[cols["note"]] if "note" in cols else "",
+            })
+            # In the wide layout an empty cell means "no value for that period".
+            empty = out["value_raw"].isna() | (out["value_raw"].astype(str).str.strip() == "")
+            out = out[~empty].reset_index(drop=True)
+            out["wide"] = True
+            if out.empty:
+                raise ImportFailed([Problem(name, None, None, "every period cell is empty; nothing to import")])
+            return out
+    missing = [c for c in LONG_REQUIRED if c not in cols]
+    raise ImportFailed([Problem(name, 1, None,
+                                f"missing column(s) {', '.join(repr(c) for c in missing)}; expected the long layout "
+                                f"kpi,period,value[,segment,note] or the wide layout kpi[,segment],<period>,<period>,…")])
+
+
+def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
+    """Checked rows (kpi_id, segment, period, value, note, _row); raise ImportFailed listing all problems."""
+    name = Path(filename).name
+    bag = _Collector(name, config.app.max_import_errors)
+    catalog = config.kpi_by_id
+    kpi = _text(long["kpi"])
+    segment = _text(long["segment"]) if not isinstance(long["segment"], str) else pd.Series("", index=long.index)
+    note = _text(long["note"])
+    known = kpi.isin(list(catalog))
+    kcol = "kpi"
+    for bad in pd.unique(kpi[~known]):
+        rows = long["_row"][kpi == bad]
+        hint = difflib.get_close_matches(bad, list(catalog), n=1)
+        msg = f"unknown KPI '{bad}'" if bad else "KPI is empty"
+        msg += f" (did you mean '{hint[0]}'?)" if hint else "; see the KPI catalog for valid ids"
+        bag.add_many(rows.drop_duplicates(), kcol, msg)
+
+    computed = [k.id for k in config.kpis if k.source == "forecast"]
+    is_computed = kpi.isin(computed)
+    for kid in pd.unique(kpi[is_computed]):
+        bag.add_many(long["_row"][kpi == kid].drop_duplicates(), kcol,
+                     f"KPI '{kid}' is computed from the forecast data (source = \"forecast\"); import demand and "
+                     "forecasts instead, or set source = \"import\" in config.toml")
+    known = known & ~is_computed
+
+    start = pd.Series(pd.NaT, index=long.index, dtype="datetime64[ns]")
+    for kid in pd.unique(kpi[known]):
+        sel = kpi == kid
+        k = catalog[kid]
+        s, err = periods.normalise(long.loc[sel, "period_raw"], k.cadence)
+        start[sel] = s
+        bad = err != ""
+        if bad.any():
+            raw = _text(long.loc[sel, "period_raw"])[bad]
+            msgs = "period '" + raw + "' " + err[bad] + f"; expected {periods.FORMAT_HINT}"
+            bag.add_many(long.loc[sel, "_row"][bad], long.loc[sel, "_col_period"][bad], msgs)
+
+    value, _pct = _numbers(long["value_raw"])
+    raw_v = _text(long["value_raw"])
+    nonnum = value.isna() | ~np.isfinite(value)
+    if nonnum.any():
+        ambiguous = raw_v[nonnum].str.replace(" ", "", regex=False).str.fullmatch(r"-?[1-9]\d{0,2},\d{3}")
+        msgs = pd.Series(np.where(raw_v[nonnum] == "", "value is empty; expected a number",
+                                  np.where(ambiguous, "value '" + raw_v[nonnum] + "' is ambiguous (thousands separator "
+                                           "or decimal comma?); write it without a thousands separator, e.g. 450000 "
+                                           "or 450.5", "value '" + raw_v[nonnum] + "' is not a number")),
+                         index=raw_v[nonnum].index)
+        bag.add_many(long["_row"][nonnum], long["_col_value"][nonnum], msgs)
+
+    for kid in pd.unique(kpi[known & ~nonnum]):
+        k = catalog[kid]
+        lo, hi = k.value_range
+        sel = (kpi == kid) & ~nonnum
+        out = sel & ((value < lo) | (value > hi))
+        if out.any():
+            bag.add_many(long["_row"][out], long["_col_value"][out], _scale_message(k, value[out], lo, hi))
+
+    ok = known & start.notna()
+    key = pd.DataFrame({"kpi": kpi, "segment": segment, "period": start})[ok]
+    dup = key.duplicated(keep=False)
+    if dup.any():
+        first_row = long["_row"][ok][dup].groupby([key["kpi"][dup], key["segment"][dup], key["period"][dup]]).transform("min")
+        later = long["_row"][ok][dup] != first_row
+        d_idx = later[later].index
+        labels = [periods.label(p, catalog[k].cadence) for k, p in zip(key.loc[d_idx, "kpi"], key.loc[d_idx, "period"])]
+        msgs = pd.Series([f"duplicate: row {int(r)} already has KPI '{k}'{' segment ' + repr(s) if s else ''} for period {lab}"
+                          for r, k, s, lab in zip(first_row[d_idx], key.loc[d_idx, "kpi"], key.loc[d_idx, "segment"], labels)],
+                         index=d_idx)
+        bag.add_many(long["_row"][d_idx], long["_col_period"][d_idx], msgs)
+    long_seg = segment.str.len() > 80
+    if long_seg.any():
+        bag.add_many(long["_row"][long_seg], "segment", "segment name is longer than 80 characters")
+    bag.raise_if_any()
+    return pd.DataFrame({"kpi_id": kpi, "segment": segment, "period": start.dt.date, "value": value,
+                         "note": note.replace("", None), "_row": long["_row"]})
+
+
+def _scale_message(k: KPI, values: pd.Series, lo: float, hi: float) -> pd.Series:
+    if k.unit == "%":
+        hint = [f"value {v:g} is outside {lo:g}–{hi:g} for KPI '{k.id}' (unit %): percentages are stored as "
+                f"fractions, so {v:g} % is {v / 100:g}" if 1 < abs(v) <= 100 * max(abs(lo), abs(hi)) else
+                f"value {v:g} is outside the plausible range {lo:g}–{hi:g} for KPI '{k.id}' (unit %)" for v in values]
+    else:
+        hint = [f"value {v:g} is outside the plausible range {lo:g}–{hi:g} for KPI '{k.id}' (unit {k.unit})" for v in values]
+    return pd.Series(hint, index=values.index)
+
+
+def parse_actuals(data: bytes, filename: str, config: AppConfig) -> pd.DataFrame:
+    """Read and validate an actuals file into checked rows, or raise ImportFailed."""
+    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    return validate_actuals(to_long(df, filename, config), filename, config)
+
+
+def import_actuals(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
+    """Validate and store KPI actuals in one transaction; unchanged values are left alone."""
+    require(user, "import")
+    rows = parse_actuals(data, filename, config)
+    sync_catalog(engine, config, user)
+    return write_actuals(engine, rows, filename=Path(filename).name, sha256=hashlib.sha256(data).hexdigest(), user=user)
+
+
+def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: str, user: User) -> ImportResult:
+    """Insert new and update changed values (kpi_id, segment, period, value, note) in one transaction, audited."""
+    require(user, "import")
+    result = ImportResult(filename=filename, rows=len(rows))
+    with session_factory(engine).begin() as s:
+        existing = _existing(s, rows)
+        merged = rows.merge(existing, on=["kpi_id", "segment", "period"], how="left")
+        is_new = merged["id"].isna()
+        same_val = np.isclose(merged["value"].to_numpy(float), merged["old_value"].to_numpy(float), rtol=1e-12, atol=1e-12)
+        # A file without a note leaves the stored note alone.
+        same_note = merged["note"].fillna("").eq(merged["old_note"].fillna("")) | merged["note"].isna()
+        changed = ~is_new & ~(same_val & same_note)
+        result.inserted, result.updated = int(is_new.sum()), int(changed.sum())
+        result.unchanged = len(rows) - result.inserted - result.updated
+        if not result.changed:
+            result.previous = find_import(engine, sha256, "actuals")
+            return result
+        now = utcnow()
+        batch = ImportBatch(kind="actuals", filename=filename, sha256=sha256, rows_in_file=len(rows),
+                            inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
+                            created_at=now, created_by=user.name)
+        s.add(batch)
+        s.flush()
+        result.batch_id = batch.id
+        new = merged[is_new]
+        if len(new):
+            s.execute(insert(KpiValue), [
+                {"kpi_id": k, "segment": g, "period": p, "value": float(v), "note": None if n is None or pd.isna(n) else n,
+                 "import_id": batch.id,
+                 "created_at": now, "created_by": user.name}
+                for k, g, p, v, n in zip(new["kpi_id"], new["segment"], new["period"], new["value"], new["note"])])
+        upd = merged[changed]
+        if len(upd):
+            s.execute(update(KpiValue), [
+                {"id": int(i), "value": float(v), "note": o if n is None or pd.isna(n) else n, "import_id": batch.id,
+                 "updated_at": now, "updated_by": user.name}
+                for i, v, n, o in zip(upd["id"], upd["value"], upd["note"], upd["old_note"])])
+            s.execute(insert(AuditEvent), [
+                {"at": now, "actor": user.name, "action": "update", "entity": "kpi_value", "entity_id": str(int(i)),
+                 "details": {"kpi": k, "segment": g, "period": str(p), "old": float(o), "new": float(v), "import": batch.id}}
+                for i, k, g, p, o, v in zip(upd["id"], upd["kpi_id"], upd["segment"], upd["period"], upd["old_value"], upd["value"])])
+        audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
+                     details={"file": filename, "kind": "actuals", "inserted": result.inserted, "updated": result.updated,
+                              "unchanged": result.unchanged, "sha256": sha256})
+    return result
+
+
+def _existing(session, rows: pd.DataFrame) -> pd.DataFrame:
+    """Stored values for the KPIs and periods in the file."""
+    cols = ["kpi_id", "segment", "period", "id", "old_value", "old_note"]
+    frames = []
+    for kid, grp in rows.groupby("kpi_id", sort=False):
+        q = (select(KpiValue.kpi_id, KpiValue.segment, KpiValue.period, KpiValue.id, KpiValue.value, KpiValue.note)
+             .where(KpiValue.kpi_id == kid, KpiValue.period >= min(grp["period"]), KpiValue.period <= max(grp["period"])))
+        frames.append(pd.DataFrame(session.execute(q).all(), columns=cols))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    out["period"] = pd.to_datetime(out["period"]).dt.date
+    out["old_value"] = out["old_value"].astype(float)
+    return out
+
+
+_ = (Kpi, tuple_)

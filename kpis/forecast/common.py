@@ -1,0 +1,60 @@
+"""Names and small helpers shared by the forecast modules (stage names, period grids, memory)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+
+import numpy as np
+
+NAIVE = "naive"
+
+NONE_VALUE = "(none)"
+
+RESERVED = {"item", "period", "actual", "lag", "snapshot", "stage", "forecast", "abc", "xyz", "n", "_row"}
+
+FVA_COLUMNS = ["stage", "n", "wape", "fva_vs_previous", "fva_vs_naive"]
+Progress = Callable[[float, str], None]
+
+
+def _adj(cadence: str) -> str:
+    return {"week": "weekly", "month": "monthly"}.get(cadence, cadence)
+
+
+def _plural(cadence: str) -> str:
+    return {"week": "ISO weeks", "month": "months"}.get(cadence, cadence)
+
+
+def _period_start(num: np.ndarray, cadence: str) -> np.ndarray:
+    """Period numbers (periods.period_number) back to start dates (datetime64[D])."""
+    num = np.asarray(num, dtype=np.int64)
+    if cadence == "week":
+        return (np.datetime64("1970-01-05", "D") + (num * 7).astype("timedelta64[D]")).astype("datetime64[D]")
+    return (num - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]")
+
+
+def _cadence_of_days(days: np.ndarray) -> str | None:
+    """Cadence implied by a set of stored period start dates (days since 1970-01-01)."""
+    if not len(days):
+        return None
+    d = np.unique(np.asarray(days, dtype=np.int64)).astype("datetime64[D]")
+    first = (d.astype("datetime64[M]").astype("datetime64[D]") == d).all()
+    monday = (((d.astype(np.int64) - 4) % 7) == 0).all()
+    if first and not monday:
+        return "month"
+    if monday and not first:
+        return "week"
+    if first and monday and len(d) > 1:
+        return "week" if (np.diff(d.astype(np.int64)) < 28).any() else "month"
+    return None
+
+
+def _release_memory() -> None:
+    """Collect garbage and, on glibc, hand freed heap back to the OS (keeps an import's peak memory down)."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass

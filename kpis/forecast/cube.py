@@ -1,0 +1,684 @@
+"""The in-memory ``ForecastCube`` every accuracy view is answered from.
+
+Analytics (``get_cube``)
+------------------------
+The cube is built once per (database, data version, forecast config) and cached (two
+entries). It keeps dense grids (items × periods actuals, stages × lags × items × periods
+forecasts; derived naive added when no naive stage is loaded, restricted to the cells
+some loaded stage forecasts) and two pre-aggregates of the additive error terms:
+per-attribute-combination × stage × lag × period sums, and per-item block prefix sums over
+periods. Every view is then a few vector operations on small arrays. All metrics are the
+ratios of sums from ``kpis.forecast.metrics`` (``finalize``). This module never imports streamlit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from kpis import periods
+from kpis.config import AppConfig
+from kpis.forecast import metrics as accuracy
+from kpis.forecast.common import (
+    FVA_COLUMNS,
+    NAIVE,
+    NONE_VALUE,
+    RESERVED,
+    _cadence_of_days,
+    _period_start,
+)
+from kpis.forecast.metrics import SUM_COLUMNS
+from kpis.forecast.sql import _fetch_keys
+from kpis.store.models import ForecastValue, Item
+
+# ============================================================================ cube
+_TERMS = ["n", "sum_a", "sum_f", "sum_abs_a", "sum_abs_e", "sum_sq_e", "sum_ape", "n_ape",
+          "sum_scaled_abs_e", "n_scaled"]
+_N_ITEM_TERMS = 8  # the first 8 are stored per item; the scaled two follow from sum_abs_e, n and the item scale
+_BLOCK = 8
+_COMBO_BUDGET = 64 * 1024 * 1024
+_MAX_CELLS = 200_000_000  # dense forecast grid cells (1.6 GB); the reference case has 8.3 M incl. derived naive
+
+
+def _terms_iter(f: np.ndarray, a: np.ndarray, inv_scale: np.ndarray, usable: np.ndarray):
+    """Yield (term index, cell array) of the 10 additive terms for cells f, a (items on axis -2)."""
+    valid = ~(np.isnan(f) | np.isnan(a))
+    allv = bool(valid.all())
+    a0 = a if allv else np.where(valid, a, 0.0)
+    f0 = f if allv else np.where(valid, f, 0.0)
+    n = valid.astype(np.float64)
+    yield 0, n
+    yield 1, np.broadcast_to(a0, f0.shape) if a0.shape != f0.shape else a0
+    yield 2, f0
+    abs_a = np.abs(a0)
+    yield 3, np.broadcast_to(abs_a, f0.shape) if abs_a.shape != f0.shape else abs_a
+    e = f0 - a0
+    abs_e = np.abs(e)
+    yield 4, abs_e
+    np.multiply(e, e, out=e)
+    yield 5, e
+    del e
+    nonzero = valid & (a0 != 0)
+    ape = np.zeros(f0.shape)
+    np.divide(abs_e, abs_a, out=ape, where=nonzero)
+    yield 6, ape
+    del ape
+    yield 7, nonzero.astype(np.float64)
+    shape = (-1, 1) if f0.ndim >= 2 else (-1,)
+    yield 8, abs_e * inv_scale.reshape(shape)
+    yield 9, n * usable.reshape(shape)
+
+
+def _grid_terms(f: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """The 8 item-level terms of cells (items, periods) summed over periods → (8, items)."""
+    out = np.empty((_N_ITEM_TERMS, f.shape[0]))
+    ones = np.ones(f.shape[0])
+    for k, arr in _terms_iter(f, a, ones, ones):
+        if k >= _N_ITEM_TERMS:
+            break
+        out[k] = arr.sum(axis=-1)
+    return out
+
+
+@dataclass
+class _Raw:
+    item_ids: np.ndarray
+    item_codes: list[str]
+    item_attrs: list[dict]
+    d_key: np.ndarray
+    d_val: np.ndarray
+    f_key: np.ndarray
+    f_val: np.ndarray
+    stages: list[str]
+
+
+def _load_raw(engine: Engine, config: AppConfig) -> _Raw | None:
+    """Items, demand and forecasts from the database as packed numpy arrays."""
+    stages = list(config.forecast.stages)
+    with engine.connect() as conn:
+        items = conn.execute(select(Item.id, Item.code, Item.attributes).order_by(Item.id)).all()
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+        f_key, f_val = _fetch_keys(conn, "forecast", stages)
+        if not len(f_key):
+            return None
+        if ((f_key & 63) == 63).any():  # stages not in config: read again with them appended
+            extra = sorted(conn.execute(select(ForecastValue.stage).where(ForecastValue.stage.not_in(stages))
+                                        .distinct()).scalars())
+            stages = stages + extra
+            f_key, f_val = _fetch_keys(conn, "forecast", stages)
+        d_key, d_val = _fetch_keys(conn, "demand_actual", None)
+    return _Raw(np.array([r[0] for r in items], dtype=np.int64), [r[1] for r in items], [r[2] or {} for r in items],
+                d_key, d_val, f_key, f_val, stages)
+
+
+def final_stage(cube: ForecastCube) -> str:
+    """The last stage in configured order that has loaded (not derived) data; stages no longer in the
+    config are only used when no configured stage has data."""
+    loaded = [s for s in cube.stages if s not in cube.derived]
+    configured = [s for s in loaded if s in getattr(cube, "configured", cube.stages)]
+    return (configured or loaded or cube.stages)[-1]
+
+
+class ForecastCube:
+    """Dense grids plus additive pre-aggregates of one database's demand and forecasts; every view is vectorised."""
+
+    stages: list[str]
+    lags: list[int]
+    periods: pd.DatetimeIndex
+    cadence: str
+    attributes: dict[str, list[str]]
+
+    def __init__(self, raw: _Raw, config: AppConfig) -> None:
+        fc = config.forecast
+        self.headline_lag = fc.headline_lag
+        self.season_length = fc.season_length
+        self.tracking_window = fc.tracking_window
+        self.tracking_limit = fc.tracking_limit
+        # ---- decode packed keys
+        f_item = raw.f_key >> 32
+        f_day = (raw.f_key >> 16) & 0xFFFF
+        f_lag = (raw.f_key >> 6) & 0x3FF
+        f_stage = raw.f_key & 63
+        d_item = raw.d_key >> 32
+        d_day = (raw.d_key >> 16) & 0xFFFF
+        days = np.unique(np.concatenate([np.unique(f_day), np.unique(d_day)]))
+        self.cadence = _cadence_of_days(days) or "month"
+        pnum_days = _day_to_pnum(days, self.cadence)
+        p0 = int(pnum_days.min())
+        self.p_offset = p0
+        n_p = int(pnum_days.max()) - p0 + 1
+        self.periods = pd.DatetimeIndex(_period_start(np.arange(p0, p0 + n_p), self.cadence).astype("datetime64[ns]"))
+        day_to_p = dict(zip(days.tolist(), (pnum_days - p0).tolist()))
+        lut_days = np.array(list(day_to_p.keys()), dtype=np.int64)
+        lut_p = np.array(list(day_to_p.values()), dtype=np.int64)
+        sorter = np.argsort(lut_days)
+        lut_days, lut_p = lut_days[sorter], lut_p[sorter]
+
+        def pidx(d: np.ndarray) -> np.ndarray:
+            return lut_p[np.searchsorted(lut_days, d)]
+
+        # ---- items (only those with any data), attributes, ordered by attribute combination
+        used = np.unique(np.concatenate([np.unique(f_item), np.unique(d_item)]))
+        pos_of_id = {int(i): j for j, i in enumerate(raw.item_ids)}
+        sel = [pos_of_id[int(i)] for i in used if int(i) in pos_of_id]
+        codes = np.array([raw.item_codes[j] for j in sel], dtype=object)
+        ids = raw.item_ids[sel]
+        attrs_list = [raw.item_attrs[j] for j in sel]
+        names = sorted({k for a in attrs_list for k in a} - RESERVED)
+        attr_vals: dict[str, np.ndarray] = {}
+        for name in names:
+            attr_vals[name] = np.array([str(a.get(name) or "") or NONE_VALUE for a in attrs_list], dtype=object)
+        n_i = len(codes)
+        # ---- actuals grid (code order for now)
+        code_order = np.argsort(codes.astype(str), kind="stable")
+        codes, ids = codes[code_order], ids[code_order]
+        for name in names:
+            attr_vals[name] = attr_vals[name][code_order]
+        id_to_row = np.full(int(max(ids.max(initial=0), f_item.max(initial=0), d_item.max(initial=0))) + 1, -1, np.int64)
+        id_to_row[ids] = np.arange(n_i)
+        a = np.full((n_i, n_p), np.nan)
+        dr = id_to_row[d_item]
+        okd = dr >= 0
+        a[dr[okd], pidx(d_day[okd])] = raw.d_val[okd]
+        # ---- segmentation (DOMAIN §2) from the actual history
+        has = ~np.isnan(a)
+        frame = pd.DataFrame({"item": np.repeat(codes, has.sum(axis=1)), "actual": a[has]})
+        seg = accuracy.abc_xyz(frame, abc=tuple(fc.abc), xyz=tuple(fc.xyz)).reindex(codes)
+        attr_vals["abc"] = seg["abc"].fillna("C").to_numpy(dtype=object)
+        attr_vals["xyz"] = seg["xyz"].fillna("Z").to_numpy(dtype=object)
+        # ---- stages and lags
+        loaded_stage_idx = np.unique(f_stage)
+        loaded = [raw.stages[i] for i in loaded_stage_idx]
+        lags = np.unique(f_lag)
+        self.lags = [int(x) for x in lags]
+        cfg_order = list(fc.stages)
+        derive = NAIVE not in loaded
+        stage_names = [s for s in cfg_order if s in loaded or (s == NAIVE and derive)]
+        if derive and NAIVE not in stage_names:
+            stage_names.insert(0, NAIVE)
+        stage_names += [s for s in loaded if s not in stage_names]
+        self.stages = stage_names
+        self.configured = cfg_order       # stages in config order; loaded stages outside it are listed last
+        self.derived = [NAIVE] if derive else []
+        n_s, n_l = len(stage_names), len(lags)
+        if n_s * n_l * n_i * n_p > _MAX_CELLS:
+            raise ValueError(f"forecast data too large for the in-memory cube: {n_s} stages x {n_l} lags x {n_i} items x "
+                             f"{n_p} periods = {n_s * n_l * n_i * n_p:,} cells (limit {_MAX_CELLS:,})")
+        f = np.full((n_s, n_l, n_i, n_p), np.nan)
+        s_map = np.array([stage_names.index(raw.stages[i]) if i < len(raw.stages) and raw.stages[i] in stage_names
+                          else -1 for i in range(64)])
+        fr = id_to_row[f_item]
+        okf = fr >= 0
+        f[s_map[f_stage[okf]], np.searchsorted(lags, f_lag[okf]), fr[okf], pidx(f_day[okf])] = raw.f_val[okf]
+        if derive:
+            s_n = stage_names.index(NAIVE)
+            m = self.season_length
+            other = [i for i in range(n_s) if i != s_n]
+            for li, k in enumerate(self.lags):
+                off = m * ((k + m) // m)
+                if off < n_p:
+                    nv = np.full((n_i, n_p), np.nan)
+                    nv[:, off:] = a[:, :n_p - off]
+                    some = ~np.isnan(f[other, li]).all(axis=0)
+                    nv[~some] = np.nan
+                    f[s_n, li] = nv
+        # ---- MASE scale per item (DOMAIN §2): mean |A_t - A_(t-m)| over the item's history
+        m = self.season_length
+        if n_p > m:
+            diff = np.abs(a[:, m:] - a[:, :-m])
+            cnt = (~np.isnan(diff)).sum(axis=1)
+            tot = np.nansum(diff, axis=1)
+            scale = np.full(n_i, np.nan)
+            np.divide(tot, cnt, out=scale, where=cnt > 0)
+        else:
+            scale = np.full(n_i, np.nan)
+        usable = np.isfinite(scale) & (scale > 0)
+        inv_scale = np.zeros(n_i)
+        np.divide(1.0, scale, out=inv_scale, where=usable)
+        # ---- attribute codes; pick combination attributes that keep the combo cube small
+        self.attr_names = names
+        self.attributes = {}
+        self._attr_codes: dict[str, np.ndarray] = {}
+        for name in [*names, "abc", "xyz"]:
+            vals, inv = np.unique(attr_vals[name].astype(str), return_inverse=True)
+            self.attributes[name] = [str(v) for v in vals]
+            self._attr_codes[name] = inv.astype(np.int64)
+        per_combo = len(_TERMS) * n_s * n_l * n_p * 8
+        limit = max(1, _COMBO_BUDGET // max(per_combo, 1))
+        combo_attrs: list[str] = []
+        combo = np.zeros(n_i, dtype=np.int64)
+        for name in sorted(self.attributes, key=lambda x: len(self.attributes[x])):
+            trial = combo * len(self.attributes[name]) + self._attr_codes[name]
+            _u, inv = np.unique(trial, return_inverse=True)
+            if len(_u) <= limit:
+                combo_attrs.append(name)
+                combo = inv.astype(np.int64)
+        # ---- final item order: by combination, then code
+        order = np.lexsort((np.arange(n_i), combo))
+        self.item_codes = codes[order]
+        self._code_rank = order.astype(np.int64)  # rank in code order of each cube item (codes were sorted)
+        self._item_pos = {c: i for i, c in enumerate(self.item_codes)}
+        for name in self._attr_codes:
+            self._attr_codes[name] = self._attr_codes[name][order]
+        combo = combo[order]
+        a, f = a[order], f[:, :, order]
+        self.a, self.f = a, f
+        self.scale = scale[order]
+        self.usable, self.inv_scale = usable[order], inv_scale[order]
+        self.n_items, self.n_periods = n_i, n_p
+        self.combo_attrs = combo_attrs
+        self.combo = combo
+        n_c = int(combo.max(initial=-1)) + 1
+        self.n_combos = n_c
+        starts = np.searchsorted(combo, np.arange(n_c)) if n_i else np.zeros(0, dtype=np.int64)
+        self._combo_codes = {name: self._attr_codes[name][starts] for name in combo_attrs}
+        # ---- pre-aggregates: combo x period cube, item x block prefix sums
+        n_b = -(-n_p // _BLOCK)
+        self.n_blocks = n_b
+        self.K = np.zeros((n_s, n_l, len(_TERMS), n_c, n_p))
+        self.Q = np.zeros((n_s, n_l, n_b + 1, _N_ITEM_TERMS, n_i))
+        pad = n_b * _BLOCK - n_p
+        for si in range(n_s):
+            for li in range(n_l):
+                for k, arr in _terms_iter(f[si, li], a, self.inv_scale, self.usable.astype(np.float64)):
+                    if n_i:
+                        self.K[si, li, k] = np.add.reduceat(arr, starts, axis=0) if n_c else 0
+                    if k < _N_ITEM_TERMS:
+                        blk = np.pad(arr, ((0, 0), (0, pad))) if pad else arr
+                        sums = blk.reshape(n_i, n_b, _BLOCK).sum(axis=2)
+                        np.cumsum(sums.T, axis=0, out=self.Q[si, li, 1:, k])
+
+    # ---------------------------------------------------------------- helpers
+    def _period_range(self, period_from, period_to) -> tuple[int, int]:
+        """Inclusive period index range clipped to the data (p0 > p1 = empty)."""
+        lo, hi = 0, self.n_periods - 1
+        if period_from is not None:
+            lo = max(lo, self._pidx(period_from, "from"))
+        if period_to is not None:
+            hi = min(hi, self._pidx(period_to, "to"))
+        return lo, hi
+
+    def _pidx(self, value, which: str) -> int:
+        """Period index of a period spelling (2025-03, 2025-W05, a date) or a date/Timestamp (floored to its period)."""
+        ts = pd.Timestamp(periods.parse_one(value, self.cadence) if isinstance(value, str) else value)
+        if self.cadence == "week":
+            num = (ts.normalize() - pd.Timestamp("1970-01-05")).days // 7
+        else:
+            num = ts.year * 12 + ts.month - 1
+        return int(num) - self.p_offset
+
+    def _stage_list(self, stage: str | None, all_stages: bool) -> list[int]:
+        if stage is not None:
+            if stage not in self.stages:
+                raise ValueError(f"unknown stage {stage!r}; stages with data: {', '.join(self.stages)}")
+            return [self.stages.index(stage)]
+        if all_stages:
+            return list(range(len(self.stages)))
+        return [self.stages.index(final_stage(self))]
+
+    def _lag_list(self, lag) -> list[int]:
+        if lag is None:
+            return list(range(len(self.lags)))
+        wanted = [lag] if isinstance(lag, (int, np.integer)) else list(lag)
+        return [self.lags.index(int(x)) for x in wanted if int(x) in self.lags]
+
+    def _item_mask(self, filters: dict | None) -> np.ndarray | None:
+        """Boolean mask over cube items for the filters (None = all)."""
+        if not filters:
+            return None
+        mask = np.ones(self.n_items, dtype=bool)
+        for name, values in filters.items():
+            if values is None:
+                continue
+            values = [values] if isinstance(values, str) else list(values)
+            if name == "item":
+                sel = np.zeros(self.n_items, dtype=bool)
+                pos = [self._item_pos[v] for v in values if v in self._item_pos]
+                sel[pos] = True
+            elif name in self._attr_codes:
+                table = self.attributes[name]
+                wanted = [table.index(v) for v in map(str, values) if v in table]
+                sel = np.isin(self._attr_codes[name], wanted)
+            else:
+                raise ValueError(f"unknown filter {name!r}; filter by item or {', '.join(self.attributes)}")
+            mask &= sel
+        return mask
+
+    def _check_by(self, by) -> list[str]:
+        by = [by] if isinstance(by, str) else list(by or [])
+        allowed = ["item", *self.attributes, "period", "lag", "stage"]
+        for c in by:
+            if c not in allowed:
+                raise ValueError(f"unknown column {c!r}; choose from {', '.join(allowed)}")
+        if len(set(by)) != len(by):
+            raise ValueError("a column appears twice in by")
+        return by
+
+    # ---------------------------------------------------------------- core
+    def sums(self, by: list[str], *, stage: str | None = None, lag=None, period_from=None, period_to=None,
+             filters: dict[str, list[str]] | None = None) -> pd.DataFrame:
+        """Additive sums (group columns + accuracy.SUM_COLUMNS) per group; groups without rows are left out."""
+        by = self._check_by(by)
+        s_list = self._stage_list(stage, "stage" in by)
+        l_list = self._lag_list(lag)
+        p0, p1 = self._period_range(period_from, period_to)
+        item_keys = [c for c in by if c in ("item", *self._attr_codes)]
+        filt_keys = [k for k, v in (filters or {}).items() if v is not None]
+        mask = self._item_mask(filters)
+        by_period, by_lag = "period" in by, "lag" in by
+        if not l_list or p0 > p1 or not s_list:
+            return self._empty_sums(by)
+        combo_ok = set(item_keys) | set(filt_keys) <= set(self.combo_attrs)
+        # unit = combos or items; per-unit group code (-1 = filtered out)
+        if combo_ok:
+            ucodes = {c: self._combo_codes[c] for c in item_keys}
+            umask = None
+            if mask is not None:
+                n_c = self.n_combos
+                umask = np.zeros(n_c, dtype=bool)
+                umask[self.combo[mask]] = True
+            n_units = self.n_combos
+        else:
+            ucodes = {c: (np.arange(self.n_items) if c == "item" else self._attr_codes[c]) for c in item_keys}
+            umask, n_units = mask, self.n_items
+        gid, key_tables, n_g = _unit_groups(ucodes, n_units, umask,
+                                            {c: (len(self.item_codes) if c == "item" else len(self.attributes[c]))
+                                             for c in item_keys})
+        n_pp = p1 - p0 + 1
+        out = []  # per stage: array (L' or 1, G, P' or 1, 10)
+        for si in s_list:
+            if combo_ok:
+                lsel = slice(l_list[0], l_list[-1] + 1) if l_list == list(range(l_list[0], l_list[-1] + 1)) else l_list
+                data = self.K[si][lsel][..., p0:p1 + 1]  # (L', 10, C, P'); a view when the lags are contiguous
+                if not by_period:
+                    data = data.sum(axis=-1, keepdims=True)
+            elif by_period:  # item-level keys or filters by period: from the cells, grouped as they are made
+                g = self._cells_grouped(si, l_list, p0, p1, gid, n_g)
+                out.append(g if by_lag else g.sum(axis=0, keepdims=True))
+                continue
+            else:
+                data = self._item_range(si, l_list, p0, p1)[..., None]  # (L', 10, I, 1)
+            if not by_lag:
+                data = data.sum(axis=0, keepdims=True)
+            g = _group_axis(data, gid, n_g, axis=2)  # (L'', 10, G, P'')
+            out.append(g)
+        arr = np.stack(out)  # (S', L'', 10, G, P'')
+        return self._to_frame(arr, by, s_list, l_list if by_lag else None, p0 if by_period else None, key_tables, n_pp)
+
+    def _item_range(self, si: int, l_list: list[int], p0: int, p1: int) -> np.ndarray:
+        """Per item sums of the 10 terms over periods p0..p1 → (L', 10, I) via block prefix sums + edges."""
+        b0 = -(-p0 // _BLOCK)
+        b1 = (p1 + 1) // _BLOCK
+        res = np.zeros((len(l_list), len(_TERMS), self.n_items))
+        if b0 < b1:
+            q = self.Q[si][l_list]  # (L', nb+1, 8, I)
+            res[:, :_N_ITEM_TERMS] = q[:, b1] - q[:, b0]
+            edges = [(p0, b0 * _BLOCK - 1), (b1 * _BLOCK, p1)]
+        else:
+            edges = [(p0, p1)]
+        for lo, hi in edges:
+            if lo > hi:
+                continue
+            for j, li in enumerate(l_list):
+                res[j, :_N_ITEM_TERMS] += _grid_terms(self.f[si, li, :, lo:hi + 1], self.a[:, lo:hi + 1])
+        res[:, 8] = res[:, 4] * self.inv_scale
+        res[:, 9] = res[:, 0] * self.usable
+        return res
+
+    def _cells_grouped(self, si: int, l_list: list[int], p0: int, p1: int, gid: np.ndarray, n_g: int) -> np.ndarray:
+        """Terms per group and period from the item x period cells of the units with gid >= 0 → (L', 10, G, P')."""
+        rows = np.flatnonzero(gid >= 0)
+        g = gid[rows]
+        a = self.a[rows, p0:p1 + 1]
+        inv, usable = self.inv_scale[rows], self.usable[rows].astype(np.float64)
+        out = np.zeros((len(l_list), len(_TERMS), n_g, p1 - p0 + 1))
+        for j, li in enumerate(l_list):
+            f = self.f[si, li][rows, p0:p1 + 1]
+            for k, arr in _terms_iter(f, a, inv, usable):
+                out[j, k] = _group_axis(arr, g, n_g, axis=0)
+        return out
+
+    def _empty_sums(self, by: list[str]) -> pd.DataFrame:
+        cols = {c: pd.Series([], dtype=self._key_dtype(c)) for c in by}
+        return pd.DataFrame({**cols, **{c: pd.Series([], dtype=np.float64) for c in SUM_COLUMNS}})
+
+    @staticmethod
+    def _key_dtype(c: str):
+        return {"period": "datetime64[ns]", "lag": np.int64}.get(c, object)
+
+    def _to_frame(self, arr: np.ndarray, by: list[str], s_list: list[int], l_list: list[int] | None,
+                  p0: int | None, key_tables: dict[str, np.ndarray], n_pp: int) -> pd.DataFrame:
+        n_s, n_l, _t, n_g, n_p = arr.shape
+        flat = arr.transpose(0, 1, 3, 4, 2).reshape(-1, len(_TERMS))
+        si, li, gi, pi = (x.ravel() for x in np.meshgrid(np.arange(n_s), np.arange(n_l), np.arange(n_g),
+                                                         np.arange(n_p), indexing="ij"))
+        keep = flat[:, 0] > 0
+        flat, si, li, gi, pi = flat[keep], si[keep], li[keep], gi[keep], pi[keep]
+        cols: dict[str, np.ndarray] = {}
+        sort_keys: dict[str, np.ndarray] = {}
+        for c in by:
+            if c == "stage":
+                idx = np.asarray(s_list)[si]
+                cols[c] = np.array(self.stages, dtype=object)[idx]
+                sort_keys[c] = idx
+            elif c == "lag":
+                idx = np.asarray(l_list)[li]
+                cols[c] = np.asarray(self.lags, dtype=np.int64)[idx]
+                sort_keys[c] = idx
+            elif c == "period":
+                idx = p0 + pi
+                cols[c] = self.periods[idx]
+                sort_keys[c] = idx
+            elif c == "item":
+                idx = key_tables[c][gi]
+                cols[c] = self.item_codes[idx]
+                sort_keys[c] = self._code_rank[idx]
+            else:
+                idx = key_tables[c][gi]
+                cols[c] = np.array(self.attributes[c], dtype=object)[idx]
+                sort_keys[c] = idx
+        if by:
+            order = np.lexsort([sort_keys[c] for c in reversed(by)])
+            flat = flat[order]
+            cols = {c: v[order] for c, v in cols.items()}
+        t = {name: flat[:, i] for i, name in enumerate(_TERMS)}
+        sums = {
+            "n": t["n"], "sum_a": t["sum_a"], "sum_f": t["sum_f"], "sum_abs_a": t["sum_abs_a"],
+            "sum_e": t["sum_f"] - t["sum_a"], "sum_abs_e": t["sum_abs_e"], "sum_sq_e": t["sum_sq_e"],
+            "sum_ape": t["sum_ape"], "n_ape": t["n_ape"], "n_zero_a": t["n"] - t["n_ape"],
+            "sum_scaled_abs_e": t["sum_scaled_abs_e"], "n_scaled": t["n_scaled"],
+        }
+        frame = pd.DataFrame({**{c: pd.Series(v) for c, v in cols.items()}, **sums})
+        for c in by:
+            if c == "period":
+                frame[c] = pd.to_datetime(frame[c])
+        return frame[[*by, *SUM_COLUMNS]]
+
+    # ---------------------------------------------------------------- public views
+    def accuracy(self, by: list[str], *, stage: str | None = None, lag=None, period_from=None, period_to=None,
+                 filters: dict[str, list[str]] | None = None) -> pd.DataFrame:
+        """One row per group: group columns then METRIC_COLUMNS (fractions); default stage = final stage."""
+        return accuracy.finalize(self.sums(by, stage=stage, lag=lag, period_from=period_from, period_to=period_to,
+                                           filters=filters))
+
+    def fva(self, by: list[str] = (), *, lag=None, period_from=None, period_to=None, filters=None) -> pd.DataFrame:
+        """Stairstep per group: stage, n, wape, fva_vs_previous, fva_vs_naive (fractions) in configured stage order."""
+        by = [c for c in self._check_by(by) if c != "stage"]
+        table = self.accuracy([*by, "stage"], lag=lag, period_from=period_from, period_to=period_to, filters=filters)
+        stair = accuracy.fva(table, self.stages, by=by)
+        n = table[[*by, "stage", "n"]]
+        out = stair.merge(n, on=[*by, "stage"], how="left")
+        return out[[*by, *FVA_COLUMNS]]
+
+    def by_lag(self, *, stage=None, period_from=None, period_to=None, filters=None) -> pd.DataFrame:
+        """Lag waterfall: one row per lag with METRIC_COLUMNS."""
+        return self.accuracy(["lag"], stage=stage, period_from=period_from, period_to=period_to, filters=filters)
+
+    def exceptions(self, *, stage=None, lag=None, period_from=None, period_to=None, filters=None,
+                   top: int = 50) -> pd.DataFrame:
+        """Items ranked by abs error volume: every tracking-signal-flagged item plus the top contributors (lag None = headline lag)."""
+        lag = self._default_lag(lag)
+        sums = self.sums(["item"], stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=filters)
+        per_item = accuracy.finalize(sums)
+        cols = ["item", *self.attr_names, "abc", "xyz", "ts", "flagged", "abs_error", "share", "rank", "n", "wape", "bias"]
+        if per_item.empty:
+            return pd.DataFrame({c: [] for c in cols})
+        pos = np.array([self._item_pos[c] for c in per_item["item"]], dtype=np.int64)
+        abs_e = sums["sum_abs_e"].to_numpy()
+        ts, _flag = self._tracking(stage, lag, period_from, period_to)
+        t = ts[pos]
+        flagged = np.abs(np.nan_to_num(t, nan=0.0)) > self.tracking_limit
+        total = abs_e.sum()
+        order = np.lexsort((self._code_rank[pos], -abs_e))
+        rank = np.empty(len(pos), dtype=np.int64)
+        rank[order] = np.arange(1, len(pos) + 1)
+        frame = pd.DataFrame({"item": per_item["item"].to_numpy()})
+        for name in [*self.attr_names, "abc", "xyz"]:
+            frame[name] = np.array(self.attributes[name], dtype=object)[self._attr_codes[name][pos]]
+        frame["ts"] = t
+        frame["flagged"] = flagged
+        frame["abs_error"] = abs_e
+        frame["share"] = abs_e / total if total else np.nan
+        frame["rank"] = rank
+        frame["n"] = per_item["n"].to_numpy()
+        frame["wape"] = per_item["wape"].to_numpy()
+        frame["bias"] = per_item["bias"].to_numpy()
+        keep = (rank <= top) | flagged
+        return frame[keep].sort_values("rank", kind="stable", ignore_index=True)[cols]
+
+    def _default_lag(self, lag) -> int | None:
+        if lag is not None:
+            return lag
+        return self.headline_lag if self.headline_lag in self.lags else (self.lags[0] if self.lags else None)
+
+    def _tracking(self, stage, lag, period_from, period_to) -> tuple[np.ndarray, np.ndarray]:
+        """Per cube item tracking signal over the last W periods with A and F (DOMAIN §2), and the flag."""
+        si = self._stage_list(stage, False)[0]
+        li = self._lag_list(lag)
+        p0, p1 = self._period_range(period_from, period_to)
+        if not li or p0 > p1:
+            return np.full(self.n_items, np.nan), np.zeros(self.n_items, dtype=bool)
+        f = self.f[si, li[0], :, p0:p1 + 1]
+        a = self.a[:, p0:p1 + 1]
+        valid = ~(np.isnan(f) | np.isnan(a))
+        from_end = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1]
+        take = valid & (from_end <= self.tracking_window)
+        e = np.where(take, f - a, 0.0)
+        n = take.sum(axis=1)
+        sum_e = e.sum(axis=1)
+        mad = np.full(self.n_items, np.nan)
+        np.divide(np.abs(e).sum(axis=1), n, out=mad, where=n > 0)
+        ts = np.full(self.n_items, np.nan)
+        np.divide(sum_e, mad, out=ts, where=(mad > 0) & np.isfinite(mad))
+        return ts, np.abs(np.nan_to_num(ts, nan=0.0)) > self.tracking_limit
+
+    def item_series(self, items: list[str], *, stage=None, lag=None, period_from=None, period_to=None) -> pd.DataFrame:
+        """Long frame item, period, actual, forecast for a few items (lag None = headline lag); periods with A or F."""
+        si = self._stage_list(stage, False)[0]
+        li = self._lag_list(self._default_lag(lag))
+        p0, p1 = self._period_range(period_from, period_to)
+        pos = [self._item_pos[c] for c in items if c in self._item_pos]
+        if not pos or p0 > p1 or not li:
+            return pd.DataFrame({"item": pd.Series([], dtype=object), "period": pd.Series([], dtype="datetime64[ns]"),
+                                 "actual": pd.Series([], dtype=float), "forecast": pd.Series([], dtype=float)})
+        a = self.a[pos, p0:p1 + 1]
+        f = self.f[si, li[0]][pos, p0:p1 + 1]
+        keep = ~(np.isnan(a) & np.isnan(f))
+        ii, pp = np.nonzero(keep)
+        return pd.DataFrame({"item": self.item_codes[np.asarray(pos)[ii]], "period": self.periods[p0 + pp],
+                             "actual": a[ii, pp], "forecast": f[ii, pp]})
+
+    def items_of(self, filters: dict[str, list[str]] | None) -> list[str]:
+        """Item codes matching the filters, sorted."""
+        mask = self._item_mask(filters)
+        codes = self.item_codes if mask is None else self.item_codes[mask]
+        return sorted(codes.tolist())
+
+    def attribute_of(self, items: list[str]) -> pd.DataFrame:
+        """Item, attributes, abc and xyz of the given items."""
+        pos = np.array([self._item_pos[c] for c in items if c in self._item_pos], dtype=np.int64)
+        frame = pd.DataFrame({"item": self.item_codes[pos]})
+        for name in [*self.attr_names, "abc", "xyz"]:
+            frame[name] = np.array(self.attributes[name], dtype=object)[self._attr_codes[name][pos]]
+        return frame
+
+    def frame(self) -> pd.DataFrame:
+        """Every (item, period, lag, stage) cell with A or F as a long frame (tests and exports; not for views)."""
+        s, l, i, p = np.nonzero(~np.isnan(self.f))
+        out = pd.DataFrame({"item": self.item_codes[i], "period": self.periods[p],
+                            "lag": np.asarray(self.lags, dtype=np.int64)[l],
+                            "stage": np.array(self.stages, dtype=object)[s],
+                            "actual": self.a[i, p], "forecast": self.f[s, l, i, p]})
+        for name in [*self.attr_names, "abc", "xyz"]:
+            out[name] = np.array(self.attributes[name], dtype=object)[self._attr_codes[name][i]]
+        return out
+
+    def memory_mb(self) -> float:
+        """Approximate resident size of the cube's arrays in MB."""
+        return sum(x.nbytes for x in (self.a, self.f, self.K, self.Q)) / 1048576
+
+
+def _day_to_pnum(days: np.ndarray, cadence: str) -> np.ndarray:
+    d = np.asarray(days, dtype=np.int64)
+    if cadence == "week":
+        return (d - 4) // 7
+    return d.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+
+
+def _unit_groups(ucodes: dict[str, np.ndarray], n_units: int, umask: np.ndarray | None, radix: dict[str, int]
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+    """Group id per unit (-1 = excluded), the key code of each group per column, and the group count."""
+    if not ucodes:
+        gid = np.zeros(n_units, dtype=np.int64)
+        tables: dict[str, np.ndarray] = {}
+        n_g = 1
+    else:
+        mixed = np.zeros(n_units, dtype=np.int64)
+        for c, codes in ucodes.items():
+            mixed = mixed * radix[c] + codes
+        if umask is not None:
+            uniq, inv = np.unique(mixed[umask], return_inverse=True)
+            gid = np.full(n_units, -1, dtype=np.int64)
+            gid[umask] = inv
+        else:
+            uniq, inv = np.unique(mixed, return_inverse=True)
+            gid = inv.astype(np.int64)
+        tables = {}
+        rest = uniq
+        for c in reversed(list(ucodes)):
+            rest, digit = np.divmod(rest, radix[c])
+            tables[c] = digit
+        n_g = len(uniq)
+    if umask is not None and not ucodes:
+        gid = np.where(umask, 0, -1)
+    return gid, tables, n_g
+
+
+def _group_axis(data: np.ndarray, gid: np.ndarray, n_g: int, axis: int) -> np.ndarray:
+    """Sum `data` along `axis` (units) into n_g groups by gid (-1 dropped)."""
+    moved = np.moveaxis(data, axis, -1)  # (..., U)
+    lead = moved.shape[:-1]
+    flat = moved.reshape(-1, moved.shape[-1])
+    keep = gid >= 0
+    if keep.all() and n_g == len(gid) and (np.diff(gid) == 1).all():
+        res = flat
+    elif n_g <= 64:
+        onehot = np.zeros((len(gid), n_g))
+        onehot[np.flatnonzero(keep), gid[keep]] = 1.0
+        res = flat @ onehot
+    else:
+        g = gid[keep]
+        sub = flat[:, keep]
+        if len(g) and (np.diff(g) >= 0).all():  # sorted ids: contiguous runs
+            starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+            red = np.add.reduceat(sub, starts, axis=1) if len(starts) else np.zeros((flat.shape[0], 0))
+            res = np.zeros((flat.shape[0], n_g))
+            res[:, g[starts]] = red
+        else:
+            res = np.stack([np.bincount(g, weights=row, minlength=n_g) for row in sub]) if len(sub) else \
+                np.zeros((0, n_g))
+    return np.moveaxis(res.reshape(*lead, n_g), -1, axis)

@@ -1,0 +1,490 @@
+"""Reading demand and forecast files and checking every row (each problem with file, row and column)."""
+
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import io
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kpis import periods
+from kpis.forecast.common import (
+    RESERVED,
+    _adj,
+    _period_start,
+    _plural,
+)
+from kpis.ingest import ImportFailed, Problem, _Collector, _numbers
+
+SUPPORTED = (".csv", ".txt", ".xlsx", ".xlsm", ".parquet", ".pq")
+
+# ---------------------------------------------------------------------------- reading
+@dataclass
+class _Table:
+    """A file's columns (lower-case names) with the file row number of each record."""
+
+    name: str
+    columns: dict[str, pd.Series]
+    labels: dict[str, str]  # lower-case name -> name as written in the file
+    rows: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+
+def _read(data: bytes, name: str) -> _Table:
+    """Parse CSV / Excel / Parquet bytes into a _Table; ImportFailed when unreadable."""
+    ext = Path(name).suffix.lower()
+    if ext not in SUPPORTED:
+        raise ImportFailed([Problem(name, None, None, f"unsupported file type '{ext or '(none)'}'; "
+                                                      "expected .csv, .xlsx or .parquet")])
+    if not data.strip():
+        raise ImportFailed([Problem(name, None, None, "file is empty; expected a header row and data rows")])
+    first = 2
+    try:
+        if ext in (".parquet", ".pq"):
+            df = _read_parquet(data)
+            first = 1
+        elif ext in (".xlsx", ".xlsm"):
+            df = pd.read_excel(io.BytesIO(data), dtype=object, engine="openpyxl", header=0)
+        else:
+            text = data.decode("utf-8-sig")
+            head = text.split("\n", 1)[0]
+            sep = ";" if head.count(";") > head.count(",") else ","
+            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, skip_blank_lines=False)
+    except UnicodeDecodeError:
+        raise ImportFailed([Problem(name, None, None, "file is not UTF-8 text; save the CSV as UTF-8")]) from None
+    except ImportFailed:
+        raise
+    except Exception as e:  # parser errors name the line themselves
+        raise ImportFailed([Problem(name, None, None, f"cannot read the file: {e}")]) from None
+    rows = np.arange(first, first + len(df), dtype=np.int64)
+    if ext not in (".parquet", ".pq") and len(df):
+        blank = np.ones(len(df), dtype=bool)
+        for c in df.columns:
+            col = df[c]
+            blank &= (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
+        if blank.any():
+            df, rows = df[~blank].reset_index(drop=True), rows[~blank]
+    labels: dict[str, str] = {}
+    columns: dict[str, pd.Series] = {}
+    problems = []
+    for c in df.columns:
+        raw = c.strftime("%Y-%m-%d") if isinstance(c, (pd.Timestamp, dt.date)) else str(c)
+        key = raw.strip().lower()
+        if key.startswith("unnamed:") and df[c].isna().all():
+            continue
+        if key in columns:
+            problems.append(Problem(name, 1, raw, f"column '{raw}' appears twice"))
+            continue
+        labels[key], columns[key] = raw.strip(), df[c]
+    if problems:
+        raise ImportFailed(problems)
+    if not len(rows):
+        raise ImportFailed([Problem(name, None, None, "file has a header but no data rows")])
+    return _Table(name, columns, labels, rows)
+
+
+def _read_parquet(data: bytes) -> pd.DataFrame:
+    """Parquet bytes as a frame; text columns come back categorical (dictionary-encoded) for speed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(data))
+    cols = []
+    for i, f in enumerate(table.schema):
+        col = table.column(i)
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            col = col.dictionary_encode()
+        cols.append(col)
+    table = pa.table(cols, names=table.column_names)
+    return table.to_pandas(date_as_object=False)
+
+
+# ---------------------------------------------------------------------------- cell helpers
+def _cell_text(values) -> list[str]:
+    """Clean text of raw unique cells: stripped, '' for missing, ISO dates, whole floats without '.0'."""
+    out = []
+    for v in values:
+        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+            out.append("")
+        elif isinstance(v, (pd.Timestamp, dt.datetime)):
+            out.append(v.strftime("%Y-%m-%d") if (v.hour, v.minute, v.second) == (0, 0, 0) else str(v))
+        elif isinstance(v, dt.date):
+            out.append(v.isoformat())
+        elif isinstance(v, np.datetime64):
+            out.append(str(v.astype("datetime64[D]")))
+        elif isinstance(v, (float, np.floating)) and float(v).is_integer():
+            out.append(str(int(v)))
+        else:
+            out.append(str(v).strip())
+    return out
+
+
+def _factor(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes per row (-1 = blank) and the distinct clean text values."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy().astype(np.int64)
+        uniq = col.cat.categories
+    else:
+        codes, uniq = pd.factorize(col, use_na_sentinel=True)
+        codes = codes.astype(np.int64, copy=False)
+    text = np.array(_cell_text(uniq), dtype=object)
+    tcodes, values = pd.factorize(text)
+    remap = np.append(tcodes.astype(np.int64), -1)
+    codes = remap[codes]  # -1 stays -1 (last element)
+    values = np.asarray(values, dtype=object)
+    blank = np.flatnonzero(values == "")
+    if len(blank):
+        b = blank[0]
+        keep = np.arange(len(values)) != b
+        newcode = np.cumsum(keep) - 1
+        newcode[b] = -1
+        codes = np.where(codes >= 0, newcode[np.maximum(codes, 0)], -1)
+        values = values[keep]
+    return codes, values
+
+
+def _rows_where(table: _Table, mask: np.ndarray) -> pd.Series:
+    return pd.Series(table.rows[mask])
+
+
+def _msgs_by_code(codes: np.ndarray, mask: np.ndarray, per_code: list[str] | np.ndarray) -> pd.Series:
+    arr = np.asarray(per_code, dtype=object)
+    return pd.Series(arr[codes[mask]])
+
+
+def _numbers_col(table: _Table, key: str, bag: _Collector, what: str) -> np.ndarray:
+    """Float values of a numeric column; missing / non-numeric cells are reported."""
+    col = table.columns[key]
+    label = table.labels[key]
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        vals = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            msgs = np.where(np.isnan(vals[bad]), f"{what} is empty; expected a number", f"{what} is not a finite number")
+            bag.add_many(_rows_where(table, bad), label, pd.Series(msgs))
+        return vals
+    text = col.astype(object)
+    vals = np.array(pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan))
+    retry = np.isnan(vals)
+    if retry.any():  # decimal commas, thousands separators, stray spaces
+        sub = text[retry]
+        num, pct = _numbers(sub)
+        num = num.where(~pct, np.nan)
+        vals[retry] = num.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            raw = _cell_text(text[bad].tolist())
+            msgs = [f"{what} is empty; expected a number" if r == "" else f"{what} '{r}' is not a number" for r in raw]
+            bag.add_many(_rows_where(table, bad), label, pd.Series(msgs))
+    return vals
+
+
+# ---------------------------------------------------------------------------- periods
+_RE = {
+    "week": re.compile(r"^\d{4}-?[Ww]\d{1,2}$"),
+    "month": re.compile(r"^\d{4}-\d{1,2}$"),
+    "quarter": re.compile(r"^\d{4}-?[Qq][1-4]$"),
+    "date": re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00(?::00)?)?$"),
+}
+
+
+def _kind_of(text: str) -> str:
+    """Granularity a period spelling implies: week, month, quarter, first (1st of a month: either), day, bad."""
+    for k in ("week", "month", "quarter"):
+        if _RE[k].match(text):
+            return k
+    m = _RE["date"].match(text)
+    if m:
+        try:
+            d = dt.date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return "bad"
+        return "first" if d.day == 1 else ("monthend" if (d + dt.timedelta(days=1)).day == 1 else "day")
+    return "bad"
+
+
+def _period_columns(table: _Table, keys: list[str], bag: _Collector, stored: str | None
+                    ) -> tuple[dict[str, np.ndarray], str]:
+    """Period number per row for each period-like column (-1 on error) and the file's cadence."""
+    facts = {k: _factor(table.columns[k]) for k in keys}
+    kinds = {k: np.array([_kind_of(t) for t in values], dtype=object) for k, (_c, values) in facts.items()}
+    weight = {"week": 0, "month": 0}
+    example = {"week": "", "month": ""}
+    for k, (codes, values) in facts.items():
+        counts = np.bincount(codes[codes >= 0], minlength=len(values))
+        for kind_name, flag in (("week", ("week", "day")), ("month", ("month",))):
+            sel = np.isin(kinds[k], flag)
+            weight[kind_name] += int(counts[sel].sum())
+            if sel.any() and not example[kind_name]:
+                example[kind_name] = str(values[np.flatnonzero(sel)[0]])
+    if weight["week"] and weight["month"]:
+        if weight["week"] == weight["month"] and stored in ("week", "month"):
+            cadence = stored      # a tie: the rows that disagree with the stored data are the odd ones out
+        else:
+            cadence = "week" if weight["week"] > weight["month"] else "month"
+    elif weight["week"]:
+        cadence = "week"
+    elif weight["month"]:
+        cadence = "month"
+    else:
+        cadence = stored or "month"
+    if stored and stored != cadence and not bag.total:
+        bag.add(None, table.labels[keys[0]], f"this file is {_adj(cadence)} but the stored demand and forecasts are "
+                                             f"{_adj(stored)}; use one granularity for all forecast data")
+    out = {}
+    for k, (codes, values) in facts.items():
+        start, err = periods.normalise(pd.Series(values, dtype=object), cadence)
+        err = err.to_numpy(dtype=object).copy()
+        kind = kinds[k]
+        if cadence == "month":
+            mixed = np.isin(kind, ("week", "day"))
+        else:
+            mixed = np.isin(kind, ("month",))
+        quarter = kind == "quarter"
+        for j in np.flatnonzero(mixed):
+            err[j] = (f"is {'an ISO week' if kind[j] == 'week' else 'a day within a month' if kind[j] == 'day' else 'a month'}, "
+                      f"but other rows in this file are {_plural(cadence)} (e.g. '{example[cadence]}'); "
+                      "use one granularity per file")
+        for j in np.flatnonzero(quarter):
+            err[j] = "is a quarter; forecast data must be weekly or monthly"
+        num = np.full(len(values), -1, dtype=np.int64)
+        ok = (err == "") & start.notna().to_numpy()
+        if ok.any():
+            num[ok] = periods.period_number(start[ok], cadence)
+            day = _period_start(num, cadence).astype(np.int64)
+            out_of_range = ok & ((day < 0) | (day >= 1 << 16))
+            err[out_of_range] = "is outside the supported years 1970-2149"
+            ok &= ~out_of_range
+        label = table.labels[k]
+        bad_codes = ~ok
+        row_bad = (codes < 0) | bad_codes[np.maximum(codes, 0)]
+        if row_bad.any():
+            msgs_u = np.array([f"period '{v}' {e}" if k == "period" else f"snapshot '{v}' {e}"
+                               for v, e in zip(values, err)], dtype=object)
+            rc = codes[row_bad]
+            msgs = np.where(rc < 0, f"{k} is empty; expected {periods.FORMAT_HINT}", msgs_u[np.maximum(rc, 0)])
+            bag.add_many(pd.Series(table.rows[row_bad]), label, pd.Series(msgs))
+        out[k] = np.where(codes >= 0, num[np.maximum(codes, 0)], -1)
+    return out, cadence
+
+
+# ---------------------------------------------------------------------------- validation
+@dataclass
+class _Rows:
+    """Checked rows ready to write (codes into small value tables)."""
+
+    kind: str
+    n: int
+    item_codes: np.ndarray          # per row, into items
+    items: np.ndarray               # item code strings
+    period: np.ndarray              # period number per row
+    cadence: str
+    value: np.ndarray               # actual or forecast
+    lag: np.ndarray | None = None
+    stage_codes: np.ndarray | None = None
+    stages: list[str] = field(default_factory=list)
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # item code -> {attr: value}
+    attribute_names: list[str] = field(default_factory=list)
+    ignored: tuple[str, ...] = ()
+
+
+def _require_columns(table: _Table, needed: list[str], hint: str) -> None:
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise ImportFailed([Problem(table.name, 1, None, f"missing column(s) {', '.join(repr(c) for c in missing)}; "
+                                                         f"expected {hint}")])
+
+
+def _item_column(table: _Table, bag: _Collector) -> tuple[np.ndarray, np.ndarray]:
+    codes, values = _factor(table.columns["item"])
+    label = table.labels["item"]
+    empty = codes < 0
+    if empty.any():
+        bag.add_many(_rows_where(table, empty), label, "item is empty")
+    lens = np.array([len(v) for v in values], dtype=np.int64)
+    long = np.flatnonzero(lens > 120)
+    if len(long):
+        sel = np.isin(codes, long)
+        bag.add_many(_rows_where(table, sel), label, "item code is longer than 120 characters")
+    return codes, values
+
+
+def _duplicates(table: _Table, key: np.ndarray, ok: np.ndarray, bag: _Collector, column: str, what: Callable[[int], str]
+                ) -> None:
+    """Report rows whose key repeats an earlier row's key (keys >= 0; ok = rows to check)."""
+    idx = np.flatnonzero(ok)
+    k = key[idx]
+    if not len(k):
+        return
+    space = int(k.max()) + 1
+    if space <= 2 * len(k) + 1024:  # dense key space: one counting pass
+        if np.bincount(k, minlength=space).max() <= 1:
+            return
+    order = np.argsort(k, kind="stable")
+    ks = k[order]
+    same = np.zeros(len(ks), dtype=bool)
+    same[1:] = ks[1:] == ks[:-1]
+    if not same.any():
+        return
+    start = np.where(~same, np.arange(len(ks)), 0)
+    start = np.maximum.accumulate(start)
+    dup_pos = np.flatnonzero(same)
+    later = idx[order[dup_pos]]
+    first = idx[order[start[dup_pos]]]
+    msgs = [f"duplicate: row {int(table.rows[f])} already has {what(int(r))}" for f, r in zip(first[:bag.cap], later[:bag.cap])]
+    msgs += [""] * (len(later) - len(msgs))
+    bag.add_many(pd.Series(table.rows[later]), column, pd.Series(msgs))
+
+
+def _validate_demand(table: _Table, bag: _Collector, stored: str | None, known: dict[str, tuple[int, dict]]) -> _Rows:
+    hint = "item, period, actual and any attribute columns (family, region, channel, ...)"
+    _require_columns(table, ["item", "period", "actual"], hint)
+    bad_names = [table.labels[c] for c in table.columns if c in RESERVED and c not in ("item", "period", "actual")]
+    if bad_names:
+        raise ImportFailed([Problem(table.name, 1, c, f"column '{c}' is not allowed in a demand file "
+                                                       f"(reserved name); expected {hint}") for c in bad_names])
+    codes, items = _item_column(table, bag)
+    pnum, cadence = _period_columns(table, ["period"], bag, stored)
+    value = _numbers_col(table, "actual", bag, "actual")
+    attr_names = [c for c in table.columns if c not in ("item", "period", "actual")]
+    attrs: dict[str, dict[str, str]] = {}
+    if attr_names and len(items):
+        first_row = np.full(len(items), -1, dtype=np.int64)
+        valid = np.flatnonzero(codes >= 0)
+        uniq, pos = np.unique(codes[valid], return_index=True)
+        first_row[uniq] = valid[pos]
+        per_item: dict[str, list[str]] = {}
+        for a in attr_names:
+            acodes, avals = _factor(table.columns[a])
+            ref = acodes[first_row[np.maximum(codes, 0)]]
+            conflict = (codes >= 0) & (acodes != ref)
+            if conflict.any():
+                vals = np.append(avals, "")
+                crow = np.flatnonzero(conflict)
+                msgs = [f"item '{items[codes[r]]}' has {a} '{vals[acodes[r]]}' here but "
+                        f"'{vals[ref[r]]}' in row {int(table.rows[first_row[codes[r]]])}; "
+                        "an item has one value per attribute" for r in crow[:bag.cap]]
+                msgs += [""] * (len(crow) - len(msgs))
+                bag.add_many(pd.Series(table.rows[crow]), table.labels[a], pd.Series(msgs))
+            fv = acodes[first_row]
+            per_item[a] = [avals[c] if c >= 0 else "" for c in fv]
+        for j, code in enumerate(items):
+            attrs[code] = {a: per_item[a][j] for a in attr_names}
+    ok = (codes >= 0) & (pnum["period"] >= 0)
+    pmin = int(pnum["period"][ok].min()) if ok.any() else 0
+    width = int(pnum["period"][ok].max()) - pmin + 1 if ok.any() else 1
+    key = np.where(ok, codes * width + pnum["period"] - pmin, -1)
+    _duplicates(table, key, ok, bag, table.labels["period"],
+                lambda r: f"item '{items[codes[r]]}' for period {periods.label(_period_start(pnum['period'][r:r + 1], cadence)[0], cadence)}")
+    bag.raise_if_any()
+    return _Rows("demand", table.n, codes, np.asarray(items, dtype=object), pnum["period"], cadence, value,
+                 attributes=attrs, attribute_names=attr_names)
+
+
+def _validate_forecasts(table: _Table, bag: _Collector, stored: str | None, known: dict[str, tuple[int, dict]],
+                        stages_cfg: list[str]) -> _Rows:
+    hint = "item, period, lag (or snapshot), stage, forecast"
+    need = ["item", "period", "stage", "forecast"]
+    _require_columns(table, need, hint)
+    if "lag" not in table.columns and "snapshot" not in table.columns:
+        raise ImportFailed([Problem(table.name, 1, None, f"missing column 'lag' (or 'snapshot', the period the "
+                                                         f"forecast was made in); expected {hint}")])
+    ignored = tuple(table.labels[c] for c in table.columns if c not in (*need, "lag", "snapshot"))
+    codes, items = _item_column(table, bag)
+    if len(items):
+        unknown = np.array([code not in known for code in items])
+        if unknown.any():
+            sel = (codes >= 0) & unknown[np.maximum(codes, 0)]
+            msgs = _msgs_by_code(codes, sel, [f"unknown item '{c}'; import its demand first (items and their "
+                                              "attributes come from demand files)" for c in items])
+            bag.add_many(_rows_where(table, sel), table.labels["item"], msgs)
+    pkeys = ["period"] + (["snapshot"] if "snapshot" in table.columns else [])
+    pnum, cadence = _period_columns(table, pkeys, bag, stored)
+    period = pnum["period"]
+    lag = np.full(table.n, -1, dtype=np.int64)
+    lag_ok = np.zeros(table.n, dtype=bool)
+    if "lag" in table.columns:
+        lcol = table.labels["lag"]
+        lv = _numbers_col(table, "lag", bag, "lag")
+        fin = np.isfinite(lv)
+        frac = fin & (lv != np.round(lv))
+        if frac.any():
+            bag.add_many(_rows_where(table, frac), lcol,
+                         pd.Series([f"lag {v:g} is not a whole number of periods" for v in lv[frac][:bag.cap]]
+                                   + [""] * max(0, int(frac.sum()) - bag.cap)))
+        neg = fin & ~frac & (lv < 0)
+        if neg.any():
+            bag.add_many(_rows_where(table, neg), lcol,
+                         pd.Series([f"lag {v:g} is negative; lag = period − snapshot must be 0 or more"
+                                    for v in lv[neg][:bag.cap]] + [""] * max(0, int(neg.sum()) - bag.cap)))
+        big = fin & ~frac & (lv > 1000)
+        if big.any():
+            bag.add_many(_rows_where(table, big), lcol, "lag is over 1000 periods")
+        lag_ok = fin & ~frac & (lv >= 0) & (lv <= 1000)
+        lag = np.where(lag_ok, lv, -1).astype(np.int64)
+    if "snapshot" in table.columns:
+        snap = pnum["snapshot"]
+        both = (snap >= 0) & (period >= 0)
+        from_snap = np.where(both, period - snap, -1)
+        scol = table.labels["snapshot"]
+        after = both & (from_snap < 0)
+        if after.any():
+            idx = np.flatnonzero(after)[:bag.cap]
+            msgs = [f"snapshot {periods.label(_period_start(snap[i:i + 1], cadence)[0], cadence)} is after period "
+                    f"{periods.label(_period_start(period[i:i + 1], cadence)[0], cadence)} (lag would be "
+                    f"{int(from_snap[i])}); a forecast is made before or in its period" for i in idx]
+            bag.add_many(_rows_where(table, after), scol, pd.Series(msgs + [""] * (int(after.sum()) - len(msgs))))
+        if "lag" in table.columns:
+            differ = both & ~after & lag_ok & (from_snap != lag)
+            if differ.any():
+                idx = np.flatnonzero(differ)[:bag.cap]
+                msgs = [f"lag {int(lag[i])} does not match period − snapshot = {int(from_snap[i])}" for i in idx]
+                bag.add_many(_rows_where(table, differ), table.labels["lag"],
+                             pd.Series(msgs + [""] * (int(differ.sum()) - len(msgs))))
+        else:
+            lag = np.where(both & ~after, from_snap, -1)
+            lag_ok = lag >= 0
+    scodes, svals = _factor(table.columns["stage"])
+    by_lower = {s.lower(): s for s in stages_cfg}
+    mapped = [by_lower.get(str(v).lower()) for v in svals]
+    stage_list = [s for s in stages_cfg if s in set(mapped)]
+    stage_idx = np.array([stage_list.index(m) if m else -1 for m in mapped] + [-1], dtype=np.int64)
+    row_stage = stage_idx[np.where(scodes >= 0, scodes, len(svals))]
+    slabel = table.labels["stage"]
+    if (scodes < 0).any():
+        bag.add_many(_rows_where(table, scodes < 0), slabel, "stage is empty")
+    bad_stage = (scodes >= 0) & (row_stage < 0)
+    if bad_stage.any():
+        per = []
+        for v in svals:
+            hint_s = difflib.get_close_matches(str(v).lower(), list(by_lower), n=1)
+            per.append(f"unknown stage '{v}'" + (f" (did you mean '{by_lower[hint_s[0]]}'?)" if hint_s else "")
+                       + f"; configured stages: {', '.join(stages_cfg)}")
+        bag.add_many(_rows_where(table, bad_stage), slabel, _msgs_by_code(scodes, bad_stage, per))
+    value = _numbers_col(table, "forecast", bag, "forecast")
+    ok = (codes >= 0) & (period >= 0) & (lag >= 0) & (row_stage >= 0)
+    if ok.any():
+        pmin = int(period[ok].min())
+        np_ = int(period[ok].max()) - pmin + 1
+        nl = int(lag[ok].max()) + 1
+        key = np.where(ok, ((codes * np_ + (period - pmin)) * nl + lag) * max(len(stage_list), 1) + row_stage, -1)
+
+        def what(r: int) -> str:
+            lab = periods.label(_period_start(period[r:r + 1], cadence)[0], cadence)
+            return f"item '{items[codes[r]]}', period {lab}, lag {int(lag[r])}, stage '{stage_list[row_stage[r]]}'"
+
+        _duplicates(table, key, ok, bag, table.labels["period"], what)
+    bag.raise_if_any()
+    return _Rows("forecasts", table.n, codes, np.asarray(items, dtype=object), period, cadence, value, lag=lag,
+                 stage_codes=row_stage, stages=stage_list, ignored=ignored)

@@ -1,0 +1,1 @@
+"""Continuous improvement: post-implementation reviews, improvement actions and whether an action worked."""
