@@ -242,3 +242,8 @@ def _existing(session, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 _ = (Kpi, tuple_)
+
+
+def import_actuals_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ImportResult:
+    """import_actuals on a file named on the command line."""
+    return import_actuals(engine, Path(path).read_bytes(), Path(path).name, config=config, user=user)

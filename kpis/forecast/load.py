@@ -265,3 +265,13 @@ def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, fil
     }])
     progress(0.98, "committing")
     return True
+
+
+def import_demand_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ForecastImportResult:
+    """import_file(kind='demand') on a file named on the command line."""
+    return import_file(engine, path, kind="demand", config=config, user=user)
+
+
+def import_forecasts_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ForecastImportResult:
+    """import_file(kind='forecasts') on a file named on the command line."""
+    return import_file(engine, path, kind="forecasts", config=config, user=user)

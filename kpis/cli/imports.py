@@ -1,0 +1,49 @@
+"""`python -m kpis import KIND FILE`: every import kind, each answered by its domain's loader.
+
+A loader is ``f(engine, path, *, config, user) -> result`` where ``result.summary()`` is one line;
+it raises ``kpis.ingest.ImportFailed`` (nothing written) on any bad row.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from kpis.cli import common
+
+# kind -> "module:function"; each domain adds its own kinds here.
+IMPORTERS = {
+    "actuals": "kpis.catalog.load:import_actuals_file",
+    "demand": "kpis.forecast.load:import_demand_file",
+    "forecasts": "kpis.forecast.load:import_forecasts_file",
+}
+
+
+def cmd_import(args) -> int:
+    from kpis.ingest import ImportFailed
+
+    cfg = common.config(args)
+    user = common.user(cfg, args)
+    engine = common.engine(cfg)
+    path = Path(args.file)
+    if not path.is_file():
+        return common.fail(f"{path}: file not found")
+    module, _, func = IMPORTERS[args.kind].partition(":")
+    loader = getattr(importlib.import_module(module), func)
+    try:
+        res = loader(engine, path, config=cfg, user=user)
+    except ImportFailed as e:
+        print(f"import failed, nothing was written ({e.total} problem{'s' if e.total != 1 else ''}):", file=sys.stderr)
+        print(str(e), file=sys.stderr)
+        return 2
+    print(res.summary())
+    return 0
+
+
+def register(sub) -> None:
+    imp = sub.add_parser("import", help="import a CSV, Excel or (demand/forecasts) Parquet file (nothing is written "
+                                        "if any row is bad)")
+    imp.add_argument("kind", choices=list(IMPORTERS))
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_import)
