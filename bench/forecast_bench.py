@@ -104,6 +104,11 @@ def duckdb_views(folder: Path, cube) -> dict:
     import duckdb
 
     con = duckdb.connect()
+    return {k: (lambda s=s: con.execute(s).fetchall()) for k, s in duckdb_sql(folder, cube).items()}
+
+
+def duckdb_sql(folder: Path, cube) -> dict[str, str]:
+    """The SQL of every view for DuckDB over the Parquet files."""
     d, f = str(folder / "demand.parquet"), str(folder / "forecasts.parquet")
     stage = [s for s in cube.stages if s not in cube.derived][-1]
     fams = cube.attributes["family"][:2]
@@ -178,8 +183,60 @@ def duckdb_views(folder: Path, cube) -> dict:
         "item series (5 items)": f"""SELECT d.item::VARCHAR item, d.period::DATE period, d.actual, f.forecast
             FROM read_parquet('{d}') d LEFT JOIN (SELECT * FROM read_parquet('{f}') WHERE lag = 1 AND stage = '{stage}') f
             USING (item, period) WHERE d.item IN ({five}) ORDER BY 1, 2""",
+        "by period, lag": q("period, lag"),
     }
-    return {k: (lambda s=s: con.execute(s).fetchall()) for k, s in sql.items()}
+    return sql
+
+
+# --------------------------------------------------------------------------- whole process: CLI vs DuckDB
+CLI_ARGS = ["accuracy", "--by", "period,lag", "--format", "csv"]
+DUCKDB_SCRIPT = """import csv, sys, duckdb
+rows = duckdb.connect().execute(sys.stdin.read()).fetchall()
+w = csv.writer(sys.stdout, lineterminator="\\n")
+w.writerows(rows)
+"""
+
+
+def whole_process(db: Path, folder: Path, cube, runs: int = 5) -> dict:
+    """`python -m kpis accuracy --by period,lag --format csv` as a whole process (start, imports, answer, exit)
+    against a Python process running DuckDB's SQL for the same figures over the Parquet files; medians of
+    `runs` after one warm-up each, run alternately so both see the same machine load; outputs compared."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SOP_PULSE_USER": "bench"}
+    sql = duckdb_sql(folder, cube)["by period, lag"]
+
+    def ours() -> str:
+        return subprocess.run([sys.executable, "-m", "kpis", *CLI_ARGS], capture_output=True, text=True, cwd=ROOT,
+                              env=env, check=True).stdout
+
+    def duck() -> str:
+        return subprocess.run([sys.executable, "-c", DUCKDB_SCRIPT], input=sql, capture_output=True, text=True,
+                              cwd=ROOT, check=True).stdout
+
+    out_ours, out_duck = ours(), duck()   # warm-up (and the snapshot, if the import did not write one)
+    t_ours, t_duck = [], []
+    for _ in range(runs):
+        for fn, acc in ((ours, t_ours), (duck, t_duck)):
+            t = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t)
+    # same figures? (n and wape per period and lag)
+    import csv as _csv
+    import io as _io
+
+    mine = {(r["period"], int(r["lag"])): (int(r["n"]), float(r["wape"]))
+            for r in _csv.DictReader(_io.StringIO(out_ours))}
+    worst, count = 0.0, 0
+    for r in _csv.reader(_io.StringIO(out_duck)):
+        period = np.datetime64(r[0][:10], "D")
+        iso = period.astype(object).isocalendar()
+        key = (f"{iso[0]}-W{iso[1]:02d}", int(r[1]))
+        n, wape = mine[key]
+        assert n == int(r[2]), (key, n, r[2])
+        worst = max(worst, abs(wape - float(r[7])))
+        count += 1
+    assert count == len(mine), (count, len(mine))
+    return {"ours_s": statistics.median(t_ours), "duckdb_s": statistics.median(t_duck),
+            "ours_all": t_ours, "duckdb_all": t_duck, "rows": count, "max_wape_diff": worst}
 
 
 def cross_check(ours: dict, duck: dict) -> str:
@@ -237,6 +294,20 @@ def ok(flag: bool) -> str:
     return "ok" if flag else "MISSED"
 
 
+TARGET_CLI_RATIO = 0.5
+
+
+def print_whole_process(wp: dict) -> None:
+    ratio = wp["ours_s"] / wp["duckdb_s"]
+    print(f"\nwhole process, `python -m kpis {' '.join(CLI_ARGS)}` ({wp['rows']} rows) vs DuckDB over Parquet "
+          f"(medians of {len(wp['ours_all'])}):")
+    print(f"  ours {wp['ours_s']:.2f} s, DuckDB {wp['duckdb_s']:.2f} s, ratio {ratio:.2f} "
+          f"(target <= {TARGET_CLI_RATIO}) {ok(ratio <= TARGET_CLI_RATIO)}; same n, largest WAPE difference "
+          f"{wp['max_wape_diff']:.1e}")
+    print("  runs: ours " + ", ".join(f"{x:.2f}" for x in wp["ours_all"]) + " s; DuckDB "
+          + ", ".join(f"{x:.2f}" for x in wp["duckdb_all"]) + " s")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description="forecast accuracy benchmark")
     ap.add_argument("--items", type=int, default=10_000)
@@ -247,6 +318,8 @@ def main() -> int:
     ap.add_argument("--pg-url", default=os.environ.get("TEST_DATABASE_URL",
                                                          "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--skip-pg", action="store_true")
+    ap.add_argument("--cli-only", action="store_true",
+                    help="only the whole-process CLI vs DuckDB comparison (imports the data first if needed)")
     ap.add_argument("--child-import", nargs=3, metavar=("URL", "SCHEMA", "FOLDER"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child_import:
@@ -273,9 +346,18 @@ def main() -> int:
           f"= {a.items * a.periods * a.lags * a.stages:,} forecast rows + {a.items * a.periods:,} actuals; "
           f"{os.cpu_count()} cores")
     lines = []
+    db = out / "bench.db"
+    if a.cli_only:
+        if not db.exists():
+            run_child(f"sqlite:///{db}", None, folder)
+        engine = make_engine(f"sqlite:///{db}")
+        cube = forecast.get_cube(engine, cfg, forecast.forecast_version(engine))
+        wp = whole_process(db, folder, cube)
+        print_whole_process(wp)
+        engine.dispose()
+        return 0
 
     # ---- SQLite import
-    db = out / "bench.db"
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     sq = run_child(f"sqlite:///{db}", None, folder)
@@ -368,6 +450,7 @@ def main() -> int:
           f"(target < {TARGET_PAGE_S} s) {ok(page_s < TARGET_PAGE_S)}; after a data change add the cold cube load "
           f"({cold:.2f} s) once")
     print(check)
+    print_whole_process(whole_process(db, folder, cube))
     if pg_engine is not None:
         pg_engine.dispose()
         from sqlalchemy import text

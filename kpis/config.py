@@ -177,6 +177,8 @@ class AppConfig:
 
 def resolve_sqlite_path(url: str, base: Path) -> str:
     """Make a relative SQLite file path (any sqlite+driver URL) absolute against base."""
+    if not url.startswith("sqlite") or url.split("://", 1)[-1].startswith("//"):
+        return url  # not SQLite, or already an absolute path: no need to load SQLAlchemy's URL parser
     from sqlalchemy.engine import make_url
 
     try:

@@ -11,7 +11,10 @@ import re
 from typing import Literal
 
 import numpy as np
-import pandas as pd
+
+from kpis.lazy import lazy_module
+
+pd = lazy_module("pandas")  # loaded on first use: the CLI's CSV path never needs it
 
 Cadence = Literal["week", "month", "quarter"]
 CADENCES: tuple[str, ...] = ("week", "month", "quarter")
@@ -113,8 +116,32 @@ def _floor(dates: pd.Series, cadence: str) -> pd.Series:
     return dates.dt.to_period("Q").dt.start_time
 
 
+def _parse_simple(text: str, cadence: str) -> dt.date | None:
+    """The start of a period written the plain way for its cadence (or as an ISO date), without pandas;
+    None for anything else (normalise then decides and explains)."""
+    try:
+        if m := re.match(_RE_DATE, text):
+            d = dt.date(int(m[1]), int(m[2]), int(m[3]))
+            if cadence == "week":
+                return d - dt.timedelta(days=d.weekday())
+            return d.replace(day=1, month=d.month if cadence == "month" else (d.month - 1) // 3 * 3 + 1)
+        if cadence != "week" and (m := re.match(_RE_MONTH, text)):  # a month also feeds a quarterly KPI
+            month = int(m[2]) if cadence == "month" else (int(m[2]) - 1) // 3 * 3 + 1
+            return dt.date(int(m[1]), month, 1) if 1 <= int(m[2]) <= 12 else None
+        if cadence == "quarter" and (m := re.match(_RE_QUARTER, text)):
+            return dt.date(int(m[1]), (int(m[2]) - 1) * 3 + 1, 1)
+        if cadence == "week" and (m := re.match(_RE_WEEK, text)):
+            d = dt.date.fromisocalendar(int(m[1]), int(m[2]), 1)
+            return d if d.isocalendar()[1] == int(m[2]) else None
+    except ValueError:
+        return None
+    return None
+
+
 def parse_one(value: str | dt.date, cadence: str) -> dt.date:
     """Start date of a single period value; raises PeriodError with the reason."""
+    if isinstance(value, str) and cadence in CADENCES and (quick := _parse_simple(value.strip(), cadence)):
+        return quick
     start, err = normalise([value], cadence)
     if err.iloc[0]:
         raise PeriodError(f"{value!r} {err.iloc[0]}; expected {FORMAT_HINT}")
@@ -134,15 +161,16 @@ def parse_from(value: str | dt.date, cadence: str) -> dt.date:
     return parse_one(text, cadence)
 
 
-def label(start: dt.date | pd.Timestamp, cadence: str) -> str:
+def label(start: dt.date | pd.Timestamp | np.datetime64, cadence: str) -> str:
     """Display label of a period start (2025-03, 2025-Q1, 2025-W05)."""
-    ts = pd.Timestamp(start)
+    if isinstance(start, np.datetime64):
+        start = start.astype("datetime64[D]").item()
     if cadence == "week":
-        iso = ts.isocalendar()
-        return f"{iso.year}-W{iso.week:02d}"
+        iso = start.isocalendar()
+        return f"{iso[0]}-W{iso[1]:02d}"
     if cadence == "quarter":
-        return f"{ts.year}-Q{(ts.month - 1) // 3 + 1}"
-    return f"{ts.year}-{ts.month:02d}"
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    return f"{start.year}-{start.month:02d}"
 
 
 def labels(starts: pd.Series, cadence: str) -> pd.Series:

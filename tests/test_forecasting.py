@@ -408,7 +408,9 @@ def test_views_without_the_combination_cube_give_the_same_figures(generated, mon
 
     monkeypatch.setattr(cube_module, "_COMBO_BUDGET", 1)
     forecast.clear_cache()
-    slim = cube_module.ForecastCube(cube_module._load_raw(engine, cfg), cfg)
+    from kpis.forecast.sql import _load_raw
+
+    slim = cube_module.ForecastCube(_load_raw(engine, cfg), cfg)
     assert slim.combo_attrs == [] or slim.n_combos == 1
     for by in (["family"], ["period", "region"], ["abc"]):
         assert_same(slim.accuracy(by, filters={"channel": ["OEM"]}), cube.accuracy(by, filters={"channel": ["OEM"]}), by)
@@ -506,7 +508,9 @@ def test_cube_cache_and_snapshot(loaded, config, admin, tmp_path, monkeypatch):
     forecast.clear_cache()
     first = cube_of(loaded, config)
     assert cube_of(loaded, config) is first  # in-memory cache per data version
-    assert len(list((tmp_path / "cubes").glob("cube-*.pkl"))) == 1
+    snaps = list((tmp_path / "cubes").glob("cube-*"))
+    assert len(snaps) == 1 and snaps[0].is_dir()
+    assert {f.suffix for f in snaps[0].iterdir()} == {".npy", ".json"}   # arrays and JSON: nothing to unpickle
     forecast.clear_cache()  # a new process: read from the snapshot, same figures
     again = cube_of(loaded, config)
     assert again is not first
@@ -515,7 +519,44 @@ def test_cube_cache_and_snapshot(loaded, config, admin, tmp_path, monkeypatch):
     changed = cube_of(loaded, config)  # new data version: rebuilt, not the old snapshot
     assert changed.accuracy([], lag=1).iloc[0]["wape"] == approx((8 + 2 + 2 + 5) / 75)
     forecast.clear_cache(snapshots=True)
-    assert not list((tmp_path / "cubes").glob("cube-*.pkl"))
+    assert not list((tmp_path / "cubes").glob("cube-*"))
+
+
+def test_snapshot_with_a_pickled_array_is_never_unpickled(loaded, config, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOP_PULSE_CUBE_CACHE", str(tmp_path / "cubes"))
+    forecast.clear_cache()
+    first = cube_of(loaded, config)
+    snap = next((tmp_path / "cubes").glob("cube-*"))
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    victim = next(snap.glob("*.npy"))
+    np.save(victim, np.array([Evil()], dtype=object), allow_pickle=True)
+    forecast.clear_cache()
+    again = cube_of(loaded, config)          # the snapshot is refused and the cube rebuilt from the database
+    assert not marker.exists()
+    pd.testing.assert_frame_equal(again.accuracy(["lag"]), first.accuracy(["lag"]))
+
+
+@pytest.mark.parametrize("how", ["writable by others", "owned by another account"])
+def test_an_unsafe_cache_folder_is_not_used(loaded, config, tmp_path, monkeypatch, how):
+    import os
+
+    folder = tmp_path / "cubes"
+    folder.mkdir(mode=0o700)
+    if how == "writable by others":
+        os.chmod(folder, 0o777)
+    else:
+        if os.getuid() != 0:
+            pytest.skip("changing a folder's owner needs root")
+        os.chown(folder, 65534, 65534)
+    monkeypatch.setenv("SOP_PULSE_CUBE_CACHE", str(folder))
+    forecast.clear_cache()
+    cube = cube_of(loaded, config)           # works, from the database
+    assert cube is not None and not list(folder.glob("cube-*"))
 
 
 def test_bad_view_arguments(generated):
@@ -655,6 +696,29 @@ def test_cli_import_accuracy_and_fva(tmp_path):
     bad.write_bytes(b"item,period,lag,stage,forecast\nA,2025-02,-1,consensus,1\n")
     r = run_cli(["import", "forecasts", str(bad)], db)
     assert r.returncode == 2 and "bad.csv, row 2, column 'lag'" in r.stderr
+
+
+def test_cli_csv_answers_from_the_snapshot_without_pandas_or_sqlalchemy(tmp_path):
+    db = tmp_path / "cli.db"
+    (tmp_path / "demand.csv").write_bytes(DEMAND)
+    (tmp_path / "forecasts.csv").write_bytes(FORECASTS)
+    assert run_cli(["db", "upgrade"], db).returncode == 0
+    assert run_cli(["import", "demand", str(tmp_path / "demand.csv")], db).returncode == 0
+    assert run_cli(["import", "forecasts", str(tmp_path / "forecasts.csv")], db).returncode == 0  # writes the snapshot
+    slow = run_cli(["accuracy", "--by", "period,lag", "--format", "table"], db)      # the pandas path
+    probe = ("import sys; from kpis.cli import main; rc = main(['accuracy', '--by', 'period,lag', '--format', 'csv']); "
+             "print('LOADED', sorted(m for m in ('pandas.core', 'sqlalchemy') if m in sys.modules)); sys.exit(rc)")
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SOP_PULSE_USER": "cli-test",
+           "SOP_PULSE_CUBE_CACHE": str(db.parent / "cubes")}
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    body, loaded = r.stdout.rsplit("LOADED", 1)
+    assert loaded.strip() == "[]"
+    fast = pd.read_csv(io.StringIO(body))
+    table = pd.read_csv(io.StringIO(slow.stdout), sep=r"\s+")
+    assert list(fast.columns) == ["period", "lag", *METRIC_COLUMNS]
+    assert fast["period"].tolist() == table["period"].tolist() and fast["n"].tolist() == table["n"].tolist()
+    assert fast["wape"].to_numpy() == approx(table["wape"].to_numpy(), abs=1e-4)
 
 
 # --------------------------------------------------------------------------- cube version

@@ -333,3 +333,28 @@ def test_target_from_accepts_a_coarser_period():
     assert periods.parse_from("2025-Q3", "month") == dt.date(2025, 7, 1)
     assert periods.parse_from("2025-Q3", "week") == dt.date(2025, 6, 30)     # week containing 2025-07-01
     assert periods.parse_from("2025-W10", "week") == dt.date(2025, 3, 3)
+
+
+SPELLINGS = ["2025-03-31", "2025-01-01", "2024-12-30", "2025-3", "2025-03", "2025-12", "2025-13", "2025-00",
+             "2025-Q1", "2025Q4", "2025-q2", "2025-W01", "2025W9", "2026-W53", "2020-W53", "2025-02-30",
+             "2025-03-31 00:00", "2025-03-31T00:00:00", "march", ""]
+
+
+@pytest.mark.parametrize("cadence", ["week", "month", "quarter"])
+def test_plain_spellings_parse_like_normalise_without_pandas(cadence):
+    for text in SPELLINGS:
+        quick = periods._parse_simple(text, cadence)
+        start, err = periods.normalise([text], cadence)
+        if quick is not None:   # the fast path may only answer where normalise accepts, with the same start
+            assert not err.iloc[0], (text, cadence, err.iloc[0])
+            assert quick == start.iloc[0].date(), (text, cadence)
+        elif not err.iloc[0]:   # whatever it leaves to normalise still parses the same through parse_one
+            assert periods.parse_one(text, cadence) == start.iloc[0].date()
+
+
+def test_label_accepts_dates_timestamps_and_datetime64():
+    import numpy as np
+
+    assert periods.label(np.datetime64("2025-03-03T00:00:00.000000000"), "week") == "2025-W10"
+    assert periods.label(pd.Timestamp("2025-03-01"), "month") == "2025-03"
+    assert periods.label(dt.date(2025, 4, 1), "quarter") == "2025-Q2"

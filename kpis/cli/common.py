@@ -54,6 +54,26 @@ def print_frame(df: pd.DataFrame, fmt: str, *, empty: str = "(no rows)") -> None
         print(df.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
+def write_csv(columns: dict) -> None:
+    """Equal-length columns (name -> sequence) as CSV on stdout: floats with 12 significant digits (no float
+    noise), NaN as an empty cell, text neutralised against spreadsheet formulas."""
+    import csv
+    import math
+
+    def cell(v):
+        if isinstance(v, float) or type(v).__name__.startswith("float"):
+            return "" if math.isnan(v) else f"{float(v):.12g}"
+        if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            return "'" + v
+        return v.item() if hasattr(v, "item") else v
+
+    names = list(columns)
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(names)
+    for row in zip(*(columns[c] for c in names)):
+        out.writerow([cell(v) for v in row])
+
+
 def add_format(p, choices=("table", "csv")) -> None:
     """The --format option."""
     p.add_argument("--format", choices=list(choices), default=choices[0])

@@ -1,52 +1,80 @@
-"""One cube per (database, forecast-data version, settings): kept in memory and as an on-disk snapshot."""
+"""One cube per (database, forecast-data version, settings): kept in memory and as an on-disk snapshot.
+
+A built cube is also written to a private cache folder (SOP_PULSE_CUBE_CACHE, default
+~/.cache/sop-pulse/cubes; "off" disables it) as a snapshot of NumPy arrays (``kpis.forecast.snapshot``:
+no pickle, memory-mapped when read), so a new process (a CLI call, an app restart) skips the database
+read and the build. The snapshot's name is a hash of the database URL (password hidden), the schema,
+the data version, the time of that audit event (a recreated database with the same version number gets
+a new name) and the forecast settings. Only the newest two are kept. A cache folder owned by another
+account, or writable by others, is not used.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import pickle
+import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
-
-from sqlalchemy import Engine, String, func, select
+from typing import TYPE_CHECKING
 
 from kpis.config import AppConfig
-from kpis.forecast.cube import ForecastCube, _load_raw
-from kpis.store.models import AuditEvent, ImportBatch
+from kpis.forecast import snapshot
+from kpis.forecast.cube import ForecastCube
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 2
-
-
-_SNAPSHOT_FORMAT = 1
 _SNAPSHOTS_KEPT = 2
+_PATTERN = "cube-*"
+
+# The forecast-data version: the audit id of the newest demand or forecast import (or demo load). Catalog
+# syncs and KPI imports leave it alone, so they do not rebuild the cube. Plain SQL (no parameters) so the
+# engine and the light DB-API path of the CLI run the very same query.
+_VERSION_SQL = ("SELECT COALESCE(MAX(id), 0) FROM audit_event WHERE action = 'demo' OR (entity = 'import_batch' "
+                "AND entity_id IN (SELECT CAST(id AS VARCHAR(20)) FROM import_batch "
+                "WHERE kind IN ('demand', 'forecasts')))")
+
+
+def _at_sql(version: int) -> str:
+    return f"SELECT CAST(at AS VARCHAR(40)) FROM audit_event WHERE id = {int(version)}"
 
 
 def forecast_version(engine: Engine) -> int:
-    """A number that changes only when forecast data changes: the audit id of the newest demand or forecast
-    import (or demo load). Catalog syncs and KPI imports leave it alone, so they do not rebuild the cube."""
-    batches = select(func.cast(ImportBatch.id, String)).where(ImportBatch.kind.in_(("demand", "forecasts")))
-    q = select(func.coalesce(func.max(AuditEvent.id), 0)).where(
-        (AuditEvent.action == "demo") | ((AuditEvent.entity == "import_batch") & AuditEvent.entity_id.in_(batches)))
+    """A number that changes only when forecast data changes (see _VERSION_SQL)."""
     with engine.connect() as conn:
-        return int(conn.execute(q).scalar_one())
+        return int(conn.exec_driver_sql(_VERSION_SQL).scalar_one())
+
+
+def _settings(config: AppConfig) -> tuple:
+    fc = config.forecast
+    return (tuple(fc.stages), fc.headline_lag, fc.season_length, fc.tracking_window, fc.tracking_limit,
+            tuple(fc.abc), tuple(fc.xyz))
+
+
+def _masked(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def get_cube(engine: Engine, config: AppConfig, version: int) -> ForecastCube | None:
     """The cube for this database at this data version (cached, 2 entries); None when there are no forecasts."""
-    fc = config.forecast
-    settings = (tuple(fc.stages), fc.headline_lag, fc.season_length, fc.tracking_window, fc.tracking_limit,
-                tuple(fc.abc), tuple(fc.xyz))
-    key = (id(engine), engine.url.render_as_string(hide_password=False), int(version), settings)
+    settings = _settings(config)
+    url = engine.url.render_as_string(hide_password=False)
+    key = (id(engine), url, int(version), settings)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key][1]
-        snap = _snapshot_file(engine, int(version), settings)
+        snap = _snapshot_path(engine, int(version), settings)
         cube = _read_snapshot(snap)
         if cube is None:
+            from kpis.forecast.sql import _load_raw
+
             raw = _load_raw(engine, config)
             cube = None if raw is None else ForecastCube(raw, config)
             if cube is not None:
@@ -57,10 +85,31 @@ def get_cube(engine: Engine, config: AppConfig, version: int) -> ForecastCube | 
         return cube
 
 
-# A built cube is also pickled to a private cache folder (SOP_PULSE_CUBE_CACHE, default ~/.cache/sop-pulse/cubes;
-# "off" disables it) so a new process (CLI call, app restart) skips the database read and the build. The file name
-# is a hash of the database URL, the data version, the time of that audit event (a recreated database with the same
-# version number gets a new name) and the forecast settings. Only the newest two files are kept.
+def cube_from_snapshot(config: AppConfig) -> tuple[bool, ForecastCube | None]:
+    """The configured database's cube read straight from its snapshot, without SQLAlchemy or pandas:
+    (True, cube), (True, None) when there is no forecast data, (False, None) when the fast path cannot answer
+    (no snapshot yet, another database kind, any error): then use get_cube."""
+    try:
+        from kpis.store import dbapi
+
+        url = config.database_url()
+        conn = dbapi.connect(url)
+        if conn is None:
+            return False, None
+        try:
+            version = int(dbapi.scalar(conn, _VERSION_SQL) or 0)
+            if version == 0:
+                return True, None
+            at = dbapi.scalar(conn, _at_sql(version))
+            where = dbapi.scalar(conn, "SELECT current_schema()") if url.startswith("postgres") else ""
+        finally:
+            conn.close()
+        cube = _read_snapshot(_snapshot_name(url, where, version, at, _settings(config)))
+        return (cube is not None), cube
+    except Exception:  # noqa: BLE001 - the full path reports real problems
+        return False, None
+
+
 def _snapshot_dir() -> Path | None:
     setting = os.environ.get("SOP_PULSE_CUBE_CACHE", "")
     if setting.lower() in ("off", "0", "no", "false"):
@@ -70,49 +119,48 @@ def _snapshot_dir() -> Path | None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError:
         return None
-    return folder
+    return folder if snapshot.safe_folder(folder) else None
 
 
-def _snapshot_file(engine: Engine, version: int, settings: tuple) -> Path | None:
+def _snapshot_name(url: str, where: str | None, version: int, at, settings: tuple) -> Path | None:
     folder = _snapshot_dir()
     if folder is None:
         return None
+    ident = repr((snapshot.FORMAT, _masked(url), where or "", int(version), str(at), settings))
+    return folder / f"cube-{hashlib.sha256(ident.encode()).hexdigest()[:32]}"
+
+
+def _snapshot_path(engine: Engine, version: int, settings: tuple) -> Path | None:
     try:
         with engine.connect() as conn:
-            at = conn.execute(select(AuditEvent.at).where(AuditEvent.id == version)).scalar()
+            at = conn.exec_driver_sql(_at_sql(version)).scalar()
             where = conn.exec_driver_sql("SELECT current_schema()").scalar() if conn.dialect.name == "postgresql" else ""
     except Exception:  # no audit table yet, or a database error: just do not snapshot
         return None
-    ident = repr((_SNAPSHOT_FORMAT, engine.url.render_as_string(hide_password=True), where, version, str(at), settings))
-    return folder / f"cube-{hashlib.sha256(ident.encode()).hexdigest()[:32]}.pkl"
+    return _snapshot_name(engine.url.render_as_string(hide_password=False), where, version, at, settings)
 
 
 def _read_snapshot(path: Path | None) -> ForecastCube | None:
-    if path is None or not path.is_file():
+    if path is None:
         return None
     try:
-        with path.open("rb") as fh:
-            cube = pickle.load(fh)
+        state = snapshot.read(path, kind="ForecastCube")
+        if state is None:
+            return None
         os.utime(path)
-        return cube if isinstance(cube, ForecastCube) else None
+        return ForecastCube.from_state(state)
     except Exception:  # unreadable or from another version of this module: rebuild
         return None
 
 
 def _write_snapshot(path: Path | None, cube: ForecastCube) -> None:
-    if path is None:
+    if path is None or path.exists():
         return
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with tmp.open("wb") as fh:
-            pickle.dump(cube, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-        files = sorted(path.parent.glob("cube-*.pkl"), key=lambda f: f.stat().st_mtime, reverse=True)
-        for old in files[_SNAPSHOTS_KEPT:]:
-            old.unlink(missing_ok=True)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+        snapshot.write(path, cube.state(), kind="ForecastCube")
+        snapshot.prune(path.parent, _PATTERN, _SNAPSHOTS_KEPT)
+    except (OSError, TypeError):  # a full disk or an attribute we cannot store: the cube still works in memory
+        pass
 
 
 def clear_cache(*, snapshots: bool = False) -> None:
@@ -121,5 +169,4 @@ def clear_cache(*, snapshots: bool = False) -> None:
         _CACHE.clear()
         folder = _snapshot_dir() if snapshots else None
         if folder is not None:
-            for f in folder.glob("cube-*.pkl"):
-                f.unlink(missing_ok=True)
+            snapshot.prune(folder, _PATTERN, 0)

@@ -13,11 +13,14 @@ ratios of sums from ``kpis.forecast.metrics`` (``finalize``). This module never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sqlalchemy import Engine, select
+
+from kpis.lazy import lazy_module
+
+pd = lazy_module("pandas")  # loaded on first use: the CLI's CSV path never needs it
 
 from kpis import periods
 from kpis.config import AppConfig
@@ -31,8 +34,9 @@ from kpis.forecast.common import (
     _period_start,
 )
 from kpis.forecast.metrics import SUM_COLUMNS
-from kpis.forecast.sql import _fetch_keys
-from kpis.store.models import ForecastValue, Item
+
+if TYPE_CHECKING:
+    from kpis.forecast.sql import _Raw
 
 # ============================================================================ cube
 _TERMS = ["n", "sum_a", "sum_f", "sum_abs_a", "sum_abs_e", "sum_sq_e", "sum_ape", "n_ape",
@@ -83,38 +87,6 @@ def _grid_terms(f: np.ndarray, a: np.ndarray) -> np.ndarray:
     return out
 
 
-@dataclass
-class _Raw:
-    item_ids: np.ndarray
-    item_codes: list[str]
-    item_attrs: list[dict]
-    d_key: np.ndarray
-    d_val: np.ndarray
-    f_key: np.ndarray
-    f_val: np.ndarray
-    stages: list[str]
-
-
-def _load_raw(engine: Engine, config: AppConfig) -> _Raw | None:
-    """Items, demand and forecasts from the database as packed numpy arrays."""
-    stages = list(config.forecast.stages)
-    with engine.connect() as conn:
-        items = conn.execute(select(Item.id, Item.code, Item.attributes).order_by(Item.id)).all()
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-        f_key, f_val = _fetch_keys(conn, "forecast", stages)
-        if not len(f_key):
-            return None
-        if ((f_key & 63) == 63).any():  # stages not in config: read again with them appended
-            extra = sorted(conn.execute(select(ForecastValue.stage).where(ForecastValue.stage.not_in(stages))
-                                        .distinct()).scalars())
-            stages = stages + extra
-            f_key, f_val = _fetch_keys(conn, "forecast", stages)
-        d_key, d_val = _fetch_keys(conn, "demand_actual", None)
-    return _Raw(np.array([r[0] for r in items], dtype=np.int64), [r[1] for r in items], [r[2] or {} for r in items],
-                d_key, d_val, f_key, f_val, stages)
-
-
 def final_stage(cube: ForecastCube) -> str:
     """The last stage in configured order that has loaded (not derived) data; stages no longer in the
     config are only used when no configured stage has data."""
@@ -128,9 +100,17 @@ class ForecastCube:
 
     stages: list[str]
     lags: list[int]
-    periods: pd.DatetimeIndex
+    period_starts: np.ndarray   # datetime64[ns], one per period of the grid
     cadence: str
     attributes: dict[str, list[str]]
+
+    @property
+    def periods(self) -> pd.DatetimeIndex:
+        """The grid's period starts as a DatetimeIndex (made on first use)."""
+        idx = self.__dict__.get("_periods_index")
+        if idx is None:
+            idx = self.__dict__["_periods_index"] = pd.DatetimeIndex(self.period_starts)
+        return idx
 
     def __init__(self, raw: _Raw, config: AppConfig) -> None:
         fc = config.forecast
@@ -151,7 +131,7 @@ class ForecastCube:
         p0 = int(pnum_days.min())
         self.p_offset = p0
         n_p = int(pnum_days.max()) - p0 + 1
-        self.periods = pd.DatetimeIndex(_period_start(np.arange(p0, p0 + n_p), self.cadence).astype("datetime64[ns]"))
+        self.period_starts = _period_start(np.arange(p0, p0 + n_p), self.cadence).astype("datetime64[ns]")
         day_to_p = dict(zip(days.tolist(), (pnum_days - p0).tolist()))
         lut_days = np.array(list(day_to_p.keys()), dtype=np.int64)
         lut_p = np.array(list(day_to_p.values()), dtype=np.int64)
@@ -304,11 +284,15 @@ class ForecastCube:
 
     def _pidx(self, value, which: str) -> int:
         """Period index of a period spelling (2025-03, 2025-W05, a date) or a date/Timestamp (floored to its period)."""
-        ts = pd.Timestamp(periods.parse_one(value, self.cadence) if isinstance(value, str) else value)
+        d = periods.parse_one(value, self.cadence) if isinstance(value, str) else value
+        if isinstance(d, np.datetime64):
+            d = d.astype("datetime64[D]").item()
+        if isinstance(d, dt.datetime):  # pd.Timestamp too
+            d = d.date()
         if self.cadence == "week":
-            num = (ts.normalize() - pd.Timestamp("1970-01-05")).days // 7
+            num = (d - dt.date(1970, 1, 5)).days // 7
         else:
-            num = ts.year * 12 + ts.month - 1
+            num = d.year * 12 + d.month - 1
         return int(num) - self.p_offset
 
     def _stage_list(self, stage: str | None, all_stages: bool) -> list[int]:
@@ -362,6 +346,23 @@ class ForecastCube:
     def sums(self, by: list[str], *, stage: str | None = None, lag=None, period_from=None, period_to=None,
              filters: dict[str, list[str]] | None = None) -> pd.DataFrame:
         """Additive sums (group columns + accuracy.SUM_COLUMNS) per group; groups without rows are left out."""
+        parts = self._sums(by, stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=filters)
+        return self._empty_sums(parts) if isinstance(parts, list) else self._to_frame(*parts)
+
+    def sums_columns(self, by: list[str], **view) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """`sums` as numpy arrays (group key columns, SUM_COLUMNS), without building a data frame."""
+        parts = self._sums(by, **view)
+        if isinstance(parts, list):
+            return {c: np.empty(0, dtype=object) for c in parts}, {c: np.empty(0) for c in SUM_COLUMNS}
+        return self._to_columns(*parts)
+
+    def accuracy_columns(self, by: list[str], **view) -> dict[str, np.ndarray]:
+        """`accuracy` as numpy arrays: group key columns then METRIC_COLUMNS."""
+        cols, sums = self.sums_columns(by, **view)
+        return {**cols, **accuracy.finalize_columns(sums)}
+
+    def _sums(self, by, *, stage=None, lag=None, period_from=None, period_to=None, filters=None):
+        """The summed term array and what labels it, or the list of group columns when nothing matches."""
         by = self._check_by(by)
         s_list = self._stage_list(stage, "stage" in by)
         l_list = self._lag_list(lag)
@@ -371,7 +372,7 @@ class ForecastCube:
         mask = self._item_mask(filters)
         by_period, by_lag = "period" in by, "lag" in by
         if not l_list or p0 > p1 or not s_list:
-            return self._empty_sums(by)
+            return by
         combo_ok = set(item_keys) | set(filt_keys) <= set(self.combo_attrs)
         # unit = combos or items; per-unit group code (-1 = filtered out)
         if combo_ok:
@@ -407,7 +408,7 @@ class ForecastCube:
             g = _group_axis(data, gid, n_g, axis=2)  # (L'', 10, G, P'')
             out.append(g)
         arr = np.stack(out)  # (S', L'', 10, G, P'')
-        return self._to_frame(arr, by, s_list, l_list if by_lag else None, p0 if by_period else None, key_tables, n_pp)
+        return arr, by, s_list, l_list if by_lag else None, p0 if by_period else None, key_tables, n_pp
 
     def _item_range(self, si: int, l_list: list[int], p0: int, p1: int) -> np.ndarray:
         """Per item sums of the 10 terms over periods p0..p1 → (L', 10, I) via block prefix sums + edges."""
@@ -450,8 +451,10 @@ class ForecastCube:
     def _key_dtype(c: str):
         return {"period": "datetime64[ns]", "lag": np.int64}.get(c, object)
 
-    def _to_frame(self, arr: np.ndarray, by: list[str], s_list: list[int], l_list: list[int] | None,
-                  p0: int | None, key_tables: dict[str, np.ndarray], n_pp: int) -> pd.DataFrame:
+    def _to_columns(self, arr: np.ndarray, by: list[str], s_list: list[int], l_list: list[int] | None,
+                    p0: int | None, key_tables: dict[str, np.ndarray], n_pp: int
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Group key columns and SUM_COLUMNS as numpy arrays, groups without rows left out, sorted by the keys."""
         n_s, n_l, _t, n_g, n_p = arr.shape
         flat = arr.transpose(0, 1, 3, 4, 2).reshape(-1, len(_TERMS))
         si, li, gi, pi = (x.ravel() for x in np.meshgrid(np.arange(n_s), np.arange(n_l), np.arange(n_g),
@@ -471,7 +474,7 @@ class ForecastCube:
                 sort_keys[c] = idx
             elif c == "period":
                 idx = p0 + pi
-                cols[c] = self.periods[idx]
+                cols[c] = self.period_starts[idx]
                 sort_keys[c] = idx
             elif c == "item":
                 idx = key_tables[c][gi]
@@ -492,6 +495,11 @@ class ForecastCube:
             "sum_ape": t["sum_ape"], "n_ape": t["n_ape"], "n_zero_a": t["n"] - t["n_ape"],
             "sum_scaled_abs_e": t["sum_scaled_abs_e"], "n_scaled": t["n_scaled"],
         }
+        return cols, {c: sums[c] for c in SUM_COLUMNS}
+
+    def _to_frame(self, *args) -> pd.DataFrame:
+        cols, sums = self._to_columns(*args)
+        by = list(cols)
         frame = pd.DataFrame({**{c: pd.Series(v) for c, v in cols.items()}, **sums})
         for c in by:
             if c == "period":
@@ -616,6 +624,22 @@ class ForecastCube:
         for name in [*self.attr_names, "abc", "xyz"]:
             out[name] = np.array(self.attributes[name], dtype=object)[self._attr_codes[name][i]]
         return out
+
+    # ---------------------------------------------------------------- snapshot (kpis.forecast.snapshot)
+    _DERIVED = ("_item_pos", "_periods_index")  # rebuilt on load, never stored
+
+    def state(self) -> dict:
+        """The attributes a snapshot stores (arrays, numbers, strings, lists and dicts of those)."""
+        return {k: v for k, v in vars(self).items() if k not in self._DERIVED}
+
+    @classmethod
+    def from_state(cls, state: dict) -> ForecastCube:
+        """A cube from a snapshot's state (arrays may be read-only memory maps)."""
+        cube = cls.__new__(cls)
+        cube.__dict__.update(state)
+        cube.lags = [int(x) for x in cube.lags]
+        cube._item_pos = {c: i for i, c in enumerate(cube.item_codes)}
+        return cube
 
     def memory_mb(self) -> float:
         """Approximate resident size of the cube's arrays in MB."""

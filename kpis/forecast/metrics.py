@@ -19,7 +19,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import pandas as pd
+
+from kpis.lazy import lazy_module
+
+pd = lazy_module("pandas")  # loaded on first use: the CLI's CSV path never needs it
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -277,7 +280,14 @@ def aggregate(terms: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 def finalize(sums: pd.DataFrame) -> pd.DataFrame:
     """Turn summed terms into METRIC_COLUMNS (group columns kept first); actual=sum_a, forecast=sum_f, n and mape_excluded as ints."""
     g = [c for c in sums.columns if c not in SUM_COLUMNS]
-    v = {c: sums[c].to_numpy(dtype=np.float64) for c in SUM_COLUMNS}
+    metrics = finalize_columns({c: sums[c].to_numpy(dtype=np.float64) for c in SUM_COLUMNS})
+    out = pd.DataFrame(metrics, index=sums.index)
+    return pd.concat([sums[g], out], axis=1) if g else out
+
+
+def finalize_columns(v: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """METRIC_COLUMNS as arrays from summed terms (SUM_COLUMNS arrays); the one place the ratios are taken."""
+    v = {c: np.asarray(v[c], dtype=np.float64) for c in SUM_COLUMNS}
     wape = _div(v["sum_abs_e"], v["sum_abs_a"])
     metrics = {
         "n": np.rint(v["n"]).astype(np.int64),
@@ -292,8 +302,7 @@ def finalize(sums: pd.DataFrame) -> pd.DataFrame:
         "bias": _div(v["sum_e"], v["sum_a"]),
         "mase": _div(v["sum_scaled_abs_e"], v["n_scaled"]),
     }
-    out = pd.DataFrame(metrics, index=sums.index)
-    return pd.concat([sums[g], out], axis=1) if g else out
+    return metrics
 
 
 def accuracy_table(df: pd.DataFrame, by: list[str], *, scale: pd.Series | None = None) -> pd.DataFrame:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
+from kpis.config import AppConfig
 from kpis.forecast.common import _cadence_of_days
-from kpis.store.models import Item
+from kpis.store.models import ForecastValue, Item
 
 
 # ---------------------------------------------------------------------------- database reads
@@ -117,3 +119,35 @@ def _pg_fetch(conn, sql: str, params: list) -> tuple[np.ndarray, np.ndarray]:
         out.append(rec["v"].astype(np.int64 if dtype == ">i8" else np.float64))
         pos += int(length)
     return out[0], out[1]
+
+
+@dataclass
+class _Raw:
+    item_ids: np.ndarray
+    item_codes: list[str]
+    item_attrs: list[dict]
+    d_key: np.ndarray
+    d_val: np.ndarray
+    f_key: np.ndarray
+    f_val: np.ndarray
+    stages: list[str]
+
+
+def _load_raw(engine: Engine, config: AppConfig) -> _Raw | None:
+    """Items, demand and forecasts from the database as packed numpy arrays."""
+    stages = list(config.forecast.stages)
+    with engine.connect() as conn:
+        items = conn.execute(select(Item.id, Item.code, Item.attributes).order_by(Item.id)).all()
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+        f_key, f_val = _fetch_keys(conn, "forecast", stages)
+        if not len(f_key):
+            return None
+        if ((f_key & 63) == 63).any():  # stages not in config: read again with them appended
+            extra = sorted(conn.execute(select(ForecastValue.stage).where(ForecastValue.stage.not_in(stages))
+                                        .distinct()).scalars())
+            stages = stages + extra
+            f_key, f_val = _fetch_keys(conn, "forecast", stages)
+        d_key, d_val = _fetch_keys(conn, "demand_actual", None)
+    return _Raw(np.array([r[0] for r in items], dtype=np.int64), [r[1] for r in items], [r[2] or {} for r in items],
+                d_key, d_val, f_key, f_val, stages)
