@@ -1,10 +1,11 @@
-"""Statistical process control for S&OP KPIs (DOMAIN.md §3 and §4).
+"""Statistical process control for S&OP KPIs (docs/methodology.md, "Control charts and trends" and
+"Did an improvement action work?").
 
 XmR charts with Western Electric signals, Theil–Sen trends, and a verdict on
 whether an improvement action moved a KPI. Pure numpy/pandas/scipy; no UI code.
 
-Verdict rule of :func:`action_effect` (DOMAIN §4)
------------------------------------------------
+Verdict rule of :func:`action_effect` (docs/methodology.md)
+---------------------------------------------------------
 Points with ``period < completion`` are *before*, ``period >= completion`` are
 *after*; points whose value is NaN or whose period is missing are dropped.
 
@@ -82,7 +83,7 @@ class Trend:
 
 @dataclass(frozen=True)
 class Effect:
-    """Outcome of checking whether a KPI moved after an action (DOMAIN §4)."""
+    """Outcome of checking whether a KPI moved after an action (docs/methodology.md)."""
 
     verdict: str  # improved | no clear change | worse | too little data
     n_before: int
@@ -263,7 +264,7 @@ def _fmt(x: float) -> str:
 
 
 def action_effect(values: Any, periods: Any, completion: Any, *, direction: str) -> Effect:
-    """Verdict whether a KPI moved after an action completed (DOMAIN §4)."""
+    """Verdict whether a KPI moved after an action completed (docs/methodology.md)."""
     if direction not in ("higher", "lower"):
         raise ValueError(f"action_effect needs direction 'higher' or 'lower', got {direction!r}")
     y = _as_float(values)

@@ -26,7 +26,7 @@ if len(rows):
     st.dataframe(rows, hide_index=True, width="stretch", key="catalog_table", height=min(38 + 35 * len(rows), 800))
 else:
     st.info("No KPI matches the search.")
-with st.expander("Practices (DOMAIN §1)"):
+with st.expander("Integration practices"):
     st.dataframe(pd.DataFrame({"Practice": list(PRACTICES.values()),
                                "KPIs": [sum(p in k.practices for k in cfg.kpis) for p in PRACTICES]}),
                  hide_index=True, width="stretch")

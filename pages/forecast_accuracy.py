@@ -33,7 +33,7 @@ if head.empty or int(head["n"].iloc[0]) == 0:
     st.stop()
 h = head.iloc[0]
 m = st.columns(5)
-m[0].metric("Accuracy", f"{h['accuracy']:.1%}", border=True, help="max(0, 1 − WAPE)")
+m[0].metric("Accuracy", f"{h['accuracy']:.1%}", border=True, help="max(0, 1 − WAPE). How every figure is computed: docs/methodology.md")
 m[1].metric("WAPE", f"{h['wape']:.1%}", border=True, help="Σ|F−A| / Σ|A|")
 m[2].metric("Bias", f"{h['bias']:+.1%}", border=True, help="Σ(F−A) / ΣA; + means over-forecast")
 m[3].metric("MASE", "–" if pd.isna(h["mase"]) else f"{h['mase']:.2f}", border=True,

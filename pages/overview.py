@@ -34,7 +34,9 @@ newest = tiles["period"].max()
 
 m = st.columns(4)
 for col, s in zip(m, catalog.STATUSES):
-    col.metric(f"{catalog.STATUS_LABELS[s]}", counts[s], border=True, help=f"KPIs whose latest value is {catalog.STATUS_LABELS[s].lower()}")
+    col.metric(f"{catalog.STATUS_LABELS[s]}", counts[s], border=True,
+               help=f"KPIs whose latest value is {catalog.STATUS_LABELS[s].lower()} "
+                    "(rules: docs/methodology.md, KPI status against targets)")
 latest = f"latest data {newest:%B %Y}" if pd.notna(newest) else "no data yet for these KPIs"
 st.caption(f"{len(tiles)} KPIs · {latest} · status of each KPI's latest period against its target "
            "(green on target, amber inside the tolerance, red beyond).")

@@ -1,4 +1,4 @@
-"""Tests for kpis.catalog: targets over time, direction-aware status, value formatting (DOMAIN §3)."""
+"""Tests for kpis.catalog: targets over time, direction-aware status, value formatting (docs/methodology.md, KPI status against targets)."""
 
 import math
 

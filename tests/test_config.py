@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "config.toml"
 
 PRACTICE_IDS = {"collaboration", "alignment", "data", "technology", "process", "change", "improvement",
-                "sponsorship", "partners", "evaluation"}   # DOMAIN.md §1
+                "sponsorship", "partners", "evaluation"}   # docs/methodology.md, Integration practices
 FUNCTION_IDS = {"sales", "marketing", "finance", "supply", "production", "executive", "partners"}
 
 

@@ -126,3 +126,123 @@ def test_sample_file_mentioned_in_readme(sample):
 
 def test_samples_folder_has_files():
     assert {"actuals_long.csv", "actuals_wide.csv", "actuals_wide.xlsx"} <= {p.name for p in SAMPLES.iterdir()}
+
+
+# ---------------------------------------------------------------- the project stands on its own
+
+METHODOLOGY = ROOT / "docs" / "methodology.md"
+# A path outside the repository: the sibling folder the project was first specified in, its files.
+OUTSIDE_REFERENCE = re.compile(r"\.\./shared|DOMAIN\.md|DOMAIN\s*§|STYLE\.md")
+MARKDOWN_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)")
+
+
+def repository_files() -> list[Path]:
+    """Text files of the repository: git's tracked and new (not ignored) files, or a walk without git."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                             capture_output=True, check=True).stdout.decode()
+        paths = [ROOT / p for p in out.split("\0") if p]
+    except (OSError, subprocess.CalledProcessError):  # an unpacked archive, not a checkout
+        skip = {".git", ".venv", "__pycache__", ".pytest_cache", "node_modules"}
+        paths = [p for p in ROOT.rglob("*") if not skip & set(p.relative_to(ROOT).parts)]
+    files = []
+    for p in paths:
+        if not p.is_file():
+            continue
+        data = p.read_bytes()
+        if b"\0" in data[:8192]:  # PNG, XLSX, Parquet, databases
+            continue
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        files.append(p)
+    return sorted(files)
+
+
+def test_repository_files_are_listed():
+    names = {p.relative_to(ROOT).as_posix() for p in repository_files()}
+    assert {"README.md", "config.toml", "kpis/spc.py", "docs/methodology.md"} <= names
+    assert not any(n.endswith((".png", ".xlsx")) for n in names)
+
+
+def test_nothing_refers_to_a_path_outside_the_repository():
+    bad = []
+    for path in repository_files():
+        rel = path.relative_to(ROOT).as_posix()
+        text = path.read_text(encoding="utf-8")
+        for n, line in enumerate(text.splitlines(), 1):
+            if OUTSIDE_REFERENCE.search(line):
+                bad.append(f"{rel}:{n}: {line.strip()[:100]}")
+        if path.suffix.lower() == ".md":
+            for target in MARKDOWN_LINK.findall(text):
+                if re.match(r"^[a-z][a-z0-9+.-]*:|^#", target, re.IGNORECASE):  # URL, mailto, anchor
+                    continue
+                resolved = (path.parent / target.split("#")[0]).resolve()
+                if not resolved.is_relative_to(ROOT):
+                    bad.append(f"{rel}: Markdown link to {target} leaves the repository")
+    assert not bad, "references outside the repository (write it in docs/methodology.md instead):\n" + "\n".join(bad)
+
+
+def test_outside_reference_patterns_catch_what_they_should():
+    # built from pieces so this file does not itself contain what it forbids
+    for text in ("see ../" + "shared/x.txt", "DOMAIN" + ".md §2", "(DOMAIN" + " §4)", "STYLE" + ".md"):
+        assert OUTSIDE_REFERENCE.search(text), text
+    for text in ("The KPI catalog domain", "each domain registers", "docs/methodology.md"):
+        assert not OUTSIDE_REFERENCE.search(text), text
+
+
+def named_functions() -> list[str]:
+    """Every `kpis.<module>.<name>` in backticks in docs/methodology.md."""
+    text = METHODOLOGY.read_text(encoding="utf-8")
+    return sorted(set(re.findall(r"`(kpis(?:\.[A-Za-z_][A-Za-z0-9_]*)+)`", text)))
+
+
+def resolve(dotted: str) -> object:
+    """Import the longest module prefix of a dotted name and getattr the rest; raise if anything is missing."""
+    import importlib
+
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[i:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ModuleNotFoundError(dotted)
+
+
+def test_methodology_exists_and_names_functions():
+    assert METHODOLOGY.is_file(), "docs/methodology.md is missing"
+    names = named_functions()
+    assert len(names) >= 30, names
+    for section in ("## Conventions", "## Forecast accuracy", "## KPI status against targets",
+                    "## Roll-ups and partial periods", "## Control charts and trends",
+                    "## Did an improvement action work?", "## Integration maturity",
+                    "## Executive sponsorship scorecard"):
+        assert section in METHODOLOGY.read_text(encoding="utf-8"), section
+
+
+@pytest.mark.parametrize("dotted", named_functions() if METHODOLOGY.is_file() else [])
+def test_methodology_names_code_that_exists(dotted):
+    try:
+        resolve(dotted)
+    except (ImportError, AttributeError) as exc:
+        pytest.fail(f"docs/methodology.md names `{dotted}`, which does not exist ({exc}); update the document")
+
+
+def test_resolve_rejects_a_missing_name():
+    with pytest.raises(AttributeError):
+        resolve("kpis.spc.no_such_function")
+    assert callable(resolve("kpis.spc.xmr_limits"))
+
+
+def test_readme_links_the_methodology():
+    text = readme_text()
+    assert "](docs/methodology.md" in text, "README.md does not link docs/methodology.md"
+    section = text.split("## How the numbers are computed", 1)[1].split("\n## ", 1)[0]
+    assert "](docs/methodology.md" in section

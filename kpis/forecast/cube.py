@@ -164,7 +164,7 @@ class ForecastCube:
         dr = id_to_row[d_item]
         okd = dr >= 0
         a[dr[okd], pidx(d_day[okd])] = raw.d_val[okd]
-        # ---- segmentation (DOMAIN §2) from the actual history
+        # ---- ABC/XYZ segmentation (docs/methodology.md, Forecast accuracy) from the actual history
         has = ~np.isnan(a)
         frame = pd.DataFrame({"item": np.repeat(codes, has.sum(axis=1)), "actual": a[has]})
         seg = accuracy.abc_xyz(frame, abc=tuple(fc.abc), xyz=tuple(fc.xyz)).reindex(codes)
@@ -206,7 +206,7 @@ class ForecastCube:
                     some = ~np.isnan(f[other, li]).all(axis=0)
                     nv[~some] = np.nan
                     f[s_n, li] = nv
-        # ---- MASE scale per item (DOMAIN §2): mean |A_t - A_(t-m)| over the item's history
+        # ---- MASE scale per item (docs/methodology.md, MASE): mean |A_t - A_(t-m)| over the item's history
         m = self.season_length
         if n_p > m:
             diff = np.abs(a[:, m:] - a[:, :-m])
@@ -564,7 +564,7 @@ class ForecastCube:
         return self.headline_lag if self.headline_lag in self.lags else (self.lags[0] if self.lags else None)
 
     def _tracking(self, stage, lag, period_from, period_to) -> tuple[np.ndarray, np.ndarray]:
-        """Per cube item tracking signal over the last W periods with A and F (DOMAIN §2), and the flag."""
+        """Per cube item tracking signal over the last W periods with A and F (docs/methodology.md), and the flag."""
         si = self._stage_list(stage, False)[0]
         li = self._lag_list(lag)
         p0, p1 = self._period_range(period_from, period_to)

@@ -1,4 +1,4 @@
-"""Forecast-accuracy math core (DOMAIN.md §2).
+"""Forecast-accuracy math core (docs/methodology.md, section "Forecast accuracy").
 
 Conventions: A = actual, F = forecast, e = F - A (positive = over-forecast).
 Every metric is built from ADDITIVE per-row terms (``SUM_COLUMNS``) that are

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models for every record S&OP Pulse keeps (DOMAIN.md §6).
+"""SQLAlchemy 2 models for every record S&OP Pulse keeps.
 
 Every row carries who created and last changed it and when; every write also appends an
 AuditEvent (kpis.store.audit), which is the history and the data version for caches.
@@ -123,7 +123,7 @@ class KpiValue(Stamped, Base):
     import_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
 
 
-# --- Forecast accuracy data (DOMAIN §2) -------------------------------------------------
+# --- Forecast accuracy data (docs/methodology.md) ----------------------------------------
 
 class Item(Stamped, Base):
     """A demand item (SKU) and its attributes (family, region, channel, ...)."""
@@ -157,7 +157,7 @@ class ForecastValue(Base):
     import_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
 
 
-# --- Integration maturity (DOMAIN §5) ---------------------------------------------------
+# --- Integration maturity (docs/methodology.md) -----------------------------------------
 
 class Assessment(Stamped, Base):
     """One respondent's maturity scores for a quarter."""
@@ -182,7 +182,7 @@ class AssessmentScore(Base):
     comment: Mapped[str | None] = mapped_column(Text)
 
 
-# --- Post-implementation reviews and improvement actions (DOMAIN §4, §6) -----------------
+# --- Post-implementation reviews and improvement actions (docs/methodology.md) -----------
 
 class Review(Stamped, Base):
     """A post-implementation review (PIR) of an initiative."""

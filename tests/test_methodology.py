@@ -1,0 +1,131 @@
+"""The worked examples of docs/methodology.md, run through the functions the document names.
+
+When one of these fails, the code and the document disagree: fix whichever is wrong, in the same change.
+"""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kpis import catalog, spc
+from kpis.catalog import trends
+from kpis.config import KPI
+from kpis.forecast import metrics
+
+
+def kpi(**over) -> KPI:
+    base = dict(id="otif", name="OTIF", function="supply", owner="S. Planner", unit="%", direction="higher",
+                target=0.95, amber=0.02, red=0.05, cadence="month", rollup="mean", practices=["process"])
+    return KPI(**{**base, **over})
+
+
+def test_metrics_example():
+    df = pd.DataFrame({"item": ["P1"] * 4, "period": [1, 2, 3, 4], "actual": [100, 80, 0, 120.0],
+                       "forecast": [110, 60, 5, 130.0]})
+    scale = metrics.mase_scale(df[["item", "period", "actual"]])
+    r = metrics.accuracy_table(df, [], scale=scale).iloc[0]
+    assert r["n"] == 4 and r["mape_excluded"] == 1
+    assert r["mae"] == pytest.approx(11.25) and r["rmse"] == pytest.approx(12.5)
+    assert r["wape"] == pytest.approx(0.15) and r["accuracy"] == pytest.approx(0.85)
+    assert r["mape"] == pytest.approx(0.1444, abs=1e-4) and r["bias"] == pytest.approx(5 / 300)
+    assert scale["P1"] == pytest.approx(73.333, abs=1e-3) and r["mase"] == pytest.approx(0.1534, abs=1e-4)
+
+
+def test_mase_group_weighting_example():
+    df = pd.DataFrame({"item": ["P1"] * 4 + ["P2"] * 2, "period": [1, 2, 3, 4, 1, 2],
+                       "actual": [100, 80, 0, 120.0, 10, 20], "forecast": [110, 60, 5, 130.0, 12, 25]})
+    scale = metrics.mase_scale(df[["item", "period", "actual"]])
+    per_item = metrics.accuracy_table(df, ["item"], scale=scale).set_index("item")["mase"]
+    assert per_item["P2"] == pytest.approx(0.35)
+    total = metrics.accuracy_table(df, [], scale=scale)["mase"].iloc[0]
+    assert total == pytest.approx((4 * per_item["P1"] + 2 * 0.35) / 6) == pytest.approx(0.2189, abs=1e-4)
+
+
+def test_tracking_signal_example():
+    e = [10, 20, 5, 15, 10, 20, -5, 30]
+    df = pd.DataFrame({"item": "P1", "period": range(8), "actual": [100.0] * 8, "forecast": [100.0 + x for x in e]})
+    r = metrics.tracking_signal(df, window=6, limit=4).iloc[0]
+    assert r["sum_e"] == 75 and r["mad"] == pytest.approx(85 / 6) and r["ts"] == pytest.approx(5.29, abs=0.01)
+    assert r["flagged"]
+
+
+def test_naive_example():
+    act = pd.DataFrame({"item": ["P1"] * 6, "period": [1, 2, 3, 4, 5, 6], "actual": [100, 120, 90, 110, 130, 105.0]})
+    may = metrics.derive_naive(act, [0, 1]).query("period == 5").set_index("lag")["forecast"]
+    assert may[0] == 110 and may[1] == 90
+    seasonal = metrics.derive_naive(act, [1], season_length=3).query("period == 5")["forecast"]
+    assert seasonal.tolist() == [120]
+
+
+def test_fva_matched_sample_example():
+    rows = pd.DataFrame({"actual": [100, 200, 100], "naive": [80, 240, 130], "statistical": [90, 210, 110],
+                         "consensus": [95, 190, 120]})  # row 4 (no consensus) is left out of the sample
+    stages = ["naive", "statistical", "consensus"]
+    long = pd.concat([pd.DataFrame({"stage": s, "actual": rows["actual"], "forecast": rows[s]}) for s in stages])
+    table = metrics.accuracy_table(long, ["stage"])
+    stair = metrics.fva(table, stages).set_index("stage")
+    assert stair["wape"].tolist() == pytest.approx([0.225, 0.075, 0.0875])
+    assert stair.loc["statistical", "fva_vs_previous"] == pytest.approx(0.15)
+    assert stair.loc["consensus", "fva_vs_previous"] == pytest.approx(-0.0125)
+    assert stair.loc["consensus", "fva_vs_naive"] == pytest.approx(0.1375)
+
+
+def test_abc_xyz_example():
+    a = pd.DataFrame({"item": ["W", "W", "X", "X", "Y", "Y", "Z", "Z"], "actual": [300, 300, 50, 250, 30, 30, 10, 30.0]})
+    seg = metrics.abc_xyz(a)
+    assert seg["abc"].to_dict() == {"W": "A", "X": "A", "Y": "B", "Z": "C"}
+    assert seg["xyz"].to_dict() == {"W": "X", "X": "Y", "Y": "X", "Z": "Y"}
+
+
+def test_status_examples():
+    assert catalog.status(kpi(), np.array([0.94, 0.92, 0.89]), np.array([0.95] * 3)).tolist() == ["green", "amber", "red"]
+    band = kpi(id="dos", unit="days", direction="band", target=35, band=5, amber=1, red=3)
+    assert catalog.status(band, np.array([41, 42, 44.0]), np.array([35.0] * 3)).tolist() == ["green", "amber", "red"]
+
+
+def test_stepping_target_example():
+    k = kpi(target=[{"from": "2025-01", "value": 0.90}, {"from": "2025-07", "value": 0.95}])
+    got = catalog.targets_at(k, pd.to_datetime(["2024-12-01", "2025-06-01", "2025-07-01"]))
+    assert np.isnan(got[0]) and got[1:].tolist() == [0.90, 0.95]
+
+
+def test_summed_rollup_example():
+    k = kpi(id="rev", unit="currency", target=100, amber=0, red=10, rollup="sum")
+    s = pd.DataFrame({"period": pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"]), "value": [90, 110, 95.0]})
+    row = trends.trend_view(s, k, cadence="quarter").table.iloc[0]
+    assert (row["value"], row["target"], row["points"], row["status"]) == (295, 300, 3, "amber")
+
+
+def test_xmr_and_signal_examples():
+    lim = spc.xmr_limits([10, 12, 11, 13, 12, 14, 11, 13])
+    assert lim.centre == 12 and lim.mr_bar == pytest.approx(13 / 7) and lim.provisional
+    assert (lim.lcl, lim.ucl) == (pytest.approx(7.06), pytest.approx(16.94))
+    assert spc.signals([19], lim)["beyond_limits"].tolist() == [True]
+    assert spc.signals([15.5, 14, 15.6], lim)["two_of_three"].tolist() == [True, False, True]
+    assert spc.signals([13.8, 13.9, 12.5, 14.0, 13.7], lim)["four_of_five"].tolist() == [True, True, False, True, True]
+    assert spc.signals([12.5] * 8, lim)["eight_in_a_row"].all()
+
+
+def test_trend_example():
+    tr = spc.trend([0.80, 0.82, 0.81, 0.84, 0.85, 0.84, 0.87, 0.88])
+    assert tr.slope == pytest.approx(0.010) and tr.slope_low == pytest.approx(0.008)
+    assert tr.slope_high == pytest.approx(0.015) and tr.tau == pytest.approx(0.84, abs=0.005)
+    text = spc.describe_trend(tr, direction="higher", unit="pts", scale=100)
+    assert text == "improving 1.0 pts a month, p = 0.0041"
+
+
+def test_action_verdict_examples():
+    before = [0.80, 0.82, 0.79, 0.81, 0.80, 0.83]
+    after = [0.86, 0.88, 0.87, 0.89, 0.90, 0.88]
+    months = pd.date_range("2025-01-01", periods=12, freq="MS")
+    done = dt.date(2025, 7, 1)
+    e = spc.action_effect(before + after, months, done, direction="higher")
+    assert e.verdict == "improved" and e.signal_improving and not e.signal_worsening
+    assert e.baseline.ucl == pytest.approx(0.8669, abs=1e-4) and e.baseline.provisional
+    assert e.p_value == pytest.approx(0.0025, abs=1e-4) and e.median_shift == pytest.approx(0.075)
+    flat = spc.action_effect(before + [0.82, 0.81, 0.80, 0.83, 0.79, 0.82], months, done, direction="higher")
+    assert flat.verdict == "no clear change" and flat.p_value == pytest.approx(0.37, abs=0.005)
+    short = spc.action_effect(before + after[:5], months[:11], done, direction="higher")
+    assert short.verdict == "too little data"
