@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from kpis import safety
 from pages import _ui
 
 st.set_page_config(page_title="S&OP Pulse", page_icon=":material/monitoring:", layout="wide")
@@ -26,5 +27,15 @@ pages = {
 }
 nav = st.navigation(pages)
 with st.sidebar:
-    st.caption(f"**{cfg.app.company}** · signed in as {user.name} ({user.role})")
-nav.run()
+    if user.local:
+        st.caption(f"**{safety.md(cfg.app.company)}** · :orange-badge[local mode] {safety.md(user.display or user.name)}"
+                   f" ({user.role})", help="No sign-in is configured: everyone who opens this app acts as this user. "
+                                           "See README, 'Sign-in and roles'.")
+    else:
+        st.caption(f"**{safety.md(cfg.app.company)}** · signed in as {safety.md(user.display or user.name)} "
+                   f"({user.role})")
+        st.button("Sign out", on_click=st.logout, key="sign_out", icon=":material/logout:", type="tertiary")
+try:
+    nav.run()
+except _ui.DATABASE_ERRORS as exc:  # the database went away while the app runs: say so, never a traceback
+    _ui.database_down(exc)

@@ -124,9 +124,17 @@ class DatabaseSection(_Strict):
     url: str = "sqlite:///data/sop_pulse.db"
 
 
+Role = Literal["viewer", "contributor", "editor", "admin"]
+
+
 class RolesSection(_Strict):
-    default: Literal["viewer", "contributor", "editor", "admin"] = "admin"
-    users: dict[str, Literal["viewer", "contributor", "editor", "admin"]] = {}
+    default: Role = "admin"                      # local mode: role of a user not listed in `users`
+    users: dict[str, Role] = {}                  # local mode: OS login / SOP_PULSE_USER -> role
+    emails: dict[str, Role] = {}                 # signed in: e-mail -> role (wins over the rest)
+    domains: dict[str, Role] = {}                # signed in: e-mail domain -> role
+    groups: dict[str, Role] = {}                 # signed in: group (from the provider's groups claim) -> role
+    groups_claim: str = "groups"
+    unknown: Literal["viewer", "refuse"] = "viewer"   # signed in but matched by none of the above
 
 
 class ForecastSection(_Strict):

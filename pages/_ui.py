@@ -3,16 +3,25 @@ and session-state keys. Layout helpers only; computations live in kpis/."""
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from kpis import catalog
-from kpis.access.users import User, current_user
+from kpis.access.signin import ALLOW_NETWORK_ENV, local_mode_problem, signed_in_user
+from kpis.access.users import NotAllowed, User, current_user
 from kpis.catalog.sync import sync_catalog
 from kpis.config import AppConfig, ConfigError, get_config
 from kpis.store import repo
 from kpis.store.audit import data_version
-from kpis.store.engine import current_revision, get_engine, head_revision
+from kpis.store.engine import (
+    current_revision,
+    describe_db_error,
+    get_engine,
+    head_revision,
+)
 
 # The actor recorded when the app itself applies an edited config.toml.
 SYSTEM = User(name="system (config.toml)", role="admin")
@@ -47,6 +56,17 @@ def _engine(url: str):
     return get_engine(url)
 
 
+DATABASE_ERRORS = (DBAPIError,)
+
+
+def database_down(exc: BaseException) -> None:
+    """Tell the user the database cannot be reached (the reason's first line, no SQL, no parameters), then stop."""
+    st.error(f"The database cannot be reached right now ({describe_db_error(exc)}). Nothing was changed; "
+             "try again in a moment. If it persists, check `DATABASE_URL` or `[database] url`.",
+             icon=":material/cloud_off:")
+    st.stop()
+
+
 def engine():
     """The shared engine; stops with instructions when the database is not migrated."""
     cfg = config()
@@ -55,8 +75,7 @@ def engine():
         try:
             rev = current_revision(eng)
         except Exception as exc:  # unreachable database
-            st.error(f"Cannot reach the database: {type(exc).__name__}. Check `DATABASE_URL` or [database] url.")
-            st.stop()
+            database_down(exc)
         if rev is None:
             st.error("The database has no tables yet. Run `python -m kpis db upgrade` (or `make run`).")
             st.stop()
@@ -85,8 +104,40 @@ def version() -> int:
     return data_version(engine())
 
 
+def auth_configured() -> bool:
+    """True when sign-in is configured ([auth] in .streamlit/secrets.toml)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
 def user() -> User:
-    return current_user(config())
+    """The acting user: the signed-in person (sign-in configured) or the local user (local mode).
+    Stops the page with a sign-in screen, or a clear message when the user is refused."""
+    cfg = config()
+    if auth_configured():
+        if not st.user.is_logged_in:
+            st.title("S&OP Pulse")
+            st.write(f"Sign in to see {cfg.app.company}'s S&OP figures.")
+            st.button("Sign in", on_click=st.login, type="primary", key="sign_in", icon=":material/login:")
+            st.stop()
+        who = signed_in_user(cfg, st.user.to_dict())
+        if who is None:
+            st.error("You are signed in, but your account has no role in this app. Ask the S&OP team's "
+                     "administrator to add you.")
+            st.button("Sign out", on_click=st.logout, key="sign_out_refused")
+            st.stop()
+        return who
+    problem = local_mode_problem(st.get_option("server.address"), os.environ.get(ALLOW_NETWORK_ENV))
+    if problem:
+        st.error(problem)
+        st.stop()
+    try:
+        return current_user(cfg)
+    except NotAllowed as e:
+        st.error(str(e))
+        st.stop()
 
 
 def _computed(eng) -> pd.DataFrame | None:

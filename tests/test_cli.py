@@ -124,7 +124,7 @@ def test_missing_file_exits_2(migrated_cli, tmp_path):
 def test_viewer_cannot_import(migrated_cli):
     r = migrated_cli("import", "actuals", str(SAMPLE), user="viewer")   # config.toml maps user 'viewer' to role viewer
     assert r.returncode == 2
-    assert r.stderr.strip() == "viewer (viewer) may not import"
+    assert r.stderr.strip() == "viewer (viewer) may not import (import actuals); this needs the editor role"
 
 
 def test_check_config_shipped_ok(cli, tmp_path):
@@ -169,3 +169,64 @@ def test_help_lists_commands(cli):
     assert r.returncode == 0
     for cmd in ("check-config", "db", "import", "demo"):
         assert cmd in r.stdout
+
+
+# ---------------------------------------------------------------- destructive commands, acting as others
+def test_downgrade_needs_admin_and_yes(migrated_cli):
+    r = migrated_cli("db", "downgrade", "base", user="viewer")
+    assert r.returncode == 2 and "may not administer (db downgrade); this needs the admin role" in r.stderr
+    r = migrated_cli("db", "downgrade", "base")
+    assert r.returncode == 2 and "--yes" in r.stderr
+    assert migrated_cli("db", "current").stdout.strip() != "empty (run `python -m kpis db upgrade`)"
+    r = migrated_cli("db", "downgrade", "base", "--yes")
+    assert r.returncode == 0, r.stderr
+
+
+def test_demo_replaces_data_only_for_an_admin_with_yes(migrated_cli):
+    assert migrated_cli("import", "actuals", str(SAMPLE)).returncode == 0
+    r = migrated_cli("demo")
+    assert r.returncode == 0 and "only loaded into an empty database" in r.stdout
+    r = migrated_cli("demo", "--yes", user="viewer")
+    assert r.returncode == 2 and "may not administer" in r.stderr
+
+
+def test_acting_as_someone_else_needs_an_admin_login(cli, tmp_path):
+    cfg = tmp_path / "config.toml"
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    cfg.write_text(text.replace('default = "admin"', 'default = "viewer"', 1), encoding="utf-8")
+    r = cli("--config", str(cfg), "db", "upgrade", user="someone-else")
+    assert r.returncode == 2 and "only an admin may name another user" in r.stderr
+
+
+def test_backup_and_restore_round_trip(migrated_cli, tmp_path):
+    assert migrated_cli("import", "actuals", str(SAMPLE)).returncode == 0
+    copy = tmp_path / "copy.db"
+    r = migrated_cli("backup", str(copy))
+    assert r.returncode == 0, r.stderr
+    assert oct(copy.stat().st_mode & 0o777) == "0o600"
+    assert migrated_cli("backup", str(copy)).returncode == 2          # never overwrites
+    assert migrated_cli("db", "downgrade", "base", "--yes").returncode == 0
+    r = migrated_cli("restore", str(copy))
+    assert r.returncode == 2 and "--yes" in r.stderr
+    r = migrated_cli("restore", str(copy), "--yes")
+    assert r.returncode == 0, r.stderr
+    r = migrated_cli("import", "actuals", str(SAMPLE))
+    assert r.returncode == 0 and "no changes" in r.stdout              # the data came back
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database")
+    r = migrated_cli("restore", str(junk), "--yes")
+    assert r.returncode == 2 and "not a SQLite database" in r.stderr
+
+
+def test_unreachable_database_is_one_clear_line(cli):
+    env_url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    r = subprocess.run([sys.executable, "-m", "kpis", "db", "current"], cwd=ROOT, capture_output=True, text=True,
+                       env={**_env(cli.db), "DATABASE_URL": env_url}, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.startswith("the database could not answer (OperationalError") and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_new_sqlite_file_is_private(cli):
+    assert cli("db", "upgrade").returncode == 0
+    assert oct(cli.db.stat().st_mode & 0o777) == "0o600"

@@ -174,7 +174,7 @@ def parse_actuals(data: bytes, filename: str, config: AppConfig) -> pd.DataFrame
 
 def import_actuals(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
     """Validate and store KPI actuals in one transaction; unchanged values are left alone."""
-    require(user, "import")
+    require(user, "import", engine=engine, what="import actuals")
     rows = parse_actuals(data, filename, config)
     sync_catalog(engine, config, user)
     return write_actuals(engine, rows, filename=Path(filename).name, sha256=hashlib.sha256(data).hexdigest(), user=user)

@@ -43,3 +43,20 @@ def main(argv: list[str] | None = None) -> int:
     except PermissionError as e:  # kpis.access.users.NotAllowed
         print(str(e), file=sys.stderr)
         return 2
+    except Exception as e:  # the database unreachable or refusing: one clear line, never SQL or a traceback
+        if not _is_database_error(e):
+            raise
+        from kpis.store.engine import describe_db_error
+
+        reason = describe_db_error(e)
+        hint = "run `python -m kpis db upgrade`" if "no such table" in reason or "does not exist" in reason else \
+            "check DATABASE_URL or [database] url in config.toml"
+        print(f"the database could not answer ({reason}); {hint}", file=sys.stderr)
+        return 2
+
+
+def _is_database_error(e: BaseException) -> bool:
+    """True for a database that cannot be reached or used (SQLAlchemy's, the drivers' or SQLite's
+    OperationalError / InterfaceError), found without importing those packages."""
+    names = {c.__name__ for c in type(e).__mro__}
+    return bool(names & {"OperationalError", "InterfaceError"})

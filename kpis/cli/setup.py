@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from kpis.cli import common
 
 
@@ -23,6 +25,12 @@ def cmd_db(args) -> int:
         changes = sync_catalog(engine, cfg, common.user(cfg, args))
         print(f"database at revision {current_revision(engine)}; catalog: {len(changes)} change(s)")
     elif args.action == "downgrade":
+        from kpis.access.users import require
+
+        require(common.user(cfg, args), "admin", engine=engine, what="db downgrade")
+        if not args.yes:
+            return common.fail("db downgrade removes tables and columns and the data in them; run it again with "
+                               "--yes if that is what you want (back up first: python -m kpis backup FILE)")
         downgrade(engine, args.revision or "-1")
         print(f"database at revision {current_revision(engine)}")
     else:
@@ -37,12 +45,60 @@ def cmd_demo(args) -> int:
 
     cfg = common.config(args)
     engine = common.engine(cfg)
+    user = common.user(cfg, args)
     upgrade(engine)
     if not is_empty(engine):
-        print("database already has data; demo data is only loaded into an empty database")
-        return 0
-    summary = demo.load_demo(engine, cfg, common.user(cfg, args), seed=args.seed)
+        if not args.yes:
+            print("database already has data; demo data is only loaded into an empty database")
+            print("(`python -m kpis demo --yes` replaces everything with the demo; admins only)", file=sys.stderr)
+            return 0
+        from kpis.access.users import require
+        from kpis.store.engine import downgrade
+
+        require(user, "admin", engine=engine, what="demo --yes")
+        downgrade(engine, "base")
+        upgrade(engine)
+    summary = demo.load_demo(engine, cfg, user, seed=args.seed)
     print("demo data loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from pathlib import Path
+
+    from kpis.store import backup
+
+    cfg = common.config(args)
+    try:
+        pages = backup.backup(cfg.database_url(), Path(args.file))
+    except backup.BackupError as e:
+        return common.fail(str(e))
+    print(f"backed up to {args.file} ({pages} pages)")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from pathlib import Path
+
+    from kpis.access.users import require
+    from kpis.store import backup
+    from kpis.store.engine import head_revision, upgrade
+
+    cfg = common.config(args)
+    engine = common.engine(cfg)
+    require(common.user(cfg, args), "admin", engine=engine, what="restore")
+    try:
+        rev = backup.check_backup(Path(args.file))
+        if not args.yes:
+            return common.fail(f"{args.file} is a good backup (schema revision {rev}); restoring replaces everything "
+                               "stored now. Run again with --yes to do it.")
+        engine.dispose()
+        backup.restore(cfg.database_url(), Path(args.file))
+    except backup.BackupError as e:
+        return common.fail(str(e))
+    if rev != head_revision():
+        upgrade(engine)  # migrations keep the restored data
+    print(f"restored {args.file} (schema revision {rev}, now at the latest revision)")
     return 0
 
 
@@ -52,8 +108,19 @@ def register(sub) -> None:
     db = sub.add_parser("db", help="database schema migrations")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
     db.add_argument("revision", nargs="?", help="target revision for downgrade (default: one step)")
+    db.add_argument("--yes", action="store_true", help="confirm a downgrade (admins only; it drops data)")
     db.set_defaults(func=cmd_db)
 
     demo = sub.add_parser("demo", help="fill an empty database with the seeded demo company")
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--yes", action="store_true", help="replace a database that has data with the demo (admins only)")
     demo.set_defaults(func=cmd_demo)
+
+    bk = sub.add_parser("backup", help="copy the SQLite database into a new file (online, consistent)")
+    bk.add_argument("file")
+    bk.set_defaults(func=cmd_backup)
+
+    rs = sub.add_parser("restore", help="replace the SQLite database with a backup (admins only, needs --yes)")
+    rs.add_argument("file")
+    rs.add_argument("--yes", action="store_true", help="confirm: everything stored now is replaced by the backup")
+    rs.set_defaults(func=cmd_restore)

@@ -98,7 +98,7 @@ def _noop(_fraction: float, _text: str) -> None:
 def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str, config: AppConfig, user: User,
                 filename: str | None = None, progress: Progress | None = None) -> ForecastImportResult:
     """Validate and store a demand (kind='demand') or forecast (kind='forecasts') file in one transaction."""
-    require(user, "import")
+    require(user, "import", engine=engine, what=f"import {kind}")
     if kind not in ("demand", "forecasts"):
         raise ValueError(f"kind must be 'demand' or 'forecasts', not {kind!r}")
     progress = progress or _noop

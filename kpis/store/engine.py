@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,12 +21,21 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _private_file(path: Path) -> None:
+    """Create a new SQLite file (and a missing folder) readable by the owner only; SQLite gives its -wal and
+    -shm files the same permissions. Existing files and folders are left as they are."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """A new engine for the URL; SQLite gets its folder created and its pragmas set on connect."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(path))
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -84,3 +94,12 @@ def _alembic_config(conn):
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = conn
     return cfg
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """A short, safe description of a database error: its kind and the driver's first line, never SQL or values."""
+    orig = getattr(exc, "orig", None) or exc
+    first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    if "[SQL:" in first or "parameters" in first.lower():
+        first = ""
+    return f"{type(orig).__name__}: {first[:200]}" if first else type(orig).__name__

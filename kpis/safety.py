@@ -1,0 +1,46 @@
+"""Hostile text made harmless where it is shown or exported: Markdown, Plotly labels, spreadsheet cells.
+
+Every imported or typed string is treated as hostile. Shown through Markdown it must read as text: no
+HTML, no images or links (GFM turns bare URLs into links too), no Streamlit colour or icon directives,
+no LaTeX. In Plotly titles, labels and hover text `<` starts Plotly's HTML subset. In a CSV or Excel
+cell a leading `=`, `+`, `-`, `@`, tab or carriage return starts a formula (OWASP, CSV injection).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def md(text: Any) -> str:
+    """Text for st.markdown/caption/write that renders exactly as typed (every Markdown sign escaped)."""
+    s = "" if text is None else str(text)
+    s = s.replace("\x00", "")
+    return _MD_SPECIAL.sub(r"\\\1", s).replace("\n", "  \n")
+
+
+def plotly(text: Any) -> str:
+    """Text for a Plotly title, axis, legend or hover label that Plotly will not read as its HTML subset."""
+    s = "" if text is None else str(text)
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A cell value safe to open in a spreadsheet: text starting like a formula gets a leading apostrophe;
+    numbers, dates and empty values stay as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def spreadsheet_frame(df):
+    """A copy of a data frame with every text cell (and column name) made safe with spreadsheet_cell."""
+    out = df.copy()
+    out.columns = [spreadsheet_cell(str(c)) for c in out.columns]
+    for c in out.columns:
+        if out[c].dtype == object or str(out[c].dtype).startswith(("string", "str")):
+            out[c] = out[c].map(spreadsheet_cell)
+    return out
