@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from kpis import safety
 from kpis.access.users import NotAllowed
 from kpis.catalog import overview
 from kpis.catalog.load import import_actuals
@@ -25,7 +26,8 @@ up, samples = st.columns([3, 2])
 with up:
     st.subheader("Import a file")
     if not user.can("import"):
-        st.info(f"You are signed in as {user.name} ({user.role}). Importing needs the editor or admin role.")
+        st.info(f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). "
+                "Importing needs the editor or admin role.")
     else:
         kind = st.radio("What is in the file?", list(KINDS), format_func=KINDS.get, key="data_kind", horizontal=True)
         st.caption({
