@@ -31,6 +31,7 @@ from kpis.store import audit
 from kpis.store.engine import session_factory
 from kpis.store.models import AuditEvent, ImportBatch, Kpi, KpiValue, utcnow
 from kpis.store.repo import find_import
+from kpis.store.retry import retrying
 
 LONG_REQUIRED = ("kpi", "period", "value")
 LONG_OPTIONAL = ("segment", "note")
@@ -176,8 +177,9 @@ def import_actuals(engine: Engine, data: bytes, filename: str, *, config: AppCon
     """Validate and store KPI actuals in one transaction; unchanged values are left alone."""
     require(user, "import", engine=engine, what="import actuals")
     rows = parse_actuals(data, filename, config)
-    sync_catalog(engine, config, user)
-    return write_actuals(engine, rows, filename=Path(filename).name, sha256=hashlib.sha256(data).hexdigest(), user=user)
+    retrying(lambda: sync_catalog(engine, config, user))
+    sha = hashlib.sha256(data).hexdigest()
+    return retrying(lambda: write_actuals(engine, rows, filename=Path(filename).name, sha256=sha, user=user))
 
 
 def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: str, user: User) -> ImportResult:

@@ -29,6 +29,7 @@ Import rules (``import_file``)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ from kpis.forecast.validate import (
 )
 from kpis.ingest import ImportFailed, ImportResult, Problem, _Collector
 from kpis.store.models import AuditEvent, ImportBatch, Item, utcnow
+from kpis.store.retry import retrying
 
 
 # ============================================================================ import
@@ -130,8 +132,9 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
     sha = hashlib.sha256(data).hexdigest()
     del table, data  # keep the peak memory of big imports down
     progress(0.3, "comparing with stored data")
-    result = _write(engine, rows, kind=kind, filename=name, sha256=sha, user=user, progress=progress)
-    del rows          # free the import's arrays before the cube takes its memory
+    write = functools.partial(_write, engine, rows, kind=kind, filename=name, sha256=sha, user=user, progress=progress)
+    result = retrying(write)
+    del write, rows   # free the import's arrays before the cube takes its memory
     _release_memory()
     if result.changed:
         # Build the cube (and its on-disk snapshot) now, at load time, so the first page render after an
