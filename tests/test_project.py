@@ -12,7 +12,7 @@ README = ROOT / "README.md"
 SAMPLES = ROOT / "data" / "samples"
 
 # Tables whose keys are data (user names, practice ids), not configuration keys.
-MAP_TABLES = {("roles", "users"), ("maturity", "targets")}
+MAP_TABLES = {("roles", "users"), ("maturity", "targets"), ("maturity", "rubric")}
 
 
 def readme_text() -> str:
