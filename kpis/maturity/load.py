@@ -18,8 +18,22 @@ from sqlalchemy import Engine
 
 from kpis.access.users import User, require
 from kpis.config import FUNCTIONS, PRACTICES, AppConfig
-from kpis.ingest import ImportFailed, ImportResult, Problem, _Collector, _text, read_table
-from kpis.maturity.assessments import MAX_COMMENT, MAX_NAME, Answers, parse_quarter, quarter_label, write
+from kpis.ingest import (
+    ImportFailed,
+    ImportResult,
+    Problem,
+    _Collector,
+    _text,
+    read_table,
+)
+from kpis.maturity.assessments import (
+    MAX_COMMENT,
+    MAX_NAME,
+    Answers,
+    parse_quarter,
+    quarter_label,
+    write,
+)
 from kpis.store import audit
 from kpis.store.engine import session_factory
 from kpis.store.models import ImportBatch, utcnow
@@ -92,8 +106,10 @@ def validate(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[A
     out: list[Answers] = []
     seen: dict[tuple, int] = {}
     for i, r in enumerate(rows):
-        def cell(c: str) -> str:
-            return text[c].iloc[i] if c in text else ""
+        cells = {c: v.iloc[i] for c, v in text.items()}
+
+        def cell(c: str, cells: dict = cells) -> str:
+            return cells.get(c, "")
 
         ok = True
         for c in ("respondent", "team"):
