@@ -85,6 +85,15 @@ def index_trend(index: pd.DataFrame) -> tuple[spc.Trend | None, str]:
     return tr, spc.describe_trend(tr, direction="higher", unit="levels", per="quarter", decimals=2)
 
 
+def trend_label(tr: spc.Trend | None) -> str:
+    """One word or two for the index trend: rising, falling, no clear trend, too few quarters."""
+    if tr is None:
+        return "Too few quarters"
+    if tr.p_value >= spc.ALPHA:
+        return "No clear trend"
+    return "Rising" if tr.slope > 0 or (tr.slope == 0 and tr.tau > 0) else "Falling"
+
+
 def latest_periods(summary: pd.DataFrame) -> tuple[dt.date | None, dt.date | None]:
     """The latest quarter with answers and the one before it (None when missing)."""
     ps = sorted(summary["period"].unique()) if len(summary) else []

@@ -52,6 +52,6 @@ def short_name(practice: str) -> str:
     """A short label for charts: the practice's first words."""
     names = {"collaboration": "Collaboration", "alignment": "Objectives & metrics", "data": "Data",
              "technology": "Technology", "process": "Process", "change": "Change & training",
-             "improvement": "Continuous improvement", "sponsorship": "Executive sponsorship",
+             "improvement": "Improvement culture", "sponsorship": "Executive sponsorship",
              "partners": "External partners", "evaluation": "Performance evaluation", "overall": "Overall index"}
     return names.get(practice, practice)
