@@ -19,6 +19,15 @@ eng = _ui.engine()
 user = _ui.user()
 rub = rubric.rubric(cfg)
 targets = cfg.maturity.targets
+COLUMNS = {
+    "n": st.column_config.NumberColumn("n", help="Answers other than \"don't know\""),
+    "dont_know": st.column_config.NumberColumn("Don't know"),
+    "no_consensus": st.column_config.CheckboxColumn("No consensus", help="spread (max − min) ≥ 2"),
+    "median": st.column_config.NumberColumn("Median", format="%.2f"),
+    "mean": st.column_config.NumberColumn("Mean", format="%.2f"),
+    "spread": st.column_config.NumberColumn("Spread", help="max − min of the answers"),
+    "gap": st.column_config.NumberColumn("Gap to target", format="%.2f", help="target − median"),
+}
 
 st.title("Integration maturity")
 scores = _ui.assessment_scores()
@@ -68,13 +77,7 @@ with tab_overview:
     st.plotly_chart(mcharts.small_multiples(summary, targets), key="mat_multiples")
     st.subheader("Per quarter and practice", anchor=False)
     table = aggregate.for_export(summary).assign(practice=lambda d: d["practice"].map(rubric.practice_name))
-    st.dataframe(table, hide_index=True, width="stretch", key="mat_summary", column_config={
-        "n": st.column_config.NumberColumn("n", help="Answers other than \"don't know\""),
-        "dont_know": st.column_config.NumberColumn("Don't know"),
-        "no_consensus": st.column_config.CheckboxColumn("No consensus", help="spread (max − min) ≥ 2"),
-        "median": st.column_config.NumberColumn("Median", format="%.2f"),
-        "mean": st.column_config.NumberColumn("Mean", format="%.2f"),
-        "gap": st.column_config.NumberColumn("Gap to target", format="%.2f", help="target − median")})
+    st.dataframe(table, hide_index=True, width="stretch", key="mat_summary", column_config=COLUMNS)
     st.caption("The overall row: n = respondents, median = the maturity index, mean = mean of the practice means, "
                "target = mean of the targets of the practices scored.")
     _ui.download_buttons(aggregate.for_export(summary), "maturity_by_quarter", "mat_summary_dl")
@@ -100,7 +103,7 @@ with tab_teams:
         _ui.download_buttons(view, f"no_consensus_{quarter_label(q)}", "mat_disputes_dl")
     st.subheader("By team", anchor=False)
     team_table = aggregate.for_export(rows).assign(practice=lambda d: d["practice"].map(rubric.practice_name))
-    st.dataframe(team_table, hide_index=True, width="stretch", key="mat_team_table")
+    st.dataframe(team_table, hide_index=True, width="stretch", key="mat_team_table", column_config=COLUMNS)
     _ui.download_buttons(team_table, f"maturity_by_team_{quarter_label(q)}", "mat_team_dl")
     comments = scores[(scores["period"] == q) & scores["comment"].notna()]
     if len(comments):
@@ -163,7 +166,9 @@ with tab_kpis:
         scale = catalog.display_scale(kpi)
         st.plotly_chart(mcharts.relation_figure(rel.table, rubric.practice_name(measure), kpi.name, scale),
                         key=f"mat_rel_{kid}")
-        out = rel.table.drop(columns=["period"]).rename(columns={"kpi": kid, "maturity": measure})
+        out = rel.table.drop(columns=["period"]).rename(columns={
+            "label": "quarter", "kpi": kid, "maturity": measure, "kpi_complete": "complete_kpi_quarter",
+            "used": "used_in_rho"})
         st.dataframe(out, hide_index=True, width="stretch", key=f"mat_rel_table_{kid}")
         _ui.download_buttons(out, f"maturity_vs_{kid}", f"mat_rel_dl_{kid}")
 

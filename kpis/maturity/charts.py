@@ -123,11 +123,11 @@ def heatmap(team_rows: pd.DataFrame) -> go.Figure:
         z=grid.to_numpy(float), x=[short_name(p) for p in PRACTICES], y=[safe(t) for t in teams], text=text,
         texttemplate="%{text}", zmin=1, zmax=5, colorscale="Blues", colorbar=dict(title="Median", tickvals=[1, 2, 3, 4, 5]),
         hovertemplate="%{y} · %{x}: %{text}<extra></extra>", xgap=2, ygap=2))
-    fig.update_layout(font=FONT, height=max(300, 60 + 42 * len(teams)), margin=dict(l=20, r=20, t=50, b=20),
+    fig.update_layout(font=FONT, height=max(320, 170 + 42 * len(teams)), margin=dict(l=20, r=20, t=50, b=110),
                       paper_bgcolor="white", plot_bgcolor="white",
                       title=dict(text="Median by team and practice (⚠ = no consensus, range of answers shown)", x=0,
                                  font=dict(size=17, color=TEXT)))
-    fig.update_xaxes(side="top", tickangle=-30)
+    fig.update_xaxes(side="bottom", tickangle=-25)
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -142,8 +142,11 @@ def relation_figure(table: pd.DataFrame, measure: str, kpi_name: str, scale: flo
                              line=dict(color="#ef6c00", width=2),
                              marker=dict(size=9, symbol=np.where(used, "circle", "circle-open")),
                              hovertemplate="%{x}: %{y:.4g}<extra></extra>"), secondary_y=True)
-    _layout(fig, f"{safe(measure)} and {safe(kpi_name)} by quarter (hollow = incomplete quarter, left out)",
-            "Maturity level", "Quarter", height=360)
-    fig.update_yaxes(title_text=safe(kpi_name), secondary_y=True, showgrid=False)
+    _layout(fig, f"{safe(measure)} and {safe(kpi_name)} by quarter", "Maturity level", "Quarter (hollow marker = "
+            "incomplete KPI quarter, left out)", height=380)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="center", x=0.5),
+                      margin=dict(b=110))
+    fig.update_yaxes(title_text=safe(kpi_name) + (" (%)" if scale == 100 else ""), secondary_y=True, showgrid=False,
+                     tickformat=".1f" if scale == 100 else ".3~g")
     fig.update_xaxes(type="category")
     return fig
