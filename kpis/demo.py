@@ -399,4 +399,5 @@ def write_samples(folder, config: AppConfig, seed: int = 7, end: dt.date = DEMO_
     d[["item", "period", "actual", "family", "region", "channel"]].to_csv(folder / "demand.csv", index=False)
     f = forecasts.assign(period=periods.labels(pd.Series(forecasts["period"]), "month").to_numpy())
     f.to_csv(folder / "forecasts.csv", index=False)
+    pd.DataFrame(maturity_demo.sample_rows(end, seed)).to_csv(folder / "assessments.csv", index=False)
     return sorted(p.name for p in folder.iterdir())

@@ -121,7 +121,8 @@ def heatmap(team_rows: pd.DataFrame) -> go.Figure:
              for j in range(grid.shape[1])] for i in range(grid.shape[0])]
     fig = go.Figure(go.Heatmap(
         z=grid.to_numpy(float), x=[short_name(p) for p in PRACTICES], y=[safe(t) for t in teams], text=text,
-        texttemplate="%{text}", zmin=1, zmax=5, colorscale="Blues", colorbar=dict(title="Median", tickvals=[1, 2, 3, 4, 5]),
+        texttemplate="%{text}", zmin=1, zmax=5, colorscale="Blues",
+        colorbar=dict(title="Median", tickvals=[1, 2, 3, 4, 5]),
         hovertemplate="%{y} · %{x}: %{text}<extra></extra>", xgap=2, ygap=2))
     fig.update_layout(font=FONT, height=max(320, 170 + 42 * len(teams)), margin=dict(l=20, r=20, t=50, b=110),
                       paper_bgcolor="white", plot_bgcolor="white",

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from kpis.access.users import User
 from kpis.config import PRACTICES
-from kpis.maturity.assessments import Answers, quarter_start, shift_quarter, write
+from kpis.maturity.assessments import Answers, quarter_label, quarter_start, shift_quarter, write
 
 QUARTERS = 8
 # team -> (function, respondents, level offset)
@@ -78,3 +78,19 @@ def add_assessments(session: Session, *, end: dt.date, user: User, seed: int = 7
         when = dt.datetime.combine(a.period + dt.timedelta(days=20), dt.time(9), tzinfo=dt.UTC)
         write(session, answers=a, user=user, now=when, source="demo")
     return len(answers)
+
+
+def sample_rows(end: dt.date, seed: int = 7, quarters: int = 2) -> list[dict]:
+    """The demo's answers of its last `quarters` quarters as survey-export rows (the assessments import format)."""
+    answers = demo_answers(end, seed)
+    keep = {a.period for a in answers}
+    keep = set(sorted(keep)[-quarters:])
+    rows = []
+    for a in answers:
+        if a.period not in keep:
+            continue
+        row = {"respondent": a.respondent, "team": a.team, "period": quarter_label(a.period), "function": a.function}
+        row.update({p: ("" if a.scores[p] is None else a.scores[p]) for p in PRACTICES})
+        row.update({f"comment_{p}": a.comments.get(p, "") for p in PRACTICES if p in COMMENTS})
+        rows.append(row)
+    return rows

@@ -68,7 +68,8 @@ def _columns(df: pd.DataFrame, name: str) -> tuple[dict[str, str], list[str]]:
             continue
         hint = difflib.get_close_matches(low, sorted(known), n=1, cutoff=0.8)
         if hint or low.startswith("comment_"):
-            what = f"did you mean '{hint[0]}'?" if hint else f"expected comment_<practice> with a practice id of {list(PRACTICES)}"
+            what = (f"did you mean '{hint[0]}'?" if hint
+                    else f"expected comment_<practice> with a practice id of {list(PRACTICES)}")
             problems.append(Problem(name, 1, str(orig), f"unknown column; {what}"))
         else:
             ignored.append(str(orig))
