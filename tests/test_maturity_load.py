@@ -224,3 +224,21 @@ def test_last_answers_and_participation(engine, admin):
     assert part[part["team"] == "All teams"]["respondents"].tolist() == [2, 1]
     missing = assessments.not_answered(scores, Q3)
     assert missing.to_dict("records") == [{"respondent": "bob", "team": "Finance", "last_answered": "2025-Q2"}]
+
+
+def test_migration_keeps_the_newest_of_duplicate_assessments(engine):
+    from sqlalchemy import insert, text
+
+    from kpis.store.engine import downgrade, upgrade
+
+    downgrade(engine, "0001")
+    stamp = {"created_at": dt.datetime(2025, 7, 2, tzinfo=dt.timezone.utc), "created_by": "t"}
+    with engine.begin() as c:
+        for team in ("Old team", "New team"):
+            aid = c.execute(insert(Assessment).values(period=Q3, respondent="Ann", team=team, function="sales", **stamp)
+                            .returning(Assessment.id)).scalar_one()
+            c.execute(insert(AssessmentScore), [{"assessment_id": aid, "practice": p, "score": 3} for p in PRACTICES])
+    upgrade(engine)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT team FROM assessment")).scalars().all() == ["New team"]
+        assert c.execute(text("SELECT count(*) FROM assessment_score")).scalar_one() == 10

@@ -25,10 +25,10 @@ def upgrade() -> None:
     for old_id in dupes:
         bind.execute(sa.text("DELETE FROM assessment_score WHERE assessment_id = :i"), {"i": old_id})
         bind.execute(sa.text("DELETE FROM assessment WHERE id = :i"), {"i": old_id})
-    with op.batch_alter_table('assessment', schema=None) as batch_op:
-        batch_op.create_unique_constraint('uq_assessment_period_respondent', ['period', 'respondent'])
+    # A unique index, not a table constraint: on SQLite adding a constraint rebuilds the table, and dropping the
+    # old table would cascade-delete every assessment_score row.
+    op.create_index('uq_assessment_period_respondent', 'assessment', ['period', 'respondent'], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('assessment', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_assessment_period_respondent', type_='unique')
+    op.drop_index('uq_assessment_period_respondent', table_name='assessment')
