@@ -244,6 +244,7 @@ def load_demo(engine: Engine, config: AppConfig, user: User, *, seed: int = 7, e
         s.execute(insert(ForecastValue), [{"item_id": ids[i], "period": p, "lag": int(k), "stage": st, "forecast": float(f)}
                                           for i, p, k, st, f in forecasts.itertuples(index=False)])
         counts.update({"items": len(items), "demand rows": len(demand), "forecast rows": len(forecasts)})
+        _earlier_assessment_draws(rng, months)
         counts["assessments"] = maturity_demo.add_assessments(s, end=end, user=user, seed=seed)
         review_ids = _reviews(s, months, stamp, config)
         counts["reviews"] = len(review_ids)
@@ -252,6 +253,20 @@ def load_demo(engine: Engine, config: AppConfig, user: User, *, seed: int = 7, e
         counts["actions"] = _actions(s, rng, months, review_ids, stamp, end)
         audit.record(s, user=user, action="demo", entity="database", details={"seed": seed, "end": str(end), **counts})
     return counts
+
+
+def _earlier_assessment_draws(rng: np.random.Generator, months: pd.DatetimeIndex) -> None:
+    """Draw what the earlier, simpler assessment generator drew (8 people, 13 quarters), and discard it, so the
+    reviews, meetings, decisions and actions that follow stay exactly as before (kpis.maturity.demo now writes
+    the assessments from its own seeded generator)."""
+    quarters = {pd.Timestamp(m).to_period("Q") for m in months}
+    for _ in range(len(quarters) * 8):
+        if rng.random() < 0.1:
+            continue
+        rng.random()
+        for _ in range(10):
+            rng.normal(0, 0.55)
+            rng.random()
 
 
 def _reviews(s, months, stamp, config) -> list[int]:
