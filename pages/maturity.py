@@ -88,6 +88,9 @@ with tab_teams:
     q = st.selectbox("Quarter", quarters, format_func=quarter_label, key="mat_team_period")
     rows = by_team[by_team["period"] == q]
     st.plotly_chart(mcharts.heatmap(rows), key="mat_heatmap")
+    absent = sorted(set(assessments.teams(scores)) - set(rows["team"]))
+    if absent:
+        st.caption(f"No answers from {', '.join(absent)} in {quarter_label(q)} (see Participation).")
     st.subheader(f"No consensus in {quarter_label(q)}", anchor=False)
     org = summary[(summary["period"] == q) & summary["no_consensus"].astype(bool)].assign(team="All teams")
     disputes = pd.concat([org, rows[rows["no_consensus"].astype(bool)]], ignore_index=True)

@@ -110,6 +110,7 @@ def test_screenshots_of_assess_and_maturity_on_the_demo(demo_server, browser):  
         _settle(page)
         _no_errors(page)
         assert "No consensus in" in page.locator('[data-testid="stMain"]').inner_text()
+        page.screenshot(path=str(_shots() / "maturity_teams.png"), full_page=False)
         page.set_viewport_size({"width": 1400, "height": 1500})
         _open(page, demo_server, "Assess maturity", "Assess integration maturity")
         _no_errors(page)
