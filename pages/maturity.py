@@ -140,6 +140,7 @@ with tab_gaps:
             st.caption(f"Next level ({rub.level_name(nxt)}): {rub.text(p, nxt)}")
             if len(acts):
                 st.dataframe(acts.drop(columns=["practice"]), hide_index=True, width="stretch", key=f"mat_acts_{p}")
+                _ui.download_buttons(acts, f"open_actions_{p}", f"mat_acts_dl_{p}")
             else:
                 st.caption("No open improvement action for this practice.")
             if can_create and st.button("Create an improvement action", key=f"mat_new_action_{p}",
