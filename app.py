@@ -14,11 +14,15 @@ pages = {
     "Managers": [
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
         st.Page("pages/kpi_trends.py", title="KPI trends", icon=":material/show_chart:", url_path="kpi-trends"),
+        st.Page("pages/maturity.py", title="Maturity", icon=":material/radar:", url_path="maturity"),
     ],
     "Demand planning": [
         st.Page("pages/forecast_accuracy.py", title="Forecast accuracy", icon=":material/target:",
                 url_path="forecast-accuracy"),
         st.Page("pages/exceptions.py", title="Exceptions", icon=":material/priority_high:", url_path="exceptions"),
+    ],
+    "Teams": [
+        st.Page("pages/assess.py", title="Assess maturity", icon=":material/checklist:", url_path="assess"),
     ],
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),

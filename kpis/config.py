@@ -147,8 +147,20 @@ class ForecastSection(_Strict):
     xyz: tuple[float, float] = (0.5, 1.0)
 
 
+LEVEL_NAMES = ("Reactive", "Defined", "Integrated", "Collaborative", "Orchestrated")
+
+
 class MaturitySection(_Strict):
+    levels: list[str] = Field(default=list(LEVEL_NAMES), min_length=5, max_length=5)
+    rubric: dict[str, list[str]] = {}
     targets: dict[str, int] = {}
+
+    @field_validator("levels")
+    @classmethod
+    def _level_names(cls, v: list[str]) -> list[str]:
+        if any(not str(x).strip() for x in v):
+            raise ValueError("a level name is empty")
+        return v
 
     @field_validator("targets")
     @classmethod
@@ -261,6 +273,23 @@ def _check_kpi(raw: dict, index: int, where: str, problems: list[str]) -> KPI | 
     return kpi if len(problems) == before else None
 
 
+def _check_rubric(maturity: MaturitySection, where: str, problems: list[str]) -> None:
+    """Every rubric entry is a known practice with five non-empty level texts; a rubric covers every practice."""
+    if not maturity.rubric:
+        return
+    for pid, texts in maturity.rubric.items():
+        field = f"{where}: [maturity.rubric] field '{pid}'"
+        if pid not in PRACTICES:
+            problems.append(f"{field}: unknown practice; expected any of {list(PRACTICES)}")
+        elif len(texts) != 5:
+            problems.append(f"{field}: needs 5 level texts (levels 1 to 5), got {len(texts)}")
+        elif any(not t.strip() for t in texts):
+            problems.append(f"{field}: level {[i + 1 for i, t in enumerate(texts) if not t.strip()][0]} text is empty")
+    missing = [p for p in PRACTICES if p not in maturity.rubric]
+    if missing:
+        problems.append(f"{where}: [maturity.rubric] has no level texts for practice(s) {missing}")
+
+
 def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CONFIG) -> AppConfig:
     """Validate a parsed TOML document; raise ConfigError listing every problem."""
     problems: list[str] = []
@@ -273,6 +302,7 @@ def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CON
     roles = _section(raw, "roles", RolesSection, where, problems)
     forecast = _section(raw, "forecast", ForecastSection, where, problems)
     maturity = _section(raw, "maturity", MaturitySection, where, problems)
+    _check_rubric(maturity, where, problems)
     if len(set(forecast.stages)) != len(forecast.stages):
         problems.append(f"{where}: [forecast] field 'stages': lists a stage twice")
     raw_kpis = raw.get("kpi", [])

@@ -17,13 +17,12 @@ from kpis import periods
 from kpis.access.users import User
 from kpis.catalog.load import write_actuals
 from kpis.catalog.sync import sync_catalog
-from kpis.config import PRACTICES, AppConfig
+from kpis.config import AppConfig
+from kpis.maturity import demo as maturity_demo
 from kpis.store import audit
 from kpis.store.engine import session_factory
 from kpis.store.models import (
     Action,
-    Assessment,
-    AssessmentScore,
     Decision,
     DemandActual,
     ForecastValue,
@@ -245,7 +244,8 @@ def load_demo(engine: Engine, config: AppConfig, user: User, *, seed: int = 7, e
         s.execute(insert(ForecastValue), [{"item_id": ids[i], "period": p, "lag": int(k), "stage": st, "forecast": float(f)}
                                           for i, p, k, st, f in forecasts.itertuples(index=False)])
         counts.update({"items": len(items), "demand rows": len(demand), "forecast rows": len(forecasts)})
-        counts["assessments"] = _assessments(s, rng, months, stamp)
+        _earlier_assessment_draws(rng, months)
+        counts["assessments"] = maturity_demo.add_assessments(s, end=end, user=user, seed=seed)
         review_ids = _reviews(s, months, stamp, config)
         counts["reviews"] = len(review_ids)
         meeting_ids, counts["meetings"] = _meetings(s, rng, months, stamp)
@@ -255,38 +255,18 @@ def load_demo(engine: Engine, config: AppConfig, user: User, *, seed: int = 7, e
     return counts
 
 
-TEAMS = [("Demand planning", "sales"), ("Sales", "sales"), ("Marketing", "marketing"), ("Finance", "finance"),
-         ("Supply planning", "supply"), ("Production", "production"), ("Procurement", "partners"),
-         ("Executive team", "executive")]
-RESPONDENTS = ["Maria Chen", "Tom Becker", "Aisha Rahman", "Lars Nilsson", "Priya Nair", "Diego Alvarez",
-               "Hannah Scott", "Richard Osei"]
-START_LEVEL = {"collaboration": 1.8, "alignment": 1.6, "data": 1.5, "technology": 1.7, "process": 1.9, "change": 1.3,
-               "improvement": 1.4, "sponsorship": 1.6, "partners": 1.2, "evaluation": 1.8}
-GAIN = {"collaboration": 1.6, "alignment": 1.2, "data": 1.3, "technology": 1.4, "process": 1.5, "change": 1.3,
-        "improvement": 1.5, "sponsorship": 2.0, "partners": 1.3, "evaluation": 1.6}
-
-
-def _assessments(s, rng, months, stamp) -> int:
-    quarters = sorted({pd.Timestamp(m).to_period("Q").start_time.date() for m in months})
-    n = 0
-    for qi, q in enumerate(quarters):
-        progress = qi / max(len(quarters) - 1, 1)
-        for (team, func), person in zip(TEAMS, RESPONDENTS):
-            if rng.random() < 0.1:
-                continue  # someone skips a quarter
-            a = Assessment(period=q, respondent=person, team=team, function=func,
-                           comments=None if rng.random() < 0.6 else "Pre-meetings help; data still late some months.",
-                           **stamp)
-            s.add(a)
-            s.flush()
-            scores = []
-            for p in PRACTICES:
-                level = START_LEVEL[p] + GAIN[p] * progress + rng.normal(0, 0.55)
-                score = None if rng.random() < 0.04 else int(np.clip(round(level), 1, 5))
-                scores.append({"assessment_id": a.id, "practice": p, "score": score, "comment": None})
-            s.execute(insert(AssessmentScore), scores)
-            n += 1
-    return n
+def _earlier_assessment_draws(rng: np.random.Generator, months: pd.DatetimeIndex) -> None:
+    """Draw what the earlier, simpler assessment generator drew (8 people, 13 quarters), and discard it, so the
+    reviews, meetings, decisions and actions that follow stay exactly as before (kpis.maturity.demo now writes
+    the assessments from its own seeded generator)."""
+    quarters = {pd.Timestamp(m).to_period("Q") for m in months}
+    for _ in range(len(quarters) * 8):
+        if rng.random() < 0.1:
+            continue
+        rng.random()
+        for _ in range(10):
+            rng.normal(0, 0.55)
+            rng.random()
 
 
 def _reviews(s, months, stamp, config) -> list[int]:
@@ -396,7 +376,7 @@ def _actions(s, rng, months, review_ids, stamp, end: dt.date) -> int:
                      review_id=review_ids[k % len(review_ids)] if src == "pir" else None, practice=practice,
                      kpi_id=kpi_id, expected_direction=direction, owner=owner, sponsor=sponsor,
                      priority=["high", "medium", "low"][k % 3], due_date=due, status=str(status), completed_on=completed,
-                     **{**stamp, "created_at": dt.datetime.combine(created, dt.time(9), tzinfo=dt.timezone.utc)}))
+                     **{**stamp, "created_at": dt.datetime.combine(created, dt.time(9), tzinfo=dt.UTC)}))
         n += 1
     return n
 
@@ -434,4 +414,5 @@ def write_samples(folder, config: AppConfig, seed: int = 7, end: dt.date = DEMO_
     d[["item", "period", "actual", "family", "region", "channel"]].to_csv(folder / "demand.csv", index=False)
     f = forecasts.assign(period=periods.labels(pd.Series(forecasts["period"]), "month").to_numpy())
     f.to_csv(folder / "forecasts.csv", index=False)
+    pd.DataFrame(maturity_demo.sample_rows(end, seed)).to_csv(folder / "assessments.csv", index=False)
     return sorted(p.name for p in folder.iterdir())

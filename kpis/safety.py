@@ -34,13 +34,3 @@ def spreadsheet_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
-
-
-def spreadsheet_frame(df):
-    """A copy of a data frame with every text cell (and column name) made safe with spreadsheet_cell."""
-    out = df.copy()
-    out.columns = [spreadsheet_cell(str(c)) for c in out.columns]
-    for c in out.columns:
-        if out[c].dtype == object or str(out[c].dtype).startswith(("string", "str")):
-            out[c] = out[c].map(spreadsheet_cell)
-    return out

@@ -38,6 +38,9 @@ PAGE_OVERVIEW = "pages/overview.py"
 PAGE_TRENDS = "pages/kpi_trends.py"
 PAGE_DATA = "pages/data.py"
 PAGE_CATALOG = "pages/catalog.py"
+PAGE_ASSESS = "pages/assess.py"
+PAGE_MATURITY = "pages/maturity.py"
+PAGE_ACTIONS = "pages/actions.py"
 
 
 def config() -> AppConfig:
@@ -261,3 +264,27 @@ METRIC_FORMAT = {
     "bias": st.column_config.NumberColumn("Bias", format="percent", help="Σ(F−A)/ΣA; + over-forecast"),
     "mase": st.column_config.NumberColumn("MASE", format="%.2f"),
 }
+
+
+def download_buttons(df: pd.DataFrame, name: str, key: str) -> None:
+    """CSV and Excel downloads of a table, spreadsheet formulas neutralised (kpis.export)."""
+    from kpis import export
+
+    c1, c2, _ = st.columns([1, 1, 4])
+    c1.download_button("CSV", export.csv_bytes(df), file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv",
+                       icon=":material/download:", type="tertiary")
+    c2.download_button("Excel", export.excel_bytes(df, name), file_name=f"{name}.xlsx", key=f"{key}_xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       icon=":material/download:", type="tertiary")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _assessment_scores(url: str, data_version: int) -> pd.DataFrame:
+    from kpis.maturity import assessments
+
+    return assessments.load_scores(_engine(url))
+
+
+def assessment_scores() -> pd.DataFrame:
+    """Every maturity answer (kpis.maturity.assessments.load_scores), cached until the data changes."""
+    return _assessment_scores(config().database_url(), version())

@@ -19,7 +19,8 @@ user = _ui.user()
 st.title("Data")
 
 KINDS = {"actuals": "KPI actuals", "demand": "Demand actuals (forecast accuracy)",
-         "forecasts": "Forecast snapshots (forecast accuracy)"}
+         "forecasts": "Forecast snapshots (forecast accuracy)", "assessments": "Maturity assessments (survey export)"}
+TABLE_ONLY = ("actuals", "assessments")   # kinds read from CSV or Excel only (no Parquet)
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 up, samples = st.columns([3, 2])
@@ -35,14 +36,21 @@ with up:
                        "Periods as ISO dates, `YYYY-MM`, `YYYY-Qn` or `YYYY-Www`; percentages as fractions (0.87).",
             "demand": "`item,period,actual` plus attribute columns (family, region, channel, …).",
             "forecasts": "`item,period,lag,stage,forecast` (or `snapshot` instead of `lag`).",
+            "assessments": "`respondent,team,period` (quarter `YYYY-Qn`), one column per practice id (`collaboration` … "
+                           "`evaluation`) with 1–5 or empty for \"don't know\", optional `function`, `comment` and "
+                           "`comment_<practice>`. A respondent's quarter already stored is replaced.",
         }[kind])
-        types = ["csv", "xlsx"] + (["parquet"] if kind != "actuals" else [])
-        file = st.file_uploader("CSV, Excel" + (" or Parquet" if kind != "actuals" else "") +
+        types = ["csv", "xlsx"] + (["parquet"] if kind not in TABLE_ONLY else [])
+        file = st.file_uploader("CSV, Excel" + (" or Parquet" if kind not in TABLE_ONLY else "") +
                                 f" (up to {cfg.app.max_upload_mb:g} MB)", type=types, key="data_file")
         if file is not None and st.button("Import", type="primary", key="data_import", icon=":material/upload:"):
             try:
                 if kind == "actuals":
                     result = import_actuals(eng, file.getvalue(), file.name, config=cfg, user=user)
+                elif kind == "assessments":
+                    from kpis.maturity.load import import_assessments
+
+                    result = import_assessments(eng, file.getvalue(), file.name, config=cfg, user=user)
                 else:
                     from kpis import forecast
 

@@ -5,6 +5,7 @@ Screenshots go to tests/artifacts/screenshots (or SOP_PULSE_SCREENSHOTS, e.g. do
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -48,13 +49,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(demo_db, tmp_path_factory):
+@contextlib.contextmanager
+def streamlit_server(database_url: str, user: str, log_dir: Path):
+    """A Streamlit server on a free port running app.py against the database as the user; yields its base URL."""
     _require_browser()
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": demo_db, "SOP_PULSE_USER": "browser-test"}
+    env = {**os.environ, "DATABASE_URL": database_url, "SOP_PULSE_USER": user}
     # The server's output goes to a file: an unread pipe fills up and then blocks the server.
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log_path = log_dir / "server.log"
     log = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
@@ -72,14 +74,22 @@ def server(demo_db, tmp_path_factory):
         proc.kill()
         log.close()
         pytest.fail("streamlit did not start: " + log_path.read_text(errors="replace")[-2000:])
-    yield base
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-    log.close()
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(demo_db, tmp_path_factory):
+    with streamlit_server(demo_db, "browser-test", tmp_path_factory.mktemp("streamlit")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -112,11 +122,13 @@ def _settle(page) -> None:
     # Elements still being rendered show as skeletons; wait until none is left.
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=60000)
     # Plotly draws lazily: wait until every chart container holds its SVG (scroll each into view).
+    # Charts in a tab that is not shown are not drawn until the tab is opened: only visible ones count.
     for chart in page.locator('[data-testid="stPlotlyChart"]').all():
-        chart.scroll_into_view_if_needed()
+        if chart.is_visible():
+            chart.scroll_into_view_if_needed()
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
-        ".every(c => c.querySelector('.main-svg'))", timeout=30000)
+        ".filter(c => c.offsetParent !== null).every(c => c.querySelector('.main-svg'))", timeout=30000)
     page.evaluate("() => window.scrollTo(0, 0)")
     # Sparklines and other lazily loaded chunks arrive over HTTP; wait for them before judging the page.
     page.wait_for_load_state("networkidle", timeout=30000)

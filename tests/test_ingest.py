@@ -508,14 +508,19 @@ def test_update_without_note_keeps_stored_note(engine, config, admin):
 def test_viewer_may_not_import(engine, config, viewer):
     with pytest.raises(NotAllowed):
         run(engine, BASE, "base.csv", config, viewer)
-    assert (count(engine, KpiValue), count(engine, ImportBatch), count(engine, AuditEvent), count(engine, Kpi)) == (0, 0, 0, 0)
+    # nothing written but the refusal itself, which the audit log keeps
+    assert (count(engine, KpiValue), count(engine, ImportBatch), count(engine, AuditEvent), count(engine, Kpi)) == (0, 0, 1, 0)
+    with engine.connect() as c:
+        assert c.execute(select(AuditEvent.action, AuditEvent.actor)).one() == ("denied", viewer.name)
 
 
 def test_viewer_may_not_import_into_existing_data(seeded, config, viewer):
     before = state(seeded)
     with pytest.raises(NotAllowed):
         run(seeded, BASE.replace(b"0.91", b"0.5"), "base.csv", config, viewer)
-    assert state(seeded) == before
+    after = state(seeded)
+    assert after[:2] == before[:2] and after[3] == before[3]     # values, batches, KPIs untouched
+    assert after[2] == before[2] + 1                             # one audit event: the refusal
 
 
 def test_contributor_may_not_call_write_actuals(engine, config):

@@ -13,7 +13,7 @@ SAMPLES = ROOT / "data" / "samples"
 
 # Tables whose keys are data (user names, practice ids), not configuration keys.
 MAP_TABLES = {("roles", "users"), ("roles", "emails"), ("roles", "domains"), ("roles", "groups"),
-              ("maturity", "targets")}
+              ("maturity", "targets"), ("maturity", "rubric")}
 
 
 def readme_text() -> str:

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from kpis import safety
+from kpis import export, safety
 
 
 def test_markdown_escapes_links_images_html_and_directives():
@@ -24,5 +24,5 @@ def test_spreadsheet_cells_never_start_a_formula():
         assert safety.spreadsheet_cell(bad) == "'" + bad
     assert safety.spreadsheet_cell(-2.5) == -2.5 and safety.spreadsheet_cell("ok") == "ok"
     df = pd.DataFrame({"=x": ["=HYPERLINK(1)", "fine"], "n": [-1, 2]})
-    out = safety.spreadsheet_frame(df)
+    out = export.neutralise(df)
     assert list(out.columns) == ["'=x", "n"] and out.iloc[0, 0] == "'=HYPERLINK(1)" and out["n"].tolist() == [-1, 2]

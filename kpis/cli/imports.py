@@ -17,6 +17,7 @@ IMPORTERS = {
     "actuals": "kpis.catalog.load:import_actuals_file",
     "demand": "kpis.forecast.load:import_demand_file",
     "forecasts": "kpis.forecast.load:import_forecasts_file",
+    "assessments": "kpis.maturity.load:import_assessments_file",
 }
 
 

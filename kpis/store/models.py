@@ -163,6 +163,8 @@ class Assessment(Stamped, Base):
     """One respondent's maturity scores for a quarter."""
 
     __tablename__ = "assessment"
+    # One assessment per respondent and quarter: answering again replaces it (migration 0003).
+    __table_args__ = (Index("uq_assessment_period_respondent", "period", "respondent", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     period: Mapped[dt.date] = mapped_column(Date, index=True)     # quarter start
     respondent: Mapped[str] = mapped_column(String(120))

@@ -1,0 +1,37 @@
+"""Table downloads (CSV and Excel) that are safe to open in a spreadsheet: text cells that a spreadsheet
+would run as a formula (starting with = + - @, tab or carriage return) are prefixed with an apostrophe."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from kpis.safety import spreadsheet_cell
+
+
+def neutralise(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy where every text cell (and column name) a spreadsheet would treat as a formula starts with an
+    apostrophe (kpis.safety.spreadsheet_cell); numbers stay numbers."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(spreadsheet_cell)
+    out.columns = [spreadsheet_cell(c) for c in out.columns]
+    return out
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """UTF-8 CSV of a table, formulas neutralised (fractions stay fractions)."""
+    return neutralise(df).to_csv(index=False).encode("utf-8")
+
+
+def excel_bytes(df: pd.DataFrame, sheet: str = "data") -> bytes:
+    """An .xlsx workbook of a table, formulas neutralised; timezones dropped (Excel has none)."""
+    out = neutralise(df)
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_localize(None)
+    buf = io.BytesIO()
+    out.to_excel(buf, index=False, sheet_name=sheet[:31] or "data")
+    return buf.getvalue()
