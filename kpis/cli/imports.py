@@ -17,6 +17,8 @@ IMPORTERS = {
     "actuals": "kpis.catalog.load:import_actuals_file",
     "demand": "kpis.forecast.load:import_demand_file",
     "forecasts": "kpis.forecast.load:import_forecasts_file",
+    "meetings": "kpis.sponsorship.load:import_meetings_file",
+    "decisions": "kpis.sponsorship.load:import_decisions_file",
 }
 
 
