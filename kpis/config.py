@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -216,7 +216,7 @@ class AppConfig:
     forecast: ForecastSection
     maturity: MaturitySection
     kpis: tuple[KPI, ...]
-    sponsorship: SponsorshipSection = SponsorshipSection()
+    sponsorship: SponsorshipSection = field(default_factory=SponsorshipSection)
     executives: tuple[Executive, ...] = ()
 
     @property

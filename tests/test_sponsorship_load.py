@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 from kpis.access.users import NotAllowed
 from kpis.ingest import ImportFailed
 from kpis.sponsorship.load import import_decisions, import_meetings
-from kpis.store.models import AuditEvent, Decision, ImportBatch, Meeting, MeetingAttendee
+from kpis.store.models import (
+    AuditEvent,
+    Decision,
+    ImportBatch,
+    Meeting,
+    MeetingAttendee,
+)
 
 MEETINGS = (
     "meeting,type,date,chair,person,invited,attended,notes\n"

@@ -17,8 +17,8 @@ D = dt.date
 
 
 def _meeting(**kw) -> mt.MeetingInput:
-    base = dict(type="executive S&OP", date=D(2026, 3, 20), chair="Richard Osei",
-                invited=("Richard Osei", "Tom Becker"), attended=("Richard Osei", "Maria Chen"), notes="Q2 plan")
+    base = {"type": "executive S&OP", "date": D(2026, 3, 20), "chair": "Richard Osei",
+                "invited": ("Richard Osei", "Tom Becker"), "attended": ("Richard Osei", "Maria Chen"), "notes": "Q2 plan"}
     return mt.MeetingInput(**{**base, **kw})
 
 

@@ -11,7 +11,14 @@ import pytest
 from kpis.catalog.load import import_actuals
 from kpis.sponsorship import scorecard as sc
 from kpis.store.engine import session_factory
-from kpis.store.models import Action, Assessment, AssessmentScore, Decision, Meeting, MeetingAttendee
+from kpis.store.models import (
+    Action,
+    Assessment,
+    AssessmentScore,
+    Decision,
+    Meeting,
+    MeetingAttendee,
+)
 
 D = dt.date
 Q1 = sc.parse_quarter("2026-Q1")

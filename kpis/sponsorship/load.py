@@ -17,10 +17,24 @@ from sqlalchemy import Engine, delete, insert, select
 from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
 from kpis.config import AppConfig
-from kpis.ingest import ImportFailed, ImportResult, Problem, _Collector, _text, read_table
+from kpis.ingest import (
+    ImportFailed,
+    ImportResult,
+    Problem,
+    _Collector,
+    _text,
+    read_table,
+)
 from kpis.store import audit
 from kpis.store.engine import session_factory
-from kpis.store.models import MEETING_TYPES, Decision, ImportBatch, Meeting, MeetingAttendee, utcnow
+from kpis.store.models import (
+    MEETING_TYPES,
+    Decision,
+    ImportBatch,
+    Meeting,
+    MeetingAttendee,
+    utcnow,
+)
 from kpis.store.repo import find_import
 
 MEETING_COLUMNS = ("meeting", "type", "date", "chair", "person", "invited", "attended")

@@ -19,7 +19,14 @@ from sqlalchemy import Engine, select
 from kpis import catalog
 from kpis.config import SCORECARD_FIGURES, AppConfig
 from kpis.store import repo
-from kpis.store.models import Action, Assessment, AssessmentScore, Decision, Meeting, MeetingAttendee
+from kpis.store.models import (
+    Action,
+    Assessment,
+    AssessmentScore,
+    Decision,
+    Meeting,
+    MeetingAttendee,
+)
 
 FIGURES: tuple[str, ...] = tuple(SCORECARD_FIGURES)
 EXECUTIVE_MEETING = "executive S&OP"
@@ -156,7 +163,9 @@ def kpi_series(engine: Engine, config: AppConfig, kpi_ids: list[str]) -> pd.Data
     computed_ids = [k for k in kpi_ids if config.kpi_by_id[k].source == "forecast"]
     if not computed_ids:
         return stored[["kpi_id", "period", "value"]]
-    from kpis.forecast import computed_kpi_values  # only when an executive owns a forecast KPI
+    from kpis.forecast import (
+        computed_kpi_values,  # only when an executive owns a forecast KPI
+    )
 
     comp = computed_kpi_values(engine, config)
     comp = comp[comp["kpi_id"].isin(computed_ids)][["kpi_id", "period", "value"]]
