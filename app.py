@@ -19,6 +19,11 @@ pages = {
                 url_path="forecast-accuracy"),
         st.Page("pages/exceptions.py", title="Exceptions", icon=":material/priority_high:", url_path="exceptions"),
     ],
+    "Executives": [
+        st.Page("pages/scorecard.py", title="Sponsorship scorecard", icon=":material/workspace_premium:",
+                url_path="scorecard"),
+        st.Page("pages/meetings.py", title="Meetings & decisions", icon=":material/groups:", url_path="meetings"),
+    ],
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
         st.Page("pages/catalog.py", title="KPI catalog", icon=":material/menu_book:", url_path="catalog"),

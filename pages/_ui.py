@@ -29,6 +29,10 @@ PAGE_OVERVIEW = "pages/overview.py"
 PAGE_TRENDS = "pages/kpi_trends.py"
 PAGE_DATA = "pages/data.py"
 PAGE_CATALOG = "pages/catalog.py"
+PAGE_MEETINGS = "pages/meetings.py"
+PAGE_SCORECARD = "pages/scorecard.py"
+PAGE_ACTIONS = "pages/actions.py"      # built by the improvement-actions work; links appear once it exists
+REGISTER_OWNER = "reg_owner"           # decision register's owner filter (set by the scorecard's landing)
 
 
 def config() -> AppConfig:
@@ -210,3 +214,31 @@ METRIC_FORMAT = {
     "bias": st.column_config.NumberColumn("Bias", format="percent", help="Σ(F−A)/ΣA; + over-forecast"),
     "mase": st.column_config.NumberColumn("MASE", format="%.2f"),
 }
+
+
+def plain(text: object) -> str:
+    """User text made safe for st.markdown/captions: every markdown punctuation character escaped, so no
+    links, images, emphasis or HTML."""
+    import re
+
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~:$&\"'=])", r"\\\1", str(text)).replace("\n", " ")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _sponsorship_inputs(url: str, data_version: int):
+    from kpis.sponsorship import scorecard
+
+    return scorecard.load_inputs(_engine(url), get_config())
+
+
+def sponsorship_inputs():
+    """The scorecard's inputs for the current data version."""
+    cfg = config()
+    return _sponsorship_inputs(cfg.database_url(), version())
+
+
+def page_exists(path: str) -> bool:
+    """True when a page file is part of this installation (links to pages other work adds)."""
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parent.parent / path).is_file()

@@ -18,7 +18,9 @@ user = _ui.user()
 st.title("Data")
 
 KINDS = {"actuals": "KPI actuals", "demand": "Demand actuals (forecast accuracy)",
-         "forecasts": "Forecast snapshots (forecast accuracy)"}
+         "forecasts": "Forecast snapshots (forecast accuracy)", "meetings": "S&OP meetings (attendance)",
+         "decisions": "S&OP decisions"}
+CSV_ONLY = ("actuals", "meetings", "decisions")   # kinds without a Parquet reader
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 up, samples = st.columns([3, 2])
@@ -33,14 +35,24 @@ with up:
                        "Periods as ISO dates, `YYYY-MM`, `YYYY-Qn` or `YYYY-Www`; percentages as fractions (0.87).",
             "demand": "`item,period,actual` plus attribute columns (family, region, channel, …).",
             "forecasts": "`item,period,lag,stage,forecast` (or `snapshot` instead of `lag`).",
+            "meetings": "One row per meeting and person: `meeting,type,date,chair,person,invited,attended[,notes]`; "
+                        "`meeting` = your own meeting id (re-importing it updates the meeting); invited/attended "
+                        "yes/no, true/false or 1/0.",
+            "decisions": "`ref,text,raised_on,decided_on,owner,meeting,kpi`; empty `decided_on` = pending; `meeting` = "
+                         "a meeting id already imported; `kpi` = a catalog id. Re-importing a ref updates it.",
         }[kind])
-        types = ["csv", "xlsx"] + (["parquet"] if kind != "actuals" else [])
-        file = st.file_uploader("CSV, Excel" + (" or Parquet" if kind != "actuals" else "") +
+        types = ["csv", "xlsx"] + (["parquet"] if kind not in CSV_ONLY else [])
+        file = st.file_uploader("CSV, Excel" + (" or Parquet" if kind not in CSV_ONLY else "") +
                                 f" (up to {cfg.app.max_upload_mb:g} MB)", type=types, key="data_file")
         if file is not None and st.button("Import", type="primary", key="data_import", icon=":material/upload:"):
             try:
                 if kind == "actuals":
                     result = import_actuals(eng, file.getvalue(), file.name, config=cfg, user=user)
+                elif kind in ("meetings", "decisions"):
+                    from kpis.sponsorship import load as sponsorship_load
+
+                    importer = sponsorship_load.import_meetings if kind == "meetings" else sponsorship_load.import_decisions
+                    result = importer(eng, file.getvalue(), file.name, config=cfg, user=user)
                 else:
                     from kpis import forecast
 

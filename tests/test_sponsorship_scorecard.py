@@ -205,3 +205,31 @@ def test_empty_database_gives_undefined_figures(engine, config):
     p = sc.portfolio(inputs, config, Q1)
     assert p["attendance_rate"].isna().all() and (p["pending_decisions"] == 0).all()
     assert isinstance(inputs.decisions["raised_on"], pd.Series)
+
+
+def test_portfolio_excel_neutralises_formulas_and_keeps_fractions(config):
+    import io
+
+    from openpyxl import load_workbook
+
+    from kpis.sponsorship.export import portfolio_xlsx
+
+    frame = pd.DataFrame([{"executive": "=HYPERLINK(\"x\")", "title": "+CEO", **{f: math.nan for f in sc.FIGURES}}])
+    frame.loc[0, "attendance_rate"] = 0.75
+    wb = load_workbook(io.BytesIO(portfolio_xlsx(frame, sc.statuses(frame, config), "2026-Q1")))
+    ws = wb.active
+    assert ws["A2"].value == "'=HYPERLINK(\"x\")" and ws["B2"].value == "'+CEO"
+    assert ws["C2"].value == 0.75 and ws["D2"].value is None
+    assert ws["C2"].fill.start_color.rgb.endswith("FFE0B2")    # amber
+
+
+def test_overdue_actions_today(seeded, engine):
+    df = sc.overdue_actions(engine, "Richard Osei", D(2026, 4, 1))
+    assert df["due_date"].tolist() == [D(2025, 12, 1), D(2026, 3, 31)]   # open ones only; done-late is not overdue now
+    assert df["days_overdue"].tolist() == [121, 1]
+
+
+def test_default_quarter():
+    assert sc.default_quarter(D(2026, 10, 21), D(2026, 11, 25)).label == "2026-Q3"
+    assert sc.default_quarter(D(2025, 5, 1), D(2026, 11, 25)).label == "2025-Q2"
+    assert sc.default_quarter(None, D(2026, 1, 5)).label == "2025-Q4"

@@ -31,13 +31,13 @@ from kpis.store.models import (
 FIGURES: tuple[str, ...] = tuple(SCORECARD_FIGURES)
 EXECUTIVE_MEETING = "executive S&OP"
 LABELS = {
-    "attendance_rate": "Executive S&OP attendance",
-    "decision_latency_days": "Decision latency (median days)",
-    "pending_decisions": "Decisions pending > 1 cycle",
-    "sponsored_on_time": "Sponsored actions closed on time",
-    "overdue_sponsored": "Overdue sponsored actions",
-    "kpis_on_target": "Owned KPIs on target",
-    "sponsorship_maturity": "Sponsorship maturity (median, 1-5)",
+    "attendance_rate": "Meeting attendance",
+    "decision_latency_days": "Decision latency",
+    "pending_decisions": "Pending decisions",
+    "sponsored_on_time": "Actions on time",
+    "overdue_sponsored": "Overdue actions",
+    "kpis_on_target": "KPIs on target",
+    "sponsorship_maturity": "Sponsorship maturity",
 }
 HOW = {
     "attendance_rate": "Attended ÷ invited over the executive S&OP meetings dated in the quarter that the executive "
@@ -355,3 +355,22 @@ def format_change(figure: str, change: float) -> str:
     if figure in COUNTS:
         return f"{int(change):+d}"
     return f"{change:+.1f}" + ("" if figure == "sponsorship_maturity" else " d")
+
+
+def overdue_actions(engine: Engine, sponsor: str, today: dt.date) -> pd.DataFrame:
+    """Actions a person sponsors that are overdue today (due date passed, open or in progress), oldest due first."""
+    q = (select(Action.id, Action.title, Action.owner, Action.due_date, Action.status)
+         .where(Action.sponsor == sponsor, Action.due_date < today, Action.status.in_(["open", "in progress"]))
+         .order_by(Action.due_date, Action.id))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(), columns=["id", "title", "owner", "due_date", "status"])
+    df["days_overdue"] = [(today - d).days for d in df["due_date"]]
+    return df
+
+
+def default_quarter(latest_meeting: dt.date | None, today: dt.date) -> Quarter:
+    """The quarter to show first: the last one finished by today, or the latest with a meeting if earlier."""
+    done = quarter_of(today).previous()
+    if latest_meeting is not None and quarter_of(latest_meeting) < done:
+        return quarter_of(latest_meeting)
+    return done
