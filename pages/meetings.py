@@ -17,6 +17,10 @@ st.title("S&OP meetings and decisions")
 st.caption("The monthly cycle — data review, demand review, supply review, reconciliation, executive S&OP — "
            "who was invited and who came, and the decisions taken. Import many at once on the **Data** page.")
 
+FLASH = "mt_flash"   # a success message carried over the rerun that refreshes the tables
+if FLASH in st.session_state:
+    st.success(st.session_state.pop(FLASH))
+
 people = mt.known_people(eng, cfg)
 kpi_names = {k.id: k.name for k in cfg.kpis}
 can_write = user.can("submit")
@@ -54,7 +58,9 @@ with tab_register:
         st.info("No decisions match." if len(reg) or owner or kpi else
                 "No decisions yet. Log a meeting with its decisions, raise one below, or import a decisions file.")
     else:
-        table = shown.assign(kpi=shown["kpi_id"].map(kpi_names).fillna(""))
+        table = shown.assign(kpi=shown["kpi_id"].map(kpi_names).fillna(""),
+                             decided_on=shown["decided_on"].map(lambda d: "" if d is None or pd.isna(d) else str(d)),
+                             ref=shown["ref"].fillna(""))
         st.dataframe(table[["status", "age_days", "text", "owner", "raised_on", "decided_on", "meeting", "kpi", "ref"]],
                      hide_index=True, width="stretch", key="reg_table",
                      column_config={"status": "Status", "age_days": st.column_config.NumberColumn("Age (days)"),
@@ -76,7 +82,7 @@ with tab_register:
             except (dec.DecisionError, NotAllowed) as e:
                 st.error(str(e))
             else:
-                st.success(f"Decision #{chosen} marked decided on {when}.")
+                st.session_state[FLASH] = f"Decision #{chosen} marked decided on {when}."
                 st.rerun()
         if _ui.page_exists(_ui.PAGE_ACTIONS) and user.can("manage_actions"):
             if a3.button("Create an improvement action", key="reg_spawn", icon=":material/add_task:"):
@@ -103,7 +109,8 @@ with tab_register:
                     except NotAllowed as e:
                         st.error(str(e))
                     else:
-                        st.success(f"Decision #{did} raised; it is pending until marked decided.")
+                        st.session_state[FLASH] = f"Decision #{did} raised; it is pending until marked decided."
+                        st.rerun()
 
 # ---------------------------------------------------------------- log a meeting
 with tab_log:
@@ -146,8 +153,9 @@ with tab_log:
             except NotAllowed as e:
                 st.error(str(e))
             else:
-                st.success(f"Logged the {m_type} of {m_date} (meeting #{mid}) with {len(decisions)} decision"
-                           f"{'s' if len(decisions) != 1 else ''}.")
+                st.session_state[FLASH] = (f"Logged the {m_type} of {m_date} (meeting #{mid}) with {len(decisions)} "
+                                           f"decision{'s' if len(decisions) != 1 else ''}.")
+                st.rerun()
 
 # ---------------------------------------------------------------- cycle adherence
 with tab_cycle:

@@ -23,9 +23,11 @@ PRINT_CSS = """<style>
 [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"], footer { display: none !important; }
 [data-testid="stMainBlockContainer"] { padding-top: 1rem !important; max-width: 1100px; }
 @media print {
-  @page { size: A4 landscape; margin: 12mm; }
-  .no-print, [data-testid="stPageLink"], [data-testid="stCaptionContainer"] a { display: none !important; }
-  [data-testid="stMain"] { overflow: visible !important; }
+  @page { size: A4 landscape; margin: 10mm; }
+  html, body, [data-testid="stApp"], [data-testid="stAppViewContainer"], [data-testid="stMain"] {
+    height: auto !important; min-height: 0 !important; overflow: visible !important; position: static !important; }
+  [data-testid="stMainBlockContainer"] { zoom: 0.72; padding: 0 !important; max-width: none !important; }
+  [data-testid="stPageLink"], [data-testid="stBottom"] { display: none !important; }
   [data-testid="stVerticalBlockBorderWrapper"] { break-inside: avoid; }
 }
 </style>"""
@@ -112,16 +114,17 @@ q_label = c1.selectbox("Quarter", labels, index=labels.index(default.label) if d
 q = sc.parse_quarter(q_label)
 person = c2.selectbox("Executive", names, key="sc_exec", format_func=lambda n: f"{n} — {titles[n]}")
 
-tab_card, tab_landing, tab_portfolio = st.tabs(["Scorecard", "To act on", "Portfolio"])
+VIEWS = ("Scorecard", "To act on", "Portfolio")
+view = st.radio("View", VIEWS, key="sc_view", horizontal=True, label_visibility="collapsed")
 
-with tab_card:
+if view == "Scorecard":
     st.caption(f"{q.start:%d %b %Y} – {q.end:%d %b %Y} · arrows: change against {q.previous().label} · "
                f"one cycle = {cfg.sponsorship.cycle_days} days · hover a figure's (?) for how it is computed")
     _card(person, q)
     st.link_button("Print layout", "?" + urlencode({"print": "1", "exec": person, "quarter": q.label}),
                    icon=":material/print:", type="tertiary")
 
-with tab_landing:
+elif view == "To act on":
     st.caption("What needs this executive now (today, not the selected quarter).")
     owned = [k for k in cfg.kpis if k.owner == person]
     st.subheader("Red KPIs they own")
@@ -164,7 +167,7 @@ with tab_landing:
         if _ui.page_exists(_ui.PAGE_ACTIONS):
             st.page_link(_ui.PAGE_ACTIONS, label="Open the improvement actions", icon=":material/task_alt:")
 
-with tab_portfolio:
+else:
     frame = sc.portfolio(inputs, cfg, q)
     status = sc.statuses(frame, cfg)
     shown = frame.rename(columns={"executive": "Executive", "title": "Title", **sc.LABELS})

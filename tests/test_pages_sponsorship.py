@@ -70,6 +70,7 @@ def test_scorecard_executive_who_waits_has_pending_decisions(demo_env):
 
 def test_scorecard_portfolio_one_row_per_executive(demo_env, config):
     at = _page("pages/scorecard.py")
+    at.radio(key="sc_view").set_value("Portfolio").run()
     table = next(d.value for d in at.dataframe if "Executive" in d.value.columns)
     assert list(table["Executive"]) == [e.name for e in config.executives]
     assert set(sc.LABELS.values()) <= set(table.columns)
@@ -81,6 +82,7 @@ def test_scorecard_portfolio_one_row_per_executive(demo_env, config):
 def test_scorecard_landing_opens_the_decision_register(demo_env):
     at = _page("pages/scorecard.py")
     at.selectbox(key="sc_exec").set_value("Lars Nilsson").run()
+    at.radio(key="sc_view").set_value("To act on").run()
     assert "Decisions pending" in _texts(at)
     at.button(key="land_register").click().run()
     assert not at.exception
