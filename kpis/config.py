@@ -318,7 +318,7 @@ def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CON
     forecast = _section(raw, "forecast", ForecastSection, where, problems)
     maturity = _section(raw, "maturity", MaturitySection, where, problems)
     sponsorship = _section(raw, "sponsorship", SponsorshipSection, where, problems)
-    _check_thresholds(sponsorship, where, problems)
+    _check_thresholds(raw.get("sponsorship", {}), where, problems)
     executives = _executives(raw.get("executive", []), where, problems)
     if len(set(forecast.stages)) != len(forecast.stages):
         problems.append(f"{where}: [forecast] field 'stages': lists a stage twice")
@@ -346,9 +346,16 @@ def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CON
                      maturity=maturity, kpis=tuple(kpis), sponsorship=sponsorship, executives=executives)
 
 
-def _check_thresholds(section: SponsorshipSection, where: str, problems: list[str]) -> None:
+def _check_thresholds(raw: Any, where: str, problems: list[str]) -> None:
     """Green must be the better limit: above amber where higher is better, below where lower is better."""
-    for figure, t in section.thresholds.items():
+    tables = raw.get("thresholds", {}) if isinstance(raw, dict) else {}
+    for figure, item in (tables.items() if isinstance(tables, dict) else []):
+        try:
+            t = Threshold.model_validate(item)
+        except ValidationError:
+            continue   # reported with the section
+        if figure not in SCORECARD_FIGURES:
+            continue
         higher = SCORECARD_FIGURES[figure]
         if (higher and t.amber > t.green) or (not higher and t.amber < t.green):
             word = "above" if higher else "below"
