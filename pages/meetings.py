@@ -191,3 +191,32 @@ with tab_list:
         with p2:
             st.markdown("**Decisions**")
             st.dataframe(dec.meeting_decisions(eng, chosen), hide_index=True, width="stretch", key="mt_decisions")
+        if can_write:
+            m = meetings[meetings["id"] == chosen].iloc[0]
+            ppl = mt.people(eng, chosen)
+            with st.expander("Correct this meeting (step, date, chair, people, notes)"):
+                with st.form(f"edit_form_{chosen}"):
+                    e1, e2, e3 = st.columns(3)
+                    e_type = e1.selectbox("Step", mt.STEPS, index=mt.STEPS.index(m["type"]), key=f"ed_type_{chosen}")
+                    e_date = e2.date_input("Date", value=m["date"], key=f"ed_date_{chosen}")
+                    options = sorted({*people, *ppl["person"], m["chair"]})
+                    e_chair = e3.selectbox("Chair", options, index=options.index(m["chair"]), key=f"ed_chair_{chosen}",
+                                           accept_new_options=True)
+                    e_inv = st.multiselect("Invited", options, default=list(ppl.loc[ppl["invited"], "person"]),
+                                           key=f"ed_inv_{chosen}", accept_new_options=True)
+                    e_att = st.multiselect("Attended", options, default=list(ppl.loc[ppl["attended"], "person"]),
+                                           key=f"ed_att_{chosen}", accept_new_options=True)
+                    e_notes = st.text_area("Notes", value=m["notes"] or "", key=f"ed_notes_{chosen}",
+                                           max_chars=mt.MAX_NOTES)
+                    if st.form_submit_button("Save changes", type="primary"):
+                        changed = mt.MeetingInput(type=e_type, date=e_date, chair=e_chair or "", invited=tuple(e_inv),
+                                                  attended=tuple(e_att), notes=e_notes or None)
+                        try:
+                            mt.update_meeting(eng, meeting_id=int(chosen), meeting=changed, config=cfg, user=user)
+                        except mt.MeetingError as e:
+                            _problems("The meeting was not changed:", e.problems)
+                        except NotAllowed as e:
+                            st.error(str(e))
+                        else:
+                            st.session_state[FLASH] = f"Meeting #{chosen} updated."
+                            st.rerun()

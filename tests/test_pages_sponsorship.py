@@ -164,3 +164,14 @@ def test_empty_database(empty_env):
 def test_data_page_offers_meetings_and_decisions(demo_env):
     at = _page("pages/data.py")
     assert {"S&OP meetings (attendance)", "S&OP decisions"} <= set(at.radio(key="data_kind").options)
+
+
+def test_correct_a_meeting(demo_copy):
+    at = _page("pages/meetings.py")
+    chosen = at.selectbox(key="mt_pick").value
+    at.multiselect(key=f"ed_att_{chosen}").set_value(["Richard Osei"])
+    at.button(key=f"FormSubmitter:edit_form_{chosen}-Save changes").click().run()
+    assert not at.exception
+    assert f"Meeting #{chosen} updated." in _texts(at)
+    people = next(d.value for d in at.dataframe if "attended" in d.value.columns and "person" in d.value.columns)
+    assert list(people.loc[people["attended"], "person"]) == ["Richard Osei"]

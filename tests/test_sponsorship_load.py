@@ -172,3 +172,12 @@ def test_excel_meetings_file(engine, config, admin, tmp_path):
 def test_viewer_cannot_import(engine, config, viewer):
     with pytest.raises(NotAllowed):
         import_meetings(engine, MEETINGS.encode(), "m.csv", config=config, user=viewer)
+
+
+def test_sample_files_import(engine, config, admin):
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parent.parent / "data" / "samples"
+    m = import_meetings(engine, (samples / "meetings.csv").read_bytes(), "meetings.csv", config=config, user=admin)
+    d = import_decisions(engine, (samples / "decisions.csv").read_bytes(), "decisions.csv", config=config, user=admin)
+    assert (m.inserted, d.inserted) == (5, 3)
