@@ -180,8 +180,8 @@ else:
 
     fmt = {sc.LABELS[f]: (lambda v, f=f: sc.format_figure(f, v)) for f in sc.FIGURES}
     st.caption(f"All executives for {q.label}; click a column header to sort. Cells coloured by their threshold; "
-               "— = no figure (e.g. invited to no executive meeting).")
-    st.dataframe(shown.style.apply(_fill, axis=0).format(fmt), hide_index=True, width="stretch", key="pf_table")
+               "None = no figure (e.g. invited to no executive meeting).")
+    st.dataframe(shown.style.apply(_fill, axis=0).format(fmt, na_rep="—"), hide_index=True, width="stretch", key="pf_table")
     st.download_button("Download Excel", portfolio_xlsx(frame, status, q.label),
                        file_name=f"sponsorship_scorecard_{q.label}.xlsx", key="pf_xlsx", icon=":material/download:",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", type="tertiary")

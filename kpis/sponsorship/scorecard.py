@@ -152,7 +152,7 @@ def load_inputs(engine: Engine, config: AppConfig) -> Inputs:
         attendance=_frame(att, ["meeting_date", "type", "person", "invited", "attended"], ("meeting_date",)),
         decisions=_frame(dec, ["owner", "raised_on", "decided_on"], ("raised_on", "decided_on")),
         actions=_frame(act, ["sponsor", "due_date", "status", "completed_on"], ("due_date", "completed_on")),
-        values=kpi_series(engine, config, owned),
+        values=with_status(kpi_series(engine, config, owned), config),
         maturity=_frame(mat, ["period", "score"], ("period",)),
     )
 
@@ -171,6 +171,18 @@ def kpi_series(engine: Engine, config: AppConfig, kpi_ids: list[str]) -> pd.Data
     comp = comp[comp["kpi_id"].isin(computed_ids)][["kpi_id", "period", "value"]]
     stored = stored[~stored["kpi_id"].isin(computed_ids)][["kpi_id", "period", "value"]]
     return pd.concat([stored, comp], ignore_index=True)
+
+
+def with_status(values: pd.DataFrame, config: AppConfig) -> pd.DataFrame:
+    """KPI values with their status against the target in force for each period (one pass per KPI)."""
+    out = values.assign(status="none")
+    for kid, idx in values.groupby("kpi_id").groups.items():
+        k = config.kpi_by_id.get(kid)
+        if k is None:
+            continue
+        rows = values.loc[idx]
+        out.loc[idx, "status"] = catalog.status(k, rows["value"].to_numpy(float), catalog.targets_at(k, rows["period"]))
+    return out
 
 
 # ---------------------------------------------------------------- the seven figures
@@ -243,16 +255,17 @@ def kpis_on_target(values: pd.DataFrame, config: AppConfig, person: str, q: Quar
     owned = [k for k in config.kpis if k.owner == person]
     if not owned:
         return math.nan, "owns no KPI"
+    if "status" not in values.columns:
+        values = with_status(values, config)
+    mine = values[values["kpi_id"].isin([k.id for k in owned]) & values["value"].notna()]
     with_value = green = 0
     for k in owned:
-        v = values[values["kpi_id"] == k.id]
-        v = v[_in_quarter(v["period"], k.cadence, q) & v["value"].notna()]
+        v = mine[mine["kpi_id"] == k.id]
+        v = v[_in_quarter(v["period"], k.cadence, q)]
         if v.empty:
             continue
-        last = v.sort_values("period").iloc[-1]
-        st = catalog.status(k, np.array([float(last["value"])]), catalog.targets_at(k, [last["period"]]))[0]
         with_value += 1
-        green += st == "green"
+        green += v.sort_values("period")["status"].iloc[-1] == "green"
     if not with_value:
         return math.nan, f"none of {len(owned)} owned KPIs has a value in the quarter"
     return green / with_value, f"{green} of {with_value} with data ({len(owned)} owned)"
