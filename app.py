@@ -24,6 +24,11 @@ pages = {
     "Teams": [
         st.Page("pages/assess.py", title="Assess maturity", icon=":material/checklist:", url_path="assess"),
     ],
+    "Executives": [
+        st.Page("pages/scorecard.py", title="Sponsorship scorecard", icon=":material/workspace_premium:",
+                url_path="scorecard"),
+        st.Page("pages/meetings.py", title="Meetings & decisions", icon=":material/groups:", url_path="meetings"),
+    ],
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
         st.Page("pages/catalog.py", title="KPI catalog", icon=":material/menu_book:", url_path="catalog"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -173,6 +173,58 @@ class MaturitySection(_Strict):
         return v
 
 
+class Threshold(_Strict):
+    """Green/amber limits of one scorecard figure (the figure's direction decides how they read)."""
+
+    green: float
+    amber: float
+
+
+# Scorecard figures and whether a higher value is better (the order of docs/methodology.md, "Executive sponsorship scorecard").
+SCORECARD_FIGURES: dict[str, bool] = {
+    "attendance_rate": True,
+    "decision_latency_days": False,
+    "pending_decisions": False,
+    "sponsored_on_time": True,
+    "overdue_sponsored": False,
+    "kpis_on_target": True,
+    "sponsorship_maturity": True,
+}
+_DEFAULT_THRESHOLDS = {
+    "attendance_rate": Threshold(green=0.9, amber=0.75),
+    "decision_latency_days": Threshold(green=14, amber=30),
+    "pending_decisions": Threshold(green=0, amber=2),
+    "sponsored_on_time": Threshold(green=0.8, amber=0.6),
+    "overdue_sponsored": Threshold(green=0, amber=2),
+    "kpis_on_target": Threshold(green=0.7, amber=0.5),
+    "sponsorship_maturity": Threshold(green=3, amber=2),
+}
+
+
+class SponsorshipSection(_Strict):
+    cycle_days: int = Field(default=30, ge=1, le=366)
+    thresholds: dict[str, Threshold] = {}
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known_figures(cls, v: dict[str, Threshold]) -> dict[str, Threshold]:
+        bad = [k for k in v if k not in SCORECARD_FIGURES]
+        if bad:
+            raise ValueError(f"unknown figure(s) {bad}; expected any of {list(SCORECARD_FIGURES)}")
+        return v
+
+    def threshold(self, figure: str) -> Threshold:
+        """The configured limits of a figure, or the default."""
+        return self.thresholds.get(figure, _DEFAULT_THRESHOLDS[figure])
+
+
+class Executive(_Strict):
+    """An executive whose sponsorship is scored; `name` as used for owners, chairs, attendees and sponsors."""
+
+    name: str = Field(min_length=1, max_length=120)
+    title: str = ""
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """The validated configuration."""
@@ -184,6 +236,8 @@ class AppConfig:
     forecast: ForecastSection
     maturity: MaturitySection
     kpis: tuple[KPI, ...]
+    sponsorship: SponsorshipSection = field(default_factory=SponsorshipSection)
+    executives: tuple[Executive, ...] = ()
 
     @property
     def kpi_by_id(self) -> dict[str, KPI]:
@@ -293,7 +347,7 @@ def _check_rubric(maturity: MaturitySection, where: str, problems: list[str]) ->
 def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CONFIG) -> AppConfig:
     """Validate a parsed TOML document; raise ConfigError listing every problem."""
     problems: list[str] = []
-    known = {"app", "database", "roles", "forecast", "maturity", "kpi"}
+    known = {"app", "database", "roles", "forecast", "maturity", "sponsorship", "executive", "kpi"}
     for key in raw:
         if key not in known:
             problems.append(f"{where}: unknown section [{key}] (known: {sorted(known)})")
@@ -303,6 +357,9 @@ def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CON
     forecast = _section(raw, "forecast", ForecastSection, where, problems)
     maturity = _section(raw, "maturity", MaturitySection, where, problems)
     _check_rubric(maturity, where, problems)
+    sponsorship = _section(raw, "sponsorship", SponsorshipSection, where, problems)
+    _check_thresholds(raw.get("sponsorship", {}), where, problems)
+    executives = _executives(raw.get("executive", []), where, problems)
     if len(set(forecast.stages)) != len(forecast.stages):
         problems.append(f"{where}: [forecast] field 'stages': lists a stage twice")
     raw_kpis = raw.get("kpi", [])
@@ -326,7 +383,54 @@ def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CON
     if problems:
         raise ConfigError(problems)
     return AppConfig(path=path, app=app, database=database, roles=roles, forecast=forecast,
-                     maturity=maturity, kpis=tuple(kpis))
+                     maturity=maturity, kpis=tuple(kpis), sponsorship=sponsorship, executives=executives)
+
+
+def _check_thresholds(raw: Any, where: str, problems: list[str]) -> None:
+    """Green must be the better limit: above amber where higher is better, below where lower is better."""
+    tables = raw.get("thresholds", {}) if isinstance(raw, dict) else {}
+    for figure, item in (tables.items() if isinstance(tables, dict) else []):
+        try:
+            t = Threshold.model_validate(item)
+        except ValidationError:
+            continue   # reported with the section
+        if figure not in SCORECARD_FIGURES:
+            continue
+        higher = SCORECARD_FIGURES[figure]
+        if (higher and t.amber > t.green) or (not higher and t.amber < t.green):
+            word = "above" if higher else "below"
+            problems.append(f"{where}: [sponsorship] field 'thresholds.{figure}.green': {t.green:g} must be {word} or "
+                            f"equal to amber ({t.amber:g}) because {'higher' if higher else 'lower'} is better")
+
+
+def _executives(raw: Any, where: str, problems: list[str]) -> tuple[Executive, ...]:
+    """Validate the [[executive]] tables; names must be unique."""
+    if not isinstance(raw, list):
+        problems.append(f"{where}: [[executive]] must be a list of tables with name and title")
+        return ()
+    out: list[Executive] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        label = f"{where}: executive #{i + 1}"
+        if not isinstance(item, dict):
+            problems.append(f"{label} is not a table")
+            continue
+        try:
+            ex = Executive.model_validate(item)
+        except ValidationError as e:
+            for err in e.errors():
+                msg = {"missing": "is required", "extra_forbidden": "is not a known field"}.get(err["type"], err["msg"])
+                problems.append(f"{label} field '{_loc(err['loc']) or '(table)'}': {msg}")
+            continue
+        if ex.name.strip() != ex.name or not ex.name.strip():
+            problems.append(f"{label} field 'name': must not start or end with spaces")
+            continue
+        if ex.name in seen:
+            problems.append(f"{label} field 'name': '{ex.name}' is listed twice")
+            continue
+        seen.add(ex.name)
+        out.append(ex)
+    return tuple(out)
 
 
 def load_config(path: str | Path | None = None) -> AppConfig:

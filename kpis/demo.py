@@ -19,26 +19,20 @@ from kpis.catalog.load import write_actuals
 from kpis.catalog.sync import sync_catalog
 from kpis.config import AppConfig
 from kpis.maturity import demo as maturity_demo
+from kpis.sponsorship import demo as sponsorship_demo
 from kpis.store import audit
 from kpis.store.engine import session_factory
 from kpis.store.models import (
     Action,
-    Decision,
     DemandActual,
     ForecastValue,
     Item,
-    Meeting,
-    MeetingAttendee,
     Review,
     ReviewKpi,
     utcnow,
 )
 
 MONTHS = 36
-EXECUTIVES = {
-    "Richard Osei": "CEO", "Lars Nilsson": "CFO", "Tom Becker": "VP Sales", "Priya Nair": "Supply Chain Director",
-    "Diego Alvarez": "VP Operations", "Aisha Rahman": "Marketing Director",
-}
 REGIONS = ["EMEA", "Americas", "APAC"]
 
 
@@ -248,8 +242,7 @@ def load_demo(engine: Engine, config: AppConfig, user: User, *, seed: int = 7, e
         counts["assessments"] = maturity_demo.add_assessments(s, end=end, user=user, seed=seed)
         review_ids = _reviews(s, months, stamp, config)
         counts["reviews"] = len(review_ids)
-        meeting_ids, counts["meetings"] = _meetings(s, rng, months, stamp)
-        counts["decisions"] = _decisions(s, rng, months, meeting_ids, stamp)
+        counts.update(sponsorship_demo.write_cycle(s, rng, months, stamp, end))
         counts["actions"] = _actions(s, rng, months, review_ids, stamp, end)
         audit.record(s, user=user, action="demo", entity="database", details={"seed": seed, "end": str(end), **counts})
     return counts
@@ -292,50 +285,6 @@ def _reviews(s, months, stamp, config) -> list[int]:
                 s.add(ReviewKpi(review_id=r.id, kpi_id=kid, baseline=base, target=base + delta, actual=base + 0.8 * delta))
         ids.append(r.id)
     return ids
-
-
-def _meetings(s, rng, months, stamp) -> tuple[list[tuple[int, dt.date]], int]:
-    exec_meetings, n = [], 0
-    steps = [("data review", 3, "Maria Chen"), ("demand review", 8, "Tom Becker"), ("supply review", 12, "Priya Nair"),
-             ("reconciliation", 16, "Lars Nilsson"), ("executive S&OP", 20, "Richard Osei")]
-    for i, m in enumerate(months):
-        for typ, day, chair in steps:
-            mt = Meeting(type=typ, date=(pd.Timestamp(m) + pd.Timedelta(days=day)).date(),
-                         chair=chair if (typ != "executive S&OP" or i >= 11) else "Julia Weber", **stamp)
-            s.add(mt)
-            s.flush()
-            n += 1
-            if typ == "executive S&OP":
-                p_attend = 0.62 if i < 11 else 0.9
-                s.execute(insert(MeetingAttendee), [
-                    {"meeting_id": mt.id, "person": person, "invited": True,
-                     "attended": bool(rng.random() < (0.97 if person == "Richard Osei" and i >= 11 else p_attend))}
-                    for person in EXECUTIVES])
-                exec_meetings.append((mt.id, mt.date))
-    return exec_meetings, n
-
-
-DECISION_TEXTS = [
-    "Approve overtime on line 3 to cover the Q{q} peak", "Accept 2 weeks of extra safety stock for Pumps",
-    "Delay the Sensors launch by one month", "Prioritise OEM orders during the allocation period",
-    "Fund a second demand planner for APAC", "Phase out 40 slow-moving Fittings SKUs",
-    "Raise the consensus forecast for Valves by 5 %", "Switch Seals to a dual-source supplier",
-]
-
-
-def _decisions(s, rng, months, exec_meetings, stamp) -> int:
-    n = 0
-    last = exec_meetings[-1][1]
-    for i, (mid, date) in enumerate(exec_meetings):
-        for j in range(rng.integers(2, 4)):
-            latency = int(max(1, rng.gamma(2.0, (11 if i < 11 else 4))))
-            decided = date + dt.timedelta(days=latency)
-            pending = decided > last + dt.timedelta(days=8) or (i >= len(exec_meetings) - 2 and rng.random() < 0.5)
-            owner = list(EXECUTIVES)[int(rng.integers(0, len(EXECUTIVES)))]
-            s.add(Decision(text=DECISION_TEXTS[(i + j) % len(DECISION_TEXTS)].format(q=(date.month - 1) // 3 + 1),
-                           raised_on=date, decided_on=None if pending else decided, owner=owner, meeting_id=mid, **stamp))
-            n += 1
-    return n
 
 
 ACTION_TEMPLATES = [

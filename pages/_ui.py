@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
-from kpis import catalog
+from kpis import catalog, safety
 from kpis.access.signin import ALLOW_NETWORK_ENV, local_mode_problem, signed_in_user
 from kpis.access.users import NotAllowed, User, current_user
 from kpis.catalog.sync import sync_catalog
@@ -41,6 +41,9 @@ PAGE_CATALOG = "pages/catalog.py"
 PAGE_ASSESS = "pages/assess.py"
 PAGE_MATURITY = "pages/maturity.py"
 PAGE_ACTIONS = "pages/actions.py"
+PAGE_MEETINGS = "pages/meetings.py"
+PAGE_SCORECARD = "pages/scorecard.py"
+REGISTER_OWNER = "reg_owner"           # decision register's owner filter (set by the scorecard's landing)
 
 
 def config() -> AppConfig:
@@ -288,3 +291,29 @@ def _assessment_scores(url: str, data_version: int) -> pd.DataFrame:
 def assessment_scores() -> pd.DataFrame:
     """Every maturity answer (kpis.maturity.assessments.load_scores), cached until the data changes."""
     return _assessment_scores(config().database_url(), version())
+
+
+def plain(text: object) -> str:
+    """User text made safe for st.markdown/captions: every markdown punctuation character escaped, so no
+    links, images, emphasis or HTML."""
+    return safety.md(text).replace("  \n", " ")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _sponsorship_inputs(url: str, data_version: int):
+    from kpis.sponsorship import scorecard
+
+    return scorecard.load_inputs(_engine(url), get_config())
+
+
+def sponsorship_inputs():
+    """The scorecard's inputs for the current data version."""
+    cfg = config()
+    return _sponsorship_inputs(cfg.database_url(), version())
+
+
+def page_exists(path: str) -> bool:
+    """True when a page file is part of this installation (links to pages other work adds)."""
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parent.parent / path).is_file()

@@ -19,8 +19,9 @@ user = _ui.user()
 st.title("Data")
 
 KINDS = {"actuals": "KPI actuals", "demand": "Demand actuals (forecast accuracy)",
-         "forecasts": "Forecast snapshots (forecast accuracy)", "assessments": "Maturity assessments (survey export)"}
-TABLE_ONLY = ("actuals", "assessments")   # kinds read from CSV or Excel only (no Parquet)
+         "forecasts": "Forecast snapshots (forecast accuracy)", "assessments": "Maturity assessments (survey export)",
+         "meetings": "S&OP meetings (attendance)", "decisions": "S&OP decisions"}
+TABLE_ONLY = ("actuals", "assessments", "meetings", "decisions")   # kinds read from CSV or Excel only (no Parquet)
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 up, samples = st.columns([3, 2])
@@ -39,6 +40,11 @@ with up:
             "assessments": "`respondent,team,period` (quarter `YYYY-Qn`), one column per practice id (`collaboration` … "
                            "`evaluation`) with 1–5 or empty for \"don't know\", optional `function`, `comment` and "
                            "`comment_<practice>`. A respondent's quarter already stored is replaced.",
+            "meetings": "One row per meeting and person: `meeting,type,date,chair,person,invited,attended[,notes]`; "
+                        "`meeting` = your own meeting id (re-importing it updates the meeting); invited/attended "
+                        "yes/no, true/false or 1/0.",
+            "decisions": "`ref,text,raised_on,decided_on,owner,meeting,kpi`; empty `decided_on` = pending; `meeting` = "
+                         "a meeting id already imported; `kpi` = a catalog id. Re-importing a ref updates it.",
         }[kind])
         types = ["csv", "xlsx"] + (["parquet"] if kind not in TABLE_ONLY else [])
         file = st.file_uploader("CSV, Excel" + (" or Parquet" if kind not in TABLE_ONLY else "") +
@@ -51,6 +57,11 @@ with up:
                     from kpis.maturity.load import import_assessments
 
                     result = import_assessments(eng, file.getvalue(), file.name, config=cfg, user=user)
+                elif kind in ("meetings", "decisions"):
+                    from kpis.sponsorship import load as sponsorship_load
+
+                    importer = sponsorship_load.import_meetings if kind == "meetings" else sponsorship_load.import_decisions
+                    result = importer(eng, file.getvalue(), file.name, config=cfg, user=user)
                 else:
                     from kpis import forecast
 

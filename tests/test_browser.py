@@ -25,6 +25,8 @@ PAGES = [  # url path, file name, a text the page must show
     ("kpi-trends", "kpi_trends", "KPI trends"),
     ("forecast-accuracy", "forecast_accuracy", "Where the error is"),
     ("exceptions", "exceptions", "Tracking signal"),
+    ("scorecard", "scorecard", "Executive sponsorship scorecard"),
+    ("meetings", "meetings", "S&OP meetings and decisions"),
     ("data", "data", "Past imports"),
     ("catalog", "catalog", "KPI catalog"),
 ]

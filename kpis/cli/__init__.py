@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "kpis.cli.imports",
     "kpis.cli.forecast",
     "kpis.cli.maturity",
+    "kpis.cli.sponsorship",
 )
 
 

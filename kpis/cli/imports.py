@@ -18,6 +18,8 @@ IMPORTERS = {
     "demand": "kpis.forecast.load:import_demand_file",
     "forecasts": "kpis.forecast.load:import_forecasts_file",
     "assessments": "kpis.maturity.load:import_assessments_file",
+    "meetings": "kpis.sponsorship.load:import_meetings_file",
+    "decisions": "kpis.sponsorship.load:import_decisions_file",
 }
 
 

@@ -10,6 +10,10 @@ from kpis.cli import common
 def cmd_check_config(args) -> int:
     cfg = common.config(args)
     print(f"{cfg.path.name}: OK — {len(cfg.kpis)} KPIs, database {cfg.database_url().split('@')[-1]}")
+    owners = {k.owner for k in cfg.kpis}
+    for ex in cfg.executives:
+        if ex.name not in owners:
+            print(f"note: executive '{ex.name}' owns no KPI in the catalog; their 'KPIs on target' stays empty")
     return 0
 
 

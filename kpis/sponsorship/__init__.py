@@ -1,1 +1,13 @@
-"""Executive sponsorship: the S&OP meeting cycle, the decision log and the scorecard per executive."""
+"""The executive sponsorship domain: the S&OP meeting cycle, decisions, and a scorecard per executive.
+
+Modules, one concern each:
+
+* ``meetings``   log or correct a meeting (invited and attended people, notes, decisions), cycle adherence
+* ``decisions``  raise a decision (pending), decide it later, the decision register
+* ``scorecard``  the seven figures per executive and quarter, status from config, change, portfolio, trends
+* ``load``       imports of meetings (one row per meeting and person) and decisions
+* ``export``     the portfolio as an Excel workbook
+* ``demo``       the demo company's meetings and decisions
+
+docs/methodology.md ("Executive sponsorship scorecard") says how every figure is computed.
+"""

@@ -227,6 +227,7 @@ class Meeting(Stamped, Base):
 
     __tablename__ = "meeting"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ref: Mapped[str | None] = mapped_column(String(64), unique=True)   # the organisation's own meeting id
     type: Mapped[str] = mapped_column(String(30))   # data review, demand review, supply review, reconciliation, executive S&OP
     date: Mapped[dt.date] = mapped_column(Date, index=True)
     chair: Mapped[str] = mapped_column(String(120))
@@ -248,6 +249,7 @@ class Decision(Stamped, Base):
 
     __tablename__ = "decision"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ref: Mapped[str | None] = mapped_column(String(64), unique=True)   # the organisation's own decision id
     text: Mapped[str] = mapped_column(Text)
     raised_on: Mapped[dt.date] = mapped_column(Date)
     decided_on: Mapped[dt.date | None] = mapped_column(Date)

@@ -2,13 +2,13 @@
 (and TRUNCATE on PostgreSQL). Dropping the table (a downgrade to base) stays possible for an admin.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 """
 
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
