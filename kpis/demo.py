@@ -396,7 +396,7 @@ def _actions(s, rng, months, review_ids, stamp, end: dt.date) -> int:
                      review_id=review_ids[k % len(review_ids)] if src == "pir" else None, practice=practice,
                      kpi_id=kpi_id, expected_direction=direction, owner=owner, sponsor=sponsor,
                      priority=["high", "medium", "low"][k % 3], due_date=due, status=str(status), completed_on=completed,
-                     **{**stamp, "created_at": dt.datetime.combine(created, dt.time(9), tzinfo=dt.timezone.utc)}))
+                     **{**stamp, "created_at": dt.datetime.combine(created, dt.time(9), tzinfo=dt.UTC)}))
         n += 1
     return n
 
