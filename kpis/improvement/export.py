@@ -36,7 +36,7 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     for c in out.columns:
         if isinstance(out[c].dtype, pd.DatetimeTZDtype):
             out[c] = out[c].dt.tz_convert("UTC").dt.tz_localize(None)
-        elif out[c].dtype == object:
+        elif pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):
             out[c] = out[c].map(lambda v: ", ".join(map(str, v)) if isinstance(v, list) else v).map(neutralise)
             if out[c].map(lambda v: hasattr(v, "tzinfo") and v.tzinfo is not None).any():
                 out[c] = pd.to_datetime(out[c], utc=True).dt.tz_localize(None)
