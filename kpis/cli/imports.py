@@ -17,6 +17,7 @@ IMPORTERS = {
     "actuals": "kpis.catalog.load:import_actuals_file",
     "demand": "kpis.forecast.load:import_demand_file",
     "forecasts": "kpis.forecast.load:import_forecasts_file",
+    "actions": "kpis.improvement.load:import_actions_file",
 }
 
 
