@@ -19,6 +19,10 @@ pages = {
                 url_path="forecast-accuracy"),
         st.Page("pages/exceptions.py", title="Exceptions", icon=":material/priority_high:", url_path="exceptions"),
     ],
+    "Teams": [
+        st.Page("pages/reviews.py", title="Reviews", icon=":material/rate_review:", url_path="reviews"),
+        st.Page("pages/actions.py", title="Actions", icon=":material/task_alt:", url_path="actions"),
+    ],
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
         st.Page("pages/catalog.py", title="KPI catalog", icon=":material/menu_book:", url_path="catalog"),

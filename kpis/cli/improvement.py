@@ -35,8 +35,9 @@ def cmd_actions(args) -> int:
         df = df[df["overdue"]]
     verdicts = []
     for row in df.itertuples():
-        if row.verdict or row.status != "done":
-            verdicts.append(row.verdict or "")
+        frozen = row.verdict if isinstance(row.verdict, str) else ""
+        if frozen or row.status != "done":
+            verdicts.append(frozen)
             continue
         v = effect.current_verdict(engine, cfg, kpi_id=row.kpi_id, segment=row.segment,
                                    direction=row.expected_direction, completed_on=row.completed_on)

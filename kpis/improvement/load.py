@@ -22,8 +22,22 @@ from sqlalchemy import Engine, select
 from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
 from kpis.config import PRACTICES, AppConfig
-from kpis.improvement.actions import COMPLETED_STATES, DIRECTIONS, LIMITS, PRIORITIES, STATUSES, TYPES
-from kpis.ingest import ImportFailed, ImportResult, Problem, _Collector, _text, read_table
+from kpis.improvement.actions import (
+    COMPLETED_STATES,
+    DIRECTIONS,
+    LIMITS,
+    PRIORITIES,
+    STATUSES,
+    TYPES,
+)
+from kpis.ingest import (
+    ImportFailed,
+    ImportResult,
+    Problem,
+    _Collector,
+    _text,
+    read_table,
+)
 from kpis.store import audit
 from kpis.store.engine import session_factory
 from kpis.store.models import Action, ImportBatch, utcnow

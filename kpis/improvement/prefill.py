@@ -14,6 +14,10 @@ from kpis.config import KPI, PRACTICES
 KEYS = ("title", "description", "type", "source", "review_id", "decision_id", "source_note", "practice", "kpi_id",
         "segment", "expected_direction", "owner", "sponsor", "priority", "due_date")
 SESSION_KEY = "action_prefill"
+OPEN_ACTION = "open_action"      # session key: the action id the Actions page should open
+OPEN_REVIEW = "open_review"      # session key: the review id the Reviews page should open
+PAGE_ACTIONS = "pages/actions.py"
+PAGE_REVIEWS = "pages/reviews.py"
 
 
 def improving_direction(kpi: KPI) -> str | None:

@@ -101,3 +101,23 @@ def actions_on_timeline(df: pd.DataFrame, kpi_id: str, segment: str = "") -> pd.
     """Completed actions on a KPI (and segment) as (date, id, title, status, verdict) for a chart."""
     hit = df[(df["kpi_id"] == kpi_id) & (df["segment"].fillna("") == (segment or "")) & df["completed_on"].notna()]
     return hit[["completed_on", "id", "title", "status", "verdict"]].rename(columns={"completed_on": "date"})
+
+
+def timeline_marks(engine: Engine, kpi_id: str, segment: str = "") -> pd.DataFrame:
+    """Completed actions on a KPI (and segment) and submitted reviews that looked at it, as
+    (kind, id, date, label) for marking a trend chart; reviews are dated by their period, else the review date."""
+    from kpis.store.models import Review, ReviewKpi
+
+    qa = select(Action.id, Action.completed_on, Action.title, Action.status, Action.verdict).where(
+        Action.kpi_id == kpi_id, Action.segment == (segment or ""), Action.completed_on.is_not(None),
+        Action.status != "cancelled")
+    qr = (select(Review.id, Review.period, Review.review_date, Review.initiative)
+          .join(ReviewKpi, ReviewKpi.review_id == Review.id)
+          .where(ReviewKpi.kpi_id == kpi_id, Review.status == "submitted"))
+    with engine.connect() as conn:
+        acts = conn.execute(qa).all()
+        revs = conn.execute(qr).all() if not segment else []
+    rows = [{"kind": "action", "id": i, "date": d, "label": f"Action #{i} done: {t} ({s}{', ' + v if v else ''})"}
+            for i, d, t, s, v in acts]
+    rows += [{"kind": "review", "id": i, "date": p or rd, "label": f"Review #{i}: {t}"} for i, p, rd, t in revs]
+    return pd.DataFrame(rows, columns=["kind", "id", "date", "label"]).sort_values("date", ignore_index=True)
