@@ -191,7 +191,7 @@ elif view == "Board":
                 st.text(f"#{a['id']} {a['title']}")
                 st.caption(f"{export.escape_md(a['owner'])} · due {a['due_date']:%Y-%m-%d}")
                 if a["overdue"]:
-                    st.badge(f"{a['days_overdue']} days overdue", color="red", icon=":material/schedule:")
+                    st.badge(f"{a['days_overdue']} d overdue", color="red", icon=":material/schedule:")
                 if st.button("Open", key=f"act_board_{a['id']}", type="tertiary"):
                     st.session_state["act_open"] = int(a["id"])
         if len(lane) > 25:
@@ -305,7 +305,7 @@ else:
     else:
         colour = {"improved": "green", "worse": "red", "no clear change": "gray", "too little data": "gray"}[v.verdict]
         st.badge(f"Verdict: {v.verdict}", color=colour, icon=":material/analytics:")
-        st.markdown(export.escape_md(v.explanation))
+        st.markdown(v.explanation.replace("$", "\\$"))   # our own words and figures, no user text
         if frozen:
             st.caption(f"Frozen when {export.escape_md(a['verified_by'])} marked the action "
                        f"'{a['status']}' on {a['verified_at']:%Y-%m-%d %H:%M} UTC; later data does not change it.")
