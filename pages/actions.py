@@ -6,6 +6,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from kpis import catalog
 from kpis.config import PRACTICES
 from kpis.improvement import actions, effect, export, prefill, views
 from kpis.improvement import charts as icharts
@@ -62,6 +63,8 @@ m[2].metric("Overdue", int(df["overdue"].sum()) if len(df) else 0, border=True,
 m[3].metric("Awaiting verification", int((df["status"] == "done").sum()) if len(df) else 0, border=True,
             help="Done; a manager marks them verified or not effective once the KPI shows the effect")
 
+if "act_view_next" in st.session_state:
+    st.session_state["act_view"] = st.session_state.pop("act_view_next")
 if st.session_state.get("act_view") not in VIEWS:
     st.session_state["act_view"] = "List"
 view = st.segmented_control("View", VIEWS, key="act_view", label_visibility="collapsed") or "List"
@@ -227,6 +230,7 @@ elif view == "New action":
         else:
             st.session_state["act_open_next"] = new_id
             st.session_state["act_new_reset"] = True
+            st.session_state["act_view_next"] = "List"
             st.session_state["act_flash"] = f"Action #{new_id} created."
             st.rerun()
 
@@ -259,7 +263,7 @@ facts = pd.DataFrame({"field": ["Reference", "Type", "Source", "Source note", "P
                                 f"{a['created_at']:%Y-%m-%d} by {a['created_by']}", str(a["due_date"]),
                                 str(a["completed_on"] or "—"), str(a["cancelled_on"] or "—")]})
 c1, c2 = st.columns([1, 1.4])
-c1.dataframe(facts, hide_index=True, width="stretch", key="act_facts")
+c1.dataframe(facts, hide_index=True, width="stretch", key="act_facts", height=35 * (len(facts) + 1) + 3)
 with c2:
     st.markdown("**Description**")
     st.markdown(export.escape_md(a["description"]) or "—")
@@ -319,7 +323,9 @@ else:
                                                   currency=cfg.app.currency), key="act_effect_chart", width="stretch")
         mm = st.columns(5)
         mm[0].metric("Points before / after", f"{v.n_before} / {v.n_after}")
-        mm[1].metric("Median shift", "–" if v.median_shift is None else f"{v.median_shift:+.4g}")
+        shift = "–" if v.median_shift is None else (catalog.format_change(kpi, v.median_shift, cfg.app.currency)
+                                                    if kpi is not None else f"{v.median_shift:+.4g}")
+        mm[1].metric("Median shift", shift, help="Median of the after points minus median of the before points")
         mm[2].metric("p (improving side)", "–" if v.p_good is None else f"{v.p_good:.3g}")
         mm[3].metric("p (worsening side)", "–" if v.p_bad is None else f"{v.p_bad:.3g}")
         mm[4].metric("Signal", "improving" if v.signal_improving else ("worsening" if v.signal_worsening else "none"))

@@ -18,7 +18,7 @@ user = _ui.user()
 st.title("Data")
 
 KINDS = {"actuals": "KPI actuals", "demand": "Demand actuals (forecast accuracy)",
-         "forecasts": "Forecast snapshots (forecast accuracy)"}
+         "forecasts": "Forecast snapshots (forecast accuracy)", "actions": "Improvement action log"}
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 up, samples = st.columns([3, 2])
@@ -33,14 +33,20 @@ with up:
                        "Periods as ISO dates, `YYYY-MM`, `YYYY-Qn` or `YYYY-Www`; percentages as fractions (0.87).",
             "demand": "`item,period,actual` plus attribute columns (family, region, channel, …).",
             "forecasts": "`item,period,lag,stage,forecast` (or `snapshot` instead of `lag`).",
+            "actions": "`ref,title,owner,practice,due_date` plus optional `kpi,segment,expected_direction,sponsor,type,"
+                       "priority,status,completed_on,description`; dates as YYYY-MM-DD; re-importing a ref updates it.",
         }[kind])
-        types = ["csv", "xlsx"] + (["parquet"] if kind != "actuals" else [])
-        file = st.file_uploader("CSV, Excel" + (" or Parquet" if kind != "actuals" else "") +
+        types = ["csv", "xlsx"] + (["parquet"] if kind in ("demand", "forecasts") else [])
+        file = st.file_uploader("CSV, Excel" + (" or Parquet" if "parquet" in types else "") +
                                 f" (up to {cfg.app.max_upload_mb:g} MB)", type=types, key="data_file")
         if file is not None and st.button("Import", type="primary", key="data_import", icon=":material/upload:"):
             try:
                 if kind == "actuals":
                     result = import_actuals(eng, file.getvalue(), file.name, config=cfg, user=user)
+                elif kind == "actions":
+                    from kpis.improvement.load import import_actions
+
+                    result = import_actions(eng, file.getvalue(), file.name, config=cfg, user=user)
                 else:
                     from kpis import forecast
 

@@ -229,7 +229,7 @@ if r is None:
 b1, b2, b3, _ = st.columns([1.3, 1, 1, 2])
 if can_manage and r["status"] == "submitted":
     if b1.button("Create follow-up action", key="rv_follow_up", icon=":material/add_task:", type="primary"):
-        st.session_state[prefill.SESSION_KEY] = prefill.from_review(r)
+        st.session_state[prefill.SESSION_KEY] = prefill.from_review(r, cfg.kpi_by_id)
         st.switch_page(prefill.PAGE_ACTIONS)
 may_edit = can_submit and (r["created_by"] == user.name or (r["status"] == "submitted" and can_manage))
 if may_edit and b2.button("Amend" if r["status"] == "submitted" else "Edit draft", key="rv_amend",
@@ -237,11 +237,15 @@ if may_edit and b2.button("Amend" if r["status"] == "submitted" else "Edit draft
     st.session_state["rv_load_next"] = r
     st.session_state["rv_view_next"] = "Write a review"
     st.rerun()
-b3.download_button("Markdown", export.review_markdown(r, kpi_names=kpi_name).encode("utf-8"),
+def _value(kid: str, v: float) -> str:
+    return catalog.format_value(cfg.kpi_by_id[kid], v, cfg.app.currency) if kid in cfg.kpi_by_id else f"{v:g}"
+
+
+b3.download_button("Markdown", export.review_markdown(r, kpi_names=kpi_name, value_format=_value).encode("utf-8"),
                    file_name=f"review_{r['id']}.md", mime="text/markdown", key="rv_md", icon=":material/download:")
 
 with st.container(border=True):
-    st.markdown(export.review_markdown(r, kpi_names=kpi_name))
+    st.markdown(export.review_markdown(r, kpi_names=kpi_name, value_format=_value, top=3))
 if r["follow_up"]:
     fu = pd.DataFrame(r["follow_up"])
     pick = st.selectbox("Open a follow-up action", [None, *fu["id"].tolist()], key="rv_open_action",

@@ -5,6 +5,7 @@ Screenshots go to tests/artifacts/screenshots (or SOP_PULSE_SCREENSHOTS, e.g. do
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -26,6 +27,8 @@ PAGES = [  # url path, file name, a text the page must show
     ("exceptions", "exceptions", "Tracking signal"),
     ("data", "data", "Past imports"),
     ("catalog", "catalog", "KPI catalog"),
+    ("reviews", "reviews_list", "Post-implementation reviews"),
+    ("actions", "actions_list", "Improvement actions"),
 ]
 
 pytestmark = pytest.mark.browser
@@ -48,13 +51,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(demo_db, tmp_path_factory):
+@contextlib.contextmanager
+def running_app(db_url: str, log_dir: Path, user: str = "browser-test"):
+    """A Streamlit server of the app on a free port against db_url; yields its base URL."""
     _require_browser()
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": demo_db, "SOP_PULSE_USER": "browser-test"}
+    env = {**os.environ, "DATABASE_URL": db_url, "SOP_PULSE_USER": user}
     # The server's output goes to a file: an unread pipe fills up and then blocks the server.
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log_path = log_dir / "server.log"
     log = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
@@ -72,14 +76,22 @@ def server(demo_db, tmp_path_factory):
         proc.kill()
         log.close()
         pytest.fail("streamlit did not start: " + log_path.read_text(errors="replace")[-2000:])
-    yield base
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-    log.close()
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(demo_db, tmp_path_factory):
+    with running_app(demo_db, tmp_path_factory.mktemp("streamlit")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

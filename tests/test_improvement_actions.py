@@ -310,7 +310,7 @@ def test_prefill_from_kpi_carries_kpi_segment_and_improving_direction(config):
     assert set(p) <= set(prefill.KEYS)
 
 
-def test_prefill_from_review_exception_and_decision():
+def test_prefill_from_review_exception_and_decision(config):
     r = prefill.from_review({"id": 4, "initiative": "Portal", "practices": ["partners"], "kpis": [{"kpi_id": "otif"}]})
     assert r == {"source": "pir", "review_id": 4, "type": "improvement", "source_note": "Review #4: Portal",
                  "practice": "partners", "kpi_id": "otif"}
@@ -318,6 +318,9 @@ def test_prefill_from_review_exception_and_decision():
     assert e["source_note"] == "Forecast exception SKU-1001: tracking signal, tracking signal 5.2, WAPE 42%, bias +18%"
     d = prefill.from_decision({"id": 9, "text": "Fund a planner", "owner": "Lars", "kpi_id": None})
     assert d["decision_id"] == 9 and d["source"] == "meeting_decision"
+    with_catalog = prefill.from_review({"id": 4, "initiative": "P", "practices": [], "kpis": [{"kpi_id": "otif"}]},
+                                       config.kpi_by_id)
+    assert with_catalog["expected_direction"] == "higher" and with_catalog["practice"] == "improvement"
     for p in (r, e, d):
         assert set(p) <= set(prefill.KEYS)
 

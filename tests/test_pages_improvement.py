@@ -198,7 +198,7 @@ def test_reviews_page_lists_and_opens_a_review_document(demo_env):
     rid = int(at.dataframe[0].value["id"].iloc[0])
     at.selectbox(key="rv_open").set_value(rid).run()
     text = _texts(at)
-    assert "## What went well" in text and "## KPIs" in text and "Follow-up actions" in text
+    assert "#### What went well" in text and "#### KPIs" in text and "Follow-up actions" in text
     assert "Create follow-up action" in _labels(at)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -56,13 +57,22 @@ def _number(v: Any) -> str:
     return "—" if v is None or (isinstance(v, float) and pd.isna(v)) else f"{v:g}"
 
 
-def review_markdown(review: dict[str, Any], *, kpi_names: dict[str, str] | None = None) -> str:
-    """A review as a Markdown document; every user-typed text is escaped, so it renders as plain text."""
+def review_markdown(review: dict[str, Any], *, kpi_names: dict[str, str] | None = None,
+                    value_format: Callable[[str, float], str] | None = None, top: int = 1) -> str:
+    """A review as a Markdown document (title at heading level `top`); every user-typed text is escaped, so it
+    renders as plain text. `value_format(kpi_id, value)` formats KPI figures (default: the stored number)."""
     kpi_names = kpi_names or {}
     e = escape_md
+    h1, h2 = "#" * top, "#" * (top + 1)
+
+    def num(kpi_id: str, v: Any) -> str:
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return "—"
+        return e(value_format(kpi_id, v)) if value_format else _number(v)
+
     practices = ", ".join(PRACTICES.get(p, p) for p in review.get("practices") or [])
     status = "Draft" if review.get("status") == "draft" else "Submitted"
-    lines = [f"# {e(review['initiative'])}", "",
+    lines = [f"{h1} {e(review['initiative'])}", "",
              f"**Review date** {review['review_date']} · **Period** {review.get('period') or '—'} · "
              f"**Rating** {review['rating']}/5 · **{status}**", "",
              f"**Team** {e(review.get('team'))} · **Facilitator** {e(review.get('facilitator'))}", "",
@@ -73,16 +83,16 @@ def review_markdown(review: dict[str, Any], *, kpi_names: dict[str, str] | None 
     for field, heading in TEXT_FIELDS.items():
         if field == "root_cause":
             heading += f" — method: {e(review.get('root_cause_method'))}"
-        lines += [f"## {heading}", "", e(review.get(field)) or "—", ""]
-    lines += ["## KPIs", ""]
+        lines += [f"{h2} {heading}", "", e(review.get(field)) or "—", ""]
+    lines += [f"{h2} KPIs", ""]
     if review.get("kpis"):
         lines += ["| KPI | Baseline | Target | Actual |", "|---|---|---|---|"]
         for k in review["kpis"]:
-            lines.append(f"| {e(kpi_names.get(k['kpi_id'], k['kpi_id']))} | {_number(k.get('baseline'))} | "
-                         f"{_number(k.get('target'))} | {_number(k.get('actual'))} |")
+            lines.append(f"| {e(kpi_names.get(k['kpi_id'], k['kpi_id']))} | {num(k['kpi_id'], k.get('baseline'))} | "
+                         f"{num(k['kpi_id'], k.get('target'))} | {num(k['kpi_id'], k.get('actual'))} |")
     else:
         lines.append("No KPI recorded.")
-    lines += ["", "## Follow-up actions", ""]
+    lines += ["", f"{h2} Follow-up actions", ""]
     if review.get("follow_up"):
         for a in review["follow_up"]:
             verdict = f", verdict {a['verdict']}" if a.get("verdict") else ""

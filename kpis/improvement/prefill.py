@@ -25,8 +25,10 @@ def improving_direction(kpi: KPI) -> str | None:
     return kpi.direction if kpi.direction in ("higher", "lower") else None
 
 
-def from_review(review: dict[str, Any]) -> dict[str, Any]:
-    """A follow-up action of a review: its first practice and first KPI, source 'pir'."""
+def from_review(review: dict[str, Any], kpis: dict[str, KPI] | None = None) -> dict[str, Any]:
+    """A follow-up action of a review: its first practice and first KPI (with the direction that would improve
+    it, when the catalog is given), source 'pir'."""
+    catalog = kpis
     kpis = review.get("kpis") or []
     practices = [p for p in review.get("practices") or [] if p in PRACTICES]
     out: dict[str, Any] = {"source": "pir", "review_id": review["id"], "type": "improvement",
@@ -34,6 +36,9 @@ def from_review(review: dict[str, Any]) -> dict[str, Any]:
                            "practice": practices[0] if practices else "improvement"}
     if kpis:
         out["kpi_id"] = kpis[0]["kpi_id"]
+        kpi = (catalog or {}).get(out["kpi_id"])
+        if kpi is not None:
+            out["expected_direction"] = improving_direction(kpi)
     return out
 
 
