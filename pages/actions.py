@@ -215,6 +215,7 @@ elif view == "Charts":
                         width="stretch")
         c1, c2 = st.columns(2)
         by_fn = views.closed_on_time(df, views.kpi_function(df, cfg), as_of=today)
+        by_fn["group"] = by_fn["group"].map(lambda g: catalog.FUNCTION_LABELS.get(g, g))
         by_sp = views.closed_on_time(df, df["sponsor"], as_of=today)
         c1.plotly_chart(icharts.on_time_figure(by_fn, "function (of the KPI)"), key="act_chart_fn", width="stretch")
         c2.plotly_chart(icharts.on_time_figure(by_sp, "sponsor"), key="act_chart_sp", width="stretch")
@@ -267,10 +268,10 @@ c1.dataframe(facts, hide_index=True, width="stretch", key="act_facts", height=35
 with c2:
     st.markdown("**Description**")
     st.markdown(export.escape_md(a["description"]) or "—")
-    if a["review_id"]:
-        if st.button(f"Open review #{a['review_id']}", key="act_to_review", icon=":material/rate_review:"):
-            st.session_state[prefill.OPEN_REVIEW] = a["review_id"]
-            st.switch_page(prefill.PAGE_REVIEWS)
+    if a["review_id"] and st.button(f"Open review #{a['review_id']}", key="act_to_review",
+                                    icon=":material/rate_review:"):
+        st.session_state[prefill.OPEN_REVIEW] = a["review_id"]
+        st.switch_page(prefill.PAGE_REVIEWS)
 
 # Status moves: only the allowed ones are offered; the core refuses anything else.
 moves = actions.allowed_moves(a["status"], user)

@@ -227,10 +227,10 @@ if r is None:
     st.stop()
 
 b1, b2, b3, _ = st.columns([1.3, 1, 1, 2])
-if can_manage and r["status"] == "submitted":
-    if b1.button("Create follow-up action", key="rv_follow_up", icon=":material/add_task:", type="primary"):
-        st.session_state[prefill.SESSION_KEY] = prefill.from_review(r, cfg.kpi_by_id)
-        st.switch_page(prefill.PAGE_ACTIONS)
+if can_manage and r["status"] == "submitted" and b1.button("Create follow-up action", key="rv_follow_up",
+                                                           icon=":material/add_task:", type="primary"):
+    st.session_state[prefill.SESSION_KEY] = prefill.from_review(r, cfg.kpi_by_id)
+    st.switch_page(prefill.PAGE_ACTIONS)
 may_edit = can_submit and (r["created_by"] == user.name or (r["status"] == "submitted" and can_manage))
 if may_edit and b2.button("Amend" if r["status"] == "submitted" else "Edit draft", key="rv_amend",
                           icon=":material/edit:"):

@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_browser import _settle, _shots, browser, running_app  # noqa: F401  (browser is a fixture)
+from test_browser import _settle, _shots, running_app
+from test_browser import browser  # noqa: F401  (the module-scoped Chromium fixture)
 
 pytestmark = pytest.mark.browser
 

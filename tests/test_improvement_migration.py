@@ -6,7 +6,7 @@ from sqlalchemy import text
 
 from kpis.store.engine import downgrade, upgrade
 
-NOW = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
 
 def test_upgrade_keeps_reviews_and_actions(engine):

@@ -22,6 +22,8 @@ def _date(text: str) -> dt.date:
 
 
 def cmd_actions(args) -> int:
+    import pandas as pd
+
     from kpis.improvement import effect, views
 
     cfg = common.config(args)
@@ -43,7 +45,7 @@ def cmd_actions(args) -> int:
                                    direction=row.expected_direction, completed_on=row.completed_on)
         verdicts.append(v.verdict if v else "")
     out = df.assign(kpi=df["kpi_id"].fillna(""), verdict=verdicts, ref=df["ref"].fillna(""),
-                    completed_on=df["completed_on"].map(lambda d: "" if d is None or d != d else d.isoformat()),
+                    completed_on=df["completed_on"].map(lambda d: "" if pd.isna(d) else d.isoformat()),
                     sponsor=df["sponsor"].fillna(""))
     common.print_frame(out[ACTION_COLUMNS].reset_index(drop=True), args.format, empty="(no actions)")
     return 0

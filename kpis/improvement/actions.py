@@ -79,8 +79,8 @@ def check_fields(fields: dict[str, Any], config: AppConfig) -> list[tuple[str, s
         problems.append(("kpi_id", f"unknown KPI '{kpi_id}'; see the KPI catalog for valid ids"))
     direction = fields.get("expected_direction") or None
     if kpi_id and direction not in DIRECTIONS:
-        problems.append(("expected_direction", "an action linked to a KPI needs the expected direction 'higher' or "
-                                               "'lower' (the way the action should move the KPI)"))
+        problems.append(("expected_direction", ("an action linked to a KPI needs the expected direction 'higher' or "
+                                                "'lower' (the way the action should move the KPI)")))
     if direction is not None and direction not in DIRECTIONS:
         problems.append(("expected_direction", "expected direction must be 'higher' or 'lower'"))
     if fields.get("segment") and not kpi_id:
@@ -143,9 +143,9 @@ def update_action(*, engine: Engine, action_id: int, fields: dict[str, Any], use
     require(user, "manage_actions")
     with session_factory(engine).begin() as s:
         a = _get(s, action_id)
-        if a.status in DECIDED_STATES and {"kpi_id", "segment", "expected_direction"} & set(fields):
-            if any(fields.get(k, getattr(a, k)) != getattr(a, k) for k in ("kpi_id", "segment", "expected_direction")):
-                raise ActionRefused("the KPI, segment and direction of an action with a frozen verdict cannot change")
+        judged = ("kpi_id", "segment", "expected_direction")
+        if a.status in DECIDED_STATES and any(fields.get(k, getattr(a, k)) != getattr(a, k) for k in judged):
+            raise ActionRefused("the KPI, segment and direction of an action with a frozen verdict cannot change")
         merged = _clean({**{k: getattr(a, k) for k in FIELDS}, **fields})
         _refuse_if(check_fields(merged, config))
         _check_links(s, merged, action_id)

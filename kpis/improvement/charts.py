@@ -31,22 +31,22 @@ def effect_figure(series: pd.DataFrame, completed_on: dt.date, verdict: Verdict,
     before, after = s[s["period"] < c], s[s["period"] >= c]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=before["period"], y=before["value"] * k, name="Before (baseline)", mode="lines+markers",
-                             line=dict(color="#90a4ae", width=2), marker=dict(size=7),
+                             line={"color": "#90a4ae", "width": 2}, marker={"size": 7},
                              hovertemplate="%{x|%Y-%m-%d}: %{y:.4g}<extra>before</extra>"))
     fig.add_trace(go.Scatter(x=after["period"], y=after["value"] * k, name="After", mode="lines+markers",
-                             line=dict(color=VERDICT_COLOURS.get(verdict.verdict, "#37474f"), width=2.4),
-                             marker=dict(size=8), hovertemplate="%{x|%Y-%m-%d}: %{y:.4g}<extra>after</extra>"))
+                             line={"color": VERDICT_COLOURS.get(verdict.verdict, "#37474f"), "width": 2.4},
+                             marker={"size": 8}, hovertemplate="%{x|%Y-%m-%d}: %{y:.4g}<extra>after</extra>"))
     if verdict.centre is not None and len(s):
         x = [s["period"].min(), s["period"].max()]
         for y, name, dash in ((verdict.upper_limit, "Baseline limits", "dot"), (verdict.lower_limit, None, "dot"),
                               (verdict.centre, "Baseline centre", "dash")):
             fig.add_trace(go.Scatter(x=x, y=[y * k, y * k], mode="lines", name=name or "Baseline limits",
                                      showlegend=name is not None, legendgroup=name or "Baseline limits",
-                                     line=dict(color="#7b1fa2", width=1.3, dash=dash),
+                                     line={"color": "#7b1fa2", "width": 1.3, "dash": dash},
                                      hovertemplate=f"{name or 'Lower limit'} %{{y:.4g}}<extra></extra>"))
-    fig.add_vline(x=c.to_pydatetime(), line=dict(color="#1565c0", width=2, dash="dash"))
+    fig.add_vline(x=c.to_pydatetime(), line={"color": "#1565c0", "width": 2, "dash": "dash"})
     fig.add_annotation(x=c.to_pydatetime(), y=1.02, yref="paper", text=f"completed {completed_on:%Y-%m-%d}",
-                       showarrow=False, font=dict(color="#1565c0", size=12), xanchor="left")
+                       showarrow=False, font={"color": "#1565c0", "size": 12}, xanchor="left")
     fig = _layout(fig, plotly_text(title), axis_title(kpi, currency), height=420)
     fig.update_layout(hovermode="closest")
     if kpi.unit == "%":
@@ -75,6 +75,7 @@ def on_time_figure(table: pd.DataFrame, by: str) -> go.Figure:
     fig = _layout(fig, f"Closed on time by {by}", "", x_title="Closed on or before the due date (%)",
                   height=max(260, 60 + 34 * len(table)))
     fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(range=[0, 105])
     fig.update_layout(hovermode="closest")
     return fig
 
@@ -89,7 +90,7 @@ def add_marks(fig: go.Figure, marks: pd.DataFrame, *, y: float) -> go.Figure:
             continue
         fig.add_trace(go.Scatter(
             x=pd.to_datetime(m["date"]), y=[y] * len(m), mode="markers", name="Completed action" if kind == "action"
-            else "Review", marker=dict(symbol=symbol, size=13, color=colour, line=dict(color="white", width=1)),
+            else "Review", marker={"symbol": symbol, "size": 13, "color": colour, "line": {"color": "white", "width": 1}},
             customdata=[plotly_text(t) for t in m["label"]], hovertemplate="%{customdata}<extra></extra>"))
     return fig
 

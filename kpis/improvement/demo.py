@@ -48,28 +48,28 @@ STORY = (
     DemoAction("Run the consensus demand review every month", "collaboration", "otif", "higher", "Maria Chen",
                "Tom Becker", 5, 60, "verified", completed=7, review=0, priority="high"),
     DemoAction("CEO chairs the executive S&OP and decides there", "sponsorship", "exec_meeting_attendance", "higher",
-               FACILITATOR, "Richard Osei", 9, 45, "verified", completed=11, review=1, priority="high"),
+               FACILITATOR, "Richard Osei", 9, 75, "verified", completed=11, review=1, priority="high"),
     DemoAction("Supplier collaboration portal for the top 40 suppliers", "partners", "supplier_otif", "higher",
                "Hannah Scott", "Priya Nair", 13, 75, "verified", completed=16, late_days=12, review=2),
     # Done, the verdict waits for a manager.
     DemoAction("E&O clean-up and inventory policy reset", "improvement", "excess_obsolete_stock", "lower",
-               "Lars Nilsson", "Lars Nilsson", 19, 80, "done", completed=22, review=3, type="corrective"),
+               "Lars Nilsson", "Lars Nilsson", 19, 100, "done", completed=22, review=3, type="corrective"),
     DemoAction("Planning system go-live with master-data governance", "technology", "touchless_planning", "higher",
                "Priya Nair", "Diego Alvarez", 24, 90, "done", completed=27, late_days=20, review=4),
     # No clear change.
     DemoAction("Launch checklist for new products", "process", "npi_launch_on_time", "higher", "Aisha Rahman",
-               "Aisha Rahman", 12, 60, "not effective", completed=15, source="meeting_decision", type="preventive"),
+               "Aisha Rahman", 12, 100, "not effective", completed=15, source="meeting_decision", type="preventive"),
     # Made things worse.
     DemoAction("Sales overrides promotion forecasts weekly", "collaboration", "promo_forecast_accuracy", "higher",
-               "Tom Becker", "Tom Becker", 25, 45, "not effective", completed=28, source="meeting_decision"),
+               "Tom Becker", "Tom Becker", 25, 100, "not effective", completed=28, source="meeting_decision"),
     # Without a KPI.
     DemoAction("Agree the data cut-off dates in the S&OP calendar", "process", None, None, FACILITATOR,
-               "Richard Osei", 10, 30, "verified", completed=12, review=0),
+               "Richard Osei", 10, 70, "verified", completed=12, review=0),
     # Closed late, and on time, for the on-time charts.
     DemoAction("Role curriculum for demand planners", "change", "training_completion", "higher", FACILITATOR,
                "Richard Osei", 14, 60, "done", completed=18, late_days=25, type="preventive", source="other"),
     DemoAction("Weekly call with the top 20 suppliers", "partners", "supplier_otif", "higher", "Hannah Scott",
-               "Priya Nair", 20, 40, "verified", completed=22, late_days=5, type="corrective", source="kpi_exception"),
+               "Priya Nair", 20, 70, "verified", completed=22, late_days=5, type="corrective", source="kpi_exception"),
     # Cancelled.
     DemoAction("Second demand planner for APAC", "collaboration", None, None, "Maria Chen", "Lars Nilsson",
                21, 60, "cancelled", source="meeting_decision"),

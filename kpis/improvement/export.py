@@ -73,8 +73,8 @@ def review_markdown(review: dict[str, Any], *, kpi_names: dict[str, str] | None 
     practices = ", ".join(PRACTICES.get(p, p) for p in review.get("practices") or [])
     status = "Draft" if review.get("status") == "draft" else "Submitted"
     lines = [f"{h1} {e(review['initiative'])}", "",
-             f"**Review date** {review['review_date']} · **Period** {review.get('period') or '—'} · "
-             f"**Rating** {review['rating']}/5 · **{status}**", "",
+             (f"**Review date** {review['review_date']} · **Period** {review.get('period') or '—'} · "
+              f"**Rating** {review['rating']}/5 · **{status}**"), "",
              f"**Team** {e(review.get('team'))} · **Facilitator** {e(review.get('facilitator'))}", "",
              f"**Participants** {e(', '.join(review.get('participants') or [])) or '—'}", "",
              f"**Practices** {e(practices) or '—'}", ""]

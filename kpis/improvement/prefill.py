@@ -7,6 +7,7 @@ the Actions page, which pops it and opens its form with these values (:func:`for
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from kpis.config import KPI, PRACTICES
@@ -56,7 +57,7 @@ def from_kpi(kpi: KPI, segment: str = "", *, status: str | None = None, period_l
 def from_exception(item: str, *, why: str, wape: float | None, bias: float | None, ts: float | None) -> dict[str, Any]:
     """An action on a forecast exception item: the item and its error in the note."""
     parts = [why] if why else []
-    ts, wape, bias = (None if v is None or v != v else v for v in (ts, wape, bias))   # NaN = not known
+    ts, wape, bias = (None if v is None or math.isnan(v) else v for v in (ts, wape, bias))   # NaN = not known
     if ts is not None:
         parts.append(f"tracking signal {ts:.1f}")
     if wape is not None:
