@@ -7,8 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_browser import _settle, _shots, running_app
-from test_browser import browser  # noqa: F401  (the module-scoped Chromium fixture)
+from test_browser import (
+    _settle,
+    _shots,
+    browser,  # noqa: F401  (the module-scoped Chromium fixture)
+    running_app,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +46,7 @@ def _type(page, label: str, text: str) -> None:
     field.press("Tab")
 
 
-def test_review_to_verified_action(flow_server, browser):
+def test_review_to_verified_action(flow_server, browser):  # noqa: F811  (pytest fixture)
     page = browser.new_page(viewport={"width": 1400, "height": 2600})
     try:
         page.goto(flow_server, wait_until="domcontentloaded")
