@@ -112,6 +112,11 @@ def _fields_form(prefix: str, *, submit_label: str) -> tuple[bool, dict]:
     """Every action field as form widgets keyed `prefix_<field>`; returns (submitted, values)."""
     reviews_df = _reviews()
     decisions_df = _decisions()
+    # A linked review or decision outside the lists (an old decision, someone's draft) stays selectable.
+    for frame, key, col in ((reviews_df, "review_id", "initiative"), (decisions_df, "decision_id", "text")):
+        current = st.session_state.get(f"{prefix}_{key}")
+        if current is not None and current not in frame["id"].tolist():
+            frame.loc[len(frame)] = {"id": current, col: "(linked)"}
     with st.form(f"{prefix}_form", border=True):
         c1, c2 = st.columns([2, 1])
         c1.text_input("Title", key=f"{prefix}_title", max_chars=200)
