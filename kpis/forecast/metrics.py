@@ -24,16 +24,16 @@ import pandas as pd
 __all__ = [
     "METRIC_COLUMNS",
     "SUM_COLUMNS",
-    "abc_xyz",
-    "accuracy_table",
-    "aggregate",
-    "derive_naive",
-    "error_contribution",
-    "finalize",
-    "fva",
     "mase_scale",
     "row_terms",
+    "aggregate",
+    "finalize",
+    "accuracy_table",
+    "derive_naive",
+    "fva",
+    "abc_xyz",
     "tracking_signal",
+    "error_contribution",
 ]
 
 METRIC_COLUMNS = [

@@ -58,7 +58,7 @@ def abc_xyz_table(cube, *, stage, lag, period_from, period_to, filters) -> pd.Da
 def exception_summary(exc: pd.DataFrame) -> dict:
     """Counts of flagged items by direction and the share of total error the list covers."""
     flagged = exc[exc["flagged"]]
-    return {"flagged": len(flagged), "over": int((flagged["ts"] > 0).sum()), "under": int((flagged["ts"] < 0).sum()),
+    return {"flagged": int(len(flagged)), "over": int((flagged["ts"] > 0).sum()), "under": int((flagged["ts"] < 0).sum()),
             "share": float(exc["share"].sum())}
 
 
