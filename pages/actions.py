@@ -78,7 +78,8 @@ def _fmt_action(i) -> str:
 
 
 def _table(frame: pd.DataFrame, key: str):
-    shown = frame.assign(kpi=frame["kpi_id"].map(kpi_name).fillna(""),
+    shown = frame.assign(kpi=frame["kpi_id"].map(kpi_name).fillna(""), ref=frame["ref"].fillna(""),
+                         sponsor=frame["sponsor"].fillna(""), verdict=frame["verdict"].fillna(""),
                          practice=frame["practice"].map(PRACTICES).fillna(frame["practice"]))
     cols = ["id", "ref", "title", "status", "owner", "sponsor", "kpi", "segment", "practice", "priority", "due_date",
             "days_overdue", "completed_on", "verdict"]
