@@ -22,6 +22,8 @@ pages = {
         st.Page("pages/exceptions.py", title="Exceptions", icon=":material/priority_high:", url_path="exceptions"),
     ],
     "Teams": [
+        st.Page("pages/reviews.py", title="Reviews", icon=":material/rate_review:", url_path="reviews"),
+        st.Page("pages/actions.py", title="Actions", icon=":material/task_alt:", url_path="actions"),
         st.Page("pages/assess.py", title="Assess maturity", icon=":material/checklist:", url_path="assess"),
     ],
     "Executives": [

@@ -18,17 +18,16 @@ from kpis.access.users import User
 from kpis.catalog.load import write_actuals
 from kpis.catalog.sync import sync_catalog
 from kpis.config import AppConfig
+from kpis.improvement import demo as improvement_demo
 from kpis.maturity import demo as maturity_demo
 from kpis.sponsorship import demo as sponsorship_demo
 from kpis.store import audit
 from kpis.store.engine import session_factory
 from kpis.store.models import (
-    Action,
+    Decision,
     DemandActual,
     ForecastValue,
     Item,
-    Review,
-    ReviewKpi,
     utcnow,
 )
 
@@ -57,6 +56,10 @@ INTERVENTIONS = (
                  {"excess_obsolete_stock": -160000.0, "inventory_turns": 1.3, "days_of_supply": -9.0}),
     Intervention(27, "Planning system go-live with master-data governance", "technology",
                  {"touchless_planning": 0.17, "master_data_completeness": 0.035, "production_plan_adherence": 0.04}),
+)
+# A change that backfired: weekly sales overrides of the promotion forecast (an action the demo judges 'worse').
+SETBACKS = (
+    Intervention(28, "Sales overrides promotion forecasts weekly", "collaboration", {"promo_forecast_accuracy": -0.1}),
 )
 
 # level at the start, seasonal amplitude, noise sd, slow drift per month
@@ -112,7 +115,7 @@ def kpi_actuals(config: AppConfig, end: dt.date, rng: np.random.Generator,
             continue
         level, amp, sd, drift = PROFILES.get(kpi.id, (1.0, 0.0, 0.05, 0.0))
         base = level + drift * t + amp * np.sin(2 * np.pi * (months.month.to_numpy() - 3) / 12)
-        for iv in INTERVENTIONS:
+        for iv in (*INTERVENTIONS, *SETBACKS):
             if kpi.id in iv.effects:
                 ramp = np.clip((t - iv.month + 1) / 3, 0, 1)       # effect builds over three months
                 base = base + iv.effects[kpi.id] * ramp
@@ -240,10 +243,13 @@ def load_demo(engine: Engine, config: AppConfig, user: User, *, seed: int = 7, e
         counts.update({"items": len(items), "demand rows": len(demand), "forecast rows": len(forecasts)})
         _earlier_assessment_draws(rng, months)
         counts["assessments"] = maturity_demo.add_assessments(s, end=end, user=user, seed=seed)
-        review_ids = _reviews(s, months, stamp, config)
+        review_ids = improvement_demo.add_reviews(s, interventions=INTERVENTIONS, months=months, values=values,
+                                                  config=config, stamp=stamp)
         counts["reviews"] = len(review_ids)
         counts.update(sponsorship_demo.write_cycle(s, rng, months, stamp, end))
-        counts["actions"] = _actions(s, rng, months, review_ids, stamp, end)
+        decision_ids = list(s.execute(select(Decision.id).order_by(Decision.id)).scalars())
+        counts["actions"] = improvement_demo.add_actions(s, months=months, values=values, review_ids=review_ids,
+                                                         config=config, stamp=stamp, decision_ids=decision_ids)
         audit.record(s, user=user, action="demo", entity="database", details={"seed": seed, "end": str(end), **counts})
     return counts
 
@@ -260,74 +266,6 @@ def _earlier_assessment_draws(rng: np.random.Generator, months: pd.DatetimeIndex
         for _ in range(10):
             rng.normal(0, 0.55)
             rng.random()
-
-
-def _reviews(s, months, stamp, config) -> list[int]:
-    ids = []
-    for iv in INTERVENTIONS:
-        date = (pd.Timestamp(months[min(iv.month + 4, len(months) - 1)]) + pd.Timedelta(days=9)).date()
-        r = Review(initiative=iv.title, practices=[iv.practice, "improvement"], review_date=date,
-                   period=months[iv.month].date(), team="S&OP core team", facilitator="Julia Weber",
-                   participants=["Maria Chen", "Priya Nair", "Lars Nilsson", "Tom Becker"],
-                   objectives=f"Make '{iv.title.lower()}' stick and move {', '.join(iv.effects)}.",
-                   planned="Roll out within one S&OP cycle with a named owner per step.",
-                   happened="Rolled out one cycle late; adoption uneven in the first two months.",
-                   root_cause="Inputs were not ready before the meeting because the data cut-off was not agreed.",
-                   root_cause_method="5 whys", went_well="Executive attention; clear owner.",
-                   to_improve="Agree data cut-off dates in the S&OP calendar.",
-                   lessons="Pilot with one region first; measure the KPI before and after.",
-                   benefits="Visible KPI improvement within a quarter.", rating=4 if len(ids) % 2 == 0 else 3, **stamp)
-        s.add(r)
-        s.flush()
-        for kid, delta in list(iv.effects.items())[:2]:
-            if kid in config.kpi_by_id:
-                base = PROFILES.get(kid, (0.8, 0, 0, 0))[0]
-                s.add(ReviewKpi(review_id=r.id, kpi_id=kid, baseline=base, target=base + delta, actual=base + 0.8 * delta))
-        ids.append(r.id)
-    return ids
-
-
-ACTION_TEMPLATES = [
-    ("Agree data cut-off in the S&OP calendar", "process", "sop_cycle_on_schedule", "higher", "Julia Weber", "Richard Osei"),
-    ("Bias review of sales inputs each cycle", "evaluation", "forecast_bias", None, "Maria Chen", "Tom Becker"),
-    ("Weekly supplier call for the top 20 suppliers", "partners", "supplier_otif", "higher", "Hannah Scott", "Priya Nair"),
-    ("Clean up obsolete Fittings stock", "improvement", "excess_obsolete_stock", "lower", "Lars Nilsson", "Lars Nilsson"),
-    ("Role curriculum for demand planners", "change", "training_completion", "higher", "Julia Weber", "Richard Osei"),
-    ("Automate master-data quality checks", "data", "master_data_completeness", "higher", "Priya Nair", "Priya Nair"),
-    ("Pre-meeting to settle supply constraints", "collaboration", "production_plan_adherence", "higher", "Diego Alvarez", "Diego Alvarez"),
-    ("Promotion calendar shared with planning", "collaboration", "promo_forecast_accuracy", "higher", "Aisha Rahman", "Aisha Rahman"),
-    ("Executive decision log with owners and dates", "sponsorship", "decision_cycle_time", "lower", "Julia Weber", "Richard Osei"),
-    ("Collaborative forecast with top-10 customers", "partners", "customers_sharing_forecasts", "higher", "Tom Becker", "Tom Becker"),
-    ("Touchless replenishment for C items", "technology", "touchless_planning", "higher", "Priya Nair", "Lars Nilsson"),
-    ("Rebalance safety stock by XYZ class", "alignment", "days_of_supply", None, "Priya Nair", "Lars Nilsson"),
-]
-
-
-def _actions(s, rng, months, review_ids, stamp, end: dt.date) -> int:
-    n = 0
-    today = end + dt.timedelta(days=40)
-    for k in range(24):
-        title, practice, kpi_id, direction, owner, sponsor = ACTION_TEMPLATES[k % len(ACTION_TEMPLATES)]
-        created_m = int(rng.integers(2, MONTHS - 2))
-        created = pd.Timestamp(months[created_m]).date() + dt.timedelta(days=int(rng.integers(0, 20)))
-        due = created + dt.timedelta(days=int(rng.integers(30, 120)))
-        if due < today - dt.timedelta(days=60):
-            status = rng.choice(["done", "verified", "not effective", "cancelled"], p=[0.35, 0.45, 0.1, 0.1])
-        else:
-            status = rng.choice(["open", "in progress", "done"], p=[0.35, 0.45, 0.2])
-        completed = None
-        if status in ("done", "verified", "not effective"):
-            completed = min(due + dt.timedelta(days=int(rng.integers(-20, 25))), end)
-        src = "pir" if k % 3 == 0 else ("meeting_decision" if k % 3 == 1 else "kpi_exception")
-        s.add(Action(title=title + (f" ({REGIONS[k % 3]})" if k >= len(ACTION_TEMPLATES) else ""),
-                     description=f"{title}. Owner reports progress at the monthly S&OP review.",
-                     type=["improvement", "corrective", "preventive"][k % 3], source=src,
-                     review_id=review_ids[k % len(review_ids)] if src == "pir" else None, practice=practice,
-                     kpi_id=kpi_id, expected_direction=direction, owner=owner, sponsor=sponsor,
-                     priority=["high", "medium", "low"][k % 3], due_date=due, status=str(status), completed_on=completed,
-                     **{**stamp, "created_at": dt.datetime.combine(created, dt.time(9), tzinfo=dt.UTC)}))
-        n += 1
-    return n
 
 
 def draw(config: AppConfig, *, seed: int = 7, end: dt.date = DEMO_END):

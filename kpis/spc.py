@@ -1,41 +1,13 @@
-"""Statistical process control for S&OP KPIs (docs/methodology.md, "Control charts and trends" and
-"Did an improvement action work?").
+"""Statistical process control for S&OP KPIs (docs/methodology.md).
 
-XmR charts with Western Electric signals, Theil–Sen trends, and a verdict on
-whether an improvement action moved a KPI. Pure numpy/pandas/scipy; no UI code.
+XmR charts with Western Electric signals and Theil–Sen trends. Pure numpy/pandas/scipy; no UI code.
 
-Verdict rule of :func:`action_effect` (docs/methodology.md)
----------------------------------------------------------
-Points with ``period < completion`` are *before*, ``period >= completion`` are
-*after*; points whose value is NaN or whose period is missing are dropped.
-
-1. ``"too little data"`` if before or after has fewer than 6 points.
-2. Freeze XmR limits on the before points (the baseline). On the after points:
-
-   * improving signal = an after point strictly beyond the baseline limit on the
-     improving side (``> ucl`` for ``higher``, ``< lcl`` for ``lower``) OR a run
-     of >= 8 consecutive after points on the improving side of the baseline
-     centre (a point exactly on the centre breaks the run);
-   * worsening signal = the same on the other side.
-
-3. One-sided Mann–Whitney U of after vs before: ``p_improving`` tests "after
-   better than before" (``alternative="greater"`` for ``higher``, ``"less"`` for
-   ``lower``); ``p_worsening`` is the opposite one-sided test. ``p_value`` in the
-   result is ``p_improving``.
-4. ``"improved"`` if improving signal AND ``p_improving < 0.05``.
-5. else ``"worse"`` if there is no improving signal AND (worsening signal OR
-   ``p_worsening < 0.05``).
-6. else ``"no clear change"``; the explanation names whatever partial evidence
-   exists (an improving signal without a significant test, a significant test
-   without a signal, or mixed evidence).
-
-``median_shift`` = median(after) − median(before), in the KPI's raw units (not
-re-signed by direction).
+The verdict on whether an improvement action worked is built from these blocks in
+:mod:`kpis.improvement.effect`.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -79,21 +51,6 @@ class Trend:
     tau: float
     p_value: float
     n: int
-
-
-@dataclass(frozen=True)
-class Effect:
-    """Outcome of checking whether a KPI moved after an action (docs/methodology.md)."""
-
-    verdict: str  # improved | no clear change | worse | too little data
-    n_before: int
-    n_after: int
-    baseline: XmR | None
-    signal_improving: bool
-    signal_worsening: bool
-    p_value: float | None  # one-sided MWU, improving side
-    median_shift: float | None
-    explanation: str  # one sentence for the UI
 
 
 def _as_float(values: Any) -> np.ndarray:
@@ -244,128 +201,3 @@ def describe_trend(
     magnitude = f"{abs(tr.slope * scale):.{decimals}f}"
     amount = f"{magnitude} {unit}".strip() if unit else magnitude
     return f"{word} {amount} a {per}, {p_text}"
-
-
-def _before_mask(periods: Any, completion: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean masks (before, valid period) for periods relative to completion."""
-    if isinstance(completion, (_dt.date, np.datetime64, pd.Timestamp, str)):
-        p = pd.to_datetime(pd.Series(list(periods), dtype="object")).to_numpy()
-        c = pd.Timestamp(completion).to_datetime64()
-        valid = ~pd.isna(p)
-        return (p < c) & valid, valid
-    p = _as_float(periods)
-    valid = ~np.isnan(p)
-    return (p < float(completion)) & valid, valid
-
-
-def _fmt(x: float) -> str:
-    """Compact number for explanations (3 significant digits)."""
-    return "0" if x == 0 else f"{x:+.3g}"
-
-
-def action_effect(values: Any, periods: Any, completion: Any, *, direction: str) -> Effect:
-    """Verdict whether a KPI moved after an action completed (docs/methodology.md)."""
-    if direction not in ("higher", "lower"):
-        raise ValueError(f"action_effect needs direction 'higher' or 'lower', got {direction!r}")
-    y = _as_float(values)
-    periods = list(periods)
-    if len(periods) != y.size:
-        raise ValueError("values and periods must have the same length")
-    before_mask, valid = _before_mask(periods, completion)
-    keep = valid & ~np.isnan(y)
-    before = y[keep & before_mask]
-    after = y[keep & ~before_mask]
-    nb, na = int(before.size), int(after.size)
-    baseline = xmr_limits(before)
-
-    if nb < MIN_POINTS or na < MIN_POINTS:
-        return Effect(
-            verdict="too little data",
-            n_before=nb,
-            n_after=na,
-            baseline=baseline,
-            signal_improving=False,
-            signal_worsening=False,
-            p_value=None,
-            median_shift=None,
-            explanation=(
-                f"Too little data to judge: {nb} points before and {na} after the action "
-                f"(at least {MIN_POINTS} needed on each side)."
-            ),
-        )
-
-    good = 1 if direction == "higher" else -1
-    flags = signals(after, baseline)
-    side = flags["side"].to_numpy()
-    beyond = flags["beyond_limits"].to_numpy()
-    run = flags["eight_in_a_row"].to_numpy()
-    beyond_good, beyond_bad = bool((beyond & (side == good)).any()), bool((beyond & (side == -good)).any())
-    run_good, run_bad = bool((run & (side == good)).any()), bool((run & (side == -good)).any())
-    sig_good, sig_bad = beyond_good or run_good, beyond_bad or run_bad
-
-    alt_good, alt_bad = ("greater", "less") if good == 1 else ("less", "greater")
-    p_good = float(stats.mannwhitneyu(after, before, alternative=alt_good).pvalue)
-    p_bad = float(stats.mannwhitneyu(after, before, alternative=alt_bad).pvalue)
-    shift = float(np.median(after) - np.median(before))
-    sig_p_good, sig_p_bad = p_good < ALPHA, p_bad < ALPHA
-
-    good_side = "above" if good == 1 else "below"
-    bad_side = "below" if good == 1 else "above"
-
-    def _sig_text(beyond_hit: bool, run_hit: bool, where: str) -> str:
-        parts = []
-        if beyond_hit:
-            limit = "upper" if where == "above" else "lower"
-            parts.append(f"a point {where} the {limit} baseline limit")
-        if run_hit:
-            parts.append(f"{RUN_LENGTH} in a row {where} the baseline centre")
-        return " and ".join(parts)
-
-    shift_text = f"median shift {_fmt(shift)}"
-    prov = " (baseline limits are provisional)" if baseline.provisional else ""
-
-    if sig_good and sig_p_good:
-        verdict = "improved"
-        why = (
-            f"Improved: {_sig_text(beyond_good, run_good, good_side)} after the action, "
-            f"and the after values are better (one-sided Mann–Whitney {format_p(p_good)}, {shift_text}){prov}."
-        )
-    elif not sig_good and (sig_bad or sig_p_bad):
-        verdict = "worse"
-        evidence = []
-        if sig_bad:
-            evidence.append(f"{_sig_text(beyond_bad, run_bad, bad_side)} after the action")
-        if sig_p_bad:
-            evidence.append(f"after values are worse (one-sided Mann–Whitney {format_p(p_bad)})")
-        why = f"Worse: {' and '.join(evidence)}, {shift_text}{prov}."
-    else:
-        verdict = "no clear change"
-        if sig_good:
-            why = (
-                f"No clear change: {_sig_text(beyond_good, run_good, good_side)} after the action, "
-                f"but the before/after difference is not significant (Mann–Whitney {format_p(p_good)}, {shift_text}){prov}."
-            )
-        elif sig_p_good:
-            why = (
-                f"No clear change: after values are better on average (Mann–Whitney {format_p(p_good)}, "
-                f"{shift_text}) but there is no point beyond the baseline limit and no run of {RUN_LENGTH} on the improving side{prov}."
-            )
-        else:
-            why = (
-                f"No clear change: no signal against the baseline limits and no significant "
-                f"difference (Mann–Whitney {format_p(p_good)}, {shift_text}){prov}."
-            )
-        if sig_good and (sig_bad or sig_p_bad):
-            why = why[:-1] + "; evidence is mixed, with worsening signs too."
-
-    return Effect(
-        verdict=verdict,
-        n_before=nb,
-        n_after=na,
-        baseline=baseline,
-        signal_improving=sig_good,
-        signal_worsening=sig_bad,
-        p_value=p_good,
-        median_shift=shift,
-        explanation=why,
-    )

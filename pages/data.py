@@ -20,8 +20,8 @@ st.title("Data")
 
 KINDS = {"actuals": "KPI actuals", "demand": "Demand actuals (forecast accuracy)",
          "forecasts": "Forecast snapshots (forecast accuracy)", "assessments": "Maturity assessments (survey export)",
-         "meetings": "S&OP meetings (attendance)", "decisions": "S&OP decisions"}
-TABLE_ONLY = ("actuals", "assessments", "meetings", "decisions")   # kinds read from CSV or Excel only (no Parquet)
+         "meetings": "S&OP meetings (attendance)", "decisions": "S&OP decisions", "actions": "Improvement action log"}
+TABLE_ONLY = ("actuals", "assessments", "meetings", "decisions", "actions")   # CSV or Excel only (no Parquet)
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 up, samples = st.columns([3, 2])
@@ -45,6 +45,8 @@ with up:
                         "yes/no, true/false or 1/0.",
             "decisions": "`ref,text,raised_on,decided_on,owner,meeting,kpi`; empty `decided_on` = pending; `meeting` = "
                          "a meeting id already imported; `kpi` = a catalog id. Re-importing a ref updates it.",
+            "actions": "`ref,title,owner,practice,due_date` plus optional `kpi,segment,expected_direction,sponsor,type,"
+                       "priority,status,completed_on,description`; dates as YYYY-MM-DD; re-importing a ref updates it.",
         }[kind])
         types = ["csv", "xlsx"] + (["parquet"] if kind not in TABLE_ONLY else [])
         file = st.file_uploader("CSV, Excel" + (" or Parquet" if kind not in TABLE_ONLY else "") +
@@ -62,6 +64,10 @@ with up:
 
                     importer = sponsorship_load.import_meetings if kind == "meetings" else sponsorship_load.import_decisions
                     result = importer(eng, file.getvalue(), file.name, config=cfg, user=user)
+                elif kind == "actions":
+                    from kpis.improvement.load import import_actions
+
+                    result = import_actions(eng, file.getvalue(), file.name, config=cfg, user=user)
                 else:
                     from kpis import forecast
 

@@ -60,4 +60,13 @@ detail = series[series["item"] == item]
 if detail.empty:
     detail = cube.item_series([item], stage=f["stage"], lag=lag, period_from=f["period_from"], period_to=f["period_to"])
 st.caption("Select a row to see that item's actual vs forecast.")
+# Improvement loop: turn the selected item into a corrective action.
+if _ui.user().can("manage_actions") and st.button(f"Create action for {item}", key="ex_create_action",
+                                                  icon=":material/add_task:"):
+    from kpis.improvement import prefill
+
+    picked = table[table["item"].astype(str) == item].iloc[0]
+    st.session_state[prefill.SESSION_KEY] = prefill.from_exception(
+        item, why=str(picked["why"]), wape=float(picked["wape"]), bias=float(picked["bias"]), ts=float(picked["ts"]))
+    st.switch_page(prefill.PAGE_ACTIONS)
 st.plotly_chart(charts.item_figure(detail, item, f["stage"], lag), key="ex_item_chart", width="stretch")

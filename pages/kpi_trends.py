@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
 from kpis import catalog, charts, periods
@@ -64,7 +65,29 @@ with m4.container(border=True):
     st.caption(view.trend_evidence)
 
 title = f"{kpi.name}{' — ' + segment if segment else ''}"
-st.plotly_chart(charts.trend_figure(view, cfg.app.currency, title=title), key="trend_chart", width="stretch")
+fig = charts.trend_figure(view, cfg.app.currency, title=title)
+# Improvement loop: completed actions and reviews on the timeline; open one, or create an action on this KPI.
+from kpis.improvement import charts as improvement_charts
+from kpis.improvement import prefill
+from kpis.improvement import views as improvement_views
+
+marks = improvement_views.timeline_marks(_ui.engine(), kpi_id, segment)
+marks = marks[pd.to_datetime(marks["date"]) >= view.table["period"].min() - pd.Timedelta(days=31)]
+improvement_charts.add_marks(fig, marks, y=float(view.table["value"].max() * catalog.display_scale(kpi)))
+st.plotly_chart(fig, key="trend_chart", width="stretch")
+a1, a2, a3 = st.columns([1, 2.2, 0.8])
+if _ui.user().can("manage_actions") and a1.button("Create action", key="trend_create_action", icon=":material/add_task:"):
+    st.session_state[prefill.SESSION_KEY] = prefill.from_kpi(
+        kpi, segment, status=catalog.STATUS_LABELS[last["status"]].lower(), period_label=last["label"])
+    st.switch_page(prefill.PAGE_ACTIONS)
+if len(marks):
+    labels = dict(zip(marks["kind"] + ":" + marks["id"].astype(str), marks["label"]))
+    mark = a2.selectbox("Marked on the chart", list(labels), key="trend_mark", format_func=labels.get,
+                        label_visibility="collapsed")
+    if a3.button("Open", key="trend_open_mark", icon=":material/open_in_new:"):
+        kind, _, mid = mark.partition(":")
+        st.session_state[prefill.OPEN_ACTION if kind == "action" else prefill.OPEN_REVIEW] = int(mid)
+        st.switch_page(prefill.PAGE_ACTIONS if kind == "action" else prefill.PAGE_REVIEWS)
 
 trend_line = f"**Trend:** {view.trend_text} (Theil–Sen slope, Kendall's τ test)."
 if view.limits is None:

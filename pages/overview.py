@@ -41,6 +41,14 @@ latest = f"latest data {newest:%B %Y}" if pd.notna(newest) else "no data yet for
 st.caption(f"{len(tiles)} KPIs · {latest} · status of each KPI's latest period against its target "
            "(green on target, amber inside the tolerance, red beyond).")
 
+# Improvement loop: done actions waiting for a manager's verdict.
+from kpis.improvement import actions as improvement_actions
+
+awaiting = improvement_actions.awaiting_verification(_ui.engine())
+if awaiting:
+    st.page_link("pages/actions.py", icon=":material/fact_check:",
+                 label=f"{awaiting} done improvement action{'s' if awaiting != 1 else ''} await verification")
+
 tiles = overview.order_tiles(tiles, "worst" if order == "Worst status first" else "catalog")
 
 per_row = 4

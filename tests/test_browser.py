@@ -29,6 +29,8 @@ PAGES = [  # url path, file name, a text the page must show
     ("meetings", "meetings", "S&OP meetings and decisions"),
     ("data", "data", "Past imports"),
     ("catalog", "catalog", "KPI catalog"),
+    ("reviews", "reviews_list", "Post-implementation reviews"),
+    ("actions", "actions_list", "Improvement actions"),
 ]
 
 pytestmark = pytest.mark.browser

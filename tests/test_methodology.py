@@ -121,11 +121,13 @@ def test_action_verdict_examples():
     after = [0.86, 0.88, 0.87, 0.89, 0.90, 0.88]
     months = pd.date_range("2025-01-01", periods=12, freq="MS")
     done = dt.date(2025, 7, 1)
-    e = spc.action_effect(before + after, months, done, direction="higher")
+    from kpis.improvement.effect import judge
+
+    e = judge(before + after, months, done, direction="higher")
     assert e.verdict == "improved" and e.signal_improving and not e.signal_worsening
-    assert e.baseline.ucl == pytest.approx(0.8669, abs=1e-4) and e.baseline.provisional
-    assert e.p_value == pytest.approx(0.0025, abs=1e-4) and e.median_shift == pytest.approx(0.075)
-    flat = spc.action_effect(before + [0.82, 0.81, 0.80, 0.83, 0.79, 0.82], months, done, direction="higher")
-    assert flat.verdict == "no clear change" and flat.p_value == pytest.approx(0.37, abs=0.005)
-    short = spc.action_effect(before + after[:5], months[:11], done, direction="higher")
+    assert e.upper_limit == pytest.approx(0.8669, abs=1e-4) and e.provisional
+    assert e.p_good == pytest.approx(0.0025, abs=1e-4) and e.median_shift == pytest.approx(0.075)
+    flat = judge(before + [0.82, 0.81, 0.80, 0.83, 0.79, 0.82], months, done, direction="higher")
+    assert flat.verdict == "no clear change" and flat.p_good == pytest.approx(0.37, abs=0.005)
+    short = judge(before + after[:5], months[:11], done, direction="higher")
     assert short.verdict == "too little data"

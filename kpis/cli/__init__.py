@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "kpis.cli.forecast",
     "kpis.cli.maturity",
     "kpis.cli.sponsorship",
+    "kpis.cli.improvement",
 )
 
 

@@ -20,6 +20,7 @@ IMPORTERS = {
     "assessments": "kpis.maturity.load:import_assessments_file",
     "meetings": "kpis.sponsorship.load:import_meetings_file",
     "decisions": "kpis.sponsorship.load:import_decisions_file",
+    "actions": "kpis.improvement.load:import_actions_file",
 }
 
 

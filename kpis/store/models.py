@@ -43,7 +43,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 def utcnow() -> dt.datetime:
     """Timezone-aware UTC now, for every stamp."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -208,6 +208,10 @@ class Review(Stamped, Base):
     lessons: Mapped[str] = mapped_column(Text, default="")
     benefits: Mapped[str] = mapped_column(Text, default="")
     rating: Mapped[int] = mapped_column(SmallInteger)
+    # draft (visible to its author only) or submitted; submitted reviews can be amended (audited).
+    status: Mapped[str] = mapped_column(String(10), default="submitted", server_default="submitted")
+    submitted_by: Mapped[str | None] = mapped_column(String(120))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),)
 
 
@@ -220,6 +224,8 @@ class ReviewKpi(Base):
     baseline: Mapped[float | None] = mapped_column(Float)
     target: Mapped[float | None] = mapped_column(Float)
     actual: Mapped[float | None] = mapped_column(Float)
+    baseline_period: Mapped[dt.date | None] = mapped_column(Date)
+    actual_period: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class Meeting(Stamped, Base):
@@ -273,14 +279,19 @@ class Action(Stamped, Base):
     source_note: Mapped[str | None] = mapped_column(String(255))
     practice: Mapped[str] = mapped_column(String(20))
     kpi_id: Mapped[str | None] = mapped_column(ForeignKey("kpi.id"))
+    segment: Mapped[str] = mapped_column(String(80), default="", server_default="")   # '' = the KPI's total
     expected_direction: Mapped[str | None] = mapped_column(String(10))   # higher, lower
+    ref: Mapped[str | None] = mapped_column(String(60), unique=True)      # the organisation's own action number
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     owner: Mapped[str] = mapped_column(String(120))
     sponsor: Mapped[str | None] = mapped_column(String(120))
     priority: Mapped[str] = mapped_column(String(10), default="medium")  # high, medium, low
     due_date: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="open")
     completed_on: Mapped[dt.date | None] = mapped_column(Date)
+    cancelled_on: Mapped[dt.date | None] = mapped_column(Date)
     verdict: Mapped[str | None] = mapped_column(String(20))
+    verdict_figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)   # frozen with the verdict
     verified_by: Mapped[str | None] = mapped_column(String(120))
     verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (

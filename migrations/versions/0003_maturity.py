@@ -1,7 +1,7 @@
 """One assessment per respondent and quarter (unique period + respondent).
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-25 02:55:00
 
 A database that already holds two assessments of the same respondent for one quarter keeps the
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0003'
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,178 @@
+"""Did an improvement action work? The verdict on the KPI it should move, and freezing it.
+
+Rule (docs/methodology.md, "Did an improvement action work?"):
+
+* *before* = the KPI's points whose period starts before the completion date, *after* = the rest
+  (a period starting on the completion date is after); fewer than 6 on either side: ``too little data``.
+* XmR limits are frozen on the before points (:func:`kpis.spc.xmr_limits`). An after point beyond a
+  baseline limit, or 8 after points in a row on one side of the baseline centre, is a signal; it is on
+  the improving side when it lies on the side the action should move the KPI.
+* One-sided Mann–Whitney U of after against before toward the improving side (``p_good``) and toward
+  the worsening side (``p_bad``); α = 0.05. Median shift = median(after) − median(before).
+* ``improved`` = improving-side signal and p_good < α; else ``worse`` = no improving-side signal and
+  (a worsening-side signal or p_bad < α); else ``no clear change``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from kpis import spc
+
+MIN_POINTS = spc.MIN_POINTS
+ALPHA = spc.ALPHA
+RUN_LENGTH = spc.RUN_LENGTH
+VERDICTS = ("improved", "no clear change", "worse", "too little data")
+DIRECTIONS = ("higher", "lower")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verdict on one action and every figure it rests on."""
+
+    verdict: str
+    n_before: int
+    n_after: int
+    centre: float | None
+    lower_limit: float | None
+    upper_limit: float | None
+    signal_improving: bool
+    signal_worsening: bool
+    p_good: float | None
+    p_bad: float | None
+    median_shift: float | None
+    explanation: str
+    provisional: bool = False      # fewer than 12 baseline points
+
+    def figures(self) -> dict[str, Any]:
+        """The verdict as a JSON-safe dict (NaN becomes None), as frozen in the database."""
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_figures(cls, figures: dict[str, Any]) -> Verdict:
+        """A verdict read back from its frozen figures."""
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in figures.items() if k in known})
+
+
+def split(values: Any, periods: Any, completion: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(before, after) values around the completion date; NaN values and missing periods dropped."""
+    y = pd.to_numeric(pd.Series(list(values), dtype="object"), errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    p = pd.to_datetime(pd.Series(list(periods), dtype="object"))
+    if len(p) != y.size:
+        raise ValueError("values and periods must have the same length")
+    c = pd.Timestamp(completion)
+    keep = p.notna().to_numpy() & ~np.isnan(y)
+    before = keep & (p < c).to_numpy()
+    return y[before], y[keep & ~before]
+
+
+def _fmt(x: float) -> str:
+    """A number for explanations (3 significant digits, signed)."""
+    return "0" if x == 0 else f"{x:+.3g}"
+
+
+def _signal_words(beyond: bool, run: bool, side: str) -> str:
+    parts = []
+    if beyond:
+        parts.append(f"a point {side} the {'upper' if side == 'above' else 'lower'} baseline limit")
+    if run:
+        parts.append(f"{RUN_LENGTH} points in a row {side} the baseline centre")
+    return " and ".join(parts)
+
+
+def judge(values: Any, periods: Any, completion: Any, *, direction: str) -> Verdict:
+    """The verdict for a KPI series (values by period start) and an action completed on `completion`."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"the expected direction must be 'higher' or 'lower', got {direction!r}")
+    before, after = split(values, periods, completion)
+    nb, na = int(before.size), int(after.size)
+    limits = spc.xmr_limits(before)
+    lims = (limits.centre, limits.lcl, limits.ucl) if limits else (None, None, None)
+    if nb < MIN_POINTS or na < MIN_POINTS:
+        return Verdict("too little data", nb, na, *lims, False, False, None, None, None,
+                       f"Too little data to judge: {nb} point{'s' * (nb != 1)} before and {na} after the completion "
+                       f"date; at least {MIN_POINTS} are needed on each side.", provisional=bool(limits and limits.provisional))
+    good = 1 if direction == "higher" else -1
+    flags = spc.signals(after, limits)
+    side = flags["side"].to_numpy()
+    beyond, run = flags["beyond_limits"].to_numpy(), flags["eight_in_a_row"].to_numpy()
+    beyond_good, beyond_bad = bool((beyond & (side == good)).any()), bool((beyond & (side == -good)).any())
+    run_good, run_bad = bool((run & (side == good)).any()), bool((run & (side == -good)).any())
+    sig_good, sig_bad = beyond_good or run_good, beyond_bad or run_bad
+    alt_good, alt_bad = ("greater", "less") if good == 1 else ("less", "greater")
+    p_good = float(stats.mannwhitneyu(after, before, alternative=alt_good).pvalue)
+    p_bad = float(stats.mannwhitneyu(after, before, alternative=alt_bad).pvalue)
+    shift = float(np.median(after) - np.median(before))
+    good_side, bad_side = ("above", "below") if good == 1 else ("below", "above")
+    test_good = f"the after values are better than the before values (one-sided Mann–Whitney {spc.format_p(p_good)})"
+    test_bad = f"the after values are worse than the before values (one-sided Mann–Whitney {spc.format_p(p_bad)})"
+    tail = f" Median {_fmt(shift)} ({nb} points before, {na} after)."
+    if limits.provisional:
+        tail += f" The baseline limits are provisional (under {spc.PROVISIONAL_BELOW} points)."
+
+    if sig_good and p_good < ALPHA:
+        verdict = "improved"
+        why = f"Improved: {_signal_words(beyond_good, run_good, good_side)} after completion, and {test_good}."
+    elif not sig_good and (sig_bad or p_bad < ALPHA):
+        verdict = "worse"
+        evidence = []
+        if sig_bad:
+            evidence.append(f"{_signal_words(beyond_bad, run_bad, bad_side)} after completion")
+        if p_bad < ALPHA:
+            evidence.append(test_bad)
+        why = f"Worse: {' and '.join(evidence)}."
+    else:
+        verdict = "no clear change"
+        if sig_good:
+            why = (f"No clear change: {_signal_words(beyond_good, run_good, good_side)} after completion, but the "
+                   f"before/after difference is not significant (one-sided Mann–Whitney {spc.format_p(p_good)}).")
+            if sig_bad:
+                why += " There are worsening signals too, so the evidence is mixed."
+        elif p_good < ALPHA:
+            why = (f"No clear change: {test_good}, but no point lies beyond the baseline limits and there is no run "
+                   f"of {RUN_LENGTH} on the improving side; this may be a drift rather than a step.")
+        else:
+            why = ("No clear change: no point beyond the baseline limits, no run of "
+                   f"{RUN_LENGTH} on one side, and no significant difference (one-sided Mann–Whitney "
+                   f"{spc.format_p(p_good)}); the after values look like routine variation.")
+    return Verdict(verdict, nb, na, *lims, sig_good, sig_bad, p_good, p_bad, shift, why + tail,
+                   provisional=limits.provisional)
+
+
+
+# ---------------------------------------------------------------- the KPI series an action is judged on
+
+def kpi_series(engine, config, kpi_id: str, segment: str = "") -> pd.DataFrame:
+    """The KPI's points (period, value) for a segment ('' = the total) at the KPI's own cadence."""
+    from kpis.store import repo
+
+    kpi = config.kpi_by_id.get(kpi_id)
+    if kpi is not None and kpi.source == "forecast" and not segment:
+        from kpis.forecast import computed_kpi_values
+
+        df = computed_kpi_values(engine, config)
+        df = df[df["kpi_id"] == kpi_id]
+    elif segment:
+        df = repo.load_values(engine, [kpi_id], segment=segment)
+    else:
+        df = repo.kpi_totals(engine, config, [kpi_id])
+    out = df[["period", "value"]].copy()
+    out["period"] = pd.to_datetime(out["period"])
+    return out.sort_values("period", ignore_index=True)
+
+
+def current_verdict(engine, config, *, kpi_id: str | None, segment: str, direction: str | None,
+                    completed_on: dt.date | None) -> Verdict | None:
+    """The verdict on today's data; None when the action has no KPI, direction or completion date."""
+    if not kpi_id or direction not in DIRECTIONS or completed_on is None:
+        return None
+    s = kpi_series(engine, config, kpi_id, segment or "")
+    return judge(s["value"], s["period"], completed_on, direction=direction)
