@@ -56,6 +56,7 @@ with left:
 with right:
     fva = cube.fva([], **view)
     st.plotly_chart(charts.fva_stairstep(fva), key="fa_fva", width="stretch")
+    st.caption(forecast_views.fva_sample_text(fva))
     worst = forecast_views.value_destroying_steps(fva)
     if worst:
         st.warning("Value-destroying step: " + "; ".join(worst), icon=":material/trending_down:")

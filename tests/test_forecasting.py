@@ -430,32 +430,55 @@ def test_derived_naive_matches_accuracy_derive_naive(generated):
     assert (merged["forecast"] == merged["forecast_exp"]).all()
 
 
-def test_fva_stairstep(generated):
+def test_fva_stairstep_agrees_with_metrics_on_the_matched_sample(generated):
     _e, _c, cube, demand = generated
     got = cube.fva(["region"], lag=1)
-    assert list(got.columns) == ["region", "stage", "n", "wape", "fva_vs_previous", "fva_vs_naive"]
-    table = reference(cube, demand, ["region", "stage"], lag=1)
-    exp = accuracy.fva(table, cube.stages, by=["region"])
+    assert list(got.columns) == ["region", "stage", "n", "wape", "fva_vs_previous", "fva_vs_naive", "left_out"]
+    fr = cube.frame()
+    fr = fr[fr["lag"] == 1].assign(region=lambda d: d["region"].astype(str), stage=lambda d: d["stage"].astype(str))
+    exp = accuracy.fva_matched(fr, cube.stages, by=["region"])
+    assert got["region"].tolist() == exp["region"].tolist() and got["stage"].tolist() == exp["stage"].tolist()
     assert got["wape"].to_numpy() == approx(exp["wape"].to_numpy())
+    assert got["n"].tolist() == exp["n"].tolist() and got["left_out"].tolist() == exp["left_out"].tolist()
     assert got["fva_vs_naive"].to_numpy() == approx(exp["fva_vs_naive"].to_numpy())
     emea = got[got["region"] == "EMEA"].set_index("stage")
     assert emea.index.tolist() == ["naive", "statistical", "sales"]
+    assert len(set(emea["n"])) == 1      # every stage compared on the same item-periods
     assert np.isnan(emea.loc["naive", "fva_vs_previous"])
     assert emea.loc["sales", "fva_vs_previous"] == approx(emea.loc["statistical", "wape"] - emea.loc["sales", "wape"])
     assert emea.loc["sales", "fva_vs_naive"] == approx(emea.loc["naive", "wape"] - emea.loc["sales", "wape"])
+    # plain per-stage accuracy keeps every row: n there = matched n + left out
+    plain = cube.accuracy(["region", "stage"], lag=1)
+    plain = plain[plain["region"] == "EMEA"].set_index("stage")["n"]
+    assert (plain == emea["n"] + emea["left_out"]).all()
 
 
 def test_fva_by_hand(loaded, config):
-    # consensus lag 1: |e| = 8, 5, 2, 5 (sum 20) over A = 20, 40, 0, 15 (sum 75) -> wape 20/75
-    # statistical lag 1: |e| = 5, 10, 4, 5 (sum 24) -> wape 24/75
-    # derived naive F(t,1) = A(t-2): only 2025-03 has A(2025-01): A: 10 (item A), 5 (B); F vs A 40, 15 -> |e| 30, 10
-    #   -> wape 40/55
+    # Matched sample: derived naive F(t,1) = A(t-2) exists only for 2025-03, so every stage is compared on
+    # the two item-periods A/2025-03 (A = 40) and B/2025-03 (A = 15); sum |A| = 55.
+    #   naive       F = A(2025-01) = 10, 5      |e| = 30, 10 -> wape 40/55
+    #   statistical F = 30, 10                  |e| = 10, 5  -> wape 15/55
+    #   consensus   F = 35, 20                  |e| = 5, 5   -> wape 10/55
+    # statistical and consensus each leave out their two 2025-02 rows.
     got = cube_of(loaded, config).fva().set_index("stage")
     assert got.index.tolist() == ["naive", "statistical", "consensus"]
-    assert got["wape"].tolist() == approx([40 / 55, 24 / 75, 20 / 75])
-    assert got["n"].tolist() == [2, 4, 4]
-    assert got.loc["consensus", "fva_vs_previous"] == approx(24 / 75 - 20 / 75)
-    assert got.loc["consensus", "fva_vs_naive"] == approx(40 / 55 - 20 / 75)
+    assert got["wape"].tolist() == approx([40 / 55, 15 / 55, 10 / 55])
+    assert got["n"].tolist() == [2, 2, 2]
+    assert got["left_out"].tolist() == [0, 2, 2]
+    assert got.loc["consensus", "fva_vs_previous"] == approx(15 / 55 - 10 / 55)
+    assert got.loc["consensus", "fva_vs_naive"] == approx(40 / 55 - 10 / 55)
+
+
+def test_fva_matched_in_metrics_by_hand():
+    rows = pd.DataFrame({
+        "item": ["A", "A", "A", "A", "B", "B"], "period": [1, 1, 2, 2, 1, 1], "lag": [1] * 6,
+        "stage": ["naive", "stat", "naive", "stat", "naive", "stat"],
+        "actual": [10, 10, 20, 20, 5, 5], "forecast": [12, 11, 25, None, 5, 8]})
+    # A/2 has no stat forecast: left out of the sample (naive loses one row, stat none).
+    out = accuracy.fva_matched(rows, ["naive", "stat"]).set_index("stage")
+    assert out["n"].tolist() == [2, 2] and out["left_out"].tolist() == [1, 0]
+    assert out.loc["naive", "wape"] == approx(2 / 15) and out.loc["stat", "wape"] == approx(4 / 15)
+    assert out.loc["stat", "fva_vs_previous"] == approx(2 / 15 - 4 / 15)
 
 
 def test_default_stage_is_last_configured_stage_with_data(loaded, config):
@@ -648,7 +671,7 @@ def test_cli_import_accuracy_and_fva(tmp_path):
     assert [line.split()[0] for line in r.stdout.strip().splitlines()[1:]] == ["naive", "statistical", "consensus"]
     r = run_cli(["fva", "--by", "region", "--format", "csv"], db)
     out = pd.read_csv(io.StringIO(r.stdout))
-    assert list(out.columns) == ["region", "stage", "n", "wape", "fva_vs_previous", "fva_vs_naive"]
+    assert list(out.columns) == ["region", "stage", "n", "wape", "fva_vs_previous", "fva_vs_naive", "left_out"]
     r = run_cli(["accuracy", "--by", "colour"], db)
     assert r.returncode == 2 and "unknown column 'colour'" in r.stderr
     bad = tmp_path / "bad.csv"

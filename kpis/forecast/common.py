@@ -13,7 +13,7 @@ NONE_VALUE = "(none)"
 
 RESERVED = {"item", "period", "actual", "lag", "snapshot", "stage", "forecast", "abc", "xyz", "n", "_row"}
 
-FVA_COLUMNS = ["stage", "n", "wape", "fva_vs_previous", "fva_vs_naive"]
+FVA_COLUMNS = ["stage", "n", "wape", "fva_vs_previous", "fva_vs_naive", "left_out"]
 Progress = Callable[[float, str], None]
 
 
