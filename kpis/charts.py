@@ -32,8 +32,9 @@ def axis_title(kpi, currency: str = "EUR") -> str:
     return {"%": "Percent", "currency": f"Value ({currency})", "count": "Count"}.get(kpi.unit, kpi.unit.capitalize())
 
 
-def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = None) -> go.Figure:
-    """KPI series with stepping target, green/amber bands, XmR centre and limits, and signals marked."""
+def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = None, cap_100: bool = False) -> go.Figure:
+    """KPI series with stepping target, green/amber bands, XmR centre and limits (per phase), signals marked and
+    partial periods hollow; cap_100 stops a percent axis at 100 % (accuracy cannot exceed it)."""
     kpi, t = view.kpi, view.table
     k = catalog.display_scale(kpi)
     x = t["period"]
@@ -43,20 +44,36 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
         fig.add_trace(go.Scatter(x=x, y=t["target"] * k, name="Target", mode="lines",
                                  line=dict(color="#1b5e20", width=2, shape="hv"),
                                  hovertemplate="Target %{y:.4g}<extra></extra>"))
-    if view.limits is not None:
+    if view.has_limits:
         for col, name in (("ucl", "Upper limit"), ("lcl", "Lower limit")):
-            fig.add_trace(go.Scatter(x=x, y=t[col] * k, name="Control limits", mode="lines", legendgroup="limits",
-                                     showlegend=col == "ucl", line=dict(color="#7b1fa2", width=1.3, dash="dot"),
+            y = t[col].clip(upper=1.0) if cap_100 else t[col]
+            fig.add_trace(go.Scatter(x=x, y=y * k, name="Control limits", mode="lines", legendgroup="limits",
+                                     showlegend=col == "ucl", line=dict(color="#7b1fa2", width=1.3, dash="dot", shape="hv"),
                                      hovertemplate=f"{name} %{{y:.4g}}<extra></extra>"))
         fig.add_trace(go.Scatter(x=x, y=t["centre"] * k, name="Centre line (mean)", mode="lines",
-                                 line=dict(color="#7b1fa2", width=1.3, dash="dash"),
+                                 line=dict(color="#7b1fa2", width=1.3, dash="dash", shape="hv"),
                                  hovertemplate="Centre %{y:.4g}<extra></extra>"))
-    colours = t["status"].map(catalog.STATUS_COLOURS) if len(t) else []
+    for label_, _lim in (view.phases or [])[1:]:
+        start = t.loc[t["label"] == label_, "period"]
+        if len(start):
+            fig.add_vline(x=start.iloc[0], line=dict(color="#7b1fa2", width=1, dash="dot"))
+            fig.add_annotation(x=start.iloc[0], y=1.0, yref="paper", text=f"new phase {label_}", showarrow=False,
+                               xanchor="left", yanchor="top", font=dict(size=11, color="#7b1fa2"))
+    partial = t["partial"].to_numpy(dtype=bool) if "partial" in t and len(t) else np.zeros(len(t), dtype=bool)
+    colours = t["status"].map(catalog.STATUS_COLOURS).fillna("#9e9e9e") if len(t) else []
     fig.add_trace(go.Scatter(
         x=x, y=t["value"] * k, name="Actual", mode="lines+markers",
-        line=dict(color="#37474f", width=2), marker=dict(size=8, color=colours, line=dict(color="white", width=1)),
-        customdata=np.stack([t["status"].map(catalog.STATUS_LABELS), t["label"]], axis=-1) if len(t) else None,
+        line=dict(color="#37474f", width=2),
+        marker=dict(size=8, color=list(np.where(partial, "white", colours)) if len(t) else [],
+                    line=dict(color=list(np.where(partial, "#37474f", "white")) if len(t) else "white",
+                              width=list(np.where(partial, 2, 1)) if len(t) else 1)),
+        customdata=np.stack([_status_text(t), t["label"]], axis=-1) if len(t) else None,
         hovertemplate="%{customdata[1]}: %{y:.4g} (%{customdata[0]})<extra></extra>"))
+    if partial.any():
+        pt = t[partial]
+        fig.add_trace(go.Scatter(x=pt["period"], y=pt["value"] * k, mode="text", showlegend=False, hoverinfo="skip",
+                                 text=["partial" for _ in range(len(pt))], textposition="top center",
+                                 textfont=dict(size=11, color="#616161")))
     if "any" in t and t["any"].any():
         sig = t[t["any"]]
         why = [", ".join(SIGNAL_LABELS[c] for c in SIGNAL_LABELS if bool(sig.at[i, c])) for i in sig.index]
@@ -69,7 +86,22 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
     fig = _layout(fig, label, axis_title(kpi, currency))
     if kpi.unit == "%":
         fig.update_yaxes(ticksuffix=" %")
+    if cap_100 and kpi.unit == "%" and len(t):
+        rng = fig.layout.yaxis.range
+        lo = rng[0] if rng else min(np.nanmin(t["value"]), np.nanmin(t["lcl"]) if view.has_limits else 1.0) * k - 2
+        hi = rng[1] if rng else np.nanmax(t["value"]) * k + 2
+        fig.update_yaxes(range=[max(0.0, lo), min(100.0, hi)])
+    if len(t) <= 1:
+        fig.update_xaxes(type="category", tickvals=list(t["period"]), ticktext=list(t["label"]))
     return fig
+
+
+def _status_text(t: pd.DataFrame) -> pd.Series:
+    """Hover status per point: the status label, or 'partial period' for a partial one."""
+    text = t["status"].map(catalog.STATUS_LABELS).fillna("no status")
+    if "partial" in t:
+        text = text.where(~t["partial"].astype(bool), "partial period")
+    return text
 
 
 def _add_bands(fig: go.Figure, view: TrendView, k: float) -> None:
@@ -109,9 +141,9 @@ def _add_bands(fig: go.Figure, view: TrendView, k: float) -> None:
     # Keep the view on the data, the target and the control limits, not on the shading.
     pad = 0.15 * span
     lows, highs = [lo_y, np.nanmin(t["target"]) * k], [hi_y, np.nanmax(t["target"]) * k]
-    if view.limits is not None:
-        lows.append(view.limits.lcl * k)
-        highs.append(view.limits.ucl * k)
+    if view.has_limits:
+        lows.append(np.nanmin(t["lcl"]) * k)
+        highs.append(np.nanmax(t["ucl"]) * k)
     fig.update_yaxes(range=[min(lows) - pad, max(highs) + pad])
 
 

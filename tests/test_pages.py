@@ -85,6 +85,35 @@ def test_kpi_trends_baseline_before_a_date(demo_env):
     assert "points before" in _texts(at)
 
 
+def test_kpi_trends_partial_quarter_left_out_and_view_by_resets(demo_env):
+    at = _app()
+    at.switch_page("pages/kpi_trends.py").run()
+    at.selectbox(key="trend_kpi").set_value("stockout_weeks").run()
+    at.selectbox(key="trend_cadence").set_value("quarter").run()
+    assert not at.exception
+    text = _texts(at)
+    assert "partial" in text and "left out of the latest value" in text
+    latest = at.metric[0]
+    assert "partial" not in latest.label
+    df = at.dataframe[0].value
+    assert "Partial period" in set(df["status"])
+    at.toggle(key="trend_partial").set_value(True).run()
+    assert "INCLUDED" in _texts(at) and "partial" in at.metric[0].label
+    at.selectbox(key="trend_kpi").set_value("otif").run()
+    assert at.selectbox(key="trend_cadence").value == "month"
+
+
+def test_kpi_trends_split_limits_into_phases(demo_env):
+    at = _app()
+    at.switch_page("pages/kpi_trends.py").run()
+    at.selectbox(key="trend_kpi").set_value("otif").run()
+    at.text_input(key="trend_splits").input("2025-06").run()
+    assert not at.exception
+    assert "phase from 2025-06" in _texts(at)
+    at.text_input(key="trend_splits").input("June").run()
+    assert any("not a period" in w.value for w in at.warning)
+
+
 def test_data_page_lists_imports_and_freshness(demo_env, config):
     at = _app()
     at.switch_page("pages/data.py").run()
