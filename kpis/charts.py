@@ -173,7 +173,11 @@ def _pct(v: float) -> str:
     return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v * 100:.1f} %"
 
 
-def lag_waterfall(by_lag: pd.DataFrame, stage: str) -> go.Figure:
+def _window_title(title: str, window: str) -> str:
+    return f"{title} — {window}" if window else title
+
+
+def lag_waterfall(by_lag: pd.DataFrame, stage: str, window: str = "") -> go.Figure:
     """WAPE per lag, furthest lag first, so the bars step down as the target period approaches."""
     d = by_lag.sort_values("lag", ascending=False)
     x = [f"Lag {int(k)}" for k in d["lag"]]
@@ -181,7 +185,7 @@ def lag_waterfall(by_lag: pd.DataFrame, stage: str) -> go.Figure:
         x=x, y=d["wape"] * 100, marker_color="#1f5fa8", text=[_pct(v) for v in d["wape"]], textposition="outside",
         customdata=np.stack([d["accuracy"] * 100, d["n"]], axis=-1),
         hovertemplate="%{x}: WAPE %{y:.1f} % · accuracy %{customdata[0]:.1f} % · n = %{customdata[1]:,}<extra></extra>"))
-    title = f"Error by forecast lag — {stage} (lower is better)"
+    title = _window_title(f"Error by forecast lag — {stage} (lower is better)", window)
     if len(d) > 1:
         title += (f"<br><sup>WAPE {_pct(d['wape'].iloc[0])} at lag {int(d['lag'].iloc[0])} → "
                   f"{_pct(d['wape'].iloc[-1])} at lag {int(d['lag'].iloc[-1])}</sup>")
@@ -192,48 +196,60 @@ def lag_waterfall(by_lag: pd.DataFrame, stage: str) -> go.Figure:
     return fig
 
 
-def fva_stairstep(fva: pd.DataFrame) -> go.Figure:
-    """WAPE of each process step with its FVA; a step that makes the forecast worse is red."""
+def fva_stairstep(fva: pd.DataFrame, window: str = "") -> go.Figure:
+    """WAPE of each process step with its FVA; a step that makes the forecast worse is red and says so."""
     d = fva.reset_index(drop=True)
     colours, labels = [], []
     for _, r in d.iterrows():
         step = r["fva_vs_previous"]
         if np.isnan(step):
-            colours.append("#78909c"), labels.append(f"{_pct(r['wape'])}")
+            colours.append("#78909c"), labels.append(f"<b>{_pct(r['wape'])}</b>")
         elif step < 0:
             colours.append(catalog.STATUS_COLOURS["red"])
-            labels.append(f"{_pct(r['wape'])}<br>FVA {step * 100:+.1f} pts — destroys value")
+            labels.append(f"<b>{_pct(r['wape'])}</b><br>FVA {_pts(step)}<br>destroys value")
         else:
-            colours.append(catalog.STATUS_COLOURS["green"]), labels.append(f"{_pct(r['wape'])}<br>FVA {step * 100:+.1f} pts")
-    naive = ["–" if np.isnan(v) else f"{v * 100:+.1f} pts" for v in d["fva_vs_naive"]]
+            colours.append(catalog.STATUS_COLOURS["green"])
+            labels.append(f"<b>{_pct(r['wape'])}</b><br>FVA {_pts(step)}<br>adds value")
+    naive = ["–" if np.isnan(v) else _pts(v) for v in d["fva_vs_naive"]]
+    n = [f"{int(v):,}" for v in d["n"]] if "n" in d else ["–"] * len(d)
     fig = go.Figure(go.Bar(
         x=[s.capitalize() for s in d["stage"]], y=d["wape"] * 100, marker_color=colours, text=labels,
-        textposition="outside", customdata=naive,
-        hovertemplate="%{x}: WAPE %{y:.1f} % · FVA vs naive %{customdata}<extra></extra>"))
-    fig = _layout(fig, "Forecast value added by process step (WAPE, lower is better)", "WAPE (%)", "Process step",
-                  height=400)
-    top = float(np.nanmax(d["wape"])) * 100 if len(d) else 1
-    fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.35])
-    fig.update_layout(hovermode="closest", showlegend=False)
+        textposition="outside", textfont=dict(size=12, color=TEXT), cliponaxis=False,
+        customdata=np.stack([naive, n], axis=-1) if len(d) else None,
+        hovertemplate="%{x}: WAPE %{y:.1f} % · FVA vs naive %{customdata[0]} · n = %{customdata[1]}<extra></extra>"))
+    title = _window_title("Forecast value added by process step", window)
+    fig = _layout(fig, title + "<br><sup>WAPE on the matched sample, lower is better</sup>", "WAPE (%)",
+                  "Process step", height=420)
+    top = float(np.nanmax(d["wape"])) * 100 if len(d) and d["wape"].notna().any() else 1
+    fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.45])
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=80))
     return fig
 
 
-def wape_heatmap(table: pd.DataFrame, x: str, y: str) -> go.Figure:
-    """WAPE for every combination of two attributes, annotated with WAPE and n."""
+def _pts(v: float) -> str:
+    """Percentage points with a real minus sign: '+2.1 pts', '−4.0 pts'."""
+    return f"{v * 100:+.1f} pts".replace("-", "−")
+
+
+def wape_heatmap(table: pd.DataFrame, x: str, y: str, window: str = "") -> go.Figure:
+    """WAPE for every combination of two attributes, annotated with WAPE and n, on the absolute 0–100 % scale
+    the ABC × XYZ matrix uses (a cell has the same colour for WAPE w there as for accuracy 1 − w here)."""
     pv = table.pivot(index=y, columns=x, values="wape")
     n = table.pivot(index=y, columns=x, values="n").reindex_like(pv)
     text = [[("–" if np.isnan(v) else f"{v * 100:.1f} %<br>n={int(c):,}") for v, c in zip(rv, rn)]
             for rv, rn in zip(pv.to_numpy(), n.fillna(0).to_numpy())]
     fig = go.Figure(go.Heatmap(
         z=pv.to_numpy() * 100, x=[str(c) for c in pv.columns], y=[str(i) for i in pv.index], text=text,
-        texttemplate="%{text}", colorscale=WAPE_SCALE, colorbar=dict(title="WAPE %", ticksuffix=" %"),
+        texttemplate="%{text}", colorscale=WAPE_SCALE, zmin=0, zmax=100, xgap=2, ygap=2,
+        colorbar=dict(title="WAPE", ticksuffix=" %", thickness=12),
         hovertemplate=f"{y} %{{y}} · {x} %{{x}}: WAPE %{{z:.1f}} %<extra></extra>"))
-    fig = _layout(fig, f"WAPE by {x} × {y}", y.capitalize(), x.capitalize(), height=120 + 48 * max(len(pv.index), 3))
+    fig = _layout(fig, _window_title(f"WAPE by {x} × {y}", window), y.capitalize(), x.capitalize(),
+                  height=120 + 48 * max(len(pv.index), 3))
     fig.update_layout(hovermode="closest")
     return fig
 
 
-def abc_xyz_matrix(table: pd.DataFrame) -> go.Figure:
+def abc_xyz_matrix(table: pd.DataFrame, window: str = "") -> go.Figure:
     """Accuracy per ABC (volume) × XYZ (variability) cell, labelled with accuracy and item count."""
     pv = table.pivot(index="abc", columns="xyz", values="accuracy").reindex(index=["A", "B", "C"], columns=["X", "Y", "Z"])
     items = (table.pivot(index="abc", columns="xyz", values="items").reindex_like(pv) if "items" in table
@@ -245,7 +261,7 @@ def abc_xyz_matrix(table: pd.DataFrame) -> go.Figure:
         textfont=dict(size=14), colorscale=ACCURACY_SCALE, zmin=0, zmax=100, xgap=3, ygap=3,
         colorbar=dict(title="Accuracy", ticksuffix=" %", thickness=12),
         hovertemplate="%{y}%{x}: accuracy %{z:.1f} %<extra></extra>"))
-    fig = _layout(fig, "Accuracy by ABC × XYZ segment", "Volume class (A = top 80 % of volume)",
+    fig = _layout(fig, _window_title("Accuracy by ABC × XYZ segment", window), "Volume class (A = top 80 % of volume)",
                   "Variability class (X stable, Y variable, Z erratic)", height=400)
     fig.update_yaxes(autorange="reversed", showgrid=False)
     fig.update_xaxes(side="bottom", tickangle=0)

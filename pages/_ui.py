@@ -160,16 +160,27 @@ def forecast_cube():
     return forecast.get_cube(eng, config(), forecast.forecast_version(eng))
 
 
-def forecast_filters(cube, prefix: str) -> dict:
-    """Period range, lag, stage and attribute filters for the forecast pages; returns the view arguments."""
+def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_lags: bool = True) -> dict:
+    """Window, lag, stage and attribute filters for the forecast pages; returns the view arguments.
+
+    all_lags=False leaves "All lags" out (a view defined per snapshot lag, like the tracking signal)."""
     from kpis import forecast
     from kpis import periods as _periods
+    from kpis.forecast import windows
 
     labels = list(_periods.labels(pd.Series(cube.periods), cube.cadence))
-    c1, c2, c3 = st.columns([2.4, 1, 1.2])
-    lo, hi = c1.select_slider("Periods", options=labels, value=(labels[0], labels[-1]), key=f"{prefix}_periods")
-    lag_options = [None, *cube.lags]
-    default_lag = cube.headline_lag if cube.headline_lag in cube.lags else None
+    c0, c1, c2, c3 = st.columns([1.3, 1.6, 1, 1.2])
+    keys = list(windows.WINDOWS)
+    wkey = c0.selectbox("Window", keys, index=keys.index(default_window), key=f"{prefix}_window",
+                        format_func=windows.WINDOWS.get, help="Periods counted, ending at the newest period with data")
+    custom = None
+    if wkey == "custom":
+        custom = c1.select_slider("Periods", options=labels, value=(labels[0], labels[-1]), key=f"{prefix}_periods")
+    win = windows.resolve(cube.periods, cube.cadence, wkey, custom)
+    if wkey != "custom":
+        c1.text_input("Periods", win.text, disabled=True, key=f"{prefix}_window_text")
+    lag_options = [None, *cube.lags] if all_lags else list(cube.lags)
+    default_lag = cube.headline_lag if cube.headline_lag in cube.lags else lag_options[0]
     if st.session_state.get(f"{prefix}_lag", default_lag) not in lag_options:
         st.session_state[f"{prefix}_lag"] = default_lag
     lag = c2.selectbox("Lag", lag_options, index=lag_options.index(default_lag), key=f"{prefix}_lag",
@@ -187,18 +198,33 @@ def forecast_filters(cube, prefix: str) -> dict:
                                      key=f"{prefix}_attr_{a}", placeholder="All")
             if chosen:
                 filters[a] = chosen
-    return {"period_from": cube.periods[labels.index(lo)], "period_to": cube.periods[labels.index(hi)],
-            "lag": lag, "stage": stage, "filters": filters or None, "labels": (lo, hi)}
+    return {"period_from": win.start, "period_to": win.end, "window": win,
+            "lag": lag, "stage": stage, "filters": filters or None, "labels": (win.first_label, win.last_label)}
 
 
-def csv_button(df: pd.DataFrame, name: str, key: str) -> None:
-    """A CSV download of a table (fractions stay fractions)."""
-    st.download_button("Download CSV", df.to_csv(index=False).encode("utf-8"), file_name=f"{name}.csv",
+def csv_button(df: pd.DataFrame, name: str, key: str, view: dict | None = None) -> None:
+    """A CSV download of a table (fractions stay fractions, no float noise, cells that a spreadsheet would run as
+    formulas neutralised); with `view` (the forecast_filters result) the window, stage, lag and filters become
+    leading columns and part of the file name."""
+    from kpis.forecast import windows
+
+    if view is not None and "window" in view:
+        stage = view.get("stage") if "stage" not in df.columns else None
+        lag = view.get("lag", "") if "lag" not in df.columns else ""
+        df = windows.with_filters(df, window=view["window"], stage=stage, lag=lag, filters=view.get("filters"))
+        name = windows.file_name(name, window=view["window"], stage=stage, lag=lag, filters=view.get("filters"))
+    else:
+        name = f"{name}.csv"
+    st.download_button("Download CSV", windows.csv_bytes(df), file_name=name,
                        mime="text/csv", key=key, icon=":material/download:", type="tertiary")
 
 
 METRIC_FORMAT = {
     "n": st.column_config.NumberColumn("n", format="%d", help="Item-periods with both actual and forecast"),
+    "error_share": st.column_config.NumberColumn("Share of error", format="percent",
+                                                 help="The item's Σ|F−A| as a share of the group's"),
+    "left_out": st.column_config.NumberColumn("Left out", format="%d",
+                                              help="The stage's rows outside the matched sample"),
     "actual": st.column_config.NumberColumn("Actual", format="%,.0f"),
     "forecast": st.column_config.NumberColumn("Forecast", format="%,.0f"),
     "mae": st.column_config.NumberColumn("MAE", format="%,.1f"),

@@ -105,8 +105,12 @@ def accuracy_series(by_period: pd.DataFrame) -> pd.DataFrame:
 
 
 def drill_items(cube, group: str, value: str, *, stage, lag, period_from, period_to, filters) -> pd.DataFrame:
-    """Accuracy per item inside one group value, largest n first, with each item's attributes."""
+    """Accuracy per item inside one group value, largest share of the group's absolute error first
+    (error_share = the item's Σ|F−A| / the group's), with each item's attributes."""
     drill = {**(filters or {}), group: [value]}
     items = cube.accuracy(["item"], stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=drill)
-    items = items.sort_values("n", ascending=False)
+    abs_error = items["mae"] * items["n"]
+    total = abs_error.sum()
+    items.insert(1, "error_share", abs_error / total if total else np.nan)
+    items = items.sort_values(["error_share", "item"], ascending=[False, True], ignore_index=True)
     return items.merge(cube.attribute_of(items["item"].tolist()), on="item", how="left")
