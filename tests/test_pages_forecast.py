@@ -98,6 +98,8 @@ def test_exceptions_page_lists_flagged_items_ranked_by_error(demo_env):
     assert (table.loc[table["why"].str.startswith("Tracking"), "ts"].abs() > 4).all()
     assert int(_metric(at, "Items flagged by tracking signal")) == table["why"].str.startswith("Tracking").sum()
     assert len(at.get("plotly_chart")) == 1
+    assert None not in at.selectbox(key="ex_lag").options and "All lags" not in at.selectbox(key="ex_lag").options
+    assert at.selectbox(key="ex_window").value == "last12"
 
 
 def test_forecast_pages_without_forecast_data_say_what_to_do(empty_env):
