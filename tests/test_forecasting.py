@@ -296,13 +296,47 @@ def test_file_level_errors(engine, config, admin):
         load(engine, config, admin, csv("item,period,stage,forecast\nA,2025-01,consensus,3"), "forecasts")
     with pytest.raises(ImportFailed, match=r"missing column\(s\) 'actual'"):
         load(engine, config, admin, csv("item,period\nA,2025-01"), "demand")
-    with pytest.raises(ImportFailed, match="column 'stage' is not allowed in a demand file"):
+    with pytest.raises(ImportFailed, match="column 'stage' cannot be an attribute"):
         load(engine, config, admin, csv("item,period,actual,stage\nA,2025-01,1,x"), "demand")
     with pytest.raises(ImportFailed, match="unsupported file type '.json'"):
         load(engine, config, admin, b"{}", "demand", "d.json")
     load(engine, config, admin, DEMAND, "demand", "demand.csv")  # monthly data stored
     with pytest.raises(ImportFailed, match="this file is weekly but the stored demand and forecasts are monthly"):
         load(engine, config, admin, csv("item,period,actual\nA,2025-W03,1"), "demand")
+
+
+def test_attribute_named_like_a_metric_is_refused(engine, config, admin):
+    for name in ("wape", "bias", "accuracy", "mae"):
+        with pytest.raises(ImportFailed, match=f"column '{name}' cannot be an attribute: it is the name of a metric"):
+            load(engine, config, admin, csv(f"item,period,actual,{name}\nA,2025-01,1,x"), "demand")
+    assert count(engine, DemandActual) == 0
+
+
+def test_granularity_is_checked_against_everything_stored(engine, config, admin):
+    # monthly demand for item A; a weekly file for a new item B must be refused even though B has no stored rows
+    load(engine, config, admin, csv("item,period,actual\nA,2025-01,1\nA,2025-02,2"), "demand")
+    load(engine, config, admin, csv("item,period,actual\nB,2025-01,1"), "demand")
+    with pytest.raises(ImportFailed, match="this file is weekly but the stored demand and forecasts are monthly"):
+        load(engine, config, admin, csv("item,period,actual\nC,2025-W03,1"), "demand")
+    assert count(engine, DemandActual) == 3
+
+
+def test_granularity_checked_inside_the_write_transaction(engine, config, admin):
+    """Two imports validated against an empty store (as when they run at the same time): the second is refused
+    when it writes, and nothing of it is stored."""
+    from kpis.forecast import load as load_module
+    from kpis.forecast import validate
+
+    monthly = csv("item,period,actual\nA,2025-01,1")
+    weekly = csv("item,period,actual\nB,2025-W03,1")
+    load(engine, config, admin, monthly, "demand")
+    table = validate._read(weekly, "w.csv")
+    rows = validate._validate_demand(table, load_module._Collector("w.csv", 50), None, {})   # saw an empty store
+    assert rows.cadence == "week"
+    with pytest.raises(ImportFailed, match="this file is weekly but the stored demand and forecasts are monthly"):
+        load_module._write(engine, rows, kind="demand", filename="w.csv", sha256="x", user=admin,
+                           progress=lambda *_: None)
+    assert count(engine, DemandActual) == 1
 
 
 def test_many_errors_are_capped_but_counted(engine, config, admin):

@@ -51,7 +51,7 @@ from kpis.forecast.common import (
     _period_start,
     _release_memory,
 )
-from kpis.forecast.sql import _fetch_keys, _items, _placeholder, _stored_cadence
+from kpis.forecast.sql import _fetch_keys, _items, _placeholder, _stored_cadence, _stored_cadences
 from kpis.forecast.validate import (
     _read,
     _Rows,
@@ -186,12 +186,33 @@ def _write(engine: Engine, rows: _Rows, *, kind: str, filename: str, sha256: str
     return result
 
 
+def _check_granularity(conn, rows: _Rows, filename: str) -> None:
+    """Refuse a file whose granularity differs from any demand or forecast period stored (checked inside the
+    write transaction, so two imports running at the same time cannot mix granularities)."""
+    stored = _stored_cadences(conn)
+    other = stored - {rows.cadence}
+    if not other:
+        return
+    adj = {"week": "weekly", "month": "monthly"}
+    if len(stored) > 1:
+        msg = ("the stored demand and forecasts already mix weekly and monthly periods; delete one granularity "
+               "before importing more")
+    else:
+        msg = (f"this file is {adj.get(rows.cadence, rows.cadence)} but the stored demand and forecasts are "
+               f"{adj.get(next(iter(other)), next(iter(other)))}; forecast data has one granularity (import "
+               f"{adj.get(next(iter(other)), '')} files, or start from an empty forecast store)")
+    raise ImportFailed([Problem(filename, None, None, msg)])
+
+
 def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, filename: str, sha256: str, user: User,
               now: dt.datetime, progress: Progress) -> bool:
     """The body of _write inside its transaction; False when nothing changed (caller rolls back)."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif dialect == "postgresql":   # two imports at the same time are checked one after the other
+        conn.exec_driver_sql("LOCK TABLE demand_actual, forecast IN SHARE ROW EXCLUSIVE MODE")
+    _check_granularity(conn, rows, filename)
     known = _items(conn)
     new_items, changed_items = [], []
     if kind == "demand":

@@ -352,8 +352,9 @@ def _validate_demand(table: _Table, bag: _Collector, stored: str | None, known: 
     _require_columns(table, ["item", "period", "actual"], hint)
     bad_names = [table.labels[c] for c in table.columns if c in RESERVED and c not in ("item", "period", "actual")]
     if bad_names:
-        raise ImportFailed([Problem(table.name, 1, c, f"column '{c}' is not allowed in a demand file "
-                                                       f"(reserved name); expected {hint}") for c in bad_names])
+        raise ImportFailed([Problem(table.name, 1, c, f"column '{c}' cannot be an attribute: it is the name of a "
+                                                       "metric or key column of the accuracy views; rename it "
+                                                       f"(e.g. '{c}_class'); expected {hint}") for c in bad_names])
     codes, items = _item_column(table, bag)
     pnum, cadence = _period_columns(table, ["period"], bag, stored)
     value = _numbers_col(table, "actual", bag, "actual")
