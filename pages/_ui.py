@@ -8,6 +8,7 @@ import streamlit as st
 
 from kpis import catalog
 from kpis.access.users import User, current_user
+from kpis.catalog import series as kpi_series
 from kpis.catalog.sync import sync_catalog
 from kpis.config import AppConfig, ConfigError, get_config
 from kpis.store import repo
@@ -91,18 +92,11 @@ def user() -> User:
 
 def _computed(eng) -> pd.DataFrame | None:
     """KPI values computed from the forecast data (source = "forecast"), if that module is present."""
-    try:
-        from kpis import forecast
-    except ImportError:
-        return None
-    return forecast.computed_kpi_values(eng, get_config())
+    return kpi_series.computed_values(eng, get_config())
 
 
 def _merge(stored: pd.DataFrame, computed: pd.DataFrame | None) -> pd.DataFrame:
-    if computed is None or computed.empty:
-        return stored
-    keep = stored[~stored["kpi_id"].isin(computed["kpi_id"].unique())]
-    return pd.concat([keep, computed[[c for c in stored.columns if c in computed.columns]]], ignore_index=True)
+    return kpi_series.merge_computed(stored, computed)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

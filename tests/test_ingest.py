@@ -536,3 +536,24 @@ def test_ambiguous_thousands_separator_is_refused(config):
     assert "ambiguous" in str(e.value) and "row 2" in str(e.value)
     ok = parse_actuals(b'kpi;period;value\notif;2025-01;0,875\n', "f.csv", config)
     assert ok["value"].tolist() == [0.875]
+
+
+# ---------------------------------------------------------------- issue 7: friendlier messages
+def test_kpi_ids_match_regardless_of_case(config):
+    from kpis.catalog.load import parse_actuals
+
+    rows = parse_actuals(b"kpi,period,value\nOTIF,2025-01,0.91\nOtif,2025-02,0.92\n", "a.csv", config)
+    assert rows["kpi_id"].tolist() == ["otif", "otif"]
+    with pytest.raises(ImportFailed, match="did you mean 'otif'"):
+        parse_actuals(b"kpi,period,value\notiff,2025-01,0.91\n", "a.csv", config)
+
+
+def test_bad_period_in_a_wide_header_is_reported_once(config):
+    from kpis.catalog.load import parse_actuals
+
+    data = b"kpi,segment,2025-01,2025-13\notif,EMEA,0.9,0.91\notif,APAC,0.9,0.92\notif,US,0.9,0.93\n"
+    with pytest.raises(ImportFailed) as exc:
+        parse_actuals(data, "wide.csv", config)
+    assert exc.value.total == 1
+    p = exc.value.problems[0]
+    assert p.row == 1 and p.column == "2025-13" and "column header" in p.message

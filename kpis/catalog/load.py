@@ -85,6 +85,11 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
     bag = _Collector(name, config.app.max_import_errors)
     catalog = config.kpi_by_id
     kpi = _text(long["kpi"])
+    # KPI ids match regardless of case ('OTIF' is 'otif') when that names exactly one KPI
+    lower = {}
+    for kid in catalog:
+        lower.setdefault(kid.lower(), []).append(kid)
+    kpi = kpi.map(lambda v: v if v in catalog or len(lower.get(v.lower(), [])) != 1 else lower[v.lower()][0])
     segment = _text(long["segment"]) if not isinstance(long["segment"], str) else pd.Series("", index=long.index)
     note = _text(long["note"])
     known = kpi.isin(list(catalog))
@@ -105,6 +110,7 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
     known = known & ~is_computed
 
     start = pd.Series(pd.NaT, index=long.index, dtype="datetime64[ns]")
+    seen_headers: set[tuple[str, str]] = set()
     for kid in pd.unique(kpi[known]):
         sel = kpi == kid
         k = catalog[kid]
@@ -114,7 +120,15 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
         if bad.any():
             raw = _text(long.loc[sel, "period_raw"])[bad]
             msgs = "period '" + raw + "' " + err[bad] + f"; expected {periods.FORMAT_HINT}"
-            bag.add_many(long.loc[sel, "_row"][bad], long.loc[sel, "_col_period"][bad], msgs)
+            wide = long.loc[sel, "wide"][bad].astype(bool) if "wide" in long else pd.Series(False, index=raw.index)
+            if wide.any():   # a bad period in a wide header is one problem, reported once on the header row
+                for col in pd.unique(long.loc[sel, "_col_period"][bad][wide]):
+                    first = msgs[wide][long.loc[sel, "_col_period"][bad][wide] == col].iloc[0]
+                    if (col, first) not in seen_headers:
+                        seen_headers.add((col, first))
+                        bag.add(1, col, "column header " + first)
+            narrow = ~wide
+            bag.add_many(long.loc[sel, "_row"][bad][narrow], long.loc[sel, "_col_period"][bad][narrow], msgs[narrow])
 
     value, _pct = _numbers(long["value_raw"])
     raw_v = _text(long["value_raw"])

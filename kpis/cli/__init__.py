@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "kpis.cli.setup",
     "kpis.cli.imports",
     "kpis.cli.forecast",
+    "kpis.cli.catalog",
 )
 
 
