@@ -198,3 +198,21 @@ def test_trend_command_gives_the_page_numbers(demo_db, config):
     assert r.returncode == 2 and "did you mean 'otif'" in r.stderr
     r = _run(db, "trend", "otif", "--by", "week")
     assert r.returncode == 2 and "--by can be month, quarter, year" in r.stderr
+
+
+def test_import_reads_the_chosen_excel_sheet(migrated_cli, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "Readme"
+    wb.active.append(["This workbook holds OTIF"])
+    ws = wb.create_sheet("Actuals")
+    ws.append(["kpi", "period", "value"])
+    ws.append(["otif", "2025-01", 0.91])
+    path = tmp_path / "a.xlsx"
+    wb.save(path)
+    r = migrated_cli("import", "actuals", str(path))
+    assert r.returncode == 2 and "the first sheet 'Readme' has no data rows; sheets with data: 'Actuals'" in r.stderr
+    r = migrated_cli("import", "actuals", str(path), "--sheet", "Actuals")
+    assert r.returncode == 0, r.stderr
+    assert "a.xlsx (sheet 'Actuals'): 1 inserted" in r.stdout

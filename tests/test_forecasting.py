@@ -227,7 +227,7 @@ FORECAST_ERRORS = [
     ("A,2025-02,1,consenus,12", 2, "stage", "unknown stage 'consenus' (did you mean 'consensus'?)"),
     ("A,2025-02,1,consensus,abc", 2, "forecast", "forecast 'abc' is not a number"),
     ("A,2025-02,1,consensus,", 2, "forecast", "forecast is empty"),
-    ("Z,2025-02,1,consensus,3", 2, "item", "unknown item 'Z'; import its demand first"),
+    ("Z,2025-02,1,consensus,3", 2, "item", "import demand first: 1 item is unknown (e.g. Z), in 1 forecast row"),
     (",2025-02,1,consensus,3", 2, "item", "item is empty"),
     ("A,March,1,consensus,3", 2, "period", "period 'March' is not a period"),
     ("A,2025-02,1,consensus,3\nA,2025-02,1,consensus,4", 3, "period", "duplicate: row 2 already has item 'A', "
@@ -249,6 +249,44 @@ def test_forecast_errors_name_row_and_column_and_write_nothing(engine, config, a
     assert hits, [str(p) for p in exc.value.problems]
     assert str(hits[0]).startswith(f"bad.csv, row {row}, column '{column}': ")
     assert (count(engine, ForecastValue), count(engine, ImportBatch), data_version(engine)) == before
+
+
+def test_forecasts_before_their_demand_give_one_message(engine, config, admin):
+    rows = "\n".join(f"SKU-{1000 + i},2025-0{m},1,consensus,3" for i in range(120) for m in (2, 3))
+    with pytest.raises(ImportFailed) as exc:
+        load(engine, config, admin, csv("item,period,lag,stage,forecast\n" + rows), "forecasts", "f.csv")
+    assert exc.value.total == 1
+    assert "import demand first: 120 items are unknown (e.g. SKU-1000, SKU-1001, SKU-1002, …), in 240 forecast rows" \
+        in str(exc.value)
+
+
+def test_exact_duplicate_headers_are_refused(engine, config, admin):
+    with pytest.raises(ImportFailed, match="column 'actual' appears twice; keep one"):
+        load(engine, config, admin, csv("item,period,actual,actual\nA,2025-01,1,2"), "demand")
+
+
+def test_excel_sheet_choice_and_formula_without_cached_value(engine, config, admin, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "Notes"
+    ws = wb.create_sheet("Demand")
+    ws.append(["item", "period", "actual"])
+    ws.append(["A", "2025-01", 10])
+    ws.append(["A", "2025-02", "=B2*2"])       # openpyxl stores the formula without a cached value
+    buf = io.BytesIO()
+    wb.save(buf)
+    data = buf.getvalue()
+    with pytest.raises(ImportFailed, match="the first sheet 'Notes' has no data rows; sheets with data: 'Demand'"):
+        load(engine, config, admin, data, "demand", "d.xlsx")
+    with pytest.raises(ImportFailed) as exc:
+        load(engine, config, admin, data, "demand", "d.xlsx", sheet="Demand")
+    (p,) = exc.value.problems
+    assert (p.row, p.column) == (3, "actual") and "cell C3 on sheet 'Demand' is a formula without a saved value" \
+        in p.message
+    assert count(engine, DemandActual) == 0
+    with pytest.raises(ImportFailed, match="no sheet named 'Sheet9'"):
+        load(engine, config, admin, data, "demand", "d.xlsx", sheet="Sheet9")
 
 
 def test_snapshot_after_period_is_a_negative_lag(engine, config, admin):

@@ -257,7 +257,7 @@ def test_period_at_wrong_cadence(seeded, config, admin):
 
 def test_bad_period_header_in_wide_file(seeded, config, admin):
     lines, _ = problems(seeded, b"kpi,2025-01,March\notif,0.91,0.92\n", "w.csv", config, admin)
-    assert lines == [f"w.csv, row 2, column 'March': period 'March' is not a period; {HINT}"]
+    assert lines == [f"w.csv, row 1, column 'March': column header period 'March' is not a period; {HINT}"]
 
 
 def test_non_numeric_value(seeded, config, admin):

@@ -99,7 +99,19 @@ def test_problems_table_has_file_row_column_problem():
     from kpis.ingest import Problem
 
     t = overview.problems_table([Problem("a.csv", 3, "value", "value 'x' is not a number")])
-    assert t.to_dict("records") == [{"File": "a.csv", "Row": 3, "Column": "value", "Problem": "value 'x' is not a number"}]
+    assert t.to_dict("records") == [{"File": "a.csv", "Rows": "3", "Column": "value",
+                                     "Problem": "value 'x' is not a number", "Count": 1}]
+
+
+def test_problems_table_groups_identical_problems_and_shows_no_none():
+    from kpis.ingest import Problem
+
+    same = [Problem("a.csv", r, "value", "value is empty; expected a number") for r in range(2, 12)]
+    t = overview.problems_table([*same, Problem("a.csv", None, None, "file has a header but no data rows")])
+    assert t["Count"].tolist() == [10, 1]
+    assert t["Rows"].tolist() == ["2, 3, 4, 5, 6 and 5 more", ""]
+    assert t["Column"].tolist() == ["value", ""]
+    assert "None" not in t.to_string()
 
 
 _ = dt

@@ -180,18 +180,25 @@ def _scale_message(k: KPI, values: pd.Series, lo: float, hi: float) -> pd.Series
     return pd.Series(hint, index=values.index)
 
 
-def parse_actuals(data: bytes, filename: str, config: AppConfig) -> pd.DataFrame:
-    """Read and validate an actuals file into checked rows, or raise ImportFailed."""
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
-    return validate_actuals(to_long(df, filename, config), filename, config)
+def parse_actuals(data: bytes, filename: str, config: AppConfig, sheet: str | None = None) -> pd.DataFrame:
+    """Read and validate an actuals file (an Excel file's first sheet, or `sheet`) into checked rows, or raise
+    ImportFailed; `rows.attrs['sheet']` names the sheet read."""
+    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, sheet=sheet)
+    rows = validate_actuals(to_long(df, filename, config), filename, config)
+    rows.attrs["sheet"] = df.attrs.get("sheet")
+    return rows
 
 
-def import_actuals(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
+def import_actuals(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User,
+                   sheet: str | None = None) -> ImportResult:
     """Validate and store KPI actuals in one transaction; unchanged values are left alone."""
     require(user, "import")
-    rows = parse_actuals(data, filename, config)
+    rows = parse_actuals(data, filename, config, sheet)
     sync_catalog(engine, config, user)
-    return write_actuals(engine, rows, filename=Path(filename).name, sha256=hashlib.sha256(data).hexdigest(), user=user)
+    result = write_actuals(engine, rows, filename=Path(filename).name, sha256=hashlib.sha256(data).hexdigest(),
+                           user=user)
+    result.sheet = rows.attrs.get("sheet")
+    return result
 
 
 def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: str, user: User) -> ImportResult:
@@ -258,6 +265,7 @@ def _existing(session, rows: pd.DataFrame) -> pd.DataFrame:
 _ = (Kpi, tuple_)
 
 
-def import_actuals_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ImportResult:
+def import_actuals_file(engine: Engine, path: Path, *, config: AppConfig, user: User,
+                        sheet: str | None = None) -> ImportResult:
     """import_actuals on a file named on the command line."""
-    return import_actuals(engine, Path(path).read_bytes(), Path(path).name, config=config, user=user)
+    return import_actuals(engine, Path(path).read_bytes(), Path(path).name, config=config, user=user, sheet=sheet)

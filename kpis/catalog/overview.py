@@ -95,8 +95,15 @@ def history_table(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def problems_table(problems: list) -> pd.DataFrame:
-    """Import problems as a table: file, row, column, problem."""
-    return pd.DataFrame([{"File": p.file, "Row": p.row, "Column": p.column, "Problem": p.message} for p in problems])
+    """Import problems as a table, identical ones merged: file, rows (the first few and how many more), column,
+    problem, count; an empty cell (never 'None') where a problem has no row or column."""
+    from kpis.ingest import group_problems
+
+    out = []
+    for g in group_problems(problems):
+        rows = ", ".join(str(r) for r in g.rows[:5]) + (f" and {g.count - 5} more" if g.count > 5 else "")
+        out.append({"File": g.file, "Rows": rows, "Column": g.column or "", "Problem": g.message, "Count": g.count})
+    return pd.DataFrame(out, columns=["File", "Rows", "Column", "Problem", "Count"])
 
 
 _SEVERITY = {"red": 0, "amber": 1, "none": 2, "green": 3}

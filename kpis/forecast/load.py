@@ -83,11 +83,11 @@ class ForecastImportResult(ImportResult):
             seen = ""
             if self.previous:
                 seen = f" (same content imported {self.previous['when']:%Y-%m-%d %H:%M} UTC by {self.previous['who']})"
-            return f"{self.filename}: no changes — all {self.unchanged} values already stored{seen}.{ignored}"
+            return f"{self.source}: no changes — all {self.unchanged} values already stored{seen}.{ignored}"
         items = ""
         if self.items_added or self.items_changed:
             items = f"; items: {self.items_added} added, {self.items_changed} with changed attributes"
-        return (f"{self.filename}: {self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged"
+        return (f"{self.source}: {self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged"
                 f"{items} (import #{self.batch_id}).{ignored}")
 
 
@@ -96,7 +96,8 @@ def _noop(_fraction: float, _text: str) -> None:
 
 
 def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str, config: AppConfig, user: User,
-                filename: str | None = None, progress: Progress | None = None) -> ForecastImportResult:
+                filename: str | None = None, progress: Progress | None = None,
+                sheet: str | None = None) -> ForecastImportResult:
     """Validate and store a demand (kind='demand') or forecast (kind='forecasts') file in one transaction."""
     require(user, "import")
     if kind not in ("demand", "forecasts"):
@@ -117,7 +118,8 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
         except FileNotFoundError:
             raise ImportFailed([Problem(name, None, None, "file not found")]) from None
     progress(0.02, f"reading {name}")
-    table = _read(data, name)
+    table = _read(data, name, sheet)
+    sheet_read = table.sheet
     progress(0.15, f"checking {table.n:,} rows")
     bag = _Collector(name, config.app.max_import_errors)
     with engine.connect() as conn:
@@ -131,6 +133,7 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
     del table, data  # keep the peak memory of big imports down
     progress(0.3, "comparing with stored data")
     result = _write(engine, rows, kind=kind, filename=name, sha256=sha, user=user, progress=progress)
+    result.sheet = sheet_read
     del rows          # free the import's arrays before the cube takes its memory
     _release_memory()
     if result.changed:
@@ -288,11 +291,13 @@ def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, fil
     return True
 
 
-def import_demand_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ForecastImportResult:
+def import_demand_file(engine: Engine, path: Path, *, config: AppConfig, user: User,
+                       sheet: str | None = None) -> ForecastImportResult:
     """import_file(kind='demand') on a file named on the command line."""
-    return import_file(engine, path, kind="demand", config=config, user=user)
+    return import_file(engine, path, kind="demand", config=config, user=user, sheet=sheet)
 
 
-def import_forecasts_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ForecastImportResult:
+def import_forecasts_file(engine: Engine, path: Path, *, config: AppConfig, user: User,
+                          sheet: str | None = None) -> ForecastImportResult:
     """import_file(kind='forecasts') on a file named on the command line."""
-    return import_file(engine, path, kind="forecasts", config=config, user=user)
+    return import_file(engine, path, kind="forecasts", config=config, user=user, sheet=sheet)
