@@ -117,7 +117,8 @@ def parse_one(value: str | dt.date, cadence: str) -> dt.date:
     """Start date of a single period value; raises PeriodError with the reason."""
     start, err = normalise([value], cadence)
     if err.iloc[0]:
-        raise PeriodError(f"{value!r} {err.iloc[0]}; expected {FORMAT_HINT}")
+        hint = "" if "but this KPI is" in err.iloc[0] else f"; expected {FORMAT_HINT}"
+        raise PeriodError(f"{value!r} {err.iloc[0]}{hint}")
     return start.iloc[0].date()
 
 

@@ -119,7 +119,9 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
         bad = err != ""
         if bad.any():
             raw = _text(long.loc[sel, "period_raw"])[bad]
-            msgs = "period '" + raw + "' " + err[bad] + f"; expected {periods.FORMAT_HINT}"
+            # a period of another cadence already says what to write; only unreadable ones get the general hint
+            hint = err[bad].map(lambda e: "" if "but this KPI is" in e else f"; expected {periods.FORMAT_HINT}")
+            msgs = "period '" + raw + "' " + err[bad] + hint
             wide = long.loc[sel, "wide"][bad].astype(bool) if "wide" in long else pd.Series(False, index=raw.index)
             if wide.any():   # a bad period in a wide header is one problem, reported once on the header row
                 for col in pd.unique(long.loc[sel, "_col_period"][bad][wide]):
