@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from kpis import audit_text
 from kpis.access.users import NotAllowed
 from kpis.catalog import overview
 from kpis.catalog.load import import_actuals
@@ -103,7 +104,15 @@ st.caption("Forecast data: " + (forecast_views.data_summary(cube) if cube is not
 
 with st.expander("Audit log (latest 200 writes)"):
     log = repo.audit_log(eng)
-    log["details"] = log["details"].astype(str)
-    st.dataframe(log.rename(columns={"at": "When (UTC)", "actor": "Who", "action": "Action", "entity": "Record",
-                                     "entity_id": "Record id", "details": "Details"}).drop(columns="id"),
-                 hide_index=True, width="stretch")
+    st.dataframe(audit_text.log_table(log, cfg), hide_index=True, width="stretch", key="data_audit",
+                 column_config={"What": st.column_config.TextColumn("What", width="large")})
+    batches = [int(i) for i in log.loc[log["entity"] == "import_batch", "entity_id"].dropna().unique()]
+    if batches:
+        b = st.selectbox("Values changed by import", batches, key="data_audit_batch",
+                         format_func=lambda i: f"Import #{i}")
+        changes = audit_text.import_changes(repo.audit_log(eng, limit=5000), b, cfg)
+        if changes.empty:
+            st.caption(f"Import #{b} only added new values; no stored value changed.")
+        else:
+            st.dataframe(changes, hide_index=True, width="stretch", key="data_audit_changes")
+            _ui.csv_button(changes, f"import_{b}_changed_values", "data_audit_changes_csv")

@@ -242,12 +242,23 @@ def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: 
                 for i, v, n, o in zip(upd["id"], upd["value"], upd["note"], upd["old_note"])])
             s.execute(insert(AuditEvent), [
                 {"at": now, "actor": user.name, "action": "update", "entity": "kpi_value", "entity_id": str(int(i)),
-                 "details": {"kpi": k, "segment": g, "period": str(p), "old": float(o), "new": float(v), "import": batch.id}}
-                for i, k, g, p, o, v in zip(upd["id"], upd["kpi_id"], upd["segment"], upd["period"], upd["old_value"], upd["value"])])
+                 "details": {"kpi": k, "segment": g, "period": str(p), "old": float(o), "new": float(v), "import": batch.id,
+                             **_note_change(on, n)}}
+                for i, k, g, p, o, v, on, n in zip(upd["id"], upd["kpi_id"], upd["segment"], upd["period"],
+                                                   upd["old_value"], upd["value"], upd["old_note"], upd["note"])])
         audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
                      details={"file": filename, "kind": "actuals", "inserted": result.inserted, "updated": result.updated,
                               "unchanged": result.unchanged, "sha256": sha256})
     return result
+
+
+def _note_change(old, new) -> dict:
+    """Audit details of a note change ({} when the note stays)."""
+    old = None if old is None or (isinstance(old, float) and np.isnan(old)) else old
+    new = None if new is None or (isinstance(new, float) and np.isnan(new)) else new
+    if new is None or new == old:
+        return {}
+    return {"old_note": old, "new_note": new}
 
 
 def _existing(session, rows: pd.DataFrame) -> pd.DataFrame:

@@ -37,6 +37,7 @@ import numpy as np
 from sqlalchemy import Engine, insert, update
 
 from kpis.access.users import User, require
+from kpis.periods import label as periods_label
 from kpis.config import AppConfig
 from kpis.forecast.bulk import (
     _BULK_ROWS,
@@ -246,6 +247,7 @@ def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, fil
     old_k, old_v = _fetch_keys(conn, table, rows.stages, where, where_params)
     is_new = np.ones(rows.n, dtype=bool)
     changed = np.zeros(rows.n, dtype=bool)
+    old = np.full(rows.n, np.nan)
     if len(old_k):
         known_rows = row_ids >= 0
         key = (row_ids << 32) | (day << 16) | (lag << 6) | stg
@@ -277,6 +279,7 @@ def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, fil
         known = _items(conn)
         ids = np.array([known[c][0] for c in rows.items], dtype=np.int64)
         row_ids = ids[rows.item_codes]
+    changed_rows = _changed_rows(rows, changed, old, day, lag, stg, kind)
     cols = _Columns(row_ids, day, lag, stg, rows.stages, rows.value, result.batch_id)
     writer = _sqlite_write if dialect == "sqlite" else _pg_write
     writer(conn, table, cols, is_new, changed, progress)
@@ -285,10 +288,31 @@ def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, fil
         "details": {"file": filename, "kind": kind, "inserted": result.inserted, "updated": result.updated,
                     "unchanged": result.unchanged, "sha256": sha256, "items_added": result.items_added,
                     "items_changed": result.items_changed,
-                    "changed_item_attributes": [{"item": c, "old": o, "new": m} for _i, c, o, m in changed_items[:50]]},
+                    "changed_item_attributes": [{"item": c, "old": o, "new": m} for _i, c, o, m in changed_items[:50]],
+                    "changed_values": changed_rows},
     }])
     progress(0.98, "committing")
     return True
+
+
+CHANGED_ROWS_KEPT = 500
+
+
+def _changed_rows(rows: _Rows, changed: np.ndarray, old: np.ndarray, day: np.ndarray, lag: np.ndarray,
+                  stg: np.ndarray, kind: str) -> list[dict]:
+    """The first CHANGED_ROWS_KEPT updated values with old and new value, for the audit log (the count is in
+    'updated')."""
+    idx = np.flatnonzero(changed)[:CHANGED_ROWS_KEPT]
+    out = []
+    for i in idx:
+        period = periods_label(np.datetime64(int(day[i]), "D"), rows.cadence)
+        rec = {"item": str(rows.items[rows.item_codes[i]]), "period": period, "old": float(old[i]),
+               "new": float(rows.value[i])}
+        if kind == "forecasts":
+            rec["lag"] = int(lag[i])
+            rec["stage"] = str(rows.stages[int(stg[i])])
+        out.append(rec)
+    return out
 
 
 def import_demand_file(engine: Engine, path: Path, *, config: AppConfig, user: User,
