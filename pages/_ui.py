@@ -127,6 +127,15 @@ def detail(kpi_id: str) -> pd.DataFrame:
     return kpi_detail(cfg.database_url(), version(), kpi_id)
 
 
+def seed(key: str, options: list, default) -> None:
+    """Give a widget its value before it is drawn: the session's, else the link's (?key=value), else default."""
+    if st.session_state.get(key) in options:
+        return
+    from_url = st.query_params.get(key)
+    match = next((o for o in options if str(o) == from_url), None) if from_url is not None else None
+    st.session_state[key] = match if match is not None else default
+
+
 def empty_state(what: str = "KPI data") -> None:
     """Tell the user what to do when there is nothing to show, then stop."""
     st.info(f"No {what} yet. Upload a file on the **Data** page, run `python -m kpis import actuals FILE`, "
@@ -165,11 +174,11 @@ def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_l
     labels = list(_periods.labels(pd.Series(cube.periods), cube.cadence))
     c0, c1, c2, c3 = st.columns([1.3, 1.6, 1, 1.2])
     keys = list(windows.WINDOWS)
-    wkey = c0.selectbox("Window", keys, index=keys.index(default_window), key=f"{prefix}_window",
+    wkey = c0.selectbox("Window", keys, index=keys.index(default_window), key=f"{prefix}_window", bind="query-params",
                         format_func=windows.WINDOWS.get, help="Periods counted, ending at the newest period with data")
     custom = None
     if wkey == "custom":
-        custom = c1.select_slider("Periods", options=labels, value=(labels[0], labels[-1]), key=f"{prefix}_periods")
+        custom = c1.select_slider("Periods", options=labels, value=(labels[0], labels[-1]), key=f"{prefix}_periods", bind="query-params")
     win = windows.resolve(cube.periods, cube.cadence, wkey, custom)
     if wkey != "custom":
         c1.text_input("Periods", win.text, disabled=True, key=f"{prefix}_window_text")
@@ -177,11 +186,11 @@ def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_l
     default_lag = cube.headline_lag if cube.headline_lag in cube.lags else lag_options[0]
     if st.session_state.get(f"{prefix}_lag", default_lag) not in lag_options:
         st.session_state[f"{prefix}_lag"] = default_lag
-    lag = c2.selectbox("Lag", lag_options, index=lag_options.index(default_lag), key=f"{prefix}_lag",
+    lag = c2.selectbox("Lag", lag_options, index=lag_options.index(default_lag), key=f"{prefix}_lag", bind="query-params",
                        format_func=lambda k: "All lags" if k is None else f"Lag {k}",
                        help="Periods between the forecast snapshot and the target period")
     final = forecast.final_stage(cube)
-    stage = c3.selectbox("Stage", cube.stages, index=cube.stages.index(final), key=f"{prefix}_stage",
+    stage = c3.selectbox("Stage", cube.stages, index=cube.stages.index(final), key=f"{prefix}_stage", bind="query-params",
                          format_func=lambda s: s.capitalize() + (" (derived)" if s in cube.derived else ""))
     filters: dict[str, list[str]] = {}
     attrs = [a for a in cube.attributes if a not in ("abc", "xyz")]
@@ -189,7 +198,7 @@ def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_l
         cols = st.columns(max(len(attrs) + 2, 1))
         for col, a in zip(cols, [*attrs, "abc", "xyz"]):
             chosen = col.multiselect(a.upper() if a in ("abc", "xyz") else a.capitalize(), cube.attributes[a],
-                                     key=f"{prefix}_attr_{a}", placeholder="All")
+                                     key=f"{prefix}_attr_{a}", bind="query-params", placeholder="All")
             if chosen:
                 filters[a] = chosen
     return {"period_from": win.start, "period_to": win.end, "window": win,

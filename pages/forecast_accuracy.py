@@ -32,7 +32,7 @@ st.caption(f"{stage.capitalize()} forecast · {lag_text} · {win.text} · "
 
 hkeys = list(windows.WINDOWS)[:-1]
 hc, _spacer = st.columns([1.3, 4])
-hkey = hc.selectbox("Headline window", hkeys, index=hkeys.index(windows.HEADLINE_DEFAULT), key="fa_head_window",
+hkey = hc.selectbox("Headline window", hkeys, index=hkeys.index(windows.HEADLINE_DEFAULT), key="fa_head_window", bind="query-params",
                     format_func=windows.WINDOWS.get,
                     help="The headline figures; the Overview tile of the same KPI shows the last period")
 hwin = windows.resolve(cube.periods, cube.cadence, hkey)
@@ -94,7 +94,7 @@ with hr:
     _ui.csv_button(matrix, "accuracy_by_abc_xyz", "fa_abc_csv", f)
 
 st.subheader("Drill down")
-group = st.selectbox("Group by", [*attrs, "abc", "xyz", "lag", "stage"], key="fa_group")
+group = st.selectbox("Group by", [*attrs, "abc", "xyz", "lag", "stage"], key="fa_group", bind="query-params")
 grouped = cube.accuracy([group], **({**view, "lag": None} if group == "lag" else view),
                         stage=None if group == "stage" else stage)
 selectable = group not in ("lag", "stage")

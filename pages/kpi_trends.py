@@ -15,48 +15,45 @@ if _ui.totals().empty:
     _ui.empty_state()
 
 ids = [k.id for k in cfg.kpis]
-if st.session_state.get(_ui.TREND_KPI) not in ids:
-    st.session_state[_ui.TREND_KPI] = ids[0]
+_ui.seed(_ui.TREND_KPI, ids, ids[0])
 c1, c2, c3, c4 = st.columns([2.2, 1.2, 1, 1.4])
 
 
 def _kpi_changed() -> None:
     """Another KPI: View by returns to that KPI's own cadence."""
-    st.session_state.pop("trend_cadence", None)
+    st.session_state["trend_cadence"] = cfg.kpi_by_id[st.session_state[_ui.TREND_KPI]].cadence
 
 
-kpi_id = c1.selectbox("KPI", ids, key=_ui.TREND_KPI, format_func=lambda i: cfg.kpi_by_id[i].name,
+kpi_id = c1.selectbox("KPI", ids, key=_ui.TREND_KPI, bind="query-params", format_func=lambda i: cfg.kpi_by_id[i].name,
                       on_change=_kpi_changed)
 kpi = cfg.kpi_by_id[kpi_id]
 mine = _ui.detail(kpi_id)
 segs = sorted(mine["segment"].unique(), key=lambda s: (s != "", s))
 if "" not in segs:
     segs = ["", *segs]
-if st.session_state.get(_ui.TREND_SEGMENT) not in segs:
-    st.session_state[_ui.TREND_SEGMENT] = ""
-segment = c2.selectbox("Segment", segs, key=_ui.TREND_SEGMENT, format_func=lambda s: s or "Total")
+_ui.seed(_ui.TREND_SEGMENT, segs, "")
+segment = c2.selectbox("Segment", segs, key=_ui.TREND_SEGMENT, bind="query-params", format_func=lambda s: s or "Total")
 choices = trends.rollup_choices(kpi)
-if st.session_state.get("trend_cadence") not in choices:
-    st.session_state["trend_cadence"] = kpi.cadence
-cadence = c3.selectbox("View by", choices, key="trend_cadence", format_func=str.capitalize)
-baseline = c4.selectbox("Control-limit baseline", ["all", "first12", "until"], key="trend_baseline",
+_ui.seed("trend_cadence", choices, kpi.cadence)
+cadence = c3.selectbox("View by", choices, key="trend_cadence", bind="query-params", format_func=str.capitalize)
+baseline = c4.selectbox("Control-limit baseline", ["all", "first12", "until"], key="trend_baseline", bind="query-params",
                         format_func={"all": "All points", "first12": "First 12 points",
                                      "until": "Points before a period"}.get)
 until, splits, bad = None, [], []
-o1, o2, o3 = st.columns([1.4, 2.2, 1.4])
+o1, o2, o3 = st.columns([1.4, 2.2, 1.4]) if baseline == "until" else (None, *st.columns([3.6, 1.4]))
 series = mine[mine["segment"] == segment]
 if baseline == "until":
     if "trend_until" not in st.session_state and len(series):
         st.session_state["trend_until"] = periods.label(
             periods.shift(series["period"].max().date(), -12, kpi.cadence), kpi.cadence)
-    text = o1.text_input("Baseline ends before", key="trend_until", placeholder="e.g. 2025-07",
+    text = o1.text_input("Baseline ends before", key="trend_until", bind="query-params", placeholder="e.g. 2025-07",
                          help="A period (2025-07, 2025-Q3, 2025-W27) or a date; applies on Enter")
     if text.strip():
         try:
             until = periods.parse_from(text, kpi.cadence)
         except periods.PeriodError as e:
             bad.append(str(e))
-split_text = o2.text_input("Split the limits at", key="trend_splits", placeholder="e.g. 2025-06, 2026-01",
+split_text = o2.text_input("Split the limits at", key="trend_splits", bind="query-params", placeholder="e.g. 2025-06, 2026-01",
                            help="Periods where the process changed (an action completed): each phase gets its own "
                                 "centre and limits, and signals are judged within their phase. Applies on Enter.")
 for part in [p.strip() for p in split_text.split(",") if p.strip()]:
@@ -64,7 +61,7 @@ for part in [p.strip() for p in split_text.split(",") if p.strip()]:
         splits.append(periods.parse_from(part, kpi.cadence))
     except periods.PeriodError as e:
         bad.append(str(e))
-include_partial = o3.toggle("Include partial periods", key="trend_partial", value=False,
+include_partial = o3.toggle("Include partial periods", key="trend_partial", bind="query-params", value=False,
                             help="A period missing some of its weeks or months is left out of the latest value, "
                                  "change, status, limits, signals and trend unless included here.",
                             disabled=cadence == kpi.cadence)

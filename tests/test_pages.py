@@ -200,3 +200,14 @@ def test_overview_filter_matching_only_kpis_without_data(monkeypatch, tmp_path, 
     at.multiselect(key="ov_functions").set_value(["marketing"]).run()
     assert not at.exception
     assert int(next(m.value for m in at.metric if m.label == "No data")) == 2
+
+
+def test_kpi_trends_link_opens_the_same_view(demo_env):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.query_params["trend_kpi"] = "stockout_weeks"
+    at.query_params["trend_cadence"] = "quarter"
+    at.switch_page("pages/kpi_trends.py").run()
+    assert not at.exception
+    assert at.selectbox(key="trend_kpi").value == "stockout_weeks"
+    assert at.selectbox(key="trend_cadence").value == "quarter"

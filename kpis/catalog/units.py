@@ -90,9 +90,10 @@ def format_change(kpi: KPI, delta: float | None, currency: str = "EUR") -> str:
         return ""
     v = delta * display_scale(kpi)
     d = decimals(kpi)
+    unit = "" if kpi.unit == "count" else " " + change_unit(kpi, currency)
     if round(v, d) == 0:      # no '+0.0' with an arrow: an unchanged value has no sign
-        return f"{0:.{d}f} {change_unit(kpi, currency)}"
-    return f"{v:+,.{d}f} {change_unit(kpi, currency)}"
+        return f"{0:.{d}f}{unit}"
+    return f"{v:+,.{d}f}{unit}"
 
 
 def target_text(kpi: KPI, target: float, currency: str = "EUR") -> str:
