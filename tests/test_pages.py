@@ -211,3 +211,14 @@ def test_kpi_trends_link_opens_the_same_view(demo_env):
     assert not at.exception
     assert at.selectbox(key="trend_kpi").value == "stockout_weeks"
     assert at.selectbox(key="trend_cadence").value == "quarter"
+
+
+def test_overview_as_of_an_earlier_month_with_comparisons(demo_env):
+    at = _app()
+    assert not at.exception
+    months = at.selectbox(key="ov_as_of").options
+    assert len(months) > 12
+    at.selectbox(key="ov_as_of").select_index(12).run()
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "vs last year" in captions and "YTD" in captions
