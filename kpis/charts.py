@@ -173,8 +173,10 @@ def _pct(v: float) -> str:
     return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v * 100:.1f} %"
 
 
-def _window_title(title: str, window: str) -> str:
-    return f"{title} — {window}" if window else title
+def _window_title(title: str, window: str, note: str = "") -> str:
+    """A chart title with its window (and a note) on a smaller second line, so half-width charts never cut it."""
+    sub = " · ".join(x for x in (note, window) if x)
+    return f"{title}<br><sup>{sub}</sup>" if sub else title
 
 
 def lag_waterfall(by_lag: pd.DataFrame, stage: str, window: str = "") -> go.Figure:
@@ -185,10 +187,11 @@ def lag_waterfall(by_lag: pd.DataFrame, stage: str, window: str = "") -> go.Figu
         x=x, y=d["wape"] * 100, marker_color="#1f5fa8", text=[_pct(v) for v in d["wape"]], textposition="outside",
         customdata=np.stack([d["accuracy"] * 100, d["n"]], axis=-1),
         hovertemplate="%{x}: WAPE %{y:.1f} % · accuracy %{customdata[0]:.1f} % · n = %{customdata[1]:,}<extra></extra>"))
-    title = _window_title(f"Error by forecast lag — {stage} (lower is better)", window)
+    note = "lower is better"
     if len(d) > 1:
-        title += (f"<br><sup>WAPE {_pct(d['wape'].iloc[0])} at lag {int(d['lag'].iloc[0])} → "
-                  f"{_pct(d['wape'].iloc[-1])} at lag {int(d['lag'].iloc[-1])}</sup>")
+        note = (f"WAPE {_pct(d['wape'].iloc[0])} at lag {int(d['lag'].iloc[0])} → "
+                f"{_pct(d['wape'].iloc[-1])} at lag {int(d['lag'].iloc[-1])}, lower is better")
+    title = _window_title(f"Error by forecast lag — {stage}", window, note)
     fig = _layout(fig, title, "WAPE (%)", "Forecast lag (periods ahead)", height=400)
     top = float(np.nanmax(d["wape"])) * 100 if len(d) else 1
     fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.2])
@@ -217,9 +220,8 @@ def fva_stairstep(fva: pd.DataFrame, window: str = "") -> go.Figure:
         textposition="outside", textfont=dict(size=12, color=TEXT), cliponaxis=False,
         customdata=np.stack([naive, n], axis=-1) if len(d) else None,
         hovertemplate="%{x}: WAPE %{y:.1f} % · FVA vs naive %{customdata[0]} · n = %{customdata[1]}<extra></extra>"))
-    title = _window_title("Forecast value added by process step", window)
-    fig = _layout(fig, title + "<br><sup>WAPE on the matched sample, lower is better</sup>", "WAPE (%)",
-                  "Process step", height=420)
+    title = _window_title("Forecast value added by step", window, "WAPE on the matched sample, lower is better")
+    fig = _layout(fig, title, "WAPE (%)", "Process step", height=420)
     top = float(np.nanmax(d["wape"])) * 100 if len(d) and d["wape"].notna().any() else 1
     fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.45])
     fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=80))
@@ -244,7 +246,8 @@ def wape_heatmap(table: pd.DataFrame, x: str, y: str, window: str = "") -> go.Fi
         colorbar=dict(title="WAPE", ticksuffix=" %", thickness=12),
         hovertemplate=f"{y} %{{y}} · {x} %{{x}}: WAPE %{{z:.1f}} %<extra></extra>"))
     fig = _layout(fig, _window_title(f"WAPE by {x} × {y}", window), y.capitalize(), x.capitalize(),
-                  height=120 + 48 * max(len(pv.index), 3))
+                  height=150 + 56 * max(len(pv.index), 3))
+    fig.update_layout(margin=dict(t=80))
     fig.update_layout(hovermode="closest")
     return fig
 
@@ -265,7 +268,7 @@ def abc_xyz_matrix(table: pd.DataFrame, window: str = "") -> go.Figure:
                   "Variability class (X stable, Y variable, Z erratic)", height=400)
     fig.update_yaxes(autorange="reversed", showgrid=False)
     fig.update_xaxes(side="bottom", tickangle=0)
-    fig.update_layout(hovermode="closest", plot_bgcolor="#f5f5f5")
+    fig.update_layout(hovermode="closest", plot_bgcolor="#f5f5f5", margin=dict(t=80))
     return fig
 
 

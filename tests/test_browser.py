@@ -21,7 +21,8 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/ch
 
 PAGES = [  # url path, file name, a text the page must show
     ("", "overview", "S&OP KPI overview"),
-    ("kpi-trends", "kpi_trends", "KPI trends"),
+    # a link that keeps the view: weekly stock-outs by quarter, partial quarters hollow and left out
+    ("kpi-trends?trend_kpi=stockout_weeks&trend_cadence=quarter", "kpi_trends", "partial"),
     ("forecast-accuracy", "forecast_accuracy", "Where the error is"),
     ("exceptions", "exceptions", "Tracking signal"),
     ("data", "data", "Past imports"),
@@ -129,6 +130,22 @@ def _settle(page) -> None:
             break
         last = size
         page.wait_for_timeout(500)
+
+
+@pytest.mark.xfail(strict=False, reason="Streamlit's folder-based mode runs a fresh server's first session because "
+                   "app.py sits next to pages/; fixed by renaming the pages/ folder (see the issue-7 report)")
+def test_deep_link_on_a_fresh_server_shows_no_page_not_found(server, browser):
+    """Streamlit runs the first session of a server whose main script sits next to a `pages/` folder in its
+    old folder-based mode, which does not know the st.navigation url paths and says "Page not found"."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{server}/exceptions", wait_until="domcontentloaded")
+        page.get_by_text("Tracking signal").first.wait_for(timeout=60000)
+        _settle(page)
+        assert page.get_by_text("Page not found").count() == 0
+        assert page.url.endswith("/exceptions")
+    finally:
+        page.close()
 
 
 @pytest.mark.parametrize("path,name,text", PAGES, ids=[p[1] for p in PAGES])
