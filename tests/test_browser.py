@@ -139,11 +139,13 @@ def test_deep_link_on_a_fresh_server_shows_no_page_not_found(server, browser):
     old folder-based mode, which does not know the st.navigation url paths and says "Page not found"."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{server}/exceptions", wait_until="domcontentloaded")
-        page.get_by_text("Tracking signal").first.wait_for(timeout=60000)
+        page.goto(f"{server}/kpi-trends", wait_until="domcontentloaded")
+        page.get_by_text("Control-limit baseline").first.wait_for(timeout=60000)
         _settle(page)
         assert page.get_by_text("Page not found").count() == 0
-        assert page.url.endswith("/exceptions")
+        assert page.url.endswith("/kpi-trends")
+        # the old folder mode also lists every file of pages/ (app, ui, ...) in the sidebar
+        assert page.locator('[data-testid="stSidebar"]').get_by_text("ui", exact=True).count() == 0
     finally:
         page.close()
 
