@@ -32,8 +32,24 @@ PAGE_DATA = "pages/data.py"
 PAGE_CATALOG = "pages/catalog.py"
 
 
+def leave_folder_mode() -> None:
+    """Leave Streamlit's old folder-based page mode and rerun the same page with st.navigation.
+
+    Streamlit runs the first session of a freshly started server in that mode because app.py sits next to a
+    `pages/` folder: it skips app.py, lists every file of pages/ in the sidebar and, for a deep link whose url
+    path is not a file name (/kpi-trends), shows "Page not found". Page hashes come from url paths, so the
+    rerun lands on the same page (pages/kpi-trends.py and pages/forecast-accuracy.py are aliases for the
+    hyphenated paths)."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def config() -> AppConfig:
     """The validated config, or the list of problems on screen and a stop."""
+    leave_folder_mode()
     try:
         return get_config()
     except ConfigError as e:

@@ -132,11 +132,10 @@ def _settle(page) -> None:
         page.wait_for_timeout(500)
 
 
-@pytest.mark.xfail(strict=False, reason="Streamlit's folder-based mode runs a fresh server's first session because "
-                   "app.py sits next to pages/; fixed by renaming the pages/ folder (see the issue-7 report)")
 def test_deep_link_on_a_fresh_server_shows_no_page_not_found(server, browser):
     """Streamlit runs the first session of a server whose main script sits next to a `pages/` folder in its
-    old folder-based mode, which does not know the st.navigation url paths and says "Page not found"."""
+    old folder-based mode, which does not know the st.navigation url paths and says "Page not found";
+    pages._ui.leave_folder_mode (and the url-path aliases in pages/) switch to st.navigation at once."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(f"{server}/kpi-trends", wait_until="domcontentloaded")
@@ -160,11 +159,7 @@ def test_page_renders_without_exception(server, browser, path, name, text):
         _settle(page)
         assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-        # Streamlit can show a spurious "Page not found" dialog when a fresh server's first run of a page
-        # races the browser's first rerun; the page itself rendered (checked above), so close it for the picture.
-        if page.get_by_text("Page not found").count():
-            page.keyboard.press("Escape")
-            page.wait_for_timeout(300)
+        assert page.get_by_text("Page not found").count() == 0
         page.screenshot(path=str(_shots() / f"{name}.png"), full_page=True)
     finally:
         page.close()
