@@ -32,7 +32,7 @@ PAGE_DATA = "pages/data.py"
 PAGE_CATALOG = "pages/catalog.py"
 
 
-def leave_folder_mode() -> None:
+def leave_folder_mode(*, rerun: bool = True) -> None:
     """Leave Streamlit's old folder-based page mode and rerun the same page with st.navigation.
 
     Streamlit runs the first session of a freshly started server in that mode because app.py sits next to a
@@ -42,9 +42,24 @@ def leave_folder_mode() -> None:
     hyphenated paths)."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    first_run = not st.session_state.get("_navigation_ready")
+    st.session_state["_navigation_ready"] = True
+    if not PagesManager.uses_pages_directory:
+        return
+    if not rerun:     # app.py itself goes on to call st.navigation, which takes over
+        PagesManager.uses_pages_directory = False
+    elif first_run:   # only a session's first run: a later one may carry a button click that a rerun would drop
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def alias_page() -> None:
+    """Body of a url-path alias in pages/ (only ever run in the folder mode): hand over to st.navigation and
+    rerun, which opens the real page of the same url path."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 
 def config() -> AppConfig:
@@ -164,11 +179,22 @@ def status_badge(status: str) -> None:
     st.badge(catalog.STATUS_LABELS[status], icon=STATUS_ICON[status], color=STATUS_BADGE[status])
 
 
+OPEN_TREND = "_open_trend"
+
+
 def open_trend(kpi_id: str, segment: str = "") -> None:
-    """Remember a KPI for the trends page and go there."""
-    st.session_state[TREND_KPI] = kpi_id
-    st.session_state[TREND_SEGMENT] = segment
+    """Remember a KPI for the trends page and go there (handed over outside the widget keys, which are bound to
+    the URL and belong to the trends page)."""
+    st.session_state[OPEN_TREND] = (kpi_id, segment)
     st.switch_page(PAGE_TRENDS)
+
+
+def take_opened_trend() -> None:
+    """On the trends page: apply a KPI handed over by open_trend to its widgets (before they are drawn)."""
+    handed = st.session_state.pop(OPEN_TREND, None)
+    if handed:
+        st.session_state[TREND_KPI], st.session_state[TREND_SEGMENT] = handed
+        st.session_state.pop("trend_cadence", None)
 
 
 def forecast_cube():

@@ -1,6 +1,6 @@
 """Alias of the Forecast accuracy page's url path for a fresh server's first session (see pages._ui.leave_folder_mode);
-it only switches to the real page and shows nothing itself."""
+it only hands over to the real page and shows nothing itself."""
 
 from pages import _ui
 
-_ui.leave_folder_mode()
+_ui.alias_page()

@@ -15,6 +15,7 @@ if _ui.totals().empty:
     _ui.empty_state()
 
 ids = [k.id for k in cfg.kpis]
+_ui.take_opened_trend()
 _ui.seed(_ui.TREND_KPI, ids, ids[0])
 c1, c2, c3, c4 = st.columns([2.2, 1.2, 1, 1.4])
 
