@@ -50,7 +50,7 @@ for start in range(0, len(tiles), per_row):
     for col, (_, t) in zip(cols, tiles.iloc[start:start + per_row].iterrows()):
         kpi = cfg.kpi_by_id[t["kpi_id"]]
         scale = catalog.display_scale(kpi)
-        with col.container(border=True, height=345):
+        with col.container(border=True, height=400):
             _ui.status_badge(t["status"])
             delta_colour = {"higher": "normal", "lower": "inverse", "band": "off"}[kpi.direction]
             change = catalog.format_change(kpi, t["change"], cfg.app.currency) or None

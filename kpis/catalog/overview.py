@@ -103,7 +103,7 @@ def overview_tiles(series: pd.DataFrame, kpis: list[KPI], config: AppConfig,
 
 
 def comparison_text(kpi: KPI, tile: pd.Series, currency: str = "EUR") -> str:
-    """'vs last year +1.2 pts · YTD 93.1 % (last year 91.0 %)', or what is missing, for a tile."""
+    """'vs last year +1.2 pts · YTD 93.1 % (a year earlier 91.0 %)', or what is missing, for a tile."""
     if pd.isna(tile["value"]):
         return ""
     parts = []
@@ -114,7 +114,7 @@ def comparison_text(kpi: KPI, tile: pd.Series, currency: str = "EUR") -> str:
     if pd.notna(tile.get("ytd", np.nan)):
         ytd = f"YTD {catalog.format_value(kpi, tile['ytd'], currency)}"
         if pd.notna(tile.get("ytd_last_year", np.nan)):
-            ytd += f" (last year {catalog.format_value(kpi, tile['ytd_last_year'], currency)})"
+            ytd += f" (a year earlier {catalog.format_value(kpi, tile['ytd_last_year'], currency)})"
         parts.append(ytd)
     return " · ".join(parts)
 
