@@ -75,6 +75,8 @@ def format_value(kpi: KPI, value: float | None, currency: str = "EUR") -> str:
         return "–"
     v = value * display_scale(kpi)
     d = decimals(kpi)
+    if round(v, d) == 0:   # never '-0.0 %'
+        v = 0.0
     if kpi.unit == "%":
         return f"{v:.{d}f} %"
     if kpi.unit == "currency":
