@@ -175,7 +175,7 @@ def _pct(v: float) -> str:
 
 def _window_title(title: str, window: str, note: str = "") -> str:
     """A chart title with its window (and a note) on a smaller second line, so half-width charts never cut it."""
-    sub = " · ".join(x for x in (note, window) if x)
+    sub = "<br>".join(x for x in (note, window) if x)
     return f"{title}<br><sup>{sub}</sup>" if sub else title
 
 
@@ -195,7 +195,7 @@ def lag_waterfall(by_lag: pd.DataFrame, stage: str, window: str = "") -> go.Figu
     fig = _layout(fig, title, "WAPE (%)", "Forecast lag (periods ahead)", height=400)
     top = float(np.nanmax(d["wape"])) * 100 if len(d) else 1
     fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.2])
-    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=80))
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=100))
     return fig
 
 
@@ -224,7 +224,7 @@ def fva_stairstep(fva: pd.DataFrame, window: str = "") -> go.Figure:
     fig = _layout(fig, title, "WAPE (%)", "Process step", height=420)
     top = float(np.nanmax(d["wape"])) * 100 if len(d) and d["wape"].notna().any() else 1
     fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.45])
-    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=80))
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=100))
     return fig
 
 
