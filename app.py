@@ -7,6 +7,7 @@ from pages import _ui
 
 st.set_page_config(page_title="S&OP Pulse", page_icon=":material/monitoring:", layout="wide")
 
+_ui.leave_folder_mode(rerun=False)   # a fresh server's first session: use st.navigation from here on
 cfg = _ui.config()
 user = _ui.user()
 

@@ -32,8 +32,9 @@ def axis_title(kpi, currency: str = "EUR") -> str:
     return {"%": "Percent", "currency": f"Value ({currency})", "count": "Count"}.get(kpi.unit, kpi.unit.capitalize())
 
 
-def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = None) -> go.Figure:
-    """KPI series with stepping target, green/amber bands, XmR centre and limits, and signals marked."""
+def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = None, cap_100: bool = False) -> go.Figure:
+    """KPI series with stepping target, green/amber bands, XmR centre and limits (per phase), signals marked and
+    partial periods hollow; cap_100 stops a percent axis at 100 % (accuracy cannot exceed it)."""
     kpi, t = view.kpi, view.table
     k = catalog.display_scale(kpi)
     x = t["period"]
@@ -43,20 +44,36 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
         fig.add_trace(go.Scatter(x=x, y=t["target"] * k, name="Target", mode="lines",
                                  line=dict(color="#1b5e20", width=2, shape="hv"),
                                  hovertemplate="Target %{y:.4g}<extra></extra>"))
-    if view.limits is not None:
+    if view.has_limits:
         for col, name in (("ucl", "Upper limit"), ("lcl", "Lower limit")):
-            fig.add_trace(go.Scatter(x=x, y=t[col] * k, name="Control limits", mode="lines", legendgroup="limits",
-                                     showlegend=col == "ucl", line=dict(color="#7b1fa2", width=1.3, dash="dot"),
+            y = t[col].clip(upper=1.0) if cap_100 else t[col]
+            fig.add_trace(go.Scatter(x=x, y=y * k, name="Control limits", mode="lines", legendgroup="limits",
+                                     showlegend=col == "ucl", line=dict(color="#7b1fa2", width=1.3, dash="dot", shape="hv"),
                                      hovertemplate=f"{name} %{{y:.4g}}<extra></extra>"))
         fig.add_trace(go.Scatter(x=x, y=t["centre"] * k, name="Centre line (mean)", mode="lines",
-                                 line=dict(color="#7b1fa2", width=1.3, dash="dash"),
+                                 line=dict(color="#7b1fa2", width=1.3, dash="dash", shape="hv"),
                                  hovertemplate="Centre %{y:.4g}<extra></extra>"))
-    colours = t["status"].map(catalog.STATUS_COLOURS) if len(t) else []
+    for label_, _lim in (view.phases or [])[1:]:
+        start = t.loc[t["label"] == label_, "period"]
+        if len(start):
+            fig.add_vline(x=start.iloc[0], line=dict(color="#7b1fa2", width=1, dash="dot"))
+            fig.add_annotation(x=start.iloc[0], y=1.0, yref="paper", text=f"new phase {label_}", showarrow=False,
+                               xanchor="left", yanchor="top", font=dict(size=11, color="#7b1fa2"))
+    partial = t["partial"].to_numpy(dtype=bool) if "partial" in t and len(t) else np.zeros(len(t), dtype=bool)
+    colours = t["status"].map(catalog.STATUS_COLOURS).fillna("#9e9e9e") if len(t) else []
     fig.add_trace(go.Scatter(
         x=x, y=t["value"] * k, name="Actual", mode="lines+markers",
-        line=dict(color="#37474f", width=2), marker=dict(size=8, color=colours, line=dict(color="white", width=1)),
-        customdata=np.stack([t["status"].map(catalog.STATUS_LABELS), t["label"]], axis=-1) if len(t) else None,
+        line=dict(color="#37474f", width=2),
+        marker=dict(size=8, color=list(np.where(partial, "white", colours)) if len(t) else [],
+                    line=dict(color=list(np.where(partial, "#37474f", "white")) if len(t) else "white",
+                              width=list(np.where(partial, 2, 1)) if len(t) else 1)),
+        customdata=np.stack([_status_text(t), t["label"]], axis=-1) if len(t) else None,
         hovertemplate="%{customdata[1]}: %{y:.4g} (%{customdata[0]})<extra></extra>"))
+    if partial.any():
+        pt = t[partial]
+        fig.add_trace(go.Scatter(x=pt["period"], y=pt["value"] * k, mode="text", showlegend=False, hoverinfo="skip",
+                                 text=["partial" for _ in range(len(pt))], textposition="top center",
+                                 textfont=dict(size=11, color="#616161")))
     if "any" in t and t["any"].any():
         sig = t[t["any"]]
         why = [", ".join(SIGNAL_LABELS[c] for c in SIGNAL_LABELS if bool(sig.at[i, c])) for i in sig.index]
@@ -69,7 +86,22 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
     fig = _layout(fig, label, axis_title(kpi, currency))
     if kpi.unit == "%":
         fig.update_yaxes(ticksuffix=" %")
+    if cap_100 and kpi.unit == "%" and len(t):
+        rng = fig.layout.yaxis.range
+        lo = rng[0] if rng else min(np.nanmin(t["value"]), np.nanmin(t["lcl"]) if view.has_limits else 1.0) * k - 2
+        hi = rng[1] if rng else np.nanmax(t["value"]) * k + 2
+        fig.update_yaxes(range=[max(0.0, lo), min(100.0, hi)])
+    if len(t) <= 1:
+        fig.update_xaxes(type="category", tickvals=list(t["period"]), ticktext=list(t["label"]))
     return fig
+
+
+def _status_text(t: pd.DataFrame) -> pd.Series:
+    """Hover status per point: the status label, or 'partial period' for a partial one."""
+    text = t["status"].map(catalog.STATUS_LABELS).fillna("no status")
+    if "partial" in t:
+        text = text.where(~t["partial"].astype(bool), "partial period")
+    return text
 
 
 def _add_bands(fig: go.Figure, view: TrendView, k: float) -> None:
@@ -109,9 +141,9 @@ def _add_bands(fig: go.Figure, view: TrendView, k: float) -> None:
     # Keep the view on the data, the target and the control limits, not on the shading.
     pad = 0.15 * span
     lows, highs = [lo_y, np.nanmin(t["target"]) * k], [hi_y, np.nanmax(t["target"]) * k]
-    if view.limits is not None:
-        lows.append(view.limits.lcl * k)
-        highs.append(view.limits.ucl * k)
+    if view.has_limits:
+        lows.append(np.nanmin(t["lcl"]) * k)
+        highs.append(np.nanmax(t["ucl"]) * k)
     fig.update_yaxes(range=[min(lows) - pad, max(highs) + pad])
 
 
@@ -141,7 +173,13 @@ def _pct(v: float) -> str:
     return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v * 100:.1f} %"
 
 
-def lag_waterfall(by_lag: pd.DataFrame, stage: str) -> go.Figure:
+def _window_title(title: str, window: str, note: str = "") -> str:
+    """A chart title with its window (and a note) on a smaller second line, so half-width charts never cut it."""
+    sub = "<br>".join(x for x in (note, window) if x)
+    return f"{title}<br><sup>{sub}</sup>" if sub else title
+
+
+def lag_waterfall(by_lag: pd.DataFrame, stage: str, window: str = "") -> go.Figure:
     """WAPE per lag, furthest lag first, so the bars step down as the target period approaches."""
     d = by_lag.sort_values("lag", ascending=False)
     x = [f"Lag {int(k)}" for k in d["lag"]]
@@ -149,59 +187,72 @@ def lag_waterfall(by_lag: pd.DataFrame, stage: str) -> go.Figure:
         x=x, y=d["wape"] * 100, marker_color="#1f5fa8", text=[_pct(v) for v in d["wape"]], textposition="outside",
         customdata=np.stack([d["accuracy"] * 100, d["n"]], axis=-1),
         hovertemplate="%{x}: WAPE %{y:.1f} % · accuracy %{customdata[0]:.1f} % · n = %{customdata[1]:,}<extra></extra>"))
-    title = f"Error by forecast lag — {stage} (lower is better)"
+    note = "lower is better"
     if len(d) > 1:
-        title += (f"<br><sup>WAPE {_pct(d['wape'].iloc[0])} at lag {int(d['lag'].iloc[0])} → "
-                  f"{_pct(d['wape'].iloc[-1])} at lag {int(d['lag'].iloc[-1])}</sup>")
+        note = (f"WAPE {_pct(d['wape'].iloc[0])} at lag {int(d['lag'].iloc[0])} → "
+                f"{_pct(d['wape'].iloc[-1])} at lag {int(d['lag'].iloc[-1])}, lower is better")
+    title = _window_title(f"Error by forecast lag — {stage}", window, note)
     fig = _layout(fig, title, "WAPE (%)", "Forecast lag (periods ahead)", height=400)
     top = float(np.nanmax(d["wape"])) * 100 if len(d) else 1
     fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.2])
-    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=80))
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=100))
     return fig
 
 
-def fva_stairstep(fva: pd.DataFrame) -> go.Figure:
-    """WAPE of each process step with its FVA; a step that makes the forecast worse is red."""
+def fva_stairstep(fva: pd.DataFrame, window: str = "") -> go.Figure:
+    """WAPE of each process step with its FVA; a step that makes the forecast worse is red and says so."""
     d = fva.reset_index(drop=True)
     colours, labels = [], []
     for _, r in d.iterrows():
         step = r["fva_vs_previous"]
         if np.isnan(step):
-            colours.append("#78909c"), labels.append(f"{_pct(r['wape'])}")
+            colours.append("#78909c"), labels.append(f"<b>{_pct(r['wape'])}</b>")
         elif step < 0:
             colours.append(catalog.STATUS_COLOURS["red"])
-            labels.append(f"{_pct(r['wape'])}<br>FVA {step * 100:+.1f} pts — destroys value")
+            labels.append(f"<b>{_pct(r['wape'])}</b><br>FVA {_pts(step)}<br>destroys value")
         else:
-            colours.append(catalog.STATUS_COLOURS["green"]), labels.append(f"{_pct(r['wape'])}<br>FVA {step * 100:+.1f} pts")
-    naive = ["–" if np.isnan(v) else f"{v * 100:+.1f} pts" for v in d["fva_vs_naive"]]
+            colours.append(catalog.STATUS_COLOURS["green"])
+            labels.append(f"<b>{_pct(r['wape'])}</b><br>FVA {_pts(step)}<br>adds value")
+    naive = ["–" if np.isnan(v) else _pts(v) for v in d["fva_vs_naive"]]
+    n = [f"{int(v):,}" for v in d["n"]] if "n" in d else ["–"] * len(d)
     fig = go.Figure(go.Bar(
         x=[s.capitalize() for s in d["stage"]], y=d["wape"] * 100, marker_color=colours, text=labels,
-        textposition="outside", customdata=naive,
-        hovertemplate="%{x}: WAPE %{y:.1f} % · FVA vs naive %{customdata}<extra></extra>"))
-    fig = _layout(fig, "Forecast value added by process step (WAPE, lower is better)", "WAPE (%)", "Process step",
-                  height=400)
-    top = float(np.nanmax(d["wape"])) * 100 if len(d) else 1
-    fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.35])
-    fig.update_layout(hovermode="closest", showlegend=False)
+        textposition="outside", textfont=dict(size=12, color=TEXT), cliponaxis=False,
+        customdata=np.stack([naive, n], axis=-1) if len(d) else None,
+        hovertemplate="%{x}: WAPE %{y:.1f} % · FVA vs naive %{customdata[0]} · n = %{customdata[1]}<extra></extra>"))
+    title = _window_title("Forecast value added by step", window, "WAPE on the matched sample, lower is better")
+    fig = _layout(fig, title, "WAPE (%)", "Process step", height=420)
+    top = float(np.nanmax(d["wape"])) * 100 if len(d) and d["wape"].notna().any() else 1
+    fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.45])
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=100))
     return fig
 
 
-def wape_heatmap(table: pd.DataFrame, x: str, y: str) -> go.Figure:
-    """WAPE for every combination of two attributes, annotated with WAPE and n."""
+def _pts(v: float) -> str:
+    """Percentage points with a real minus sign: '+2.1 pts', '−4.0 pts'."""
+    return f"{v * 100:+.1f} pts".replace("-", "−")
+
+
+def wape_heatmap(table: pd.DataFrame, x: str, y: str, window: str = "") -> go.Figure:
+    """WAPE for every combination of two attributes, annotated with WAPE and n, on the absolute 0–100 % scale
+    the ABC × XYZ matrix uses (a cell has the same colour for WAPE w there as for accuracy 1 − w here)."""
     pv = table.pivot(index=y, columns=x, values="wape")
     n = table.pivot(index=y, columns=x, values="n").reindex_like(pv)
     text = [[("–" if np.isnan(v) else f"{v * 100:.1f} %<br>n={int(c):,}") for v, c in zip(rv, rn)]
             for rv, rn in zip(pv.to_numpy(), n.fillna(0).to_numpy())]
     fig = go.Figure(go.Heatmap(
         z=pv.to_numpy() * 100, x=[str(c) for c in pv.columns], y=[str(i) for i in pv.index], text=text,
-        texttemplate="%{text}", colorscale=WAPE_SCALE, colorbar=dict(title="WAPE %", ticksuffix=" %"),
+        texttemplate="%{text}", colorscale=WAPE_SCALE, zmin=0, zmax=100, xgap=2, ygap=2,
+        colorbar=dict(title="WAPE", ticksuffix=" %", thickness=12),
         hovertemplate=f"{y} %{{y}} · {x} %{{x}}: WAPE %{{z:.1f}} %<extra></extra>"))
-    fig = _layout(fig, f"WAPE by {x} × {y}", y.capitalize(), x.capitalize(), height=120 + 48 * max(len(pv.index), 3))
+    fig = _layout(fig, _window_title(f"WAPE by {x} × {y}", window), y.capitalize(), x.capitalize(),
+                  height=150 + 56 * max(len(pv.index), 3))
+    fig.update_layout(margin=dict(t=80))
     fig.update_layout(hovermode="closest")
     return fig
 
 
-def abc_xyz_matrix(table: pd.DataFrame) -> go.Figure:
+def abc_xyz_matrix(table: pd.DataFrame, window: str = "") -> go.Figure:
     """Accuracy per ABC (volume) × XYZ (variability) cell, labelled with accuracy and item count."""
     pv = table.pivot(index="abc", columns="xyz", values="accuracy").reindex(index=["A", "B", "C"], columns=["X", "Y", "Z"])
     items = (table.pivot(index="abc", columns="xyz", values="items").reindex_like(pv) if "items" in table
@@ -213,11 +264,11 @@ def abc_xyz_matrix(table: pd.DataFrame) -> go.Figure:
         textfont=dict(size=14), colorscale=ACCURACY_SCALE, zmin=0, zmax=100, xgap=3, ygap=3,
         colorbar=dict(title="Accuracy", ticksuffix=" %", thickness=12),
         hovertemplate="%{y}%{x}: accuracy %{z:.1f} %<extra></extra>"))
-    fig = _layout(fig, "Accuracy by ABC × XYZ segment", "Volume class (A = top 80 % of volume)",
+    fig = _layout(fig, _window_title("Accuracy by ABC × XYZ segment", window), "Volume class (A = top 80 % of volume)",
                   "Variability class (X stable, Y variable, Z erratic)", height=400)
     fig.update_yaxes(autorange="reversed", showgrid=False)
     fig.update_xaxes(side="bottom", tickangle=0)
-    fig.update_layout(hovermode="closest", plot_bgcolor="#f5f5f5")
+    fig.update_layout(hovermode="closest", plot_bgcolor="#f5f5f5", margin=dict(t=80))
     return fig
 
 

@@ -7,6 +7,7 @@ nothing; re-importing the same content changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,36 @@ class Problem:
         return f"{', '.join(where)}: {self.message}"
 
 
+@dataclass(frozen=True)
+class ProblemGroup:
+    """Identical problems (same file, column and message) on several rows, shown once with a count."""
+
+    file: str
+    column: str | None
+    message: str
+    rows: tuple[int, ...]       # the first rows (as collected)
+    count: int                  # rows collected with this problem
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.rows:
+            shown = ", ".join(str(r) for r in self.rows[:5])
+            more = f" and {self.count - 5} more" if self.count > 5 else ""
+            where.append(f"row{'s' if self.count > 1 else ''} {shown}{more}")
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        return f"{', '.join(where)}: {self.message}"
+
+
+def group_problems(problems: list[Problem]) -> list[ProblemGroup]:
+    """Problems with the same file, column and message merged into one group, in first-seen order."""
+    groups: dict[tuple, list[Problem]] = {}
+    for p in problems:
+        groups.setdefault((p.file, p.column, p.message), []).append(p)
+    return [ProblemGroup(f, c, m, tuple(p.row for p in ps if p.row is not None), len(ps))
+            for (f, c, m), ps in groups.items()]
+
+
 class ImportFailed(Exception):
     """The file has problems; nothing was written."""
 
@@ -42,7 +73,12 @@ class ImportFailed(Exception):
         self.problems = problems
         self.total = total if total is not None else len(problems)
         more = f"\n… and {self.total - len(problems)} more" if self.total > len(problems) else ""
-        super().__init__("\n".join(map(str, problems)) + more)
+        super().__init__("\n".join(map(str, group_problems(problems))) + more)
+
+    @property
+    def groups(self) -> list[ProblemGroup]:
+        """The collected problems with identical ones merged (count and first rows)."""
+        return group_problems(self.problems)
 
 
 @dataclass
@@ -56,6 +92,12 @@ class ImportResult:
     unchanged: int = 0
     batch_id: int | None = None
     previous: dict | None = field(default=None)
+    sheet: str | None = None      # the Excel sheet read
+
+    @property
+    def source(self) -> str:
+        """'file.xlsx (sheet 'Actuals')' or the file name."""
+        return f"{self.filename} (sheet '{self.sheet}')" if self.sheet else self.filename
 
     @property
     def changed(self) -> bool:
@@ -67,8 +109,8 @@ class ImportResult:
             seen = ""
             if self.previous:
                 seen = f" (same content imported {self.previous['when']:%Y-%m-%d %H:%M} UTC by {self.previous['who']})"
-            return f"{self.filename}: no changes — all {self.unchanged} values already stored{seen}."
-        return (f"{self.filename}: {self.inserted} inserted, {self.updated} updated, "
+            return f"{self.source}: no changes — all {self.unchanged} values already stored{seen}."
+        return (f"{self.source}: {self.inserted} inserted, {self.updated} updated, "
                 f"{self.unchanged} unchanged (import #{self.batch_id}).")
 
 
@@ -101,8 +143,106 @@ class _Collector:
             raise ImportFailed(ordered, self.total)
 
 
-def read_table(data: bytes, filename: str, *, max_mb: float, cap: int = 50) -> pd.DataFrame:
-    """The file's first sheet/table as text cells with a `_row` column holding file row numbers."""
+def excel_sheets(data: bytes) -> list[tuple[str, bool]]:
+    """Sheets of an Excel workbook in order, each with whether it holds any cell below the header row."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        out = []
+        for ws in wb.worksheets:
+            has = any(any(v is not None and str(v).strip() != "" for v in row)
+                      for row in ws.iter_rows(min_row=2, max_row=50, values_only=True))
+            out.append((ws.title, has))
+        return out
+    finally:
+        wb.close()
+
+
+def read_excel(data: bytes, name: str, sheet: str | None = None) -> tuple[pd.DataFrame, str]:
+    """One sheet (default the first) as a frame of raw cells with its header row as column names (exact
+    duplicates kept), plus the sheet's name. A formula cell without a cached value is an error naming the
+    cell; a first sheet without data names the sheets that have some."""
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable workbook is the user's file problem
+        raise ImportFailed([Problem(name, None, None, f"cannot read the file: {e}")]) from None
+    names = wb.sheetnames
+    if sheet is not None and sheet not in names:
+        raise ImportFailed([Problem(name, None, None, f"no sheet named '{sheet}'; the sheets are "
+                                                      f"{', '.join(repr(n) for n in names)}")])
+    ws = wb[sheet] if sheet is not None else wb.worksheets[0]
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    while rows and all(v is None or str(v).strip() == "" for v in rows[-1]):
+        rows.pop()
+    if len(rows) < 2 and sheet is None:
+        with_data = [n for n, has in excel_sheets(data) if has]
+        hint = (f"; sheets with data: {', '.join(repr(n) for n in with_data)} (choose one)" if with_data
+                else "; no sheet has data rows")
+        raise ImportFailed([Problem(name, None, None, f"the first sheet '{ws.title}' has no data rows{hint}")])
+    # formula cells without a cached value (saved by a tool that does not calculate): never read as empty
+    formulas = openpyxl.load_workbook(io.BytesIO(data), data_only=False)[ws.title]
+    missing = []
+    for r_idx, row in enumerate(formulas.iter_rows(values_only=True), start=1):
+        for c_idx, v in enumerate(row, start=1):
+            if isinstance(v, str) and v.startswith("=") and r_idx <= len(rows) and \
+                    (c_idx > len(rows[r_idx - 1]) or rows[r_idx - 1][c_idx - 1] is None):
+                missing.append((r_idx, c_idx))
+    if missing:
+        header = rows[0] if rows else []
+        probs = [Problem(name, r, str(header[c - 1]) if c <= len(header) and header[c - 1] is not None
+                         else get_column_letter(c),
+                         f"cell {get_column_letter(c)}{r} on sheet '{ws.title}' is a formula without a saved value; "
+                         "open the file in Excel and save it (or paste the values) so the result is stored")
+                 for r, c in missing[:50]]
+        raise ImportFailed(probs, len(missing))
+    if not rows:
+        raise ImportFailed([Problem(name, None, None, f"sheet '{ws.title}' is empty")])
+    width = max(len(r) for r in rows)
+    rows = [r + [None] * (width - len(r)) for r in rows]
+    header = [("" if h is None else (h.strftime("%Y-%m-%d") if isinstance(h, (pd.Timestamp, dt.date)) else str(h)))
+              for h in rows[0]]
+    df = pd.DataFrame(rows[1:], columns=range(width), dtype=object)
+    df.columns = header
+    return df, ws.title
+
+
+def duplicate_headers(columns: list[str], name: str) -> list[Problem]:
+    """A problem for every header that repeats another, exactly or in another case/spacing."""
+    seen: dict[str, str] = {}
+    out = []
+    for c in columns:
+        key = str(c).strip().lower()
+        if not key:
+            continue
+        if key in seen:
+            same = seen[key] == str(c).strip()
+            out.append(Problem(name, 1, str(c).strip(), f"column '{str(c).strip()}' appears twice"
+                               + ("" if same else f" (as '{seen[key]}')") + "; keep one"))
+        else:
+            seen[key] = str(c).strip()
+    return out
+
+
+def read_csv_text(data: bytes) -> pd.DataFrame:
+    """CSV bytes (UTF-8, ',' or ';') as text cells; the header row kept exactly (duplicates not renamed)."""
+    text = data.decode("utf-8-sig")
+    first = text.splitlines()[0] if text else ""
+    sep = ";" if first.count(";") > first.count(",") else ","
+    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, skip_blank_lines=False,
+                     header=None)
+    header = [str(h) for h in df.iloc[0].tolist()]
+    df = df.iloc[1:].reset_index(drop=True)
+    df.columns = header
+    return df
+
+
+def read_table(data: bytes, filename: str, *, max_mb: float, cap: int = 50, sheet: str | None = None) -> pd.DataFrame:
+    """The file's table (an Excel file's first sheet, or `sheet`) as text cells with a `_row` column holding
+    file row numbers; `df.attrs['sheet']` names the sheet read."""
     name = Path(filename).name
     ext = Path(filename).suffix.lower()
     if ext not in SUPPORTED:
@@ -112,25 +252,37 @@ def read_table(data: bytes, filename: str, *, max_mb: float, cap: int = 50) -> p
                                     f"file is {len(data) / 1048576:.1f} MB, over the {max_mb:g} MB limit (config [app] max_upload_mb)")])
     if not data.strip():
         raise ImportFailed([Problem(name, None, None, "file is empty; expected a header row and at least one data row")])
+    sheet_read = None
     try:
         if ext in (".xlsx", ".xlsm"):
-            df = pd.read_excel(io.BytesIO(data), dtype=object, engine="openpyxl", header=0)
+            df, sheet_read = read_excel(data, name, sheet)
         else:
-            text = data.decode("utf-8-sig")
-            first = text.splitlines()[0] if text else ""
-            sep = ";" if first.count(";") > first.count(",") else ","
-            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, skip_blank_lines=False)
+            df = read_csv_text(data)
     except UnicodeDecodeError:
         raise ImportFailed([Problem(name, None, None, "file is not UTF-8 text; save the CSV as UTF-8")]) from None
+    except ImportFailed:
+        raise
     except Exception as e:  # parser errors name the line themselves
         raise ImportFailed([Problem(name, None, None, f"cannot read the file: {e}")]) from None
     df.columns = [str(c).strip() if not isinstance(c, (pd.Timestamp,)) else c.strftime("%Y-%m-%d") for c in df.columns]
+    dups = duplicate_headers(list(df.columns), name)
+    if dups:
+        raise ImportFailed(dups)
+    blank_head = [i for i, c in enumerate(df.columns) if c == ""]
+    if blank_head:
+        used = [i for i in blank_head if (df.iloc[:, i].notna() & (df.iloc[:, i].astype(str).str.strip() != "")).any()]
+        if used:
+            raise ImportFailed([Problem(name, 1, None, f"column {i + 1} has values but no header; name it or "
+                                                       "delete it") for i in used])
+        df = df.iloc[:, [i for i in range(df.shape[1]) if i not in blank_head]]
     df.insert(0, "_row", np.arange(2, len(df) + 2))
     cells = df.drop(columns="_row")
     blank = cells.apply(lambda c: c.isna() | (c.astype(str).str.strip() == "")).all(axis=1)
     df = df[~blank.to_numpy()].reset_index(drop=True)
     if df.empty:
-        raise ImportFailed([Problem(name, None, None, "file has a header but no data rows")])
+        raise ImportFailed([Problem(name, None, None, "file has a header but no data rows"
+                                    + (f" on sheet '{sheet_read}'" if sheet_read else ""))])
+    df.attrs["sheet"] = sheet_read
     return df
 
 

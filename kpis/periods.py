@@ -144,7 +144,8 @@ def parse_one(value: str | dt.date, cadence: str) -> dt.date:
         return quick
     start, err = normalise([value], cadence)
     if err.iloc[0]:
-        raise PeriodError(f"{value!r} {err.iloc[0]}; expected {FORMAT_HINT}")
+        hint = "" if "but this KPI is" in err.iloc[0] else f"; expected {FORMAT_HINT}"
+        raise PeriodError(f"{value!r} {err.iloc[0]}{hint}")
     return start.iloc[0].date()
 
 
@@ -162,9 +163,11 @@ def parse_from(value: str | dt.date, cadence: str) -> dt.date:
 
 
 def label(start: dt.date | pd.Timestamp | np.datetime64, cadence: str) -> str:
-    """Display label of a period start (2025-03, 2025-Q1, 2025-W05)."""
+    """Display label of a period start (2025-03, 2025-Q1, 2025-W05, 2025); no pandas needed."""
     if isinstance(start, np.datetime64):
         start = start.astype("datetime64[D]").item()
+    if cadence == "year":
+        return f"{start.year}"
     if cadence == "week":
         iso = start.isocalendar()
         return f"{iso[0]}-W{iso[1]:02d}"
@@ -176,6 +179,8 @@ def label(start: dt.date | pd.Timestamp | np.datetime64, cadence: str) -> str:
 def labels(starts: pd.Series, cadence: str) -> pd.Series:
     """Vectorised `label` for a series of period starts."""
     s = pd.to_datetime(pd.Series(starts))
+    if cadence == "year":
+        return s.dt.year.astype(str)
     if cadence == "week":
         iso = s.dt.isocalendar()
         return iso.year.astype(str) + "-W" + iso.week.astype(str).str.zfill(2)
@@ -189,13 +194,58 @@ def shift(start: dt.date, n: int, cadence: str) -> dt.date:
     ts = pd.Timestamp(start)
     if cadence == "week":
         return (ts + pd.Timedelta(weeks=n)).date()
-    months = n * (3 if cadence == "quarter" else 1)
+    months = n * {"quarter": 3, "year": 12}.get(cadence, 1)
     return (ts + pd.DateOffset(months=months)).date()
 
 
 def per_word(cadence: str) -> str:
-    """'a week', 'a month', 'a quarter' for trend sentences."""
-    return {"week": "week", "month": "month", "quarter": "quarter"}[cadence]
+    """'a week', 'a month', 'a quarter', 'a year' for trend sentences."""
+    return {"week": "week", "month": "month", "quarter": "quarter", "year": "year"}[cadence]
+
+
+ROLLUP_CADENCES: tuple[str, ...] = ("week", "month", "quarter", "year")
+_SUB_UNITS = {"week": "weeks", "month": "months", "quarter": "quarters"}
+
+
+def coarse_start(starts: pd.Series, source: str, target: str) -> pd.Series:
+    """Start of the coarser period (month, quarter, year) each source period belongs to; a week belongs to the
+    period holding its Thursday, as ISO weeks do."""
+    s = pd.to_datetime(pd.Series(starts)).reset_index(drop=True)
+    if source == target:
+        return s
+    if source == "week":
+        s = s + pd.Timedelta(days=3)
+    freq = {"month": "M", "quarter": "Q", "year": "Y"}[target]
+    return s.dt.to_period(freq).dt.start_time
+
+
+def start_of(day: dt.date | pd.Timestamp, cadence: str) -> dt.date:
+    """Start of the period (week, month, quarter, year) that contains a day."""
+    ts = pd.Timestamp(day).normalize()
+    if cadence == "week":
+        return (ts - pd.Timedelta(days=ts.dayofweek)).date()
+    return ts.to_period({"month": "M", "quarter": "Q", "year": "Y"}[cadence]).start_time.date()
+
+
+def sub_periods(coarse: pd.Series, source: str, target: str) -> np.ndarray:
+    """How many source periods a complete coarser period holds (4 or 5 weeks a month, 13 or 14 a quarter,
+    52 or 53 a year; 3 months a quarter, 12 a year)."""
+    c = pd.to_datetime(pd.Series(coarse)).reset_index(drop=True)
+    if source == target:
+        return np.ones(len(c), dtype=int)
+    months = {"month": 1, "quarter": 3, "year": 12}[target]
+    if source != "week":
+        return np.full(len(c), months // {"month": 1, "quarter": 3}[source], dtype=int)
+    end = c + pd.DateOffset(months=months)
+    # Thursdays in [start, end): count days to the first Thursday on/after each bound
+    def first_thu(d: pd.Series) -> pd.Series:
+        return d + pd.to_timedelta((3 - d.dt.day_of_week) % 7, unit="D")
+    return ((first_thu(end) - first_thu(c)).dt.days // 7).to_numpy(dtype=int)
+
+
+def sub_unit(cadence: str) -> str:
+    """'weeks', 'months', 'quarters' for partial-period notes."""
+    return _SUB_UNITS[cadence]
 
 
 def period_number(starts: pd.Series, cadence: str) -> np.ndarray:
@@ -204,6 +254,8 @@ def period_number(starts: pd.Series, cadence: str) -> np.ndarray:
     if cadence == "week":
         return ((s - pd.Timestamp("1970-01-05")).dt.days // 7).to_numpy()
     months = (s.dt.year * 12 + s.dt.month - 1).to_numpy()
+    if cadence == "year":
+        return s.dt.year.to_numpy()
     return months // 3 if cadence == "quarter" else months
 
 

@@ -132,6 +132,42 @@ def signals(values: Any, limits: XmR) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(n))
 
 
+def phase_ids(periods: Any, splits: Any) -> np.ndarray:
+    """Phase number of each point: 0 before the first split date, k from the k-th split on (splits sorted)."""
+    p = pd.to_datetime(pd.Series(list(periods), dtype="object")).to_numpy()
+    cuts = np.sort(pd.to_datetime(pd.Series(list(splits), dtype="object")).to_numpy()) if len(list(splits)) else \
+        np.array([], dtype="datetime64[ns]")
+    return np.searchsorted(cuts, p, side="right").astype(int)
+
+
+def phased_limits(values: Any, phases: Any, *, baseline: Any = None) -> list[XmR | None]:
+    """XmR limits of each phase from its own points (only points where `baseline` is True, if given); None
+    for a phase with fewer than 6 such points. One entry per phase number 0..max."""
+    x = _as_float(values)
+    ph = np.asarray(phases, dtype=int)
+    use = np.ones(x.size, dtype=bool) if baseline is None else np.asarray(baseline, dtype=bool)
+    n_phases = int(ph.max()) + 1 if ph.size else 0
+    return [xmr_limits(x[(ph == k) & use]) for k in range(n_phases)]
+
+
+def phased_signals(values: Any, phases: Any, limits: list[XmR | None]) -> pd.DataFrame:
+    """Western Electric flags judged within each phase against that phase's limits (no flags without limits);
+    runs and windows never span a phase boundary. Columns as :func:`signals`."""
+    x = _as_float(values)
+    ph = np.asarray(phases, dtype=int)
+    out = pd.DataFrame({c: np.zeros(x.size, dtype=bool) for c in
+                        ("beyond_limits", "two_of_three", "four_of_five", "eight_in_a_row", "any")})
+    out["side"] = np.zeros(x.size, dtype=int)
+    for k, lim in enumerate(limits):
+        idx = np.flatnonzero(ph == k)
+        if lim is None or not idx.size:
+            continue
+        flags = signals(x[idx], lim)
+        for c in out.columns:
+            out.loc[idx, c] = flags[c].to_numpy()
+    return out
+
+
 def trend(values: Any, times: Any = None) -> Trend | None:
     """Theil–Sen slope (per time unit) with 95% CI and Kendall tau p-value; None under 3 non-NaN points or constant time."""
     y = _as_float(values)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from kpis import catalog, safety
 from kpis.access.signin import ALLOW_NETWORK_ENV, local_mode_problem, signed_in_user
 from kpis.access.users import NotAllowed, User, current_user
+from kpis.catalog import series as kpi_series
 from kpis.catalog.sync import sync_catalog
 from kpis.config import AppConfig, ConfigError, get_config
 from kpis.store import repo
@@ -46,8 +47,39 @@ PAGE_SCORECARD = "pages/scorecard.py"
 REGISTER_OWNER = "reg_owner"           # decision register's owner filter (set by the scorecard's landing)
 
 
+def leave_folder_mode(*, rerun: bool = True) -> None:
+    """Leave Streamlit's old folder-based page mode and rerun the same page with st.navigation.
+
+    Streamlit runs the first session of a freshly started server in that mode because app.py sits next to a
+    `pages/` folder: it skips app.py, lists every file of pages/ in the sidebar and, for a deep link whose url
+    path is not a file name (/kpi-trends), shows "Page not found". Page hashes come from url paths, so the
+    rerun lands on the same page (pages/kpi-trends.py and pages/forecast-accuracy.py are aliases for the
+    hyphenated paths)."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    first_run = not st.session_state.get("_navigation_ready")
+    st.session_state["_navigation_ready"] = True
+    if not PagesManager.uses_pages_directory:
+        return
+    if not rerun:     # app.py itself goes on to call st.navigation, which takes over
+        PagesManager.uses_pages_directory = False
+    elif first_run:   # only a session's first run: a later one may carry a button click that a rerun would drop
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def alias_page() -> None:
+    """Body of a url-path alias in pages/ (only ever run in the folder mode): hand over to st.navigation and
+    rerun, which opens the real page of the same url path."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
+
 def config() -> AppConfig:
     """The validated config, or the list of problems on screen and a stop."""
+    leave_folder_mode()
     try:
         return get_config()
     except ConfigError as e:
@@ -148,18 +180,11 @@ def user() -> User:
 
 def _computed(eng) -> pd.DataFrame | None:
     """KPI values computed from the forecast data (source = "forecast"), if that module is present."""
-    try:
-        from kpis import forecast
-    except ImportError:
-        return None
-    return forecast.computed_kpi_values(eng, get_config())
+    return kpi_series.computed_values(eng, get_config())
 
 
 def _merge(stored: pd.DataFrame, computed: pd.DataFrame | None) -> pd.DataFrame:
-    if computed is None or computed.empty:
-        return stored
-    keep = stored[~stored["kpi_id"].isin(computed["kpi_id"].unique())]
-    return pd.concat([keep, computed[[c for c in stored.columns if c in computed.columns]]], ignore_index=True)
+    return kpi_series.merge_computed(stored, computed)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -190,6 +215,15 @@ def detail(kpi_id: str) -> pd.DataFrame:
     return kpi_detail(cfg.database_url(), version(), kpi_id)
 
 
+def seed(key: str, options: list, default) -> None:
+    """Give a widget its value before it is drawn: the session's, else the link's (?key=value), else default."""
+    if st.session_state.get(key) in options:
+        return
+    from_url = st.query_params.get(key)
+    match = next((o for o in options if str(o) == from_url), None) if from_url is not None else None
+    st.session_state[key] = match if match is not None else default
+
+
 def empty_state(what: str = "KPI data") -> None:
     """Tell the user what to do when there is nothing to show, then stop."""
     st.info(f"No {what} yet. Upload a file on the **Data** page, run `python -m kpis import actuals FILE`, "
@@ -202,11 +236,28 @@ def status_badge(status: str) -> None:
     st.badge(catalog.STATUS_LABELS[status], icon=STATUS_ICON[status], color=STATUS_BADGE[status])
 
 
+OPEN_TREND = "_open_trend"
+
+
+def go(page: str) -> None:
+    """Switch to another page. The query parameters of this page's URL-bound widgets stay behind: a plain
+    st.switch_page would try to clear them and fail ("bound to widgets")."""
+    st.switch_page(page, query_params={})
+
+
 def open_trend(kpi_id: str, segment: str = "") -> None:
-    """Remember a KPI for the trends page and go there."""
-    st.session_state[TREND_KPI] = kpi_id
-    st.session_state[TREND_SEGMENT] = segment
-    st.switch_page(PAGE_TRENDS)
+    """Remember a KPI for the trends page and go there (handed over outside the widget keys, which are bound to
+    the URL and belong to the trends page)."""
+    st.session_state[OPEN_TREND] = (kpi_id, segment)
+    go(PAGE_TRENDS)
+
+
+def take_opened_trend() -> None:
+    """On the trends page: apply a KPI handed over by open_trend to its widgets (before they are drawn)."""
+    handed = st.session_state.pop(OPEN_TREND, None)
+    if handed:
+        st.session_state[TREND_KPI], st.session_state[TREND_SEGMENT] = handed
+        st.session_state.pop("trend_cadence", None)
 
 
 def forecast_cube():
@@ -217,23 +268,34 @@ def forecast_cube():
     return forecast.get_cube(eng, config(), forecast.forecast_version(eng))
 
 
-def forecast_filters(cube, prefix: str) -> dict:
-    """Period range, lag, stage and attribute filters for the forecast pages; returns the view arguments."""
+def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_lags: bool = True) -> dict:
+    """Window, lag, stage and attribute filters for the forecast pages; returns the view arguments.
+
+    all_lags=False leaves "All lags" out (a view defined per snapshot lag, like the tracking signal)."""
     from kpis import forecast
     from kpis import periods as _periods
+    from kpis.forecast import windows
 
     labels = list(_periods.labels(pd.Series(cube.periods), cube.cadence))
-    c1, c2, c3 = st.columns([2.4, 1, 1.2])
-    lo, hi = c1.select_slider("Periods", options=labels, value=(labels[0], labels[-1]), key=f"{prefix}_periods")
-    lag_options = [None, *cube.lags]
-    default_lag = cube.headline_lag if cube.headline_lag in cube.lags else None
+    c0, c1, c2, c3 = st.columns([1.3, 1.6, 1, 1.2])
+    keys = list(windows.WINDOWS)
+    wkey = c0.selectbox("Window", keys, index=keys.index(default_window), key=f"{prefix}_window", bind="query-params",
+                        format_func=windows.WINDOWS.get, help="Periods counted, ending at the newest period with data")
+    custom = None
+    if wkey == "custom":
+        custom = c1.select_slider("Periods", options=labels, value=(labels[0], labels[-1]), key=f"{prefix}_periods", bind="query-params")
+    win = windows.resolve(cube.periods, cube.cadence, wkey, custom)
+    if wkey != "custom":
+        c1.text_input("Periods", win.text, disabled=True, key=f"{prefix}_window_text")
+    lag_options = [None, *cube.lags] if all_lags else list(cube.lags)
+    default_lag = cube.headline_lag if cube.headline_lag in cube.lags else lag_options[0]
     if st.session_state.get(f"{prefix}_lag", default_lag) not in lag_options:
         st.session_state[f"{prefix}_lag"] = default_lag
-    lag = c2.selectbox("Lag", lag_options, index=lag_options.index(default_lag), key=f"{prefix}_lag",
+    lag = c2.selectbox("Lag", lag_options, index=lag_options.index(default_lag), key=f"{prefix}_lag", bind="query-params",
                        format_func=lambda k: "All lags" if k is None else f"Lag {k}",
                        help="Periods between the forecast snapshot and the target period")
     final = forecast.final_stage(cube)
-    stage = c3.selectbox("Stage", cube.stages, index=cube.stages.index(final), key=f"{prefix}_stage",
+    stage = c3.selectbox("Stage", cube.stages, index=cube.stages.index(final), key=f"{prefix}_stage", bind="query-params",
                          format_func=lambda s: s.capitalize() + (" (derived)" if s in cube.derived else ""))
     filters: dict[str, list[str]] = {}
     attrs = [a for a in cube.attributes if a not in ("abc", "xyz")]
@@ -241,21 +303,36 @@ def forecast_filters(cube, prefix: str) -> dict:
         cols = st.columns(max(len(attrs) + 2, 1))
         for col, a in zip(cols, [*attrs, "abc", "xyz"]):
             chosen = col.multiselect(a.upper() if a in ("abc", "xyz") else a.capitalize(), cube.attributes[a],
-                                     key=f"{prefix}_attr_{a}", placeholder="All")
+                                     key=f"{prefix}_attr_{a}", bind="query-params", placeholder="All")
             if chosen:
                 filters[a] = chosen
-    return {"period_from": cube.periods[labels.index(lo)], "period_to": cube.periods[labels.index(hi)],
-            "lag": lag, "stage": stage, "filters": filters or None, "labels": (lo, hi)}
+    return {"period_from": win.start, "period_to": win.end, "window": win,
+            "lag": lag, "stage": stage, "filters": filters or None, "labels": (win.first_label, win.last_label)}
 
 
-def csv_button(df: pd.DataFrame, name: str, key: str) -> None:
-    """A CSV download of a table (fractions stay fractions)."""
-    st.download_button("Download CSV", df.to_csv(index=False).encode("utf-8"), file_name=f"{name}.csv",
+def csv_button(df: pd.DataFrame, name: str, key: str, view: dict | None = None) -> None:
+    """A CSV download of a table (fractions stay fractions, no float noise, cells that a spreadsheet would run as
+    formulas neutralised); with `view` (the forecast_filters result) the window, stage, lag and filters become
+    leading columns and part of the file name."""
+    from kpis.forecast import windows
+
+    if view is not None and "window" in view:
+        stage = view.get("stage") if "stage" not in df.columns else None
+        lag = view.get("lag", "") if "lag" not in df.columns else ""
+        df = windows.with_filters(df, window=view["window"], stage=stage, lag=lag, filters=view.get("filters"))
+        name = windows.file_name(name, window=view["window"], stage=stage, lag=lag, filters=view.get("filters"))
+    else:
+        name = f"{name}.csv"
+    st.download_button("Download CSV", windows.csv_bytes(df), file_name=name,
                        mime="text/csv", key=key, icon=":material/download:", type="tertiary")
 
 
 METRIC_FORMAT = {
     "n": st.column_config.NumberColumn("n", format="%d", help="Item-periods with both actual and forecast"),
+    "error_share": st.column_config.NumberColumn("Share of error", format="percent",
+                                                 help="The item's Σ|F−A| as a share of the group's"),
+    "left_out": st.column_config.NumberColumn("Left out", format="%d",
+                                              help="The stage's rows outside the matched sample"),
     "actual": st.column_config.NumberColumn("Actual", format="%,.0f"),
     "forecast": st.column_config.NumberColumn("Forecast", format="%,.0f"),
     "mae": st.column_config.NumberColumn("MAE", format="%,.1f"),

@@ -277,7 +277,7 @@ with c2:
     if a["review_id"] and st.button(f"Open review #{a['review_id']}", key="act_to_review",
                                     icon=":material/rate_review:"):
         st.session_state[prefill.OPEN_REVIEW] = a["review_id"]
-        st.switch_page(prefill.PAGE_REVIEWS)
+        _ui.go(prefill.PAGE_REVIEWS)
 
 # Status moves: only the allowed ones are offered; the core refuses anything else.
 moves = actions.allowed_moves(a["status"], user)

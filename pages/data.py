@@ -4,12 +4,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpis import safety
+from kpis import audit_text, safety
 from kpis.access.users import NotAllowed
 from kpis.catalog import overview
 from kpis.catalog.load import import_actuals
 from kpis.forecast import views as forecast_views
-from kpis.ingest import ImportFailed
+from kpis.ingest import ImportFailed, excel_sheets
 from kpis.store import repo
 from pages import _ui
 
@@ -51,10 +51,24 @@ with up:
         types = ["csv", "xlsx"] + (["parquet"] if kind not in TABLE_ONLY else [])
         file = st.file_uploader("CSV, Excel" + (" or Parquet" if kind not in TABLE_ONLY else "") +
                                 f" (up to {cfg.app.max_upload_mb:g} MB)", type=types, key="data_file")
+        sheet = None
+        if file is not None and file.name.lower().endswith((".xlsx", ".xlsm")):
+            try:
+                sheets = excel_sheets(file.getvalue())
+            except Exception:  # noqa: BLE001 - an unreadable workbook is reported by the import itself
+                sheets = []
+            if len(sheets) > 1:
+                names = [n for n, _ in sheets]
+                first_with_data = next((n for n, has in sheets if has), names[0])
+                sheet = st.selectbox("Sheet to read", names, index=names.index(first_with_data), key="data_sheet",
+                                     format_func=lambda n: n + ("" if dict(sheets)[n] else " (no data)"))
+            elif sheets:
+                st.caption(f"Reading sheet '{sheets[0][0]}'.")
         if file is not None and st.button("Import", type="primary", key="data_import", icon=":material/upload:"):
+            bar = None
             try:
                 if kind == "actuals":
-                    result = import_actuals(eng, file.getvalue(), file.name, config=cfg, user=user)
+                    result = import_actuals(eng, file.getvalue(), file.name, config=cfg, user=user, sheet=sheet)
                 elif kind == "assessments":
                     from kpis.maturity.load import import_assessments
 
@@ -73,8 +87,8 @@ with up:
 
                     bar = st.progress(0.0, text="Reading the file…")
                     result = forecast.import_file(eng, file.getvalue(), kind=kind, config=cfg, user=user,
-                                                     filename=file.name, progress=lambda f, t: bar.progress(min(f, 1.0), text=t))
-                    bar.empty()
+                                                  filename=file.name, sheet=sheet,
+                                                  progress=lambda f, t: bar.progress(min(f, 1.0), text=t))
             except ImportFailed as e:
                 st.error(f"**{file.name} was not imported** — nothing was written. "
                          f"{e.total} problem{'s' if e.total != 1 else ''} found"
@@ -84,6 +98,9 @@ with up:
                 st.error(str(e))
             else:
                 (st.success if result.changed else st.info)(result.summary())
+            finally:
+                if bar is not None:   # the progress bar goes away whether the import worked or not
+                    bar.empty()
 with samples:
     st.subheader("Sample files")
     st.caption("Every import format, ready to copy.")
@@ -113,7 +130,15 @@ st.caption("Forecast data: " + (forecast_views.data_summary(cube) if cube is not
 
 with st.expander("Audit log (latest 200 writes)"):
     log = repo.audit_log(eng)
-    log["details"] = log["details"].astype(str)
-    st.dataframe(log.rename(columns={"at": "When (UTC)", "actor": "Who", "action": "Action", "entity": "Record",
-                                     "entity_id": "Record id", "details": "Details"}).drop(columns="id"),
-                 hide_index=True, width="stretch")
+    st.dataframe(audit_text.log_table(log, cfg), hide_index=True, width="stretch", key="data_audit",
+                 column_config={"What": st.column_config.TextColumn("What", width="large")})
+    batches = [int(i) for i in log.loc[log["entity"] == "import_batch", "entity_id"].dropna().unique()]
+    if batches:
+        b = st.selectbox("Values changed by import", batches, key="data_audit_batch",
+                         format_func=lambda i: f"Import #{i}")
+        changes = audit_text.import_changes(repo.audit_log(eng, limit=5000), b, cfg)
+        if changes.empty:
+            st.caption(f"Import #{b} only added new values; no stored value changed.")
+        else:
+            st.dataframe(changes, hide_index=True, width="stretch", key="data_audit_changes")
+            _ui.csv_button(changes, f"import_{b}_changed_values", "data_audit_changes_csv")

@@ -16,15 +16,16 @@ if cube is None:
     st.page_link(_ui.PAGE_DATA, label="Go to the Data page", icon=":material/upload:")
     st.stop()
 
-f = _ui.forecast_filters(cube, "ex")
+f = _ui.forecast_filters(cube, "ex", all_lags=False)   # the tracking signal is defined per snapshot lag
 top = st.slider("Largest error contributors to list", 10, 200, 50, step=10, key="ex_top")
 exc = cube.exceptions(stage=f["stage"], lag=f["lag"], period_from=f["period_from"], period_to=f["period_to"],
                       filters=f["filters"], top=top)
-st.caption(f"Tracking signal = Σ(F−A) / MAD over each item's last {cube.tracking_window} periods; flagged when "
+st.caption(f"{f['stage'].capitalize()} forecast, lag {f['lag']}, {f['window'].text}. "
+           f"Tracking signal = Σ(F−A) / MAD over each item's last {cube.tracking_window} periods; flagged when "
            f"|TS| > {cube.tracking_limit:g}. Ranked by absolute error volume — the list to work through before the "
            "demand review.")
 if exc.empty:
-    st.success("No exceptions for these filters.")
+    st.success(f"No exceptions for these filters in the {f['window'].text}.")
     st.stop()
 
 summary = forecast_views.exception_summary(exc)
@@ -34,7 +35,7 @@ m[1].metric("Over-forecast / under-forecast", f"{summary['over']} / {summary['un
             help="Flagged items with a positive / negative tracking signal")
 m[2].metric("Share of total error in this list", f"{summary['share']:.0%}", border=True)
 
-lag = f["lag"] if f["lag"] is not None else cube.headline_lag
+lag = f["lag"]
 # Small trends for the first rows of the work list (at full size thousands of items can be flagged).
 series = cube.item_series(exc["item"].head(forecast_views.TREND_ROWS).tolist(), stage=f["stage"], lag=lag,
                           period_from=f["period_from"], period_to=f["period_to"])
@@ -53,7 +54,7 @@ pick = st.dataframe(
         "actual_trend": st.column_config.LineChartColumn("Actual (trend)", width="small"),
         "forecast_trend": st.column_config.LineChartColumn("Forecast (trend)", width="small"),
     })
-_ui.csv_button(table.drop(columns=["actual_trend", "forecast_trend"]), "forecast_exceptions", "ex_csv")
+_ui.csv_button(table.drop(columns=["actual_trend", "forecast_trend"]), "forecast_exceptions", "ex_csv", f)
 rows = pick.selection.rows if pick is not None and hasattr(pick, "selection") else []
 item = str(table.iloc[rows[0]]["item"]) if rows else str(table.iloc[0]["item"])
 detail = series[series["item"] == item]
@@ -68,5 +69,5 @@ if _ui.user().can("manage_actions") and st.button(f"Create action for {item}", k
     picked = table[table["item"].astype(str) == item].iloc[0]
     st.session_state[prefill.SESSION_KEY] = prefill.from_exception(
         item, why=str(picked["why"]), wape=float(picked["wape"]), bias=float(picked["bias"]), ts=float(picked["ts"]))
-    st.switch_page(prefill.PAGE_ACTIONS)
+    _ui.go(prefill.PAGE_ACTIONS)
 st.plotly_chart(charts.item_figure(detail, item, f["stage"], lag), key="ex_item_chart", width="stretch")

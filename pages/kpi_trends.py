@@ -1,6 +1,5 @@
 """KPI trends: one KPI's series against its target, with XmR limits, signals and the trend in words."""
 
-import datetime as dt
 
 import pandas as pd
 import streamlit as st
@@ -16,30 +15,62 @@ if _ui.totals().empty:
     _ui.empty_state()
 
 ids = [k.id for k in cfg.kpis]
-if st.session_state.get(_ui.TREND_KPI) not in ids:
-    st.session_state[_ui.TREND_KPI] = ids[0]
+_ui.take_opened_trend()
+_ui.seed(_ui.TREND_KPI, ids, ids[0])
 c1, c2, c3, c4 = st.columns([2.2, 1.2, 1, 1.4])
-kpi_id = c1.selectbox("KPI", ids, key=_ui.TREND_KPI, format_func=lambda i: cfg.kpi_by_id[i].name)
+
+
+def _kpi_changed() -> None:
+    """Another KPI: View by returns to that KPI's own cadence."""
+    st.session_state["trend_cadence"] = cfg.kpi_by_id[st.session_state[_ui.TREND_KPI]].cadence
+
+
+kpi_id = c1.selectbox("KPI", ids, key=_ui.TREND_KPI, bind="query-params", format_func=lambda i: cfg.kpi_by_id[i].name,
+                      on_change=_kpi_changed)
 kpi = cfg.kpi_by_id[kpi_id]
 mine = _ui.detail(kpi_id)
 segs = sorted(mine["segment"].unique(), key=lambda s: (s != "", s))
 if "" not in segs:
     segs = ["", *segs]
-if st.session_state.get(_ui.TREND_SEGMENT) not in segs:
-    st.session_state[_ui.TREND_SEGMENT] = ""
-segment = c2.selectbox("Segment", segs, key=_ui.TREND_SEGMENT, format_func=lambda s: s or "Total")
-cadence = c3.selectbox("View by", trends.rollup_choices(kpi), key="trend_cadence", format_func=str.capitalize)
-baseline = c4.selectbox("Control-limit baseline", ["all", "first12", "until"], key="trend_baseline",
+_ui.seed(_ui.TREND_SEGMENT, segs, "")
+segment = c2.selectbox("Segment", segs, key=_ui.TREND_SEGMENT, bind="query-params", format_func=lambda s: s or "Total")
+choices = trends.rollup_choices(kpi)
+_ui.seed("trend_cadence", choices, kpi.cadence)
+cadence = c3.selectbox("View by", choices, key="trend_cadence", bind="query-params", format_func=str.capitalize)
+baseline = c4.selectbox("Control-limit baseline", ["all", "first12", "until"], key="trend_baseline", bind="query-params",
                         format_func={"all": "All points", "first12": "First 12 points",
-                                     "until": "Points before a date"}.get)
-until = None
-if baseline == "until":
-    until = st.date_input("Baseline ends before", value=dt.date.today().replace(day=1) - dt.timedelta(days=365),
-                          key="trend_until")
-
+                                     "until": "Points before a period"}.get)
+until, splits, bad = None, [], []
+o1, o2, o3 = st.columns([1.4, 2.2, 1.4]) if baseline == "until" else (None, *st.columns([3.6, 1.4]))
 series = mine[mine["segment"] == segment]
+if baseline == "until":
+    if "trend_until" not in st.session_state and len(series):
+        st.session_state["trend_until"] = periods.label(
+            periods.shift(series["period"].max().date(), -12, kpi.cadence), kpi.cadence)
+    text = o1.text_input("Baseline ends before", key="trend_until", bind="query-params", placeholder="e.g. 2025-07",
+                         help="A period (2025-07, 2025-Q3, 2025-W27) or a date; applies on Enter")
+    if text.strip():
+        try:
+            until = periods.parse_from(text, kpi.cadence)
+        except periods.PeriodError as e:
+            bad.append(str(e))
+split_text = o2.text_input("Split the limits at", key="trend_splits", bind="query-params", placeholder="e.g. 2025-06, 2026-01",
+                           help="Periods where the process changed (an action completed): each phase gets its own "
+                                "centre and limits, and signals are judged within their phase. Applies on Enter.")
+for part in [p.strip() for p in split_text.split(",") if p.strip()]:
+    try:
+        splits.append(periods.parse_from(part, kpi.cadence))
+    except periods.PeriodError as e:
+        bad.append(str(e))
+include_partial = o3.toggle("Include partial periods", key="trend_partial", bind="query-params", value=False,
+                            help="A period missing some of its weeks or months is left out of the latest value, "
+                                 "change, status, limits, signals and trend unless included here.",
+                            disabled=cadence == kpi.cadence)
+for b in bad:
+    st.warning(b, icon=":material/warning:")
+
 view = trends.trend_view(series, kpi, cadence=cadence, baseline=baseline, baseline_until=until,
-                         currency=cfg.app.currency)
+                         currency=cfg.app.currency, include_partial=include_partial, splits=splits)
 st.caption(f"{catalog.FUNCTION_LABELS[kpi.function]} · owner {kpi.owner} · {catalog.DIRECTION_LABELS[kpi.direction].lower()}"
            f" · {kpi.cadence}ly, rolled up by {kpi.rollup} · {kpi.description}")
 
@@ -48,23 +79,27 @@ if view.table.empty:
     st.page_link(_ui.PAGE_DATA, label="Go to the Data page", icon=":material/upload:")
     st.stop()
 
-last = view.table.iloc[-1]
-prev = view.table.iloc[-2] if len(view.table) > 1 else None
+last, prev = view.latest, view.previous
+if last is None:
+    st.info(f"Every {cadence} shown is partial. Choose a finer View by, or include partial periods.")
+    st.stop()
 m1, m2, m3, m4 = st.columns(4)
-m1.metric(f"Latest ({last['label']})", catalog.format_value(kpi, last["value"], cfg.app.currency),
+m1.metric(f"Latest ({last['label']}{', partial' if last.get('partial', False) else ''})",
+          catalog.format_value(kpi, last["value"], cfg.app.currency),
           delta=catalog.format_change(kpi, last["value"] - prev["value"], cfg.app.currency) if prev is not None else None,
-          delta_color={"higher": "normal", "lower": "inverse", "band": "off"}[kpi.direction], border=True)
+          delta_color={"higher": "normal", "lower": "inverse", "band": "off"}[kpi.direction], border=True,
+          help=f"Change against {prev['label']}" if prev is not None else None)
 m2.metric("Target", catalog.target_text(kpi, last["target"], cfg.app.currency), border=True)
 with m3.container(border=True):
     st.caption("Status")
     _ui.status_badge(last["status"])
-    st.caption(f"On target in {view.on_target_share:.0%} of {len(view.table)} periods")
+    st.caption(f"On target in {view.on_target_share:.0%} of {len(view.used)} periods")
 with m4.container(border=True):
     st.caption("Trend")
     st.markdown(f"**{view.trend_headline}**")
     st.caption(view.trend_evidence)
 
-title = f"{kpi.name}{' — ' + segment if segment else ''}"
+title = f"{kpi.name}{' — ' + segment if segment else ''} by {cadence}"
 fig = charts.trend_figure(view, cfg.app.currency, title=title)
 # Improvement loop: completed actions and reviews on the timeline; open one, or create an action on this KPI.
 from kpis.improvement import charts as improvement_charts
@@ -75,11 +110,13 @@ marks = improvement_views.timeline_marks(_ui.engine(), kpi_id, segment)
 marks = marks[pd.to_datetime(marks["date"]) >= view.table["period"].min() - pd.Timedelta(days=31)]
 improvement_charts.add_marks(fig, marks, y=float(view.table["value"].max() * catalog.display_scale(kpi)))
 st.plotly_chart(fig, key="trend_chart", width="stretch")
+if view.partial_note:
+    st.caption(view.partial_note)
 a1, a2, a3 = st.columns([1, 2.2, 0.8])
 if _ui.user().can("manage_actions") and a1.button("Create action", key="trend_create_action", icon=":material/add_task:"):
     st.session_state[prefill.SESSION_KEY] = prefill.from_kpi(
         kpi, segment, status=catalog.STATUS_LABELS[last["status"]].lower(), period_label=last["label"])
-    st.switch_page(prefill.PAGE_ACTIONS)
+    _ui.go(prefill.PAGE_ACTIONS)
 if len(marks):
     labels = dict(zip(marks["kind"] + ":" + marks["id"].astype(str), marks["label"]))
     mark = a2.selectbox("Marked on the chart", list(labels), key="trend_mark", format_func=labels.get,
@@ -87,24 +124,9 @@ if len(marks):
     if a3.button("Open", key="trend_open_mark", icon=":material/open_in_new:"):
         kind, _, mid = mark.partition(":")
         st.session_state[prefill.OPEN_ACTION if kind == "action" else prefill.OPEN_REVIEW] = int(mid)
-        st.switch_page(prefill.PAGE_ACTIONS if kind == "action" else prefill.PAGE_REVIEWS)
+        _ui.go(prefill.PAGE_ACTIONS if kind == "action" else prefill.PAGE_REVIEWS)
 
-trend_line = f"**Trend:** {view.trend_text} (Theil–Sen slope, Kendall's τ test)."
-if view.limits is None:
-    limits_line = "Control limits need at least 6 points in the baseline."
-else:
-    lim = view.limits
-    limits_line = (f"**Control limits** from {view.baseline_label} ({lim.n_baseline} points"
-                   f"{', provisional' if lim.provisional else ''}): centre "
-                   f"{catalog.format_value(kpi, lim.centre, cfg.app.currency)}, limits "
-                   f"{catalog.format_value(kpi, lim.lcl, cfg.app.currency)} – {catalog.format_value(kpi, lim.ucl, cfg.app.currency)}.")
-st.markdown(trend_line + "  \n" + limits_line)
-sig = trends.signal_summary(view)
-if sig:
-    st.markdown("**Signals** (a real change, not noise):\n" + "\n".join(f"- {s}" for s in sig))
-else:
-    st.markdown("**Signals:** none — the variation is consistent with routine noise.")
-
+st.markdown(trends.limits_text(view, cfg.app.currency))
 table = trends.export_table(view, cfg.app.currency)
 scale = catalog.display_scale(kpi)
 shown = table.copy()
@@ -126,6 +148,5 @@ with st.expander(f"Values ({len(shown)} periods)", expanded=False):
             "signal": "Signal",
         })
 st.download_button("Download CSV", table.to_csv(index=False).encode("utf-8"), icon=":material/download:",
-                   file_name=f"{kpi.id}{'_' + segment if segment else ''}_{cadence}.csv", mime="text/csv",
+                   file_name=trends.export_name(view, segment), mime="text/csv",
                    key="trend_download")
-_ = periods

@@ -148,7 +148,7 @@ with tab_gaps:
                 st.session_state["action_prefill"] = {
                     "practice": p, "type": "improvement", "source": "other",
                     "title": f"Raise {rubric.short_name(p).lower()} to {rub.level_name(nxt)}"}
-                st.switch_page(_ui.PAGE_ACTIONS)
+                _ui.go(_ui.PAGE_ACTIONS)
 
 with tab_kpis:
     measures = ["overall", *targets] if targets else ["overall"]

@@ -90,7 +90,7 @@ with tab_register:
                     "title": str(row["text"])[:200], "description": str(row["text"]), "source": "meeting_decision",
                     "decision_id": int(chosen), "kpi_id": row["kpi_id"], "owner": row["owner"],
                     "sponsor": row["owner"] if row["owner"] in {e.name for e in cfg.executives} else None}
-                st.switch_page(_ui.PAGE_ACTIONS)
+                _ui.go(_ui.PAGE_ACTIONS)
     if can_write:
         with st.expander("Raise a decision outside a meeting"):
             with st.form("raise_form", clear_on_submit=True):

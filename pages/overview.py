@@ -16,19 +16,22 @@ if values.empty:
     _ui.empty_state()
 
 owners = sorted({k.owner for k in cfg.kpis})
-c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
+c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1, 0.8])
 functions = c1.multiselect("Function", list(catalog.FUNCTION_LABELS), format_func=catalog.FUNCTION_LABELS.get,
                            key="ov_functions", placeholder="All functions")
 practices = c2.multiselect("Practice", list(PRACTICES), format_func=PRACTICES.get, key="ov_practices",
                            placeholder="All practices")
 owner = c3.multiselect("Owner", owners, key="ov_owners", placeholder="All owners")
 order = c4.selectbox("Order", ["Worst status first", "Catalog order"], key="ov_order")
+months = overview.as_of_choices(values)
+as_of = c5.selectbox("As of", months, key="ov_as_of", format_func=lambda m: f"{m:%b %Y}",
+                     help="See every KPI as it stood at the end of a month")
 
 kpis = overview.filter_catalog(cfg, functions=functions, practices=practices, owners=owner)
 if not kpis:
     st.warning("No KPI matches these filters.")
     st.stop()
-tiles = overview.overview_tiles(values, kpis, cfg)
+tiles = overview.overview_tiles(values, kpis, cfg, as_of=as_of)
 counts = overview.status_counts(tiles)
 newest = tiles["period"].max()
 
@@ -57,17 +60,20 @@ for start in range(0, len(tiles), per_row):
     for col, (_, t) in zip(cols, tiles.iloc[start:start + per_row].iterrows()):
         kpi = cfg.kpi_by_id[t["kpi_id"]]
         scale = catalog.display_scale(kpi)
-        with col.container(border=True):
+        with col.container(border=True, height=400):
             _ui.status_badge(t["status"])
             delta_colour = {"higher": "normal", "lower": "inverse", "band": "off"}[kpi.direction]
+            change = catalog.format_change(kpi, t["change"], cfg.app.currency) or None
             st.metric(
                 kpi.name, catalog.format_value(kpi, t["value"], cfg.app.currency),
-                delta=catalog.format_change(kpi, t["change"], cfg.app.currency) or None, delta_color=delta_colour,
+                delta=change, delta_color=delta_colour,
+                delta_arrow="off" if change is None or not change.startswith(("+", "-")) else "auto",
                 chart_data=[v * scale for v in t["spark"]] or None, chart_type="line",
                 help=f"{kpi.description} Change vs the previous period; line = last {overview.SPARK_POINTS} periods.",
             )
             stale = " · :orange[not updated recently]" if t["stale"] else ""
             st.caption(f"Target {catalog.target_text(kpi, t['target'], cfg.app.currency)} · {t['period_label'] or 'no data'}"
                        f" · {kpi.owner}{stale}")
+            st.caption(overview.comparison_text(kpi, t, cfg.app.currency))
             if st.button("Trend", key=f"open_{kpi.id}", icon=":material/show_chart:", type="tertiary"):
                 _ui.open_trend(kpi.id)

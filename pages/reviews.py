@@ -230,7 +230,7 @@ b1, b2, b3, _ = st.columns([1.3, 1, 1, 2])
 if can_manage and r["status"] == "submitted" and b1.button("Create follow-up action", key="rv_follow_up",
                                                            icon=":material/add_task:", type="primary"):
     st.session_state[prefill.SESSION_KEY] = prefill.from_review(r, cfg.kpi_by_id)
-    st.switch_page(prefill.PAGE_ACTIONS)
+    _ui.go(prefill.PAGE_ACTIONS)
 may_edit = can_submit and (r["created_by"] == user.name or (r["status"] == "submitted" and can_manage))
 if may_edit and b2.button("Amend" if r["status"] == "submitted" else "Edit draft", key="rv_amend",
                           icon=":material/edit:"):
@@ -253,4 +253,4 @@ if r["follow_up"]:
                         f"#{i} {fu.set_index('id').at[i, 'title']} ({fu.set_index('id').at[i, 'status']})")
     if pick is not None and st.button("Open action", key="rv_go_action", icon=":material/open_in_new:"):
         st.session_state[prefill.OPEN_ACTION] = int(pick)
-        st.switch_page(prefill.PAGE_ACTIONS)
+        _ui.go(prefill.PAGE_ACTIONS)

@@ -154,7 +154,7 @@ elif view == "To act on":
                                                           "raised_on": "Raised", "meeting": "Meeting", "ref": "Ref"})
         if st.button("Open in the decision register", key="land_register", icon=":material/gavel:"):
             st.session_state[_ui.REGISTER_OWNER] = person
-            st.switch_page(_ui.PAGE_MEETINGS)
+            _ui.go(_ui.PAGE_MEETINGS)
 
     st.subheader("Overdue actions they sponsor")
     overdue = sc.overdue_actions(eng, person, today)

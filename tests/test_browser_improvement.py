@@ -103,3 +103,36 @@ def test_review_to_verified_action(flow_server, browser):  # noqa: F811  (pytest
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         page.close()
+
+
+def _shown(main, label: str) -> str:
+    """What a select box labelled `label` shows: its text and its input's value and label."""
+    box = main.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    parts = [box.inner_text()]
+    for inp in box.locator("input").all():
+        parts += [inp.get_attribute("value") or "", inp.get_attribute("aria-label") or ""]
+    return " ".join(parts)
+
+
+def test_kpi_trends_create_action_opens_a_prefilled_form(flow_server, browser):  # noqa: F811
+    """KPI trends -> "Create action" -> the Actions page's form, prefilled with the KPI, segment, direction and
+    source. (A browser test: AppTest drops a button click on a page whose widgets are bound to the URL.)"""
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    try:
+        page.goto(flow_server + "/", wait_until="domcontentloaded")
+        _settle(page)
+        page.goto(flow_server + "/kpi-trends?trend_kpi=otif&trend_segment=EMEA", wait_until="domcontentloaded")
+        _settle(page)
+        page.get_by_role("button", name="Create action").click()
+        page.wait_for_function("() => location.pathname.endsWith('/actions')", timeout=30000)
+        _settle(page)
+        main = _main(page)
+        form = main.inner_text()
+        assert "New action" in form
+        page.screenshot(path=str(_shots().parent / "create_action_from_trends.png"))
+        assert "Customer OTIF" in _shown(main, "KPI it should move")
+        assert main.get_by_label("Segment (blank = the KPI's total)").input_value() == "EMEA"
+        assert "Higher" in _shown(main, "Expected direction")
+        assert "KPI exception" in _shown(main, "Source")
+    finally:
+        page.close()

@@ -282,7 +282,7 @@ def test_format_value_count(config):
 
 
 def test_format_change_count(config):
-    assert catalog.format_change(config.kpi_by_id["stockout_weeks"], 3.0) == "+3 count"
+    assert catalog.format_change(config.kpi_by_id["stockout_weeks"], 3.0) == "+3"   # a count needs no unit word
 
 
 def test_target_text_count(config):
@@ -309,3 +309,21 @@ def test_target_text_missing(config):
 
 def test_improving_sign():
     assert (catalog.improving_sign(HIGHER), catalog.improving_sign(LOWER), catalog.improving_sign(BAND)) == (1, -1, 0)
+
+
+# ---------------------------------------------------------------- one number format (issue 7)
+def test_one_percent_style_and_counts():
+    from kpis.catalog import units
+
+    assert units.pct(0.8758999999999999) == "87.6 %"
+    assert units.pct(0.012, signed=True) == "+1.2 %" and units.pct(-0.0001, signed=True) == "0.0 %"
+    assert units.pct(float("nan")) == "–"
+    assert units.count(4480) == "4,480" and units.count(1, "item") == "1 item" and units.count(120, "item") == "120 items"
+
+
+def test_no_signed_zero_change_and_units_pluralised(config):
+    assert catalog.format_change(config.kpi_by_id["otif"], 0.00001) == "0.0 pts"
+    assert catalog.format_value(config.kpi_by_id["decision_cycle_time"], 1.0) == "1.0 day"
+    assert catalog.format_value(config.kpi_by_id["decision_cycle_time"], 12.0) == "12.0 days"
+    assert catalog.format_value(config.kpi_by_id["excess_obsolete_stock"], 4480) == "4,480 EUR"
+    assert catalog.format_change(config.kpi_by_id["stockout_weeks"], -6) == "-6"

@@ -232,3 +232,50 @@ def test_unreachable_database_is_one_clear_line(cli):
 def test_new_sqlite_file_is_private(cli):
     assert cli("db", "upgrade").returncode == 0
     assert oct(cli.db.stat().st_mode & 0o777) == "0o600"
+
+
+def test_trend_command_gives_the_page_numbers(demo_db, config):
+    import io
+
+    import pandas as pd
+
+    from kpis.catalog import series, trends
+    from kpis.store.engine import make_engine
+
+    db = Path(demo_db.removeprefix("sqlite:///"))
+    r = _run(db, "trend", "STOCKOUT_WEEKS", "--by", "quarter", "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    got = pd.read_csv(io.StringIO(r.stdout), keep_default_na=False)
+    assert got.columns.tolist() == ["period", "value", "target", "status", "partial", "centre", "lower_limit",
+                                    "upper_limit", "signal"]
+    eng = make_engine(demo_db)
+    kpi = config.kpi_by_id["stockout_weeks"]
+    view = trends.trend_view(series.kpi_series(eng, config, kpi.id), kpi, cadence="quarter")
+    eng.dispose()
+    exp = trends.export_table(view)
+    assert got["period"].tolist() == exp["period"].tolist()
+    assert got["value"].astype(float).tolist() == pytest.approx(exp["value"].tolist())
+    assert got["partial"].tolist() == exp["partial"].tolist() and got["partial"].iloc[-1]
+    assert got["status"].iloc[-1] == "Partial period"
+    r = _run(db, "trend", "otf")
+    assert r.returncode == 2 and "did you mean 'otif'" in r.stderr
+    r = _run(db, "trend", "otif", "--by", "week")
+    assert r.returncode == 2 and "--by can be month, quarter, year" in r.stderr
+
+
+def test_import_reads_the_chosen_excel_sheet(migrated_cli, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "Readme"
+    wb.active.append(["This workbook holds OTIF"])
+    ws = wb.create_sheet("Actuals")
+    ws.append(["kpi", "period", "value"])
+    ws.append(["otif", "2025-01", 0.91])
+    path = tmp_path / "a.xlsx"
+    wb.save(path)
+    r = migrated_cli("import", "actuals", str(path))
+    assert r.returncode == 2 and "the first sheet 'Readme' has no data rows; sheets with data: 'Actuals'" in r.stderr
+    r = migrated_cli("import", "actuals", str(path), "--sheet", "Actuals")
+    assert r.returncode == 0, r.stderr
+    assert "a.xlsx (sheet 'Actuals'): 1 inserted" in r.stdout

@@ -227,7 +227,7 @@ FORECAST_ERRORS = [
     ("A,2025-02,1,consenus,12", 2, "stage", "unknown stage 'consenus' (did you mean 'consensus'?)"),
     ("A,2025-02,1,consensus,abc", 2, "forecast", "forecast 'abc' is not a number"),
     ("A,2025-02,1,consensus,", 2, "forecast", "forecast is empty"),
-    ("Z,2025-02,1,consensus,3", 2, "item", "unknown item 'Z'; import its demand first"),
+    ("Z,2025-02,1,consensus,3", 2, "item", "import demand first: 1 item is unknown (e.g. Z), in 1 forecast row"),
     (",2025-02,1,consensus,3", 2, "item", "item is empty"),
     ("A,March,1,consensus,3", 2, "period", "period 'March' is not a period"),
     ("A,2025-02,1,consensus,3\nA,2025-02,1,consensus,4", 3, "period", "duplicate: row 2 already has item 'A', "
@@ -249,6 +249,44 @@ def test_forecast_errors_name_row_and_column_and_write_nothing(engine, config, a
     assert hits, [str(p) for p in exc.value.problems]
     assert str(hits[0]).startswith(f"bad.csv, row {row}, column '{column}': ")
     assert (count(engine, ForecastValue), count(engine, ImportBatch), data_version(engine)) == before
+
+
+def test_forecasts_before_their_demand_give_one_message(engine, config, admin):
+    rows = "\n".join(f"SKU-{1000 + i},2025-0{m},1,consensus,3" for i in range(120) for m in (2, 3))
+    with pytest.raises(ImportFailed) as exc:
+        load(engine, config, admin, csv("item,period,lag,stage,forecast\n" + rows), "forecasts", "f.csv")
+    assert exc.value.total == 1
+    assert "import demand first: 120 items are unknown (e.g. SKU-1000, SKU-1001, SKU-1002, …), in 240 forecast rows" \
+        in str(exc.value)
+
+
+def test_exact_duplicate_headers_are_refused(engine, config, admin):
+    with pytest.raises(ImportFailed, match="column 'actual' appears twice; keep one"):
+        load(engine, config, admin, csv("item,period,actual,actual\nA,2025-01,1,2"), "demand")
+
+
+def test_excel_sheet_choice_and_formula_without_cached_value(engine, config, admin, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "Notes"
+    ws = wb.create_sheet("Demand")
+    ws.append(["item", "period", "actual"])
+    ws.append(["A", "2025-01", 10])
+    ws.append(["A", "2025-02", "=B2*2"])       # openpyxl stores the formula without a cached value
+    buf = io.BytesIO()
+    wb.save(buf)
+    data = buf.getvalue()
+    with pytest.raises(ImportFailed, match="the first sheet 'Notes' has no data rows; sheets with data: 'Demand'"):
+        load(engine, config, admin, data, "demand", "d.xlsx")
+    with pytest.raises(ImportFailed) as exc:
+        load(engine, config, admin, data, "demand", "d.xlsx", sheet="Demand")
+    (p,) = exc.value.problems
+    assert (p.row, p.column) == (3, "actual") and "cell C3 on sheet 'Demand' is a formula without a saved value" \
+        in p.message
+    assert count(engine, DemandActual) == 0
+    with pytest.raises(ImportFailed, match="no sheet named 'Sheet9'"):
+        load(engine, config, admin, data, "demand", "d.xlsx", sheet="Sheet9")
 
 
 def test_snapshot_after_period_is_a_negative_lag(engine, config, admin):
@@ -296,13 +334,47 @@ def test_file_level_errors(engine, config, admin):
         load(engine, config, admin, csv("item,period,stage,forecast\nA,2025-01,consensus,3"), "forecasts")
     with pytest.raises(ImportFailed, match=r"missing column\(s\) 'actual'"):
         load(engine, config, admin, csv("item,period\nA,2025-01"), "demand")
-    with pytest.raises(ImportFailed, match="column 'stage' is not allowed in a demand file"):
+    with pytest.raises(ImportFailed, match="column 'stage' cannot be an attribute"):
         load(engine, config, admin, csv("item,period,actual,stage\nA,2025-01,1,x"), "demand")
     with pytest.raises(ImportFailed, match="unsupported file type '.json'"):
         load(engine, config, admin, b"{}", "demand", "d.json")
     load(engine, config, admin, DEMAND, "demand", "demand.csv")  # monthly data stored
     with pytest.raises(ImportFailed, match="this file is weekly but the stored demand and forecasts are monthly"):
         load(engine, config, admin, csv("item,period,actual\nA,2025-W03,1"), "demand")
+
+
+def test_attribute_named_like_a_metric_is_refused(engine, config, admin):
+    for name in ("wape", "bias", "accuracy", "mae"):
+        with pytest.raises(ImportFailed, match=f"column '{name}' cannot be an attribute: it is the name of a metric"):
+            load(engine, config, admin, csv(f"item,period,actual,{name}\nA,2025-01,1,x"), "demand")
+    assert count(engine, DemandActual) == 0
+
+
+def test_granularity_is_checked_against_everything_stored(engine, config, admin):
+    # monthly demand for item A; a weekly file for a new item B must be refused even though B has no stored rows
+    load(engine, config, admin, csv("item,period,actual\nA,2025-01,1\nA,2025-02,2"), "demand")
+    load(engine, config, admin, csv("item,period,actual\nB,2025-01,1"), "demand")
+    with pytest.raises(ImportFailed, match="this file is weekly but the stored demand and forecasts are monthly"):
+        load(engine, config, admin, csv("item,period,actual\nC,2025-W03,1"), "demand")
+    assert count(engine, DemandActual) == 3
+
+
+def test_granularity_checked_inside_the_write_transaction(engine, config, admin):
+    """Two imports validated against an empty store (as when they run at the same time): the second is refused
+    when it writes, and nothing of it is stored."""
+    from kpis.forecast import load as load_module
+    from kpis.forecast import validate
+
+    monthly = csv("item,period,actual\nA,2025-01,1")
+    weekly = csv("item,period,actual\nB,2025-W03,1")
+    load(engine, config, admin, monthly, "demand")
+    table = validate._read(weekly, "w.csv")
+    rows = validate._validate_demand(table, load_module._Collector("w.csv", 50), None, {})   # saw an empty store
+    assert rows.cadence == "week"
+    with pytest.raises(ImportFailed, match="this file is weekly but the stored demand and forecasts are monthly"):
+        load_module._write(engine, rows, kind="demand", filename="w.csv", sha256="x", user=admin,
+                           progress=lambda *_: None)
+    assert count(engine, DemandActual) == 1
 
 
 def test_many_errors_are_capped_but_counted(engine, config, admin):
@@ -432,32 +504,55 @@ def test_derived_naive_matches_accuracy_derive_naive(generated):
     assert (merged["forecast"] == merged["forecast_exp"]).all()
 
 
-def test_fva_stairstep(generated):
+def test_fva_stairstep_agrees_with_metrics_on_the_matched_sample(generated):
     _e, _c, cube, demand = generated
     got = cube.fva(["region"], lag=1)
-    assert list(got.columns) == ["region", "stage", "n", "wape", "fva_vs_previous", "fva_vs_naive"]
-    table = reference(cube, demand, ["region", "stage"], lag=1)
-    exp = accuracy.fva(table, cube.stages, by=["region"])
+    assert list(got.columns) == ["region", "stage", "n", "wape", "fva_vs_previous", "fva_vs_naive", "left_out"]
+    fr = cube.frame()
+    fr = fr[fr["lag"] == 1].assign(region=lambda d: d["region"].astype(str), stage=lambda d: d["stage"].astype(str))
+    exp = accuracy.fva_matched(fr, cube.stages, by=["region"])
+    assert got["region"].tolist() == exp["region"].tolist() and got["stage"].tolist() == exp["stage"].tolist()
     assert got["wape"].to_numpy() == approx(exp["wape"].to_numpy())
+    assert got["n"].tolist() == exp["n"].tolist() and got["left_out"].tolist() == exp["left_out"].tolist()
     assert got["fva_vs_naive"].to_numpy() == approx(exp["fva_vs_naive"].to_numpy())
     emea = got[got["region"] == "EMEA"].set_index("stage")
     assert emea.index.tolist() == ["naive", "statistical", "sales"]
+    assert len(set(emea["n"])) == 1      # every stage compared on the same item-periods
     assert np.isnan(emea.loc["naive", "fva_vs_previous"])
     assert emea.loc["sales", "fva_vs_previous"] == approx(emea.loc["statistical", "wape"] - emea.loc["sales", "wape"])
     assert emea.loc["sales", "fva_vs_naive"] == approx(emea.loc["naive", "wape"] - emea.loc["sales", "wape"])
+    # plain per-stage accuracy keeps every row: n there = matched n + left out
+    plain = cube.accuracy(["region", "stage"], lag=1)
+    plain = plain[plain["region"] == "EMEA"].set_index("stage")["n"]
+    assert (plain == emea["n"] + emea["left_out"]).all()
 
 
 def test_fva_by_hand(loaded, config):
-    # consensus lag 1: |e| = 8, 5, 2, 5 (sum 20) over A = 20, 40, 0, 15 (sum 75) -> wape 20/75
-    # statistical lag 1: |e| = 5, 10, 4, 5 (sum 24) -> wape 24/75
-    # derived naive F(t,1) = A(t-2): only 2025-03 has A(2025-01): A: 10 (item A), 5 (B); F vs A 40, 15 -> |e| 30, 10
-    #   -> wape 40/55
+    # Matched sample: derived naive F(t,1) = A(t-2) exists only for 2025-03, so every stage is compared on
+    # the two item-periods A/2025-03 (A = 40) and B/2025-03 (A = 15); sum |A| = 55.
+    #   naive       F = A(2025-01) = 10, 5      |e| = 30, 10 -> wape 40/55
+    #   statistical F = 30, 10                  |e| = 10, 5  -> wape 15/55
+    #   consensus   F = 35, 20                  |e| = 5, 5   -> wape 10/55
+    # statistical and consensus each leave out their two 2025-02 rows.
     got = cube_of(loaded, config).fva().set_index("stage")
     assert got.index.tolist() == ["naive", "statistical", "consensus"]
-    assert got["wape"].tolist() == approx([40 / 55, 24 / 75, 20 / 75])
-    assert got["n"].tolist() == [2, 4, 4]
-    assert got.loc["consensus", "fva_vs_previous"] == approx(24 / 75 - 20 / 75)
-    assert got.loc["consensus", "fva_vs_naive"] == approx(40 / 55 - 20 / 75)
+    assert got["wape"].tolist() == approx([40 / 55, 15 / 55, 10 / 55])
+    assert got["n"].tolist() == [2, 2, 2]
+    assert got["left_out"].tolist() == [0, 2, 2]
+    assert got.loc["consensus", "fva_vs_previous"] == approx(15 / 55 - 10 / 55)
+    assert got.loc["consensus", "fva_vs_naive"] == approx(40 / 55 - 10 / 55)
+
+
+def test_fva_matched_in_metrics_by_hand():
+    rows = pd.DataFrame({
+        "item": ["A", "A", "A", "A", "B", "B"], "period": [1, 1, 2, 2, 1, 1], "lag": [1] * 6,
+        "stage": ["naive", "stat", "naive", "stat", "naive", "stat"],
+        "actual": [10, 10, 20, 20, 5, 5], "forecast": [12, 11, 25, None, 5, 8]})
+    # A/2 has no stat forecast: left out of the sample (naive loses one row, stat none).
+    out = accuracy.fva_matched(rows, ["naive", "stat"]).set_index("stage")
+    assert out["n"].tolist() == [2, 2] and out["left_out"].tolist() == [1, 0]
+    assert out.loc["naive", "wape"] == approx(2 / 15) and out.loc["stat", "wape"] == approx(4 / 15)
+    assert out.loc["stat", "fva_vs_previous"] == approx(2 / 15 - 4 / 15)
 
 
 def test_default_stage_is_last_configured_stage_with_data(loaded, config):
@@ -689,7 +784,7 @@ def test_cli_import_accuracy_and_fva(tmp_path):
     assert [line.split()[0] for line in r.stdout.strip().splitlines()[1:]] == ["naive", "statistical", "consensus"]
     r = run_cli(["fva", "--by", "region", "--format", "csv"], db)
     out = pd.read_csv(io.StringIO(r.stdout))
-    assert list(out.columns) == ["region", "stage", "n", "wape", "fva_vs_previous", "fva_vs_naive"]
+    assert list(out.columns) == ["region", "stage", "n", "wape", "fva_vs_previous", "fva_vs_naive", "left_out"]
     r = run_cli(["accuracy", "--by", "colour"], db)
     assert r.returncode == 2 and "unknown column 'colour'" in r.stderr
     bad = tmp_path / "bad.csv"

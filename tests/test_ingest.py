@@ -251,13 +251,13 @@ def test_bad_period(seeded, config, admin):
 
 def test_period_at_wrong_cadence(seeded, config, admin):
     lines, _ = problems(seeded, b"kpi,period,value\notif,2025-Q1,0.91\n", "f.csv", config, admin)
-    assert lines == [f"f.csv, row 2, column 'period': period '2025-Q1' is a quarter, but this KPI is monthly "
-                     f"(use a date or YYYY-MM); {HINT}"]
+    assert lines == ["f.csv, row 2, column 'period': period '2025-Q1' is a quarter, but this KPI is monthly "
+                     "(use a date or YYYY-MM)"]     # one explanation, no general hint that contradicts it
 
 
 def test_bad_period_header_in_wide_file(seeded, config, admin):
     lines, _ = problems(seeded, b"kpi,2025-01,March\notif,0.91,0.92\n", "w.csv", config, admin)
-    assert lines == [f"w.csv, row 2, column 'March': period 'March' is not a period; {HINT}"]
+    assert lines == [f"w.csv, row 1, column 'March': column header period 'March' is not a period; {HINT}"]
 
 
 def test_non_numeric_value(seeded, config, admin):
@@ -541,3 +541,24 @@ def test_ambiguous_thousands_separator_is_refused(config):
     assert "ambiguous" in str(e.value) and "row 2" in str(e.value)
     ok = parse_actuals(b'kpi;period;value\notif;2025-01;0,875\n', "f.csv", config)
     assert ok["value"].tolist() == [0.875]
+
+
+# ---------------------------------------------------------------- issue 7: friendlier messages
+def test_kpi_ids_match_regardless_of_case(config):
+    from kpis.catalog.load import parse_actuals
+
+    rows = parse_actuals(b"kpi,period,value\nOTIF,2025-01,0.91\nOtif,2025-02,0.92\n", "a.csv", config)
+    assert rows["kpi_id"].tolist() == ["otif", "otif"]
+    with pytest.raises(ImportFailed, match="did you mean 'otif'"):
+        parse_actuals(b"kpi,period,value\notiff,2025-01,0.91\n", "a.csv", config)
+
+
+def test_bad_period_in_a_wide_header_is_reported_once(config):
+    from kpis.catalog.load import parse_actuals
+
+    data = b"kpi,segment,2025-01,2025-13\notif,EMEA,0.9,0.91\notif,APAC,0.9,0.92\notif,US,0.9,0.93\n"
+    with pytest.raises(ImportFailed) as exc:
+        parse_actuals(data, "wide.csv", config)
+    assert exc.value.total == 1
+    p = exc.value.problems[0]
+    assert p.row == 1 and p.column == "2025-13" and "column header" in p.message

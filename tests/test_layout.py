@@ -69,3 +69,10 @@ def test_help_loads_no_heavy_package():
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_pages_switch_through_the_helper_that_leaves_bound_query_params():
+    """st.switch_page clears the query parameters, which fails on a page whose widgets are bound to them."""
+    offenders = [f"{p.name}:{i}" for p in sorted((ROOT / "pages").glob("*.py")) if p.name != "_ui.py"
+                 for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if "st.switch_page(" in line]
+    assert not offenders, f"use _ui.go(page) instead of st.switch_page: {offenders}"

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+from test_maturity_aggregate import TARGETS, frame
 
 from kpis.config import PRACTICES
 from kpis.maturity import aggregate, charts
-
-from test_maturity_aggregate import TARGETS, frame
 
 Q1, Q2 = dt.date(2025, 1, 1), dt.date(2025, 4, 1)
 

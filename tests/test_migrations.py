@@ -11,7 +11,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from kpis import demo
-from kpis.store.engine import MIGRATIONS, current_revision, downgrade, head_revision, upgrade
+from kpis.store.engine import (
+    MIGRATIONS,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade,
+)
 
 
 def revisions() -> list[str]:

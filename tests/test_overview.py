@@ -99,7 +99,19 @@ def test_problems_table_has_file_row_column_problem():
     from kpis.ingest import Problem
 
     t = overview.problems_table([Problem("a.csv", 3, "value", "value 'x' is not a number")])
-    assert t.to_dict("records") == [{"File": "a.csv", "Row": 3, "Column": "value", "Problem": "value 'x' is not a number"}]
+    assert t.to_dict("records") == [{"File": "a.csv", "Rows": "3", "Column": "value",
+                                     "Problem": "value 'x' is not a number", "Count": 1}]
+
+
+def test_problems_table_groups_identical_problems_and_shows_no_none():
+    from kpis.ingest import Problem
+
+    same = [Problem("a.csv", r, "value", "value is empty; expected a number") for r in range(2, 12)]
+    t = overview.problems_table([*same, Problem("a.csv", None, None, "file has a header but no data rows")])
+    assert t["Count"].tolist() == [10, 1]
+    assert t["Rows"].tolist() == ["2, 3, 4, 5, 6 and 5 more", ""]
+    assert t["Column"].tolist() == ["value", ""]
+    assert "None" not in t.to_string()
 
 
 _ = dt
@@ -118,3 +130,24 @@ def test_catalog_table_uses_names_and_current_target(config):
     assert t.at["forecast_accuracy", "Target changes"] == 1
     assert t.at["otif", "Function"] == "Supply chain"
     assert t.at["days_of_supply", "Target now"] == "35.0 days ± 5.0 days"
+
+
+def test_tiles_as_of_a_month_with_last_year_and_year_to_date(config):
+    otif = config.kpi_by_id["otif"]          # monthly, rollup mean
+    months = pd.date_range("2025-01-01", "2026-04-01", freq="MS")
+    values = [0.90 + 0.01 * (i % 5) for i in range(len(months))]
+    series = pd.DataFrame({"kpi_id": "otif", "period": months, "value": values})
+    t = overview.overview_tiles(series, [otif], config, as_of=pd.Timestamp("2026-03-01")).iloc[0]
+    # 2026-03 is index 14: 0.90 + 0.01*(14 % 5) = 0.94; 2025-03 is index 2: 0.92; previous 2026-02: 0.93
+    assert t["period_label"] == "2026-03"
+    assert t["value"] == pytest.approx(0.94) and t["previous"] == pytest.approx(0.93)
+    assert t["last_year"] == pytest.approx(0.92) and t["change_vs_last_year"] == pytest.approx(0.02)
+    # YTD 2026-01..03 = indices 12, 13, 14 -> 0.92, 0.93, 0.94 -> mean 0.93; last year 2025-01..03 -> 0.90, 0.91, 0.92
+    assert t["ytd"] == pytest.approx(0.93) and t["ytd_last_year"] == pytest.approx(0.91)
+    assert overview.as_of_choices(series)[0] == pd.Timestamp("2026-04-01")
+
+
+def test_catalog_search_ignores_hyphens_and_case(config):
+    names = [k.name for k in overview.filter_catalog(config, search="stock out")]
+    assert "Stock-out SKU-weeks" in names
+    assert overview.catalog_table(overview.filter_catalog(config), "EUR").columns.tolist()[:2] == ["KPI", "Import id"]

@@ -85,6 +85,35 @@ def test_kpi_trends_baseline_before_a_date(demo_env):
     assert "points before" in _texts(at)
 
 
+def test_kpi_trends_partial_quarter_left_out_and_view_by_resets(demo_env):
+    at = _app()
+    at.switch_page("pages/kpi_trends.py").run()
+    at.selectbox(key="trend_kpi").set_value("stockout_weeks").run()
+    at.selectbox(key="trend_cadence").set_value("quarter").run()
+    assert not at.exception
+    text = _texts(at)
+    assert "partial" in text and "left out of the latest value" in text
+    latest = at.metric[0]
+    assert "partial" not in latest.label
+    df = at.dataframe[0].value
+    assert "Partial period" in set(df["status"])
+    at.toggle(key="trend_partial").set_value(True).run()
+    assert "INCLUDED" in _texts(at) and "partial" in at.metric[0].label
+    at.selectbox(key="trend_kpi").set_value("otif").run()
+    assert at.selectbox(key="trend_cadence").value == "month"
+
+
+def test_kpi_trends_split_limits_into_phases(demo_env):
+    at = _app()
+    at.switch_page("pages/kpi_trends.py").run()
+    at.selectbox(key="trend_kpi").set_value("otif").run()
+    at.text_input(key="trend_splits").input("2025-06").run()
+    assert not at.exception
+    assert "phase from 2025-06" in _texts(at)
+    at.text_input(key="trend_splits").input("June").run()
+    assert any("not a period" in w.value for w in at.warning)
+
+
 def test_data_page_lists_imports_and_freshness(demo_env, config):
     at = _app()
     at.switch_page("pages/data.py").run()
@@ -171,3 +200,25 @@ def test_overview_filter_matching_only_kpis_without_data(monkeypatch, tmp_path, 
     at.multiselect(key="ov_functions").set_value(["marketing"]).run()
     assert not at.exception
     assert int(next(m.value for m in at.metric if m.label == "No data")) == 2
+
+
+def test_kpi_trends_link_opens_the_same_view(demo_env):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.query_params["trend_kpi"] = "stockout_weeks"
+    at.query_params["trend_cadence"] = "quarter"
+    at.switch_page("pages/kpi_trends.py").run()
+    assert not at.exception
+    assert at.selectbox(key="trend_kpi").value == "stockout_weeks"
+    assert at.selectbox(key="trend_cadence").value == "quarter"
+
+
+def test_overview_as_of_an_earlier_month_with_comparisons(demo_env):
+    at = _app()
+    assert not at.exception
+    months = at.selectbox(key="ov_as_of").options
+    assert len(months) > 12
+    at.selectbox(key="ov_as_of").select_index(12).run()
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "vs last year" in captions and "YTD" in captions

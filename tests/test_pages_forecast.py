@@ -34,7 +34,29 @@ def test_forecast_page_headline_charts_and_tables(demo_env):
     assert any("Trend:" in m.value for m in at.markdown)
     groups = at.dataframe[0].value
     assert {"n", "wape", "accuracy", "bias", "mase"} <= set(groups.columns)
-    assert groups["n"].sum() == int(_metric(at, "n").replace(",", ""))
+    # the headline defaults to the last period, the rest of the page to the last 12 periods; both are named
+    assert any("last month (2026-10)" in m.value for m in at.markdown)
+    assert any("last 12 months (2025-11 to 2026-10)" in c.value for c in at.caption)
+    one = int(_metric(at, "n").replace(",", ""))
+    at.selectbox(key="fa_head_window").set_value("last12").run()
+    assert groups["n"].sum() == int(_metric(at, "n").replace(",", "")) > one
+    assert any("matched sample" in c.value or "same" in c.value for c in at.caption)
+
+
+def test_forecast_headline_agrees_with_the_overview_tile(demo_env, demo_db, config):
+    """The page's default headline (last period) is the figure the computed accuracy KPI shows for that month."""
+    from kpis import forecast
+
+    eng = make_engine(demo_db)
+    values = forecast.computed_kpi_values(eng, config)
+    eng.dispose()
+    at = _open("pages/forecast_accuracy.py")
+    acc = [k for k in config.kpis if k.source == "forecast" and (k.forecast_metric or "accuracy") == "accuracy"]
+    if not acc or values is None or values.empty:
+        pytest.skip("no computed accuracy KPI in this config")
+    mine = values[(values["kpi_id"] == acc[0].id) & (values["segment"] == "")].sort_values("period")
+    shown = float(_metric(at, "Accuracy").rstrip(" %")) / 100
+    assert shown == pytest.approx(float(mine["value"].iloc[-1]), abs=0.0006)
 
 
 def test_forecast_page_defaults_to_headline_lag_and_final_stage(demo_env, config):
@@ -65,6 +87,7 @@ def test_drill_down_grouping_by_lag(demo_env):
     at.selectbox(key="fa_group").set_value("lag").run()
     assert not at.exception
     assert at.dataframe[0].value["lag"].tolist() == [0, 1, 2, 3]
+    assert any("nothing to drill into" in c.value for c in at.caption)
 
 
 def test_exceptions_page_lists_flagged_items_ranked_by_error(demo_env):
@@ -75,6 +98,8 @@ def test_exceptions_page_lists_flagged_items_ranked_by_error(demo_env):
     assert (table.loc[table["why"].str.startswith("Tracking"), "ts"].abs() > 4).all()
     assert int(_metric(at, "Items flagged by tracking signal")) == table["why"].str.startswith("Tracking").sum()
     assert len(at.get("plotly_chart")) == 1
+    assert None not in at.selectbox(key="ex_lag").options and "All lags" not in at.selectbox(key="ex_lag").options
+    assert at.selectbox(key="ex_window").value == "last12"
 
 
 def test_forecast_pages_without_forecast_data_say_what_to_do(empty_env):
@@ -93,7 +118,7 @@ def test_drill_items_lists_the_groups_items_with_attributes(demo_db, config):
     items = forecast_views.drill_items(cube, "family", "Pumps", stage="consensus", lag=1, period_from=None,
                                        period_to=None, filters=None)
     assert len(items) and (items["family"] == "Pumps").all()
-    assert items["n"].is_monotonic_decreasing
+    assert items["error_share"].is_monotonic_decreasing and items["error_share"].sum() == pytest.approx(1.0)
     family = cube.accuracy(["family"], stage="consensus", lag=1).set_index("family")
     assert items["n"].sum() == family.at["Pumps", "n"]          # the items add up to their group
     eng.dispose()

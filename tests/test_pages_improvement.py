@@ -147,20 +147,6 @@ def test_hostile_title_renders_as_text(demo_copy):
 # ---------------------------------------------------------------- prefill from other pages
 
 
-def test_kpi_trends_create_action_opens_a_prefilled_form(demo_env):
-    at = _page("pages/kpi_trends.py")
-    at.selectbox(key="trend_kpi").set_value("otif").run()
-    at.selectbox(key="trend_segment").set_value("EMEA").run()
-    at.button(key="trend_create_action").click().run()
-    assert not at.exception
-    assert at.session_state["act_view"] == "New action"
-    assert at.selectbox(key="act_new_kpi_id").value == "otif"
-    assert at.text_input(key="act_new_segment").value == "EMEA"
-    assert at.selectbox(key="act_new_expected_direction").value == "higher"
-    assert at.selectbox(key="act_new_source").value == "kpi_exception"
-    assert "action_prefill" not in at.session_state
-
-
 def test_kpi_trends_marks_completed_actions_and_reviews(demo_env):
     at = _page("pages/kpi_trends.py")
     at.selectbox(key="trend_kpi").set_value("supplier_otif").run()

@@ -219,8 +219,10 @@ def test_parse_one_returns_a_date():
 def test_parse_one_raises_with_reason_and_hint():
     with pytest.raises(periods.PeriodError) as e:
         periods.parse_one("2025-Q1", "month")
-    assert str(e.value) == ("'2025-Q1' is a quarter, but this KPI is monthly (use a date or YYYY-MM); "
-                            "expected an ISO date (2025-03-31), YYYY-MM, YYYY-Qn or YYYY-Www")
+    assert str(e.value) == "'2025-Q1' is a quarter, but this KPI is monthly (use a date or YYYY-MM)"
+    with pytest.raises(periods.PeriodError) as e:
+        periods.parse_one("March", "month")
+    assert str(e.value) == "'March' is not a period; expected an ISO date (2025-03-31), YYYY-MM, YYYY-Qn or YYYY-Www"
 
 
 # ---------------------------------------------------------------- label / labels

@@ -16,7 +16,13 @@ from kpis.catalog.load import import_actuals
 from kpis.catalog.sync import sync_catalog
 from kpis.config import TargetStep
 from kpis.store import audit, repo
-from kpis.store.engine import current_revision, downgrade, head_revision, make_engine, upgrade
+from kpis.store.engine import (
+    current_revision,
+    downgrade,
+    head_revision,
+    make_engine,
+    upgrade,
+)
 from kpis.store.models import AuditEvent, Kpi, KpiValue
 
 APP_TABLES = {"action", "assessment", "assessment_score", "audit_event", "decision", "demand_actual", "forecast",

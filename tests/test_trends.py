@@ -13,9 +13,9 @@ def _series(values, start="2025-01-01", freq="MS"):
 
 
 def test_rollup_choices_are_own_and_coarser(config):
-    assert trends.rollup_choices(config.kpi_by_id["stockout_weeks"]) == ["week", "month", "quarter"]
-    assert trends.rollup_choices(config.kpi_by_id["otif"]) == ["month", "quarter"]
-    assert trends.rollup_choices(config.kpi_by_id["npi_launch_on_time"]) == ["quarter"]
+    assert trends.rollup_choices(config.kpi_by_id["stockout_weeks"]) == ["week", "month", "quarter", "year"]
+    assert trends.rollup_choices(config.kpi_by_id["otif"]) == ["month", "quarter", "year"]
+    assert trends.rollup_choices(config.kpi_by_id["npi_launch_on_time"]) == ["quarter", "year"]
 
 
 def test_roll_up_mean_to_quarter(config):
@@ -87,7 +87,8 @@ def test_fewer_than_six_points_has_no_limits(config):
 def test_export_table_has_readable_columns(config):
     view = trends.trend_view(_series([0.9] * 7), config.kpi_by_id["otif"])
     out = trends.export_table(view)
-    assert out.columns.tolist() == ["period", "value", "target", "status", "centre", "lower_limit", "upper_limit", "signal"]
+    assert out.columns.tolist() == ["period", "value", "target", "status", "partial", "centre", "lower_limit",
+                                    "upper_limit", "signal"]
     assert out["status"].iloc[0] == "Off target"    # 0.95 - 0.90 = 0.05 > red 0.04
 
 
@@ -103,8 +104,9 @@ def test_summed_rollup_judges_each_period_with_per_period_tolerances(config):
 def test_summed_rollup_without_targets_has_no_target_not_zero(config):
     base = config.kpi_by_id["stockout_weeks"]
     stock = type(base).model_validate({**base.model_dump(by_alias=True), "target": [{"from": "2025-W10", "value": 14}]})
-    weeks = _series([20] * 4, start="2025-01-06", freq="W-MON")
+    weeks = _series([20] * 5, start="2024-12-30", freq="W-MON")   # the 5 ISO weeks of January 2025
     view = trends.trend_view(weeks, stock, cadence="month")
+    assert not view.table["partial"].any()
     assert view.table["target"].isna().all()
     assert view.table["status"].tolist() == ["none"]
     assert trends.export_table(view)["status"].tolist() == ["No target"]
@@ -124,3 +126,61 @@ def test_trend_headline_evidence_and_on_target_share(config):
     assert view.on_target_share == pytest.approx(0.5)     # 0.95 … 0.99 are on target: 5 of 10
     flat = trends.trend_view(_series([0.9, 0.92, 0.9, 0.92, 0.9, 0.92]), otif)
     assert flat.trend_headline == "No clear trend"
+
+
+# ---------------------------------------------------------------- partial periods (roll-up)
+def test_week_belongs_to_the_month_of_its_thursday(config):
+    stock = config.kpi_by_id["stockout_weeks"]
+    # ISO week 2025-W01 starts Monday 2024-12-30, its Thursday is 2025-01-02: it is a January week.
+    out = trends.roll_up(_series([1, 2, 3, 4, 5], start="2024-12-30", freq="W-MON"), stock, "month")
+    assert out["period"].tolist() == [pd.Timestamp("2025-01-01")]
+    assert out[["value", "points", "expected"]].iloc[0].tolist() == [15, 5, 5]
+    assert not out["partial"].iloc[0]
+
+
+def _partial_quarters():
+    # 13 weeks of 2025-Q3 at 20 (2025-06-30 .. 2025-09-22), 13 of Q4 at 20, then 4 weeks of 2026-Q1 at 5.
+    return _series([20] * 26 + [5] * 4, start="2025-06-30", freq="W-MON")
+
+
+def test_partial_quarter_is_flagged_by_hand(config):
+    stock = config.kpi_by_id["stockout_weeks"]      # lower is better, sum, target 14 a week
+    out = trends.roll_up(_partial_quarters(), stock, "quarter")
+    assert out["points"].tolist() == [13, 13, 4]
+    assert out["expected"].tolist() == [13, 13, 13]
+    assert out["partial"].tolist() == [False, False, True]
+    assert out["value"].tolist() == [260, 260, 20]
+
+
+def test_partial_period_left_out_of_latest_change_status_and_limits(config):
+    stock = config.kpi_by_id["stockout_weeks"]
+    weeks = _series([20 + (i % 2) for i in range(8 * 13)] + [5] * 4, start="2024-07-01", freq="W-MON")
+    view = trends.trend_view(weeks, stock, cadence="quarter")
+    t = view.table
+    assert t["partial"].tolist()[-1] and not t["partial"].iloc[:-1].any()
+    assert view.latest["label"] == t["label"].iloc[-2]              # the last complete quarter
+    assert view.previous["label"] == t["label"].iloc[-3]
+    assert not t["any"].iloc[-1]                                     # no signal on the partial quarter
+    assert view.limits.n_baseline == len(t) - 1
+    assert view.on_target_share == pytest.approx((t["status"].iloc[:-1] == "green").mean())
+    assert "partial" in view.partial_note and "4 of 13 weeks" in view.partial_note
+    assert trends.export_table(view)["status"].iloc[-1] == "Partial period"
+    inc = trends.trend_view(weeks, stock, cadence="quarter", include_partial=True)
+    assert inc.latest["label"] == t["label"].iloc[-1] and "INCLUDED" in inc.partial_note
+
+
+def test_phases_give_each_phase_its_own_limits(config):
+    otif = config.kpi_by_id["otif"]
+    v = [0.90, 0.91] * 4 + [0.96, 0.97] * 4
+    one = trends.trend_view(_series(v), otif)
+    assert one.table["any"].any()                     # against one set of limits the step is a signal
+    two = trends.trend_view(_series(v), otif, splits=[dt.date(2025, 9, 1)])
+    assert not two.table["any"].any()
+    assert two.table["centre"].iloc[0] == pytest.approx(0.905)
+    assert two.table["centre"].iloc[-1] == pytest.approx(0.965)
+    assert [label for label, _ in two.phases] == ["2025-01", "2025-09"]
+
+
+def test_no_limits_means_no_signal_words(config):
+    view = trends.trend_view(_series([0.9, 0.91, 0.92]), config.kpi_by_id["otif"])
+    assert not view.has_limits and trends.signal_summary(view) == []

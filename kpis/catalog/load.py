@@ -86,6 +86,11 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
     bag = _Collector(name, config.app.max_import_errors)
     catalog = config.kpi_by_id
     kpi = _text(long["kpi"])
+    # KPI ids match regardless of case ('OTIF' is 'otif') when that names exactly one KPI
+    lower = {}
+    for kid in catalog:
+        lower.setdefault(kid.lower(), []).append(kid)
+    kpi = kpi.map(lambda v: v if v in catalog or len(lower.get(v.lower(), [])) != 1 else lower[v.lower()][0])
     segment = _text(long["segment"]) if not isinstance(long["segment"], str) else pd.Series("", index=long.index)
     note = _text(long["note"])
     known = kpi.isin(list(catalog))
@@ -106,6 +111,7 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
     known = known & ~is_computed
 
     start = pd.Series(pd.NaT, index=long.index, dtype="datetime64[ns]")
+    seen_headers: set[tuple[str, str]] = set()
     for kid in pd.unique(kpi[known]):
         sel = kpi == kid
         k = catalog[kid]
@@ -114,8 +120,18 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
         bad = err != ""
         if bad.any():
             raw = _text(long.loc[sel, "period_raw"])[bad]
-            msgs = "period '" + raw + "' " + err[bad] + f"; expected {periods.FORMAT_HINT}"
-            bag.add_many(long.loc[sel, "_row"][bad], long.loc[sel, "_col_period"][bad], msgs)
+            # a period of another cadence already says what to write; only unreadable ones get the general hint
+            hint = err[bad].map(lambda e: "" if "but this KPI is" in e else f"; expected {periods.FORMAT_HINT}")
+            msgs = "period '" + raw + "' " + err[bad] + hint
+            wide = long.loc[sel, "wide"][bad].astype(bool) if "wide" in long else pd.Series(False, index=raw.index)
+            if wide.any():   # a bad period in a wide header is one problem, reported once on the header row
+                for col in pd.unique(long.loc[sel, "_col_period"][bad][wide]):
+                    first = msgs[wide][long.loc[sel, "_col_period"][bad][wide] == col].iloc[0]
+                    if (col, first) not in seen_headers:
+                        seen_headers.add((col, first))
+                        bag.add(1, col, "column header " + first)
+            narrow = ~wide
+            bag.add_many(long.loc[sel, "_row"][bad][narrow], long.loc[sel, "_col_period"][bad][narrow], msgs[narrow])
 
     value, _pct = _numbers(long["value_raw"])
     raw_v = _text(long["value_raw"])
@@ -167,19 +183,25 @@ def _scale_message(k: KPI, values: pd.Series, lo: float, hi: float) -> pd.Series
     return pd.Series(hint, index=values.index)
 
 
-def parse_actuals(data: bytes, filename: str, config: AppConfig) -> pd.DataFrame:
-    """Read and validate an actuals file into checked rows, or raise ImportFailed."""
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
-    return validate_actuals(to_long(df, filename, config), filename, config)
+def parse_actuals(data: bytes, filename: str, config: AppConfig, sheet: str | None = None) -> pd.DataFrame:
+    """Read and validate an actuals file (an Excel file's first sheet, or `sheet`) into checked rows, or raise
+    ImportFailed; `rows.attrs['sheet']` names the sheet read."""
+    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, sheet=sheet)
+    rows = validate_actuals(to_long(df, filename, config), filename, config)
+    rows.attrs["sheet"] = df.attrs.get("sheet")
+    return rows
 
 
-def import_actuals(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
+def import_actuals(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User,
+                   sheet: str | None = None) -> ImportResult:
     """Validate and store KPI actuals in one transaction; unchanged values are left alone."""
     require(user, "import", engine=engine, what="import actuals")
-    rows = parse_actuals(data, filename, config)
+    rows = parse_actuals(data, filename, config, sheet)
     retrying(lambda: sync_catalog(engine, config, user))
     sha = hashlib.sha256(data).hexdigest()
-    return retrying(lambda: write_actuals(engine, rows, filename=Path(filename).name, sha256=sha, user=user))
+    result = retrying(lambda: write_actuals(engine, rows, filename=Path(filename).name, sha256=sha, user=user))
+    result.sheet = rows.attrs.get("sheet")
+    return result
 
 
 def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: str, user: User) -> ImportResult:
@@ -221,12 +243,23 @@ def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: 
                 for i, v, n, o in zip(upd["id"], upd["value"], upd["note"], upd["old_note"])])
             s.execute(insert(AuditEvent), [
                 {"at": now, "actor": user.name, "action": "update", "entity": "kpi_value", "entity_id": str(int(i)),
-                 "details": {"kpi": k, "segment": g, "period": str(p), "old": float(o), "new": float(v), "import": batch.id}}
-                for i, k, g, p, o, v in zip(upd["id"], upd["kpi_id"], upd["segment"], upd["period"], upd["old_value"], upd["value"])])
+                 "details": {"kpi": k, "segment": g, "period": str(p), "old": float(o), "new": float(v), "import": batch.id,
+                             **_note_change(on, n)}}
+                for i, k, g, p, o, v, on, n in zip(upd["id"], upd["kpi_id"], upd["segment"], upd["period"],
+                                                   upd["old_value"], upd["value"], upd["old_note"], upd["note"])])
         audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
                      details={"file": filename, "kind": "actuals", "inserted": result.inserted, "updated": result.updated,
                               "unchanged": result.unchanged, "sha256": sha256})
     return result
+
+
+def _note_change(old, new) -> dict:
+    """Audit details of a note change ({} when the note stays)."""
+    old = None if old is None or (isinstance(old, float) and np.isnan(old)) else old
+    new = None if new is None or (isinstance(new, float) and np.isnan(new)) else new
+    if new is None or new == old:
+        return {}
+    return {"old_note": old, "new_note": new}
 
 
 def _existing(session, rows: pd.DataFrame) -> pd.DataFrame:
@@ -246,6 +279,7 @@ def _existing(session, rows: pd.DataFrame) -> pd.DataFrame:
 _ = (Kpi, tuple_)
 
 
-def import_actuals_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ImportResult:
+def import_actuals_file(engine: Engine, path: Path, *, config: AppConfig, user: User,
+                        sheet: str | None = None) -> ImportResult:
     """import_actuals on a file named on the command line."""
-    return import_actuals(engine, Path(path).read_bytes(), Path(path).name, config=config, user=user)
+    return import_actuals(engine, Path(path).read_bytes(), Path(path).name, config=config, user=user, sheet=sheet)

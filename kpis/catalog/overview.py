@@ -17,7 +17,7 @@ SPARK_POINTS = 12
 def filter_catalog(config: AppConfig, *, functions=(), practices=(), owners=(), search: str = "") -> list[KPI]:
     """KPIs matching every given filter (empty filter = all)."""
     out = []
-    q = search.strip().lower()
+    words = _words(search)
     for k in config.kpis:
         if functions and k.function not in functions:
             continue
@@ -25,16 +25,50 @@ def filter_catalog(config: AppConfig, *, functions=(), practices=(), owners=(), 
             continue
         if owners and k.owner not in owners:
             continue
-        if q and q not in f"{k.id} {k.name} {k.description} {k.owner}".lower():
+        if words and not all(w in _words(f"{k.id} {k.name} {k.description} {k.owner}", joined=True) for w in words):
             continue
         out.append(k)
     return out
 
 
-def overview_tiles(series: pd.DataFrame, kpis: list[KPI], config: AppConfig) -> pd.DataFrame:
-    """One row per KPI from its total series (kpi_id, period, value): latest value and period, previous value,
-    change, target, status, sparkline, staleness."""
+def _words(text: str, joined: bool = False) -> list[str] | str:
+    """Search words: lower case, hyphens and punctuation as spaces ('Stock-out' -> 'stock out')."""
+    import re
+
+    parts = re.sub(r"[^0-9a-z%]+", " ", text.lower()).split()
+    return " " + " ".join(parts) + " " if joined else parts
+
+
+def as_of_choices(series: pd.DataFrame) -> list[pd.Timestamp]:
+    """Months (first day) an Overview can be seen as of: every month with data, newest first."""
+    if series.empty:
+        return []
+    months = pd.to_datetime(series["period"]).dt.to_period("M").dt.start_time.unique()
+    return sorted(months, reverse=True)
+
+
+def _same_period_last_year(period: pd.Timestamp, cadence: str) -> pd.Timestamp:
+    return pd.Timestamp(periods.shift(period.date(), {"week": -52, "month": -12, "quarter": -4}[cadence], cadence))
+
+
+def _ytd(values: pd.DataFrame, k: KPI, period: pd.Timestamp) -> float:
+    """Year-to-date value up to and including `period` by the KPI's roll-up (sum, mean or last)."""
+    start = pd.Timestamp(period.year, 1, 1) if k.cadence != "week" else pd.Timestamp.fromisocalendar(
+        period.isocalendar().year, 1, 1)
+    v = values[(values["period"] >= start) & (values["period"] <= period)]["value"]
+    if v.empty:
+        return np.nan
+    return float({"sum": v.sum(), "mean": v.mean(), "last": v.iloc[-1]}[k.rollup])
+
+
+def overview_tiles(series: pd.DataFrame, kpis: list[KPI], config: AppConfig,
+                   as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """One row per KPI from its total series (kpi_id, period, value): latest value and period (up to the month
+    `as_of`, if given), previous value, change, the same period last year and its change, year to date and the
+    same span last year, target, status, sparkline, staleness."""
     series = series[series["kpi_id"].isin([k.id for k in kpis])].sort_values(["kpi_id", "period"])
+    if as_of is not None:   # periods that start within or before the chosen month
+        series = series[series["period"] < pd.Timestamp(as_of) + pd.offsets.MonthBegin(1)]
     g = series.groupby("kpi_id", sort=False)
     latest = g.tail(1).set_index("kpi_id")
     prev = g.nth(-2).set_index("kpi_id")["value"] if len(series) else pd.Series(dtype=float)
@@ -50,13 +84,39 @@ def overview_tiles(series: pd.DataFrame, kpis: list[KPI], config: AppConfig) -> 
         st = catalog.status(k, np.array([value]), np.array([target]))[0]
         # Stale: the latest value is more than one of its own periods behind the newest data anywhere.
         stale = bool(has and pd.notna(newest) and periods.shift(period.date(), 2, k.cadence) <= newest.date())
+        mine = series[series["kpi_id"] == k.id]
+        last_year = ytd = ytd_last = np.nan
+        if has:
+            ly = _same_period_last_year(period, k.cadence)
+            hit = mine.loc[mine["period"] == ly, "value"]
+            last_year = float(hit.iloc[0]) if len(hit) else np.nan
+            ytd = _ytd(mine, k, period)
+            ytd_last = _ytd(mine, k, ly)
         rows.append({
             "kpi_id": k.id, "name": k.name, "function": k.function, "owner": k.owner, "unit": k.unit,
             "practices": k.practices, "period": period, "period_label": periods.label(period, k.cadence) if has else "",
             "value": value, "previous": previous, "change": value - previous, "target": target, "status": st,
-            "spark": spark.get(k.id, []), "stale": stale,
+            "last_year": last_year, "change_vs_last_year": value - last_year, "ytd": ytd,
+            "ytd_last_year": ytd_last, "spark": spark.get(k.id, []), "stale": stale,
         })
     return pd.DataFrame(rows)
+
+
+def comparison_text(kpi: KPI, tile: pd.Series, currency: str = "EUR") -> str:
+    """'vs last year +1.2 pts · YTD 93.1 % (a year earlier 91.0 %)', or what is missing, for a tile."""
+    if pd.isna(tile["value"]):
+        return ""
+    parts = []
+    if pd.notna(tile.get("last_year", np.nan)):
+        parts.append(f"vs last year {catalog.format_change(kpi, tile['change_vs_last_year'], currency)}")
+    else:
+        parts.append("no value a year earlier")
+    if pd.notna(tile.get("ytd", np.nan)):
+        ytd = f"YTD {catalog.format_value(kpi, tile['ytd'], currency)}"
+        if pd.notna(tile.get("ytd_last_year", np.nan)):
+            ytd += f" (a year earlier {catalog.format_value(kpi, tile['ytd_last_year'], currency)})"
+        parts.append(ytd)
+    return " · ".join(parts)
 
 
 def status_counts(tiles: pd.DataFrame) -> dict[str, int]:
@@ -95,8 +155,15 @@ def history_table(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def problems_table(problems: list) -> pd.DataFrame:
-    """Import problems as a table: file, row, column, problem."""
-    return pd.DataFrame([{"File": p.file, "Row": p.row, "Column": p.column, "Problem": p.message} for p in problems])
+    """Import problems as a table, identical ones merged: file, rows (the first few and how many more), column,
+    problem, count; an empty cell (never 'None') where a problem has no row or column."""
+    from kpis.ingest import group_problems
+
+    out = []
+    for g in group_problems(problems):
+        rows = ", ".join(str(r) for r in g.rows[:5]) + (f" and {g.count - 5} more" if g.count > 5 else "")
+        out.append({"File": g.file, "Rows": rows, "Column": g.column or "", "Problem": g.message, "Count": g.count})
+    return pd.DataFrame(out, columns=["File", "Rows", "Column", "Problem", "Count"])
 
 
 _SEVERITY = {"red": 0, "amber": 1, "none": 2, "green": 3}
@@ -128,6 +195,7 @@ def catalog_table(kpis: list[KPI], currency: str = "EUR", today: pd.Timestamp | 
             "Cadence": k.cadence.capitalize(), "Roll-up": k.rollup,
             "Source": "forecast data" if k.source == "forecast" else "imported",
             "Practices": ", ".join(PRACTICES[p].split(" and ")[0] for p in k.practices),
-            "Description": k.description, "Import id": k.id,
+            "Description": k.description,
         })
+        rows[-1] = {"KPI": rows[-1].pop("KPI"), "Import id": k.id, **rows[-1]}   # the id next to the name
     return pd.DataFrame(rows)

@@ -30,19 +30,60 @@ def decimals(kpi: KPI) -> int:
     return {"%": 1, "days": 1, "turns": 1, "count": 0, "score": 1, "currency": 0}[kpi.unit]
 
 
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, (float, np.floating)) and np.isnan(v))
+
+
+def pct(fraction: float | None, *, decimals: int = 1, signed: bool = False) -> str:
+    """A fraction as the app's percent: '87.3 %', signed '+1.2 %'; '–' when missing. The one percent style."""
+    if _missing(fraction):
+        return "–"
+    v = float(fraction) * 100
+    if signed and round(v, decimals) == 0:
+        return f"{0:.{decimals}f} %"
+    return f"{v:{'+' if signed else ''},.{decimals}f} %"
+
+
+def count(n: float | None, noun: str = "") -> str:
+    """A count with thousands separators and the noun pluralised: '4,320', '1 item', '120 items'."""
+    if _missing(n):
+        return "–"
+    k = int(round(float(n)))
+    if not noun:
+        return f"{k:,}"
+    return f"{k:,} {noun if k == 1 else plural(noun)}"
+
+
+def plural(noun: str) -> str:
+    """English plural of a unit noun (day → days, turn → turns, EUR stays)."""
+    if noun.isupper() or noun.endswith("s") or noun in ("%", "pts"):
+        return noun
+    return noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+
+
+def _unit_word(kpi: KPI, v: float) -> str:
+    """The KPI's unit for a shown number: 'day' for exactly 1, else 'days'."""
+    unit = kpi.unit
+    if unit in ("days", "turns") and abs(v) == 1:
+        return unit[:-1]
+    return unit
+
+
 def format_value(kpi: KPI, value: float | None, currency: str = "EUR") -> str:
     """Human display of a stored value: 87.3 %, 34.5 days, 412,000 EUR."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"
     v = value * display_scale(kpi)
     d = decimals(kpi)
+    if round(v, d) == 0:   # never '-0.0 %'
+        v = 0.0
     if kpi.unit == "%":
         return f"{v:.{d}f} %"
     if kpi.unit == "currency":
         return f"{v:,.0f} {currency}"
     if kpi.unit == "count":
         return f"{v:,.0f}"
-    return f"{v:,.{d}f} {kpi.unit}"
+    return f"{v:,.{d}f} {_unit_word(kpi, round(v, d))}"
 
 
 def format_change(kpi: KPI, delta: float | None, currency: str = "EUR") -> str:
@@ -51,7 +92,10 @@ def format_change(kpi: KPI, delta: float | None, currency: str = "EUR") -> str:
         return ""
     v = delta * display_scale(kpi)
     d = decimals(kpi)
-    return f"{v:+,.{d}f} {change_unit(kpi, currency)}"
+    unit = "" if kpi.unit == "count" else " " + change_unit(kpi, currency)
+    if round(v, d) == 0:      # no '+0.0' with an arrow: an unchanged value has no sign
+        return f"{0:.{d}f}{unit}"
+    return f"{v:+,.{d}f}{unit}"
 
 
 def target_text(kpi: KPI, target: float, currency: str = "EUR") -> str:

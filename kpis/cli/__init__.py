@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "kpis.cli.maturity",
     "kpis.cli.sponsorship",
     "kpis.cli.improvement",
+    "kpis.cli.catalog",
 )
 
 

@@ -97,6 +97,7 @@ def register(sub) -> None:
     _view_options(acc, stage=True)
     acc.set_defaults(func=cmd_accuracy)
 
-    fva = sub.add_parser("fva", help="forecast value added stairstep: each stage's wape, FVA vs previous stage and vs naive")
+    fva = sub.add_parser("fva", help=("forecast value added stairstep on the matched sample (item-periods where every stage "
+                                       "has a forecast): wape, FVA vs previous and vs naive, n, rows left out"))
     _view_options(fva, stage=False)
     fva.set_defaults(func=cmd_fva)

@@ -1,6 +1,6 @@
 """`python -m kpis import KIND FILE`: every import kind, each answered by its domain's loader.
 
-A loader is ``f(engine, path, *, config, user) -> result`` where ``result.summary()`` is one line;
+A loader is ``f(engine, path, *, config, user, sheet=None) -> result`` where ``result.summary()`` is one line;
 it raises ``kpis.ingest.ImportFailed`` (nothing written) on any bad row.
 """
 
@@ -35,8 +35,11 @@ def cmd_import(args) -> int:
         return common.fail(f"{path}: file not found")
     module, _, func = IMPORTERS[args.kind].partition(":")
     loader = getattr(importlib.import_module(module), func)
+    kwargs = {"sheet": args.sheet} if args.sheet else {}
+    if args.sheet and path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return common.fail(f"{path.name}: --sheet applies to Excel files only")
     try:
-        res = loader(engine, path, config=cfg, user=user)
+        res = loader(engine, path, config=cfg, user=user, **kwargs)
     except ImportFailed as e:
         print(f"import failed, nothing was written ({e.total} problem{'s' if e.total != 1 else ''}):", file=sys.stderr)
         print(str(e), file=sys.stderr)
@@ -50,4 +53,5 @@ def register(sub) -> None:
                                         "if any row is bad)")
     imp.add_argument("kind", choices=list(IMPORTERS))
     imp.add_argument("file")
+    imp.add_argument("--sheet", help="Excel: the sheet to read (default: the first one)")
     imp.set_defaults(func=cmd_import)

@@ -11,9 +11,15 @@ NAIVE = "naive"
 
 NONE_VALUE = "(none)"
 
-RESERVED = {"item", "period", "actual", "lag", "snapshot", "stage", "forecast", "abc", "xyz", "n", "_row"}
+KEY_COLUMNS = {"item", "period", "actual", "lag", "snapshot", "stage", "forecast", "abc", "xyz", "n", "_row"}
+# Column names the accuracy views and downloads produce: an attribute of the same name would collide with them.
+VIEW_COLUMNS = {"mae", "rmse", "wape", "accuracy", "mape", "mape_excluded", "bias", "mase", "sum_a", "sum_f",
+                "sum_abs_a", "sum_e", "sum_abs_e", "sum_sq_e", "sum_ape", "n_ape", "n_zero_a", "sum_scaled_abs_e",
+                "n_scaled", "fva_vs_previous", "fva_vs_naive", "left_out", "ts", "flagged", "abs_error", "share",
+                "rank", "error_share", "items", "why", "window", "value", "target", "status"}
+RESERVED = KEY_COLUMNS | VIEW_COLUMNS
 
-FVA_COLUMNS = ["stage", "n", "wape", "fva_vs_previous", "fva_vs_naive"]
+FVA_COLUMNS = ["stage", "n", "wape", "fva_vs_previous", "fva_vs_naive", "left_out"]
 Progress = Callable[[float, str], None]
 
 

@@ -514,13 +514,54 @@ class ForecastCube:
                                            filters=filters))
 
     def fva(self, by: list[str] = (), *, lag=None, period_from=None, period_to=None, filters=None) -> pd.DataFrame:
-        """Stairstep per group: stage, n, wape, fva_vs_previous, fva_vs_naive (fractions) in configured stage order."""
+        """Stairstep per group on the matched sample (docs/methodology.md, "FVA"): stage, n, wape, fva_vs_previous, fva_vs_naive,
+        left_out (fractions) in configured stage order.
+
+        Only the (item, period, lag) cells where every stage has a forecast and the actual is known are compared;
+        n is that sample, left_out the stage's rows with A and F outside it (plain accuracy keeps them)."""
         by = [c for c in self._check_by(by) if c != "stage"]
-        table = self.accuracy([*by, "stage"], lag=lag, period_from=period_from, period_to=period_to, filters=filters)
+        matched = accuracy.finalize(self._matched_sums(by, lag=lag, period_from=period_from, period_to=period_to,
+                                                       filters=filters))
+        full = self.sums([*by, "stage"], lag=lag, period_from=period_from, period_to=period_to, filters=filters)
+        table = full[[*by, "stage", "n"]].rename(columns={"n": "n_all"}).merge(
+            matched[[*by, "stage", "n", "wape"]], on=[*by, "stage"], how="left")
+        table["n"] = table["n"].fillna(0).astype(np.int64)
+        table["left_out"] = (np.rint(table["n_all"]) - table["n"]).astype(np.int64)
         stair = accuracy.fva(table, self.stages, by=by)
-        n = table[[*by, "stage", "n"]]
-        out = stair.merge(n, on=[*by, "stage"], how="left")
+        out = stair.merge(table[[*by, "stage", "n", "left_out"]], on=[*by, "stage"], how="left")
         return out[[*by, *FVA_COLUMNS]]
+
+    def _matched_sums(self, by: list[str], *, lag, period_from, period_to, filters) -> pd.DataFrame:
+        """Additive sums per group and stage over the cells where every stage has a forecast and A is known."""
+        l_list = self._lag_list(lag)
+        p0, p1 = self._period_range(period_from, period_to)
+        s_all = list(range(len(self.stages)))
+        if not l_list or p0 > p1:
+            return self._empty_sums([*by, "stage"])
+        item_keys = [c for c in by if c in ("item", *self._attr_codes)]
+        ucodes = {c: (np.arange(self.n_items) if c == "item" else self._attr_codes[c]) for c in item_keys}
+        gid, key_tables, n_g = _unit_groups(ucodes, self.n_items, self._item_mask(filters),
+                                            {c: (len(self.item_codes) if c == "item" else len(self.attributes[c]))
+                                             for c in item_keys})
+        rows = np.flatnonzero(gid >= 0)
+        g = gid[rows]
+        a = self.a[rows, p0:p1 + 1]
+        inv, usable = self.inv_scale[rows], self.usable[rows].astype(np.float64)
+        n_pp = p1 - p0 + 1
+        arr = np.zeros((len(s_all), len(l_list), len(_TERMS), n_g, n_pp))
+        for j, li in enumerate(l_list):
+            fs = self.f[:, li][:, rows, p0:p1 + 1]
+            matched = ~np.isnan(a) & ~np.isnan(fs).any(axis=0)
+            for si in s_all:
+                f = np.where(matched, fs[si], np.nan)
+                for k, term in _terms_iter(f, a, inv, usable):
+                    arr[si, j, k] = _group_axis(term, g, n_g, axis=0)
+        if "lag" not in by:
+            arr = arr.sum(axis=1, keepdims=True)
+        if "period" not in by:
+            arr = arr.sum(axis=-1, keepdims=True)
+        return self._to_frame(arr, [*by, "stage"], s_all, l_list if "lag" in by else None,
+                              p0 if "period" in by else None, key_tables, n_pp)
 
     def by_lag(self, *, stage=None, period_from=None, period_to=None, filters=None) -> pd.DataFrame:
         """Lag waterfall: one row per lag with METRIC_COLUMNS."""

@@ -52,7 +52,13 @@ from kpis.forecast.common import (
     _period_start,
     _release_memory,
 )
-from kpis.forecast.sql import _fetch_keys, _items, _placeholder, _stored_cadence
+from kpis.forecast.sql import (
+    _fetch_keys,
+    _items,
+    _placeholder,
+    _stored_cadence,
+    _stored_cadences,
+)
 from kpis.forecast.validate import (
     _read,
     _Rows,
@@ -60,6 +66,7 @@ from kpis.forecast.validate import (
     _validate_forecasts,
 )
 from kpis.ingest import ImportFailed, ImportResult, Problem, _Collector
+from kpis.periods import label as periods_label
 from kpis.store.models import AuditEvent, ImportBatch, Item, utcnow
 from kpis.store.retry import retrying
 
@@ -85,11 +92,11 @@ class ForecastImportResult(ImportResult):
             seen = ""
             if self.previous:
                 seen = f" (same content imported {self.previous['when']:%Y-%m-%d %H:%M} UTC by {self.previous['who']})"
-            return f"{self.filename}: no changes — all {self.unchanged} values already stored{seen}.{ignored}"
+            return f"{self.source}: no changes — all {self.unchanged} values already stored{seen}.{ignored}"
         items = ""
         if self.items_added or self.items_changed:
             items = f"; items: {self.items_added} added, {self.items_changed} with changed attributes"
-        return (f"{self.filename}: {self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged"
+        return (f"{self.source}: {self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged"
                 f"{items} (import #{self.batch_id}).{ignored}")
 
 
@@ -98,7 +105,8 @@ def _noop(_fraction: float, _text: str) -> None:
 
 
 def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str, config: AppConfig, user: User,
-                filename: str | None = None, progress: Progress | None = None) -> ForecastImportResult:
+                filename: str | None = None, progress: Progress | None = None,
+                sheet: str | None = None) -> ForecastImportResult:
     """Validate and store a demand (kind='demand') or forecast (kind='forecasts') file in one transaction."""
     require(user, "import", engine=engine, what=f"import {kind}")
     if kind not in ("demand", "forecasts"):
@@ -119,7 +127,8 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
         except FileNotFoundError:
             raise ImportFailed([Problem(name, None, None, "file not found")]) from None
     progress(0.02, f"reading {name}")
-    table = _read(data, name)
+    table = _read(data, name, sheet)
+    sheet_read = table.sheet
     progress(0.15, f"checking {table.n:,} rows")
     bag = _Collector(name, config.app.max_import_errors)
     with engine.connect() as conn:
@@ -134,6 +143,7 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
     progress(0.3, "comparing with stored data")
     write = functools.partial(_write, engine, rows, kind=kind, filename=name, sha256=sha, user=user, progress=progress)
     result = retrying(write)
+    result.sheet = sheet_read
     del write, rows   # free the import's arrays before the cube takes its memory
     _release_memory()
     if result.changed:
@@ -189,12 +199,33 @@ def _write(engine: Engine, rows: _Rows, *, kind: str, filename: str, sha256: str
     return result
 
 
+def _check_granularity(conn, rows: _Rows, filename: str) -> None:
+    """Refuse a file whose granularity differs from any demand or forecast period stored (checked inside the
+    write transaction, so two imports running at the same time cannot mix granularities)."""
+    stored = _stored_cadences(conn)
+    other = stored - {rows.cadence}
+    if not other:
+        return
+    adj = {"week": "weekly", "month": "monthly"}
+    if len(stored) > 1:
+        msg = ("the stored demand and forecasts already mix weekly and monthly periods; delete one granularity "
+               "before importing more")
+    else:
+        msg = (f"this file is {adj.get(rows.cadence, rows.cadence)} but the stored demand and forecasts are "
+               f"{adj.get(next(iter(other)), next(iter(other)))}; forecast data has one granularity (import "
+               f"{adj.get(next(iter(other)), '')} files, or start from an empty forecast store)")
+    raise ImportFailed([Problem(filename, None, None, msg)])
+
+
 def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, filename: str, sha256: str, user: User,
               now: dt.datetime, progress: Progress) -> bool:
     """The body of _write inside its transaction; False when nothing changed (caller rolls back)."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif dialect == "postgresql":   # two imports at the same time are checked one after the other
+        conn.exec_driver_sql("LOCK TABLE demand_actual, forecast IN SHARE ROW EXCLUSIVE MODE")
+    _check_granularity(conn, rows, filename)
     known = _items(conn)
     new_items, changed_items = [], []
     if kind == "demand":
@@ -225,6 +256,7 @@ def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, fil
     old_k, old_v = _fetch_keys(conn, table, rows.stages, where, where_params)
     is_new = np.ones(rows.n, dtype=bool)
     changed = np.zeros(rows.n, dtype=bool)
+    old = np.full(rows.n, np.nan)
     if len(old_k):
         known_rows = row_ids >= 0
         key = (row_ids << 32) | (day << 16) | (lag << 6) | stg
@@ -256,6 +288,7 @@ def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, fil
         known = _items(conn)
         ids = np.array([known[c][0] for c in rows.items], dtype=np.int64)
         row_ids = ids[rows.item_codes]
+    changed_rows = _changed_rows(rows, changed, old, day, lag, stg, kind)
     cols = _Columns(row_ids, day, lag, stg, rows.stages, rows.value, result.batch_id)
     writer = _sqlite_write if dialect == "sqlite" else _pg_write
     writer(conn, table, cols, is_new, changed, progress)
@@ -264,17 +297,40 @@ def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, fil
         "details": {"file": filename, "kind": kind, "inserted": result.inserted, "updated": result.updated,
                     "unchanged": result.unchanged, "sha256": sha256, "items_added": result.items_added,
                     "items_changed": result.items_changed,
-                    "changed_item_attributes": [{"item": c, "old": o, "new": m} for _i, c, o, m in changed_items[:50]]},
+                    "changed_item_attributes": [{"item": c, "old": o, "new": m} for _i, c, o, m in changed_items[:50]],
+                    "changed_values": changed_rows},
     }])
     progress(0.98, "committing")
     return True
 
 
-def import_demand_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ForecastImportResult:
+CHANGED_ROWS_KEPT = 500
+
+
+def _changed_rows(rows: _Rows, changed: np.ndarray, old: np.ndarray, day: np.ndarray, lag: np.ndarray,
+                  stg: np.ndarray, kind: str) -> list[dict]:
+    """The first CHANGED_ROWS_KEPT updated values with old and new value, for the audit log (the count is in
+    'updated')."""
+    idx = np.flatnonzero(changed)[:CHANGED_ROWS_KEPT]
+    out = []
+    for i in idx:
+        period = periods_label(np.datetime64(int(day[i]), "D"), rows.cadence)
+        rec = {"item": str(rows.items[rows.item_codes[i]]), "period": period, "old": float(old[i]),
+               "new": float(rows.value[i])}
+        if kind == "forecasts":
+            rec["lag"] = int(lag[i])
+            rec["stage"] = str(rows.stages[int(stg[i])])
+        out.append(rec)
+    return out
+
+
+def import_demand_file(engine: Engine, path: Path, *, config: AppConfig, user: User,
+                       sheet: str | None = None) -> ForecastImportResult:
     """import_file(kind='demand') on a file named on the command line."""
-    return import_file(engine, path, kind="demand", config=config, user=user)
+    return import_file(engine, path, kind="demand", config=config, user=user, sheet=sheet)
 
 
-def import_forecasts_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ForecastImportResult:
+def import_forecasts_file(engine: Engine, path: Path, *, config: AppConfig, user: User,
+                          sheet: str | None = None) -> ForecastImportResult:
     """import_file(kind='forecasts') on a file named on the command line."""
-    return import_file(engine, path, kind="forecasts", config=config, user=user)
+    return import_file(engine, path, kind="forecasts", config=config, user=user, sheet=sheet)

@@ -34,6 +34,8 @@ __all__ = [
     "accuracy_table",
     "derive_naive",
     "fva",
+    "matched_sample",
+    "fva_matched",
     "abc_xyz",
     "tracking_signal",
     "error_contribution",
@@ -371,6 +373,52 @@ def fva(
         t["naive_wape"] = naive_key["naive_wape"].iloc[0] if len(naive_key) else np.nan
     t["fva_vs_naive"] = t["naive_wape"] - t["wape"]
     return t[[*by, "stage", "wape", "fva_vs_previous", "fva_vs_naive"]]
+
+
+def matched_sample(rows: pd.DataFrame, stages: Sequence[str], *, keys: Sequence[str] = ("item", "period", "lag")
+                   ) -> tuple[pd.DataFrame, pd.Series]:
+    """Rows (keys, stage, actual, forecast) on the FVA matched sample: the keys where every stage in `stages`
+    present in the rows has a forecast and the actual is known; plus the rows left out per stage."""
+    keys = list(keys)
+    present = [s for s in stages if (rows["stage"] == s).any()]
+    usable = rows[rows["stage"].isin(present) & rows["actual"].notna() & rows["forecast"].notna()]
+    per_key = usable.groupby(keys, observed=True, dropna=False)["stage"].nunique()
+    full = per_key[per_key == len(present)].index
+    key_idx = pd.MultiIndex.from_frame(usable[keys]) if len(keys) > 1 else pd.Index(usable[keys[0]])
+    inside = key_idx.isin(full)
+    matched = usable[inside]
+    left_out = usable[~inside].groupby("stage", observed=True).size().reindex(present, fill_value=0)
+    return matched, left_out.astype(np.int64)
+
+
+def fva_matched(rows: pd.DataFrame, stages: Sequence[str], *, by: Sequence[str] = ()) -> pd.DataFrame:
+    """FVA stairstep on the matched sample per group (by): stage, n, wape, fva_vs_previous, fva_vs_naive, left_out.
+
+    Within each group, only the (item, period, lag) rows where every stage has a forecast and the actual is
+    known are compared; `n` is that sample and `left_out` counts each stage's rows outside it."""
+    by = list(by)
+    keys = [*dict.fromkeys(["item", "period", "lag", *[c for c in by if c in ("item", "period", "lag")]])]
+    parts = []
+    groups = rows.groupby(by, observed=True, dropna=False, sort=True) if by else [((), rows)]
+    for key, grp in groups:
+        matched, left = matched_sample(grp, stages, keys=keys)
+        table = accuracy_table(matched, ["stage"]) if len(matched) else pd.DataFrame(
+            {"stage": pd.Series([], dtype=object), "n": pd.Series([], dtype=np.int64),
+             "wape": pd.Series([], dtype=float)})
+        table = table[["stage", "n", "wape"]].set_index("stage").reindex(left.index)
+        table["n"] = table["n"].fillna(0).astype(np.int64)
+        table["left_out"] = left
+        table = table.reset_index()
+        key = key if isinstance(key, tuple) else (key,)
+        for c, v in zip(by, key):
+            table[c] = v
+        parts.append(table)
+    if not parts:
+        return pd.DataFrame({c: [] for c in [*by, "stage", "n", "wape", "fva_vs_previous", "fva_vs_naive", "left_out"]})
+    t = pd.concat(parts, ignore_index=True)
+    stair = fva(t, list(stages), by=by)
+    out = stair.merge(t[[*by, "stage", "n", "left_out"]], on=[*by, "stage"], how="left")
+    return out[[*by, "stage", "n", "wape", "fva_vs_previous", "fva_vs_naive", "left_out"]]
 
 
 def abc_xyz(

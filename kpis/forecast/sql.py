@@ -20,14 +20,33 @@ def _items(conn) -> dict[str, tuple[int, dict]]:
     return {code: (int(i), attrs or {}) for i, code, attrs in conn.execute(select(Item.id, Item.code, Item.attributes))}
 
 
-def _stored_cadence(conn) -> str | None:
-    """Cadence of the demand/forecast periods already stored (None when empty or ambiguous)."""
+def _stored_cadences(conn) -> set[str]:
+    """Cadences of every demand and forecast period already stored ({'month'}, {'week'}, both when the stored
+    data is already mixed, empty when nothing is stored). Reads the distinct periods of both tables."""
     days = []
     for table in ("demand_actual", "forecast"):
-        rows = conn.exec_driver_sql(
-            f"SELECT DISTINCT period FROM {table} WHERE item_id = (SELECT item_id FROM {table} LIMIT 1)").all()
-        days += [_days(r[0]) for r in rows]
-    return _cadence_of_days(np.array(days, dtype=np.int64))
+        days += [_days(r[0]) for r in conn.exec_driver_sql(f"SELECT DISTINCT period FROM {table}").all()]
+    d = np.unique(np.array(days, dtype=np.int64))
+    if not len(d):
+        return set()
+    dd = d.astype("datetime64[D]")
+    first = dd.astype("datetime64[M]").astype("datetime64[D]") == dd
+    monday = ((d - 4) % 7) == 0
+    out = set()
+    if (first & ~monday).any():
+        out.add("month")
+    if (monday & ~first).any():
+        out.add("week")
+    if not out:
+        c = _cadence_of_days(d)
+        out = {c} if c else set()
+    return out
+
+
+def _stored_cadence(conn) -> str | None:
+    """Cadence of the demand/forecast periods already stored (None when empty or already mixed)."""
+    found = _stored_cadences(conn)
+    return next(iter(found)) if len(found) == 1 else None
 
 
 def _days(v) -> int:

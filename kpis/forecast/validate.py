@@ -22,7 +22,14 @@ from kpis.forecast.common import (
     _period_start,
     _plural,
 )
-from kpis.ingest import ImportFailed, Problem, _Collector, _numbers
+from kpis.ingest import (
+    ImportFailed,
+    Problem,
+    _Collector,
+    _numbers,
+    read_csv_text,
+    read_excel,
+)
 
 SUPPORTED = (".csv", ".txt", ".xlsx", ".xlsm", ".parquet", ".pq")
 
@@ -35,14 +42,15 @@ class _Table:
     columns: dict[str, pd.Series]
     labels: dict[str, str]  # lower-case name -> name as written in the file
     rows: np.ndarray
+    sheet: str | None = None  # the Excel sheet read
 
     @property
     def n(self) -> int:
         return len(self.rows)
 
 
-def _read(data: bytes, name: str) -> _Table:
-    """Parse CSV / Excel / Parquet bytes into a _Table; ImportFailed when unreadable."""
+def _read(data: bytes, name: str, sheet: str | None = None) -> _Table:
+    """Parse CSV / Excel (first sheet or `sheet`) / Parquet bytes into a _Table; ImportFailed when unreadable."""
     ext = Path(name).suffix.lower()
     if ext not in SUPPORTED:
         raise ImportFailed([Problem(name, None, None, f"unsupported file type '{ext or '(none)'}'; "
@@ -50,17 +58,15 @@ def _read(data: bytes, name: str) -> _Table:
     if not data.strip():
         raise ImportFailed([Problem(name, None, None, "file is empty; expected a header row and data rows")])
     first = 2
+    sheet_read = None
     try:
         if ext in (".parquet", ".pq"):
             df = _read_parquet(data)
             first = 1
         elif ext in (".xlsx", ".xlsm"):
-            df = pd.read_excel(io.BytesIO(data), dtype=object, engine="openpyxl", header=0)
+            df, sheet_read = read_excel(data, name, sheet)
         else:
-            text = data.decode("utf-8-sig")
-            head = text.split("\n", 1)[0]
-            sep = ";" if head.count(";") > head.count(",") else ","
-            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, skip_blank_lines=False)
+            df = read_csv_text(data)
     except UnicodeDecodeError:
         raise ImportFailed([Problem(name, None, None, "file is not UTF-8 text; save the CSV as UTF-8")]) from None
     except ImportFailed:
@@ -70,28 +76,35 @@ def _read(data: bytes, name: str) -> _Table:
     rows = np.arange(first, first + len(df), dtype=np.int64)
     if ext not in (".parquet", ".pq") and len(df):
         blank = np.ones(len(df), dtype=bool)
-        for c in df.columns:
-            col = df[c]
+        for i in range(df.shape[1]):
+            col = df.iloc[:, i]
             blank &= (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
         if blank.any():
             df, rows = df[~blank].reset_index(drop=True), rows[~blank]
     labels: dict[str, str] = {}
     columns: dict[str, pd.Series] = {}
     problems = []
-    for c in df.columns:
+    for i, c in enumerate(df.columns):
         raw = c.strftime("%Y-%m-%d") if isinstance(c, (pd.Timestamp, dt.date)) else str(c)
         key = raw.strip().lower()
-        if key.startswith("unnamed:") and df[c].isna().all():
+        col = df.iloc[:, i]
+        if key == "" or (key.startswith("unnamed:") and col.isna().all()):
+            if (col.notna() & (col.astype(str).str.strip() != "")).any():
+                problems.append(Problem(name, 1, None, f"column {i + 1} has values but no header; name it or delete it"))
             continue
         if key in columns:
-            problems.append(Problem(name, 1, raw, f"column '{raw}' appears twice"))
+            same = labels[key] == raw.strip()
+            problems.append(Problem(name, 1, raw, f"column '{raw}' appears twice"
+                                    + ("" if same else f" (as '{labels[key]}')") + "; keep one"))
             continue
-        labels[key], columns[key] = raw.strip(), df[c]
+        labels[key], columns[key] = raw.strip(), col
     if problems:
         raise ImportFailed(problems)
     if not len(rows):
         raise ImportFailed([Problem(name, None, None, "file has a header but no data rows")])
-    return _Table(name, columns, labels, rows)
+    table = _Table(name, columns, labels, rows)
+    table.sheet = sheet_read
+    return table
 
 
 def _read_parquet(data: bytes) -> pd.DataFrame:
@@ -352,8 +365,9 @@ def _validate_demand(table: _Table, bag: _Collector, stored: str | None, known: 
     _require_columns(table, ["item", "period", "actual"], hint)
     bad_names = [table.labels[c] for c in table.columns if c in RESERVED and c not in ("item", "period", "actual")]
     if bad_names:
-        raise ImportFailed([Problem(table.name, 1, c, f"column '{c}' is not allowed in a demand file "
-                                                       f"(reserved name); expected {hint}") for c in bad_names])
+        raise ImportFailed([Problem(table.name, 1, c, f"column '{c}' cannot be an attribute: it is the name of a "
+                                                       "metric or key column of the accuracy views; rename it "
+                                                       f"(e.g. '{c}_class'); expected {hint}") for c in bad_names])
     codes, items = _item_column(table, bag)
     pnum, cadence = _period_columns(table, ["period"], bag, stored)
     value = _numbers_col(table, "actual", bag, "actual")
@@ -406,9 +420,15 @@ def _validate_forecasts(table: _Table, bag: _Collector, stored: str | None, know
         unknown = np.array([code not in known for code in items])
         if unknown.any():
             sel = (codes >= 0) & unknown[np.maximum(codes, 0)]
-            msgs = _msgs_by_code(codes, sel, [f"unknown item '{c}'; import its demand first (items and their "
-                                              "attributes come from demand files)" for c in items])
-            bag.add_many(_rows_where(table, sel), table.labels["item"], msgs)
+            names = [c for c, u in zip(items, unknown) if u]
+            n_rows = int(sel.sum())
+            eg = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+            first_row = int(_rows_where(table, sel).iloc[0])
+            # one message, not one per forecast row: the fix is the same for all of them
+            bag.add(first_row, table.labels["item"],
+                    f"import demand first: {len(names):,} item{'s are' if len(names) != 1 else ' is'} unknown "
+                    f"(e.g. {eg}), in {n_rows:,} forecast row{'s' if n_rows != 1 else ''}; items and their attributes "
+                    "come from demand files")
     pkeys = ["period"] + (["snapshot"] if "snapshot" in table.columns else [])
     pnum, cadence = _period_columns(table, pkeys, bag, stored)
     period = pnum["period"]

@@ -46,6 +46,16 @@ def value_destroying_steps(fva: pd.DataFrame) -> list[str]:
     return out
 
 
+def fva_sample_text(fva: pd.DataFrame) -> str:
+    """How the FVA stages were compared: the matched sample size and the rows each stage left out."""
+    if fva.empty:
+        return "No item-period has a forecast from every stage."
+    n = int(fva["n"].max())
+    left = [f"{r['stage']} {int(r['left_out']):,}" for _, r in fva.iterrows() if int(r["left_out"]) > 0]
+    text = f"Every stage compared on the same {n:,} item-periods (where all stages have a forecast and the actual is known)."
+    return text + (" Rows left out: " + ", ".join(left) + "." if left else " No rows left out.")
+
+
 def abc_xyz_table(cube, *, stage, lag, period_from, period_to, filters) -> pd.DataFrame:
     """Accuracy per ABC × XYZ cell with the number of items in the cell."""
     cells = cube.accuracy(["abc", "xyz"], stage=stage, lag=lag, period_from=period_from, period_to=period_to,
@@ -95,8 +105,12 @@ def accuracy_series(by_period: pd.DataFrame) -> pd.DataFrame:
 
 
 def drill_items(cube, group: str, value: str, *, stage, lag, period_from, period_to, filters) -> pd.DataFrame:
-    """Accuracy per item inside one group value, largest n first, with each item's attributes."""
+    """Accuracy per item inside one group value, largest share of the group's absolute error first
+    (error_share = the item's Σ|F−A| / the group's), with each item's attributes."""
     drill = {**(filters or {}), group: [value]}
     items = cube.accuracy(["item"], stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=drill)
-    items = items.sort_values("n", ascending=False)
+    abs_error = items["mae"] * items["n"]
+    total = abs_error.sum()
+    items.insert(1, "error_share", abs_error / total if total else np.nan)
+    items = items.sort_values(["error_share", "item"], ascending=[False, True], ignore_index=True)
     return items.merge(cube.attribute_of(items["item"].tolist()), on="item", how="left")

@@ -1,0 +1,139 @@
+"""The audit log in words: every stored event as a sentence a person can read (no hashes, no raw
+dictionaries), and the value changes of an import as a table for download."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+
+from kpis.config import AppConfig
+
+_HIDDEN = {"sha256", "changed_values", "changed_item_attributes", "definition"}
+_KINDS = {"actuals": "KPI actuals", "demand": "demand actuals", "forecasts": "forecast snapshots"}
+
+
+def _num(v: Any) -> str:
+    """A raw number without float noise: 0.951, 1,200, 12.5."""
+    if v is None:
+        return "–"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if f == int(f) and abs(f) < 1e15:
+        return f"{int(f):,}"
+    return f"{f:,.6g}"
+
+
+def _value(config: AppConfig | None, kpi_id: str, v: Any) -> str:
+    """A KPI value in the KPI's own format (95.1 %), or plainly when the KPI is unknown."""
+    from kpis.catalog import units
+
+    kpi = config.kpi_by_id.get(kpi_id) if config is not None else None
+    if kpi is None or v is None:
+        return _num(v)
+    return units.format_value(kpi, float(v), config.app.currency)
+
+
+def _period(config: AppConfig | None, kpi_id: str, p: Any) -> str:
+    from kpis import periods
+
+    kpi = config.kpi_by_id.get(kpi_id) if config is not None else None
+    try:
+        return periods.label(dt.date.fromisoformat(str(p)[:10]), kpi.cadence) if kpi else str(p)
+    except ValueError:
+        return str(p)
+
+
+def _kpi_name(config: AppConfig | None, kpi_id: str) -> str:
+    kpi = config.kpi_by_id.get(kpi_id) if config is not None else None
+    return kpi.name if kpi else str(kpi_id)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def describe(action: str, entity: str, entity_id: Any, details: dict | None, config: AppConfig | None = None) -> str:
+    """One audit event in words, e.g. 'OTIF, EMEA, 2026-09: 94.3 % → 95.1 %; note added'."""
+    d = details or {}
+    if entity == "kpi_value" and action == "update":
+        kid = d.get("kpi", "")
+        where = ", ".join(x for x in (_kpi_name(config, kid), d.get("segment") or "", _period(config, kid, d.get("period")))
+                          if x)
+        text = f"{where}: {_value(config, kid, d.get('old'))} → {_value(config, kid, d.get('new'))}"
+        if "new_note" in d:
+            text += "; note added" if not d.get("old_note") else "; note changed"
+        if d.get("import"):
+            text += f" (import #{d['import']})"
+        return text
+    if entity == "import_batch" and action == "import":
+        kind = _KINDS.get(d.get("kind"), d.get("kind") or "data")
+        parts = [f"{_num(d.get('inserted', 0))} inserted", f"{_num(d.get('updated', 0))} updated",
+                 f"{_num(d.get('unchanged', 0))} unchanged"]
+        if d.get("items_added") or d.get("items_changed"):
+            parts.append(f"items: {_num(d.get('items_added', 0))} added, {_num(d.get('items_changed', 0))} with "
+                         "changed attributes")
+        return f"Imported {kind} from {d.get('file', 'a file')} (import #{entity_id}): " + ", ".join(parts)
+    if entity == "kpi":
+        name = _kpi_name(config, str(entity_id))
+        if action == "create":
+            return f"KPI {name} added to the catalog"
+        if action == "deactivate":
+            return f"KPI {name} deactivated (no longer in config.toml)"
+        if action == "update":
+            changes = d.get("changed") or {}
+            said = [f"{field} {_short(c.get('old'))} → {_short(c.get('new'))}" for field, c in changes.items()
+                    if isinstance(c, dict)]
+            return f"KPI {name} changed: " + ("; ".join(said) if said else "reactivated")
+    if entity == "database" and action == "demo":
+        counts = [f"{_num(v)} {k.replace('_', ' ')}" for k, v in d.items() if k not in ("seed", "end")]
+        return "Demo data loaded" + (f" ({', '.join(counts)})" if counts else "")
+    # any other event (other domains): action, record, and the details as 'key: value' pairs
+    shown = [f"{k.replace('_', ' ')}: {_short(v)}" for k, v in d.items() if k not in _HIDDEN]
+    head = f"{action.capitalize()} {entity.replace('_', ' ')}" + (f" {entity_id}" if entity_id not in (None, "") else "")
+    return head + (f" — {'; '.join(shown)}" if shown else "")
+
+
+def _short(v: Any) -> str:
+    """A detail value in words: lists and mappings summarised, not dumped."""
+    if isinstance(v, dict):
+        if not v:
+            return "none"
+        return ", ".join(f"{k} {_short(x)}" for k, x in list(v.items())[:4]) + (" …" if len(v) > 4 else "")
+    if isinstance(v, (list, tuple)):
+        if v and all(isinstance(x, dict) and "from" in x and "value" in x for x in v):   # stepping targets
+            return ", ".join(f"{_num(x['value'])} from {x['from']}" for x in v)
+        return _plural(len(v), "entry") if v else "none"
+    if isinstance(v, (int, float)):
+        return _num(v)
+    return "–" if v is None else str(v)
+
+
+def log_table(log: pd.DataFrame, config: AppConfig | None = None) -> pd.DataFrame:
+    """The audit log (from repo.audit_log) as When (UTC), Who, What: one readable sentence per event."""
+    what = [describe(a, e, i, d if isinstance(d, dict) else None, config)
+            for a, e, i, d in zip(log["action"], log["entity"], log["entity_id"], log["details"])]
+    when = pd.to_datetime(log["at"]).dt.strftime("%Y-%m-%d %H:%M") if len(log) else pd.Series([], dtype=str)
+    return pd.DataFrame({"When (UTC)": when.to_numpy(), "Who": log["actor"].to_numpy(), "What": what})
+
+
+def import_changes(log: pd.DataFrame, batch_id: int, config: AppConfig | None = None) -> pd.DataFrame:
+    """The values one import changed, with old and new value: KPI actuals from their update events, demand and
+    forecasts from the import's own record (the first 500 rows; the import's 'updated' count says how many)."""
+    kv = log[(log["entity"] == "kpi_value") & (log["action"] == "update")]
+    rows = []
+    for d in kv["details"]:
+        if isinstance(d, dict) and d.get("import") == batch_id:
+            kid = d.get("kpi", "")
+            rows.append({"what": _kpi_name(config, kid), "segment": d.get("segment") or "",
+                         "period": _period(config, kid, d.get("period")), "old": d.get("old"), "new": d.get("new"),
+                         "note": d.get("new_note") or ""})
+    batch = log[(log["entity"] == "import_batch") & (log["entity_id"].astype(str) == str(batch_id))]
+    for d in batch["details"]:
+        for r in (d or {}).get("changed_values", []) if isinstance(d, dict) else []:
+            rows.append({"what": r.get("item"), "segment": r.get("stage", ""), "period": r.get("period"),
+                         "lag": r.get("lag"), "old": r.get("old"), "new": r.get("new")})
+    return pd.DataFrame(rows)
