@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from kpis import catalog
+from kpis import catalog, safety
 from kpis.catalog.trends import SIGNAL_LABELS, TrendView
 
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
@@ -240,13 +240,14 @@ def wape_heatmap(table: pd.DataFrame, x: str, y: str, window: str = "") -> go.Fi
     n = table.pivot(index=y, columns=x, values="n").reindex_like(pv)
     text = [[("–" if np.isnan(v) else f"{v * 100:.1f} %<br>n={int(c):,}") for v, c in zip(rv, rn)]
             for rv, rn in zip(pv.to_numpy(), n.fillna(0).to_numpy())]
+    sx, sy = (safety.plotly(v).replace("%", "%%") for v in (x, y))   # attribute names are imported text
     fig = go.Figure(go.Heatmap(
-        z=pv.to_numpy() * 100, x=[str(c) for c in pv.columns], y=[str(i) for i in pv.index], text=text,
-        texttemplate="%{text}", colorscale=WAPE_SCALE, zmin=0, zmax=100, xgap=2, ygap=2,
+        z=pv.to_numpy() * 100, x=[safety.plotly(c) for c in pv.columns], y=[safety.plotly(i) for i in pv.index],
+        text=text, texttemplate="%{text}", colorscale=WAPE_SCALE, zmin=0, zmax=100, xgap=2, ygap=2,
         colorbar=dict(title="WAPE", ticksuffix=" %", thickness=12),
-        hovertemplate=f"{y} %{{y}} · {x} %{{x}}: WAPE %{{z:.1f}} %<extra></extra>"))
-    fig = _layout(fig, _window_title(f"WAPE by {x} × {y}", window), y.capitalize(), x.capitalize(),
-                  height=150 + 56 * max(len(pv.index), 3))
+        hovertemplate=f"{sy} %{{y}} · {sx} %{{x}}: WAPE %{{z:.1f}} %<extra></extra>"))
+    fig = _layout(fig, _window_title(f"WAPE by {safety.plotly(x)} × {safety.plotly(y)}", window),
+                  safety.plotly(y.capitalize()), safety.plotly(x.capitalize()), height=150 + 56 * max(len(pv.index), 3))
     fig.update_layout(margin=dict(t=80))
     fig.update_layout(hovermode="closest")
     return fig
@@ -280,4 +281,4 @@ def item_figure(series: pd.DataFrame, item: str, stage: str, lag: int | None) ->
                              line=dict(color="#37474f", width=2)))
     fig.add_trace(go.Scatter(x=s["period"], y=s["forecast"], name=f"Forecast ({stage}{'' if lag is None else f', lag {lag}'})",
                              mode="lines+markers", line=dict(color="#1f5fa8", width=2, dash="dash")))
-    return _layout(fig, f"{item}: actual vs forecast", "Units", height=340)
+    return _layout(fig, f"{safety.plotly(item)}: actual vs forecast", "Units", height=340)

@@ -99,7 +99,7 @@ DATABASE_ERRORS = (DBAPIError,)
 
 def database_down(exc: BaseException) -> None:
     """Tell the user the database cannot be reached (the reason's first line, no SQL, no parameters), then stop."""
-    st.error(f"The database cannot be reached right now ({describe_db_error(exc)}). Nothing was changed; "
+    st.error(f"The database cannot be reached right now ({safety.md(describe_db_error(exc))}). Nothing was changed; "
              "try again in a moment. If it persists, check `DATABASE_URL` or `[database] url`.",
              icon=":material/cloud_off:")
     st.stop()
@@ -174,7 +174,7 @@ def user() -> User:
     try:
         return current_user(cfg)
     except NotAllowed as e:
-        st.error(str(e))
+        st.error(safety.md(str(e)))
         st.stop()
 
 
@@ -302,7 +302,7 @@ def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_l
     with st.expander("Filter items by attribute", expanded=False):
         cols = st.columns(max(len(attrs) + 2, 1))
         for col, a in zip(cols, [*attrs, "abc", "xyz"]):
-            chosen = col.multiselect(a.upper() if a in ("abc", "xyz") else a.capitalize(), cube.attributes[a],
+            chosen = col.multiselect(a.upper() if a in ("abc", "xyz") else safety.md(a.capitalize()), cube.attributes[a],
                                      key=f"{prefix}_attr_{a}", bind="query-params", placeholder="All")
             if chosen:
                 filters[a] = chosen

@@ -6,7 +6,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog
+from kpis import catalog, safety
 from kpis.config import PRACTICES
 from kpis.improvement import actions, effect, export, prefill, views
 from kpis.improvement import charts as icharts
@@ -233,7 +233,7 @@ elif view == "New action":
         try:
             new_id = actions.create_action(engine=eng, fields=values, user=user, config=cfg)
         except actions.ActionRefused as e:
-            st.error(f"The action was not created: {e}")
+            st.error(f"The action was not created: {safety.md(str(e))}")
         else:
             st.session_state["act_open_next"] = new_id
             st.session_state["act_new_reset"] = True
@@ -294,7 +294,7 @@ if moves and a["status"] != "done":
                 msg = actions.move_action(engine=eng, action_id=a["id"], to=to, user=user, config=cfg,
                                           completed_on=when if to == "done" else None, expected_status=a["status"])
             except actions.ActionRefused as e:
-                st.error(str(e))
+                st.error(safety.md(str(e)))
             else:
                 st.session_state["act_flash"] = msg
                 st.rerun()
@@ -345,7 +345,7 @@ if a["status"] == "done" and moves:
                 msg = actions.move_action(engine=eng, action_id=a["id"], to=to, user=user, config=cfg,
                                           expected_status="done")
             except actions.ActionRefused as e:
-                st.error(str(e))
+                st.error(safety.md(str(e)))
             else:
                 st.session_state["act_flash"] = msg
                 st.rerun()
@@ -360,7 +360,7 @@ if can_manage and a["status"] not in actions.DECIDED_STATES and a["status"] != "
             try:
                 changed = actions.update_action(engine=eng, action_id=a["id"], fields=values, user=user, config=cfg)
             except actions.ActionRefused as e:
-                st.error(f"Not saved: {e}")
+                st.error(f"Not saved: {safety.md(str(e))}")
             else:
                 st.session_state["act_flash"] = (f"Saved: {', '.join(changed)}." if changed else "Nothing changed.")
                 st.session_state.pop("act_edit_for", None)

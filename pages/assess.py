@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from kpis import safety
 from kpis.access.users import NotAllowed
 from kpis.config import FUNCTIONS, PRACTICES
 from kpis.maturity import assessments, rubric
@@ -21,7 +22,7 @@ st.caption("Each quarter, score how your organisation works today on each of the
            "else's on the Maturity page.")
 
 if not user.can("submit"):
-    st.info(f"You are signed in as {user.name} ({user.role}). Answering the assessment needs the contributor role "
+    st.info(f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). Answering the assessment needs the contributor role "
             "or higher; ask an admin. You can still see the results.", icon=":material/lock:")
     st.page_link(_ui.PAGE_MATURITY, label="See the maturity results", icon=":material/radar:")
     st.stop()
@@ -99,7 +100,7 @@ if sent:
     try:
         outcome = assessments.submit(eng, answers=answers, user=user)
     except (NotAllowed, ValueError) as e:
-        st.error(f"Not saved: {e}")
+        st.error(f"Not saved: {safety.md(str(e))}")
     else:
         st.session_state[FLASH] = {
             "inserted": f"Thank you — your assessment for {label} is saved.",

@@ -63,7 +63,7 @@ with up:
                 sheet = st.selectbox("Sheet to read", names, index=names.index(first_with_data), key="data_sheet",
                                      format_func=lambda n: n + ("" if dict(sheets)[n] else " (no data)"))
             elif sheets:
-                st.caption(f"Reading sheet '{sheets[0][0]}'.")
+                st.caption(f"Reading sheet '{safety.md(sheets[0][0])}'.")
         if file is not None and st.button("Import", type="primary", key="data_import", icon=":material/upload:"):
             bar = None
             try:
@@ -90,14 +90,14 @@ with up:
                                                   filename=file.name, sheet=sheet,
                                                   progress=lambda f, t: bar.progress(min(f, 1.0), text=t))
             except ImportFailed as e:
-                st.error(f"**{file.name} was not imported** — nothing was written. "
+                st.error(f"**{safety.md(file.name)} was not imported** — nothing was written. "
                          f"{e.total} problem{'s' if e.total != 1 else ''} found"
                          f"{f' (showing the first {len(e.problems)})' if e.total > len(e.problems) else ''}:")
                 st.dataframe(overview.problems_table(e.problems), hide_index=True, width="stretch", key="data_problems")
             except NotAllowed as e:
-                st.error(str(e))
+                st.error(safety.md(str(e)))
             else:
-                (st.success if result.changed else st.info)(result.summary())
+                (st.success if result.changed else st.info)(safety.md(result.summary()))
             finally:
                 if bar is not None:   # the progress bar goes away whether the import worked or not
                     bar.empty()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpis import charts
+from kpis import charts, safety
 from kpis.forecast import views as forecast_views
 from pages import _ui
 
@@ -62,7 +62,7 @@ if detail.empty:
     detail = cube.item_series([item], stage=f["stage"], lag=lag, period_from=f["period_from"], period_to=f["period_to"])
 st.caption("Select a row to see that item's actual vs forecast.")
 # Improvement loop: turn the selected item into a corrective action.
-if _ui.user().can("manage_actions") and st.button(f"Create action for {item}", key="ex_create_action",
+if _ui.user().can("manage_actions") and st.button(f"Create action for {safety.md(item)}", key="ex_create_action",
                                                   icon=":material/add_task:"):
     from kpis.improvement import prefill
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kpis import charts
+from kpis import charts, safety
 from kpis.catalog import trends, units
 from kpis.forecast import views as forecast_views
 from kpis.forecast import windows
@@ -98,7 +98,7 @@ grouped = cube.accuracy([group], **({**view, "lag": None} if group == "lag" else
                         stage=None if group == "stage" else stage)
 selectable = group not in ("lag", "stage")
 st.caption(f"{win.text.capitalize()}. " + ("Select a row to see its items, largest error first." if selectable else
-           "Grouped by " + group + ": every item contributes to every row, so there is nothing to drill into."))
+           "Grouped by " + safety.md(group) + ": every item contributes to every row, so there is nothing to drill into."))
 pick = st.dataframe(grouped, hide_index=True, width="stretch", key=f"fa_groups_{'sel' if selectable else 'plain'}",
                     column_config=_ui.METRIC_FORMAT,
                     **({"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}))
@@ -107,7 +107,7 @@ rows = pick.selection.rows if selectable and pick is not None and hasattr(pick, 
 if rows:
     value = str(grouped.iloc[rows[0]][group])
     items = forecast_views.drill_items(cube, group, value, stage=stage, **view)
-    st.markdown(f"**Items in {group} {value}** ({len(items)}, largest share of the error first)")
+    st.markdown(f"**Items in {safety.md(group)} {safety.md(value)}** ({len(items)}, largest share of the error first)")
     ipick = st.dataframe(items, hide_index=True, width="stretch", key="fa_items", on_select="rerun",
                          selection_mode="single-row", column_config=_ui.METRIC_FORMAT)
     _ui.csv_button(items, f"items_{group}_{value}", "fa_items_csv", f)

@@ -4,7 +4,7 @@
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, charts, periods
+from kpis import catalog, charts, periods, safety
 from kpis.catalog import trends
 from pages import _ui
 
@@ -67,7 +67,7 @@ include_partial = o3.toggle("Include partial periods", key="trend_partial", bind
                                  "change, status, limits, signals and trend unless included here.",
                             disabled=cadence == kpi.cadence)
 for b in bad:
-    st.warning(b, icon=":material/warning:")
+    st.warning(safety.md(b), icon=":material/warning:")
 
 view = trends.trend_view(series, kpi, cadence=cadence, baseline=baseline, baseline_until=until,
                          currency=cfg.app.currency, include_partial=include_partial, splits=splits)
@@ -75,7 +75,7 @@ st.caption(f"{catalog.FUNCTION_LABELS[kpi.function]} · owner {kpi.owner} · {ca
            f" · {kpi.cadence}ly, rolled up by {kpi.rollup} · {kpi.description}")
 
 if view.table.empty:
-    st.info(f"No values for {kpi.name}{' in ' + segment if segment else ''} yet. Load them on the Data page.")
+    st.info(f"No values for {kpi.name}{' in ' + safety.md(segment) if segment else ''} yet. Load them on the Data page.")
     st.page_link(_ui.PAGE_DATA, label="Go to the Data page", icon=":material/upload:")
     st.stop()
 
@@ -99,7 +99,7 @@ with m4.container(border=True):
     st.markdown(f"**{view.trend_headline}**")
     st.caption(view.trend_evidence)
 
-title = f"{kpi.name}{' — ' + segment if segment else ''} by {cadence}"
+title = safety.plotly(f"{kpi.name}{' — ' + segment if segment else ''} by {cadence}")   # segments are imported
 fig = charts.trend_figure(view, cfg.app.currency, title=title)
 # Improvement loop: completed actions and reviews on the timeline; open one, or create an action on this KPI.
 from kpis.improvement import charts as improvement_charts

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, spc
+from kpis import catalog, safety, spc
 from kpis.maturity import actions as maturity_actions
 from kpis.maturity import aggregate, assessments, relation, rubric
 from kpis.maturity import charts as mcharts
@@ -90,7 +90,7 @@ with tab_teams:
     st.plotly_chart(mcharts.heatmap(rows), key="mat_heatmap")
     absent = sorted(set(assessments.teams(scores)) - set(rows["team"]))
     if absent:
-        st.caption(f"No answers from {', '.join(absent)} in {quarter_label(q)} (see Participation).")
+        st.caption(f"No answers from {safety.md(', '.join(absent))} in {quarter_label(q)} (see Participation).")
     st.subheader(f"No consensus in {quarter_label(q)}", anchor=False)
     org = summary[(summary["period"] == q) & summary["no_consensus"].astype(bool)].assign(team="All teams")
     disputes = pd.concat([org, rows[rows["no_consensus"].astype(bool)]], ignore_index=True)

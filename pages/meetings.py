@@ -5,6 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from kpis import safety
 from kpis.access.users import NotAllowed
 from kpis.sponsorship import decisions as dec
 from kpis.sponsorship import meetings as mt
@@ -80,7 +81,7 @@ with tab_register:
             try:
                 dec.decide(eng, decision_id=int(chosen), decided_on=when, user=user)
             except (dec.DecisionError, NotAllowed) as e:
-                st.error(str(e))
+                st.error(safety.md(str(e)))
             else:
                 st.session_state[FLASH] = f"Decision #{chosen} marked decided on {when}."
                 st.rerun()
@@ -107,7 +108,7 @@ with tab_register:
                     except dec.DecisionError as e:
                         _problems("The decision was not saved:", e.problems)
                     except NotAllowed as e:
-                        st.error(str(e))
+                        st.error(safety.md(str(e)))
                     else:
                         st.session_state[FLASH] = f"Decision #{did} raised; it is pending until marked decided."
                         st.rerun()
@@ -115,7 +116,7 @@ with tab_register:
 # ---------------------------------------------------------------- log a meeting
 with tab_log:
     if not can_write:
-        st.info(f"You are signed in as {user.name} ({user.role}). Logging meetings needs the contributor role or above.")
+        st.info(f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). Logging meetings needs the contributor role or above.")
     else:
         with st.form("meeting_form"):
             f1, f2, f3 = st.columns(3)
@@ -151,7 +152,7 @@ with tab_log:
             except mt.MeetingError as e:
                 _problems("The meeting was not saved — nothing was written:", e.problems)
             except NotAllowed as e:
-                st.error(str(e))
+                st.error(safety.md(str(e)))
             else:
                 st.session_state[FLASH] = (f"Logged the {m_type} of {m_date} (meeting #{mid}) with {len(decisions)} "
                                            f"decision{'s' if len(decisions) != 1 else ''}.")
@@ -216,7 +217,7 @@ with tab_list:
                         except mt.MeetingError as e:
                             _problems("The meeting was not changed:", e.problems)
                         except NotAllowed as e:
-                            st.error(str(e))
+                            st.error(safety.md(str(e)))
                         else:
                             st.session_state[FLASH] = f"Meeting #{chosen} updated."
                             st.rerun()

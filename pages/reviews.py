@@ -6,7 +6,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog
+from kpis import catalog, safety
 from kpis.config import PRACTICES
 from kpis.improvement import export, prefill, reviews
 from pages import _ui
@@ -160,7 +160,7 @@ if view == "Write a review":
             rid = reviews.save_review(engine=eng, fields=fields, kpis=kpi_rows, user=user, config=cfg,
                                       submit=bool(send), review_id=editing)
         except reviews.ReviewRefused as e:
-            st.error(f"Not saved: {e}")
+            st.error(f"Not saved: {safety.md(str(e))}")
         else:
             st.session_state["rv_load_next"] = None
             st.session_state["rv_open"] = rid

@@ -158,3 +158,25 @@ def test_streamlit_settings_keep_xsrf_on_errors_hidden_and_hosts_listed():
     hosts = st_cfg["server"]["allowedHosts"]
     assert hosts and "*" not in hosts and set(hosts) <= {"localhost", "127.0.0.1", "::1"}
     assert signin.is_loopback(st_cfg["server"]["address"])
+
+
+def test_refused_writes_of_every_domain_are_audited(engine, config, viewer):
+    """A viewer calling the core's write functions directly (no page, no hidden widget) is refused, and each
+    refusal is in the audit log."""
+    import datetime as dt
+
+    from kpis.improvement import actions, reviews
+    from kpis.sponsorship import decisions
+
+    calls = [
+        lambda: actions.create_action(engine=engine, fields={"title": "x"}, user=viewer, config=config),
+        lambda: reviews.save_review(engine=engine, fields={"initiative": "x"}, kpis=[], user=viewer, config=config,
+                                    submit=True),
+        lambda: decisions.decide(engine, decision_id=1, decided_on=dt.date(2026, 1, 1), user=viewer),
+    ]
+    for call in calls:
+        with pytest.raises(NotAllowed):
+            call()
+    with engine.connect() as conn:
+        denied = conn.execute(select(AuditEvent.entity).where(AuditEvent.action == "denied")).scalars().all()
+    assert sorted(denied) == ["create action", "decide", "save review"]

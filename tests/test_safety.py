@@ -26,3 +26,22 @@ def test_spreadsheet_cells_never_start_a_formula():
     df = pd.DataFrame({"=x": ["=HYPERLINK(1)", "fine"], "n": [-1, 2]})
     out = export.neutralise(df)
     assert list(out.columns) == ["'=x", "n"] and out.iloc[0, 0] == "'=HYPERLINK(1)" and out["n"].tolist() == [-1, 2]
+
+
+def test_forecast_csv_neutralises_headers_too():
+    from kpis.forecast.windows import csv_bytes
+
+    out = csv_bytes(pd.DataFrame({"=cmd|x": ["=1", "ok"], "wape": [0.1, 0.2]})).decode()
+    assert out.splitlines()[0] == "'=cmd|x,wape" and "'=1" in out
+
+
+def test_heat_map_and_item_chart_do_not_render_plotly_markup():
+    from kpis import charts
+
+    evil = '<a href="https://evil.example">x</a>'
+    table = pd.DataFrame({evil: ["a", "b"], "region": ["EMEA", evil], "wape": [0.1, 0.2], "n": [3, 4]})
+    fig = charts.wape_heatmap(table, evil, "region")
+    spec = fig.to_json()
+    assert "<a href" not in spec and "&lt;a href" in spec
+    series = pd.DataFrame({"item": [evil], "period": pd.to_datetime(["2026-01-01"]), "actual": [1.0], "forecast": [2.0]})
+    assert "<a href" not in charts.item_figure(series, evil, "consensus", 1).to_json()

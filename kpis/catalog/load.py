@@ -206,7 +206,7 @@ def import_actuals(engine: Engine, data: bytes, filename: str, *, config: AppCon
 
 def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: str, user: User) -> ImportResult:
     """Insert new and update changed values (kpi_id, segment, period, value, note) in one transaction, audited."""
-    require(user, "import")
+    require(user, "import", engine=engine, what="write actuals")
     result = ImportResult(filename=filename, rows=len(rows))
     with session_factory(engine).begin() as s:
         existing = _existing(s, rows)

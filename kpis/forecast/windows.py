@@ -114,14 +114,10 @@ def file_name(base: str, *, window: Window, stage: str | None = None, lag: int |
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in raw) + ".csv"
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    """CSV text of a table: floats without noise (15 significant digits), text cells that a spreadsheet would
-    run as a formula prefixed with an apostrophe."""
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
-            out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+    """CSV text of a table: floats without noise (15 significant digits), text cells and column names that a
+    spreadsheet would run as a formula prefixed with an apostrophe (kpis.export.neutralise)."""
+    from kpis.export import neutralise
+
+    out = neutralise(df)
     return out.to_csv(index=False, float_format="%.15g").encode("utf-8")

@@ -126,7 +126,7 @@ def _check_links(s, fields: dict[str, Any], action_id: int | None = None) -> Non
 
 def create_action(*, engine: Engine, fields: dict[str, Any], user: User, config: AppConfig) -> int:
     """Store a new open action (audited); returns its id."""
-    require(user, "manage_actions")
+    require(user, "manage_actions", engine=engine, what="create action")
     fields = _clean({"source": "other", "priority": "medium", **fields})
     _refuse_if(check_fields(fields, config))
     with session_factory(engine).begin() as s:
@@ -140,7 +140,7 @@ def create_action(*, engine: Engine, fields: dict[str, Any], user: User, config:
 
 def update_action(*, engine: Engine, action_id: int, fields: dict[str, Any], user: User, config: AppConfig) -> list[str]:
     """Change an action's fields (not its status); audited with before/after; returns the changed field names."""
-    require(user, "manage_actions")
+    require(user, "manage_actions", engine=engine, what="update action")
     with session_factory(engine).begin() as s:
         a = _get(s, action_id)
         judged = ("kpi_id", "segment", "expected_direction")
@@ -167,7 +167,7 @@ def move_action(*, engine: Engine, action_id: int, to: str, user: User, config: 
 
     `expected_status` is the status the caller saw: when the action moved meanwhile the move is refused.
     """
-    require(user, "manage_actions")
+    require(user, "manage_actions", engine=engine, what="move action")
     on = on or dt.date.today()
     with session_factory(engine).begin() as s:
         a = _get(s, action_id)

@@ -168,8 +168,8 @@ def validate_actions(df: pd.DataFrame, filename: str, config: AppConfig) -> list
 
 def import_actions(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ActionsImportResult:
     """Validate and store an action log in one transaction: new refs are added, changed ones updated, audited."""
-    require(user, "import")
-    require(user, "manage_actions")
+    require(user, "import", engine=engine, what="import actions")
+    require(user, "manage_actions", engine=engine, what="import actions")
     name = Path(filename).name
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
     rows = validate_actions(df, filename, config)

@@ -97,7 +97,7 @@ def _jsonable(v: Any) -> Any:
 def save_review(*, engine: Engine, fields: dict[str, Any], kpis: list[dict[str, Any]], user: User, config: AppConfig,
                 submit: bool, review_id: int | None = None) -> int:
     """Create or change a review (draft or submitted); amendments of a submitted review are audited with before/after."""
-    require(user, "submit")
+    require(user, "submit", engine=engine, what="save review")
     fields = _clean(fields)
     problems = check_review(fields, kpis, config, submit=submit)
     if problems:

@@ -134,9 +134,9 @@ def write(session: Session, *, answers: Answers, user: User, now: dt.datetime | 
 def submit(engine: Engine, *, answers: Answers, user: User) -> str:
     """Store a respondent's answers for a quarter (replacing earlier ones); contributors answer for themselves,
     editors may enter answers for others. Returns 'inserted', 'updated' or 'unchanged'."""
-    require(user, "submit")
+    require(user, "submit", engine=engine, what="submit")
     if answers.respondent != user.name:
-        require(user, "import")
+        require(user, "import", engine=engine, what="submit")
     with session_factory(engine).begin() as s:
         return write(s, answers=answers, user=user)
 

@@ -157,7 +157,7 @@ def validate(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[A
 def import_assessments(engine: Engine, data: bytes, filename: str, *, config: AppConfig,
                        user: User) -> AssessmentImport:
     """Validate a file and store its assessments in one audited transaction (nothing on any problem)."""
-    require(user, "import")
+    require(user, "import", engine=engine, what="import assessments")
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
     answers, ignored = validate(df, filename, config)
     name, sha = Path(filename).name, hashlib.sha256(data).hexdigest()

@@ -73,7 +73,7 @@ def add(session: Session, *, decision: DecisionInput, user: User) -> Decision:
 
 def raise_decision(engine: Engine, *, decision: DecisionInput, config: AppConfig, user: User) -> int:
     """Store a decision (pending when decided_on is empty); returns its id."""
-    require(user, "submit")
+    require(user, "submit", engine=engine, what="raise decision")
     problems = check(decision, config)
     if problems:
         raise DecisionError(problems)
@@ -83,7 +83,7 @@ def raise_decision(engine: Engine, *, decision: DecisionInput, config: AppConfig
 
 def decide(engine: Engine, *, decision_id: int, decided_on: dt.date, user: User) -> None:
     """Mark a pending decision as decided on a date (not before it was raised)."""
-    require(user, "submit")
+    require(user, "submit", engine=engine, what="decide")
     with session_factory(engine).begin() as s:
         row = s.get(Decision, decision_id)
         if row is None:

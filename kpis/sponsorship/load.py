@@ -165,7 +165,7 @@ def parse_meetings(data: bytes, filename: str, config: AppConfig) -> dict[str, d
 
 def import_meetings(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> RecordImportResult:
     """Validate and store meetings and their attendance in one transaction; a stored meeting id is updated."""
-    require(user, "import")
+    require(user, "import", engine=engine, what="import meetings")
     meetings = parse_meetings(data, filename, config)
     name, sha = Path(filename).name, hashlib.sha256(data).hexdigest()
     result = RecordImportResult(filename=name, rows=len(meetings), unit="meetings")
@@ -267,7 +267,7 @@ FIELDS = ("text", "raised_on", "decided_on", "owner", "meeting_id", "kpi_id")
 
 def import_decisions(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> RecordImportResult:
     """Validate and store decisions in one transaction; a stored ref is updated."""
-    require(user, "import")
+    require(user, "import", engine=engine, what="import decisions")
     decisions = parse_decisions(engine, data, filename, config)
     name, sha = Path(filename).name, hashlib.sha256(data).hexdigest()
     result = RecordImportResult(filename=name, rows=len(decisions), unit="decisions")

@@ -79,7 +79,7 @@ def _write(s: Session, row: Meeting, m: MeetingInput) -> None:
 
 def log_meeting(engine: Engine, *, meeting: MeetingInput, config: AppConfig, user: User) -> int:
     """Store a meeting with its people and decisions in one transaction; returns its id."""
-    require(user, "submit")
+    require(user, "submit", engine=engine, what="log meeting")
     problems = check(meeting, config)
     if problems:
         raise MeetingError(problems)
@@ -99,7 +99,7 @@ def log_meeting(engine: Engine, *, meeting: MeetingInput, config: AppConfig, use
 
 def update_meeting(engine: Engine, *, meeting_id: int, meeting: MeetingInput, config: AppConfig, user: User) -> None:
     """Replace a meeting's type, date, chair, notes and people; new decisions in `meeting.decisions` are added."""
-    require(user, "submit")
+    require(user, "submit", engine=engine, what="update meeting")
     problems = check(meeting, config)
     if problems:
         raise MeetingError(problems)
