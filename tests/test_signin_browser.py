@@ -1,5 +1,6 @@
 """Real sign-in in headless Chromium: oidc-provider-mock on loopback is the identity provider, Streamlit's
-st.login the client. A contributor and a viewer sign in and see what their role allows, then sign out.
+st.login the client. An editor, a contributor (writes a review) and a viewer (no form) sign in, see what their
+role allows, then sign out.
 Also: the server refuses a WebSocket whose Host header is not an allowed host name (DNS rebinding)."""
 
 from __future__ import annotations
@@ -125,8 +126,18 @@ def test_sign_in_shows_what_the_role_allows_then_sign_out(signed_server, browser
         main = page.locator('[data-testid="stMain"]').inner_text()
         assert (page.locator('[data-testid="stFileUploader"]').count() > 0) is may_import
         assert ("Importing needs the editor or admin role" in main) is not may_import
+        page.goto(base + "/reviews", wait_until="domcontentloaded")        # contributors write reviews
+        _settle(page)
+        may_write = role in ("contributor", "editor")
+        write = page.locator('[data-testid="stMain"]').get_by_text("Write a review", exact=True)
+        assert (write.count() > 0) is may_write
         if role == "contributor":
+            write.first.click()
+            _settle(page)
+            assert page.get_by_label("Initiative (what was changed)").count() > 0   # the review form is there
             page.screenshot(path=str(_shots() / "signed_in_contributor.png"))
+        if role == "viewer":
+            assert page.get_by_label("Initiative (what was changed)").count() == 0
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url("**/oauth2/end_session**", timeout=30000)    # the provider ends its session too
         page.get_by_role("button", name="End session").click()
