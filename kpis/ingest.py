@@ -103,12 +103,16 @@ class ImportResult:
     def changed(self) -> bool:
         return bool(self.inserted or self.updated)
 
+    def seen_before(self) -> str:
+        """' (same content imported <when> UTC by <who>)' for a re-import that changed nothing, else ''."""
+        if not self.previous:
+            return ""
+        return f" (same content imported {self.previous['when']:%Y-%m-%d %H:%M} UTC by {self.previous['who']})"
+
     def summary(self) -> str:
         """One line for the UI and the CLI."""
         if not self.changed:
-            seen = ""
-            if self.previous:
-                seen = f" (same content imported {self.previous['when']:%Y-%m-%d %H:%M} UTC by {self.previous['who']})"
+            seen = self.seen_before()
             return f"{self.source}: no changes — all {self.unchanged} values already stored{seen}."
         return (f"{self.source}: {self.inserted} inserted, {self.updated} updated, "
                 f"{self.unchanged} unchanged (import #{self.batch_id}).")

@@ -89,9 +89,7 @@ class ForecastImportResult(ImportResult):
         """One line for the UI and the CLI."""
         ignored = f" Ignored column(s): {', '.join(self.ignored_columns)}." if self.ignored_columns else ""
         if not self.changed:
-            seen = ""
-            if self.previous:
-                seen = f" (same content imported {self.previous['when']:%Y-%m-%d %H:%M} UTC by {self.previous['who']})"
+            seen = self.seen_before()
             return f"{self.source}: no changes — all {self.unchanged} values already stored{seen}.{ignored}"
         items = ""
         if self.items_added or self.items_changed:

@@ -59,9 +59,7 @@ class ActionsImportResult(ImportResult):
 
     def summary(self) -> str:
         if not self.changed:
-            seen = ""
-            if self.previous:
-                seen = f" (same content imported {self.previous['when']:%Y-%m-%d %H:%M} UTC by {self.previous['who']})"
+            seen = self.seen_before()
             return f"{self.filename}: no changes — all {self.unchanged} actions already stored as in the file{seen}."
         return (f"{self.filename}: {self.inserted} actions added, {self.updated} updated, {self.unchanged} unchanged "
                 f"(import #{self.batch_id}).")

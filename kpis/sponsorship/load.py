@@ -51,9 +51,7 @@ class RecordImportResult(ImportResult):
 
     def summary(self) -> str:
         if not self.changed:
-            seen = ""
-            if self.previous:
-                seen = f" (same content imported {self.previous['when']:%Y-%m-%d %H:%M} UTC by {self.previous['who']})"
+            seen = self.seen_before()
             return f"{self.filename}: no changes — all {self.unchanged} {self.unit} already stored{seen}."
         return (f"{self.filename}: {self.inserted} {self.unit} inserted, {self.updated} updated, "
                 f"{self.unchanged} unchanged (import #{self.batch_id}).")
