@@ -11,9 +11,15 @@ _ui.leave_folder_mode(rerun=False)   # a fresh server's first session: use st.na
 cfg = _ui.config()
 user = _ui.user()
 
+# A signed-in person who may write starts on what waits for them; viewers and local mode start on the Overview.
+start_on_my_work = not user.local and user.can("submit")
 pages = {
+    "You": [
+        st.Page("pages/my_work.py", title="My work", icon=":material/inbox:", url_path="my-work",
+                default=start_on_my_work),
+    ],
     "Managers": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=not start_on_my_work),
         st.Page("pages/kpi_trends.py", title="KPI trends", icon=":material/show_chart:", url_path="kpi-trends"),
         st.Page("pages/maturity.py", title="Maturity", icon=":material/radar:", url_path="maturity"),
     ],
@@ -35,6 +41,9 @@ pages = {
     "Data": [
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
         st.Page("pages/catalog.py", title="KPI catalog", icon=":material/menu_book:", url_path="catalog"),
+        # Listed for admins only; opened by URL, the page itself (kpis.access.auditlog) says it is for admins.
+        st.Page("pages/audit_log.py", title="Audit log", icon=":material/history:", url_path="audit-log",
+                visibility="visible" if user.can("admin") else "hidden"),
     ],
 }
 nav = st.navigation(pages)

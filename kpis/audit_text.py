@@ -112,12 +112,61 @@ def _short(v: Any) -> str:
     return "–" if v is None else str(v)
 
 
-def log_table(log: pd.DataFrame, config: AppConfig | None = None) -> pd.DataFrame:
-    """The audit log (from repo.audit_log) as When (UTC), Who, What: one readable sentence per event."""
+def _changes(d: dict) -> dict[str, dict]:
+    """Field -> {'old', 'new'} from the shapes the domains record: {'changed': {...}} or {field: {'old', 'new'}}."""
+    if isinstance(d.get("changed"), dict):
+        return {k: c for k, c in d["changed"].items() if isinstance(c, dict)}
+    return {k: c for k, c in d.items() if isinstance(c, dict) and ("old" in c or "new" in c)}
+
+
+def _fields(d: Any) -> str:
+    """A record's fields as 'field: value; …' (lists and mappings summarised)."""
+    if not isinstance(d, dict):
+        return _short(d)
+    kept = {k: ({x: y for x, y in v.items() if y not in (None, "")} if isinstance(v, dict) else v)
+            for k, v in d.items() if k not in _HIDDEN}
+    return "; ".join(f"{k.replace('_', ' ')}: {_short(v)}" for k, v in kept.items() if v not in (None, "", [], {}))
+
+
+def before_after(action: str, entity: str, details: dict | None, config: AppConfig | None = None) -> tuple[str, str]:
+    """What a record held before an event and after it, in words ('' where the event does not say)."""
+    d = details if isinstance(details, dict) else {}
+    if entity == "kpi_value" and ("old" in d or "new" in d):
+        kid = d.get("kpi", "")
+        return _value(config, kid, d.get("old")), _value(config, kid, d.get("new"))
+    if "old" in d or "new" in d:            # a whole record replaced (an assessment)
+        return _fields(d.get("old")) if "old" in d else "", _fields(d.get("new")) if "new" in d else ""
+    if "before" in d or "after" in d:       # a record's fields before and after (meetings, status moves, reviews)
+        after = d.get("after")
+        if after is None and "to" in d:
+            after = {"status": d["to"], **{k: d[k] for k in ("completed_on", "cancelled_on", "verdict") if k in d}}
+        return _fields(d["before"]) if "before" in d else "", _fields(after) if after is not None else ""
+    changes = _changes(d)
+    if changes:
+        return ("; ".join(f"{k.replace('_', ' ')}: {_short(c.get('old'))}" for k, c in changes.items()),
+                "; ".join(f"{k.replace('_', ' ')}: {_short(c.get('new'))}" for k, c in changes.items()))
+    if action == "create" and entity not in ("kpi",):
+        return "", _fields(d)
+    return "", ""
+
+
+def log_table(log: pd.DataFrame, config: AppConfig | None = None, *, before_after_columns: bool = False
+              ) -> pd.DataFrame:
+    """The audit log (from repo.audit_log) as When (UTC), Who, What: one readable sentence per event; with
+    before_after_columns also the record type, its id and what it held Before and After the event."""
     what = [describe(a, e, i, d if isinstance(d, dict) else None, config)
             for a, e, i, d in zip(log["action"], log["entity"], log["entity_id"], log["details"])]
-    when = pd.to_datetime(log["at"]).dt.strftime("%Y-%m-%d %H:%M") if len(log) else pd.Series([], dtype=str)
-    return pd.DataFrame({"When (UTC)": when.to_numpy(), "Who": log["actor"].to_numpy(), "What": what})
+    when = pd.to_datetime(log["at"], utc=True).dt.strftime("%Y-%m-%d %H:%M") if len(log) else pd.Series([], dtype=str)
+    out = pd.DataFrame({"When (UTC)": when.to_numpy(), "Who": log["actor"].to_numpy(), "What": what})
+    if before_after_columns:
+        pairs = [before_after(a, e, d if isinstance(d, dict) else None, config)
+                 for a, e, d in zip(log["action"], log["entity"], log["details"])]
+        out.insert(2, "Action", log["action"].to_numpy())
+        out.insert(3, "Record", [f"{e.replace('_', ' ')}" + ("" if i is None or pd.isna(i) or i == "" else f" {i}")
+                                 for e, i in zip(log["entity"], log["entity_id"])])
+        out["Before"] = [b for b, _ in pairs]
+        out["After"] = [a for _, a in pairs]
+    return out
 
 
 def import_changes(log: pd.DataFrame, batch_id: int, config: AppConfig | None = None) -> pd.DataFrame:

@@ -44,6 +44,7 @@ PAGE_MATURITY = "pages/maturity.py"
 PAGE_ACTIONS = "pages/actions.py"
 PAGE_MEETINGS = "pages/meetings.py"
 PAGE_SCORECARD = "pages/scorecard.py"
+PAGE_AUDIT = "pages/audit_log.py"
 REGISTER_OWNER = "reg_owner"           # decision register's owner filter (set by the scorecard's landing)
 
 

@@ -128,17 +128,20 @@ cube = _ui.forecast_cube()
 st.caption("Forecast data: " + (forecast_views.data_summary(cube) if cube is not None else
                                 "none yet — import demand actuals, then forecast snapshots."))
 
-with st.expander("Audit log (latest 200 writes)"):
-    log = repo.audit_log(eng)
-    st.dataframe(audit_text.log_table(log, cfg), hide_index=True, width="stretch", key="data_audit",
-                 column_config={"What": st.column_config.TextColumn("What", width="large")})
+with st.expander("Values changed by an import"):
+    log = repo.audit_log(eng, limit=5000, entities=("import_batch", "kpi_value"))
     batches = [int(i) for i in log.loc[log["entity"] == "import_batch", "entity_id"].dropna().unique()]
-    if batches:
+    if not batches:
+        st.caption("No imports yet.")
+    else:
         b = st.selectbox("Values changed by import", batches, key="data_audit_batch",
                          format_func=lambda i: f"Import #{i}")
-        changes = audit_text.import_changes(repo.audit_log(eng, limit=5000), b, cfg)
+        changes = audit_text.import_changes(log, b, cfg)
         if changes.empty:
             st.caption(f"Import #{b} only added new values; no stored value changed.")
         else:
             st.dataframe(changes, hide_index=True, width="stretch", key="data_audit_changes")
             _ui.csv_button(changes, f"import_{b}_changed_values", "data_audit_changes_csv")
+if user.can("admin"):
+    st.page_link(_ui.PAGE_AUDIT, label="Audit log: every write, who and when, before and after",
+                 icon=":material/history:")

@@ -45,6 +45,8 @@ tab_register, tab_log, tab_cycle, tab_list = st.tabs(["Decision register", "Log 
 with tab_register:
     c1, c2, c3 = st.columns(3)
     owners = sorted({*people})
+    if st.session_state.get(_ui.REGISTER_OWNER) not in [None, *owners]:   # a link naming someone not listed
+        st.session_state[_ui.REGISTER_OWNER] = None
     owner = c1.selectbox("Owner", [None, *owners], key=_ui.REGISTER_OWNER, format_func=lambda o: o or "All owners")
     kpi = c2.selectbox("KPI", [None, *kpi_names], key="reg_kpi", format_func=lambda k: kpi_names.get(k, "All KPIs"))
     show = c3.radio("Show", ["Pending", "All"], key="reg_show", horizontal=True)
@@ -71,6 +73,8 @@ with tab_register:
     if can_write and len(pending):
         st.subheader("Act on a pending decision")
         options = list(pending["id"])
+        if st.session_state.get("reg_decision") not in options:   # a link to a decision this filter hides
+            st.session_state.pop("reg_decision", None)
         labels = {r["id"]: _decision_label(r) for _, r in pending.iterrows()}
         chosen = st.selectbox("Decision", options, format_func=labels.get, key="reg_decision")
         row = pending[pending["id"] == chosen].iloc[0]

@@ -63,15 +63,50 @@ def find_import(engine: Engine, sha256: str, kind: str) -> dict[str, Any] | None
     return None if row is None else {"when": row[0], "who": row[1], "file": row[2]}
 
 
-def audit_log(engine: Engine, limit: int = 200, entity: str | None = None) -> pd.DataFrame:
-    """Newest audit events first."""
-    q = select(AuditEvent.id, AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.entity,
-               AuditEvent.entity_id, AuditEvent.details).order_by(AuditEvent.id.desc()).limit(limit)
+def _audit_filtered(q, *, entity: str | None = None, actors=(), entities=(), since: dt.date | None = None,
+                    until: dt.date | None = None):
+    """The audit query narrowed in SQL (bound parameters): people, record types, and days from `since` to `until`
+    (both included, UTC)."""
     if entity:
         q = q.where(AuditEvent.entity == entity)
+    if actors:
+        q = q.where(AuditEvent.actor.in_(list(actors)))
+    if entities:
+        q = q.where(AuditEvent.entity.in_(list(entities)))
+    if since is not None:
+        q = q.where(AuditEvent.at >= dt.datetime.combine(since, dt.time(), dt.UTC))
+    if until is not None:
+        q = q.where(AuditEvent.at < dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC))
+    return q
+
+
+def audit_log(engine: Engine, limit: int = 200, entity: str | None = None, *, actors=(), entities=(),
+              since: dt.date | None = None, until: dt.date | None = None, offset: int = 0) -> pd.DataFrame:
+    """Newest audit events first, optionally narrowed to people, record types and a UTC date range."""
+    q = select(AuditEvent.id, AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.entity,
+               AuditEvent.entity_id, AuditEvent.details)
+    q = _audit_filtered(q, entity=entity, actors=actors, entities=entities, since=since, until=until)
+    q = q.order_by(AuditEvent.id.desc()).limit(limit).offset(max(int(offset), 0))
     with engine.connect() as conn:
         rows = conn.execute(q).all()
     return pd.DataFrame(rows, columns=["id", "at", "actor", "action", "entity", "entity_id", "details"])
+
+
+def audit_count(engine: Engine, *, actors=(), entities=(), since: dt.date | None = None,
+                until: dt.date | None = None) -> int:
+    """How many audit events match the same filters as audit_log."""
+    q = _audit_filtered(select(func.count()).select_from(AuditEvent), actors=actors, entities=entities,
+                        since=since, until=until)
+    with engine.connect() as conn:
+        return int(conn.execute(q).scalar_one())
+
+
+def audit_choices(engine: Engine) -> tuple[list[str], list[str]]:
+    """The people and the record types in the audit log, alphabetically (the filters' options)."""
+    with engine.connect() as conn:
+        actors = conn.execute(select(AuditEvent.actor).distinct().order_by(AuditEvent.actor)).scalars().all()
+        entities = conn.execute(select(AuditEvent.entity).distinct().order_by(AuditEvent.entity)).scalars().all()
+    return list(actors), list(entities)
 
 
 def is_empty(engine: Engine) -> bool:

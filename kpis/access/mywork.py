@@ -1,0 +1,195 @@
+"""My work: what waits for the acting user across the app, as plain data for the My work page.
+
+Ownership is matched by name. The records keep people as typed or imported names (an action's owner, a
+decision's owner, a KPI's owner in config.toml, a maturity respondent) or as the acting user's name (a
+review's author); a person is matched, ignoring case and surrounding spaces, by:
+
+- their user name (the e-mail when signed in, the login or SOP_PULSE_USER in local mode),
+- their display name (the identity provider's `name` claim),
+- the name in their e-mail address: `maria.chen@example.com` -> "maria chen" (dots, underscores and
+  hyphens read as spaces).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from kpis.access.users import User
+from kpis.catalog import overview, units
+from kpis.catalog import series as kpi_series
+from kpis.config import AppConfig
+from kpis.improvement.actions import OPEN_STATES
+from kpis.improvement.views import add_overdue
+from kpis.maturity.assessments import current_quarter, quarter_label
+from kpis.store import repo
+from kpis.store.models import Action, Assessment, Decision, Review
+
+ACTION_COLUMNS = ["id", "ref", "title", "status", "due_date", "priority", "overdue", "days_overdue"]
+DRAFT_COLUMNS = ["id", "initiative", "review_date", "updated"]
+DECISION_COLUMNS = ["id", "ref", "text", "owner", "raised_on", "age_days"]
+KPI_COLUMNS = ["kpi_id", "name", "value", "target", "period_label"]
+MATCHED_BY = ("your user name (sign-in e-mail or login), your display name, and the name in your e-mail address "
+              "(maria.chen@… matches \"Maria Chen\"), ignoring upper and lower case")
+
+
+def owner_names(user: User) -> tuple[str, ...]:
+    """The lower-case names that count as this user in owner fields (see the module docstring)."""
+    names = [user.name, user.display]
+    if "@" in user.name:
+        local = user.name.split("@", 1)[0]
+        names.append(" ".join(local.replace(".", " ").replace("_", " ").replace("-", " ").split()))
+    return tuple(dict.fromkeys(n.strip().lower() for n in names if n and n.strip()))
+
+
+def _is(column, names: tuple[str, ...]):
+    """SQL: the column names one of `names` (case and surrounding spaces ignored; bound parameters)."""
+    return func.lower(func.trim(column)).in_(list(names))
+
+
+def _mine(value: object, names: tuple[str, ...]) -> bool:
+    return isinstance(value, str) and value.strip().lower() in names
+
+
+def open_actions(engine: Engine, names: tuple[str, ...], today: dt.date) -> pd.DataFrame:
+    """Actions the person owns that are open or in progress, overdue first (most days first), then by due date.
+    Overdue = due before today (due today is not overdue yet), the Actions page's rule."""
+    if not names:
+        return pd.DataFrame(columns=ACTION_COLUMNS)
+    q = (select(Action.id, Action.ref, Action.title, Action.status, Action.due_date, Action.priority)
+         .where(_is(Action.owner, names), Action.status.in_(OPEN_STATES)))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(), columns=ACTION_COLUMNS[:6])
+    df = add_overdue(df, today)
+    return df.sort_values(["days_overdue", "due_date", "id"], ascending=[False, True, True],
+                          ignore_index=True)[ACTION_COLUMNS]
+
+
+def draft_reviews(engine: Engine, names: tuple[str, ...]) -> pd.DataFrame:
+    """The person's reviews still in draft (a draft belongs to whoever created it), latest change first."""
+    if not names:
+        return pd.DataFrame(columns=DRAFT_COLUMNS)
+    q = (select(Review.id, Review.initiative, Review.review_date,
+                func.coalesce(Review.updated_at, Review.created_at))
+         .where(Review.status == "draft", _is(Review.created_by, names)))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(), columns=DRAFT_COLUMNS)
+    return df.sort_values(["updated", "id"], ascending=False, ignore_index=True)
+
+
+def pending_decisions(engine: Engine, names: tuple[str, ...], today: dt.date) -> pd.DataFrame:
+    """Decisions the person owns that are not decided yet, oldest first, with the days they have been pending."""
+    if not names:
+        return pd.DataFrame(columns=DECISION_COLUMNS)
+    q = (select(Decision.id, Decision.ref, Decision.text, Decision.owner, Decision.raised_on)
+         .where(_is(Decision.owner, names), Decision.decided_on.is_(None)).order_by(Decision.raised_on, Decision.id))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).all(), columns=DECISION_COLUMNS[:5])
+    df["age_days"] = [(today - r).days for r in df["raised_on"]]
+    return df[DECISION_COLUMNS]
+
+
+@dataclass(frozen=True)
+class AssessmentDue:
+    """This quarter's maturity assessment, not answered yet by the person."""
+
+    period: dt.date
+    quarter: str
+    team: str | None           # their team in their latest earlier answer, if any
+    team_answered: int         # people of that team who answered this quarter
+
+
+def assessment_due(engine: Engine, user: User, names: tuple[str, ...], today: dt.date) -> AssessmentDue | None:
+    """This quarter's assessment when the person may answer (contributor or above) and has not; None otherwise.
+    Answers are kept per respondent (the Assess page stores the user name); any of the person's names counts."""
+    if not user.can("submit") or not names:
+        return None
+    quarter = current_quarter(today)
+    with engine.connect() as conn:
+        answered = conn.execute(select(Assessment.id).where(Assessment.period == quarter,
+                                                            _is(Assessment.respondent, names)).limit(1)).first()
+        if answered is not None:
+            return None
+        team = conn.execute(select(Assessment.team).where(_is(Assessment.respondent, names), Assessment.period < quarter)
+                            .order_by(Assessment.period.desc()).limit(1)).scalar_one_or_none()
+        n = 0
+        if team is not None:
+            n = int(conn.execute(select(func.count()).select_from(Assessment)
+                                 .where(Assessment.period == quarter, Assessment.team == team)).scalar_one())
+    return AssessmentDue(quarter, quarter_label(quarter), team, n)
+
+
+def kpi_totals(engine: Engine, config: AppConfig) -> pd.DataFrame:
+    """Every KPI's total series as the Overview reads it (stored values, computed KPIs from the forecast data)."""
+    return kpi_series.merge_computed(repo.kpi_totals(engine, config), kpi_series.computed_values(engine, config))
+
+
+def red_kpis(totals: pd.DataFrame, config: AppConfig, names: tuple[str, ...]) -> pd.DataFrame:
+    """KPIs the person owns (catalog `owner`) whose latest value is red (off target), by the Overview's rule."""
+    owned = [k for k in config.kpis if _mine(k.owner, names)]
+    if not owned or totals.empty:
+        return pd.DataFrame(columns=KPI_COLUMNS)
+    tiles = overview.overview_tiles(totals, owned, config)
+    red = tiles[tiles["status"] == "red"]
+    cur = config.app.currency
+    return pd.DataFrame({
+        "kpi_id": red["kpi_id"], "name": red["name"],
+        "value": [units.format_value(config.kpi_by_id[k], v, cur) for k, v in zip(red["kpi_id"], red["value"])],
+        "target": [units.target_text(config.kpi_by_id[k], t, cur) for k, t in zip(red["kpi_id"], red["target"])],
+        "period_label": red["period_label"]}, columns=KPI_COLUMNS).reset_index(drop=True)
+
+
+def known_owner(engine: Engine, config: AppConfig, names: tuple[str, ...]) -> bool:
+    """True when any record names the person: an action's owner or sponsor, a decision's owner, a KPI's owner,
+    a maturity respondent, or a review's author."""
+    if not names:
+        return False
+    if any(_mine(k.owner, names) for k in config.kpis):
+        return True
+    probes = [select(Action.id).where(_is(Action.owner, names) | _is(Action.sponsor, names)),
+              select(Decision.id).where(_is(Decision.owner, names)),
+              select(Assessment.id).where(_is(Assessment.respondent, names)),
+              select(Review.id).where(_is(Review.created_by, names))]
+    with engine.connect() as conn:
+        return any(conn.execute(p.limit(1)).first() is not None for p in probes)
+
+
+@dataclass(frozen=True)
+class MyWork:
+    """Everything waiting for one person."""
+
+    names: tuple[str, ...]
+    actions: pd.DataFrame
+    drafts: pd.DataFrame
+    assessment: AssessmentDue | None
+    decisions: pd.DataFrame
+    red_kpis: pd.DataFrame
+    known: bool                 # some record names the person (see known_owner)
+
+    def counts(self) -> dict[str, int]:
+        """The figures at the top of the page."""
+        return {"open_actions": len(self.actions), "overdue_actions": int(self.actions["overdue"].sum()),
+                "draft_reviews": len(self.drafts), "assessment": int(self.assessment is not None),
+                "pending_decisions": len(self.decisions), "red_kpis": len(self.red_kpis)}
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing waits for the person."""
+        c = self.counts()
+        return not any(v for k, v in c.items() if k != "overdue_actions")
+
+
+def my_work(engine: Engine, config: AppConfig, user: User, *, today: dt.date | None = None,
+            totals: pd.DataFrame | None = None) -> MyWork:
+    """What waits for the user today; `totals` = the KPI total series when the caller has them (else loaded)."""
+    today = today or dt.date.today()
+    names = owner_names(user)
+    if totals is None:
+        totals = kpi_totals(engine, config)
+    return MyWork(names=names, actions=open_actions(engine, names, today), drafts=draft_reviews(engine, names),
+                  assessment=assessment_due(engine, user, names, today),
+                  decisions=pending_decisions(engine, names, today), red_kpis=red_kpis(totals, config, names),
+                  known=known_owner(engine, config, names))
