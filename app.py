@@ -15,7 +15,7 @@ user = _ui.user()
 start_on_my_work = not user.local and user.can("submit")
 pages = {
     "You": [
-        st.Page("pages/my_work.py", title="My work", icon=":material/inbox:", url_path="my-work",
+        st.Page("pages/my_work.py", title="My work", icon=":material/inbox:", url_path="my_work",
                 default=start_on_my_work),
     ],
     "Managers": [
@@ -42,7 +42,7 @@ pages = {
         st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
         st.Page("pages/catalog.py", title="KPI catalog", icon=":material/menu_book:", url_path="catalog"),
         # Listed for admins only; opened by URL, the page itself (kpis.access.auditlog) says it is for admins.
-        st.Page("pages/audit_log.py", title="Audit log", icon=":material/history:", url_path="audit-log",
+        st.Page("pages/audit_log.py", title="Audit log", icon=":material/history:", url_path="audit_log",
                 visibility="visible" if user.can("admin") else "hidden"),
     ],
 }

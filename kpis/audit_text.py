@@ -154,16 +154,17 @@ def log_table(log: pd.DataFrame, config: AppConfig | None = None, *, before_afte
               ) -> pd.DataFrame:
     """The audit log (from repo.audit_log) as When (UTC), Who, What: one readable sentence per event; with
     before_after_columns also the record type, its id and what it held Before and After the event."""
+    ids = [None if i is None or pd.isna(i) else i for i in log["entity_id"]]
     what = [describe(a, e, i, d if isinstance(d, dict) else None, config)
-            for a, e, i, d in zip(log["action"], log["entity"], log["entity_id"], log["details"])]
+            for a, e, i, d in zip(log["action"], log["entity"], ids, log["details"])]
     when = pd.to_datetime(log["at"], utc=True).dt.strftime("%Y-%m-%d %H:%M") if len(log) else pd.Series([], dtype=str)
     out = pd.DataFrame({"When (UTC)": when.to_numpy(), "Who": log["actor"].to_numpy(), "What": what})
     if before_after_columns:
         pairs = [before_after(a, e, d if isinstance(d, dict) else None, config)
                  for a, e, d in zip(log["action"], log["entity"], log["details"])]
         out.insert(2, "Action", log["action"].to_numpy())
-        out.insert(3, "Record", [f"{e.replace('_', ' ')}" + ("" if i is None or pd.isna(i) or i == "" else f" {i}")
-                                 for e, i in zip(log["entity"], log["entity_id"])])
+        out.insert(3, "Record", [e.replace("_", " ") + ("" if i in (None, "") else f" {i}")
+                                 for e, i in zip(log["entity"], ids)])
         out["Before"] = [b for b, _ in pairs]
         out["After"] = [a for _, a in pairs]
     return out

@@ -42,10 +42,24 @@ st.caption(result.shown_text)
 if result.total == 0:
     st.info("No audit events match these filters.", icon=":material/info:")
     st.stop()
-st.dataframe(result.rows, hide_index=True, width="stretch", key="audit_table",
-             column_config={"What": st.column_config.TextColumn("What", width="large"),
+event = st.dataframe(result.rows, hide_index=True, width="stretch", key="audit_table", on_select="rerun",
+                     selection_mode="single-row", height=min(38 + 35 * len(result.rows), 720),
+             column_config={"What": st.column_config.TextColumn("What", width="medium"),
                             "Before": st.column_config.TextColumn("Before", width="medium"),
                             "After": st.column_config.TextColumn("After", width="medium")})
+picked = event.selection.rows if event is not None and hasattr(event, "selection") else []
+if picked:
+    row = result.rows.iloc[picked[0]]
+    with st.container(border=True):
+        st.text(f"{row['When (UTC)']} UTC · {row['Who']} · {row['Action']} · {row['Record']}")
+        st.text(row["What"])
+        b, a = st.columns(2)
+        b.caption("Before")
+        b.text(row["Before"] or "–")
+        a.caption("After")
+        a.text(row["After"] or "–")
+else:
+    st.caption("Select a row to read it in full.")
 
 if st.toggle(f"Prepare an Excel file of the {min(total, auditlog.MAX_EXPORT):,} matching events", key="audit_export"):
     rows = auditlog.export_rows(eng, user, filters, config=cfg)

@@ -32,6 +32,8 @@ PAGES = [  # url path, file name, a text the page must show
     ("catalog", "catalog", "KPI catalog"),
     ("reviews", "reviews_list", "Post-implementation reviews"),
     ("actions", "actions_list", "Improvement actions"),
+    ("my_work", "my_work", "My work"),
+    ("audit_log", "audit_log", "Every write in the app"),
 ]
 
 pytestmark = pytest.mark.browser

@@ -77,7 +77,7 @@ def test_my_work_with_demo_data_lists_decisions_and_opens_the_register(demo_env,
     monkeypatch.setenv("SOP_PULSE_USER", "Lars Nilsson")
     at = _open("pages/my_work.py")
     assert not at.exception
-    n = int(_metrics(at)["Pending decisions"])
+    n = int(_metrics(at)["Decisions"])
     buttons = [b for b in at.button if b.key.startswith("mw_decision_")]
     assert n > 0 and len(buttons) == n
     chosen = int(buttons[0].key.rsplit("_", 1)[1])
