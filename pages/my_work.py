@@ -20,8 +20,10 @@ m = st.columns(6)
 m[0].metric("Open actions", c["open_actions"], border=True, help="Actions you own that are open or in progress")
 m[1].metric("Overdue", c["overdue_actions"], border=True, help="Of those, due before today")
 m[2].metric("Draft reviews", c["draft_reviews"], border=True, help="Reviews you started and have not submitted")
-m[3].metric("Assessment", "To answer" if work.assessment else ("Done" if user.can("submit") else "–"), border=True,
-            help="This quarter's maturity assessment" + ("" if user.can("submit") else " (needs the contributor role)"))
+may_answer = user.can("submit")
+m[3].metric("Assessment", "Due" if work.assessment else ("Done" if may_answer else "–"), border=True,
+            help="This quarter's maturity assessment: due (not answered yet) or done"
+                 + ("" if may_answer else " (answering needs the contributor role)"))
 m[4].metric("Decisions", c["pending_decisions"], border=True, help="Pending decisions you own")
 m[5].metric("Red KPIs", c["red_kpis"], border=True, help="KPIs you own whose latest value is off target")
 st.caption(f"For {safety.md(who)}. Items are yours when their owner is {mywork.MATCHED_BY}.")

@@ -58,7 +58,7 @@ def test_my_work_on_an_empty_database_asks_only_for_the_assessment(empty_env, mo
     assert not at.exception
     assert at.title[0].value == "My work"
     m = _metrics(at)
-    assert m["Open actions"] == "0" and m["Assessment"] == "To answer"
+    assert m["Open actions"] == "0" and m["Assessment"] == "Due"
     assert "No action, decision, KPI, review or assessment names you" in _texts(at)
     assert [p for p in at.get("page_link") if "Answer" in p.label]
 

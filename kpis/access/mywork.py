@@ -113,7 +113,8 @@ def assessment_due(engine: Engine, user: User, names: tuple[str, ...], today: dt
                                                             _is(Assessment.respondent, names)).limit(1)).first()
         if answered is not None:
             return None
-        team = conn.execute(select(Assessment.team).where(_is(Assessment.respondent, names), Assessment.period < quarter)
+        team = conn.execute(select(Assessment.team)
+                            .where(_is(Assessment.respondent, names), Assessment.period < quarter)
                             .order_by(Assessment.period.desc()).limit(1)).scalar_one_or_none()
         n = 0
         if team is not None:
