@@ -124,10 +124,16 @@ def test_sign_in_shows_what_the_role_allows_then_sign_out(signed_server, browser
         page.locator('[data-testid="stMain"]').get_by_text(start, exact=True).first.wait_for(timeout=30000)
         page.goto(base + "/data", wait_until="domcontentloaded")
         _settle(page)
+        # Under load the script may still be drawing after the page settled once: wait for what decides.
+        uploader = page.locator('[data-testid="stFileUploader"]')
+        refusal = page.locator('[data-testid="stMain"]').get_by_text("Importing needs the editor or admin role")
+        uploader.or_(refusal).first.wait_for(timeout=60000)
         main = page.locator('[data-testid="stMain"]').inner_text()
         assert (page.locator('[data-testid="stFileUploader"]').count() > 0) is may_import
         assert ("Importing needs the editor or admin role" in main) is not may_import
         page.goto(base + "/reviews", wait_until="domcontentloaded")        # contributors write reviews
+        _settle(page)
+        page.locator('[data-testid="stMain"]').get_by_text("Post-implementation reviews").first.wait_for(timeout=60000)
         _settle(page)
         may_write = role in ("contributor", "editor")
         write = page.locator('[data-testid="stMain"]').get_by_text("Write a review", exact=True)
