@@ -144,7 +144,10 @@ def test_demand_without_attribute_columns_keeps_stored_attributes(loaded, config
 def test_bulk_path_keeps_foreign_keys(engine, config, admin, monkeypatch):
     from kpis.forecast import load as load_module
 
-    monkeypatch.setattr(load_module, "_BULK_ROWS", 0)  # take the big-file path with this small file
+    from kpis.forecast import bulk
+
+    monkeypatch.setattr(load_module, "_BULK_ROWS", 0)  # take the big-file path with this small file (SQLite)
+    monkeypatch.setattr(bulk, "_BULK_ROWS", 0)         # and PostgreSQL's, which drops and re-adds the keys
     load(engine, config, admin, DEMAND, "demand", "demand.csv")
     res = load(engine, config, admin, FORECASTS, "forecasts", "forecasts.csv")
     assert res.inserted == 8 and count(engine, ForecastValue) == 8
