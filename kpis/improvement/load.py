@@ -219,7 +219,7 @@ def import_actions(engine: Engine, data: bytes, filename: str, *, config: AppCon
                     setattr(a, k, v)
                 if "status" in changed and fields["status"] == "cancelled" and a.cancelled_on is None:
                     a.cancelled_on = now.date()
-                a.updated_at, a.updated_by, a.version = now, user.name, (a.version or 1) + 1
+                a.updated_at, a.updated_by = now, user.name   # version: the checked UPDATE
                 audit.record(s, user=user, action="import", entity="action", entity_id=a.id,
                              details={"import": batch.id, "ref": a.ref,
                                       **{k: {"old": _iso(o), "new": _iso(n)} for k, (o, n) in changed.items()}})
