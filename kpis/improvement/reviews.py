@@ -116,6 +116,8 @@ def save_review(*, engine: Engine, fields: dict[str, Any], kpis: list[dict[str, 
         with session_factory(engine).begin() as s:
             if review_id is None:
                 r = Review(**fields, status="draft", created_at=now, created_by=user.name)
+                if submit:   # submitted in the INSERT, so a new review starts at version 1
+                    r.status, r.submitted_by, r.submitted_at = "submitted", user.name, now
                 s.add(r)
                 s.flush()
                 before = None
