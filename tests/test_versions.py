@@ -226,3 +226,16 @@ def test_a_decision_marked_decided_meanwhile_is_not_redated(db, config):
     with Session(db) as s:
         n = s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.entity == "decision"))
     assert n == 2                                                # raised, decided once
+
+
+def test_every_save_is_one_version(db, config):
+    """Draft, edit and submit are three saves and three versions (one checked UPDATE per save)."""
+    author = User("ana", "contributor")
+    rid = reviews.save_review(engine=db, fields=_review_fields(), kpis=[], user=author, config=config, submit=False)
+    reviews.save_review(engine=db, fields=_review_fields(lessons="x"), kpis=[], user=author, config=config,
+                        submit=False, review_id=rid, expected_version=1)
+    reviews.save_review(engine=db, fields=_review_fields(lessons="y"), kpis=[], user=author, config=config,
+                        submit=True, review_id=rid, expected_version=2)
+    r = reviews.get_review(db, rid, author)
+    assert (r["status"], r["lessons"], r["version"]) == ("submitted", "y", 3)
+    assert _events(db, "review", rid) == ["create", "update", "submit"]

@@ -138,12 +138,13 @@ def save_review(*, engine: Engine, fields: dict[str, Any], kpis: list[dict[str, 
                     setattr(r, k, v)
                 # Always a change (the stamp), so the version goes up in the checked UPDATE even when only KPIs moved.
                 r.updated_at, r.updated_by = now, user.name
+                was = r.status
+                if submit and r.status == "draft":
+                    r.status, r.submitted_by, r.submitted_at = "submitted", user.name, now
+                s.flush()   # one checked UPDATE, one version, before the KPI rows are replaced
                 s.execute(delete(ReviewKpi).where(ReviewKpi.review_id == r.id))
             for k in kpis:
                 s.add(ReviewKpi(review_id=r.id, **{f: k.get(f) for f in KPI_FIELDS}))
-            was = r.status
-            if submit and r.status == "draft":
-                r.status, r.submitted_by, r.submitted_at = "submitted", user.name, now
             s.flush()
             new_kpis = list(s.execute(select(ReviewKpi).where(ReviewKpi.review_id == r.id)).scalars())
             after = _snapshot(r, new_kpis)
