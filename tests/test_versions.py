@@ -158,7 +158,8 @@ def test_an_edit_conflict_is_never_retried():
         retrying(refused, base_delay=0.001)
     assert calls == [1]
     assert not is_retryable(EditConflict(entity="review", entity_id=1, by="x", at=None))
-    assert is_retryable(StaleDataError("UPDATE statement on table 'action' expected to update 1 row(s); 0 were matched."))
+    assert is_retryable(StaleDataError("UPDATE statement on table 'action' expected to update 1 row(s); "
+                                       "0 were matched."))
 
 
 def test_stamps_are_shown_in_utc_whatever_the_database_returns():

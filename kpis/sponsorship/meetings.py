@@ -90,8 +90,9 @@ def log_meeting(engine: Engine, *, meeting: MeetingInput, config: AppConfig, use
 
     def write() -> int:
         with session_factory(engine).begin() as s:
-            row = Meeting(type=meeting.type, date=meeting.date, chair=meeting.chair.strip(), notes=meeting.notes or None,
-                          ref=meeting.ref or None, created_at=utcnow(), created_by=user.name)
+            row = Meeting(type=meeting.type, date=meeting.date, chair=meeting.chair.strip(),
+                          notes=meeting.notes or None, ref=meeting.ref or None, created_at=utcnow(),
+                          created_by=user.name)
             s.add(row)
             s.flush()
             _write(s, row, meeting)
