@@ -11,6 +11,7 @@ from kpis.config import PRACTICES
 from kpis.improvement import actions, effect, export, prefill, views
 from kpis.improvement import charts as icharts
 from kpis.store import repo
+from kpis.store.versions import EditConflict
 from pages import _ui
 
 cfg = _ui.config()
@@ -254,6 +255,22 @@ if open_id is None:
     st.stop()
 
 a = actions.get_action(eng, open_id)
+# The version this page showed when a button was clicked is the one of the previous run (this run reloaded it):
+# moves name it, so a move on an action someone changed since is refused instead of applied to their change.
+shown_before = st.session_state.get("act_shown_version")
+opened_version = shown_before[1] if shown_before and shown_before[0] == a["id"] else a["version"]
+st.session_state["act_shown_version"] = (a["id"], a["version"])
+CONFLICT_TAIL = " — your text is kept in the form above; reload to see their change."
+
+
+def _moved(msg: str) -> None:
+    """After this person's own move: a field form opened at the same version stays valid (one version on)."""
+    if st.session_state.get("act_edit_for") == a["id"] and st.session_state.get("act_edit_version") == opened_version:
+        st.session_state["act_edit_version"] = opened_version + 1
+    st.session_state["act_flash"] = msg
+    st.rerun()
+
+
 st.subheader(export.escape_md(f"#{a['id']} {a['title']}"))
 st.badge(a["status"].capitalize(), color={"open": "blue", "in progress": "orange", "done": "violet",
                                          "verified": "green", "not effective": "red", "cancelled": "gray"}[a["status"]])
@@ -292,12 +309,15 @@ if moves and a["status"] != "done":
                       type="primary" if to in ("in progress", "done") else "secondary"):
             try:
                 msg = actions.move_action(engine=eng, action_id=a["id"], to=to, user=user, config=cfg,
-                                          completed_on=when if to == "done" else None, expected_status=a["status"])
+                                          completed_on=when if to == "done" else None, expected_status=a["status"],
+                                          expected_version=opened_version)
+            except EditConflict as e:
+                st.error(f"Not moved: {safety.md(str(e))}. The page now shows their change; check it and try again.",
+                         icon=":material/sync_problem:")
             except actions.ActionRefused as e:
                 st.error(safety.md(str(e)))
             else:
-                st.session_state["act_flash"] = msg
-                st.rerun()
+                _moved(msg)
 
 # Did it work?
 st.markdown("#### Did it work?")
@@ -343,26 +363,39 @@ if a["status"] == "done" and moves:
         if col.button(f"Mark {to}", key=f"act_move_{to.replace(' ', '_')}", type=kind):
             try:
                 msg = actions.move_action(engine=eng, action_id=a["id"], to=to, user=user, config=cfg,
-                                          expected_status="done")
+                                          expected_status="done", expected_version=opened_version)
+            except EditConflict as e:
+                st.error(f"Not marked: {safety.md(str(e))}. The page now shows their change; check it and try again.",
+                         icon=":material/sync_problem:")
             except actions.ActionRefused as e:
                 st.error(safety.md(str(e)))
             else:
-                st.session_state["act_flash"] = msg
-                st.rerun()
+                _moved(msg)
 
 if can_manage and a["status"] not in actions.DECIDED_STATES and a["status"] != "cancelled":
     with st.expander("Edit fields", expanded=False):
         if st.session_state.get("act_edit_for") != a["id"]:
             _seed_form("act_edit", a)
             st.session_state["act_edit_for"] = a["id"]
+            st.session_state["act_edit_version"] = a["version"]   # what the form was opened at
+            st.session_state.pop("act_edit_conflict", None)
         saved, values = _fields_form("act_edit", submit_label="Save changes")
         if saved:
             try:
-                changed = actions.update_action(engine=eng, action_id=a["id"], fields=values, user=user, config=cfg)
+                changed = actions.update_action(engine=eng, action_id=a["id"], fields=values, user=user, config=cfg,
+                                                expected_version=st.session_state.get("act_edit_version"))
+            except EditConflict as e:   # the typed values stay in the form's widgets
+                st.session_state["act_edit_conflict"] = str(e)
             except actions.ActionRefused as e:
                 st.error(f"Not saved: {safety.md(str(e))}")
             else:
                 st.session_state["act_flash"] = (f"Saved: {', '.join(changed)}." if changed else "Nothing changed.")
+                st.session_state.pop("act_edit_for", None)
+                st.rerun()
+        if st.session_state.get("act_edit_conflict"):
+            st.error(f"Not saved: {safety.md(st.session_state['act_edit_conflict'])}{CONFLICT_TAIL}",
+                     icon=":material/sync_problem:")
+            if st.button("Reload the action (discards your changes)", key="act_edit_reload", icon=":material/refresh:"):
                 st.session_state.pop("act_edit_for", None)
                 st.rerun()
 

@@ -9,6 +9,7 @@ from kpis import safety
 from kpis.access.users import NotAllowed
 from kpis.sponsorship import decisions as dec
 from kpis.sponsorship import meetings as mt
+from kpis.store.versions import EditConflict
 from pages import _ui
 
 cfg = _ui.config()
@@ -83,7 +84,9 @@ with tab_register:
                              key="reg_decided_on")
         if a2.button("Mark decided", key="reg_decide", type="primary", icon=":material/gavel:"):
             try:
-                dec.decide(eng, decision_id=int(chosen), decided_on=when, user=user)
+                dec.decide(eng, decision_id=int(chosen), decided_on=when, user=user, only_if_pending=True)
+            except EditConflict as e:
+                st.error(f"Not marked: {safety.md(str(e))}; reload to see their date.", icon=":material/sync_problem:")
             except (dec.DecisionError, NotAllowed) as e:
                 st.error(safety.md(str(e)))
             else:
@@ -185,7 +188,7 @@ with tab_list:
     if meetings.empty:
         st.info("No meetings yet.")
     else:
-        st.dataframe(meetings.drop(columns=["id"]), hide_index=True, width="stretch", key="mt_list",
+        st.dataframe(meetings.drop(columns=["id", "version"]), hide_index=True, width="stretch", key="mt_list",
                      column_config={"notes": st.column_config.TextColumn("Notes", width="large")})
         labels = {r["id"]: f"{r['date']} · {r['type']} · chair {r['chair']}" for _, r in meetings.head(200).iterrows()}
         chosen = st.selectbox("Meeting", list(labels), format_func=labels.get, key="mt_pick")
@@ -200,28 +203,46 @@ with tab_list:
             m = meetings[meetings["id"] == chosen].iloc[0]
             ppl = mt.people(eng, chosen)
             with st.expander("Correct this meeting (step, date, chair, people, notes)"):
+                # The form is seeded once per meeting with the version it shows; a save names that version, so a
+                # correction someone saved since is not overwritten (the typed values stay in the form).
+                seed = f"ed_seeded_{chosen}"
+                if st.session_state.get(seed) is None:
+                    st.session_state.update({
+                        seed: int(m["version"]), f"ed_type_{chosen}": m["type"], f"ed_date_{chosen}": m["date"],
+                        f"ed_chair_{chosen}": m["chair"], f"ed_inv_{chosen}": list(ppl.loc[ppl["invited"], "person"]),
+                        f"ed_att_{chosen}": list(ppl.loc[ppl["attended"], "person"]),
+                        f"ed_notes_{chosen}": m["notes"] or ""})
+                    st.session_state.pop(f"ed_conflict_{chosen}", None)
                 with st.form(f"edit_form_{chosen}"):
                     e1, e2, e3 = st.columns(3)
-                    e_type = e1.selectbox("Step", mt.STEPS, index=mt.STEPS.index(m["type"]), key=f"ed_type_{chosen}")
-                    e_date = e2.date_input("Date", value=m["date"], key=f"ed_date_{chosen}")
-                    options = sorted({*people, *ppl["person"], m["chair"]})
-                    e_chair = e3.selectbox("Chair", options, index=options.index(m["chair"]), key=f"ed_chair_{chosen}",
-                                           accept_new_options=True)
-                    e_inv = st.multiselect("Invited", options, default=list(ppl.loc[ppl["invited"], "person"]),
-                                           key=f"ed_inv_{chosen}", accept_new_options=True)
-                    e_att = st.multiselect("Attended", options, default=list(ppl.loc[ppl["attended"], "person"]),
-                                           key=f"ed_att_{chosen}", accept_new_options=True)
-                    e_notes = st.text_area("Notes", value=m["notes"] or "", key=f"ed_notes_{chosen}",
-                                           max_chars=mt.MAX_NOTES)
+                    e_type = e1.selectbox("Step", mt.STEPS, key=f"ed_type_{chosen}")
+                    e_date = e2.date_input("Date", key=f"ed_date_{chosen}")
+                    options = sorted({*people, *ppl["person"], m["chair"], st.session_state[f"ed_chair_{chosen}"],
+                                      *st.session_state[f"ed_inv_{chosen}"], *st.session_state[f"ed_att_{chosen}"]})
+                    e_chair = e3.selectbox("Chair", options, key=f"ed_chair_{chosen}", accept_new_options=True)
+                    e_inv = st.multiselect("Invited", options, key=f"ed_inv_{chosen}", accept_new_options=True)
+                    e_att = st.multiselect("Attended", options, key=f"ed_att_{chosen}", accept_new_options=True)
+                    e_notes = st.text_area("Notes", key=f"ed_notes_{chosen}", max_chars=mt.MAX_NOTES)
                     if st.form_submit_button("Save changes", type="primary"):
                         changed = mt.MeetingInput(type=e_type, date=e_date, chair=e_chair or "", invited=tuple(e_inv),
                                                   attended=tuple(e_att), notes=e_notes or None)
                         try:
-                            mt.update_meeting(eng, meeting_id=int(chosen), meeting=changed, config=cfg, user=user)
+                            mt.update_meeting(eng, meeting_id=int(chosen), meeting=changed, config=cfg, user=user,
+                                              expected_version=st.session_state[seed])
+                        except EditConflict as e:
+                            st.session_state[f"ed_conflict_{chosen}"] = str(e)
                         except mt.MeetingError as e:
                             _problems("The meeting was not changed:", e.problems)
                         except NotAllowed as e:
                             st.error(safety.md(str(e)))
                         else:
+                            st.session_state.pop(seed, None)
                             st.session_state[FLASH] = f"Meeting #{chosen} updated."
                             st.rerun()
+                if st.session_state.get(f"ed_conflict_{chosen}"):
+                    st.error(f"Not saved: {safety.md(st.session_state[f'ed_conflict_{chosen}'])} — your text is kept "
+                             "in the form above; reload to see their change.", icon=":material/sync_problem:")
+                    if st.button("Reload the meeting (discards your changes)", key=f"ed_reload_{chosen}",
+                                 icon=":material/refresh:"):
+                        st.session_state.pop(seed, None)
+                        st.rerun()

@@ -9,6 +9,7 @@ import streamlit as st
 from kpis import catalog, safety
 from kpis.config import PRACTICES
 from kpis.improvement import export, prefill, reviews
+from kpis.store.versions import EditConflict
 from pages import _ui
 
 cfg = _ui.config()
@@ -47,6 +48,8 @@ def _load_form(r: dict | None) -> None:
     st.session_state["rv_actual_period"] = first.get("actual_period") or _month(today - dt.timedelta(days=28))
     st.session_state["rv_stored_kpis"] = {k["kpi_id"]: k for k in kpis}
     st.session_state["rv_edit_id"] = r.get("id")
+    st.session_state["rv_edit_version"] = r.get("version")   # what the form was opened at
+    st.session_state.pop("rv_conflict", None)
 
 
 if "rv_initiative" not in st.session_state:
@@ -158,7 +161,10 @@ if view == "Write a review":
     if draft or send:
         try:
             rid = reviews.save_review(engine=eng, fields=fields, kpis=kpi_rows, user=user, config=cfg,
-                                      submit=bool(send), review_id=editing)
+                                      submit=bool(send), review_id=editing,
+                                      expected_version=st.session_state.get("rv_edit_version") if editing else None)
+        except EditConflict as e:   # the typed text stays in the widgets above
+            st.session_state["rv_conflict"] = str(e)
         except reviews.ReviewRefused as e:
             st.error(f"Not saved: {safety.md(str(e))}")
         else:
@@ -167,6 +173,12 @@ if view == "Write a review":
             st.session_state["rv_view_next"] = "Reviews"
             st.session_state["rv_flash"] = (f"Review #{rid} " + ("amended." if is_submitted else
                                                                  "submitted." if send else "saved as a draft."))
+            st.rerun()
+    if st.session_state.get("rv_conflict"):
+        st.error(f"Not saved: {safety.md(st.session_state['rv_conflict'])} — your text is kept in the form above; "
+                 "reload to see their change.", icon=":material/sync_problem:")
+        if st.button("Reload the review (discards your changes)", key="rv_reload", icon=":material/refresh:"):
+            st.session_state["rv_load_next"] = reviews.get_review(eng, editing, user)
             st.rerun()
     st.stop()
 

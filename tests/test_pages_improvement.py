@@ -233,3 +233,117 @@ def test_empty_database_reviews(empty_env, monkeypatch):
     monkeypatch.setenv("SOP_PULSE_USER", "viewer")
     at = _page("pages/reviews.py")
     assert "No reviews yet" in _texts(at)
+
+
+# ---------------------------------------------------------------- two people editing the same record
+
+
+def _someone_else(url: str):
+    """The engine, config and a second editor ('ben') writing through kpis while the page is open."""
+    from kpis.access.users import User
+    from kpis.config import load_config
+    from kpis.store.engine import make_engine
+
+    return make_engine(url), load_config(ROOT / "config.toml"), User("ben", "editor")
+
+
+def _open_action(url: str) -> int:
+    from sqlalchemy import select
+
+    from kpis.store.models import Action
+
+    eng, _, _ = _someone_else(url)
+    with eng.connect() as conn:
+        aid = conn.execute(select(Action.id).where(Action.status == "open").order_by(Action.id)).scalars().first()
+    eng.dispose()
+    return int(aid)
+
+
+def test_second_edit_of_an_action_is_refused_and_the_typed_text_stays(demo_copy):
+    from kpis.improvement import actions
+
+    aid = _open_action(demo_copy)
+    at = _page("pages/actions.py")
+    at.selectbox(key="act_open").set_value(aid).run()
+    at.text_input(key="act_edit_title").set_value("My sharper title")
+    at.text_area(key="act_edit_description").set_value("Two paragraphs I typed for a while")
+    eng, cfg, ben = _someone_else(demo_copy)
+    actions.update_action(engine=eng, action_id=aid, fields={"title": "Ben's title"}, user=ben, config=cfg)
+    at.button(key="FormSubmitter:act_edit_form-Save changes").click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error).replace("\\", "")  # markdown escapes off
+    assert f"Not saved: action #{aid} was changed by ben at " in errors and "UTC since you opened it" in errors
+    assert "your text is kept in the form above; reload to see their change" in errors
+    assert at.text_input(key="act_edit_title").value == "My sharper title"
+    assert at.text_area(key="act_edit_description").value == "Two paragraphs I typed for a while"
+    assert actions.get_action(eng, aid)["title"] == "Ben's title"            # nothing overwritten
+    at.button(key="act_edit_reload").click().run()
+    assert at.text_input(key="act_edit_title").value == "Ben's title"
+    assert not [e for e in at.error if "changed by" in e.value]
+    at.text_input(key="act_edit_title").set_value("Agreed title")
+    at.button(key="FormSubmitter:act_edit_form-Save changes").click().run()
+    assert "Saved: title." in _texts(at) and actions.get_action(eng, aid)["title"] == "Agreed title"
+    eng.dispose()
+
+
+def test_a_move_on_an_action_moved_meanwhile_is_refused(demo_copy):
+    from kpis.improvement import actions
+
+    aid = _open_action(demo_copy)
+    at = _page("pages/actions.py")
+    at.selectbox(key="act_open").set_value(aid).run()
+    eng, cfg, ben = _someone_else(demo_copy)
+    actions.move_action(engine=eng, action_id=aid, to="in progress", user=ben, config=cfg)
+    at.button(key="act_move_cancelled").click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error).replace("\\", "")  # markdown escapes off
+    assert f"Not moved: action #{aid} was changed by ben at " in errors and "now shows their change" in errors
+    assert actions.get_action(eng, aid)["status"] == "in progress"
+    at.button(key="act_move_cancelled").click().run()                       # now they saw it: allowed
+    assert "moved from 'in progress' to 'cancelled'" in _texts(at)
+    eng.dispose()
+
+
+def test_own_move_keeps_the_open_field_form_valid(demo_copy):
+    from kpis.improvement import actions
+
+    aid = _open_action(demo_copy)
+    at = _page("pages/actions.py")
+    at.selectbox(key="act_open").set_value(aid).run()
+    at.button(key="act_move_in_progress").click().run()       # the form was opened before this person's move
+    at.text_input(key="act_edit_title").set_value("Typed before moving")
+    at.button(key="FormSubmitter:act_edit_form-Save changes").click().run()
+    assert not [e for e in at.error if "changed by" in e.value] and "Saved: title." in _texts(at)
+    eng, _, _ = _someone_else(demo_copy)
+    a = actions.get_action(eng, aid)
+    assert (a["title"], a["status"]) == ("Typed before moving", "in progress")
+    eng.dispose()
+
+
+def test_second_amendment_of_a_review_is_refused_and_the_typed_text_stays(demo_copy):
+    from kpis.improvement import reviews
+
+    at = _page("pages/reviews.py")
+    rid = int(at.dataframe[0].value["id"].iloc[0])
+    at.selectbox(key="rv_open").set_value(rid).run()
+    at.button(key="rv_amend").click().run()
+    assert at.session_state["rv_edit_id"] == rid
+    at.text_area(key="rv_lessons").set_value("What I learned, typed at length")
+    eng, cfg, ben = _someone_else(demo_copy)
+    current = reviews.get_review(eng, rid, ben)
+    fields = {k: current[k] for k in reviews.FIELDS} | {"lessons": "Ben's lessons"}
+    reviews.save_review(engine=eng, fields=fields, kpis=current["kpis"], user=ben, config=cfg, submit=True,
+                        review_id=rid, expected_version=current["version"])
+    at.button(key="rv_submit").click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error).replace("\\", "")  # markdown escapes off
+    assert f"Not saved: review #{rid} was changed by ben at " in errors and "since you opened it" in errors
+    assert "your text is kept in the form above" in errors
+    assert at.text_area(key="rv_lessons").value == "What I learned, typed at length"
+    assert reviews.get_review(eng, rid, ben)["lessons"] == "Ben's lessons"
+    at.button(key="rv_reload").click().run()
+    assert at.text_area(key="rv_lessons").value == "Ben's lessons"
+    assert not [e for e in at.error if "changed by" in e.value]
+    at.button(key="rv_submit").click().run()
+    assert f"Review #{rid} amended." in _texts(at)
+    eng.dispose()

@@ -175,3 +175,29 @@ def test_correct_a_meeting(demo_copy):
     assert f"Meeting #{chosen} updated." in _texts(at)
     people = next(d.value for d in at.dataframe if "attended" in d.value.columns and "person" in d.value.columns)
     assert list(people.loc[people["attended"], "person"]) == ["Richard Osei"]
+
+
+def test_a_meeting_corrected_meanwhile_is_not_overwritten(demo_copy):
+    from kpis.access.users import User
+    from kpis.config import load_config
+    from kpis.sponsorship import meetings as mt
+
+    at = _page("pages/meetings.py")
+    chosen = at.selectbox(key="mt_pick").value
+    at.text_area(key=f"ed_notes_{chosen}").set_value("My minutes of the meeting")
+    eng = make_engine(demo_copy)
+    row = mt.list_meetings(eng).set_index("id").loc[chosen]
+    ppl = mt.people(eng, chosen)
+    mt.update_meeting(eng, meeting_id=int(chosen), config=load_config(ROOT / "config.toml"), user=User("ben", "editor"),
+                      meeting=mt.MeetingInput(type=row["type"], date=row["date"], chair=row["chair"],
+                                              invited=tuple(ppl.loc[ppl["invited"], "person"]),
+                                              attended=tuple(ppl.loc[ppl["attended"], "person"]), notes="Ben's notes"))
+    at.button(key=f"FormSubmitter:edit_form_{chosen}-Save changes").click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error).replace("\\", "")  # markdown escapes off
+    assert f"Not saved: meeting #{chosen} was changed by ben at " in errors and "your text is kept" in errors
+    assert at.text_area(key=f"ed_notes_{chosen}").value == "My minutes of the meeting"
+    assert mt.list_meetings(eng).set_index("id").at[chosen, "notes"] == "Ben's notes"
+    at.button(key=f"ed_reload_{chosen}").click().run()
+    assert at.text_area(key=f"ed_notes_{chosen}").value == "Ben's notes"
+    eng.dispose()

@@ -4,6 +4,10 @@ Status flow: ``open -> in progress -> done -> verified | not effective``; ``canc
 in progress. ``done`` needs a completion date; ``verified`` / ``not effective`` freeze the verdict
 (kpis.improvement.effect) with its figures and who decided. Any other move is refused with
 :class:`ActionRefused`, whoever asks (page, CLI, import, a stale form).
+
+Every write runs through kpis.store.retry (the database's "locked" or "serialization" answers are retried),
+and an edit or move that names `expected_version` (the version its form was opened at) is refused with
+kpis.store.versions.EditConflict when someone else changed the action since.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from sqlalchemy import Engine, func, select
 from kpis.access.users import User, require
 from kpis.config import PRACTICES, AppConfig
 from kpis.improvement import effect
-from kpis.store import audit
+from kpis.store import audit, versions
 from kpis.store.engine import session_factory
+from kpis.store.retry import retrying
 from kpis.store.models import ACTION_STATUSES, Action, Decision, Review, utcnow
 
 STATUSES = ACTION_STATUSES
@@ -129,81 +134,99 @@ def create_action(*, engine: Engine, fields: dict[str, Any], user: User, config:
     require(user, "manage_actions", engine=engine, what="create action")
     fields = _clean({"source": "other", "priority": "medium", **fields})
     _refuse_if(check_fields(fields, config))
-    with session_factory(engine).begin() as s:
-        _check_links(s, fields)
-        a = Action(**fields, status="open", created_at=utcnow(), created_by=user.name)
-        s.add(a)
-        s.flush()
-        audit.record(s, user=user, action="create", entity="action", entity_id=a.id, details=_jsonable(fields))
-        return a.id
+
+    def write() -> int:
+        with session_factory(engine).begin() as s:
+            _check_links(s, fields)
+            a = Action(**fields, status="open", created_at=utcnow(), created_by=user.name)
+            s.add(a)
+            s.flush()
+            audit.record(s, user=user, action="create", entity="action", entity_id=a.id, details=_jsonable(fields))
+            return a.id
+
+    return retrying(write)
 
 
-def update_action(*, engine: Engine, action_id: int, fields: dict[str, Any], user: User, config: AppConfig) -> list[str]:
-    """Change an action's fields (not its status); audited with before/after; returns the changed field names."""
+def update_action(*, engine: Engine, action_id: int, fields: dict[str, Any], user: User, config: AppConfig,
+                  expected_version: int | None = None) -> list[str]:
+    """Change an action's fields (not its status); audited with before/after; returns the changed field names.
+
+    `expected_version` is the version the form was opened at: when the action changed since, EditConflict."""
     require(user, "manage_actions", engine=engine, what="update action")
-    with session_factory(engine).begin() as s:
-        a = _get(s, action_id)
-        judged = ("kpi_id", "segment", "expected_direction")
-        if a.status in DECIDED_STATES and any(fields.get(k, getattr(a, k)) != getattr(a, k) for k in judged):
-            raise ActionRefused("the KPI, segment and direction of an action with a frozen verdict cannot change")
-        merged = _clean({**{k: getattr(a, k) for k in FIELDS}, **fields})
-        _refuse_if(check_fields(merged, config))
-        _check_links(s, merged, action_id)
-        changed = {k: (getattr(a, k), v) for k, v in merged.items() if getattr(a, k) != v}
-        if not changed:
-            return []
-        for k, (_, v) in changed.items():
-            setattr(a, k, v)
-        a.updated_at, a.updated_by, a.version = utcnow(), user.name, (a.version or 1) + 1
-        audit.record(s, user=user, action="update", entity="action", entity_id=a.id,
-                     details={k: {"old": _jsonable(o), "new": _jsonable(n)} for k, (o, n) in changed.items()})
-        return sorted(changed)
+
+    def write() -> list[str]:
+        with session_factory(engine).begin() as s:
+            a = _get(s, action_id)
+            versions.check(a, expected_version, entity="action")
+            judged = ("kpi_id", "segment", "expected_direction")
+            if a.status in DECIDED_STATES and any(fields.get(k, getattr(a, k)) != getattr(a, k) for k in judged):
+                raise ActionRefused("the KPI, segment and direction of an action with a frozen verdict cannot change")
+            merged = _clean({**{k: getattr(a, k) for k in FIELDS}, **fields})
+            _refuse_if(check_fields(merged, config))
+            _check_links(s, merged, action_id)
+            changed = {k: (getattr(a, k), v) for k, v in merged.items() if getattr(a, k) != v}
+            if not changed:
+                return []
+            for k, (_, v) in changed.items():
+                setattr(a, k, v)
+            a.updated_at, a.updated_by = utcnow(), user.name   # the version goes up in the checked UPDATE
+            audit.record(s, user=user, action="update", entity="action", entity_id=a.id,
+                         details={k: {"old": _jsonable(o), "new": _jsonable(n)} for k, (o, n) in changed.items()})
+            return sorted(changed)
+
+    return retrying(write)
 
 
 def move_action(*, engine: Engine, action_id: int, to: str, user: User, config: AppConfig,
                 completed_on: dt.date | None = None, on: dt.date | None = None,
-                expected_status: str | None = None) -> str:
+                expected_status: str | None = None, expected_version: int | None = None) -> str:
     """Move an action to status `to` if the rules allow it (audited); returns a sentence saying what happened.
 
-    `expected_status` is the status the caller saw: when the action moved meanwhile the move is refused.
+    `expected_status` / `expected_version` are what the caller saw: when the action changed meanwhile the move is
+    refused (ActionRefused / EditConflict naming who changed it and when).
     """
     require(user, "manage_actions", engine=engine, what="move action")
     on = on or dt.date.today()
-    with session_factory(engine).begin() as s:
-        a = _get(s, action_id)
-        if expected_status is not None and a.status != expected_status:
-            raise ActionRefused(f"action #{a.id} is now '{a.status}' (it was '{expected_status}' when you opened it); "
-                                "reload and try again")
-        if to not in STATUSES:
-            raise ActionRefused(f"unknown status '{to}'; statuses are {', '.join(STATUSES)}")
-        if to not in MOVES[a.status]:
-            allowed = ", ".join(f"'{m}'" for m in MOVES[a.status]) or "none (this status is final)"
-            raise ActionRefused(f"action #{a.id} cannot move from '{a.status}' to '{to}'; allowed: {allowed}")
-        before = {"status": a.status, "completed_on": _jsonable(a.completed_on)}
-        details: dict[str, Any] = {"from": a.status, "to": to}
-        if to == "done":
-            if completed_on is None:
-                raise ActionRefused("'done' needs a completion date")
-            if completed_on > on:
-                raise ActionRefused(f"the completion date {completed_on} is in the future")
-            a.completed_on = completed_on
-            details["completed_on"] = completed_on.isoformat()
-        elif to == "cancelled":
-            a.cancelled_on = on
-            details["cancelled_on"] = on.isoformat()
-        elif to in DECIDED_STATES:
-            v = effect.current_verdict(engine, config, kpi_id=a.kpi_id, segment=a.segment,
-                                       direction=a.expected_direction, completed_on=a.completed_on)
-            a.verdict = v.verdict if v is not None else None
-            a.verdict_figures = v.figures() if v is not None else None
-            a.verified_by, a.verified_at = user.name, utcnow()
-            details["verdict"] = a.verdict
-            details["figures"] = a.verdict_figures
-        a.status = to
-        a.updated_at, a.updated_by, a.version = utcnow(), user.name, (a.version or 1) + 1
-        details["before"] = before
-        audit.record(s, user=user, action="status", entity="action", entity_id=a.id, details=details)
-        return f"Action #{a.id} moved from '{before['status']}' to '{to}'."
+
+    def write() -> str:
+        with session_factory(engine).begin() as s:
+            a = _get(s, action_id)
+            versions.check(a, expected_version, entity="action")
+            if expected_status is not None and a.status != expected_status:
+                raise ActionRefused(f"action #{a.id} is now '{a.status}' (it was '{expected_status}' when you opened "
+                                    "it); reload and try again")
+            if to not in STATUSES:
+                raise ActionRefused(f"unknown status '{to}'; statuses are {', '.join(STATUSES)}")
+            if to not in MOVES[a.status]:
+                allowed = ", ".join(f"'{m}'" for m in MOVES[a.status]) or "none (this status is final)"
+                raise ActionRefused(f"action #{a.id} cannot move from '{a.status}' to '{to}'; allowed: {allowed}")
+            before = {"status": a.status, "completed_on": _jsonable(a.completed_on)}
+            details: dict[str, Any] = {"from": a.status, "to": to}
+            if to == "done":
+                if completed_on is None:
+                    raise ActionRefused("'done' needs a completion date")
+                if completed_on > on:
+                    raise ActionRefused(f"the completion date {completed_on} is in the future")
+                a.completed_on = completed_on
+                details["completed_on"] = completed_on.isoformat()
+            elif to == "cancelled":
+                a.cancelled_on = on
+                details["cancelled_on"] = on.isoformat()
+            elif to in DECIDED_STATES:
+                v = effect.current_verdict(engine, config, kpi_id=a.kpi_id, segment=a.segment,
+                                           direction=a.expected_direction, completed_on=a.completed_on)
+                a.verdict = v.verdict if v is not None else None
+                a.verdict_figures = v.figures() if v is not None else None
+                a.verified_by, a.verified_at = user.name, utcnow()
+                details["verdict"] = a.verdict
+                details["figures"] = a.verdict_figures
+            a.status = to
+            a.updated_at, a.updated_by = utcnow(), user.name   # the version goes up in the checked UPDATE
+            details["before"] = before
+            audit.record(s, user=user, action="status", entity="action", entity_id=a.id, details=details)
+            return f"Action #{a.id} moved from '{before['status']}' to '{to}'."
+
+    return retrying(write)
 
 
 def _get(s, action_id: int) -> Action:

@@ -1,4 +1,7 @@
-"""Post-implementation reviews (PIR): drafts, submission, audited amendments, KPI prefill, list and search."""
+"""Post-implementation reviews (PIR): drafts, submission, audited amendments, KPI prefill, list and search.
+
+Saves run through kpis.store.retry; a save that names `expected_version` (the version the form was opened at)
+is refused with kpis.store.versions.EditConflict when someone else saved the review since."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ from sqlalchemy import Engine, delete, or_, select
 from kpis.access.users import User, require
 from kpis.config import PRACTICES, AppConfig
 from kpis.improvement.effect import kpi_series
-from kpis.store import audit
+from kpis.store import audit, versions
 from kpis.store.engine import session_factory
+from kpis.store.retry import retrying
 from kpis.store.models import Action, Review, ReviewKpi, utcnow
 
 METHODS = ("5 whys", "fishbone", "other")
@@ -95,8 +99,10 @@ def _jsonable(v: Any) -> Any:
 
 
 def save_review(*, engine: Engine, fields: dict[str, Any], kpis: list[dict[str, Any]], user: User, config: AppConfig,
-                submit: bool, review_id: int | None = None) -> int:
-    """Create or change a review (draft or submitted); amendments of a submitted review are audited with before/after."""
+                submit: bool, review_id: int | None = None, expected_version: int | None = None) -> int:
+    """Create or change a review (draft or submitted); amendments of a submitted review are audited with before/after.
+
+    `expected_version` is the version the form was opened at: when the review was saved since, EditConflict."""
     require(user, "submit", engine=engine, what="save review")
     fields = _clean(fields)
     problems = check_review(fields, kpis, config, submit=submit)
@@ -104,45 +110,56 @@ def save_review(*, engine: Engine, fields: dict[str, Any], kpis: list[dict[str, 
         raise ReviewRefused("; ".join(m for _, m in problems))
     if not isinstance(fields.get("review_date"), dt.date):
         fields["review_date"] = dt.date.today()
-    now = utcnow()
-    with session_factory(engine).begin() as s:
-        if review_id is None:
-            r = Review(**fields, status="draft", created_at=now, created_by=user.name)
-            s.add(r)
+
+    def write() -> int:
+        now = utcnow()
+        with session_factory(engine).begin() as s:
+            if review_id is None:
+                r = Review(**fields, status="draft", created_at=now, created_by=user.name)
+                if submit:   # submitted in the INSERT, so a new review starts at version 1
+                    r.status, r.submitted_by, r.submitted_at = "submitted", user.name, now
+                s.add(r)
+                s.flush()
+                before = None
+            else:
+                r = s.get(Review, int(review_id))
+                if r is None:
+                    raise ReviewRefused(f"there is no review #{review_id}")
+                versions.check(r, expected_version, entity="review")
+                if r.status == "draft" and r.created_by != user.name:
+                    raise ReviewRefused("a draft can only be changed by its author")
+                if r.status == "submitted" and not submit:
+                    raise ReviewRefused("a submitted review cannot go back to draft; amend it instead")
+                if r.status == "submitted" and r.created_by != user.name and not user.can("manage_actions"):
+                    raise ReviewRefused("only the author or a manager may amend a submitted review")
+                old_kpis = list(s.execute(select(ReviewKpi).where(ReviewKpi.review_id == r.id)).scalars())
+                before = _snapshot(r, old_kpis)
+                for k, v in fields.items():
+                    setattr(r, k, v)
+                # Always a change (the stamp), so the version goes up in the checked UPDATE even when only KPIs moved.
+                r.updated_at, r.updated_by = now, user.name
+                was = r.status
+                if submit and r.status == "draft":
+                    r.status, r.submitted_by, r.submitted_at = "submitted", user.name, now
+                s.flush()   # one checked UPDATE, one version, before the KPI rows are replaced
+                s.execute(delete(ReviewKpi).where(ReviewKpi.review_id == r.id))
+            for k in kpis:
+                s.add(ReviewKpi(review_id=r.id, **{f: k.get(f) for f in KPI_FIELDS}))
             s.flush()
-            before = None
-        else:
-            r = s.get(Review, int(review_id))
-            if r is None:
-                raise ReviewRefused(f"there is no review #{review_id}")
-            if r.status == "draft" and r.created_by != user.name:
-                raise ReviewRefused("a draft can only be changed by its author")
-            if r.status == "submitted" and not submit:
-                raise ReviewRefused("a submitted review cannot go back to draft; amend it instead")
-            if r.status == "submitted" and r.created_by != user.name and not user.can("manage_actions"):
-                raise ReviewRefused("only the author or a manager may amend a submitted review")
-            old_kpis = list(s.execute(select(ReviewKpi).where(ReviewKpi.review_id == r.id)).scalars())
-            before = _snapshot(r, old_kpis)
-            for k, v in fields.items():
-                setattr(r, k, v)
-            r.updated_at, r.updated_by = now, user.name
-            s.execute(delete(ReviewKpi).where(ReviewKpi.review_id == r.id))
-        for k in kpis:
-            s.add(ReviewKpi(review_id=r.id, **{f: k.get(f) for f in KPI_FIELDS}))
-        was = r.status
-        if submit and r.status == "draft":
-            r.status, r.submitted_by, r.submitted_at = "submitted", user.name, now
-        s.flush()
-        new_kpis = list(s.execute(select(ReviewKpi).where(ReviewKpi.review_id == r.id)).scalars())
-        after = _snapshot(r, new_kpis)
-        if before is None:
-            action = "submit" if submit else "create"
-            audit.record(s, user=user, action=action, entity="review", entity_id=r.id, details={"after": after})
-        else:
-            changed = {k: {"old": before.get(k), "new": after.get(k)} for k in after if before.get(k) != after.get(k)}
-            action = "amend" if was == "submitted" else ("submit" if submit else "update")
-            audit.record(s, user=user, action=action, entity="review", entity_id=r.id, details={"changed": changed})
-        return r.id
+            new_kpis = list(s.execute(select(ReviewKpi).where(ReviewKpi.review_id == r.id)).scalars())
+            after = _snapshot(r, new_kpis)
+            if before is None:
+                action = "submit" if submit else "create"
+                audit.record(s, user=user, action=action, entity="review", entity_id=r.id, details={"after": after})
+            else:
+                changed = {k: {"old": before.get(k), "new": after.get(k)} for k in after
+                           if before.get(k) != after.get(k)}
+                action = "amend" if was == "submitted" else ("submit" if submit else "update")
+                audit.record(s, user=user, action=action, entity="review", entity_id=r.id,
+                             details={"changed": changed})
+            return r.id
+
+    return retrying(write)
 
 
 def list_reviews(engine: Engine, user: User) -> pd.DataFrame:

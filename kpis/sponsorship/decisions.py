@@ -6,13 +6,14 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from kpis.access.users import User, require
 from kpis.config import AppConfig
-from kpis.store import audit
+from kpis.store import audit, versions
 from kpis.store.engine import session_factory
+from kpis.store.retry import retrying
 from kpis.store.models import Decision, Meeting, utcnow
 
 MAX_TEXT = 2000
@@ -77,23 +78,42 @@ def raise_decision(engine: Engine, *, decision: DecisionInput, config: AppConfig
     problems = check(decision, config)
     if problems:
         raise DecisionError(problems)
-    with session_factory(engine).begin() as s:
-        return add(s, decision=decision, user=user).id
+
+    def write() -> int:
+        with session_factory(engine).begin() as s:
+            return add(s, decision=decision, user=user).id
+
+    return retrying(write)
 
 
-def decide(engine: Engine, *, decision_id: int, decided_on: dt.date, user: User) -> None:
-    """Mark a pending decision as decided on a date (not before it was raised)."""
+def decide(engine: Engine, *, decision_id: int, decided_on: dt.date, user: User, only_if_pending: bool = False) -> None:
+    """Mark a pending decision as decided on a date (not before it was raised).
+
+    `only_if_pending` (the page's "Act on a pending decision"): when someone marked it decided since the list was
+    shown, EditConflict names who and when instead of overwriting their date (checked in the UPDATE itself)."""
     require(user, "submit", engine=engine, what="decide")
-    with session_factory(engine).begin() as s:
-        row = s.get(Decision, decision_id)
-        if row is None:
-            raise DecisionError([f"decision #{decision_id}: not found"])
-        if decided_on < row.raised_on:
-            raise DecisionError([f"decided_on: {decided_on} is before raised_on {row.raised_on}"])
-        old = row.decided_on
-        row.decided_on, row.updated_at, row.updated_by = decided_on, utcnow(), user.name
-        audit.record(s, user=user, action="update", entity="decision", entity_id=decision_id,
-                     details={"decided_on": {"old": str(old) if old else None, "new": str(decided_on)}})
+
+    def write() -> None:
+        with session_factory(engine).begin() as s:
+            row = s.get(Decision, decision_id)
+            if row is None:
+                raise DecisionError([f"decision #{decision_id}: not found"])
+            if decided_on < row.raised_on:
+                raise DecisionError([f"decided_on: {decided_on} is before raised_on {row.raised_on}"])
+            old, now = row.decided_on, utcnow()
+            stmt = update(Decision).where(Decision.id == decision_id)
+            if only_if_pending:
+                stmt = stmt.where(Decision.decided_on.is_(None))
+            done = s.execute(stmt.values(decided_on=decided_on, updated_at=now, updated_by=user.name),
+                             execution_options={"synchronize_session": False})
+            if done.rowcount == 0:
+                s.expire(row)
+                raise versions.EditConflict(entity="decision", entity_id=decision_id,
+                                            by=row.updated_by or row.created_by, at=row.updated_at or row.created_at)
+            audit.record(s, user=user, action="update", entity="decision", entity_id=decision_id,
+                         details={"decided_on": {"old": str(old) if old else None, "new": str(decided_on)}})
+
+    retrying(write)
 
 
 REGISTER_COLUMNS = ["id", "ref", "status", "age_days", "text", "owner", "raised_on", "decided_on", "meeting",

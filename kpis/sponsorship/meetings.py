@@ -1,5 +1,8 @@
 """Meetings of the monthly S&OP cycle: log or update one (invited and attended people, notes,
-decisions), list them, and cycle adherence (which steps were held each month)."""
+decisions), list them, and cycle adherence (which steps were held each month).
+
+Writes run through kpis.store.retry; a correction that names `expected_version` (the version its form was
+opened at) is refused with kpis.store.versions.EditConflict when someone else changed the meeting since."""
 
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ from sqlalchemy.orm import Session
 from kpis.access.users import User, require
 from kpis.config import AppConfig
 from kpis.sponsorship import decisions as dec
-from kpis.store import audit
+from kpis.store import audit, versions
 from kpis.store.engine import session_factory
+from kpis.store.retry import retrying
 from kpis.store.models import MEETING_TYPES, Decision, Meeting, MeetingAttendee, utcnow
 
 STEPS: tuple[str, ...] = MEETING_TYPES   # the cycle's steps, in order
@@ -83,54 +87,69 @@ def log_meeting(engine: Engine, *, meeting: MeetingInput, config: AppConfig, use
     problems = check(meeting, config)
     if problems:
         raise MeetingError(problems)
-    with session_factory(engine).begin() as s:
-        row = Meeting(type=meeting.type, date=meeting.date, chair=meeting.chair.strip(), notes=meeting.notes or None,
-                      ref=meeting.ref or None, created_at=utcnow(), created_by=user.name)
-        s.add(row)
-        s.flush()
-        _write(s, row, meeting)
-        for d in meeting.decisions:
-            dec.add(s, decision=dec.DecisionInput(**{**d.__dict__, "meeting_id": row.id}), user=user)
-        audit.record(s, user=user, action="create", entity="meeting", entity_id=row.id,
-                     details={"type": row.type, "date": str(row.date), "people": len(attendee_rows(meeting)),
-                              "decisions": len(meeting.decisions)})
-        return row.id
+
+    def write() -> int:
+        with session_factory(engine).begin() as s:
+            row = Meeting(type=meeting.type, date=meeting.date, chair=meeting.chair.strip(),
+                          notes=meeting.notes or None, ref=meeting.ref or None, created_at=utcnow(),
+                          created_by=user.name)
+            s.add(row)
+            s.flush()
+            _write(s, row, meeting)
+            for d in meeting.decisions:
+                dec.add(s, decision=dec.DecisionInput(**{**d.__dict__, "meeting_id": row.id}), user=user)
+            audit.record(s, user=user, action="create", entity="meeting", entity_id=row.id,
+                         details={"type": row.type, "date": str(row.date), "people": len(attendee_rows(meeting)),
+                                  "decisions": len(meeting.decisions)})
+            return row.id
+
+    return retrying(write)
 
 
-def update_meeting(engine: Engine, *, meeting_id: int, meeting: MeetingInput, config: AppConfig, user: User) -> None:
-    """Replace a meeting's type, date, chair, notes and people; new decisions in `meeting.decisions` are added."""
+def update_meeting(engine: Engine, *, meeting_id: int, meeting: MeetingInput, config: AppConfig, user: User,
+                   expected_version: int | None = None) -> None:
+    """Replace a meeting's type, date, chair, notes and people; new decisions in `meeting.decisions` are added.
+
+    `expected_version` is the version the form was opened at: when the meeting changed since, EditConflict."""
     require(user, "submit", engine=engine, what="update meeting")
     problems = check(meeting, config)
     if problems:
         raise MeetingError(problems)
-    with session_factory(engine).begin() as s:
-        row = s.get(Meeting, meeting_id)
-        if row is None:
-            raise MeetingError([f"meeting #{meeting_id}: not found"])
-        before = {"type": row.type, "date": str(row.date), "chair": row.chair}
-        row.type, row.date, row.chair = meeting.type, meeting.date, meeting.chair.strip()
-        row.notes = meeting.notes or None
-        row.updated_at, row.updated_by = utcnow(), user.name
-        _write(s, row, meeting)
-        for d in meeting.decisions:
-            dec.add(s, decision=dec.DecisionInput(**{**d.__dict__, "meeting_id": row.id}), user=user)
-        audit.record(s, user=user, action="update", entity="meeting", entity_id=meeting_id,
-                     details={"before": before, "after": {"type": row.type, "date": str(row.date), "chair": row.chair}})
+
+    def write() -> None:
+        with session_factory(engine).begin() as s:
+            row = s.get(Meeting, meeting_id)
+            if row is None:
+                raise MeetingError([f"meeting #{meeting_id}: not found"])
+            versions.check(row, expected_version, entity="meeting")
+            before = {"type": row.type, "date": str(row.date), "chair": row.chair}
+            row.type, row.date, row.chair = meeting.type, meeting.date, meeting.chair.strip()
+            row.notes = meeting.notes or None
+            row.updated_at, row.updated_by = utcnow(), user.name   # the version goes up in the checked UPDATE
+            s.flush()
+            _write(s, row, meeting)
+            for d in meeting.decisions:
+                dec.add(s, decision=dec.DecisionInput(**{**d.__dict__, "meeting_id": row.id}), user=user)
+            audit.record(s, user=user, action="update", entity="meeting", entity_id=meeting_id,
+                         details={"before": before, "after": {"type": row.type, "date": str(row.date),
+                                                              "chair": row.chair}})
+
+    retrying(write)
 
 
 def list_meetings(engine: Engine) -> pd.DataFrame:
-    """Every meeting, newest first: id, ref, type, date, chair, invited, attended, decisions, notes."""
+    """Every meeting, newest first: id, ref, type, date, chair, invited, attended, decisions, notes, version."""
     inv = (select(MeetingAttendee.meeting_id, func.sum(cast(MeetingAttendee.invited, Integer)).label("invited"),
                   func.sum(cast(MeetingAttendee.attended, Integer)).label("attended"))
            .group_by(MeetingAttendee.meeting_id).subquery())
     nd = select(Decision.meeting_id, func.count().label("n")).group_by(Decision.meeting_id).subquery()
     q = (select(Meeting.id, Meeting.ref, Meeting.type, Meeting.date, Meeting.chair, inv.c.invited, inv.c.attended,
-                nd.c.n, Meeting.notes)
+                nd.c.n, Meeting.notes, Meeting.version)
          .join(inv, inv.c.meeting_id == Meeting.id, isouter=True).join(nd, nd.c.meeting_id == Meeting.id, isouter=True)
          .order_by(Meeting.date.desc(), Meeting.id.desc()))
     with engine.connect() as conn:
         df = pd.DataFrame(conn.execute(q).all(), columns=["id", "ref", "type", "date", "chair", "invited", "attended",
-                                                          "decisions", "notes"])
+                                                          "decisions", "notes", "version"])
     for c in ("invited", "attended", "decisions"):
         df[c] = df[c].fillna(0).astype(int)
     return df

@@ -212,7 +212,10 @@ class Review(Stamped, Base):
     status: Mapped[str] = mapped_column(String(10), default="submitted", server_default="submitted")
     submitted_by: Mapped[str | None] = mapped_column(String(120))
     submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Checked in every UPDATE (kpis.store.versions): a save from a form opened before another save is refused.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),)
+    __mapper_args__ = {"version_id_col": version}
 
 
 class ReviewKpi(Base):
@@ -238,6 +241,8 @@ class Meeting(Stamped, Base):
     date: Mapped[dt.date] = mapped_column(Date, index=True)
     chair: Mapped[str] = mapped_column(String(120))
     notes: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")   # see kpis.store.versions
+    __mapper_args__ = {"version_id_col": version}
 
 
 class MeetingAttendee(Base):
@@ -299,6 +304,7 @@ class Action(Stamped, Base):
             "status IN ('open','in progress','done','verified','not effective','cancelled')", name="status_known"
         ),
     )
+    __mapper_args__ = {"version_id_col": version}   # see kpis.store.versions
 
 
 ACTION_STATUSES = ("open", "in progress", "done", "verified", "not effective", "cancelled")

@@ -1,7 +1,12 @@
 """Retrying a write transaction when the database asks for it, so concurrent users never see
 "database is locked" or a serialization failure: SQLite's busy/locked errors, PostgreSQL's
 serialization failures, deadlocks and lock timeouts, and (for upserts that read before they write) a
-unique violation caused by a concurrent insert of the same key. The whole transaction runs again."""
+unique violation caused by a concurrent insert of the same key. The whole transaction runs again.
+
+A versioned row changed between this transaction's read and its UPDATE (SQLAlchemy's StaleDataError, see
+kpis.store.versions) is retried too: the next run reads the row afresh, so a caller who named the version
+their form was opened at gets an EditConflict then, and one who did not (CLI, import) applies to the new row.
+An EditConflict itself is never retried: it is a person's refusal to show, not a transient error."""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
+
+from sqlalchemy.orm.exc import StaleDataError
 
 T = TypeVar("T")
 
@@ -18,6 +25,8 @@ _PG_UNIQUE = "23505"
 
 def is_retryable(exc: BaseException, *, unique: bool = False) -> bool:
     """True when running the same transaction again can succeed."""
+    if isinstance(exc, StaleDataError):
+        return True
     orig = getattr(exc, "orig", None) or exc
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if code in _PG_RETRY or (unique and code == _PG_UNIQUE):
