@@ -19,6 +19,7 @@ from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
 from kpis.config import KPI, AppConfig
 from kpis.ingest import (
+    MAX_ABS_VALUE,
     ImportFailed,
     ImportResult,
     Problem,
@@ -26,6 +27,7 @@ from kpis.ingest import (
     _numbers,
     _text,
     read_table,
+    too_long,
 )
 from kpis.store import audit
 from kpis.store.engine import session_factory
@@ -36,6 +38,7 @@ from kpis.store.retry import retrying
 LONG_REQUIRED = ("kpi", "period", "value")
 LONG_OPTIONAL = ("segment", "note")
 WIDE_LABEL_COLUMNS = ("kpi", "segment", "name", "unit", "note")
+MAX_SEGMENT = 80   # kpi_value.segment
 
 
 def _lower_map(columns: list) -> dict[str, str]:
@@ -145,6 +148,11 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
                          index=raw_v[nonnum].index)
         bag.add_many(long["_row"][nonnum], long["_col_value"][nonnum], msgs)
 
+    huge = ~nonnum & (value.abs() > MAX_ABS_VALUE)
+    if huge.any():
+        bag.add_many(long["_row"][huge], long["_col_value"][huge],
+                     value[huge].map(lambda v: f"value {v:g} is beyond ±{MAX_ABS_VALUE:g}; expected a plausible figure"))
+    nonnum = nonnum | huge
     for kid in pd.unique(kpi[known & ~nonnum]):
         k = catalog[kid]
         lo, hi = k.value_range
@@ -165,9 +173,10 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
                           for r, k, s, lab in zip(first_row[d_idx], key.loc[d_idx, "kpi"], key.loc[d_idx, "segment"], labels)],
                          index=d_idx)
         bag.add_many(long["_row"][d_idx], long["_col_period"][d_idx], msgs)
-    long_seg = segment.str.len() > 80
+    long_seg = segment.str.len() > MAX_SEGMENT
     if long_seg.any():
-        bag.add_many(long["_row"][long_seg], "segment", "segment name is longer than 80 characters")
+        bag.add_many(long["_row"][long_seg], "segment",
+                     segment[long_seg].map(lambda v: too_long("segment name", len(v), MAX_SEGMENT)))
     bag.raise_if_any()
     return pd.DataFrame({"kpi_id": kpi, "segment": segment, "period": start.dt.date, "value": value,
                          "note": note.replace("", None), "_row": long["_row"]})

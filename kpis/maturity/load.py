@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from kpis.ingest import (
     _Collector,
     _text,
     read_table,
+    too_long,
 )
 from kpis.maturity.assessments import (
     MAX_COMMENT,
@@ -91,6 +93,8 @@ def _score(raw: str) -> tuple[int | None, str]:
     try:
         value = float(text.replace(",", "."))
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value):     # 'inf', 'nan' and words
         return None, f"'{text}' is not a score; expected a whole number from 1 to 5, or empty for \"don't know\""
     if value != int(value) or not 1 <= value <= 5:
         return None, f"{text} is not a whole number from 1 to 5 (empty means \"don't know\")"
@@ -118,7 +122,7 @@ def validate(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[A
                 bag.add(r, cols[c], f"{c} is empty")
                 ok = False
             elif len(cell(c)) > MAX_NAME:
-                bag.add(r, cols[c], f"{c} is longer than {MAX_NAME} characters")
+                bag.add(r, cols[c], too_long(c, len(cell(c)), MAX_NAME))
                 ok = False
         try:
             period = parse_quarter(cell("period"))
@@ -138,7 +142,7 @@ def validate(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[A
         comments = {p: cell(f"comment_{p}") for p in PRACTICES if cell(f"comment_{p}")}
         for c in [*(f"comment_{p}" for p in comments), "comment"]:
             if len(cell(c)) > MAX_COMMENT:
-                bag.add(r, cols[c], f"comment is longer than {MAX_COMMENT} characters")
+                bag.add(r, cols[c], too_long("comment", len(cell(c)), MAX_COMMENT))
                 ok = False
         if period is not None and cell("respondent"):
             key = (cell("respondent"), period)

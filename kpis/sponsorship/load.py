@@ -24,6 +24,7 @@ from kpis.ingest import (
     _Collector,
     _text,
     read_table,
+    too_long,
 )
 from kpis.store import audit
 from kpis.store.engine import session_factory
@@ -111,7 +112,7 @@ def _required_text(bag: _Collector, df: pd.DataFrame, col: str, label: str, limi
     for i in df.index[txt == ""]:
         bag.add(int(df.at[i, "_row"]), label, f"is empty; {what}")
     for i in df.index[txt.str.len() > limit]:
-        bag.add(int(df.at[i, "_row"]), label, f"is longer than {limit} characters")
+        bag.add(int(df.at[i, "_row"]), label, too_long("the text", len(txt[i]), limit))
     return txt
 
 
