@@ -43,6 +43,7 @@ from kpis.store import audit
 from kpis.store.engine import session_factory
 from kpis.store.models import Action, ImportBatch, utcnow
 from kpis.store.repo import find_import
+from kpis.store.retry import retrying
 
 REQUIRED = ("ref", "title", "owner", "practice", "due_date")
 OPTIONAL = ("kpi", "segment", "expected_direction", "sponsor", "type", "priority", "status", "completed_on",
@@ -172,62 +173,67 @@ def import_actions(engine: Engine, data: bytes, filename: str, *, config: AppCon
     name = Path(filename).name
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
     rows = validate_actions(df, filename, config)
-    sync_catalog(engine, config, user)
+    retrying(lambda: sync_catalog(engine, config, user))
     sha = hashlib.sha256(data).hexdigest()
-    result = ActionsImportResult(filename=name, rows=len(rows))
-    bag = _Collector(name, config.app.max_import_errors)
-    now = utcnow()
-    with session_factory(engine).begin() as s:
-        existing = {a.ref: a for a in s.execute(select(Action).where(Action.ref.in_([r["ref"] for r in rows]))).scalars()}
-        plan: list[tuple[dict[str, Any], Action | None, dict[str, tuple[Any, Any]]]] = []
-        for r in rows:
-            fields = {k: v for k, v in r.items() if k != "_row"}
-            a = existing.get(r["ref"])
-            if a is None:
-                plan.append((fields, None, {}))
-                continue
-            changed = {k: (getattr(a, k), v) for k, v in fields.items() if (getattr(a, k) or None) != (v or None)}
-            if a.verified_by and a.status in ("verified", "not effective") and set(changed) & set(FROZEN_FIELDS):
-                cols = sorted(set(changed) & set(FROZEN_FIELDS))
-                bag.add(r["_row"], cols[0].replace("kpi_id", "kpi"),
-                        f"action '{a.ref}' (#{a.id}) has a verdict frozen by {a.verified_by} on "
-                        f"{a.verified_at:%Y-%m-%d}; an import cannot change its {', '.join(cols)}")
-            plan.append((fields, a, changed))
-        bag.raise_if_any()
-        result.inserted = sum(1 for _, a, _ in plan if a is None)
-        result.updated = sum(1 for _, a, ch in plan if a is not None and ch)
-        result.unchanged = len(plan) - result.inserted - result.updated
-        if not result.changed:
-            result.previous = find_import(engine, sha, "actions")
-            return result
-        batch = ImportBatch(kind="actions", filename=name, sha256=sha, rows_in_file=len(rows), inserted=result.inserted,
-                            updated=result.updated, unchanged=result.unchanged, created_at=now, created_by=user.name)
-        s.add(batch)
-        s.flush()
-        result.batch_id = batch.id
-        for fields, a, changed in plan:
-            if a is None:
-                a = Action(**fields, source="other", source_note=f"imported from {name}"[:255], created_at=now,
-                           created_by=user.name)
-                if fields["status"] == "cancelled":
-                    a.cancelled_on = now.date()
-                s.add(a)
-                s.flush()
-                audit.record(s, user=user, action="import", entity="action", entity_id=a.id,
-                             details={"import": batch.id, "ref": a.ref, "status": a.status})
-            elif changed:
-                for k, (_, v) in changed.items():
-                    setattr(a, k, v)
-                if "status" in changed and fields["status"] == "cancelled" and a.cancelled_on is None:
-                    a.cancelled_on = now.date()
-                a.updated_at, a.updated_by, a.version = now, user.name, (a.version or 1) + 1
-                audit.record(s, user=user, action="import", entity="action", entity_id=a.id,
-                             details={"import": batch.id, "ref": a.ref,
-                                      **{k: {"old": _iso(o), "new": _iso(n)} for k, (o, n) in changed.items()}})
-        audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
-                     details={"file": name, "kind": "actions", "inserted": result.inserted, "updated": result.updated,
-                              "unchanged": result.unchanged, "sha256": sha})
-    return result
+
+    def write() -> ActionsImportResult:
+        result = ActionsImportResult(filename=name, rows=len(rows))
+        bag = _Collector(name, config.app.max_import_errors)
+        now = utcnow()
+        with session_factory(engine).begin() as s:
+            existing = {a.ref: a for a in s.execute(select(Action).where(Action.ref.in_([r["ref"] for r in rows]))).scalars()}
+            plan: list[tuple[dict[str, Any], Action | None, dict[str, tuple[Any, Any]]]] = []
+            for r in rows:
+                fields = {k: v for k, v in r.items() if k != "_row"}
+                a = existing.get(r["ref"])
+                if a is None:
+                    plan.append((fields, None, {}))
+                    continue
+                changed = {k: (getattr(a, k), v) for k, v in fields.items() if (getattr(a, k) or None) != (v or None)}
+                if a.verified_by and a.status in ("verified", "not effective") and set(changed) & set(FROZEN_FIELDS):
+                    cols = sorted(set(changed) & set(FROZEN_FIELDS))
+                    bag.add(r["_row"], cols[0].replace("kpi_id", "kpi"),
+                            f"action '{a.ref}' (#{a.id}) has a verdict frozen by {a.verified_by} on "
+                            f"{a.verified_at:%Y-%m-%d}; an import cannot change its {', '.join(cols)}")
+                plan.append((fields, a, changed))
+            bag.raise_if_any()
+            result.inserted = sum(1 for _, a, _ in plan if a is None)
+            result.updated = sum(1 for _, a, ch in plan if a is not None and ch)
+            result.unchanged = len(plan) - result.inserted - result.updated
+            if not result.changed:
+                result.previous = find_import(engine, sha, "actions")
+                return result
+            batch = ImportBatch(kind="actions", filename=name, sha256=sha, rows_in_file=len(rows), inserted=result.inserted,
+                                updated=result.updated, unchanged=result.unchanged, created_at=now, created_by=user.name)
+            s.add(batch)
+            s.flush()
+            result.batch_id = batch.id
+            for fields, a, changed in plan:
+                if a is None:
+                    a = Action(**fields, source="other", source_note=f"imported from {name}"[:255], created_at=now,
+                               created_by=user.name)
+                    if fields["status"] == "cancelled":
+                        a.cancelled_on = now.date()
+                    s.add(a)
+                    s.flush()
+                    audit.record(s, user=user, action="import", entity="action", entity_id=a.id,
+                                 details={"import": batch.id, "ref": a.ref, "status": a.status})
+                elif changed:
+                    for k, (_, v) in changed.items():
+                        setattr(a, k, v)
+                    if "status" in changed and fields["status"] == "cancelled" and a.cancelled_on is None:
+                        a.cancelled_on = now.date()
+                    a.updated_at, a.updated_by, a.version = now, user.name, (a.version or 1) + 1
+                    audit.record(s, user=user, action="import", entity="action", entity_id=a.id,
+                                 details={"import": batch.id, "ref": a.ref,
+                                          **{k: {"old": _iso(o), "new": _iso(n)} for k, (o, n) in changed.items()}})
+            audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
+                         details={"file": name, "kind": "actions", "inserted": result.inserted, "updated": result.updated,
+                                  "unchanged": result.unchanged, "sha256": sha})
+        return result
+
+    # two imports of the same file at once: the second runs again and finds the first one's rows
+    return retrying(write)
 
 
 def _iso(v: Any) -> Any:

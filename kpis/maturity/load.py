@@ -40,6 +40,7 @@ from kpis.store import audit
 from kpis.store.engine import session_factory
 from kpis.store.models import ImportBatch, utcnow
 from kpis.store.repo import find_import
+from kpis.store.retry import retrying
 
 REQUIRED = ("respondent", "team", "period")
 OPTIONAL = ("function", "comment")
@@ -165,24 +166,29 @@ def import_assessments(engine: Engine, data: bytes, filename: str, *, config: Ap
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
     answers, ignored = validate(df, filename, config)
     name, sha = Path(filename).name, hashlib.sha256(data).hexdigest()
-    result = AssessmentImport(filename=name, rows=len(answers), ignored=ignored)
-    now = utcnow()
-    with session_factory(engine).begin() as s:
-        for a in answers:
-            outcome = write(s, answers=a, user=user, now=now, source=f"import {name}")
-            setattr(result, outcome, getattr(result, outcome) + 1)
-        if not result.changed:
-            result.previous = find_import(engine, sha, KIND)
-            return result
-        batch = ImportBatch(kind=KIND, filename=name, sha256=sha, rows_in_file=len(answers), inserted=result.inserted,
-                            updated=result.updated, unchanged=result.unchanged, created_at=now, created_by=user.name)
-        s.add(batch)
-        s.flush()
-        result.batch_id = batch.id
-        audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
-                     details={"file": name, "kind": KIND, "inserted": result.inserted, "updated": result.updated,
-                              "unchanged": result.unchanged, "sha256": sha})
-    return result
+
+    def store() -> AssessmentImport:
+        result = AssessmentImport(filename=name, rows=len(answers), ignored=ignored)
+        now = utcnow()
+        with session_factory(engine).begin() as s:
+            for a in answers:
+                outcome = write(s, answers=a, user=user, now=now, source=f"import {name}")
+                setattr(result, outcome, getattr(result, outcome) + 1)
+            if not result.changed:
+                result.previous = find_import(engine, sha, KIND)
+                return result
+            batch = ImportBatch(kind=KIND, filename=name, sha256=sha, rows_in_file=len(answers), inserted=result.inserted,
+                                updated=result.updated, unchanged=result.unchanged, created_at=now, created_by=user.name)
+            s.add(batch)
+            s.flush()
+            result.batch_id = batch.id
+            audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
+                         details={"file": name, "kind": KIND, "inserted": result.inserted, "updated": result.updated,
+                                  "unchanged": result.unchanged, "sha256": sha})
+        return result
+
+    # two imports of the same file at once: the second runs again and finds the first one's answers
+    return retrying(store)
 
 
 def import_assessments_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> AssessmentImport:

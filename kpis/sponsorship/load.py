@@ -37,6 +37,7 @@ from kpis.store.models import (
     utcnow,
 )
 from kpis.store.repo import find_import
+from kpis.store.retry import retrying
 
 MEETING_COLUMNS = ("meeting", "type", "date", "chair", "person", "invited", "attended")
 DECISION_COLUMNS = ("ref", "text", "raised_on", "decided_on", "owner", "meeting", "kpi")
@@ -167,49 +168,54 @@ def import_meetings(engine: Engine, data: bytes, filename: str, *, config: AppCo
     require(user, "import", engine=engine, what="import meetings")
     meetings = parse_meetings(data, filename, config)
     name, sha = Path(filename).name, hashlib.sha256(data).hexdigest()
-    result = RecordImportResult(filename=name, rows=len(meetings), unit="meetings")
-    with session_factory(engine).begin() as s:
-        existing = {m.ref: m for m in s.execute(select(Meeting).where(Meeting.ref.in_(list(meetings)))).scalars()}
-        stored_people: dict[int, set] = {}
-        if existing:
-            for mid, p, inv, att in s.execute(select(MeetingAttendee.meeting_id, MeetingAttendee.person,
-                                                     MeetingAttendee.invited, MeetingAttendee.attended)
-                                              .where(MeetingAttendee.meeting_id.in_([m.id for m in existing.values()]))):
-                stored_people.setdefault(mid, set()).add((p, bool(inv), bool(att)))
-        now = utcnow()
-        todo: list[tuple[str, dict, Meeting | None]] = []
-        for ref, m in meetings.items():
-            row = existing.get(ref)
-            if row is None:
-                result.inserted += 1
-            elif ((row.type, row.date, row.chair, row.notes) != (m["type"], m["date"], m["chair"], m["notes"])
-                  or stored_people.get(row.id, set()) != set(m["people"])):
-                result.updated += 1
-            else:
-                result.unchanged += 1
-                continue
-            todo.append((ref, m, row))
-        if not result.changed:
-            result.previous = find_import(engine, sha, "meetings")
-            return result
-        batch = _batch(s, "meetings", name, sha, result, now, user)
-        for ref, m, row in todo:
-            if row is None:
-                row = Meeting(ref=ref, type=m["type"], date=m["date"], chair=m["chair"], notes=m["notes"],
-                              created_at=now, created_by=user.name)
-                s.add(row)
-                s.flush()
-            else:
-                row.type, row.date, row.chair, row.notes = m["type"], m["date"], m["chair"], m["notes"]
-                row.updated_at, row.updated_by = now, user.name
-                s.execute(delete(MeetingAttendee).where(MeetingAttendee.meeting_id == row.id))
-            if m["people"]:
-                s.execute(insert(MeetingAttendee), [{"meeting_id": row.id, "person": p, "invited": inv, "attended": att}
-                                                    for p, inv, att in m["people"]])
-        audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch,
-                     details={"file": name, "kind": "meetings", "inserted": result.inserted, "updated": result.updated,
-                              "unchanged": result.unchanged, "sha256": sha})
-    return result
+
+    def store() -> RecordImportResult:
+        result = RecordImportResult(filename=name, rows=len(meetings), unit="meetings")
+        with session_factory(engine).begin() as s:
+            existing = {m.ref: m for m in s.execute(select(Meeting).where(Meeting.ref.in_(list(meetings)))).scalars()}
+            stored_people: dict[int, set] = {}
+            if existing:
+                for mid, p, inv, att in s.execute(select(MeetingAttendee.meeting_id, MeetingAttendee.person,
+                                                         MeetingAttendee.invited, MeetingAttendee.attended)
+                                                  .where(MeetingAttendee.meeting_id.in_([m.id for m in existing.values()]))):
+                    stored_people.setdefault(mid, set()).add((p, bool(inv), bool(att)))
+            now = utcnow()
+            todo: list[tuple[str, dict, Meeting | None]] = []
+            for ref, m in meetings.items():
+                row = existing.get(ref)
+                if row is None:
+                    result.inserted += 1
+                elif ((row.type, row.date, row.chair, row.notes) != (m["type"], m["date"], m["chair"], m["notes"])
+                      or stored_people.get(row.id, set()) != set(m["people"])):
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
+                    continue
+                todo.append((ref, m, row))
+            if not result.changed:
+                result.previous = find_import(engine, sha, "meetings")
+                return result
+            batch = _batch(s, "meetings", name, sha, result, now, user)
+            for ref, m, row in todo:
+                if row is None:
+                    row = Meeting(ref=ref, type=m["type"], date=m["date"], chair=m["chair"], notes=m["notes"],
+                                  created_at=now, created_by=user.name)
+                    s.add(row)
+                    s.flush()
+                else:
+                    row.type, row.date, row.chair, row.notes = m["type"], m["date"], m["chair"], m["notes"]
+                    row.updated_at, row.updated_by = now, user.name
+                    s.execute(delete(MeetingAttendee).where(MeetingAttendee.meeting_id == row.id))
+                if m["people"]:
+                    s.execute(insert(MeetingAttendee), [{"meeting_id": row.id, "person": p, "invited": inv, "attended": att}
+                                                        for p, inv, att in m["people"]])
+            audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch,
+                         details={"file": name, "kind": "meetings", "inserted": result.inserted, "updated": result.updated,
+                                  "unchanged": result.unchanged, "sha256": sha})
+        return result
+
+    # two imports of the same file at once: the second runs again and finds the first one's meetings
+    return retrying(store)
 
 
 def _batch(s, kind: str, name: str, sha: str, result: RecordImportResult, now, user: User) -> int:
@@ -269,39 +275,44 @@ def import_decisions(engine: Engine, data: bytes, filename: str, *, config: AppC
     require(user, "import", engine=engine, what="import decisions")
     decisions = parse_decisions(engine, data, filename, config)
     name, sha = Path(filename).name, hashlib.sha256(data).hexdigest()
-    result = RecordImportResult(filename=name, rows=len(decisions), unit="decisions")
-    if any(d["kpi_id"] for d in decisions.values()):
-        sync_catalog(engine, config, user)   # the KPI rows the decisions point to
-    with session_factory(engine).begin() as s:
-        existing = {d.ref: d for d in s.execute(select(Decision).where(Decision.ref.in_(list(decisions)))).scalars()}
-        todo = []
-        for ref, d in decisions.items():
-            row = existing.get(ref)
-            if row is None:
-                result.inserted += 1
-            elif tuple(getattr(row, f) for f in FIELDS) != tuple(d[f] for f in FIELDS):
-                result.updated += 1
-            else:
-                result.unchanged += 1
-                continue
-            todo.append((ref, d, row))
-        if not result.changed:
-            result.previous = find_import(engine, sha, "decisions")
-            return result
-        now = utcnow()
-        batch = _batch(s, "decisions", name, sha, result, now, user)
-        for ref, d, row in todo:
-            values = {f: d[f] for f in FIELDS}
-            if row is None:
-                s.add(Decision(ref=ref, **values, created_at=now, created_by=user.name))
-            else:
-                for f, v in values.items():
-                    setattr(row, f, v)
-                row.updated_at, row.updated_by = now, user.name
-        audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch,
-                     details={"file": name, "kind": "decisions", "inserted": result.inserted, "updated": result.updated,
-                              "unchanged": result.unchanged, "sha256": sha})
-    return result
+
+    def store() -> RecordImportResult:
+        result = RecordImportResult(filename=name, rows=len(decisions), unit="decisions")
+        if any(d["kpi_id"] for d in decisions.values()):
+            retrying(lambda: sync_catalog(engine, config, user))   # the KPI rows the decisions point to
+        with session_factory(engine).begin() as s:
+            existing = {d.ref: d for d in s.execute(select(Decision).where(Decision.ref.in_(list(decisions)))).scalars()}
+            todo = []
+            for ref, d in decisions.items():
+                row = existing.get(ref)
+                if row is None:
+                    result.inserted += 1
+                elif tuple(getattr(row, f) for f in FIELDS) != tuple(d[f] for f in FIELDS):
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
+                    continue
+                todo.append((ref, d, row))
+            if not result.changed:
+                result.previous = find_import(engine, sha, "decisions")
+                return result
+            now = utcnow()
+            batch = _batch(s, "decisions", name, sha, result, now, user)
+            for ref, d, row in todo:
+                values = {f: d[f] for f in FIELDS}
+                if row is None:
+                    s.add(Decision(ref=ref, **values, created_at=now, created_by=user.name))
+                else:
+                    for f, v in values.items():
+                        setattr(row, f, v)
+                    row.updated_at, row.updated_by = now, user.name
+            audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch,
+                         details={"file": name, "kind": "decisions", "inserted": result.inserted, "updated": result.updated,
+                                  "unchanged": result.unchanged, "sha256": sha})
+        return result
+
+    # two imports of the same file at once: the second runs again and finds the first one's decisions
+    return retrying(store)
 
 
 def import_meetings_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> RecordImportResult:
