@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,10 @@ def refuse_nul(data: bytes, name: str) -> None:
     at = data.find(b"\x00")
     if at < 0:
         return
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:   # a binary or UTF-16 file: say that rather than where its first zero byte is
+        raise ImportFailed([Problem(name, None, None, "file is not UTF-8 text; save the CSV as UTF-8")]) from None
     row = data.count(b"\n", 0, at) + 1
     line_start = data.rfind(b"\n", 0, at) + 1
     head = data[:data.find(b"\n")] if b"\n" in data else data
@@ -162,14 +167,15 @@ class _Collector:
             self.items.append(Problem(self.file, row, column, message))
 
     def add_many(self, rows: pd.Series, column: str | pd.Series, messages: pd.Series | str) -> None:
-        """Add one problem per row of a (small or large) selection, vectorised up to the cap."""
+        """Add one problem per row of a (small or large) selection, vectorised up to the cap; a `column` or
+        `messages` series need only cover the first `cap` rows (all are counted)."""
         n = len(rows)
         if n == 0:
             return
         room = max(self.cap - len(self.items), 0)
-        cols = column if isinstance(column, pd.Series) else pd.Series([column] * n, index=rows.index)
-        msgs = messages if isinstance(messages, pd.Series) else pd.Series([messages] * n, index=rows.index)
-        for r, c, m in zip(rows.iloc[:room], cols.iloc[:room], msgs.iloc[:room]):
+        cols = column.iloc[:room] if isinstance(column, pd.Series) else itertools.repeat(column)
+        msgs = messages.iloc[:room] if isinstance(messages, pd.Series) else itertools.repeat(messages)
+        for r, c, m in zip(rows.iloc[:room], cols, msgs):
             self.items.append(Problem(self.file, int(r), str(c), str(m)))
         self.total += n
 
@@ -441,15 +447,37 @@ def read_table(data: bytes, filename: str, *, max_mb: float, cap: int = 50, shee
     return df
 
 
+def _clean(v) -> str:
+    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
+
+
 def _text(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+    """Cells as stripped text ('' for empty). Text columns (every CSV) are cleaned once per distinct value, so a
+    million rows of few values cost little time and memory."""
+    if len(s) > 1000 and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+        codes, uniq = pd.factorize(s, use_na_sentinel=True)
+        clean = np.array([_clean(v) for v in uniq] + [""], dtype=object)
+        return pd.Series(clean[codes], index=s.index, dtype=object)
+    return s.map(_clean)
 
 
 def _numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Numeric values from cells (numbers, '0.87', '0,87', '87 %'), and whether a % sign was used."""
+    """Numeric values from cells (numbers, '0.87', '0,87', '87 %'), and whether a % sign was used; text is
+    parsed once per distinct value."""
     if pd.api.types.is_numeric_dtype(raw):
         return raw.astype(float), pd.Series(False, index=raw.index)
-    txt = _text(raw).str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
+    txt = _text(raw)
+    if len(txt) > 1000:
+        codes, uniq = pd.factorize(txt)
+        if len(uniq) < 0.8 * len(txt):
+            num_u, pct_u = _parse_numbers(pd.Series(uniq, dtype=object))
+            return (pd.Series(num_u.to_numpy(float)[codes], index=raw.index),
+                    pd.Series(pct_u.to_numpy(bool)[codes], index=raw.index))
+    return _parse_numbers(txt)
+
+
+def _parse_numbers(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
+    txt = txt.str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
     pct = txt.str.endswith("%")
     txt = txt.str.rstrip("%")
     # Decimal separator: with both '.' and ',' the one that comes last is the decimal mark

@@ -140,12 +140,13 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
     raw_v = _text(long["value_raw"])
     nonnum = value.isna() | ~np.isfinite(value)
     if nonnum.any():
-        ambiguous = raw_v[nonnum].str.replace(" ", "", regex=False).str.fullmatch(r"-?[1-9]\d{0,2},\d{3}")
-        msgs = pd.Series(np.where(raw_v[nonnum] == "", "value is empty; expected a number",
-                                  np.where(ambiguous, "value '" + raw_v[nonnum] + "' is ambiguous (thousands separator "
-                                           "or decimal comma?); write it without a thousands separator, e.g. 450000 "
-                                           "or 450.5", "value '" + raw_v[nonnum] + "' is not a number")),
-                         index=raw_v[nonnum].index)
+        # messages only for the rows kept (bag.cap): a million bad cells must not mean a million messages
+        head = raw_v[nonnum].iloc[:bag.cap]
+        ambiguous = head.str.replace(" ", "", regex=False).str.fullmatch(r"-?[1-9]\d{0,2},\d{3}")
+        msgs = pd.Series(["value is empty; expected a number" if v == "" else
+                          f"value '{v}' is ambiguous (thousands separator or decimal comma?); write it without a "
+                          "thousands separator, e.g. 450000 or 450.5" if amb else f"value '{v}' is not a number"
+                          for v, amb in zip(head, ambiguous)], index=head.index, dtype=object)
         bag.add_many(long["_row"][nonnum], long["_col_value"][nonnum], msgs)
 
     huge = ~nonnum & (value.abs() > MAX_ABS_VALUE)
@@ -159,7 +160,7 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
         sel = (kpi == kid) & ~nonnum
         out = sel & ((value < lo) | (value > hi))
         if out.any():
-            bag.add_many(long["_row"][out], long["_col_value"][out], _scale_message(k, value[out], lo, hi))
+            bag.add_many(long["_row"][out], long["_col_value"][out], _scale_message(k, value[out].iloc[:bag.cap], lo, hi))
 
     ok = known & start.notna()
     key = pd.DataFrame({"kpi": kpi, "segment": segment, "period": start})[ok]
