@@ -241,3 +241,22 @@ def test_two_imports_of_the_same_file_at_once_end_correct(engine, config, admin)
         assert len(changed) == 1, (kind, [o.summary() for o in outcomes])
         again = fn()                                   # and the data is the file's: a third import changes nothing
         assert not again.changed, (kind, again.summary())
+
+
+# ------------------------------------------------------------------------------ private SQLite files
+def test_a_new_sqlite_database_and_its_folder_are_private(tmp_path):
+    from sqlalchemy import text
+
+    from kpis.store.engine import make_engine, upgrade
+
+    db = tmp_path / "new" / "deeper" / "pulse.db"
+    eng = make_engine(f"sqlite:///{db}")
+    upgrade(eng)
+    with eng.begin() as c:
+        c.execute(text("INSERT INTO audit_event (at, actor, action, entity) VALUES (CURRENT_TIMESTAMP, 'a', 'b', 'c')"))
+        assert (db.parent / "pulse.db-wal").exists()
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in db.parent.iterdir()}
+    eng.dispose()
+    assert oct(db.parent.stat().st_mode & 0o777) == "0o700"
+    assert oct((tmp_path / "new").stat().st_mode & 0o777) == "0o700"
+    assert modes["pulse.db"] == "0o600" and modes["pulse.db-wal"] == "0o600", modes
