@@ -362,6 +362,9 @@ def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CON
     executives = _executives(raw.get("executive", []), where, problems)
     if len(set(forecast.stages)) != len(forecast.stages):
         problems.append(f"{where}: [forecast] field 'stages': lists a stage twice")
+    for stage in forecast.stages:
+        if not stage.strip() or len(stage) > 40:   # forecast.stage holds 40 characters
+            problems.append(f"{where}: [forecast] field 'stages': '{stage[:60]}' must be 1 to 40 characters long")
     raw_kpis = raw.get("kpi", [])
     if not isinstance(raw_kpis, list) or not raw_kpis:
         problems.append(f"{where}: no [[kpi]] entries; the catalog needs at least one KPI")

@@ -21,9 +21,15 @@ def neutralise(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def csv_bytes(df: pd.DataFrame) -> bytes:
-    """UTF-8 CSV of a table, formulas neutralised (fractions stay fractions)."""
-    return neutralise(df).to_csv(index=False).encode("utf-8")
+# Lines end with CRLF (RFC 4180): the csv writer then quotes every cell holding a carriage return or a line
+# feed. With bare LF line ends a cell "x\r=1+1" would be written unquoted, and a spreadsheet that breaks lines
+# at the CR would read "=1+1" as the start of a new row: a formula.
+LINE_END = "\r\n"
+
+
+def csv_bytes(df: pd.DataFrame, **to_csv) -> bytes:
+    """UTF-8 CSV of a table, formulas neutralised, cells with line breaks quoted (fractions stay fractions)."""
+    return neutralise(df).to_csv(index=False, lineterminator=LINE_END, **to_csv).encode("utf-8")
 
 
 def excel_bytes(df: pd.DataFrame, sheet: str = "data") -> bytes:

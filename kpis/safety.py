@@ -22,6 +22,23 @@ def md(text: Any) -> str:
     return _MD_SPECIAL.sub(r"\\\1", s).replace("\n", "  \n")
 
 
+NUL_MESSAGE = "contains a NUL character (byte 0), which cannot be stored as text; remove it"
+
+
+def nul_fields(values: dict[str, Any]) -> list[str]:
+    """Names of the values (text, or lists of text) holding a NUL character, which PostgreSQL cannot store in
+    text: such input is refused on every database alike."""
+    def bad(v: Any) -> bool:
+        if isinstance(v, str):
+            return "\x00" in v
+        if isinstance(v, (list, tuple, set)):
+            return any(bad(x) for x in v)
+        if isinstance(v, dict):
+            return any(bad(k) or bad(x) for k, x in v.items())
+        return False
+    return [k for k, v in values.items() if bad(v)]
+
+
 def plotly(text: Any) -> str:
     """Text for a Plotly title, axis, legend or hover label that Plotly will not read as its HTML subset."""
     s = "" if text is None else str(text)

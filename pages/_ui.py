@@ -123,7 +123,10 @@ def engine():
                      "Run `python -m kpis db upgrade` (migrations keep your data).")
             st.stop()
         st.session_state["_schema_ok"] = True
-    _synced(cfg.database_url(), str(cfg.path), cfg.path.stat().st_mtime)
+    try:
+        _synced(cfg.database_url(), str(cfg.path), cfg.path.stat().st_mtime)
+    except DATABASE_ERRORS as exc:   # the database went away since the schema was checked
+        database_down(exc)
     return eng
 
 

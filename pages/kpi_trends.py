@@ -4,7 +4,7 @@
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, charts, periods, safety
+from kpis import catalog, charts, export, periods, safety
 from kpis.catalog import trends
 from pages import _ui
 
@@ -147,6 +147,6 @@ with st.expander(f"Values ({len(shown)} periods)", expanded=False):
             "upper_limit": st.column_config.NumberColumn("Upper limit", format=fmt),
             "signal": "Signal",
         })
-st.download_button("Download CSV", table.to_csv(index=False).encode("utf-8"), icon=":material/download:",
+st.download_button("Download CSV", export.csv_bytes(table), icon=":material/download:",
                    file_name=trends.export_name(view, segment), mime="text/csv",
                    key="trend_download")

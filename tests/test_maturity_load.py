@@ -153,7 +153,7 @@ def test_other_columns_are_ignored_and_named(engine, config, admin):
 
 def test_overlong_comment(engine, config, admin):
     (p,) = problems(engine, config, admin, csv(line(comment_data="x" * 2001)))
-    assert p.startswith("survey.csv, row 2, column 'comment_data': comment is longer than 2000")
+    assert p.startswith("survey.csv, row 2, column 'comment_data': comment is 2,001 characters long; at most 2000")
 
 
 def test_many_problems_are_all_listed_and_nothing_written(engine, config, admin):

@@ -19,6 +19,7 @@ from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
 from kpis.config import KPI, AppConfig
 from kpis.ingest import (
+    MAX_ABS_VALUE,
     ImportFailed,
     ImportResult,
     Problem,
@@ -26,6 +27,7 @@ from kpis.ingest import (
     _numbers,
     _text,
     read_table,
+    too_long,
 )
 from kpis.store import audit
 from kpis.store.engine import session_factory
@@ -36,6 +38,7 @@ from kpis.store.retry import retrying
 LONG_REQUIRED = ("kpi", "period", "value")
 LONG_OPTIONAL = ("segment", "note")
 WIDE_LABEL_COLUMNS = ("kpi", "segment", "name", "unit", "note")
+MAX_SEGMENT = 80   # kpi_value.segment
 
 
 def _lower_map(columns: list) -> dict[str, str]:
@@ -137,21 +140,27 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
     raw_v = _text(long["value_raw"])
     nonnum = value.isna() | ~np.isfinite(value)
     if nonnum.any():
-        ambiguous = raw_v[nonnum].str.replace(" ", "", regex=False).str.fullmatch(r"-?[1-9]\d{0,2},\d{3}")
-        msgs = pd.Series(np.where(raw_v[nonnum] == "", "value is empty; expected a number",
-                                  np.where(ambiguous, "value '" + raw_v[nonnum] + "' is ambiguous (thousands separator "
-                                           "or decimal comma?); write it without a thousands separator, e.g. 450000 "
-                                           "or 450.5", "value '" + raw_v[nonnum] + "' is not a number")),
-                         index=raw_v[nonnum].index)
+        # messages only for the rows kept (bag.cap): a million bad cells must not mean a million messages
+        head = raw_v[nonnum].iloc[:bag.cap]
+        ambiguous = head.str.replace(" ", "", regex=False).str.fullmatch(r"-?[1-9]\d{0,2},\d{3}")
+        msgs = pd.Series(["value is empty; expected a number" if v == "" else
+                          f"value '{v}' is ambiguous (thousands separator or decimal comma?); write it without a "
+                          "thousands separator, e.g. 450000 or 450.5" if amb else f"value '{v}' is not a number"
+                          for v, amb in zip(head, ambiguous)], index=head.index, dtype=object)
         bag.add_many(long["_row"][nonnum], long["_col_value"][nonnum], msgs)
 
+    huge = ~nonnum & (value.abs() > MAX_ABS_VALUE)
+    if huge.any():
+        bag.add_many(long["_row"][huge], long["_col_value"][huge],
+                     value[huge].map(lambda v: f"value {v:g} is beyond ±{MAX_ABS_VALUE:g}; expected a plausible figure"))
+    nonnum = nonnum | huge
     for kid in pd.unique(kpi[known & ~nonnum]):
         k = catalog[kid]
         lo, hi = k.value_range
         sel = (kpi == kid) & ~nonnum
         out = sel & ((value < lo) | (value > hi))
         if out.any():
-            bag.add_many(long["_row"][out], long["_col_value"][out], _scale_message(k, value[out], lo, hi))
+            bag.add_many(long["_row"][out], long["_col_value"][out], _scale_message(k, value[out].iloc[:bag.cap], lo, hi))
 
     ok = known & start.notna()
     key = pd.DataFrame({"kpi": kpi, "segment": segment, "period": start})[ok]
@@ -165,9 +174,10 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
                           for r, k, s, lab in zip(first_row[d_idx], key.loc[d_idx, "kpi"], key.loc[d_idx, "segment"], labels)],
                          index=d_idx)
         bag.add_many(long["_row"][d_idx], long["_col_period"][d_idx], msgs)
-    long_seg = segment.str.len() > 80
+    long_seg = segment.str.len() > MAX_SEGMENT
     if long_seg.any():
-        bag.add_many(long["_row"][long_seg], "segment", "segment name is longer than 80 characters")
+        bag.add_many(long["_row"][long_seg], "segment",
+                     segment[long_seg].map(lambda v: too_long("segment name", len(v), MAX_SEGMENT)))
     bag.raise_if_any()
     return pd.DataFrame({"kpi_id": kpi, "segment": segment, "period": start.dt.date, "value": value,
                          "note": note.replace("", None), "_row": long["_row"]})

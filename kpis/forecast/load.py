@@ -125,7 +125,7 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
         except FileNotFoundError:
             raise ImportFailed([Problem(name, None, None, "file not found")]) from None
     progress(0.02, f"reading {name}")
-    table = _read(data, name, sheet)
+    table = _read(data, name, sheet, max_mb=config.app.max_upload_mb)
     sheet_read = table.sheet
     progress(0.15, f"checking {table.n:,} rows")
     bag = _Collector(name, config.app.max_import_errors)

@@ -23,15 +23,20 @@ from kpis.forecast.common import (
     _plural,
 )
 from kpis.ingest import (
+    MAX_ABS_VALUE,
     ImportFailed,
     Problem,
     _Collector,
     _numbers,
+    check_filename,
     read_csv_text,
     read_excel,
+    refuse_nul,
+    too_long,
 )
 
 SUPPORTED = (".csv", ".txt", ".xlsx", ".xlsm", ".parquet", ".pq")
+MAX_ITEM = 120      # item.code
 
 # ---------------------------------------------------------------------------- reading
 @dataclass
@@ -49,13 +54,14 @@ class _Table:
         return len(self.rows)
 
 
-def _read(data: bytes, name: str, sheet: str | None = None) -> _Table:
+def _read(data: bytes, name: str, sheet: str | None = None, *, max_mb: float = 20) -> _Table:
     """Parse CSV / Excel (first sheet or `sheet`) / Parquet bytes into a _Table; ImportFailed when unreadable."""
+    check_filename(name)
     ext = Path(name).suffix.lower()
     if ext not in SUPPORTED:
         raise ImportFailed([Problem(name, None, None, f"unsupported file type '{ext or '(none)'}'; "
                                                       "expected .csv, .xlsx or .parquet")])
-    if not data.strip():
+    if not data or data.isspace():
         raise ImportFailed([Problem(name, None, None, "file is empty; expected a header row and data rows")])
     first = 2
     sheet_read = None
@@ -64,8 +70,9 @@ def _read(data: bytes, name: str, sheet: str | None = None) -> _Table:
             df = _read_parquet(data)
             first = 1
         elif ext in (".xlsx", ".xlsm"):
-            df, sheet_read = read_excel(data, name, sheet)
+            df, sheet_read = read_excel(data, name, sheet, max_mb=max_mb)
         else:
+            refuse_nul(data, name)
             df = read_csv_text(data)
     except UnicodeDecodeError:
         raise ImportFailed([Problem(name, None, None, "file is not UTF-8 text; save the CSV as UTF-8")]) from None
@@ -74,6 +81,8 @@ def _read(data: bytes, name: str, sheet: str | None = None) -> _Table:
     except Exception as e:  # parser errors name the line themselves
         raise ImportFailed([Problem(name, None, None, f"cannot read the file: {e}")]) from None
     rows = np.arange(first, first + len(df), dtype=np.int64)
+    if ext in (".parquet", ".pq"):
+        _refuse_nul_cells(df, name, first)
     if ext not in (".parquet", ".pq") and len(df):
         blank = np.ones(len(df), dtype=bool)
         for i in range(df.shape[1]):
@@ -105,6 +114,21 @@ def _read(data: bytes, name: str, sheet: str | None = None) -> _Table:
     table = _Table(name, columns, labels, rows)
     table.sheet = sheet_read
     return table
+
+
+def _refuse_nul_cells(df: pd.DataFrame, name: str, first: int) -> None:
+    """Refuse text cells holding a NUL character (no database stores it in text), naming row and column."""
+    for c in df.columns:
+        col = df[c]
+        values = col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else (
+            col if col.dtype == object else None)
+        if values is None:
+            continue
+        bad = {v for v in values if isinstance(v, str) and "\x00" in v}
+        if bad:
+            row = int(np.flatnonzero(col.isin(list(bad)).to_numpy())[0]) + first
+            raise ImportFailed([Problem(name, row, str(c), "contains a NUL character (byte 0), which cannot be "
+                                                           "stored as text")])
 
 
 def _read_parquet(data: bytes) -> pd.DataFrame:
@@ -186,6 +210,7 @@ def _numbers_col(table: _Table, key: str, bag: _Collector, what: str) -> np.ndar
         if bad.any():
             msgs = np.where(np.isnan(vals[bad]), f"{what} is empty; expected a number", f"{what} is not a finite number")
             bag.add_many(_rows_where(table, bad), label, pd.Series(msgs))
+        _refuse_absurd(table, vals, bag, label, what)
         return vals
     text = col.astype(object)
     vals = np.array(pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan))
@@ -195,12 +220,22 @@ def _numbers_col(table: _Table, key: str, bag: _Collector, what: str) -> np.ndar
         num, pct = _numbers(sub)
         num = num.where(~pct, np.nan)
         vals[retry] = num.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(vals)
-        if bad.any():
-            raw = _cell_text(text[bad].tolist())
-            msgs = [f"{what} is empty; expected a number" if r == "" else f"{what} '{r}' is not a number" for r in raw]
-            bag.add_many(_rows_where(table, bad), label, pd.Series(msgs))
+    bad = ~np.isfinite(vals)      # empty, not a number, or 'inf' / 'nan' spelled out
+    if bad.any():
+        raw = _cell_text(text[bad].tolist())
+        msgs = [f"{what} is empty; expected a number" if r == "" else f"{what} '{r}' is not a number" for r in raw]
+        bag.add_many(_rows_where(table, bad), label, pd.Series(msgs))
+    _refuse_absurd(table, vals, bag, label, what)
     return vals
+
+
+def _refuse_absurd(table: _Table, vals: np.ndarray, bag: _Collector, label: str, what: str) -> None:
+    """Report finite values beyond ±MAX_ABS_VALUE (a mistake, and sums of them would overflow)."""
+    with np.errstate(invalid="ignore"):
+        huge = np.isfinite(vals) & (np.abs(vals) > MAX_ABS_VALUE)
+    if huge.any():
+        msgs = [f"{what} {v:g} is beyond ±{MAX_ABS_VALUE:g}; expected a plausible quantity" for v in vals[huge][:bag.cap]]
+        bag.add_many(_rows_where(table, huge), label, pd.Series(msgs + [""] * (int(huge.sum()) - len(msgs))))
 
 
 # ---------------------------------------------------------------------------- periods
@@ -326,10 +361,11 @@ def _item_column(table: _Table, bag: _Collector) -> tuple[np.ndarray, np.ndarray
     if empty.any():
         bag.add_many(_rows_where(table, empty), label, "item is empty")
     lens = np.array([len(v) for v in values], dtype=np.int64)
-    long = np.flatnonzero(lens > 120)
+    long = np.flatnonzero(lens > MAX_ITEM)
     if len(long):
         sel = np.isin(codes, long)
-        bag.add_many(_rows_where(table, sel), label, "item code is longer than 120 characters")
+        per = [too_long("item code", n, MAX_ITEM) if n > MAX_ITEM else "" for n in lens]
+        bag.add_many(_rows_where(table, sel), label, _msgs_by_code(codes, sel, per))
     return codes, values
 
 

@@ -117,7 +117,6 @@ def file_name(base: str, *, window: Window, stage: str | None = None, lag: int |
 def csv_bytes(df: pd.DataFrame) -> bytes:
     """CSV text of a table: floats without noise (15 significant digits), text cells and column names that a
     spreadsheet would run as a formula prefixed with an apostrophe (kpis.export.neutralise)."""
-    from kpis.export import neutralise
+    from kpis.export import csv_bytes as neutralised_csv
 
-    out = neutralise(df)
-    return out.to_csv(index=False, float_format="%.15g").encode("utf-8")
+    return neutralised_csv(df, float_format="%.15g")

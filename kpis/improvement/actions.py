@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from kpis import safety
 from kpis.access.users import User, require
 from kpis.config import PRACTICES, AppConfig
 from kpis.improvement import effect
@@ -62,7 +63,7 @@ def allowed_moves(status: str, user: User | None = None) -> list[str]:
 
 def check_fields(fields: dict[str, Any], config: AppConfig) -> list[tuple[str, str]]:
     """Problems with an action's fields as (field, message); empty when the action may be stored."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = [(n, f"{n} {safety.NUL_MESSAGE}") for n in safety.nul_fields(fields)]
     for name in ("title", "owner"):
         if not str(fields.get(name) or "").strip():
             problems.append((name, f"{name} is required"))

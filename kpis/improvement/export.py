@@ -10,11 +10,11 @@ from typing import Any
 import pandas as pd
 
 from kpis.config import PRACTICES
+from kpis.safety import spreadsheet_cell
 
 # Every ASCII punctuation character can be backslash-escaped in Markdown; escaping these leaves no way for
 # user text to make a link, an image, HTML, a heading, a list, LaTeX or a Streamlit colour/icon directive.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=&\"'])")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def escape_md(text: Any) -> str:
@@ -25,10 +25,8 @@ def escape_md(text: Any) -> str:
 
 
 def neutralise(value: Any) -> Any:
-    """A cell that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    """A cell that a spreadsheet would run as a formula gets a leading apostrophe (kpis.safety)."""
+    return spreadsheet_cell(value)
 
 
 def safe_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -37,6 +37,7 @@ from kpis.ingest import (
     _Collector,
     _text,
     read_table,
+    too_long,
 )
 from kpis.store import audit
 from kpis.store.engine import session_factory
@@ -115,7 +116,7 @@ def validate_actions(df: pd.DataFrame, filename: str, config: AppConfig) -> list
         for c, limit in LIMITS.items():
             col = next((k for k, v in FIELD.items() if v == c), c)
             if len(cell.get(col, "")) > limit:
-                bag.add(r, cols.get(col, col), f"{col} is longer than {limit} characters")
+                bag.add(r, cols.get(col, col), too_long(col, len(cell.get(col, "")), limit))
         kpi = cell["kpi"]
         if kpi and kpi not in config.kpi_by_id:
             hint = difflib.get_close_matches(kpi, list(config.kpi_by_id), n=1)
@@ -172,7 +173,7 @@ def import_actions(engine: Engine, data: bytes, filename: str, *, config: AppCon
     name = Path(filename).name
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
     rows = validate_actions(df, filename, config)
-    sync_catalog(engine, config, user)
+    retrying(lambda: sync_catalog(engine, config, user))
     sha = hashlib.sha256(data).hexdigest()
 
     def write():  # one whole transaction, rerun by kpis.store.retry when the database asks

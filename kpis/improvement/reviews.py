@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, delete, or_, select
 
+from kpis import safety
 from kpis.access.users import User, require
 from kpis.config import PRACTICES, AppConfig
 from kpis.improvement.effect import kpi_series
@@ -37,7 +38,8 @@ class ReviewRefused(ValueError):
 def check_review(fields: dict[str, Any], kpis: list[dict[str, Any]], config: AppConfig, *, submit: bool
                  ) -> list[tuple[str, str]]:
     """Problems as (field, message). A draft needs an initiative; a submitted review needs every core field."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = [(n, f"{n} {safety.NUL_MESSAGE}") for n in safety.nul_fields(fields)]
+    problems += [("kpis", f"KPI {n} {safety.NUL_MESSAGE}") for k in kpis for n in safety.nul_fields(k)]
     if not str(fields.get("initiative") or "").strip():
         problems.append(("initiative", "initiative is required"))
     if len(str(fields.get("initiative") or "")) > 200:

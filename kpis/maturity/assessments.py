@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
+from kpis import safety
 from kpis.access.users import User, require
 from kpis.config import FUNCTIONS, PRACTICES
 from kpis.store import audit
@@ -66,7 +67,9 @@ class Answers:
 
     def problems(self) -> list[str]:
         """What is wrong with the answers, in words (empty when they can be stored)."""
-        out = []
+        out = [f"{n} {safety.NUL_MESSAGE}" for n in safety.nul_fields(
+            {"respondent": self.respondent, "team": self.team, "function": self.function, "comments": self.comments,
+             "comment": self.comment})]
         if self.period != quarter_start(self.period):
             out.append(f"period {self.period} is not the first day of a quarter")
         for name, value in (("respondent", self.respondent), ("team", self.team)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from kpis.ingest import (
     _Collector,
     _text,
     read_table,
+    too_long,
 )
 from kpis.maturity.assessments import (
     MAX_COMMENT,
@@ -38,6 +40,7 @@ from kpis.store import audit
 from kpis.store.engine import session_factory
 from kpis.store.models import ImportBatch, utcnow
 from kpis.store.repo import find_import
+from kpis.store.retry import retrying
 
 REQUIRED = ("respondent", "team", "period")
 OPTIONAL = ("function", "comment")
@@ -91,6 +94,8 @@ def _score(raw: str) -> tuple[int | None, str]:
     try:
         value = float(text.replace(",", "."))
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value):     # 'inf', 'nan' and words
         return None, f"'{text}' is not a score; expected a whole number from 1 to 5, or empty for \"don't know\""
     if value != int(value) or not 1 <= value <= 5:
         return None, f"{text} is not a whole number from 1 to 5 (empty means \"don't know\")"
@@ -118,7 +123,7 @@ def validate(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[A
                 bag.add(r, cols[c], f"{c} is empty")
                 ok = False
             elif len(cell(c)) > MAX_NAME:
-                bag.add(r, cols[c], f"{c} is longer than {MAX_NAME} characters")
+                bag.add(r, cols[c], too_long(c, len(cell(c)), MAX_NAME))
                 ok = False
         try:
             period = parse_quarter(cell("period"))
@@ -138,7 +143,7 @@ def validate(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[A
         comments = {p: cell(f"comment_{p}") for p in PRACTICES if cell(f"comment_{p}")}
         for c in [*(f"comment_{p}" for p in comments), "comment"]:
             if len(cell(c)) > MAX_COMMENT:
-                bag.add(r, cols[c], f"comment is longer than {MAX_COMMENT} characters")
+                bag.add(r, cols[c], too_long("comment", len(cell(c)), MAX_COMMENT))
                 ok = False
         if period is not None and cell("respondent"):
             key = (cell("respondent"), period)
@@ -161,24 +166,29 @@ def import_assessments(engine: Engine, data: bytes, filename: str, *, config: Ap
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
     answers, ignored = validate(df, filename, config)
     name, sha = Path(filename).name, hashlib.sha256(data).hexdigest()
-    result = AssessmentImport(filename=name, rows=len(answers), ignored=ignored)
-    now = utcnow()
-    with session_factory(engine).begin() as s:
-        for a in answers:
-            outcome = write(s, answers=a, user=user, now=now, source=f"import {name}")
-            setattr(result, outcome, getattr(result, outcome) + 1)
-        if not result.changed:
-            result.previous = find_import(engine, sha, KIND)
-            return result
-        batch = ImportBatch(kind=KIND, filename=name, sha256=sha, rows_in_file=len(answers), inserted=result.inserted,
-                            updated=result.updated, unchanged=result.unchanged, created_at=now, created_by=user.name)
-        s.add(batch)
-        s.flush()
-        result.batch_id = batch.id
-        audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
-                     details={"file": name, "kind": KIND, "inserted": result.inserted, "updated": result.updated,
-                              "unchanged": result.unchanged, "sha256": sha})
-    return result
+
+    def store() -> AssessmentImport:
+        result = AssessmentImport(filename=name, rows=len(answers), ignored=ignored)
+        now = utcnow()
+        with session_factory(engine).begin() as s:
+            for a in answers:
+                outcome = write(s, answers=a, user=user, now=now, source=f"import {name}")
+                setattr(result, outcome, getattr(result, outcome) + 1)
+            if not result.changed:
+                result.previous = find_import(engine, sha, KIND)
+                return result
+            batch = ImportBatch(kind=KIND, filename=name, sha256=sha, rows_in_file=len(answers), inserted=result.inserted,
+                                updated=result.updated, unchanged=result.unchanged, created_at=now, created_by=user.name)
+            s.add(batch)
+            s.flush()
+            result.batch_id = batch.id
+            audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
+                         details={"file": name, "kind": KIND, "inserted": result.inserted, "updated": result.updated,
+                                  "unchanged": result.unchanged, "sha256": sha})
+        return result
+
+    # two imports of the same file at once: the second runs again and finds the first one's answers
+    return retrying(store)
 
 
 def import_assessments_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> AssessmentImport:

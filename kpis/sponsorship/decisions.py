@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from kpis import safety
 from kpis.access.users import User, require
 from kpis.config import AppConfig
 from kpis.store import audit, versions
@@ -42,7 +43,8 @@ class DecisionInput:
 
 def check(d: DecisionInput, config: AppConfig) -> list[str]:
     """Problems of a decision, each naming its field ('' list = fine)."""
-    out = []
+    out = [f"{n}: {safety.NUL_MESSAGE}" for n in safety.nul_fields(
+        {"text": d.text, "owner": d.owner, "kpi": d.kpi_id, "ref": d.ref})]
     if not d.text.strip():
         out.append("text: is empty; say what was (or is to be) decided")
     elif len(d.text) > MAX_TEXT:

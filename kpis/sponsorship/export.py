@@ -7,17 +7,15 @@ import io
 
 import pandas as pd
 
+from kpis.safety import spreadsheet_cell
 from kpis.sponsorship import scorecard as sc
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FILLS = {"green": "C8E6C9", "amber": "FFE0B2", "red": "FFCDD2"}
 
 
 def neutralise(value):
-    """Text that starts like a formula gets a leading apostrophe so a spreadsheet shows it as text."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    """Text that starts like a formula gets a leading apostrophe so a spreadsheet shows it as text (kpis.safety)."""
+    return spreadsheet_cell(value)
 
 
 def portfolio_xlsx(frame: pd.DataFrame, statuses: pd.DataFrame, quarter: str) -> bytes:

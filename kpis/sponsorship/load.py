@@ -24,6 +24,7 @@ from kpis.ingest import (
     _Collector,
     _text,
     read_table,
+    too_long,
 )
 from kpis.store import audit
 from kpis.store.engine import session_factory
@@ -112,7 +113,7 @@ def _required_text(bag: _Collector, df: pd.DataFrame, col: str, label: str, limi
     for i in df.index[txt == ""]:
         bag.add(int(df.at[i, "_row"]), label, f"is empty; {what}")
     for i in df.index[txt.str.len() > limit]:
-        bag.add(int(df.at[i, "_row"]), label, f"is longer than {limit} characters")
+        bag.add(int(df.at[i, "_row"]), label, too_long("the text", len(txt[i]), limit))
     return txt
 
 
@@ -239,7 +240,7 @@ def parse_decisions(engine: Engine, data: bytes, filename: str, config: AppConfi
     owner = _required_text(bag, df, cols["owner"], "owner", 120, "every decision needs an owner")
     raised = _date_problems(bag, df, cols["raised_on"], "raised_on", required=True)
     decided = (_date_problems(bag, df, cols["decided_on"], "decided_on", required=False) if "decided_on" in cols
-               else pd.Series(None, index=df.index, dtype=object))
+               else pd.Series([None] * len(df), index=df.index, dtype=object))   # no column: all pending
     meeting = _text(df[cols["meeting"]]) if "meeting" in cols else pd.Series("", index=df.index)
     kpi = _text(df[cols["kpi"]]) if "kpi" in cols else pd.Series("", index=df.index)
     wanted = sorted(set(meeting) - {""})

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Engine, Integer, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from kpis import safety
 from kpis.access.users import User, require
 from kpis.config import AppConfig
 from kpis.sponsorship import decisions as dec
@@ -49,11 +50,14 @@ class MeetingInput:
 
 def check(m: MeetingInput, config: AppConfig) -> list[str]:
     """Problems of a meeting and its decisions, each naming its field."""
-    out = []
+    out = [f"{n}: {safety.NUL_MESSAGE}" for n in safety.nul_fields(
+        {"type": m.type, "chair": m.chair, "people": [*m.invited, *m.attended], "notes": m.notes, "ref": m.ref})]
     if m.type not in STEPS:
         out.append(f"type: '{m.type}' is not a step of the cycle ({', '.join(STEPS)})")
     if not m.chair.strip():
         out.append("chair: is empty")
+    elif len(m.chair) > 120:
+        out.append("chair: longer than 120 characters")
     people = [*m.invited, *m.attended]
     if any(not p.strip() or len(p) > 120 for p in people):
         out.append("people: a name is empty or longer than 120 characters")

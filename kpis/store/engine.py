@@ -22,10 +22,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def _private_file(path: Path) -> None:
-    """Create a new SQLite file (and a missing folder) readable by the owner only; SQLite gives its -wal and
+    """Create a new SQLite file (and any missing folders) readable by the owner only; SQLite gives its -wal and
     -shm files the same permissions. Existing files and folders are left as they are."""
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for folder in reversed(missing):     # mkdir(parents=True) would give the folders above the default mode
+        folder.mkdir(mode=0o700)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
