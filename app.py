@@ -46,7 +46,7 @@ pages = {
                 visibility="visible" if user.can("admin") else "hidden"),
     ],
 }
-nav = st.navigation(pages)
+nav = st.navigation(pages, expanded=True)   # every page listed: no "View more" hiding the last ones
 with st.sidebar:
     if user.local:
         st.caption(f"**{safety.md(cfg.app.company)}** · :orange-badge[local mode] {safety.md(user.display or user.name)}"
