@@ -279,3 +279,23 @@ def test_import_reads_the_chosen_excel_sheet(migrated_cli, tmp_path):
     r = migrated_cli("import", "actuals", str(path), "--sheet", "Actuals")
     assert r.returncode == 0, r.stderr
     assert "a.xlsx (sheet 'Actuals'): 1 inserted" in r.stdout
+
+
+def test_cli_csv_output_neutralises_formulas_and_quotes_line_breaks(capsys):
+    import csv
+    import io
+
+    import pandas as pd
+
+    from kpis.cli import common
+
+    hostile = ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "ok\r=1+1", "plain"]
+    common.write_csv({"item": hostile, "wape": [0.5, float("nan"), 0.25, 1.0, 0.0, 0.1, 0.2]})
+    fast = list(csv.reader(io.StringIO(capsys.readouterr().out, newline="")))
+    common.print_frame(pd.DataFrame({"item": hostile, "n": range(7)}), "csv")
+    slow = list(csv.reader(io.StringIO(capsys.readouterr().out, newline="")))
+    for rows in (fast, slow):
+        cells = [r[0] for r in rows[1:]]
+        assert len(rows) == 8                                   # the carriage return stayed inside its cell
+        assert all(c.startswith("'") for c in cells[:5]) and cells[5] == "ok\r=1+1" and cells[6] == "plain"
+    assert fast[2][1] == "" and fast[1][1] == "0.5" and slow[1][1] == "0"     # numbers stay numbers

@@ -47,7 +47,9 @@ def fail(message: str) -> int:
 def print_frame(df: pd.DataFrame, fmt: str, *, empty: str = "(no rows)") -> None:
     """A data frame as CSV (fractions, full precision without float noise) or as an aligned table."""
     if fmt == "csv":
-        df.to_csv(sys.stdout, index=False, float_format="%.12g")
+        from kpis.export import LINE_END, neutralise
+
+        neutralise(df).to_csv(sys.stdout, index=False, float_format="%.12g", lineterminator=LINE_END)
     elif df.empty:
         print(empty)
     else:
@@ -60,15 +62,17 @@ def write_csv(columns: dict) -> None:
     import csv
     import math
 
+    from kpis.safety import spreadsheet_cell
+
     def cell(v):
         if isinstance(v, float) or type(v).__name__.startswith("float"):
             return "" if math.isnan(v) else f"{float(v):.12g}"
-        if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-            return "'" + v
+        if isinstance(v, str):
+            return spreadsheet_cell(v)
         return v.item() if hasattr(v, "item") else v
 
     names = list(columns)
-    out = csv.writer(sys.stdout, lineterminator="\n")
+    out = csv.writer(sys.stdout, lineterminator="\r\n")   # CRLF: a cell holding a line break is quoted
     out.writerow(names)
     for row in zip(*(columns[c] for c in names)):
         out.writerow([cell(v) for v in row])
