@@ -207,6 +207,35 @@ def kpi_detail(url: str, data_version: int, kpi_id: str) -> pd.DataFrame:
     return pd.concat([total, segs], ignore_index=True)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _overview_tiles(url: str, data_version: int, config_mtime: float, kpi_ids: tuple[str, ...], as_of) -> pd.DataFrame:
+    """The Overview's tiles for the chosen KPIs, shared by every session until the data or the config changes."""
+    from kpis.catalog import overview
+
+    cfg = get_config()
+    kpis = [cfg.kpi_by_id[k] for k in kpi_ids]
+    return overview.overview_tiles(kpi_totals(url, data_version), kpis, cfg, as_of=as_of)
+
+
+def overview_tiles(kpis: list, as_of) -> pd.DataFrame:
+    """kpis.catalog.overview.overview_tiles on the current data for these KPIs and month (cached, see above)."""
+    cfg = config()
+    return _overview_tiles(cfg.database_url(), version(), cfg.path.stat().st_mtime, tuple(k.id for k in kpis), as_of)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _as_of_choices(url: str, data_version: int) -> list:
+    from kpis.catalog import overview
+
+    return overview.as_of_choices(kpi_totals(url, data_version))
+
+
+def as_of_choices() -> list:
+    """The months the Overview can be seen as of (kpis.catalog.overview.as_of_choices), cached."""
+    cfg = config()
+    return _as_of_choices(cfg.database_url(), version())
+
+
 def totals() -> pd.DataFrame:
     cfg = config()
     return kpi_totals(cfg.database_url(), version())
