@@ -17,7 +17,8 @@ reused when the sizes match), starts `streamlit run app.py` on it and measures:
    the main area), Streamlit reports no script running (`data-test-script-state` of the app is
    `notRunning`), no element is stale (left from a previous run) or a loading skeleton, every plotly chart has
    drawn its SVG and every dataframe its grid, and all of this has held for 300 ms; the time reported is when
-   it first held. The browser's own CPU time (all Chromium processes) is reported beside the wall time.
+   it first held. Beside the wall time: how long the tab's main thread was busy (Chromium's TaskDuration:
+   script, style, layout, paint), the browser's own share of the wait.
 2. The server without a browser: N Python clients speak Streamlit's websocket protocol (/_stcore/stream,
    BackMsg/ForwardMsg), connect at once and each asks for the page (a new session's first run, as a browser
    does); the time from the request to the run's `script_finished` message, per session, median and worst,
@@ -203,76 +204,48 @@ def proc_cpu(pid: int) -> float:
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def chromium_cpu(root_pid: int) -> float:
-    """CPU time of a browser process and all its descendants (renderer, GPU, network), seconds."""
-    children: dict[int, list[int]] = {}
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(p.name))
-    total, todo = 0.0, [root_pid]
-    while todo:
-        pid = todo.pop()
-        total += proc_cpu(pid)
-        todo.extend(children.get(pid, []))
-    return total
-
-
 # --- the browser -------------------------------------------------------------------------------------
 
 class Browser:
-    """A headless Chromium (one browser process per profile, so its CPU time can be told apart)."""
+    """A headless Chromium with its own profile folder (a new one is a browser that has cached nothing)."""
 
     def __init__(self, pw, executable: str) -> None:
-        self.pw, self.executable = pw, executable
         self.profile = Path(tempfile.mkdtemp(prefix="sop_pl_profile_"))
         self.ctx = pw.chromium.launch_persistent_context(
             str(self.profile), executable_path=executable, headless=True, args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 1000})
-        self.pid = self._browser_pid()
-
-    def _browser_pid(self) -> int:
-        for p in Path("/proc").iterdir():
-            if p.name.isdigit():
-                try:
-                    cmd = (p / "cmdline").read_bytes().decode(errors="replace")
-                except OSError:
-                    continue
-                if str(self.profile) in cmd and "--type=" not in cmd:
-                    return int(p.name)
-        return 0
-
-    def cpu(self) -> float:
-        return chromium_cpu(self.pid) if self.pid else float("nan")
 
     def close(self) -> None:
         self.ctx.close()
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
+def busy(page) -> float:
+    """Seconds the tab's main thread has spent running tasks (script, style, layout, paint) so far."""
+    metrics = page.context.new_cdp_session(page).send("Performance.getMetrics")["metrics"]
+    return next(m["value"] for m in metrics if m["name"] == "TaskDuration")
+
+
 def load(browser: Browser, base: str, path: str, marker: str) -> tuple[float, float, object]:
-    """Open a page in a new tab: (seconds to finished rendering, browser CPU seconds, the tab)."""
+    """Open a page in a new tab: (seconds to finished rendering, seconds the tab's main thread was busy, the tab)."""
     page = browser.ctx.new_page()
-    cpu = browser.cpu()
+    page.context.new_cdp_session(page).send("Performance.enable")
     page.goto(f"{base}/{path}", wait_until="commit")
     ms = page.evaluate(DONE_JS, [marker, 0, 300])
-    return ms / 1000, browser.cpu() - cpu, page
+    return ms / 1000, busy(page), page
 
 
 def change_lag(browser: Browser, page, option: str) -> tuple[float, float]:
-    """Pick another lag on Forecast accuracy: (seconds from the click to finished rendering, browser CPU)."""
+    """Pick another lag on Forecast accuracy: (seconds from the click to finished rendering, main-thread busy s)."""
     box = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').filter(has_text="Lag").first
     box.click()
     choice = page.get_by_role("option", name=option, exact=True).first
     choice.wait_for()
-    cpu = browser.cpu()
+    before = busy(page)
     since = page.evaluate("() => performance.now()")
     choice.click()
     ms = page.evaluate(DONE_JS, [f"· {option.lower()} ·", since, 300])
-    return ms / 1000, browser.cpu() - cpu
+    return ms / 1000, busy(page) - before
 
 
 def browser_phase(server: Server, repeat: int) -> dict:
@@ -293,7 +266,7 @@ def browser_phase(server: Server, repeat: int) -> dict:
                     b.close()
                 out[label]["first"].append(s)
                 out[label]["first_cpu"].append(cpu)
-                print(f"  first load after restart, {label}: {s:.2f} s (browser CPU {cpu:.2f} s)", flush=True)
+                print(f"  first load after restart, {label}: {s:.2f} s (browser main thread busy {cpu:.2f} s)", flush=True)
         b = Browser(pw, executable)
         try:
             for path, label, marker in PAGES:   # the browser's cache and the server's views warmed once
@@ -400,7 +373,7 @@ def report(args, browser: dict | None, server: dict | None) -> None:
           f"({args.items * args.periods * args.lags / 1e6:.2f} M forecast rows), SQLite, {os.cpu_count()} cores, "
           f"load average before the run {args.load:.1f}; seconds, median (min) of {args.repeat}")
     if browser:
-        print("\n| page | first load after restart | warm load | browser CPU, warm | target (warm / first) |")
+        print("\n| page | first load after restart | warm load | browser busy, warm | target (warm / first) |")
         print("|---|---|---|---|---|")
         for _, label, _ in PAGES:
             b = browser[label]
