@@ -68,45 +68,64 @@ with right:
     _ui.csv_button(fva.table, "fva_stairstep", "fa_fva_csv", f)
 
 attrs = [a for a in cube.attributes if a not in ("abc", "xyz")]
-st.subheader("Where the error is")
-hl, hr = st.columns(2)
-with hl:
-    if len(attrs) >= 1:
-        c1, c2 = st.columns(2)
-        x_opts = [*attrs, "abc", "xyz"]
-        x = c1.selectbox("Columns", x_opts, key="fa_heat_x", index=x_opts.index(forecast_views.default_heat_axes(attrs)[0]))
-        y_opts = [a for a in x_opts if a != x]
-        y_default = forecast_views.default_heat_axes(attrs)[1]
-        y = c2.selectbox("Rows", y_opts, key="fa_heat_y", index=y_opts.index(y_default) if y_default in y_opts else 0)
-        heat, heat_chart = _ui.shared(sections.heat, cube, x, y, stage=stage, **view, window_text=win.text)
-        st.plotly_chart(heat_chart, key="fa_heat", width="stretch")
-        _ui.csv_button(heat, f"accuracy_by_{x}_{y}", "fa_heat_csv", f)
-with hr:
-    matrix, matrix_chart = _ui.shared(sections.abc_xyz, cube, stage=stage, **view, window_text=win.text)
-    st.plotly_chart(matrix_chart, key="fa_abc", width="stretch")
-    _ui.csv_button(matrix, "accuracy_by_abc_xyz", "fa_abc_csv", f)
 
-st.subheader("Drill down")
-group = st.selectbox("Group by", [*attrs, "abc", "xyz", "lag", "stage"], key="fa_group", bind="query-params")
-grouped = _ui.shared(sections.grouped, cube, group, stage=stage, **view)
-selectable = group not in ("lag", "stage")
-st.caption(f"{win.text.capitalize()}. " + ("Select a row to see its items, largest error first." if selectable else
-           "Grouped by " + safety.md(group) + ": every item contributes to every row, so there is nothing to drill into."))
-pick = st.dataframe(grouped, hide_index=True, width="stretch", key=f"fa_groups_{'sel' if selectable else 'plain'}",
-                    column_config=_ui.METRIC_FORMAT,
-                    **({"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}))
-_ui.csv_button(grouped, f"accuracy_by_{group}", "fa_groups_csv", f)
-rows = pick.selection.rows if selectable and pick is not None and hasattr(pick, "selection") else []
-if rows:
-    value = str(grouped.iloc[rows[0]][group])
-    items = _ui.shared(sections.drill, cube, group, value, stage=stage, **view)
-    st.markdown(f"**Items in {safety.md(group)} {safety.md(value)}** ({len(items)}, largest share of the error first)")
-    ipick = st.dataframe(items, hide_index=True, width="stretch", key="fa_items", on_select="rerun",
-                         selection_mode="single-row", column_config=_ui.METRIC_FORMAT)
-    _ui.csv_button(items, f"items_{group}_{value}", "fa_items_csv", f)
-    irows = ipick.selection.rows if ipick is not None and hasattr(ipick, "selection") else []
-    if irows:
-        item = str(items.iloc[irows[0]]["item"])
-        st.plotly_chart(_ui.shared(sections.item_chart, cube, item, stage=stage, lag=view["lag"],
-                                   period_from=view["period_from"], period_to=view["period_to"]),
-                        key="fa_item_chart", width="stretch")
+
+@st.fragment
+def where_the_error_is() -> None:
+    """Heat map and ABC × XYZ matrix, drawn only while the section is open (two charts fewer to draw on every
+    load); a change of its axes reruns only this section."""
+    where = st.expander("**Where the error is** — WAPE by attribute and accuracy by ABC × XYZ segment",
+                        key="fa_where", on_change="rerun", bind="query-params", icon=":material/grid_view:")
+    if not where.open:
+        return
+    with where:
+        hl, hr = st.columns(2)
+        with hl:
+            if len(attrs) >= 1:
+                c1, c2 = st.columns(2)
+                x_opts = [*attrs, "abc", "xyz"]
+                x = c1.selectbox("Columns", x_opts, key="fa_heat_x",
+                                 index=x_opts.index(forecast_views.default_heat_axes(attrs)[0]))
+                y_opts = [a for a in x_opts if a != x]
+                y_default = forecast_views.default_heat_axes(attrs)[1]
+                y = c2.selectbox("Rows", y_opts, key="fa_heat_y", index=y_opts.index(y_default) if y_default in y_opts else 0)
+                heat, heat_chart = _ui.shared(sections.heat, cube, x, y, stage=stage, **view, window_text=win.text)
+                st.plotly_chart(heat_chart, key="fa_heat", width="stretch")
+                _ui.csv_button(heat, f"accuracy_by_{x}_{y}", "fa_heat_csv", f)
+        with hr:
+            matrix, matrix_chart = _ui.shared(sections.abc_xyz, cube, stage=stage, **view, window_text=win.text)
+            st.plotly_chart(matrix_chart, key="fa_abc", width="stretch")
+            _ui.csv_button(matrix, "accuracy_by_abc_xyz", "fa_abc_csv", f)
+
+
+@st.fragment
+def drill_down() -> None:
+    """Accuracy per group, its items and one item's chart; choosing a group or a row reruns only this section."""
+    st.subheader("Drill down")
+    group = st.selectbox("Group by", [*attrs, "abc", "xyz", "lag", "stage"], key="fa_group", bind="query-params")
+    grouped = _ui.shared(sections.grouped, cube, group, stage=stage, **view)
+    selectable = group not in ("lag", "stage")
+    st.caption(f"{win.text.capitalize()}. " + ("Select a row to see its items, largest error first." if selectable else
+               "Grouped by " + safety.md(group) + ": every item contributes to every row, so there is nothing to drill into."))
+    pick = st.dataframe(grouped, hide_index=True, width="stretch", key=f"fa_groups_{'sel' if selectable else 'plain'}",
+                        column_config=_ui.METRIC_FORMAT,
+                        **({"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}))
+    _ui.csv_button(grouped, f"accuracy_by_{group}", "fa_groups_csv", f)
+    rows = pick.selection.rows if selectable and pick is not None and hasattr(pick, "selection") else []
+    if rows:
+        value = str(grouped.iloc[rows[0]][group])
+        items = _ui.shared(sections.drill, cube, group, value, stage=stage, **view)
+        st.markdown(f"**Items in {safety.md(group)} {safety.md(value)}** ({len(items)}, largest share of the error first)")
+        ipick = st.dataframe(items, hide_index=True, width="stretch", key="fa_items", on_select="rerun",
+                             selection_mode="single-row", column_config=_ui.METRIC_FORMAT)
+        _ui.csv_button(items, f"items_{group}_{value}", "fa_items_csv", f)
+        irows = ipick.selection.rows if ipick is not None and hasattr(ipick, "selection") else []
+        if irows:
+            item = str(items.iloc[irows[0]]["item"])
+            st.plotly_chart(_ui.shared(sections.item_chart, cube, item, stage=stage, lag=view["lag"],
+                                       period_from=view["period_from"], period_to=view["period_to"]),
+                            key="fa_item_chart", width="stretch")
+
+
+where_the_error_is()
+drill_down()
