@@ -36,31 +36,39 @@ m[1].metric("Over-forecast / under-forecast", f"{summary['over']} / {summary['un
 m[2].metric("Share of total error in this list", f"{summary['share']:.0%}", border=True)
 
 table = work.table
-pick = st.dataframe(
-    table, hide_index=True, width="stretch", key="ex_table", on_select="rerun", selection_mode="single-row",
-    column_config={
-        "rank": st.column_config.NumberColumn("#", format="%d"),
-        "item": "Item",
-        "why": "Why listed",
-        "ts": st.column_config.NumberColumn("Tracking signal", format="%.1f"),
-        "abs_error": st.column_config.NumberColumn("Abs. error (units)", format="%,.0f"),
-        "share": st.column_config.NumberColumn("Share of error", format="percent"),
-        "wape": st.column_config.NumberColumn("WAPE", format="percent"),
-        "bias": st.column_config.NumberColumn("Bias", format="percent"),
-        "actual_trend": st.column_config.LineChartColumn("Actual (trend)", width="small"),
-        "forecast_trend": st.column_config.LineChartColumn("Forecast (trend)", width="small"),
-    })
-_ui.csv_button(table.drop(columns=["actual_trend", "forecast_trend"]), "forecast_exceptions", "ex_csv", f)
-rows = pick.selection.rows if pick is not None and hasattr(pick, "selection") else []
-item = str(table.iloc[rows[0]]["item"]) if rows else str(table.iloc[0]["item"])
-st.caption("Select a row to see that item's actual vs forecast.")
-# Improvement loop: turn the selected item into a corrective action.
-if _ui.user().can("manage_actions") and st.button(f"Create action for {safety.md(item)}", key="ex_create_action",
-                                                  icon=":material/add_task:"):
-    from kpis.improvement import prefill
 
-    picked = table[table["item"].astype(str) == item].iloc[0]
-    st.session_state[prefill.SESSION_KEY] = prefill.from_exception(
-        item, why=str(picked["why"]), wape=float(picked["wape"]), bias=float(picked["bias"]), ts=float(picked["ts"]))
-    _ui.go(prefill.PAGE_ACTIONS)
-st.plotly_chart(_ui.shared(sections.item_chart, cube, item, **view), key="ex_item_chart", width="stretch")
+
+@st.fragment
+def work_list_and_item() -> None:
+    """The ranked work list and the chosen item's chart: choosing a row reruns only this part."""
+    pick = st.dataframe(
+        table, hide_index=True, width="stretch", key="ex_table", on_select="rerun", selection_mode="single-row",
+        column_config={
+            "rank": st.column_config.NumberColumn("#", format="%d"),
+            "item": "Item",
+            "why": "Why listed",
+            "ts": st.column_config.NumberColumn("Tracking signal", format="%.1f"),
+            "abs_error": st.column_config.NumberColumn("Abs. error (units)", format="%,.0f"),
+            "share": st.column_config.NumberColumn("Share of error", format="percent"),
+            "wape": st.column_config.NumberColumn("WAPE", format="percent"),
+            "bias": st.column_config.NumberColumn("Bias", format="percent"),
+            "actual_trend": st.column_config.LineChartColumn("Actual (trend)", width="small"),
+            "forecast_trend": st.column_config.LineChartColumn("Forecast (trend)", width="small"),
+        })
+    _ui.csv_button(table.drop(columns=["actual_trend", "forecast_trend"]), "forecast_exceptions", "ex_csv", f)
+    rows = pick.selection.rows if pick is not None and hasattr(pick, "selection") else []
+    item = str(table.iloc[rows[0]]["item"]) if rows else str(table.iloc[0]["item"])
+    st.caption("Select a row to see that item's actual vs forecast.")
+    # Improvement loop: turn the selected item into a corrective action.
+    if _ui.user().can("manage_actions") and st.button(f"Create action for {safety.md(item)}", key="ex_create_action",
+                                                      icon=":material/add_task:"):
+        from kpis.improvement import prefill
+
+        picked = table[table["item"].astype(str) == item].iloc[0]
+        st.session_state[prefill.SESSION_KEY] = prefill.from_exception(
+            item, why=str(picked["why"]), wape=float(picked["wape"]), bias=float(picked["bias"]), ts=float(picked["ts"]))
+        _ui.go(prefill.PAGE_ACTIONS)
+    st.plotly_chart(_ui.shared(sections.item_chart, cube, item, **view), key="ex_item_chart", width="stretch")
+
+
+work_list_and_item()
