@@ -403,8 +403,8 @@ def report(args, browser: dict | None, server: dict | None) -> None:
         print(f"| Lag change on Forecast accuracy | | {_mm(browser['filter'])} (first ever: "
               f"{_mm(browser['filter_first'])}) | {_mm(browser['filter_cpu'])} | | ≤ {FILTER_TARGET} |")
     if server:
-        print("\n| page | sessions at once | run time per session, median | worst | server CPU per run | sent per session "
-              "| server RSS with the sessions open (peak) |")
+        print("\n| page | sessions at once | run time per session, median | worst | server CPU per run "
+              "| sent per session | server RSS with the sessions open (peak) |")
         print("|---|---|---|---|---|---|---|")
         for (label, n), r in server.items():
             what = f"{max(args.sessions)}, just started" if n == "cold" else str(n)

@@ -316,7 +316,8 @@ def shared(fn, cube, /, *args, **kwargs):
                    f"{fn.__module__}.{fn.__qualname__}", args, kwargs, _fn=fn, _cube=cube, _config=cfg)
 
 
-@st.cache_resource(show_spinner=False, max_entries=512, ttl=dt.timedelta(hours=6))
+# A section's tables and figures take 0.2–0.6 MB: 256 of them stay well inside the server's memory budget.
+@st.cache_resource(show_spinner=False, max_entries=256, ttl=dt.timedelta(hours=6))
 def _shared(url: str, version: int, config_path: str, config_mtime: float, name: str, args: tuple, kwargs: dict,
             *, _fn, _cube, _config):
     # Keyed on everything the result depends on; the cube and config objects follow from url, version and file.

@@ -66,7 +66,8 @@ def work_list_and_item() -> None:
 
         picked = table[table["item"].astype(str) == item].iloc[0]
         st.session_state[prefill.SESSION_KEY] = prefill.from_exception(
-            item, why=str(picked["why"]), wape=float(picked["wape"]), bias=float(picked["bias"]), ts=float(picked["ts"]))
+            item, why=str(picked["why"]), wape=float(picked["wape"]), bias=float(picked["bias"]),
+            ts=float(picked["ts"]))
         _ui.go(prefill.PAGE_ACTIONS)
     st.plotly_chart(_ui.shared(sections.item_chart, cube, item, **view), key="ex_item_chart", width="stretch")
 

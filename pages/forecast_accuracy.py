@@ -25,8 +25,9 @@ view = {k: f[k] for k in ("lag", "period_from", "period_to", "filters")}
 stage = f["stage"]
 win = f["window"]
 lag_text = "all lags" if f["lag"] is None else f"lag {f['lag']}"
+n_items = _ui.shared(sections.item_count, cube, f["filters"])
 st.caption(f"{stage.capitalize()} forecast · {lag_text} · {win.text} · "
-           f"{_ui.shared(sections.item_count, cube, f['filters'])} items · {cube.cadence}ly data. WAPE = Σ|F−A| / Σ|A|; "
+           f"{n_items} items · {cube.cadence}ly data. WAPE = Σ|F−A| / Σ|A|; "
            "accuracy = 1 − WAPE; bias = Σ(F−A) / ΣA (+ over-forecast).")
 
 hkeys = list(windows.WINDOWS)[:-1]
@@ -49,7 +50,8 @@ m[3].metric("MASE", "–" if pd.isna(h["mase"]) else f"{h['mase']:.2f}", border=
             help=f"MAE / mean |A_t − A_(t−{cube.season_length})|; below 1 beats the naive forecast")
 m[4].metric("n", units.count(h["n"]), border=True, help="Item-periods with both actual and forecast")
 
-trend = _ui.shared(sections.trend, cube, stage=stage, **view, title=f"Accuracy over time — {stage}, {lag_text}, {win.text}")
+trend = _ui.shared(sections.trend, cube, stage=stage, **view,
+                   title=f"Accuracy over time — {stage}, {lag_text}, {win.text}")
 st.plotly_chart(trend.figure, key="fa_trend", width="stretch")
 st.markdown(trend.text)
 
@@ -88,7 +90,8 @@ def where_the_error_is() -> None:
                                  index=x_opts.index(forecast_views.default_heat_axes(attrs)[0]))
                 y_opts = [a for a in x_opts if a != x]
                 y_default = forecast_views.default_heat_axes(attrs)[1]
-                y = c2.selectbox("Rows", y_opts, key="fa_heat_y", index=y_opts.index(y_default) if y_default in y_opts else 0)
+                y = c2.selectbox("Rows", y_opts, key="fa_heat_y",
+                                 index=y_opts.index(y_default) if y_default in y_opts else 0)
                 heat, heat_chart = _ui.shared(sections.heat, cube, x, y, stage=stage, **view, window_text=win.text)
                 st.plotly_chart(heat_chart, key="fa_heat", width="stretch")
                 _ui.csv_button(heat, f"accuracy_by_{x}_{y}", "fa_heat_csv", f)
@@ -105,8 +108,9 @@ def drill_down() -> None:
     group = st.selectbox("Group by", [*attrs, "abc", "xyz", "lag", "stage"], key="fa_group", bind="query-params")
     grouped = _ui.shared(sections.grouped, cube, group, stage=stage, **view)
     selectable = group not in ("lag", "stage")
-    st.caption(f"{win.text.capitalize()}. " + ("Select a row to see its items, largest error first." if selectable else
-               "Grouped by " + safety.md(group) + ": every item contributes to every row, so there is nothing to drill into."))
+    st.caption(f"{win.text.capitalize()}. " + (
+        "Select a row to see its items, largest error first." if selectable else
+        "Grouped by " + safety.md(group) + ": every item contributes to every row, so there is nothing to drill into."))
     pick = st.dataframe(grouped, hide_index=True, width="stretch", key=f"fa_groups_{'sel' if selectable else 'plain'}",
                         column_config=_ui.METRIC_FORMAT,
                         **({"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}))
@@ -115,7 +119,8 @@ def drill_down() -> None:
     if rows:
         value = str(grouped.iloc[rows[0]][group])
         items = _ui.shared(sections.drill, cube, group, value, stage=stage, **view)
-        st.markdown(f"**Items in {safety.md(group)} {safety.md(value)}** ({len(items)}, largest share of the error first)")
+        st.markdown(f"**Items in {safety.md(group)} {safety.md(value)}** ({len(items)}, "
+                    "largest share of the error first)")
         ipick = st.dataframe(items, hide_index=True, width="stretch", key="fa_items", on_select="rerun",
                              selection_mode="single-row", column_config=_ui.METRIC_FORMAT)
         _ui.csv_button(items, f"items_{group}_{value}", "fa_items_csv", f)

@@ -83,8 +83,8 @@ def test_work_list_is_the_ranked_exceptions_with_trends(cube, config, view):
     args = {k: view[k] for k in ("stage", "lag", "period_from", "period_to", "filters")}
     work = sections.work_list(cube, config, **args, top=20)
     exc = cube.exceptions(**args, top=20)
-    series = cube.item_series(exc["item"].head(views.TREND_ROWS).tolist(), **{k: args[k] for k in
-                                                                               ("stage", "lag", "period_from", "period_to")})
+    view_of_item = {k: args[k] for k in ("stage", "lag", "period_from", "period_to")}
+    series = cube.item_series(exc["item"].head(views.TREND_ROWS).tolist(), **view_of_item)
     pd.testing.assert_frame_equal(work.table, views.exception_table(exc, series))
     assert work.summary == views.exception_summary(exc)
     assert sections.work_list(cube, config, **{**args, "filters": {"region": ["Nowhere"]}}, top=20) is None
