@@ -291,7 +291,7 @@ def take_opened_trend() -> None:
         st.session_state.pop("trend_cadence", None)
 
 
-_FORECAST_VERSION = "_forecast_version"   # the version of the cube this run's page works on (for shared())
+_FORECAST_VERSION = "_forecast_version"   # (id, data version) of the cube forecast_cube() gave (for shared())
 
 
 def forecast_cube():
@@ -300,8 +300,9 @@ def forecast_cube():
 
     eng = engine()
     version = forecast.forecast_version(eng)
-    st.session_state[_FORECAST_VERSION] = version
-    return forecast.get_cube(eng, config(), version)
+    cube = forecast.get_cube(eng, config(), version)
+    st.session_state[_FORECAST_VERSION] = (id(cube), version)
+    return cube
 
 
 def shared(fn, cube, /, *args, **kwargs):
@@ -309,8 +310,8 @@ def shared(fn, cube, /, *args, **kwargs):
     forecast-data version, config file and arguments and shared by every session: many people opening the same
     page in the week of the S&OP meeting cost one computation. The result is shared, so it is never changed."""
     cfg = config()
-    version = st.session_state.get(_FORECAST_VERSION)
-    if version is None:   # a page that did not go through forecast_cube(): compute, share nothing
+    cube_id, version = st.session_state.get(_FORECAST_VERSION, (None, None))
+    if cube_id != id(cube):   # not the cube forecast_cube() gave this run: compute, share nothing
         return fn(cube, cfg, *args, **kwargs)
     return _shared(cfg.database_url(), version, str(cfg.path), cfg.path.stat().st_mtime,
                    f"{fn.__module__}.{fn.__qualname__}", args, kwargs, _fn=fn, _cube=cube, _config=cfg)
@@ -375,13 +376,19 @@ def csv_button(df: pd.DataFrame, name: str, key: str, view: dict | None = None) 
     if view is not None and "window" in view:
         stage = view.get("stage") if "stage" not in df.columns else None
         lag = view.get("lag", "") if "lag" not in df.columns else ""
-        df = windows.with_filters(df, window=view["window"], stage=stage, lag=lag, filters=view.get("filters"))
-        name = windows.file_name(name, window=view["window"], stage=stage, lag=lag, filters=view.get("filters"))
+        window, filters = view["window"], view.get("filters")
+        name = windows.file_name(name, window=window, stage=stage, lag=lag, filters=filters)
+
+        def data() -> bytes:
+            return windows.csv_bytes(windows.with_filters(df, window=window, stage=stage, lag=lag, filters=filters))
     else:
         name = f"{name}.csv"
+
+        def data() -> bytes:
+            return windows.csv_bytes(df)
     # The file is made when the button is clicked (a callable), not on every run of the page, and the click
     # does not rerun the page.
-    st.download_button("Download CSV", lambda: windows.csv_bytes(df), file_name=name, on_click="ignore",
+    st.download_button("Download CSV", data, file_name=name, on_click="ignore",
                        mime="text/csv", key=key, icon=":material/download:", type="tertiary")
 
 
