@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import stats
 
 MIN_POINTS = 6
 PROVISIONAL_BELOW = 12
@@ -178,6 +177,8 @@ def trend(values: Any, times: Any = None) -> Trend | None:
     y, t = y[ok], t[ok]
     if y.size < 3 or np.ptp(t) == 0:
         return None
+    from scipy import stats   # on first use: about a second of CPU that pages showing no trend never pay
+
     ts = stats.theilslopes(y, t, alpha=0.95)
     kt = stats.kendalltau(t, y)
     tau, p = float(kt.statistic), float(kt.pvalue)

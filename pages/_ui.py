@@ -3,6 +3,7 @@ and session-state keys. Layout helpers only; computations live in kpis/."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import pandas as pd
@@ -209,6 +210,35 @@ def kpi_detail(url: str, data_version: int, kpi_id: str) -> pd.DataFrame:
     return pd.concat([total, segs], ignore_index=True)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _overview_tiles(url: str, data_version: int, config_mtime: float, kpi_ids: tuple[str, ...], as_of) -> pd.DataFrame:
+    """The Overview's tiles for the chosen KPIs, shared by every session until the data or the config changes."""
+    from kpis.catalog import overview
+
+    cfg = get_config()
+    kpis = [cfg.kpi_by_id[k] for k in kpi_ids]
+    return overview.overview_tiles(kpi_totals(url, data_version), kpis, cfg, as_of=as_of)
+
+
+def overview_tiles(kpis: list, as_of) -> pd.DataFrame:
+    """kpis.catalog.overview.overview_tiles on the current data for these KPIs and month (cached, see above)."""
+    cfg = config()
+    return _overview_tiles(cfg.database_url(), version(), cfg.path.stat().st_mtime, tuple(k.id for k in kpis), as_of)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _as_of_choices(url: str, data_version: int) -> list:
+    from kpis.catalog import overview
+
+    return overview.as_of_choices(kpi_totals(url, data_version))
+
+
+def as_of_choices() -> list:
+    """The months the Overview can be seen as of (kpis.catalog.overview.as_of_choices), cached."""
+    cfg = config()
+    return _as_of_choices(cfg.database_url(), version())
+
+
 def totals() -> pd.DataFrame:
     cfg = config()
     return kpi_totals(cfg.database_url(), version())
@@ -264,12 +294,39 @@ def take_opened_trend() -> None:
         st.session_state.pop("trend_cadence", None)
 
 
+_FORECAST_VERSION = "_forecast_version"   # (id, data version) of the cube forecast_cube() gave (for shared())
+
+
 def forecast_cube():
     """The forecast-accuracy cube for the current data version (built once, cached in kpis.forecasting)."""
     from kpis import forecast
 
     eng = engine()
-    return forecast.get_cube(eng, config(), forecast.forecast_version(eng))
+    version = forecast.forecast_version(eng)
+    cube = forecast.get_cube(eng, config(), version)
+    st.session_state[_FORECAST_VERSION] = (id(cube), version)
+    return cube
+
+
+def shared(fn, cube, /, *args, **kwargs):
+    """fn(cube, config, *args, **kwargs), a section of a forecast page (kpis.forecast.sections), computed once per
+    forecast-data version, config file and arguments and shared by every session: many people opening the same
+    page in the week of the S&OP meeting cost one computation. The result is shared, so it is never changed."""
+    cfg = config()
+    cube_id, version = st.session_state.get(_FORECAST_VERSION, (None, None))
+    if cube_id != id(cube):   # not the cube forecast_cube() gave this run: compute, share nothing
+        return fn(cube, cfg, *args, **kwargs)
+    return _shared(cfg.database_url(), version, str(cfg.path), cfg.path.stat().st_mtime,
+                   f"{fn.__module__}.{fn.__qualname__}", args, kwargs, _fn=fn, _cube=cube, _config=cfg)
+
+
+# A section's tables and figures take 0.2–0.6 MB: 256 of them stay well inside the server's memory budget.
+@st.cache_resource(show_spinner=False, max_entries=256, ttl=dt.timedelta(hours=6))
+def _shared(url: str, version: int, config_path: str, config_mtime: float, name: str, args: tuple, kwargs: dict,
+            *, _fn, _cube, _config):
+    # Keyed on everything the result depends on; the cube and config objects follow from url, version and file.
+    # One computation per key even when many sessions ask at once (Streamlit locks each key while it computes).
+    return _fn(_cube, _config, *args, **kwargs)
 
 
 def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_lags: bool = True) -> dict:
@@ -277,10 +334,9 @@ def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_l
 
     all_lags=False leaves "All lags" out (a view defined per snapshot lag, like the tracking signal)."""
     from kpis import forecast
-    from kpis import periods as _periods
-    from kpis.forecast import windows
+    from kpis.forecast import sections, windows
 
-    labels = list(_periods.labels(pd.Series(cube.periods), cube.cadence))
+    labels = shared(sections.period_labels, cube)
     c0, c1, c2, c3 = st.columns([1.3, 1.6, 1, 1.2])
     keys = list(windows.WINDOWS)
     wkey = c0.selectbox("Window", keys, index=keys.index(default_window), key=f"{prefix}_window", bind="query-params",
@@ -288,7 +344,7 @@ def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_l
     custom = None
     if wkey == "custom":
         custom = c1.select_slider("Periods", options=labels, value=(labels[0], labels[-1]), key=f"{prefix}_periods", bind="query-params")
-    win = windows.resolve(cube.periods, cube.cadence, wkey, custom)
+    win = shared(sections.window, cube, wkey, None if custom is None else tuple(custom))
     if wkey != "custom":
         c1.text_input("Periods", win.text, disabled=True, key=f"{prefix}_window_text")
     lag_options = [None, *cube.lags] if all_lags else list(cube.lags)
@@ -323,11 +379,19 @@ def csv_button(df: pd.DataFrame, name: str, key: str, view: dict | None = None) 
     if view is not None and "window" in view:
         stage = view.get("stage") if "stage" not in df.columns else None
         lag = view.get("lag", "") if "lag" not in df.columns else ""
-        df = windows.with_filters(df, window=view["window"], stage=stage, lag=lag, filters=view.get("filters"))
-        name = windows.file_name(name, window=view["window"], stage=stage, lag=lag, filters=view.get("filters"))
+        window, filters = view["window"], view.get("filters")
+        name = windows.file_name(name, window=window, stage=stage, lag=lag, filters=filters)
+
+        def data() -> bytes:
+            return windows.csv_bytes(windows.with_filters(df, window=window, stage=stage, lag=lag, filters=filters))
     else:
         name = f"{name}.csv"
-    st.download_button("Download CSV", windows.csv_bytes(df), file_name=name,
+
+        def data() -> bytes:
+            return windows.csv_bytes(df)
+    # The file is made when the button is clicked (a callable), not on every run of the page, and the click
+    # does not rerun the page.
+    st.download_button("Download CSV", data, file_name=name, on_click="ignore",
                        mime="text/csv", key=key, icon=":material/download:", type="tertiary")
 
 
@@ -355,9 +419,11 @@ def download_buttons(df: pd.DataFrame, name: str, key: str) -> None:
     from kpis import export
 
     c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("CSV", export.csv_bytes(df), file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv",
-                       icon=":material/download:", type="tertiary")
-    c2.download_button("Excel", export.excel_bytes(df, name), file_name=f"{name}.xlsx", key=f"{key}_xlsx",
+    # Files are made when a button is clicked, not on every run of the page.
+    c1.download_button("CSV", lambda: export.csv_bytes(df), file_name=f"{name}.csv", mime="text/csv",
+                       key=f"{key}_csv", icon=":material/download:", type="tertiary", on_click="ignore")
+    c2.download_button("Excel", lambda: export.excel_bytes(df, name), file_name=f"{name}.xlsx", key=f"{key}_xlsx",
+                       on_click="ignore",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        icon=":material/download:", type="tertiary")
 

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from kpis import charts, safety
-from kpis.forecast import views as forecast_views
+from kpis import safety
+from kpis.forecast import sections
 from pages import _ui
 
 cfg = _ui.config()
@@ -18,56 +18,58 @@ if cube is None:
 
 f = _ui.forecast_filters(cube, "ex", all_lags=False)   # the tracking signal is defined per snapshot lag
 top = st.slider("Largest error contributors to list", 10, 200, 50, step=10, key="ex_top")
-exc = cube.exceptions(stage=f["stage"], lag=f["lag"], period_from=f["period_from"], period_to=f["period_to"],
-                      filters=f["filters"], top=top)
+view = {k: f[k] for k in ("stage", "lag", "period_from", "period_to")}
+work = _ui.shared(sections.work_list, cube, **view, filters=f["filters"], top=top)
 st.caption(f"{f['stage'].capitalize()} forecast, lag {f['lag']}, {f['window'].text}. "
            f"Tracking signal = Σ(F−A) / MAD over each item's last {cube.tracking_window} periods; flagged when "
            f"|TS| > {cube.tracking_limit:g}. Ranked by absolute error volume — the list to work through before the "
            "demand review.")
-if exc.empty:
+if work is None:
     st.success(f"No exceptions for these filters in the {f['window'].text}.")
     st.stop()
 
-summary = forecast_views.exception_summary(exc)
+summary = work.summary
 m = st.columns(3)
 m[0].metric("Items flagged by tracking signal", summary["flagged"], border=True)
 m[1].metric("Over-forecast / under-forecast", f"{summary['over']} / {summary['under']}", border=True,
             help="Flagged items with a positive / negative tracking signal")
 m[2].metric("Share of total error in this list", f"{summary['share']:.0%}", border=True)
 
-lag = f["lag"]
-# Small trends for the first rows of the work list (at full size thousands of items can be flagged).
-series = cube.item_series(exc["item"].head(forecast_views.TREND_ROWS).tolist(), stage=f["stage"], lag=lag,
-                          period_from=f["period_from"], period_to=f["period_to"])
-table = forecast_views.exception_table(exc, series)
-pick = st.dataframe(
-    table, hide_index=True, width="stretch", key="ex_table", on_select="rerun", selection_mode="single-row",
-    column_config={
-        "rank": st.column_config.NumberColumn("#", format="%d"),
-        "item": "Item",
-        "why": "Why listed",
-        "ts": st.column_config.NumberColumn("Tracking signal", format="%.1f"),
-        "abs_error": st.column_config.NumberColumn("Abs. error (units)", format="%,.0f"),
-        "share": st.column_config.NumberColumn("Share of error", format="percent"),
-        "wape": st.column_config.NumberColumn("WAPE", format="percent"),
-        "bias": st.column_config.NumberColumn("Bias", format="percent"),
-        "actual_trend": st.column_config.LineChartColumn("Actual (trend)", width="small"),
-        "forecast_trend": st.column_config.LineChartColumn("Forecast (trend)", width="small"),
-    })
-_ui.csv_button(table.drop(columns=["actual_trend", "forecast_trend"]), "forecast_exceptions", "ex_csv", f)
-rows = pick.selection.rows if pick is not None and hasattr(pick, "selection") else []
-item = str(table.iloc[rows[0]]["item"]) if rows else str(table.iloc[0]["item"])
-detail = series[series["item"] == item]
-if detail.empty:
-    detail = cube.item_series([item], stage=f["stage"], lag=lag, period_from=f["period_from"], period_to=f["period_to"])
-st.caption("Select a row to see that item's actual vs forecast.")
-# Improvement loop: turn the selected item into a corrective action.
-if _ui.user().can("manage_actions") and st.button(f"Create action for {safety.md(item)}", key="ex_create_action",
-                                                  icon=":material/add_task:"):
-    from kpis.improvement import prefill
+table = work.table
 
-    picked = table[table["item"].astype(str) == item].iloc[0]
-    st.session_state[prefill.SESSION_KEY] = prefill.from_exception(
-        item, why=str(picked["why"]), wape=float(picked["wape"]), bias=float(picked["bias"]), ts=float(picked["ts"]))
-    _ui.go(prefill.PAGE_ACTIONS)
-st.plotly_chart(charts.item_figure(detail, item, f["stage"], lag), key="ex_item_chart", width="stretch")
+
+@st.fragment
+def work_list_and_item() -> None:
+    """The ranked work list and the chosen item's chart: choosing a row reruns only this part."""
+    pick = st.dataframe(
+        table, hide_index=True, width="stretch", key="ex_table", on_select="rerun", selection_mode="single-row",
+        column_config={
+            "rank": st.column_config.NumberColumn("#", format="%d"),
+            "item": "Item",
+            "why": "Why listed",
+            "ts": st.column_config.NumberColumn("Tracking signal", format="%.1f"),
+            "abs_error": st.column_config.NumberColumn("Abs. error (units)", format="%,.0f"),
+            "share": st.column_config.NumberColumn("Share of error", format="percent"),
+            "wape": st.column_config.NumberColumn("WAPE", format="percent"),
+            "bias": st.column_config.NumberColumn("Bias", format="percent"),
+            "actual_trend": st.column_config.LineChartColumn("Actual (trend)", width="small"),
+            "forecast_trend": st.column_config.LineChartColumn("Forecast (trend)", width="small"),
+        })
+    _ui.csv_button(table.drop(columns=["actual_trend", "forecast_trend"]), "forecast_exceptions", "ex_csv", f)
+    rows = pick.selection.rows if pick is not None and hasattr(pick, "selection") else []
+    item = str(table.iloc[rows[0]]["item"]) if rows else str(table.iloc[0]["item"])
+    st.caption("Select a row to see that item's actual vs forecast.")
+    # Improvement loop: turn the selected item into a corrective action.
+    if _ui.user().can("manage_actions") and st.button(f"Create action for {safety.md(item)}", key="ex_create_action",
+                                                      icon=":material/add_task:"):
+        from kpis.improvement import prefill
+
+        picked = table[table["item"].astype(str) == item].iloc[0]
+        st.session_state[prefill.SESSION_KEY] = prefill.from_exception(
+            item, why=str(picked["why"]), wape=float(picked["wape"]), bias=float(picked["bias"]),
+            ts=float(picked["ts"]))
+        _ui.go(prefill.PAGE_ACTIONS)
+    st.plotly_chart(_ui.shared(sections.item_chart, cube, item, **view), key="ex_item_chart", width="stretch")
+
+
+work_list_and_item()

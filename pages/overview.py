@@ -11,8 +11,8 @@ from pages import _ui
 cfg = _ui.config()
 _ui.engine()
 st.title("S&OP KPI overview")
-values = _ui.totals()
-if values.empty:
+months = _ui.as_of_choices()
+if not months:
     _ui.empty_state()
 
 owners = sorted({k.owner for k in cfg.kpis})
@@ -23,7 +23,6 @@ practices = c2.multiselect("Practice", list(PRACTICES), format_func=PRACTICES.ge
                            placeholder="All practices")
 owner = c3.multiselect("Owner", owners, key="ov_owners", placeholder="All owners")
 order = c4.selectbox("Order", ["Worst status first", "Catalog order"], key="ov_order")
-months = overview.as_of_choices(values)
 as_of = c5.selectbox("As of", months, key="ov_as_of", format_func=lambda m: f"{m:%b %Y}",
                      help="See every KPI as it stood at the end of a month")
 
@@ -31,7 +30,7 @@ kpis = overview.filter_catalog(cfg, functions=functions, practices=practices, ow
 if not kpis:
     st.warning("No KPI matches these filters.")
     st.stop()
-tiles = overview.overview_tiles(values, kpis, cfg, as_of=as_of)
+tiles = _ui.overview_tiles(kpis, as_of)
 counts = overview.status_counts(tiles)
 newest = tiles["period"].max()
 

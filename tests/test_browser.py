@@ -24,7 +24,8 @@ PAGES = [  # url path, file name, a text the page must show
     ("", "overview", "S&OP KPI overview"),
     # a link that keeps the view: weekly stock-outs by quarter, partial quarters hollow and left out
     ("kpi-trends?trend_kpi=stockout_weeks&trend_cadence=quarter", "kpi_trends", "partial"),
-    ("forecast-accuracy", "forecast_accuracy", "Where the error is"),
+    # with "Where the error is" opened from the link (the section is drawn only when open)
+    ("forecast-accuracy?fa_where=true", "forecast_accuracy", "Columns"),
     ("exceptions", "exceptions", "Tracking signal"),
     ("scorecard", "scorecard", "Executive sponsorship scorecard"),
     ("meetings", "meetings", "S&OP meetings and decisions"),

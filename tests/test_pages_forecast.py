@@ -30,7 +30,7 @@ def test_forecast_page_headline_charts_and_tables(demo_env):
     acc = float(_metric(at, "Accuracy").rstrip("%")) / 100
     wape = float(_metric(at, "WAPE").rstrip("%")) / 100
     assert acc == pytest.approx(1 - wape, abs=0.0015)         # accuracy = 1 − WAPE, both rounded to 0.1 %
-    assert len(at.get("plotly_chart")) == 5                    # trend, lag waterfall, FVA, heat map, ABC/XYZ
+    assert len(at.get("plotly_chart")) == 3                    # trend, lag waterfall, FVA
     assert any("Trend:" in m.value for m in at.markdown)
     groups = at.dataframe[0].value
     assert {"n", "wape", "accuracy", "bias", "mase"} <= set(groups.columns)
@@ -59,10 +59,28 @@ def test_forecast_headline_agrees_with_the_overview_tile(demo_env, demo_db, conf
     assert shown == pytest.approx(float(mine["value"].iloc[-1]), abs=0.0006)
 
 
+def _open_where(at: AppTest) -> AppTest:
+    """Open the "Where the error is" section (an expander whose state is a widget value)."""
+    at.session_state["fa_where"] = True
+    return at.run()
+
+
+def test_where_the_error_is_is_drawn_only_when_opened(demo_env):
+    at = _open("pages/forecast_accuracy.py")
+    assert [e.label for e in at.expander if "Where the error is" in e.label]
+    assert not any(s.key in ("fa_heat_x", "fa_heat_y") for s in at.selectbox)
+    _open_where(at)
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 5                    # + heat map and ABC/XYZ
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("WAPE by family" in s for s in specs) and any("ABC" in s for s in specs)
+
+
 def test_forecast_page_defaults_to_headline_lag_and_final_stage(demo_env, config):
     at = _open("pages/forecast_accuracy.py")
     assert at.selectbox(key="fa_lag").value == config.forecast.headline_lag
     assert at.selectbox(key="fa_stage").value == "consensus"
+    _open_where(at)
     assert at.selectbox(key="fa_heat_x").value == "family" and at.selectbox(key="fa_heat_y").value == "region"
 
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from kpis import spc
 
@@ -108,6 +107,8 @@ def judge(values: Any, periods: Any, completion: Any, *, direction: str) -> Verd
     run_good, run_bad = bool((run & (side == good)).any()), bool((run & (side == -good)).any())
     sig_good, sig_bad = beyond_good or run_good, beyond_bad or run_bad
     alt_good, alt_bad = ("greater", "less") if good == 1 else ("less", "greater")
+    from scipy import stats   # on first use: about a second of CPU that pages showing no verdict never pay
+
     p_good = float(stats.mannwhitneyu(after, before, alternative=alt_good).pvalue)
     p_bad = float(stats.mannwhitneyu(after, before, alternative=alt_bad).pvalue)
     shift = float(np.median(after) - np.median(before))

@@ -1,0 +1,142 @@
+"""kpis.forecast.sections (what each forecast-page section shows) and their sharing across sessions (pages._ui)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kpis import forecast
+from kpis.forecast import sections, views
+from kpis.store.engine import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture
+def cube(demo_db, config):
+    engine = make_engine(demo_db)
+    return forecast.get_cube(engine, config, forecast.forecast_version(engine))
+
+
+@pytest.fixture
+def view(cube, config):
+    win = sections.window(cube, config, "last12")
+    return {"stage": "consensus", "lag": 1, "period_from": win.start, "period_to": win.end, "filters": None}
+
+
+def test_window_and_labels_follow_the_cube(cube, config):
+    win = sections.window(cube, config, "last12")
+    labels = sections.period_labels(cube, config)
+    assert win.count == 12 and win.last_label == labels[-1] and len(labels) == len(cube.periods)
+
+
+def test_headline_is_the_cubes_accuracy_over_the_window(cube, config, view):
+    h = sections.headline(cube, config, **view)
+    direct = cube.accuracy([], **view).iloc[0]
+    assert h["n"] == direct["n"] > 0 and h["wape"] == direct["wape"] and h["accuracy"] == pytest.approx(1 - h["wape"])
+
+
+def test_headline_is_none_when_no_item_period_has_both(cube, config, view):
+    assert sections.headline(cube, config, **{**view, "filters": {"region": ["Nowhere"]}}) is None
+
+
+def test_trend_names_the_trend_and_draws_the_accuracy(cube, config, view):
+    t = sections.trend(cube, config, **{k: view[k] for k in ("stage", "lag", "period_from", "period_to", "filters")},
+                       title="Accuracy over time — test")
+    assert t.text.startswith("**Trend:** ")
+    assert "Accuracy over time — test" in t.figure.layout.title.text
+    by_period = cube.accuracy(["period"], **view)
+    actual = next(tr for tr in t.figure.data if tr.name == "Actual")
+    assert list(actual.y) == pytest.approx(list(by_period["accuracy"] * 100))
+
+
+def test_grouped_by_lag_or_stage_spans_every_lag_or_stage(cube, config, view):
+    by_lag = sections.grouped(cube, config, "lag", **view)
+    assert by_lag["lag"].tolist() == list(cube.lags)
+    by_stage = sections.grouped(cube, config, "stage", **view)
+    assert set(by_stage["stage"]) == set(cube.stages)
+    by_family = sections.grouped(cube, config, "family", **view)
+    pd.testing.assert_frame_equal(by_family, cube.accuracy(["family"], **view))
+
+
+def test_fva_section_is_the_stairstep_with_its_texts(cube, config, view):
+    args = {k: view[k] for k in ("lag", "period_from", "period_to", "filters")}
+    f = sections.fva(cube, config, **args, window_text="w")
+    direct = cube.fva([], **args)
+    pd.testing.assert_frame_equal(f.table, direct)
+    assert f.sample_text == views.fva_sample_text(direct) and f.destroying == views.value_destroying_steps(direct)
+
+
+def test_heat_and_abc_xyz_tables(cube, config, view):
+    heat, fig = sections.heat(cube, config, "family", "region", **view, window_text="w")
+    pd.testing.assert_frame_equal(heat, cube.accuracy(["family", "region"], **view))
+    matrix, _ = sections.abc_xyz(cube, config, **view, window_text="w")
+    assert matrix["items"].sum() == len(cube.items_of(None))
+
+
+def test_work_list_is_the_ranked_exceptions_with_trends(cube, config, view):
+    args = {k: view[k] for k in ("stage", "lag", "period_from", "period_to", "filters")}
+    work = sections.work_list(cube, config, **args, top=20)
+    exc = cube.exceptions(**args, top=20)
+    view_of_item = {k: args[k] for k in ("stage", "lag", "period_from", "period_to")}
+    series = cube.item_series(exc["item"].head(views.TREND_ROWS).tolist(), **view_of_item)
+    pd.testing.assert_frame_equal(work.table, views.exception_table(exc, series))
+    assert work.summary == views.exception_summary(exc)
+    assert sections.work_list(cube, config, **{**args, "filters": {"region": ["Nowhere"]}}, top=20) is None
+
+
+def test_item_chart_shows_the_items_actuals(cube, config, view):
+    item = cube.items_of(None)[0]
+    fig = sections.item_chart(cube, config, item, stage="consensus", lag=1, period_from=view["period_from"],
+                              period_to=view["period_to"])
+    s = cube.item_series([item], stage="consensus", lag=1, period_from=view["period_from"], period_to=view["period_to"])
+    assert list(fig.data[0].y) == pytest.approx(s.sort_values("period")["actual"].tolist())
+
+
+def test_shared_computes_once_per_version_and_arguments(cube, config):
+    import streamlit as st
+
+    from pages import _ui
+
+    st.cache_resource.clear()
+    calls = []
+
+    def section(c, cfg, n, *, k):
+        calls.append((n, k))
+        return object()
+
+    key = ("sqlite://", 1, "config.toml", 1.0, "tests.section")
+    a = _ui._shared(*key, (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)
+    b = _ui._shared(*key, (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)
+    assert a is b and calls == [(1, 2)]                                     # the same object for every session
+    _ui._shared(*key, (1,), {"k": 3}, _fn=section, _cube=cube, _config=config)   # other arguments
+    _ui._shared(key[0], 2, *key[2:], (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)   # new data
+    assert calls == [(1, 2), (1, 3), (1, 2)]
+
+
+def test_sessions_opening_the_page_share_its_sections(demo_env, monkeypatch):
+    import streamlit as st
+
+    st.cache_resource.clear()
+    calls = []
+    original = sections.trend
+
+    @functools.wraps(original)
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(sections, "trend", counted)
+    specs = []
+    for _ in range(2):   # two people open Forecast accuracy
+        at = AppTest.from_file(APP, default_timeout=90)
+        at.run()
+        at.switch_page("pages/forecast_accuracy.py").run()
+        assert not at.exception
+        specs.append(at.get("plotly_chart")[0].proto.spec)
+    assert len(calls) == 1 and specs[0] == specs[1]
