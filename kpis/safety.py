@@ -11,15 +11,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=])")   # "=" under a line makes it a heading
+# GFM turns "http://…", "www.…" and "name@host.tld" into links after escapes are resolved (remark-gfm's
+# autolink-literal pass works on the text), so escaping is not enough: an invisible WORD JOINER (U+2060) between
+# the scheme and its colon, after "www" and after "@" leaves the text as shown but no longer a link.
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|xmpp|www)(?=\\[:.])|(@)")
+WORD_JOINER = "\u2060"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def md(text: Any) -> str:
     """Text for st.markdown/caption/write that renders exactly as typed (every Markdown sign escaped)."""
     s = "" if text is None else str(text)
-    s = s.replace("\x00", "")
-    return _MD_SPECIAL.sub(r"\\\1", s).replace("\n", "  \n")
+    s = s.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
+    s = _MD_SPECIAL.sub(r"\\\1", s)
+    return _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, s).replace("\n", "  \n")
 
 
 def plotly(text: Any) -> str:

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from kpis import safety
 from kpis.config import PRACTICES
 
-# Every ASCII punctuation character can be backslash-escaped in Markdown; escaping these leaves no way for
-# user text to make a link, an image, HTML, a heading, a list, LaTeX or a Streamlit colour/icon directive.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=&\"'])")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def escape_md(text: Any) -> str:
-    """User text made inert for Markdown: special characters escaped, line breaks kept."""
-    s = "" if text is None else str(text)
-    lines = [_MD_SPECIAL.sub(r"\\\1", line) for line in s.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    return "  \n".join(lines)
+    """User text made inert for Markdown: special characters escaped, no autolinks, line breaks kept (kpis.safety.md)."""
+    return safety.md(text)
 
 
 def neutralise(value: Any) -> Any:
