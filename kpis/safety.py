@@ -34,6 +34,18 @@ def plotly(text: Any) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+EXCEL_MAX_CHARS = 32_767   # what one Excel cell holds; openpyxl would cut longer text without a word
+
+
+def excel_cell(value: Any) -> Any:
+    """spreadsheet_cell, and text longer than an Excel cell holds cut with a note saying so (never silently)."""
+    value = spreadsheet_cell(value)
+    if isinstance(value, str) and len(value) > EXCEL_MAX_CHARS:
+        note = f" … [cut: {len(value):,} characters in the app]"
+        return value[:EXCEL_MAX_CHARS - len(note)] + note
+    return value
+
+
 def spreadsheet_cell(value: Any) -> Any:
     """A cell value safe to open in a spreadsheet: text starting like a formula gets a leading apostrophe;
     numbers, dates and empty values stay as they are."""

@@ -64,3 +64,10 @@ def test_heat_map_and_item_chart_do_not_render_plotly_markup():
     assert "<a href" not in spec and "&lt;a href" in spec
     series = pd.DataFrame({"item": [evil], "period": pd.to_datetime(["2026-01-01"]), "actual": [1.0], "forecast": [2.0]})
     assert "<a href" not in charts.item_figure(series, evil, "consensus", 1).to_json()
+
+
+def test_excel_cells_too_long_are_cut_with_a_note():
+    long = "=" + "x" * 40_000
+    out = safety.excel_cell(long)
+    assert len(out) == safety.EXCEL_MAX_CHARS and out.startswith("'=x") and out.endswith("[cut: 40,002 characters in the app]")
+    assert safety.excel_cell("short") == "short" and safety.excel_cell(3.5) == 3.5

@@ -44,7 +44,11 @@ def to_excel(sheets: dict[str, pd.DataFrame]) -> bytes:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for name, df in sheets.items():
-            safe_frame(df).to_excel(xw, sheet_name=name[:31], index=False)
+            safe = safe_frame(df)
+            for c in safe.columns:
+                if safe[c].dtype == object or pd.api.types.is_string_dtype(safe[c]):
+                    safe[c] = safe[c].map(safety.excel_cell)
+            safe.to_excel(xw, sheet_name=name[:31], index=False)
     return buf.getvalue()
 
 
