@@ -107,14 +107,17 @@ class Visit:
         for tab in self._main().locator('[role="tab"]').all():
             if tab.is_visible():
                 name = tab.inner_text()
-                tab.click()
-                _settle(page)
+                tab.click()   # tabs switch in the browser (no rerun): wait for the charts they show to draw
+                page.wait_for_timeout(300)
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+                    ".filter(c => c.offsetParent !== null).every(c => c.querySelector('.main-svg'))", timeout=30000)
                 self.check(f"{where}, {name!r}")
                 self.open_dropdowns(f"{where}, {name!r}")
         for summary in self._main().locator('[data-testid="stExpander"] summary').all():
             if summary.is_visible():
                 summary.click()
-        _settle(page)
+        page.wait_for_timeout(500)
         self.check(f"{where}, expanders open")
         self.open_dropdowns(where)
 
