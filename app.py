@@ -1,11 +1,15 @@
 """S&OP Pulse: page config, who is signed in, navigation by audience."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from kpis import safety
 from pages import _ui
 
-st.set_page_config(page_title="S&OP Pulse", page_icon=":material/monitoring:", layout="wide")
+# The favicon is a file the app serves itself: a ":material/...:" or emoji icon makes every browser fetch it from
+# an outside server (fonts.gstatic.com), telling that server who opens the app and when.
+st.set_page_config(page_title="S&OP Pulse", page_icon=Path(__file__).parent / "assets" / "icon.png", layout="wide")
 
 _ui.leave_folder_mode(rerun=False)   # a fresh server's first session: use st.navigation from here on
 cfg = _ui.config()

@@ -7,7 +7,7 @@ import io
 
 import pandas as pd
 
-from kpis.safety import spreadsheet_cell
+from kpis.safety import excel_cell, spreadsheet_cell
 
 
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:
@@ -33,10 +33,13 @@ def csv_bytes(df: pd.DataFrame, **to_csv) -> bytes:
 
 
 def excel_bytes(df: pd.DataFrame, sheet: str = "data") -> bytes:
-    """An .xlsx workbook of a table, formulas neutralised; timezones dropped (Excel has none)."""
+    """An .xlsx workbook of a table, formulas neutralised, text too long for a cell cut with a note; timezones
+    dropped (Excel has none)."""
     out = neutralise(df)
     for col in out.columns:
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(excel_cell)
+        elif isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.tz_localize(None)
     buf = io.BytesIO()
     out.to_excel(buf, index=False, sheet_name=sheet[:31] or "data")

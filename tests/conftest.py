@@ -110,3 +110,21 @@ def empty_env(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.chdir(ROOT)
     return url
+
+
+@pytest.fixture(scope="session")
+def hostile_db(tmp_path_factory, demo_db):
+    """A copy of the demo database plus records whose every free-text field and imported name is hostile
+    (tests/hostile_data.py), built once per test session (worker)."""
+    import shutil
+
+    from kpis import demo
+    from hostile_data import add_hostile
+
+    path = tmp_path_factory.mktemp("hostile") / "hostile.db"
+    shutil.copy(demo_db.removeprefix("sqlite:///"), path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    add_hostile(engine, load_config(ROOT / "config.toml"), end=demo.DEMO_END)
+    engine.dispose()
+    return url

@@ -141,7 +141,8 @@ def test_hostile_title_renders_as_text(demo_copy):
     at.text_input(key="act_new_owner").set_value("Eve")
     at.button(key="FormSubmitter:act_new_form-Create action").click().run()
     heads = [s.value for s in at.subheader]
-    assert heads and "\\<b\\>" in heads[0] and "\\[link\\]\\(http\\:" in heads[0]
+    # a word joiner after "http" keeps GFM from linking the address (kpis.safety.md)
+    assert heads and "\\<b\\>" in heads[0] and "\\[link\\]\\(http\u2060\\:" in heads[0]
 
 
 # ---------------------------------------------------------------- prefill from other pages

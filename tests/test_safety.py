@@ -1,5 +1,7 @@
 """Tests for kpis.safety: hostile text renders as text and exports never start a formula."""
 
+import re
+
 import pandas as pd
 
 from kpis import export, safety
@@ -10,8 +12,25 @@ def test_markdown_escapes_links_images_html_and_directives():
     out = safety.md(hostile)
     for raw in ("![", "](", "<script>", ":red[", "$x$"):
         assert raw not in out
-    assert safety.md("www.evil.example") == r"www\.evil\.example"   # GFM would autolink it
     assert safety.md(None) == "" and safety.md("a\x00b") == "ab"
+    assert safety.md("a\n===") == "a  \n\\=\\=\\="   # not a setext heading
+
+
+def _as_text(escaped: str) -> str:
+    """What Markdown's text nodes hold once backslash escapes are resolved (where remark-gfm looks for links)."""
+    return re.sub(r"\\(.)", r"\1", escaped)
+
+
+def test_markdown_leaves_no_autolink():
+    """remark-gfm links "http://…", "www.…" and e-mail addresses found in the text after escapes are resolved, so
+    escaping alone is not enough (a browser test saw it): a word joiner breaks each, and the text reads the same."""
+    gfm_url = re.compile(r"(https?://|www(?=\.))[-.\w]+", re.IGNORECASE)   # mdast-util-gfm-autolink-literal
+    gfm_mail = re.compile(r"[-.\w+]+@[-\w]+(?:\.[-\w]+)+")
+    for text in ("![x](http://127.0.0.2:9/md.png)", "see www.evil.example", "HTTPS://x.y", "mail me@evil.example",
+                 "ftp://x.y mailto:a@b.c"):
+        shown = _as_text(safety.md(text))
+        assert not gfm_url.search(shown) and not gfm_mail.search(shown), shown
+        assert shown.replace(safety.WORD_JOINER, "") == text
 
 
 def test_plotly_labels_lose_their_html():
@@ -45,3 +64,10 @@ def test_heat_map_and_item_chart_do_not_render_plotly_markup():
     assert "<a href" not in spec and "&lt;a href" in spec
     series = pd.DataFrame({"item": [evil], "period": pd.to_datetime(["2026-01-01"]), "actual": [1.0], "forecast": [2.0]})
     assert "<a href" not in charts.item_figure(series, evil, "consensus", 1).to_json()
+
+
+def test_excel_cells_too_long_are_cut_with_a_note():
+    long = "=" + "x" * 40_000
+    out = safety.excel_cell(long)
+    assert len(out) == safety.EXCEL_MAX_CHARS and out.startswith("'=x") and out.endswith("[cut: 40,002 characters in the app]")
+    assert safety.excel_cell("short") == "short" and safety.excel_cell(3.5) == 3.5

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from kpis import safety
 from kpis.config import PRACTICES
 from kpis.safety import spreadsheet_cell
 
-# Every ASCII punctuation character can be backslash-escaped in Markdown; escaping these leaves no way for
-# user text to make a link, an image, HTML, a heading, a list, LaTeX or a Streamlit colour/icon directive.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=&\"'])")
-
 
 def escape_md(text: Any) -> str:
-    """User text made inert for Markdown: special characters escaped, line breaks kept."""
-    s = "" if text is None else str(text)
-    lines = [_MD_SPECIAL.sub(r"\\\1", line) for line in s.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    return "  \n".join(lines)
+    """User text made inert for Markdown: special characters escaped, no autolinks, line breaks kept (kpis.safety.md)."""
+    return safety.md(text)
 
 
 def neutralise(value: Any) -> Any:
@@ -47,7 +41,11 @@ def to_excel(sheets: dict[str, pd.DataFrame]) -> bytes:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for name, df in sheets.items():
-            safe_frame(df).to_excel(xw, sheet_name=name[:31], index=False)
+            safe = safe_frame(df)
+            for c in safe.columns:
+                if safe[c].dtype == object or pd.api.types.is_string_dtype(safe[c]):
+                    safe[c] = safe[c].map(safety.excel_cell)
+            safe.to_excel(xw, sheet_name=name[:31], index=False)
     return buf.getvalue()
 
 
