@@ -46,10 +46,21 @@ def _downloads() -> list[tuple[str, str]]:
         tree = ast.parse(src)
         assigned = {t.id: ast.get_source_segment(src, node.value) for node in ast.walk(tree)
                     if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+        # A file made on click is a function handed to the button: every definition of that name must return an
+        # exporter's bytes.
+        defs: dict[str, list[str]] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                returns = [ast.get_source_segment(src, r.value) for r in ast.walk(node)
+                           if isinstance(r, ast.Return) and r.value is not None]
+                defs.setdefault(node.name, []).append(" ".join(returns) if returns else "")
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "download_button":
                 arg = node.args[1] if len(node.args) > 1 else next(k.value for k in node.keywords if k.arg == "data")
                 text = ast.get_source_segment(src, arg)
+                if isinstance(arg, ast.Name) and arg.id in defs:
+                    out += [(f"{path.name}:{node.lineno}", body) for body in defs[arg.id]]
+                    continue
                 if isinstance(arg, ast.Name):
                     text = assigned.get(arg.id, text)
                 out.append((f"{path.name}:{node.lineno}", text))
