@@ -142,6 +142,7 @@ class ForecastCube:
         return idx
 
     def __init__(self, raw: _Raw, config: AppConfig) -> None:
+        """Build from the rows `raw` (its row arrays are consumed: set to None once used)."""
         fc = config.forecast
         self.headline_lag = fc.headline_lag
         self.season_length = fc.season_length
@@ -192,6 +193,8 @@ class ForecastCube:
         d_ck = d_row[okd] * n_pc + d_c[okd]
         d_val = raw.d_val[okd]
         del d_row, d_c, okd
+        d_key = keys = part = None
+        raw.d_key = raw.d_val = None  # consumed: the build's peak memory holds one copy of the rows
         order_d = np.argsort(d_ck, kind="stable")
         d_ck, d_val = d_ck[order_d], d_val[order_d]
         del order_d
@@ -335,6 +338,8 @@ class ForecastCube:
             flat = (si[ok] * n_l + l_map[(part[ok] >> 6) & 0x3FF]) * n_cells + cell
             flat_f[flat] = raw.f_val[lo:lo + _CHUNK][ok]
             del row, si, ok, cell, flat
+        f_key = part = None
+        raw.f_key = raw.f_val = None
         del cell_of
         if dense:
             del lookup
@@ -362,9 +367,12 @@ class ForecastCube:
         nb = -(-lens // _BLOCK)
         self.q_off = np.concatenate([[0], np.cumsum(nb + 1)]).astype(np.int64)
         n_q = int(self.q_off[-1])
-        local = np.arange(n_cells, dtype=np.int64) - self.cell_off[cell_row]
-        block = self.q_off[cell_row] + 1 + local // _BLOCK
-        del local
+        # block b of item i starts at cell cell_off[i] + b * _BLOCK; its sum goes to Q position q_off[i] + 1 + b
+        b_item = np.repeat(np.arange(n_i, dtype=np.int64), nb)
+        b_local = np.arange(len(b_item), dtype=np.int64) - np.repeat(np.cumsum(nb) - nb, nb)
+        b_start = self.cell_off[:-1][b_item] + b_local * _BLOCK
+        b_pos = self.q_off[:-1][b_item] + 1 + b_local
+        del b_item, b_local
         combo_cell = combo[cell_row] * n_pc + self.cell_p
         groups = [(nbv, np.flatnonzero(nb == nbv)) for nbv in np.unique(nb)]
         self.K = np.zeros((n_s, n_l, len(_TERMS), n_c, n_pc))
@@ -377,8 +385,8 @@ class ForecastCube:
                     if n_c:
                         self.K[si, li, k] = np.bincount(combo_cell, weights=arr, minlength=n_c * n_pc
                                                         ).reshape(n_c, n_pc)
-                    if k < _N_ITEM_TERMS:
-                        sums[k] = np.bincount(block, weights=arr, minlength=n_q)
+                    if k < _N_ITEM_TERMS and n_cells:
+                        sums[k, b_pos] = np.add.reduceat(arr, b_start)
                 q = self.Q[si, li]
                 for nbv, rows in groups:
                     idx = self.q_off[rows][:, None] + np.arange(nbv + 1)
