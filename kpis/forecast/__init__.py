@@ -3,7 +3,8 @@
 Modules, one concern each:
 
 * ``load``      import a demand or forecast file (``import_file``), with ``validate`` (reading and
-                checking rows) and ``bulk`` (SQLite/PostgreSQL bulk writes)
+                checking rows), ``bulk`` (SQLite/PostgreSQL bulk writes) and ``stream`` (big Parquet
+                forecast files batch by batch)
 * ``sql``       fast reads of stored rows as numpy arrays
 * ``cube``      ``ForecastCube``: the item-periods present plus additive pre-aggregates; every view is vectorised
 * ``cache``     one cube per data version, in memory and as an on-disk snapshot (``get_cube``)

@@ -24,6 +24,9 @@ Import rules (``import_file``)
   through binary COPY. For big PostgreSQL loads the table's foreign keys are dropped and
   re-added (validated) inside the same transaction, which takes an exclusive lock on the
   table for the duration of the import.
+* A Parquet forecast file of more than ``stream.STREAM_ROWS`` rows is read, checked, compared and
+  written batch by batch in one transaction (``kpis.forecast.stream``); at any problem it is rolled
+  back and the whole file is checked as above, so the report is the same.
 """
 
 from __future__ import annotations
