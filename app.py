@@ -64,3 +64,7 @@ try:
     nav.run()
 except _ui.DATABASE_ERRORS as exc:  # the database went away while the app runs: say so, never a traceback
     _ui.database_down(exc)
+except ValueError as exc:  # the forecast data too large for the accuracy views: the reason, never a traceback
+    if type(exc).__name__ != "CubeTooLarge":
+        raise
+    st.error(safety.md(str(exc)), icon=":material/error:")

@@ -22,12 +22,16 @@ STAGES = ["statistical", "sales", "consensus"]
 
 
 def generate(out: Path, *, items: int = 10_000, periods: int = 104, lags: int = 4, stages: int = 1,
-             seed: int = 42, start: str = "2024-01-01") -> dict[str, Path]:
-    """Write demand.parquet and forecasts.parquet into out; return their paths."""
+             seed: int = 42, start: str = "2024-01-01", spread_years: int = 0) -> dict[str, Path]:
+    """Write demand.parquet and forecasts.parquet into out; return their paths. spread_years > 0 makes sparse
+    histories: each item's periods move by a random whole number of years (52 weeks) in 0..spread_years, so items
+    start and stop over the years (the calendar grid is far larger than the rows)."""
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     codes = np.array([f"SKU-{i:06d}" for i in range(items)])
     weeks = np.datetime64(start, "D") + 7 * np.arange(periods)
+    shift = (rng.integers(0, spread_years + 1, items) * 52 * 7) if spread_years else np.zeros(items, dtype=np.int64)
+    item_weeks = (np.repeat(shift, periods) + np.tile(weeks, items)).astype("datetime64[D]")
     level = np.exp(rng.normal(4.0, 1.2, items))
     cv = rng.choice([0.2, 0.45, 1.1], items, p=[0.5, 0.35, 0.15])
     season = 1 + 0.2 * np.sin(2 * np.pi * np.arange(periods) / 52)
@@ -40,7 +44,7 @@ def generate(out: Path, *, items: int = 10_000, periods: int = 104, lags: int = 
     }
     d = pa.table({
         "item": pa.array(np.repeat(codes, periods)).dictionary_encode(),
-        "period": pa.array(np.tile(weeks, items)).cast(pa.date32()),
+        "period": pa.array(item_weeks).cast(pa.date32()),
         "actual": demand.ravel(),
         **{k: pa.array(np.repeat(v, periods)).dictionary_encode() for k, v in attrs.items()},
     })
@@ -54,7 +58,7 @@ def generate(out: Path, *, items: int = 10_000, periods: int = 104, lags: int = 
             f = np.round(np.maximum(0.0, demand + expected * (noise + 0.03 * (s - 1))), 1)
             parts.append(pa.table({
                 "item": pa.array(np.repeat(codes, periods)).dictionary_encode(),
-                "period": pa.array(np.tile(weeks, items)).cast(pa.date32()),
+                "period": pa.array(item_weeks).cast(pa.date32()),
                 "lag": pa.array(np.full(items * periods, k, dtype=np.int16)),
                 "stage": pa.array(np.full(items * periods, STAGES[s])).dictionary_encode(),
                 "forecast": f.ravel(),
@@ -70,9 +74,11 @@ def main() -> None:
     p.add_argument("--lags", type=int, default=4)
     p.add_argument("--stages", type=int, default=1)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--spread-years", type=int, default=0, help="sparse histories: items moved by 0..N years")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "out" / "data"))
     a = p.parse_args()
-    paths = generate(Path(a.out), items=a.items, periods=a.periods, lags=a.lags, stages=a.stages, seed=a.seed)
+    paths = generate(Path(a.out), items=a.items, periods=a.periods, lags=a.lags, stages=a.stages, seed=a.seed,
+                     spread_years=a.spread_years)
     for k, v in paths.items():
         print(f"{k}: {v} ({v.stat().st_size / 1e6:.1f} MB)")
 

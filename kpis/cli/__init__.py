@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         print(str(e), file=sys.stderr)
         return 2
     except Exception as e:  # the database unreachable or refusing: one clear line, never SQL or a traceback
+        if type(e).__name__ == "CubeTooLarge":  # kpis.forecast.cube: the forecast data past the size limit
+            print(str(e), file=sys.stderr)
+            return 2
         if not _is_database_error(e):
             raise
         from kpis.store.engine import describe_db_error

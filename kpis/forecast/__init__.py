@@ -3,9 +3,10 @@
 Modules, one concern each:
 
 * ``load``      import a demand or forecast file (``import_file``), with ``validate`` (reading and
-                checking rows) and ``bulk`` (SQLite/PostgreSQL bulk writes)
+                checking rows), ``bulk`` (SQLite/PostgreSQL bulk writes) and ``stream`` (big Parquet
+                forecast files batch by batch)
 * ``sql``       fast reads of stored rows as numpy arrays
-* ``cube``      ``ForecastCube``: dense grids plus additive pre-aggregates; every view is vectorised
+* ``cube``      ``ForecastCube``: the item-periods present plus additive pre-aggregates; every view is vectorised
 * ``cache``     one cube per data version, in memory and as an on-disk snapshot (``get_cube``)
 * ``metrics``   the error metrics on plain data frames (WAPE, bias, MASE, FVA, ABC/XYZ, tracking signal)
 * ``views``     the numbers the Forecast accuracy and Exceptions pages show
@@ -26,6 +27,7 @@ _PUBLIC = {
     "import_file": "kpis.forecast.load",
     "ForecastCube": "kpis.forecast.cube",
     "final_stage": "kpis.forecast.cube",
+    "CubeTooLarge": "kpis.forecast.cube",
     "get_cube": "kpis.forecast.cache",
     "forecast_version": "kpis.forecast.cache",
     "clear_cache": "kpis.forecast.cache",

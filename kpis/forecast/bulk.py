@@ -106,8 +106,30 @@ def _pg_binary(c: _Columns, idx: np.ndarray, table: str):
     yield b"\xff\xff"
 
 
-def _pg_write(conn, table: str, c: _Columns, is_new: np.ndarray, changed: np.ndarray, progress: Progress) -> None:
-    """Binary COPY of new rows straight into the table; changed rows through a temp table and one UPDATE."""
+def _pg_drop_fks(cur, table: str) -> list[tuple[str, str]]:
+    """Drop the table's foreign keys (bulk load: per-row FK triggers dominate); returns them for _pg_add_fks.
+    Only the table's owner may: an app role that does not own the schema (README) keeps the per-row checks."""
+    owner = cur.execute("SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass",
+                        (table,)).fetchone()[0]
+    if not owner:
+        return []
+    fks = cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                      "WHERE conrelid = %s::regclass AND contype = 'f'", (table,)).fetchall()
+    for name, _def in fks:
+        cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    return fks
+
+
+def _pg_add_fks(cur, table: str, fks: list[tuple[str, str]]) -> None:
+    """Re-add (and so validate) the foreign keys _pg_drop_fks dropped."""
+    for name, definition in fks:
+        cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
+def _pg_write(conn, table: str, c: _Columns, is_new: np.ndarray, changed: np.ndarray, progress: Progress,
+              manage_fks: bool = True) -> None:
+    """Binary COPY of new rows straight into the table; changed rows through a temp table and one UPDATE.
+    manage_fks=False leaves the foreign keys to the caller (a load written in several parts)."""
     raw = conn.connection.driver_connection
     cols = "forecast, import_id, item_id, period, lag, stage" if table == "forecast" else "actual, import_id, item_id, period"
     keys = ["item_id", "period", "lag", "stage"] if table == "forecast" else ["item_id", "period"]
@@ -115,15 +137,8 @@ def _pg_write(conn, table: str, c: _Columns, is_new: np.ndarray, changed: np.nda
     new_idx = np.flatnonzero(is_new)
     with raw.cursor() as cur:
         fks = []
-        # Bulk load: per-row FK triggers dominate, so drop the keys and re-add (and validate) them after. Only the
-        # table's owner may; an app role that does not own the schema (README) keeps the per-row checks.
-        owner = cur.execute("SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass",
-                            (table,)).fetchone()[0]
-        if len(new_idx) > _BULK_ROWS and owner:
-            fks = cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                              "WHERE conrelid = %s::regclass AND contype = 'f'", (table,)).fetchall()
-            for name, _def in fks:
-                cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        if manage_fks and len(new_idx) > _BULK_ROWS:
+            fks = _pg_drop_fks(cur, table)
         if len(new_idx):
             done = 0
             with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT binary)") as cp:
@@ -131,15 +146,16 @@ def _pg_write(conn, table: str, c: _Columns, is_new: np.ndarray, changed: np.nda
                     cp.write(p)
                     done += max(len(p) // 60, 0)
                     progress(0.4 + 0.45 * min(done / len(new_idx), 1.0), f"insert: {min(done, len(new_idx)):,} rows")
-        for name, definition in fks:
+        if fks:
             progress(0.87, "checking references")
-            cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+            _pg_add_fks(cur, table, fks)
         ch_idx = np.flatnonzero(changed)
         if len(ch_idx):
             progress(0.9, f"update: {len(ch_idx):,} rows")
             ddl = ("forecast float8, import_id int8, item_id int4, period date, lag int2, stage varchar(40)"
                    if table == "forecast" else "actual float8, import_id int8, item_id int4, period date")
-            cur.execute(f"CREATE TEMP TABLE _stage_{table} ({ddl}) ON COMMIT DROP")
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _stage_{table} ({ddl}) ON COMMIT DROP")
+            cur.execute(f"TRUNCATE _stage_{table}")
             with cur.copy(f"COPY _stage_{table} ({cols}) FROM STDIN (FORMAT binary)") as cp:
                 for p in _pg_binary(c, ch_idx, table):
                     cp.write(p)

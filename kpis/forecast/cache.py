@@ -1,4 +1,5 @@
-"""One cube per (database, forecast-data version, settings): kept in memory and as an on-disk snapshot.
+"""One cube per (database, settings) held in memory, for the newest forecast-data version asked for (an older
+version's cube is let go before a newer one is built), and one on-disk snapshot per data version.
 
 A built cube is also written to a private cache folder (SOP_PULSE_CUBE_CACHE, default
 ~/.cache/sop-pulse/cubes; "off" disables it) as a snapshot of NumPy arrays (``kpis.forecast.snapshot``:
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from kpis.config import AppConfig
 from kpis.forecast import snapshot
+from kpis.forecast.common import _release_memory
 from kpis.forecast.cube import ForecastCube
 
 if TYPE_CHECKING:
@@ -62,27 +64,45 @@ def _masked(url: str) -> str:
 
 
 def get_cube(engine: Engine, config: AppConfig, version: int) -> ForecastCube | None:
-    """The cube for this database at this data version (cached, 2 entries); None when there are no forecasts."""
+    """The cube for this database at this data version; None when there are no forecasts.
+
+    One cube per database and settings is held: when a newer data version is asked for, the older cube is let go
+    before the new one is built (so a server never holds both), and a page still asking for an older version gets
+    the newest cube. CubeTooLarge (a clear message) when the data does not fit."""
     settings = _settings(config)
     url = engine.url.render_as_string(hide_password=False)
-    key = (id(engine), url, int(version), settings)
+    key = (id(engine), url, settings)
+    version = int(version)
     with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key][1]
-        snap = _snapshot_path(engine, int(version), settings)
+        held = _CACHE.get(key)
+        if held is not None:
+            held_version = held[0]
+            if held_version == version or (held_version > version and _current(engine) == held_version):
+                _CACHE.move_to_end(key)
+                return held[2]
+            del _CACHE[key], held       # release the old version's cube before building the new one
+            _release_memory()
+        snap = _snapshot_path(engine, version, settings)
         cube = _read_snapshot(snap)
         if cube is None:
             from kpis.forecast.sql import _load_raw
 
             raw = _load_raw(engine, config)
             cube = None if raw is None else ForecastCube(raw, config)
+            del raw
             if cube is not None:
                 _write_snapshot(snap, cube)
-        _CACHE[key] = (engine, cube)  # holding the engine keeps id(engine) unique while cached
-        while len(_CACHE) > _CACHE_SIZE:
+        _CACHE[key] = (version, engine, cube)  # holding the engine keeps id(engine) unique while cached
+        while len(_CACHE) > _CACHE_SIZE:       # other databases or settings
             _CACHE.popitem(last=False)
         return cube
+
+
+def _current(engine: Engine) -> int | None:
+    try:
+        return forecast_version(engine)
+    except Exception:  # noqa: BLE001 - unknown: rebuild for the version asked
+        return None
 
 
 def cube_from_snapshot(config: AppConfig) -> tuple[bool, ForecastCube | None]:

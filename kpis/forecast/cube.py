@@ -2,18 +2,25 @@
 
 Analytics (``get_cube``)
 ------------------------
-The cube is built once per (database, data version, forecast config) and cached (two
-entries). It keeps dense grids (items × periods actuals, stages × lags × items × periods
-forecasts; derived naive added when no naive stage is loaded, restricted to the cells
-some loaded stage forecasts) and two pre-aggregates of the additive error terms:
-per-attribute-combination × stage × lag × period sums, and per-item block prefix sums over
-periods. Every view is then a few vector operations on small arrays. All metrics are the
+The cube is built once per (database, data version, forecast config) and cached (one per
+database: ``kpis.forecast.cache``). Its memory follows the rows present, not items × calendar
+periods: it keeps the *cells*, the (item, period) pairs with an actual or any forecast, item-major
+(an item that starts late, stops early or has years without data costs only its rows), with the
+actual per cell and the forecast per stage × lag × cell (derived naive added when no naive stage
+is loaded, on the cells some loaded stage forecasts). Periods are indexed over those that have
+rows; each keeps its calendar number, so naive forecasts and the MASE scale use calendar
+neighbours (a gap stays a gap), and ``periods`` is the full calendar range for windows and
+labels. Two pre-aggregates of the additive error terms: per-attribute-combination × stage × lag
+× period sums, and per-item prefix sums over blocks of cells (a period range is found per item by
+binary search). Every view is then a few vector operations on small arrays. Past
+SOP_PULSE_MAX_CUBE_CELLS cells the build stops with ``CubeTooLarge``, a message, not a traceback. All metrics are the
 ratios of sums from ``kpis.forecast.metrics`` (``finalize``). This module never imports streamlit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,7 +51,29 @@ _TERMS = ["n", "sum_a", "sum_f", "sum_abs_a", "sum_abs_e", "sum_sq_e", "sum_ape"
 _N_ITEM_TERMS = 8  # the first 8 are stored per item; the scaled two follow from sum_abs_e, n and the item scale
 _BLOCK = 8
 _COMBO_BUDGET = 64 * 1024 * 1024
-_MAX_CELLS = 200_000_000  # dense forecast grid cells (1.6 GB); the reference case has 8.3 M incl. derived naive
+_MAX_CELLS = 300_000_000  # stage x lag x item-period cells held (8 bytes each, about as much again for the
+#                            prefix sums); the reference case has 8.3 M incl. derived naive, 50,000 items 41.6 M
+_DENSE_CELLS = 50_000_000  # items x periods up to which cells are found with a flag array (else by sorting keys)
+_CHUNK = 2_000_000         # packed rows decoded at a time (bounds the temporary arrays of a build)
+
+
+class CubeTooLarge(ValueError):
+    """The forecast data does not fit the in-memory accuracy views (the message says why and what to do)."""
+
+
+def _max_cells() -> int:
+    """The cell limit: SOP_PULSE_MAX_CUBE_CELLS when set to a whole number, else _MAX_CELLS."""
+    setting = os.environ.get("SOP_PULSE_MAX_CUBE_CELLS", "").strip().replace("_", "")
+    return int(setting) if setting.isdigit() else _MAX_CELLS
+
+
+def _chunks(keys: np.ndarray):
+    for lo in range(0, len(keys), _CHUNK):
+        yield keys[lo:lo + _CHUNK]
+
+
+def _max_item(keys: np.ndarray) -> int:
+    return int(keys.max() >> 32) if len(keys) else 0
 
 
 def _terms_iter(f: np.ndarray, a: np.ndarray, inv_scale: np.ndarray, usable: np.ndarray):
@@ -113,67 +142,93 @@ class ForecastCube:
         return idx
 
     def __init__(self, raw: _Raw, config: AppConfig) -> None:
+        """Build from the rows `raw` (its row arrays are consumed: set to None once used)."""
         fc = config.forecast
         self.headline_lag = fc.headline_lag
         self.season_length = fc.season_length
         self.tracking_window = fc.tracking_window
         self.tracking_limit = fc.tracking_limit
-        # ---- decode packed keys
-        f_item = raw.f_key >> 32
-        f_day = (raw.f_key >> 16) & 0xFFFF
-        f_lag = (raw.f_key >> 6) & 0x3FF
-        f_stage = raw.f_key & 63
-        d_item = raw.d_key >> 32
-        d_day = (raw.d_key >> 16) & 0xFFFF
-        days = np.unique(np.concatenate([np.unique(f_day), np.unique(d_day)]))
+        f_key, d_key = raw.f_key, raw.d_key
+        # ---- periods: the calendar range (public `periods`) and the periods that have rows (internal axis)
+        seen_day = np.zeros(1 << 16, dtype=bool)
+        for keys in (f_key, d_key):
+            for part in _chunks(keys):
+                seen_day[(part >> 16) & 0xFFFF] = True
+        days = np.flatnonzero(seen_day)
         self.cadence = _cadence_of_days(days) or "month"
         pnum_days = _day_to_pnum(days, self.cadence)
         p0 = int(pnum_days.min())
         self.p_offset = p0
         n_p = int(pnum_days.max()) - p0 + 1
         self.period_starts = _period_start(np.arange(p0, p0 + n_p), self.cadence).astype("datetime64[ns]")
-        day_to_p = dict(zip(days.tolist(), (pnum_days - p0).tolist()))
-        lut_days = np.array(list(day_to_p.keys()), dtype=np.int64)
-        lut_p = np.array(list(day_to_p.values()), dtype=np.int64)
-        sorter = np.argsort(lut_days)
-        lut_days, lut_p = lut_days[sorter], lut_p[sorter]
-
-        def pidx(d: np.ndarray) -> np.ndarray:
-            return lut_p[np.searchsorted(lut_days, d)]
-
-        # ---- items (only those with any data), attributes, ordered by attribute combination
-        used = np.unique(np.concatenate([np.unique(f_item), np.unique(d_item)]))
-        pos_of_id = {int(i): j for j, i in enumerate(raw.item_ids)}
-        sel = [pos_of_id[int(i)] for i in used if int(i) in pos_of_id]
-        codes = np.array([raw.item_codes[j] for j in sel], dtype=object)
-        ids = raw.item_ids[sel]
-        attrs_list = [raw.item_attrs[j] for j in sel]
+        self.pc = np.unique(pnum_days - p0).astype(np.int64)  # calendar index of each period with rows
+        n_pc = len(self.pc)
+        day_to_c = np.full(1 << 16, -1, dtype=np.int64)
+        day_to_c[days] = np.searchsorted(self.pc, pnum_days - p0)
+        # ---- items (only those with any data), attributes, in code order for now
+        max_id = int(max(raw.item_ids.max(initial=0), _max_item(f_key), _max_item(d_key)))
+        seen_item = np.zeros(max_id + 1, dtype=bool)
+        for keys in (f_key, d_key):
+            for part in _chunks(keys):
+                seen_item[part >> 32] = True
+        in_db = np.flatnonzero(seen_item[raw.item_ids])  # positions in raw.item_ids of used items
+        codes = np.array([raw.item_codes[j] for j in in_db], dtype=object)
+        ids = raw.item_ids[in_db]
+        attrs_list = [raw.item_attrs[j] for j in in_db]
         names = sorted({k for a in attrs_list for k in a} - RESERVED)
         attr_vals: dict[str, np.ndarray] = {}
         for name in names:
             attr_vals[name] = np.array([str(a.get(name) or "") or NONE_VALUE for a in attrs_list], dtype=object)
         n_i = len(codes)
-        # ---- actuals grid (code order for now)
         code_order = np.argsort(codes.astype(str), kind="stable")
         codes, ids = codes[code_order], ids[code_order]
         for name in names:
             attr_vals[name] = attr_vals[name][code_order]
-        id_to_row = np.full(int(max(ids.max(initial=0), f_item.max(initial=0), d_item.max(initial=0))) + 1, -1, np.int64)
+        id_to_row = np.full(max_id + 1, -1, np.int64)
         id_to_row[ids] = np.arange(n_i)
-        a = np.full((n_i, n_p), np.nan)
-        dr = id_to_row[d_item]
-        okd = dr >= 0
-        a[dr[okd], pidx(d_day[okd])] = raw.d_val[okd]
+        # ---- actuals as (code-order row, period) sorted keys
+        d_row = id_to_row[d_key >> 32]
+        okd = d_row >= 0
+        d_c = day_to_c[(d_key >> 16) & 0xFFFF]
+        d_ck = d_row[okd] * n_pc + d_c[okd]
+        d_val = raw.d_val[okd]
+        del d_row, d_c, okd
+        d_key = keys = part = None
+        raw.d_key = raw.d_val = None  # consumed: the build's peak memory holds one copy of the rows
+        order_d = np.argsort(d_ck, kind="stable")
+        d_ck, d_val = d_ck[order_d], d_val[order_d]
+        del order_d
+        d_row = d_ck // n_pc
         # ---- ABC/XYZ segmentation (docs/methodology.md, Forecast accuracy) from the actual history
-        has = ~np.isnan(a)
-        frame = pd.DataFrame({"item": np.repeat(codes, has.sum(axis=1)), "actual": a[has]})
-        seg = accuracy.abc_xyz(frame, abc=tuple(fc.abc), xyz=tuple(fc.xyz)).reindex(codes)
+        frame = pd.DataFrame({"item": d_row, "actual": d_val})
+        seg = accuracy.abc_xyz(frame, abc=tuple(fc.abc), xyz=tuple(fc.xyz)).reindex(np.arange(n_i))
+        del frame
         attr_vals["abc"] = seg["abc"].fillna("C").to_numpy(dtype=object)
         attr_vals["xyz"] = seg["xyz"].fillna("Z").to_numpy(dtype=object)
+        # ---- MASE scale per item (docs/methodology.md, MASE): mean |A_t - A_(t-m)| over the item's history,
+        # t - m a calendar neighbour (a period without an actual leaves a gap)
+        m = self.season_length
+        d_cal = d_row * n_p + self.pc[d_ck - d_row * n_pc]
+        prev = d_cal - m
+        pos = np.minimum(np.searchsorted(d_cal, prev), max(len(d_cal) - 1, 0))
+        has_prev = (prev - d_row * n_p >= 0) & (d_cal[pos] == prev) if len(d_cal) else np.zeros(0, dtype=bool)
+        diff = np.abs(d_val[has_prev] - d_val[pos[has_prev]])
+        cnt = np.bincount(d_row[has_prev], minlength=n_i)
+        tot = np.bincount(d_row[has_prev], weights=diff, minlength=n_i)
+        del d_cal, prev, pos, has_prev, diff
+        scale = np.full(n_i, np.nan)
+        np.divide(tot, cnt, out=scale, where=cnt > 0)
+        usable = np.isfinite(scale) & (scale > 0)
+        inv_scale = np.zeros(n_i)
+        np.divide(1.0, scale, out=inv_scale, where=usable)
         # ---- stages and lags
-        loaded_stage_idx = np.unique(f_stage)
-        loaded = [raw.stages[i] for i in loaded_stage_idx]
-        lags = np.unique(f_lag)
+        lag_seen = np.zeros(1024, dtype=bool)
+        stage_seen = np.zeros(64, dtype=bool)
+        for part in _chunks(f_key):
+            lag_seen[(part >> 6) & 0x3FF] = True
+            stage_seen[part & 63] = True
+        loaded = [raw.stages[i] for i in np.flatnonzero(stage_seen) if i < len(raw.stages)]
+        lags = np.flatnonzero(lag_seen)
         self.lags = [int(x) for x in lags]
         cfg_order = list(fc.stages)
         derive = NAIVE not in loaded
@@ -185,40 +240,6 @@ class ForecastCube:
         self.configured = cfg_order       # stages in config order; loaded stages outside it are listed last
         self.derived = [NAIVE] if derive else []
         n_s, n_l = len(stage_names), len(lags)
-        if n_s * n_l * n_i * n_p > _MAX_CELLS:
-            raise ValueError(f"forecast data too large for the in-memory cube: {n_s} stages x {n_l} lags x {n_i} items x "
-                             f"{n_p} periods = {n_s * n_l * n_i * n_p:,} cells (limit {_MAX_CELLS:,})")
-        f = np.full((n_s, n_l, n_i, n_p), np.nan)
-        s_map = np.array([stage_names.index(raw.stages[i]) if i < len(raw.stages) and raw.stages[i] in stage_names
-                          else -1 for i in range(64)])
-        fr = id_to_row[f_item]
-        okf = fr >= 0
-        f[s_map[f_stage[okf]], np.searchsorted(lags, f_lag[okf]), fr[okf], pidx(f_day[okf])] = raw.f_val[okf]
-        if derive:
-            s_n = stage_names.index(NAIVE)
-            m = self.season_length
-            other = [i for i in range(n_s) if i != s_n]
-            for li, k in enumerate(self.lags):
-                off = m * ((k + m) // m)
-                if off < n_p:
-                    nv = np.full((n_i, n_p), np.nan)
-                    nv[:, off:] = a[:, :n_p - off]
-                    some = ~np.isnan(f[other, li]).all(axis=0)
-                    nv[~some] = np.nan
-                    f[s_n, li] = nv
-        # ---- MASE scale per item (docs/methodology.md, MASE): mean |A_t - A_(t-m)| over the item's history
-        m = self.season_length
-        if n_p > m:
-            diff = np.abs(a[:, m:] - a[:, :-m])
-            cnt = (~np.isnan(diff)).sum(axis=1)
-            tot = np.nansum(diff, axis=1)
-            scale = np.full(n_i, np.nan)
-            np.divide(tot, cnt, out=scale, where=cnt > 0)
-        else:
-            scale = np.full(n_i, np.nan)
-        usable = np.isfinite(scale) & (scale > 0)
-        inv_scale = np.zeros(n_i)
-        np.divide(1.0, scale, out=inv_scale, where=usable)
         # ---- attribute codes; pick combination attributes that keep the combo cube small
         self.attr_names = names
         self.attributes = {}
@@ -227,7 +248,7 @@ class ForecastCube:
             vals, inv = np.unique(attr_vals[name].astype(str), return_inverse=True)
             self.attributes[name] = [str(v) for v in vals]
             self._attr_codes[name] = inv.astype(np.int64)
-        per_combo = len(_TERMS) * n_s * n_l * n_p * 8
+        per_combo = len(_TERMS) * n_s * n_l * n_pc * 8
         limit = max(1, _COMBO_BUDGET // max(per_combo, 1))
         combo_attrs: list[str] = []
         combo = np.zeros(n_i, dtype=np.int64)
@@ -239,48 +260,150 @@ class ForecastCube:
                 combo = inv.astype(np.int64)
         # ---- final item order: by combination, then code
         order = np.lexsort((np.arange(n_i), combo))
+        rank = np.empty(n_i, dtype=np.int64)
+        rank[order] = np.arange(n_i)
         self.item_codes = codes[order]
         self._code_rank = order.astype(np.int64)  # rank in code order of each cube item (codes were sorted)
         self._item_pos = {c: i for i, c in enumerate(self.item_codes)}
         for name in self._attr_codes:
             self._attr_codes[name] = self._attr_codes[name][order]
         combo = combo[order]
-        a, f = a[order], f[:, :, order]
-        self.a, self.f = a, f
         self.scale = scale[order]
         self.usable, self.inv_scale = usable[order], inv_scale[order]
-        self.n_items, self.n_periods = n_i, n_p
+        self.n_items, self.n_periods, self.n_pc = n_i, n_p, n_pc
         self.combo_attrs = combo_attrs
         self.combo = combo
         n_c = int(combo.max(initial=-1)) + 1
         self.n_combos = n_c
         starts = np.searchsorted(combo, np.arange(n_c)) if n_i else np.zeros(0, dtype=np.int64)
         self._combo_codes = {name: self._attr_codes[name][starts] for name in combo_attrs}
-        # ---- pre-aggregates: combo x period cube, item x block prefix sums
-        n_b = -(-n_p // _BLOCK)
-        self.n_blocks = n_b
-        self.K = np.zeros((n_s, n_l, len(_TERMS), n_c, n_p))
-        self.Q = np.zeros((n_s, n_l, n_b + 1, _N_ITEM_TERMS, n_i))
-        pad = n_b * _BLOCK - n_p
+        # ---- cells: the (item, period) pairs with an actual or any forecast, item-major (final order)
+        id_to_final = np.where(id_to_row >= 0, rank[np.maximum(id_to_row, 0)], -1)
+        d_ck = rank[d_row] * n_pc + (d_ck - d_row * n_pc)
+        del d_row
+        space = n_i * n_pc
+        dense = space <= _DENSE_CELLS
+        if dense:
+            mark = np.zeros(space, dtype=bool)
+            mark[d_ck] = True
+        found = [d_ck]
+        for part in _chunks(f_key):
+            row = id_to_final[part >> 32]
+            ck = row * n_pc + day_to_c[(part >> 16) & 0xFFFF]
+            ck = ck[row >= 0]
+            if dense:
+                mark[ck] = True
+            else:
+                found.append(np.unique(ck))
+        if dense:
+            ckey = np.flatnonzero(mark).astype(np.int64)
+            lookup = np.cumsum(mark, dtype=np.int64 if len(ckey) >= 2 ** 31 else np.int32) - 1
+            del mark
+
+            def cell_of(k: np.ndarray) -> np.ndarray:
+                return lookup[k]
+        else:
+            ckey = np.unique(np.concatenate(found))
+
+            def cell_of(k: np.ndarray) -> np.ndarray:
+                return np.searchsorted(ckey, k)
+        del found
+        n_cells = len(ckey)
+        limit = _max_cells()
+        if n_s * n_l * n_cells > limit:
+            raise CubeTooLarge(
+                f"forecast data too large for the in-memory accuracy views: {n_cells:,} item-periods x {n_s} stages "
+                f"x {n_l} lags = {n_s * n_l * n_cells:,} cells (limit {limit:,}, SOP_PULSE_MAX_CUBE_CELLS); keep "
+                "fewer items, periods or lags in the database")
+        cell_row = ckey // n_pc
+        self.ckey = ckey                                   # row * n_pc + period index, sorted
+        self.cell_p = (ckey - cell_row * n_pc).astype(np.int32)
+        self.cell_off = np.searchsorted(cell_row, np.arange(n_i + 1)).astype(np.int64)
+        a = np.full(n_cells, np.nan)
+        a[cell_of(d_ck)] = d_val
+        del d_ck, d_val
+        # ---- forecasts into f[stage, lag, cell]
+        f = np.full((n_s, n_l, n_cells), np.nan)
+        flat_f = f.reshape(-1)
+        s_map = np.array([stage_names.index(raw.stages[i]) if i < len(raw.stages) and raw.stages[i] in stage_names
+                          else -1 for i in range(64)], dtype=np.int64)
+        l_map = np.full(1024, -1, dtype=np.int64)
+        l_map[lags] = np.arange(n_l)
+        for lo in range(0, len(f_key), _CHUNK):
+            part = f_key[lo:lo + _CHUNK]
+            row = id_to_final[part >> 32]
+            si = s_map[part & 63]
+            ok = (row >= 0) & (si >= 0)
+            cell = cell_of((row * n_pc + day_to_c[(part >> 16) & 0xFFFF])[ok])
+            flat = (si[ok] * n_l + l_map[(part[ok] >> 6) & 0x3FF]) * n_cells + cell
+            flat_f[flat] = raw.f_val[lo:lo + _CHUNK][ok]
+            del row, si, ok, cell, flat
+        f_key = part = None
+        raw.f_key = raw.f_val = None
+        del cell_of
+        if dense:
+            del lookup
+        if derive:  # naive: A(t - m*((k+m)//m)) in calendar periods, on the cells some loaded stage forecasts
+            s_n = stage_names.index(NAIVE)
+            other = [i for i in range(n_s) if i != s_n]
+            cal = self.pc[self.cell_p]
+            ckey_cal = cell_row * n_p + cal
+            for li, k in enumerate(self.lags):
+                off = m * ((k + m) // m)
+                some = np.zeros(n_cells, dtype=bool)
+                for s in other:
+                    some |= ~np.isnan(f[s, li])
+                idx = np.flatnonzero(some & (cal >= off))
+                del some
+                q = ckey_cal[idx] - off
+                pos = np.minimum(np.searchsorted(ckey_cal, q), n_cells - 1)
+                hit = ckey_cal[pos] == q
+                f[s_n, li, idx[hit]] = a[pos[hit]]
+                del idx, q, pos, hit
+            del cal, ckey_cal
+        self.a, self.f = a, f
+        # ---- pre-aggregates: combo x period cube K, per-item block prefix sums Q (blocks of _BLOCK cells)
+        lens = np.diff(self.cell_off)
+        nb = -(-lens // _BLOCK)
+        self.q_off = np.concatenate([[0], np.cumsum(nb + 1)]).astype(np.int64)
+        n_q = int(self.q_off[-1])
+        # block b of item i starts at cell cell_off[i] + b * _BLOCK; its sum goes to Q position q_off[i] + 1 + b
+        b_item = np.repeat(np.arange(n_i, dtype=np.int64), nb)
+        b_local = np.arange(len(b_item), dtype=np.int64) - np.repeat(np.cumsum(nb) - nb, nb)
+        b_start = self.cell_off[:-1][b_item] + b_local * _BLOCK
+        b_pos = self.q_off[:-1][b_item] + 1 + b_local
+        del b_item, b_local
+        combo_cell = combo[cell_row] * n_pc + self.cell_p
+        groups = [(nbv, np.flatnonzero(nb == nbv)) for nbv in np.unique(nb)]
+        self.K = np.zeros((n_s, n_l, len(_TERMS), n_c, n_pc))
+        self.Q = np.zeros((n_s, n_l, _N_ITEM_TERMS, n_q))
+        inv_cell, use_cell = self.inv_scale[cell_row], self.usable[cell_row].astype(np.float64)
         for si in range(n_s):
             for li in range(n_l):
-                for k, arr in _terms_iter(f[si, li], a, self.inv_scale, self.usable.astype(np.float64)):
-                    if n_i:
-                        self.K[si, li, k] = np.add.reduceat(arr, starts, axis=0) if n_c else 0
-                    if k < _N_ITEM_TERMS:
-                        blk = np.pad(arr, ((0, 0), (0, pad))) if pad else arr
-                        sums = blk.reshape(n_i, n_b, _BLOCK).sum(axis=2)
-                        np.cumsum(sums.T, axis=0, out=self.Q[si, li, 1:, k])
+                sums = np.zeros((_N_ITEM_TERMS, n_q))
+                for k, arr in _terms_iter(f[si, li], a, inv_cell, use_cell):
+                    if n_c:
+                        self.K[si, li, k] = np.bincount(combo_cell, weights=arr, minlength=n_c * n_pc
+                                                        ).reshape(n_c, n_pc)
+                    if k < _N_ITEM_TERMS and n_cells:
+                        sums[k, b_pos] = np.add.reduceat(arr, b_start)
+                q = self.Q[si, li]
+                for nbv, rows in groups:
+                    idx = self.q_off[rows][:, None] + np.arange(nbv + 1)
+                    q[:, idx] = np.cumsum(sums[:, idx], axis=2)
+                del sums
 
     # ---------------------------------------------------------------- helpers
     def _period_range(self, period_from, period_to) -> tuple[int, int]:
-        """Inclusive period index range clipped to the data (p0 > p1 = empty)."""
+        """Inclusive range of the periods with rows (indices into self.pc) clipped to the data (p0 > p1 = empty)."""
         lo, hi = 0, self.n_periods - 1
         if period_from is not None:
             lo = max(lo, self._pidx(period_from, "from"))
         if period_to is not None:
             hi = min(hi, self._pidx(period_to, "to"))
-        return lo, hi
+        if lo > hi:
+            return 1, 0
+        return int(np.searchsorted(self.pc, lo, "left")), int(np.searchsorted(self.pc, hi, "right")) - 1
 
     def _pidx(self, value, which: str) -> int:
         """Period index of a period spelling (2025-03, 2025-W05, a date) or a date/Timestamp (floored to its period)."""
@@ -410,37 +533,72 @@ class ForecastCube:
         arr = np.stack(out)  # (S', L'', 10, G, P'')
         return arr, by, s_list, l_list if by_lag else None, p0 if by_period else None, key_tables, n_pp
 
-    def _item_range(self, si: int, l_list: list[int], p0: int, p1: int) -> np.ndarray:
-        """Per item sums of the 10 terms over periods p0..p1 → (L', 10, I) via block prefix sums + edges."""
-        b0 = -(-p0 // _BLOCK)
-        b1 = (p1 + 1) // _BLOCK
-        res = np.zeros((len(l_list), len(_TERMS), self.n_items))
-        if b0 < b1:
-            q = self.Q[si][l_list]  # (L', nb+1, 8, I)
-            res[:, :_N_ITEM_TERMS] = q[:, b1] - q[:, b0]
-            edges = [(p0, b0 * _BLOCK - 1), (b1 * _BLOCK, p1)]
+    def _bounds(self, rows: np.ndarray | None, p0: int, p1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cell index range [lo, hi) of each item (`rows`, None = all) over the periods p0..p1."""
+        if rows is None:
+            rows = np.arange(self.n_items, dtype=np.int64)
+            lo, hi = self.cell_off[:-1], self.cell_off[1:]
         else:
-            edges = [(p0, p1)]
-        for lo, hi in edges:
-            if lo > hi:
-                continue
-            for j, li in enumerate(l_list):
-                res[j, :_N_ITEM_TERMS] += _grid_terms(self.f[si, li, :, lo:hi + 1], self.a[:, lo:hi + 1])
+            lo, hi = self.cell_off[rows], self.cell_off[rows + 1]
+        if p0 > 0:
+            lo = np.searchsorted(self.ckey, rows * self.n_pc + p0)
+        if p1 < self.n_pc - 1:
+            hi = np.searchsorted(self.ckey, rows * self.n_pc + p1 + 1)
+        return lo, hi
+
+    def _cells(self, rows: np.ndarray | None, p0: int, p1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The cells of items `rows` (None = all) in periods p0..p1, item-major: cell indices, the position in
+        rows of each cell's item, and the cell count per item."""
+        lo, hi = self._bounds(rows, p0, p1)
+        lens = hi - lo
+        which = np.repeat(np.arange(len(lo), dtype=np.int64), lens)
+        idx = np.arange(len(which), dtype=np.int64) + np.repeat(lo - (np.cumsum(lens) - lens), lens)
+        return idx, which, lens
+
+    def _item_range(self, si: int, l_list: list[int], p0: int, p1: int) -> np.ndarray:
+        """Per item sums of the 10 terms over periods p0..p1 → (L', 10, I): the whole blocks of _BLOCK cells from
+        the prefix sums Q, the up to 2 x (_BLOCK - 1) cells at either edge from the cells."""
+        lo, hi = self._bounds(None, p0, p1)
+        off = self.cell_off[:-1]
+        b0 = -(-(lo - off) // _BLOCK)
+        b1 = (hi - off) // _BLOCK
+        head_end = np.minimum(hi, off + b0 * _BLOCK)
+        tail_start = np.maximum(off + b1 * _BLOCK, head_end)
+        j = np.arange(_BLOCK - 1)
+        idx = np.concatenate([lo[:, None] + j, tail_start[:, None] + j], axis=1)
+        ok = np.concatenate([idx[:, :_BLOCK - 1] < head_end[:, None], idx[:, _BLOCK - 1:] < hi[:, None]], axis=1)
+        idx = np.where(ok, idx, 0)
+        a_edge = np.where(ok, self.a[idx], np.nan) if len(self.a) else np.full(idx.shape, np.nan)
+        mid = b1 > b0
+        qa, qb = self.q_off[:-1] + np.where(mid, b0, 0), self.q_off[:-1] + np.where(mid, b1, 0)
+        res = np.zeros((len(l_list), len(_TERMS), self.n_items))
+        for j, li in enumerate(l_list):
+            q = self.Q[si, li]
+            res[j, :_N_ITEM_TERMS] = q[:, qb] - q[:, qa]
+            f_edge = np.where(ok, self.f[si, li][idx], np.nan) if len(self.a) else a_edge
+            res[j, :_N_ITEM_TERMS] += _grid_terms(f_edge, a_edge)
         res[:, 8] = res[:, 4] * self.inv_scale
         res[:, 9] = res[:, 0] * self.usable
         return res
 
-    def _cells_grouped(self, si: int, l_list: list[int], p0: int, p1: int, gid: np.ndarray, n_g: int) -> np.ndarray:
-        """Terms per group and period from the item x period cells of the units with gid >= 0 → (L', 10, G, P')."""
+    def _cell_groups(self, gid: np.ndarray, p0: int, p1: int):
+        """The cells of the units with gid >= 0 in p0..p1: cell indices, bincount key (group x period), actuals,
+        1 / MASE scale and usable flag per cell."""
         rows = np.flatnonzero(gid >= 0)
-        g = gid[rows]
-        a = self.a[rows, p0:p1 + 1]
-        inv, usable = self.inv_scale[rows], self.usable[rows].astype(np.float64)
-        out = np.zeros((len(l_list), len(_TERMS), n_g, p1 - p0 + 1))
+        idx, which, _lens = self._cells(rows, p0, p1)
+        r = rows[which]
+        key = gid[r] * (p1 - p0 + 1) + (self.cell_p[idx] - p0)
+        return idx, key, self.a[idx], self.inv_scale[r], self.usable[r].astype(np.float64)
+
+    def _cells_grouped(self, si: int, l_list: list[int], p0: int, p1: int, gid: np.ndarray, n_g: int) -> np.ndarray:
+        """Terms per group and period from the item-period cells of the units with gid >= 0 → (L', 10, G, P')."""
+        n_pp = p1 - p0 + 1
+        idx, key, a, inv, usable = self._cell_groups(gid, p0, p1)
+        out = np.zeros((len(l_list), len(_TERMS), n_g, n_pp))
         for j, li in enumerate(l_list):
-            f = self.f[si, li][rows, p0:p1 + 1]
+            f = self.f[si, li][idx]
             for k, arr in _terms_iter(f, a, inv, usable):
-                out[j, k] = _group_axis(arr, g, n_g, axis=0)
+                out[j, k] = np.bincount(key, weights=arr, minlength=n_g * n_pp).reshape(n_g, n_pp)
         return out
 
     def _empty_sums(self, by: list[str]) -> pd.DataFrame:
@@ -474,7 +632,7 @@ class ForecastCube:
                 sort_keys[c] = idx
             elif c == "period":
                 idx = p0 + pi
-                cols[c] = self.period_starts[idx]
+                cols[c] = self.period_starts[self.pc[idx]]
                 sort_keys[c] = idx
             elif c == "item":
                 idx = key_tables[c][gi]
@@ -543,19 +701,16 @@ class ForecastCube:
         gid, key_tables, n_g = _unit_groups(ucodes, self.n_items, self._item_mask(filters),
                                             {c: (len(self.item_codes) if c == "item" else len(self.attributes[c]))
                                              for c in item_keys})
-        rows = np.flatnonzero(gid >= 0)
-        g = gid[rows]
-        a = self.a[rows, p0:p1 + 1]
-        inv, usable = self.inv_scale[rows], self.usable[rows].astype(np.float64)
         n_pp = p1 - p0 + 1
+        idx, key, a, inv, usable = self._cell_groups(gid, p0, p1)
         arr = np.zeros((len(s_all), len(l_list), len(_TERMS), n_g, n_pp))
         for j, li in enumerate(l_list):
-            fs = self.f[:, li][:, rows, p0:p1 + 1]
+            fs = self.f[:, li][:, idx]
             matched = ~np.isnan(a) & ~np.isnan(fs).any(axis=0)
             for si in s_all:
                 f = np.where(matched, fs[si], np.nan)
                 for k, term in _terms_iter(f, a, inv, usable):
-                    arr[si, j, k] = _group_axis(term, g, n_g, axis=0)
+                    arr[si, j, k] = np.bincount(key, weights=term, minlength=n_g * n_pp).reshape(n_g, n_pp)
         if "lag" not in by:
             arr = arr.sum(axis=1, keepdims=True)
         if "period" not in by:
@@ -611,16 +766,20 @@ class ForecastCube:
         p0, p1 = self._period_range(period_from, period_to)
         if not li or p0 > p1:
             return np.full(self.n_items, np.nan), np.zeros(self.n_items, dtype=bool)
-        f = self.f[si, li[0], :, p0:p1 + 1]
-        a = self.a[:, p0:p1 + 1]
+        idx, which, lens = self._cells(None, p0, p1)
+        f = self.f[si, li[0]][idx]
+        a = self.a[idx]
         valid = ~(np.isnan(f) | np.isnan(a))
-        from_end = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1]
+        after = np.cumsum(valid[::-1], dtype=np.int64)[::-1]      # valid cells from here to the last cell
+        end = np.cumsum(lens)                                       # each item's end (exclusive)
+        after_end = np.append(after, 0)[end]                        # valid cells after each item
+        from_end = after - after_end[which]
         take = valid & (from_end <= self.tracking_window)
         e = np.where(take, f - a, 0.0)
-        n = take.sum(axis=1)
-        sum_e = e.sum(axis=1)
+        n = np.bincount(which, weights=take, minlength=self.n_items)
+        sum_e = np.bincount(which, weights=e, minlength=self.n_items)
         mad = np.full(self.n_items, np.nan)
-        np.divide(np.abs(e).sum(axis=1), n, out=mad, where=n > 0)
+        np.divide(np.bincount(which, weights=np.abs(e), minlength=self.n_items), n, out=mad, where=n > 0)
         ts = np.full(self.n_items, np.nan)
         np.divide(sum_e, mad, out=ts, where=(mad > 0) & np.isfinite(mad))
         return ts, np.abs(np.nan_to_num(ts, nan=0.0)) > self.tracking_limit
@@ -634,12 +793,14 @@ class ForecastCube:
         if not pos or p0 > p1 or not li:
             return pd.DataFrame({"item": pd.Series([], dtype=object), "period": pd.Series([], dtype="datetime64[ns]"),
                                  "actual": pd.Series([], dtype=float), "forecast": pd.Series([], dtype=float)})
-        a = self.a[pos, p0:p1 + 1]
-        f = self.f[si, li[0]][pos, p0:p1 + 1]
+        rows = np.asarray(pos, dtype=np.int64)
+        idx, which, _lens = self._cells(rows, p0, p1)
+        a = self.a[idx]
+        f = self.f[si, li[0]][idx]
         keep = ~(np.isnan(a) & np.isnan(f))
-        ii, pp = np.nonzero(keep)
-        return pd.DataFrame({"item": self.item_codes[np.asarray(pos)[ii]], "period": self.periods[p0 + pp],
-                             "actual": a[ii, pp], "forecast": f[ii, pp]})
+        idx, which = idx[keep], which[keep]
+        return pd.DataFrame({"item": self.item_codes[rows[which]], "period": self.periods[self.pc[self.cell_p[idx]]],
+                             "actual": a[keep], "forecast": f[keep]})
 
     def items_of(self, filters: dict[str, list[str]] | None) -> list[str]:
         """Item codes matching the filters, sorted."""
@@ -657,11 +818,12 @@ class ForecastCube:
 
     def frame(self) -> pd.DataFrame:
         """Every (item, period, lag, stage) cell with A or F as a long frame (tests and exports; not for views)."""
-        s, l, i, p = np.nonzero(~np.isnan(self.f))
-        out = pd.DataFrame({"item": self.item_codes[i], "period": self.periods[p],
+        s, l, c = np.nonzero(~np.isnan(self.f))
+        i = np.repeat(np.arange(self.n_items), np.diff(self.cell_off))[c]
+        out = pd.DataFrame({"item": self.item_codes[i], "period": self.periods[self.pc[self.cell_p[c]]],
                             "lag": np.asarray(self.lags, dtype=np.int64)[l],
                             "stage": np.array(self.stages, dtype=object)[s],
-                            "actual": self.a[i, p], "forecast": self.f[s, l, i, p]})
+                            "actual": self.a[c], "forecast": self.f[s, l, c]})
         for name in [*self.attr_names, "abc", "xyz"]:
             out[name] = np.array(self.attributes[name], dtype=object)[self._attr_codes[name][i]]
         return out
@@ -684,7 +846,8 @@ class ForecastCube:
 
     def memory_mb(self) -> float:
         """Approximate resident size of the cube's arrays in MB."""
-        return sum(x.nbytes for x in (self.a, self.f, self.K, self.Q)) / 1048576
+        return sum(x.nbytes for x in (self.a, self.f, self.K, self.Q, self.ckey, self.cell_p, self.cell_off,
+                                      self.q_off)) / 1048576
 
 
 def _day_to_pnum(days: np.ndarray, cadence: str) -> np.ndarray:

@@ -24,6 +24,9 @@ Import rules (``import_file``)
   through binary COPY. For big PostgreSQL loads the table's foreign keys are dropped and
   re-added (validated) inside the same transaction, which takes an exclusive lock on the
   table for the duration of the import.
+* A Parquet forecast file of more than ``stream.STREAM_ROWS`` rows is read, checked, compared and
+  written batch by batch in one transaction (``kpis.forecast.stream``); at any problem it is rolled
+  back and the whole file is checked as above, so the report is the same.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from sqlalchemy import Engine, insert, update
 
 from kpis.access.users import User, require
 from kpis.config import AppConfig
+from kpis.forecast import stream
 from kpis.forecast.bulk import (
     _BULK_ROWS,
     _bp,
@@ -125,6 +129,10 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
         except FileNotFoundError:
             raise ImportFailed([Problem(name, None, None, "file not found")]) from None
     progress(0.02, f"reading {name}")
+    if stream.streamable(data, name, kind):  # a big Parquet forecast file: batch by batch (kpis.forecast.stream)
+        done = _import_streamed(engine, data, name=name, config=config, user=user, progress=progress)
+        if done is not None:
+            return done
     table = _read(data, name, sheet, max_mb=config.app.max_upload_mb)
     sheet_read = table.sheet
     progress(0.15, f"checking {table.n:,} rows")
@@ -143,6 +151,11 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
     result = retrying(write)
     result.sheet = sheet_read
     del write, rows   # free the import's arrays before the cube takes its memory
+    return _after_import(engine, config, result, progress)
+
+
+def _after_import(engine: Engine, config: AppConfig, result: ForecastImportResult, progress: Progress
+                  ) -> ForecastImportResult:
     _release_memory()
     if result.changed:
         # Build the cube (and its on-disk snapshot) now, at load time, so the first page render after an
@@ -150,9 +163,40 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
         progress(1.0, "preparing the accuracy views")
         try:
             get_cube(engine, config, forecast_version(engine))
-        except Exception:  # noqa: BLE001 - the views will build the cube on demand instead
+        except Exception:  # noqa: BLE001 - the views will build the cube on demand instead (or say it is too large)
             pass
     return result
+
+
+def _import_streamed(engine: Engine, data: bytes, *, name: str, config: AppConfig, user: User,
+                     progress: Progress) -> ForecastImportResult | None:
+    """A big Parquet forecast file batch by batch in one transaction; None when it has a problem (nothing written:
+    the whole-file path then reports it as always)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from kpis.store.repo import find_import
+
+    sha = hashlib.sha256(data).hexdigest()
+    n = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+
+    def run() -> ForecastImportResult | None:
+        fresh = ForecastImportResult(filename=name, rows=n, kind="forecasts")
+        return stream.import_streamed(engine, data, name=name, config=config, user=user, sha256=sha, now=utcnow(),
+                                      progress=progress, result=fresh)
+
+    result = retrying(run)
+    if result is None:
+        return None
+    result.sheet = None
+    del data
+    if not result.changed:
+        result.previous = find_import(engine, sha, "forecasts")
+        progress(1.0, "no changes")
+    else:
+        progress(1.0, result.summary())
+    return _after_import(engine, config, result, progress)
 
 
 

@@ -96,48 +96,87 @@ def _fetch_keys(conn, table: str, stages: list[str] | None, where: str = "", whe
     if dialect == "postgresql":
         return _pg_fetch(conn, sql, params)
     raw = conn.connection.driver_connection
-    rows = raw.execute(sql, params).fetchall()
-    if not rows:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     max_id = raw.execute(f"SELECT max(item_id) FROM {table}").fetchone()[0] or 0
-    if max_id < (1 << 21):  # keys are exact in float64: one C-level pass over the row tuples
-        flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=2 * len(rows))
-        del rows
-        pairs = flat.reshape(-1, 2)
-        return pairs[:, 0].astype(np.int64), pairs[:, 1].copy()
-    k, v = zip(*rows)
-    del rows
-    return np.array(k, dtype=np.int64), np.array(v, dtype=np.float64)
+    exact = max_id < (1 << 21)  # keys are exact in float64: one C-level pass over the row tuples
+    cur = raw.execute(sql, params)
+    keys, vals = [], []
+    try:
+        while True:  # in chunks: never a list of every row as Python tuples
+            rows = cur.fetchmany(_FETCH_ROWS)
+            if not rows:
+                break
+            if exact:
+                flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=2 * len(rows))
+                del rows
+                pairs = flat.reshape(-1, 2)
+                keys.append(pairs[:, 0].astype(np.int64))
+                vals.append(pairs[:, 1].copy())
+                del flat, pairs
+            else:
+                k, v = zip(*rows)
+                del rows
+                keys.append(np.array(k, dtype=np.int64))
+                vals.append(np.array(v, dtype=np.float64))
+    finally:
+        cur.close()
+    return _joined(keys, vals)
+
+
+def _joined(keys: list[np.ndarray], vals: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    if not keys:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    if len(keys) == 1:
+        return keys[0], vals[0]
+    k = np.concatenate(keys)
+    keys.clear()
+    v = np.concatenate(vals)
+    vals.clear()
+    return k, v
+
+
+_FETCH_ROWS = 500_000
+_PG_RECORD = np.dtype([("nf", ">i2"), ("l0", ">i4"), ("k", ">i8"), ("l1", ">i4"), ("v", ">f8")])
 
 
 def _pg_fetch(conn, sql: str, params: list) -> tuple[np.ndarray, np.ndarray]:
-    """Run `SELECT k (int8), v (float8) ...` on PostgreSQL as one binary COPY of two arrays."""
+    """Run `SELECT k (int8), v (float8) ...` on PostgreSQL as a binary COPY, decoded record batch by batch (the
+    memory is the arrays, never the whole COPY stream)."""
     raw = conn.connection.driver_connection
     buf = bytearray()
+    keys, vals = [], []
+    header = True
+    size = _PG_RECORD.itemsize
     with raw.cursor() as cur:
         # COPY takes no server-side parameters; psycopg binds them client-side with proper quoting.
-        with cur.copy(f"COPY (SELECT array_agg(k), array_agg(v::float8) FROM ({sql}) q) TO STDOUT (FORMAT binary)",
+        with cur.copy(f"COPY (SELECT k::int8, v::float8 FROM ({sql}) q) TO STDOUT (FORMAT binary)",
                       params or None) as cp:
             while True:
                 chunk = cp.read()
                 if not chunk:
                     break
                 buf += chunk
-    mv = memoryview(buf)
-    pos = 19 + 2  # header, field count
-    out = []
-    for dtype in (">i8", ">f8"):
-        (length,) = np.frombuffer(mv[pos:pos + 4], dtype=">i4")
-        pos += 4
-        if length < 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-        ndim = int(np.frombuffer(mv[pos:pos + 4], dtype=">i4")[0])
-        n = int(np.frombuffer(mv[pos + 12:pos + 16], dtype=">i4")[0]) if ndim else 0
-        start = pos + 12 + 8 * ndim
-        rec = np.frombuffer(mv[start:start + 12 * n], dtype=np.dtype([("l", ">i4"), ("v", dtype)]))
-        out.append(rec["v"].astype(np.int64 if dtype == ">i8" else np.float64))
-        pos += int(length)
-    return out[0], out[1]
+                if header:
+                    if len(buf) < 19:
+                        continue
+                    ext = int.from_bytes(buf[15:19], "big")
+                    if len(buf) < 19 + ext:
+                        continue
+                    del buf[:19 + ext]
+                    header = False
+                n = len(buf) // size
+                if n >= 65536:
+                    rec = np.frombuffer(buf, dtype=_PG_RECORD, count=n)
+                    keys.append(rec["k"].astype(np.int64))
+                    vals.append(rec["v"].astype(np.float64))
+                    del rec
+                    del buf[:n * size]
+    n = len(buf) // size
+    if n:
+        rec = np.frombuffer(buf, dtype=_PG_RECORD, count=n)
+        keys.append(rec["k"].astype(np.int64))
+        vals.append(rec["v"].astype(np.float64))
+        del rec
+    return _joined(keys, vals)
 
 
 @dataclass

@@ -1,0 +1,216 @@
+"""Big forecast files in bounded memory: a Parquet forecast file read, checked, compared and written record batch
+by record batch, all in one transaction.
+
+Only the path for clean files streams. Every batch is checked with the same rules as a whole file
+(``kpis.forecast.validate``), and what only the whole file shows (a key repeated in another batch, batches of
+different granularity) is checked across batches. At the first problem of any kind the transaction is rolled back
+(nothing written) and the whole file is checked the usual way, so a file with problems gets exactly the report
+it always got (file, row, column). The memory of a clean import is one batch, 8 bytes per row for the duplicate
+check and 16 bytes per stored forecast row for the comparison, instead of every column of every row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import numpy as np
+
+from kpis.access.users import User
+from kpis.config import AppConfig
+from kpis.forecast.bulk import _BULK_ROWS, _Columns, _pg_add_fks, _pg_drop_fks, _pg_write, _sqlite_write
+from kpis.forecast.common import Progress, _period_start
+from kpis.forecast.sql import _fetch_keys, _items, _stored_cadence
+from kpis.ingest import ImportFailed, _Collector
+
+STREAM_ROWS = 1_000_000  # files with more rows than this stream; also the rows of one batch
+
+
+class _Fallback(Exception):
+    """Something only the whole-file check can report as it always has: roll back and check the whole file."""
+
+
+def streamable(data: bytes, name: str, kind: str) -> bool:
+    """A Parquet forecast file with more than STREAM_ROWS rows and plain column names."""
+    if kind != "forecasts" or not name.lower().endswith((".parquet", ".pq")):
+        return False
+    try:
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(io.BytesIO(data)).schema_arrow
+        rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+    except Exception:  # noqa: BLE001 - unreadable: the whole-file path reports it
+        return False
+    keys = [n.strip().lower() for n in meta.names]
+    plain = (all(k and not k.startswith(("unnamed:", "__index_level_")) for k in keys) and len(set(keys)) == len(keys)
+             and not (meta.pandas_metadata or {}).get("index_columns"))
+    return plain and rows > STREAM_ROWS
+
+
+def _batches(data: bytes, name: str):
+    """(first file row, _Table) per record batch, as validate._read makes them for a Parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kpis.forecast.validate import _Table
+
+    pf = pq.ParquetFile(io.BytesIO(data))
+    first = 1
+    for batch in pf.iter_batches(batch_size=STREAM_ROWS):
+        cols = []
+        for i, f in enumerate(batch.schema):
+            col = batch.column(i)
+            if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+                col = col.dictionary_encode()
+            cols.append(col)
+        df = pa.table(cols, names=batch.schema.names).to_pandas(date_as_object=False)
+        del cols, batch
+        rows = np.arange(first, first + len(df), dtype=np.int64)
+        labels, columns = {}, {}
+        for i, c in enumerate(df.columns):
+            labels[str(c).strip().lower()] = str(c).strip()
+            columns[str(c).strip().lower()] = df.iloc[:, i]
+        yield first, _Table(name, columns, labels, rows)
+        first += len(df)
+        del df, columns
+
+
+def import_streamed(engine, data: bytes, *, name: str, config: AppConfig, user: User, sha256: str, now: dt.datetime,
+                    progress: Progress, result):
+    """Import a clean forecast file batch by batch in one transaction; None when the whole-file path must run
+    instead (any problem: nothing written)."""
+    from sqlalchemy import insert, update
+
+    from kpis.forecast.load import CHANGED_ROWS_KEPT, _check_granularity, _changed_rows
+    from kpis.forecast.validate import _validate_forecasts
+    from kpis.store.models import AuditEvent, ImportBatch
+
+    stages_cfg = list(config.forecast.stages)
+    with engine.connect() as conn:
+        stored = _stored_cadence(conn)
+    n_total = result.rows
+    batches = _batches(data, name)
+    with engine.connect() as conn:
+        dialect = conn.dialect.name
+        fk_off = dialect == "sqlite" and n_total > _BULK_ROWS
+        if fk_off:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            trans = conn.begin()
+            raw_cur = None
+            try:
+                if dialect == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    conn.exec_driver_sql("LOCK TABLE demand_actual, forecast IN SHARE ROW EXCLUSIVE MODE")
+                known = _items(conn)
+                old_k, old_v = _fetch_keys(conn, "forecast", stages_cfg)
+                order = np.argsort(old_k)
+                ks, vs = old_k[order], old_v[order]
+                del old_k, old_v, order
+                batch_id = conn.execute(insert(ImportBatch).values(
+                    kind="forecasts", filename=name, sha256=sha256, rows_in_file=n_total, inserted=0, updated=0,
+                    unchanged=0, created_at=now, created_by=user.name).returning(ImportBatch.id)).scalar_one()
+                keys, changed_rows, cadence, ignored = [], [], None, ()
+                used_stages: set[str] = set()
+                inserted = updated = 0
+                fks = []
+                writer = _sqlite_write if dialect == "sqlite" else _pg_write
+                if dialect == "postgresql" and n_total > _BULK_ROWS:
+                    raw_cur = conn.connection.driver_connection.cursor()
+                    fks = _pg_drop_fks(raw_cur, "forecast")
+                for first, table in batches:
+                    bag = _Collector(name, config.app.max_import_errors)
+                    try:
+                        rows = _validate_forecasts(table, bag, stored or cadence, known, stages_cfg)
+                    except ImportFailed:
+                        raise _Fallback from None
+                    del table
+                    if cadence is None:
+                        cadence, ignored = rows.cadence, rows.ignored
+                        _check_granularity(conn, rows, name)
+                    elif rows.cadence != cadence:
+                        raise _Fallback
+                    used_stages.update(rows.stages)
+                    ids = np.array([known[c][0] for c in rows.items], dtype=np.int64)
+                    row_ids = ids[rows.item_codes]
+                    day = _period_start(rows.period, rows.cadence).astype(np.int64)
+                    stg = np.array([stages_cfg.index(s) for s in rows.stages], dtype=np.int64)[rows.stage_codes]
+                    key = (row_ids << 32) | (day << 16) | (rows.lag << 6) | stg
+                    keys.append(key)
+                    if len(ks):
+                        pos = np.minimum(np.searchsorted(ks, key), len(ks) - 1)
+                        found = ks[pos] == key
+                        old = vs[pos]
+                        changed = found & ~np.isclose(rows.value, old, rtol=1e-12, atol=1e-12)
+                        is_new = ~found
+                    else:
+                        old = np.full(rows.n, np.nan)
+                        changed = np.zeros(rows.n, dtype=bool)
+                        is_new = np.ones(rows.n, dtype=bool)
+                    inserted += int(is_new.sum())
+                    updated += int(changed.sum())
+                    if changed.any() and len(changed_rows) < CHANGED_ROWS_KEPT:
+                        changed_rows += _changed_rows(rows, changed, old, day, rows.lag, rows.stage_codes,
+                                                      "forecasts")[:CHANGED_ROWS_KEPT - len(changed_rows)]
+                    cols = _Columns(row_ids, day, rows.lag, rows.stage_codes, rows.stages, rows.value, int(batch_id))
+                    done = first - 1
+
+                    def part(frac: float, text: str, done=done, n=rows.n) -> None:
+                        progress(0.05 + 0.9 * (done + n * min(max(frac - 0.4, 0) / 0.55, 1.0)) / n_total, text)
+
+                    if is_new.any() or changed.any():
+                        try:
+                            if dialect == "postgresql":
+                                writer(conn, "forecast", cols, is_new, changed, part, manage_fks=False)
+                            else:
+                                writer(conn, "forecast", cols, is_new, changed, part)
+                        except Exception as e:  # a key repeated across batches, both new: the whole-file check says so
+                            if "IntegrityError" in {c.__name__ for c in type(e).__mro__}:
+                                raise _Fallback from None
+                            raise
+                    progress(0.05 + 0.9 * (done + rows.n) / n_total, f"{done + rows.n:,} of {n_total:,} rows")
+                    del rows, cols, key, is_new, changed, old, row_ids, day, stg
+                all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
+                keys.clear()
+                all_keys.sort()
+                if len(all_keys) > 1 and (all_keys[1:] == all_keys[:-1]).any():
+                    raise _Fallback  # a key repeated across batches: the whole-file check names both rows
+                del all_keys
+                if fks:
+                    progress(0.96, "checking references")
+                    _pg_add_fks(raw_cur, "forecast", fks)
+                result.inserted, result.updated = inserted, updated
+                result.unchanged = n_total - inserted - updated
+                result.ignored_columns = ignored
+                if not result.changed:
+                    trans.rollback()
+                    return result
+                result.batch_id = int(batch_id)
+                conn.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(
+                    inserted=inserted, updated=updated, unchanged=result.unchanged))
+                conn.execute(insert(AuditEvent), [{
+                    "at": now, "actor": user.name, "action": "import", "entity": "import_batch",
+                    "entity_id": str(batch_id),
+                    "details": {"file": name, "kind": "forecasts", "inserted": inserted, "updated": updated,
+                                "unchanged": result.unchanged, "sha256": sha256, "items_added": 0,
+                                "items_changed": 0, "changed_item_attributes": [], "changed_values": changed_rows},
+                }])
+                progress(0.98, "committing")
+                trans.commit()
+                return result
+            except _Fallback:
+                trans.rollback()
+                return None
+            except BaseException:
+                if trans.is_active:
+                    trans.rollback()
+                raise
+            finally:
+                if raw_cur is not None:
+                    raw_cur.close()
+        finally:
+            if fk_off:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
