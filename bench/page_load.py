@@ -71,7 +71,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 # Resolves with performance.now() at the moment the page first showed as finished, once that has held for
 # `hold` ms without interruption (a condition that breaks again, e.g. a rerun starting, resets the clock).
-DONE_JS = """([marker, since, hold]) => new Promise((resolve) => {
+DONE_JS = """([marker, since, hold]) => new Promise((resolve, reject) => {
+  // A page that never finishes (an error shown instead of the page, a missing marker) fails the bench.
+  setTimeout(() => reject(new Error('not finished after 120 s; the page shows: ' +
+    ((document.querySelector('[data-testid="stMain"]') || {}).innerText || '').slice(0, 300))), 120000);
   const finished = () => {
     const app = document.querySelector('[data-testid="stApp"]');
     const main = document.querySelector('[data-testid="stMain"]');
@@ -108,12 +111,16 @@ def build_database(work: Path, items: int, periods: int, lags: int) -> str:
     marker = work / "sizes.json"
     sizes = {"items": items, "periods": periods, "lags": lags}
     url = f"sqlite:///{db}"
+    from kpis.store.engine import make_engine, upgrade
+
     if db.exists() and marker.exists() and json.loads(marker.read_text()) == sizes:
+        engine = make_engine(url)
+        upgrade(engine)   # a kept database from an earlier version of the app: migrations keep its data
+        engine.dispose()
         return url
     from kpis.access.users import User
     from kpis.config import load_config
     from kpis.forecast.load import import_file
-    from kpis.store.engine import make_engine, upgrade
 
     for f in work.glob("bench.db*"):
         f.unlink()
