@@ -247,3 +247,11 @@ def test_readme_links_the_methodology():
     assert "](docs/methodology.md" in text, "README.md does not link docs/methodology.md"
     section = text.split("## How the numbers are computed", 1)[1].split("\n## ", 1)[0]
     assert "](docs/methodology.md" in section
+
+
+def test_every_picture_and_link_in_the_readme_exists():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(((?:docs|data|bench|tests|kpis|pages)/[^)#\s]+)\)", text)
+    assert targets
+    missing = [t for t in targets if not (ROOT / t).exists()]
+    assert not missing, missing
