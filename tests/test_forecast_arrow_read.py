@@ -1,0 +1,142 @@
+"""Big SQLite reads of demand and forecast rows go through Apache Arrow's SQLite driver (ADBC) in parallel rowid ranges
+(kpis.forecast.sql._arrow_fetch). They must return exactly what the sqlite3 module returns, bind every value, fall
+back when the driver cannot answer, and never mix two moments of the data in one cube."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kpis import forecast
+from kpis.forecast import cache as cube_cache
+from kpis.forecast import sql as fsql
+from tests.test_forecast_stream import DEMAND, forecasts_frame, load, parquet
+
+
+@pytest.fixture(autouse=True)
+def no_cube_snapshots(monkeypatch):
+    monkeypatch.setenv("SOP_PULSE_CUBE_CACHE", "off")
+    cube_cache.clear_cache()
+    yield
+    cube_cache.clear_cache()
+
+
+@pytest.fixture
+def arrow_always(monkeypatch):
+    """The Arrow path for every table size, with more readers than rows in some ranges."""
+    monkeypatch.setattr(fsql, "_ARROW_MIN_ROWS", 0)
+    monkeypatch.setattr(fsql, "_reader_count", lambda: 3)
+
+
+def _loaded(engine, config, admin) -> None:
+    load(engine, config, admin, DEMAND, "demand", "d.csv")
+    load(engine, config, admin, parquet(forecasts_frame()), "forecasts", "f.parquet")
+
+
+def _read(engine, table, stages, where="", params=None):
+    with engine.connect() as conn:
+        k, v = fsql._fetch_keys(conn, table, stages, where, params)
+    order = np.argsort(k)
+    return k[order], v[order]
+
+
+def _sqlite_only(engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the Arrow read is the SQLite path (PostgreSQL reads by binary COPY)")
+
+
+def test_arrow_read_returns_what_sqlite3_returns(engine, config, admin, arrow_always, monkeypatch):
+    _sqlite_only(engine)
+    _loaded(engine, config, admin)
+    stages = ["statistical", "consensus"]
+    cases = [("forecast", stages, "", None),
+             # a stage name that would break SQL if it were not bound
+             ("forecast", ["consensus", "it's \"odd\"; DROP TABLE forecast --"], "period BETWEEN ? AND ? AND lag = ?",
+              ["2025-03-01", "2025-05-01", 2]),
+             ("demand_actual", None, "", None)]
+    used = []
+    real = fsql._arrow_fetch
+
+    def spy(*a, **kw):
+        got = real(*a, **kw)
+        used.append(got is not None)
+        return got
+
+    monkeypatch.setattr(fsql, "_arrow_fetch", spy)
+    fast = [_read(engine, *c) for c in cases]
+    assert used == [True, True, True]               # the Arrow path answered every read
+    monkeypatch.setattr(fsql, "_arrow_fetch", lambda *a, **kw: None)
+    slow = [_read(engine, *c) for c in cases]
+    for (fk, fv), (sk, sv) in zip(fast, slow, strict=True):
+        assert len(fk) > 0
+        assert fk.dtype == np.int64 and fv.dtype == np.float64
+        np.testing.assert_array_equal(fk, sk)
+        np.testing.assert_array_equal(fv, sv)       # bit for bit
+    # three items x three periods in range at lag 2, of two stages: consensus (index 0), statistical (not listed: 63)
+    assert sorted(np.unique(fast[1][0] & 63, return_counts=True)[1]) == [9, 9]
+    assert set(np.unique(fast[1][0] & 63)) == {0, 63}
+
+
+def test_cube_is_the_same_whichever_path_reads_it(engine, config, admin, arrow_always, monkeypatch):
+    _sqlite_only(engine)
+    _loaded(engine, config, admin)
+    fast = forecast.get_cube(engine, config, forecast.forecast_version(engine))
+    cube_cache.clear_cache()
+    monkeypatch.setattr(fsql, "_arrow_fetch", lambda *a, **kw: None)
+    slow = forecast.get_cube(engine, config, forecast.forecast_version(engine))
+    assert fast is not slow
+    assert fast.stages == slow.stages
+    for by in (["period", "lag"], ["stage"], ["family"]):
+        pd.testing.assert_frame_equal(fast.accuracy(by, lag=None), slow.accuracy(by, lag=None))
+
+
+def test_without_the_driver_the_sqlite3_module_reads(engine, config, admin, arrow_always, monkeypatch):
+    _sqlite_only(engine)
+    _loaded(engine, config, admin)
+    expected = _read(engine, "forecast", ["statistical", "consensus"])
+    monkeypatch.setitem(sys.modules, "adbc_driver_sqlite.dbapi", None)   # import fails
+    with engine.connect() as conn:
+        assert fsql._arrow_fetch(conn, "forecast", "SELECT 1 AS k, 2 AS v FROM forecast", [], False) is None
+    got = _read(engine, "forecast", ["statistical", "consensus"])
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_small_tables_and_databases_in_memory_use_sqlite3(config, admin, tmp_path):
+    from kpis.store.engine import make_engine, upgrade
+
+    eng = make_engine("sqlite://")
+    upgrade(eng)
+    with eng.connect() as conn:
+        assert fsql._sqlite_file(conn) is None
+    eng.dispose()
+    eng = make_engine(f"sqlite:///{tmp_path / 'small.db'}")
+    upgrade(eng)
+    _loaded(eng, config, admin)
+    with eng.connect() as conn:
+        assert fsql._sqlite_file(conn) == str(tmp_path / "small.db")
+        # 72 forecast rows: far below the size where the Arrow read pays
+        assert fsql._arrow_fetch(conn, "forecast", "SELECT 1 AS k, 2 AS v FROM forecast", [], False) is None
+    eng.dispose()
+
+
+def test_a_commit_between_the_reads_is_read_again(engine, config, admin, monkeypatch):
+    """The parallel readers each see their own moment: when the data version moved while reading, the arrays are
+    read again (up to three times), so a cube never mixes two imports."""
+    _loaded(engine, config, admin)
+    real = fsql._read_raw
+    versions = iter([(1, 2), (2, 2)])
+    calls = []
+
+    def moving(engine_, config_):
+        before, after, raw = real(engine_, config_)
+        b, a = next(versions)
+        calls.append((b, a))
+        return b, a, raw
+
+    monkeypatch.setattr(fsql, "_read_raw", moving)
+    assert fsql._load_raw(engine, config) is not None
+    assert calls == [(1, 2), (2, 2)]
