@@ -54,6 +54,8 @@ _COMBO_BUDGET = 64 * 1024 * 1024
 _MAX_CELLS = 300_000_000  # stage x lag x item-period cells held (8 bytes each, about as much again for the
 #                            prefix sums); the reference case has 8.3 M incl. derived naive, 50,000 items 41.6 M
 _DENSE_CELLS = 50_000_000  # items x periods up to which cells are found with a flag array (else by sorting keys)
+_BUILD_THREADS = 4          # at most this many threads sum the pre-aggregates (one per core)
+_PARALLEL_CELLS = 200_000   # below this many cells one thread is as fast
 _CHUNK = 2_000_000         # packed rows decoded at a time (bounds the temporary arrays of a build)
 
 
@@ -378,20 +380,32 @@ class ForecastCube:
         self.K = np.zeros((n_s, n_l, len(_TERMS), n_c, n_pc))
         self.Q = np.zeros((n_s, n_l, _N_ITEM_TERMS, n_q))
         inv_cell, use_cell = self.inv_scale[cell_row], self.usable[cell_row].astype(np.float64)
-        for si in range(n_s):
-            for li in range(n_l):
-                sums = np.zeros((_N_ITEM_TERMS, n_q))
-                for k, arr in _terms_iter(f[si, li], a, inv_cell, use_cell):
-                    if n_c:
-                        self.K[si, li, k] = np.bincount(combo_cell, weights=arr, minlength=n_c * n_pc
-                                                        ).reshape(n_c, n_pc)
-                    if k < _N_ITEM_TERMS and n_cells:
-                        sums[k, b_pos] = np.add.reduceat(arr, b_start)
-                q = self.Q[si, li]
-                for nbv, rows in groups:
-                    idx = self.q_off[rows][:, None] + np.arange(nbv + 1)
-                    q[:, idx] = np.cumsum(sums[:, idx], axis=2)
-                del sums
+
+        def aggregate(si: int, li: int) -> None:   # writes only K[si, li] and Q[si, li]
+            sums = np.zeros((_N_ITEM_TERMS, n_q))
+            for k, arr in _terms_iter(f[si, li], a, inv_cell, use_cell):
+                if n_c:
+                    self.K[si, li, k] = np.bincount(combo_cell, weights=arr, minlength=n_c * n_pc
+                                                    ).reshape(n_c, n_pc)
+                if k < _N_ITEM_TERMS and n_cells:
+                    sums[k, b_pos] = np.add.reduceat(arr, b_start)
+            q = self.Q[si, li]
+            for nbv, rows in groups:
+                idx = self.q_off[rows][:, None] + np.arange(nbv + 1)
+                q[:, idx] = np.cumsum(sums[:, idx], axis=2)
+
+        # numpy releases the GIL in these loops: the (stage, lag) slices are summed on every core at once
+        pairs = [(si, li) for si in range(n_s) for li in range(n_l)]
+        workers = min(len(pairs), _BUILD_THREADS, os.cpu_count() or 1)
+        if workers > 1 and n_cells >= _PARALLEL_CELLS:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers, thread_name_prefix="sop-pulse-cube") as pool:
+                for done in [pool.submit(aggregate, si, li) for si, li in pairs]:
+                    done.result()
+        else:
+            for si, li in pairs:
+                aggregate(si, li)
 
     # ---------------------------------------------------------------- helpers
     def _period_range(self, period_from, period_to) -> tuple[int, int]:

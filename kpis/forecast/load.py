@@ -49,6 +49,8 @@ from kpis.forecast.bulk import (
     _Columns,
     _pg_write,
     _sqlite_write,
+    checkpoint_later,
+    sqlite_bulk,
 )
 from kpis.forecast.cache import forecast_version, get_cube
 from kpis.forecast.common import (
@@ -159,12 +161,17 @@ def _after_import(engine: Engine, config: AppConfig, result: ForecastImportResul
     _release_memory()
     if result.changed:
         # Build the cube (and its on-disk snapshot) now, at load time, so the first page render after an
-        # import does not pay for it. A failure here never undoes the committed import.
+        # import does not pay for it, while a big SQLite load's log is copied into the database file beside it.
+        # A failure here never undoes the committed import.
+        wait = checkpoint_later(engine) if result.rows > _BULK_ROWS else None
         progress(1.0, "preparing the accuracy views")
         try:
             get_cube(engine, config, forecast_version(engine))
         except Exception:  # noqa: BLE001 - the views will build the cube on demand instead (or say it is too large)
             pass
+        finally:
+            if wait is not None:
+                wait()
     return result
 
 
@@ -208,31 +215,19 @@ def _write(engine: Engine, rows: _Rows, *, kind: str, filename: str, sha256: str
 
     result = ForecastImportResult(filename=filename, rows=rows.n, kind=kind, ignored_columns=rows.ignored)
     now = utcnow()
-    with engine.connect() as conn:
-        # Big SQLite loads skip the per-row foreign-key lookups: every item id was read in this write transaction
-        # (BEGIN IMMEDIATE, no other writer) and import_id is the batch inserted in it. The pragma only changes
-        # outside a transaction, so it is set before and restored after.
-        fk_off = conn.dialect.name == "sqlite" and rows.n > _BULK_ROWS
-        if fk_off:
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            conn.commit()
+    with engine.connect() as conn, sqlite_bulk(conn, rows.n):   # big SQLite loads: see kpis.forecast.bulk
+        trans = conn.begin()
         try:
-            trans = conn.begin()
-            try:
-                changed_anything = _write_in(conn, rows, result, kind=kind, filename=filename, sha256=sha256,
-                                             user=user, now=now, progress=progress)
-                if changed_anything:
-                    trans.commit()
-                else:
-                    trans.rollback()
-            except BaseException:
-                if trans.is_active:
-                    trans.rollback()
-                raise
-        finally:
-            if fk_off:
-                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-                conn.commit()
+            changed_anything = _write_in(conn, rows, result, kind=kind, filename=filename, sha256=sha256,
+                                         user=user, now=now, progress=progress)
+            if changed_anything:
+                trans.commit()
+            else:
+                trans.rollback()
+        except BaseException:
+            if trans.is_active:
+                trans.rollback()
+            raise
     if not result.changed:
         result.previous = find_import(engine, sha256, kind)
         progress(1.0, "no changes")

@@ -18,7 +18,7 @@ import numpy as np
 
 from kpis.access.users import User
 from kpis.config import AppConfig
-from kpis.forecast.bulk import _BULK_ROWS, _Columns, _pg_add_fks, _pg_drop_fks, _pg_write, _sqlite_write
+from kpis.forecast.bulk import _BULK_ROWS, _Columns, _pg_add_fks, _pg_drop_fks, _pg_write, _sqlite_write, sqlite_bulk
 from kpis.forecast.common import Progress, _period_start
 from kpis.forecast.sql import _fetch_keys, _items, _stored_cadence
 from kpis.ingest import ImportFailed, _Collector
@@ -90,127 +90,118 @@ def import_streamed(engine, data: bytes, *, name: str, config: AppConfig, user: 
         stored = _stored_cadence(conn)
     n_total = result.rows
     batches = _batches(data, name)
-    with engine.connect() as conn:
+    with engine.connect() as conn, sqlite_bulk(conn, n_total):
         dialect = conn.dialect.name
-        fk_off = dialect == "sqlite" and n_total > _BULK_ROWS
-        if fk_off:
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            conn.commit()
+        trans = conn.begin()
+        raw_cur = None
         try:
-            trans = conn.begin()
-            raw_cur = None
-            try:
-                if dialect == "sqlite":
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if dialect == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("LOCK TABLE demand_actual, forecast IN SHARE ROW EXCLUSIVE MODE")
+            known = _items(conn)
+            old_k, old_v = _fetch_keys(conn, "forecast", stages_cfg)
+            order = np.argsort(old_k)
+            ks, vs = old_k[order], old_v[order]
+            del old_k, old_v, order
+            batch_id = conn.execute(insert(ImportBatch).values(
+                kind="forecasts", filename=name, sha256=sha256, rows_in_file=n_total, inserted=0, updated=0,
+                unchanged=0, created_at=now, created_by=user.name).returning(ImportBatch.id)).scalar_one()
+            keys, changed_rows, cadence, ignored = [], [], None, ()
+            used_stages: set[str] = set()
+            inserted = updated = 0
+            fks = []
+            writer = _sqlite_write if dialect == "sqlite" else _pg_write
+            if dialect == "postgresql" and n_total > _BULK_ROWS:
+                raw_cur = conn.connection.driver_connection.cursor()
+                fks = _pg_drop_fks(raw_cur, "forecast")
+            for first, table in batches:
+                bag = _Collector(name, config.app.max_import_errors)
+                try:
+                    rows = _validate_forecasts(table, bag, stored or cadence, known, stages_cfg)
+                except ImportFailed:
+                    raise _Fallback from None
+                del table
+                if cadence is None:
+                    cadence, ignored = rows.cadence, rows.ignored
+                    _check_granularity(conn, rows, name)
+                elif rows.cadence != cadence:
+                    raise _Fallback
+                used_stages.update(rows.stages)
+                ids = np.array([known[c][0] for c in rows.items], dtype=np.int64)
+                row_ids = ids[rows.item_codes]
+                day = _period_start(rows.period, rows.cadence).astype(np.int64)
+                stg = np.array([stages_cfg.index(s) for s in rows.stages], dtype=np.int64)[rows.stage_codes]
+                key = (row_ids << 32) | (day << 16) | (rows.lag << 6) | stg
+                keys.append(key)
+                if len(ks):
+                    pos = np.minimum(np.searchsorted(ks, key), len(ks) - 1)
+                    found = ks[pos] == key
+                    old = vs[pos]
+                    changed = found & ~np.isclose(rows.value, old, rtol=1e-12, atol=1e-12)
+                    is_new = ~found
                 else:
-                    conn.exec_driver_sql("LOCK TABLE demand_actual, forecast IN SHARE ROW EXCLUSIVE MODE")
-                known = _items(conn)
-                old_k, old_v = _fetch_keys(conn, "forecast", stages_cfg)
-                order = np.argsort(old_k)
-                ks, vs = old_k[order], old_v[order]
-                del old_k, old_v, order
-                batch_id = conn.execute(insert(ImportBatch).values(
-                    kind="forecasts", filename=name, sha256=sha256, rows_in_file=n_total, inserted=0, updated=0,
-                    unchanged=0, created_at=now, created_by=user.name).returning(ImportBatch.id)).scalar_one()
-                keys, changed_rows, cadence, ignored = [], [], None, ()
-                used_stages: set[str] = set()
-                inserted = updated = 0
-                fks = []
-                writer = _sqlite_write if dialect == "sqlite" else _pg_write
-                if dialect == "postgresql" and n_total > _BULK_ROWS:
-                    raw_cur = conn.connection.driver_connection.cursor()
-                    fks = _pg_drop_fks(raw_cur, "forecast")
-                for first, table in batches:
-                    bag = _Collector(name, config.app.max_import_errors)
+                    old = np.full(rows.n, np.nan)
+                    changed = np.zeros(rows.n, dtype=bool)
+                    is_new = np.ones(rows.n, dtype=bool)
+                inserted += int(is_new.sum())
+                updated += int(changed.sum())
+                if changed.any() and len(changed_rows) < CHANGED_ROWS_KEPT:
+                    changed_rows += _changed_rows(rows, changed, old, day, rows.lag, rows.stage_codes,
+                                                  "forecasts")[:CHANGED_ROWS_KEPT - len(changed_rows)]
+                cols = _Columns(row_ids, day, rows.lag, rows.stage_codes, rows.stages, rows.value, int(batch_id))
+                done = first - 1
+
+                def part(frac: float, text: str, done=done, n=rows.n) -> None:
+                    progress(0.05 + 0.9 * (done + n * min(max(frac - 0.4, 0) / 0.55, 1.0)) / n_total, text)
+
+                if is_new.any() or changed.any():
                     try:
-                        rows = _validate_forecasts(table, bag, stored or cadence, known, stages_cfg)
-                    except ImportFailed:
-                        raise _Fallback from None
-                    del table
-                    if cadence is None:
-                        cadence, ignored = rows.cadence, rows.ignored
-                        _check_granularity(conn, rows, name)
-                    elif rows.cadence != cadence:
-                        raise _Fallback
-                    used_stages.update(rows.stages)
-                    ids = np.array([known[c][0] for c in rows.items], dtype=np.int64)
-                    row_ids = ids[rows.item_codes]
-                    day = _period_start(rows.period, rows.cadence).astype(np.int64)
-                    stg = np.array([stages_cfg.index(s) for s in rows.stages], dtype=np.int64)[rows.stage_codes]
-                    key = (row_ids << 32) | (day << 16) | (rows.lag << 6) | stg
-                    keys.append(key)
-                    if len(ks):
-                        pos = np.minimum(np.searchsorted(ks, key), len(ks) - 1)
-                        found = ks[pos] == key
-                        old = vs[pos]
-                        changed = found & ~np.isclose(rows.value, old, rtol=1e-12, atol=1e-12)
-                        is_new = ~found
-                    else:
-                        old = np.full(rows.n, np.nan)
-                        changed = np.zeros(rows.n, dtype=bool)
-                        is_new = np.ones(rows.n, dtype=bool)
-                    inserted += int(is_new.sum())
-                    updated += int(changed.sum())
-                    if changed.any() and len(changed_rows) < CHANGED_ROWS_KEPT:
-                        changed_rows += _changed_rows(rows, changed, old, day, rows.lag, rows.stage_codes,
-                                                      "forecasts")[:CHANGED_ROWS_KEPT - len(changed_rows)]
-                    cols = _Columns(row_ids, day, rows.lag, rows.stage_codes, rows.stages, rows.value, int(batch_id))
-                    done = first - 1
-
-                    def part(frac: float, text: str, done=done, n=rows.n) -> None:
-                        progress(0.05 + 0.9 * (done + n * min(max(frac - 0.4, 0) / 0.55, 1.0)) / n_total, text)
-
-                    if is_new.any() or changed.any():
-                        try:
-                            if dialect == "postgresql":
-                                writer(conn, "forecast", cols, is_new, changed, part, manage_fks=False)
-                            else:
-                                writer(conn, "forecast", cols, is_new, changed, part)
-                        except Exception as e:  # a key repeated across batches, both new: the whole-file check says so
-                            if "IntegrityError" in {c.__name__ for c in type(e).__mro__}:
-                                raise _Fallback from None
-                            raise
-                    progress(0.05 + 0.9 * (done + rows.n) / n_total, f"{done + rows.n:,} of {n_total:,} rows")
-                    del rows, cols, key, is_new, changed, old, row_ids, day, stg
-                all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
-                keys.clear()
-                all_keys.sort()
-                if len(all_keys) > 1 and (all_keys[1:] == all_keys[:-1]).any():
-                    raise _Fallback  # a key repeated across batches: the whole-file check names both rows
-                del all_keys
-                if fks:
-                    progress(0.96, "checking references")
-                    _pg_add_fks(raw_cur, "forecast", fks)
-                result.inserted, result.updated = inserted, updated
-                result.unchanged = n_total - inserted - updated
-                result.ignored_columns = ignored
-                if not result.changed:
-                    trans.rollback()
-                    return result
-                result.batch_id = int(batch_id)
-                conn.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(
-                    inserted=inserted, updated=updated, unchanged=result.unchanged))
-                conn.execute(insert(AuditEvent), [{
-                    "at": now, "actor": user.name, "action": "import", "entity": "import_batch",
-                    "entity_id": str(batch_id),
-                    "details": {"file": name, "kind": "forecasts", "inserted": inserted, "updated": updated,
-                                "unchanged": result.unchanged, "sha256": sha256, "items_added": 0,
-                                "items_changed": 0, "changed_item_attributes": [], "changed_values": changed_rows},
-                }])
-                progress(0.98, "committing")
-                trans.commit()
-                return result
-            except _Fallback:
+                        if dialect == "postgresql":
+                            writer(conn, "forecast", cols, is_new, changed, part, manage_fks=False)
+                        else:
+                            writer(conn, "forecast", cols, is_new, changed, part)
+                    except Exception as e:  # a key repeated across batches, both new: the whole-file check says so
+                        if "IntegrityError" in {c.__name__ for c in type(e).__mro__}:
+                            raise _Fallback from None
+                        raise
+                progress(0.05 + 0.9 * (done + rows.n) / n_total, f"{done + rows.n:,} of {n_total:,} rows")
+                del rows, cols, key, is_new, changed, old, row_ids, day, stg
+            all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
+            keys.clear()
+            all_keys.sort()
+            if len(all_keys) > 1 and (all_keys[1:] == all_keys[:-1]).any():
+                raise _Fallback  # a key repeated across batches: the whole-file check names both rows
+            del all_keys
+            if fks:
+                progress(0.96, "checking references")
+                _pg_add_fks(raw_cur, "forecast", fks)
+            result.inserted, result.updated = inserted, updated
+            result.unchanged = n_total - inserted - updated
+            result.ignored_columns = ignored
+            if not result.changed:
                 trans.rollback()
-                return None
-            except BaseException:
-                if trans.is_active:
-                    trans.rollback()
-                raise
-            finally:
-                if raw_cur is not None:
-                    raw_cur.close()
+                return result
+            result.batch_id = int(batch_id)
+            conn.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(
+                inserted=inserted, updated=updated, unchanged=result.unchanged))
+            conn.execute(insert(AuditEvent), [{
+                "at": now, "actor": user.name, "action": "import", "entity": "import_batch",
+                "entity_id": str(batch_id),
+                "details": {"file": name, "kind": "forecasts", "inserted": inserted, "updated": updated,
+                            "unchanged": result.unchanged, "sha256": sha256, "items_added": 0,
+                            "items_changed": 0, "changed_item_attributes": [], "changed_values": changed_rows},
+            }])
+            progress(0.98, "committing")
+            trans.commit()
+            return result
+        except _Fallback:
+            trans.rollback()
+            return None
+        except BaseException:
+            if trans.is_active:
+                trans.rollback()
+            raise
         finally:
-            if fk_off:
-                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-                conn.commit()
+            if raw_cur is not None:
+                raw_cur.close()

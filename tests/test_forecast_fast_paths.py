@@ -1,6 +1,9 @@
-"""Big SQLite reads of demand and forecast rows go through Apache Arrow's SQLite driver (ADBC) in parallel rowid ranges
-(kpis.forecast.sql._arrow_fetch). They must return exactly what the sqlite3 module returns, bind every value, fall
-back when the driver cannot answer, and never mix two moments of the data in one cube."""
+"""Fast paths of the forecast cube.
+
+Big SQLite reads go through Apache Arrow's SQLite driver (ADBC) in a reader process, in parallel rowid ranges
+(kpis.forecast.sql._arrow_fetch): they must return exactly what the sqlite3 module returns, bind every value, fall
+back when the driver cannot answer, never load a second SQLite into the app's process, and never mix two moments of
+the data in one cube. The pre-aggregates of a big cube are summed on several threads: the same arrays as one."""
 
 from __future__ import annotations
 
@@ -93,11 +96,24 @@ def test_cube_is_the_same_whichever_path_reads_it(engine, config, admin, arrow_a
         pd.testing.assert_frame_equal(fast.accuracy(by, lag=None), slow.accuracy(by, lag=None))
 
 
+def test_the_app_process_never_loads_a_second_sqlite(engine, config, admin, arrow_always):
+    """The driver carries its own copy of SQLite; in the process of the sqlite3 module the two would not see each
+    other's file locks and one would reset the other's write-ahead-log index (a crash, or a corrupt database).
+    It runs in a reader process of its own."""
+    _sqlite_only(engine)
+    _loaded(engine, config, admin)
+    assert fsql._load_raw(engine, config) is not None
+    with open("/proc/self/maps") as maps:
+        loaded = maps.read()
+    assert "libadbc_driver_sqlite" not in loaded
+    assert "kpis.forecast.arrow_reader" not in sys.modules
+
+
 def test_without_the_driver_the_sqlite3_module_reads(engine, config, admin, arrow_always, monkeypatch):
     _sqlite_only(engine)
     _loaded(engine, config, admin)
     expected = _read(engine, "forecast", ["statistical", "consensus"])
-    monkeypatch.setitem(sys.modules, "adbc_driver_sqlite.dbapi", None)   # import fails
+    monkeypatch.setattr(fsql, "_driver_installed", lambda: False)
     with engine.connect() as conn:
         assert fsql._arrow_fetch(conn, "forecast", "SELECT 1 AS k, 2 AS v FROM forecast", [], False) is None
     got = _read(engine, "forecast", ["statistical", "consensus"])
@@ -140,3 +156,45 @@ def test_a_commit_between_the_reads_is_read_again(engine, config, admin, monkeyp
     monkeypatch.setattr(fsql, "_read_raw", moving)
     assert fsql._load_raw(engine, config) is not None
     assert calls == [(1, 2), (2, 2)]
+
+
+def test_threaded_pre_aggregates_equal_one_thread(engine, config, admin, monkeypatch):
+    """The (stage, lag) slices of the pre-aggregates are summed on several threads for big data: the very same
+    arrays as one thread."""
+    from kpis.forecast import cube as cube_module
+
+    _loaded(engine, config, admin)
+    monkeypatch.setattr(cube_module, "_PARALLEL_CELLS", 0)
+    monkeypatch.setattr(cube_module, "_BUILD_THREADS", 4)
+    monkeypatch.setattr(cube_module.os, "cpu_count", lambda: 4)
+    threaded = cube_module.ForecastCube(fsql._load_raw(engine, config), config)
+    monkeypatch.setattr(cube_module, "_BUILD_THREADS", 1)
+    single = cube_module.ForecastCube(fsql._load_raw(engine, config), config)
+    assert len(threaded.stages) * len(threaded.lags) > 1
+    np.testing.assert_array_equal(threaded.K, single.K)
+    np.testing.assert_array_equal(threaded.Q, single.Q)
+
+
+def test_big_sqlite_load_restores_its_pragmas_and_checkpoints(engine, config, admin, monkeypatch):
+    """A big SQLite load turns off per-row foreign-key checks and the checkpoint at commit for its transaction only,
+    and its log is copied into the database file while the accuracy views are prepared."""
+    _sqlite_only(engine)
+    from kpis.forecast import bulk, load as load_module
+
+    monkeypatch.setattr(bulk, "_BULK_ROWS", 10)
+    monkeypatch.setattr(load_module, "_BULK_ROWS", 10)
+    started = []
+    real = bulk.checkpoint_later
+
+    def spy(engine_):
+        started.append(True)
+        return real(engine_)
+
+    monkeypatch.setattr(load_module, "checkpoint_later", spy)
+    _loaded(engine, config, admin)
+    assert started                                    # the demand and forecast loads each started one
+    with engine.connect() as conn:                    # the pooled connection the loads used
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        busy, log, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert busy == 0 and log == done                  # nothing left in the log that is not in the database file
