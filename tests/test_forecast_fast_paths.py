@@ -3,7 +3,7 @@
 Big SQLite reads go through Apache Arrow's SQLite driver (ADBC) in a reader process, in parallel rowid ranges
 (kpis.forecast.sql._arrow_fetch): they must return exactly what the sqlite3 module returns, bind every value, fall
 back when the driver cannot answer, never load a second SQLite into the app's process, and never mix two moments of
-the data in one cube. The pre-aggregates of a big cube are summed on several threads: the same arrays as one."""
+the data in one cube. The pre-aggregates of a big cube and the FVA's matched sums are summed on several threads: the same as one."""
 
 from __future__ import annotations
 
@@ -173,6 +173,10 @@ def test_threaded_pre_aggregates_equal_one_thread(engine, config, admin, monkeyp
     assert len(threaded.stages) * len(threaded.lags) > 1
     np.testing.assert_array_equal(threaded.K, single.K)
     np.testing.assert_array_equal(threaded.Q, single.Q)
+    one = single.fva(["family"], lag=None)                     # the matched sample's sums, one lag per thread
+    monkeypatch.setattr(cube_module, "_BUILD_THREADS", 4)
+    pd.testing.assert_frame_equal(single.fva(["family"], lag=None), one)
+    assert len(single.lags) > 1
 
 
 def test_big_sqlite_load_restores_its_pragmas_and_checkpoints(engine, config, admin, monkeypatch):

@@ -69,6 +69,21 @@ def _max_cells() -> int:
     return int(setting) if setting.isdigit() else _MAX_CELLS
 
 
+def _each(fn, args: list[tuple], n_cells: int) -> None:
+    """fn(*a) for every a in args, on every core at once for big data (numpy releases the GIL in its loops);
+    each call must write only its own slice of the output."""
+    workers = min(len(args), _BUILD_THREADS, os.cpu_count() or 1)
+    if workers > 1 and n_cells >= _PARALLEL_CELLS:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="sop-pulse-cube") as pool:
+            for done in [pool.submit(fn, *a) for a in args]:
+                done.result()
+    else:
+        for a in args:
+            fn(*a)
+
+
 def _chunks(keys: np.ndarray):
     for lo in range(0, len(keys), _CHUNK):
         yield keys[lo:lo + _CHUNK]
@@ -394,18 +409,7 @@ class ForecastCube:
                 idx = self.q_off[rows][:, None] + np.arange(nbv + 1)
                 q[:, idx] = np.cumsum(sums[:, idx], axis=2)
 
-        # numpy releases the GIL in these loops: the (stage, lag) slices are summed on every core at once
-        pairs = [(si, li) for si in range(n_s) for li in range(n_l)]
-        workers = min(len(pairs), _BUILD_THREADS, os.cpu_count() or 1)
-        if workers > 1 and n_cells >= _PARALLEL_CELLS:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(workers, thread_name_prefix="sop-pulse-cube") as pool:
-                for done in [pool.submit(aggregate, si, li) for si, li in pairs]:
-                    done.result()
-        else:
-            for si, li in pairs:
-                aggregate(si, li)
+        _each(aggregate, [(si, li) for si in range(n_s) for li in range(n_l)], n_cells)
 
     # ---------------------------------------------------------------- helpers
     def _period_range(self, period_from, period_to) -> tuple[int, int]:
@@ -718,13 +722,18 @@ class ForecastCube:
         n_pp = p1 - p0 + 1
         idx, key, a, inv, usable = self._cell_groups(gid, p0, p1)
         arr = np.zeros((len(s_all), len(l_list), len(_TERMS), n_g, n_pp))
-        for j, li in enumerate(l_list):
-            fs = self.f[:, li][:, idx]
+
+        every = len(idx) == self.f.shape[-1]    # every cell, in order (idx is sorted): a view, not a copy
+
+        def lag_sums(j: int, li: int) -> None:   # writes only arr[:, j]
+            fs = self.f[:, li] if every else self.f[:, li][:, idx]
             matched = ~np.isnan(a) & ~np.isnan(fs).any(axis=0)
             for si in s_all:
                 f = np.where(matched, fs[si], np.nan)
                 for k, term in _terms_iter(f, a, inv, usable):
                     arr[si, j, k] = np.bincount(key, weights=term, minlength=n_g * n_pp).reshape(n_g, n_pp)
+
+        _each(lag_sums, list(enumerate(l_list)), len(idx))
         if "lag" not in by:
             arr = arr.sum(axis=1, keepdims=True)
         if "period" not in by:
