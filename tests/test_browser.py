@@ -131,9 +131,14 @@ def _settle(page) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=60000)
     # Plotly draws lazily: wait until every chart container holds its SVG (scroll each into view).
     # Charts in a tab that is not shown are not drawn until the tab is opened: only visible ones count.
+    from playwright.sync_api import Error as PlaywrightError
+
     for chart in page.locator('[data-testid="stPlotlyChart"]').all():
-        if chart.is_visible():
-            chart.scroll_into_view_if_needed()
+        try:
+            if chart.is_visible():
+                chart.scroll_into_view_if_needed()
+        except PlaywrightError:   # replaced by a rerun while we looked: the wait below checks what replaced it
+            pass
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
         ".filter(c => c.offsetParent !== null).every(c => c.querySelector('.main-svg'))", timeout=30000)
