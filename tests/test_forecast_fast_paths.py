@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from sqlalchemy.pool import StaticPool
 import pandas as pd
 import pytest
 
@@ -124,8 +125,9 @@ def test_without_the_driver_the_sqlite3_module_reads(engine, config, admin, arro
 def test_small_tables_and_databases_in_memory_use_sqlite3(config, admin, tmp_path):
     from kpis.store.engine import make_engine, upgrade
 
-    eng = make_engine("sqlite://")
+    eng = make_engine("sqlite://", poolclass=StaticPool)
     upgrade(eng)
+    assert not (tmp_path.cwd() / "sqlite:").exists()   # an in-memory URL creates no file
     with eng.connect() as conn:
         assert fsql._sqlite_file(conn) is None
     eng.dispose()

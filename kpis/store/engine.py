@@ -34,8 +34,10 @@ def _private_file(path: Path) -> None:
 def make_engine(url: str, **kwargs) -> Engine:
     """A new engine for the URL; SQLite gets its folder created and its pragmas set on connect."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1].split("?", 1)[0]
-        if path and path != ":memory:":
+        from sqlalchemy.engine import make_url
+
+        path = make_url(url).database   # None or "" for "sqlite://" (in memory)
+        if path and path != ":memory:" and not path.startswith("file:"):
             _private_file(Path(path))
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
