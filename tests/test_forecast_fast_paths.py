@@ -52,9 +52,18 @@ def _sqlite_only(engine):
         pytest.skip("the Arrow read is the SQLite path (PostgreSQL reads by binary COPY)")
 
 
-def test_arrow_read_returns_what_sqlite3_returns(engine, config, admin, arrow_always, monkeypatch):
+@pytest.mark.parametrize("layout", ["without rowid", "rowid"])
+def test_arrow_read_returns_what_sqlite3_returns(engine, config, admin, arrow_always, monkeypatch, layout):
+    """Ranges of item_id on the tables stored in primary-key order (migration 0008), of rowid on the earlier ones."""
     _sqlite_only(engine)
+    if layout == "rowid":
+        from kpis.store.engine import downgrade
+
+        downgrade(engine, "0007")
     _loaded(engine, config, admin)
+    with engine.connect() as conn:
+        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'forecast'").scalar()
+    assert ddl.rstrip().endswith("WITHOUT ROWID") == (layout == "without rowid")
     stages = ["statistical", "consensus"]
     cases = [("forecast", stages, "", None),
              # a stage name that would break SQL if it were not bound

@@ -189,14 +189,20 @@ def _arrow_fetch(conn, table: str, sql: str, params: list, filtered: bool) -> tu
         return None
     folder = None
     try:
-        # two queries: SQLite answers min(rowid) or max(rowid) alone from the b-tree's ends, both at once by a scan
-        lo = conn.exec_driver_sql(f"SELECT min(rowid) FROM {table}").scalar()
-        hi = conn.exec_driver_sql(f"SELECT max(rowid) FROM {table}").scalar()
-        if lo is None or hi - lo < _ARROW_MIN_ROWS:
+        # Ranges of the column the table is stored in order of: the rowid, or item_id for a table WITHOUT ROWID
+        # (stored in primary-key order, item_id first). Two queries: SQLite answers min() or max() alone from the
+        # b-tree's ends, both at once by a scan.
+        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                   (table,)).scalar() or ""
+        col = "item_id" if ddl.rstrip().upper().endswith("WITHOUT ROWID") else "rowid"
+        lo = conn.exec_driver_sql(f"SELECT min({col}) FROM {table}").scalar()
+        hi = conn.exec_driver_sql(f"SELECT max({col}) FROM {table}").scalar()
+        big = conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1 OFFSET {int(_ARROW_MIN_ROWS)}").scalar()
+        if lo is None or big is None:   # empty, or fewer rows than pay for the reader process
             return None
         parts = _reader_count()
         bounds = [int(b) for b in np.linspace(lo, hi + 1, parts + 1).astype(np.int64)]
-        ranged = sql + (" AND" if filtered else " WHERE") + " rowid >= ? AND rowid < ?"
+        ranged = sql + (" AND" if filtered else " WHERE") + f" {col} >= ? AND {col} < ?"
         folder = tempfile.mkdtemp(prefix="sop-pulse-read-")   # private (0700): the arrays pass through it
         out = str(Path(folder) / "rows")
         job = {"uri": "file:" + urllib.parse.quote(path) + "?mode=ro",

@@ -138,6 +138,7 @@ class DemandActual(Base):
     """Actual demand of an item in a period."""
 
     __tablename__ = "demand_actual"
+    __table_args__ = {"sqlite_with_rowid": False}   # one b-tree in primary-key order (migration 0008)
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
     period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     actual: Mapped[float] = mapped_column(Float)
@@ -148,7 +149,8 @@ class ForecastValue(Base):
     """A forecast snapshot: item, target period, lag (periods ahead) and process stage."""
 
     __tablename__ = "forecast"
-    __table_args__ = (CheckConstraint("lag >= 0", name="lag_non_negative"),)
+    __table_args__ = (CheckConstraint("lag >= 0", name="lag_non_negative"),
+                      {"sqlite_with_rowid": False})   # one b-tree in primary-key order (migration 0008)
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
     period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     lag: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
