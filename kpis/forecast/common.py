@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -56,8 +57,15 @@ def _cadence_of_days(days: np.ndarray) -> str | None:
 
 
 def _release_memory() -> None:
-    """Collect garbage and, on glibc, hand freed heap back to the OS (keeps an import's peak memory down)."""
+    """Collect garbage, hand Arrow's freed buffers and (on glibc) the freed heap back to the OS (keeps an import's
+    peak memory down: the cube is built right after it)."""
     gc.collect()
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:   # only when an import loaded it; its allocator keeps freed blocks for reuse otherwise
+        try:
+            arrow.default_memory_pool().release_unused()
+        except Exception:  # noqa: BLE001 - an allocator that cannot: nothing to hand back
+            pass
     try:
         import ctypes
 
