@@ -167,9 +167,10 @@ def _sqlite_file(conn) -> str | None:
 def _arrow_fetch(conn, table: str, sql: str, params: list, filtered: bool) -> tuple[np.ndarray, np.ndarray] | None:
     """The rows of `sql` read through Apache Arrow's SQLite driver (ADBC) in a process of its own
     (kpis/forecast/arrow_reader.py: the driver carries its own copy of SQLite, which must never share a process
-    with the sqlite3 module's), in parallel rowid ranges: the values go from SQLite into Arrow columns in C, with
-    no Python object per value (20.8 M rows: 5 s instead of 17 s on 2 cores). None when it cannot answer (no such
-    driver, a database in memory, a small table, any error): the caller reads through sqlite3 instead.
+    with the sqlite3 module's), in parallel ranges of rowid (or of item_id for a table stored in primary-key order):
+    the values go from SQLite into Arrow columns in C, with no Python object per value (20.8 M rows: 5 s instead of
+    17 s on 2 cores). None when it cannot answer (no such driver, a database in memory, a small table, any error):
+    the caller reads through sqlite3 instead.
 
     The reader sees what is committed. Callers use it only where that is what their own connection sees: before
     their transaction has written anything (an import holds the write lock but has not written yet), or outside a
