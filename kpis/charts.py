@@ -1,4 +1,8 @@
-"""Plotly figure builders: pure functions from view data to figures (no Streamlit)."""
+"""Chart builders: pure functions from view data to charts (no Streamlit).
+
+The charts a page draws on every load are Vega-Lite specs (light in the browser); the rest, drawn only when
+asked for, are Plotly figures.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from kpis import catalog, safety
+from kpis.catalog import units
 from kpis.catalog.trends import SIGNAL_LABELS, TrendView
 
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
 GRID = "#e6e9ef"
 TEXT = "#31333f"
-BAND_ALPHA = {"green": "rgba(46,125,50,0.10)", "amber": "rgba(240,162,2,0.13)"}
 
 
 def _layout(fig: go.Figure, title: str, y_title: str, x_title: str = "Period", height: int = 460) -> go.Figure:
@@ -32,68 +36,184 @@ def axis_title(kpi, currency: str = "EUR") -> str:
     return {"%": "Percent", "currency": f"Value ({currency})", "count": "Count"}.get(kpi.unit, kpi.unit.capitalize())
 
 
-def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = None, cap_100: bool = False) -> go.Figure:
+# --- Vega-Lite specs -----------------------------------------------------------------------
+# The charts every load of Forecast accuracy, Exceptions and KPI trends draws are Vega-Lite specs (st.vega_lite_chart):
+# a browser draws one in a few milliseconds, where Plotly's 4.7 MB library alone costs half a second or more of
+# script on every page that shows a Plotly chart. Imported text (item, stage and attribute names) only ever goes
+# into data values and titles, which Vega draws as plain text; never into a field name or an expression.
+
+def _title(text: str, *sub: str) -> dict:
+    """A chart title with its notes (window, sample) as a smaller subtitle, one note per line."""
+    lines = [x for x in sub if x]
+    return {"text": text, **({"subtitle": lines} if lines else {}), "anchor": "start", "fontSize": 17,
+            "color": TEXT, "subtitleFontSize": 12, "subtitleColor": "#5f6368", "offset": 12}
+
+
+def _spec(title: dict, layers: list[dict], datasets: dict[str, pd.DataFrame], height: int, *,
+          legend: bool = True) -> dict:
+    """A layered Vega-Lite chart that fills its container's width; `datasets` are frames Streamlit sends as Arrow."""
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+        "title": title, "height": height, "datasets": datasets, "layer": layers,
+        "config": {"font": FONT["family"], "axis": {"labelFontSize": 12, "titleFontSize": 13, "gridColor": GRID,
+                                                    "domainColor": "#9aa0a6", "tickColor": "#9aa0a6",
+                                                    "titleColor": TEXT, "labelColor": TEXT},
+                   "legend": {"orient": "top", "direction": "horizontal", "labelFontSize": 12, "title": None,
+                              "disable": not legend},
+                   "view": {"stroke": None}},
+    }
+
+
+def _series_colour(names: list[str], colours: list[str]) -> dict:
+    """The shared colour scale that gives each named series its colour and one entry in the legend."""
+    return {"scale": {"domain": names, "range": colours}, "legend": {"symbolType": "stroke", "symbolStrokeWidth": 3}}
+
+
+def _y_axis(title: str, percent: bool) -> dict:
+    """A value axis in the app's number format: '92.5 %' for percentages, '1.2M' for large values."""
+    if percent:
+        return {"title": title, "format": ",.4~f", "labelExpr": "datum.label + ' %'"}
+    return {"title": title, "format": ",.4~s"}
+
+
+def _dates(s: pd.Series) -> pd.Series:
+    """Period starts as ISO dates, which the chart reads as UTC days (no shift into the viewer's time zone)."""
+    return pd.to_datetime(s).dt.strftime("%Y-%m-%d")
+
+
+_X_PERIOD = {"field": "period", "type": "temporal", "scale": {"type": "utc"}, "title": "Period",
+             "axis": {"grid": False, "labelOverlap": True}}
+_TREND_SERIES = ["Actual", "Target", "Control limits", "Centre line (mean)", "On target", "At risk (amber)",
+                 "SPC signal", "Completed action", "Review"]
+_TREND_COLOURS = ["#37474f", "#1b5e20", "#7b1fa2", "#7b1fa2", "rgba(46,125,50,0.14)", "rgba(240,162,2,0.18)",
+                  "#c62828", "#1565c0", "#ef6c00"]
+MARK_SHAPES = {"action": ("Completed action", "M0,-1L0.29,-0.4L0.95,-0.31L0.47,0.15L0.59,0.81L0,0.5L-0.59,0.81"
+                                              "L-0.47,0.15L-0.95,-0.31L-0.29,-0.4Z"),   # a five-pointed star
+               "review": ("Review", "diamond")}
+
+
+def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = None, cap_100: bool = False,
+                 marks: pd.DataFrame | None = None) -> dict:
     """KPI series with stepping target, green/amber bands, XmR centre and limits (per phase), signals marked and
-    partial periods hollow; cap_100 stops a percent axis at 100 % (accuracy cannot exceed it)."""
+    partial periods hollow, as a Vega-Lite spec; cap_100 stops a percent axis at 100 % (accuracy cannot exceed
+    it). `marks` (kind 'action' or 'review', date, label) are completed actions and reviews along the top."""
     kpi, t = view.kpi, view.table
     k = catalog.display_scale(kpi)
-    x = t["period"]
-    fig = go.Figure()
-    if len(t) and t["target"].notna().any():
-        _add_bands(fig, view, k)
-        fig.add_trace(go.Scatter(x=x, y=t["target"] * k, name="Target", mode="lines",
-                                 line=dict(color="#1b5e20", width=2, shape="hv"),
-                                 hovertemplate="Target %{y:.4g}<extra></extra>"))
+    percent = kpi.unit == "%"
+    period = _dates(t["period"]) if len(t) else pd.Series([], dtype=object)
+    colour = {"field": "series", "type": "nominal", **_series_colour(_TREND_SERIES, _TREND_COLOURS)}
+    step = {"interpolate": "step-after"}
+    datasets: dict[str, pd.DataFrame] = {}
+    layers: list[dict] = []
+    has_target = bool(len(t) and t["target"].notna().any())
+    if has_target:
+        datasets["bands"] = _bands(view, k, period)
+        layers.append({"data": {"name": "bands"}, "mark": {"type": "area", **step, "clip": True},
+                       "encoding": {"x": _X_PERIOD, "y": {"field": "low", "type": "quantitative"},
+                                    "y2": {"field": "high"}, "color": colour, "detail": {"field": "part"}}})
+        datasets["target"] = pd.DataFrame({"period": period, "y": t["target"] * k, "series": "Target"})
+        layers.append({"data": {"name": "target"}, "mark": {"type": "line", **step, "strokeWidth": 2, "clip": True},
+                       "encoding": {"x": _X_PERIOD, "y": {"field": "y", "type": "quantitative"}, "color": colour}})
     if view.has_limits:
-        for col, name in (("ucl", "Upper limit"), ("lcl", "Lower limit")):
-            y = t[col].clip(upper=1.0) if cap_100 else t[col]
-            fig.add_trace(go.Scatter(x=x, y=y * k, name="Control limits", mode="lines", legendgroup="limits",
-                                     showlegend=col == "ucl", line=dict(color="#7b1fa2", width=1.3, dash="dot", shape="hv"),
-                                     hovertemplate=f"{name} %{{y:.4g}}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=x, y=t["centre"] * k, name="Centre line (mean)", mode="lines",
-                                 line=dict(color="#7b1fa2", width=1.3, dash="dash", shape="hv"),
-                                 hovertemplate="Centre %{y:.4g}<extra></extra>"))
-    for label_, _lim in (view.phases or [])[1:]:
-        start = t.loc[t["label"] == label_, "period"]
-        if len(start):
-            fig.add_vline(x=start.iloc[0], line=dict(color="#7b1fa2", width=1, dash="dot"))
-            fig.add_annotation(x=start.iloc[0], y=1.0, yref="paper", text=f"new phase {label_}", showarrow=False,
-                               xanchor="left", yanchor="top", font=dict(size=11, color="#7b1fa2"))
+        ucl = t["ucl"].clip(upper=1.0) if cap_100 else t["ucl"]
+        datasets["limits"] = pd.concat([
+            pd.DataFrame({"period": period, "y": ucl * k, "line": "ucl", "series": "Control limits"}),
+            pd.DataFrame({"period": period, "y": t["lcl"] * k, "line": "lcl", "series": "Control limits"}),
+            pd.DataFrame({"period": period, "y": t["centre"] * k, "line": "centre", "series": "Centre line (mean)"}),
+        ], ignore_index=True)
+        layers.append({"data": {"name": "limits"}, "mark": {"type": "line", **step, "strokeWidth": 1.3, "clip": True},
+                       "encoding": {"x": _X_PERIOD, "y": {"field": "y", "type": "quantitative"}, "color": colour,
+                                    "detail": {"field": "line"},
+                                    "strokeDash": {"field": "line", "type": "nominal", "legend": None,
+                                                   "scale": {"domain": ["ucl", "lcl", "centre"],
+                                                             "range": [[2, 3], [2, 3], [6, 4]]}}}})
+    phases = [(lbl, t.loc[t["label"] == lbl].index) for lbl, _lim in (view.phases or [])[1:]]
+    phases = [(lbl, period.loc[idx[0]]) for lbl, idx in phases if len(idx)]
+    if phases:
+        datasets["phases"] = pd.DataFrame({"period": [p for _, p in phases],
+                                           "text": [f"new phase {lbl}" for lbl, _ in phases]})
+        phase_x = {"data": {"name": "phases"}, "encoding": {"x": _X_PERIOD}}
+        layers.append({**phase_x, "mark": {"type": "rule", "color": "#7b1fa2", "strokeDash": [2, 3]}})
+        layers.append({**phase_x, "mark": {"type": "text", "color": "#7b1fa2", "align": "left", "baseline": "top",
+                                           "dx": 4, "y": 2, "fontSize": 11},
+                       "encoding": {"x": _X_PERIOD, "text": {"field": "text"}}})
     partial = t["partial"].to_numpy(dtype=bool) if "partial" in t and len(t) else np.zeros(len(t), dtype=bool)
-    colours = t["status"].map(catalog.STATUS_COLOURS).fillna("#9e9e9e") if len(t) else []
-    fig.add_trace(go.Scatter(
-        x=x, y=t["value"] * k, name="Actual", mode="lines+markers",
-        line=dict(color="#37474f", width=2),
-        marker=dict(size=8, color=list(np.where(partial, "white", colours)) if len(t) else [],
-                    line=dict(color=list(np.where(partial, "#37474f", "white")) if len(t) else "white",
-                              width=list(np.where(partial, 2, 1)) if len(t) else 1)),
-        customdata=np.stack([_status_text(t), t["label"]], axis=-1) if len(t) else None,
-        hovertemplate="%{customdata[1]}: %{y:.4g} (%{customdata[0]})<extra></extra>"))
+    datasets["actual"] = pd.DataFrame({
+        "period": period, "y": t["value"] * k, "series": "Actual", "label": t["label"].astype(str),
+        "shown": [units.format_value(kpi, v, currency) for v in t["value"]],
+        "status": _status_text(t) if len(t) else [],
+        "fill": np.where(partial, "white", t["status"].map(catalog.STATUS_COLOURS).fillna("#9e9e9e")) if len(t) else [],
+        "edge": np.where(partial, "#37474f", "white"), "partial": partial,
+    })
+    y = {"field": "y", "type": "quantitative"}
+    tip = [{"field": "label", "title": "Period"}, {"field": "shown", "title": kpi.name}, {"field": "status", "title": "Status"}]
+    layers.append({"data": {"name": "actual"}, "mark": {"type": "line", "strokeWidth": 2},
+                   "encoding": {"x": _X_PERIOD, "y": y, "color": colour}})
+    layers.append({"data": {"name": "actual"},
+                   "mark": {"type": "point", "filled": True, "size": 70, "strokeWidth": 1.5, "opacity": 1},
+                   "encoding": {"x": _X_PERIOD, "y": y, "fill": {"field": "fill", "type": "nominal", "scale": None},
+                                "stroke": {"field": "edge", "type": "nominal", "scale": None}, "tooltip": tip}})
     if partial.any():
-        pt = t[partial]
-        fig.add_trace(go.Scatter(x=pt["period"], y=pt["value"] * k, mode="text", showlegend=False, hoverinfo="skip",
-                                 text=["partial" for _ in range(len(pt))], textposition="top center",
-                                 textfont=dict(size=11, color="#616161")))
+        layers.append({"data": {"name": "actual"}, "transform": [{"filter": "datum.partial"}],
+                       "mark": {"type": "text", "dy": -12, "fontSize": 11, "color": "#616161", "text": "partial"},
+                       "encoding": {"x": _X_PERIOD, "y": y}})
     if "any" in t and t["any"].any():
-        sig = t[t["any"]]
-        why = [", ".join(SIGNAL_LABELS[c] for c in SIGNAL_LABELS if bool(sig.at[i, c])) for i in sig.index]
-        fig.add_trace(go.Scatter(x=sig["period"], y=sig["value"] * k, name="SPC signal", mode="markers",
-                                 marker=dict(size=15, symbol="circle-open", color="#c62828", line=dict(width=2)),
-                                 customdata=why, hovertemplate="Signal: %{customdata}<extra></extra>"))
-    label = title or kpi.name
-    if view.limits is not None and view.limits.provisional:
-        label += " — provisional limits (fewer than 12 baseline points)"
-    fig = _layout(fig, label, axis_title(kpi, currency))
-    if kpi.unit == "%":
-        fig.update_yaxes(ticksuffix=" %")
-    if cap_100 and kpi.unit == "%" and len(t):
-        rng = fig.layout.yaxis.range
-        lo = rng[0] if rng else min(np.nanmin(t["value"]), np.nanmin(t["lcl"]) if view.has_limits else 1.0) * k - 2
-        hi = rng[1] if rng else np.nanmax(t["value"]) * k + 2
-        fig.update_yaxes(range=[max(0.0, lo), min(100.0, hi)])
-    if len(t) <= 1:
-        fig.update_xaxes(type="category", tickvals=list(t["period"]), ticktext=list(t["label"]))
-    return fig
+        sig = t[t["any"].astype(bool)]
+        datasets["signals"] = pd.DataFrame({
+            "period": period.loc[sig.index], "y": sig["value"] * k, "series": "SPC signal",
+            "why": [", ".join(SIGNAL_LABELS[c] for c in SIGNAL_LABELS if bool(sig.at[i, c])) for i in sig.index]})
+        layers.append({"data": {"name": "signals"}, "mark": {"type": "point", "filled": False, "size": 260,
+                                                             "strokeWidth": 2},
+                       "encoding": {"x": _X_PERIOD, "y": y, "color": colour,
+                                    "tooltip": [{"field": "why", "title": "Signal"}]}})
+    if marks is not None and not marks.empty and len(t):
+        datasets["marks"] = _marks(marks, float(np.nanmax(t["value"])) * k)
+        layers.append({"data": {"name": "marks"}, "mark": {"type": "point", "filled": True, "size": 170, "opacity": 1,
+                                                           "stroke": "white", "strokeWidth": 1},
+                       "encoding": {"x": _X_PERIOD, "y": y, "color": colour,
+                                    "shape": {"field": "shape", "type": "nominal", "scale": None},
+                                    "tooltip": [{"field": "label", "title": "Event"}]}})
+    # The legend names what is drawn (the colour encoding is one object shared by the layers).
+    drawn = set().union(*(set(d["series"]) for d in datasets.values() if "series" in d))
+    keep = [i for i, name in enumerate(_TREND_SERIES) if name in drawn]
+    colour["scale"] = {"domain": [_TREND_SERIES[i] for i in keep], "range": [_TREND_COLOURS[i] for i in keep]}
+    note = ("provisional limits (fewer than 12 baseline points)"
+            if view.limits is not None and view.limits.provisional else "")
+    domain = _y_domain(view, k, cap_100)
+    axis = _y_axis(axis_title(kpi, currency), percent)
+    for layer in layers:   # one value axis: the first layer carries its title, format and range
+        if "y" in layer["encoding"]:
+            layer["encoding"]["y"] = {**layer["encoding"]["y"], "axis": axis,
+                                      "scale": {"domain": domain} if domain else {"zero": False}}
+            break
+    return _spec(_title(title or kpi.name, note), layers, datasets, height=400)
+
+
+def _marks(marks: pd.DataFrame, y: float) -> pd.DataFrame:
+    """Completed actions and reviews as points at the height `y` (the series' top), shaped and named by kind."""
+    m = marks[marks["kind"].isin(list(MARK_SHAPES))]
+    return pd.DataFrame({"period": _dates(m["date"]), "y": y, "label": m["label"].astype(str).to_numpy(),
+                         "series": [MARK_SHAPES[k][0] for k in m["kind"]],
+                         "shape": [MARK_SHAPES[k][1] for k in m["kind"]]})
+
+
+def _y_domain(view: TrendView, k: float, cap_100: bool) -> list[float] | None:
+    """The value axis's range: the data, the target and the control limits with a margin (not the shaded
+    zones), within 0–100 % when cap_100."""
+    t = view.table
+    if not len(t) or t["value"].notna().sum() == 0:
+        return None
+    cols = ["value", "target"] + (["lcl", "ucl"] if view.has_limits else [])
+    v = t[cols].to_numpy(dtype=float) * k
+    if cap_100 and view.has_limits:
+        v[:, cols.index("ucl")] = np.minimum(v[:, cols.index("ucl")], 100.0)
+    lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+    vals = t["value"].to_numpy(dtype=float) * k
+    span = (np.nanmax(vals) - np.nanmin(vals)) or abs(hi) or 1.0
+    lo, hi = lo - 0.15 * span, hi + 0.15 * span
+    if cap_100 and view.kpi.unit == "%":
+        lo, hi = max(0.0, lo), min(100.0, hi)
+    return [lo, hi]
 
 
 def _status_text(t: pd.DataFrame) -> pd.Series:
@@ -104,8 +224,9 @@ def _status_text(t: pd.DataFrame) -> pd.Series:
     return text
 
 
-def _add_bands(fig: go.Figure, view: TrendView, k: float) -> None:
-    """Shade the green and amber zones around the (stepping) target."""
+def _bands(view: TrendView, k: float, period: pd.Series) -> pd.DataFrame:
+    """The green and amber zones around the (stepping) target: one row per period and zone part, bounded a
+    little beyond the data so the shading never sets the axis."""
     t = view.table
     kpi = view.kpi
     lo_y = np.nanmin(t["value"]) * k if len(t) else 0
@@ -116,8 +237,11 @@ def _add_bands(fig: go.Figure, view: TrendView, k: float) -> None:
     # A summed roll-up compares per-period averages, so each zone is the per-period zone times the periods.
     zones = [None if np.isnan(tg) else {z: (lo * sc, hi * sc) for z, (lo, hi) in catalog.bands(kpi, tg / sc).items()}
              for tg, sc in zip(t["target"], scale)]
+    frames = []
     for zone in ("amber", "green"):
         for part in ("low", "high") if kpi.direction == "band" or zone == "amber" else ("only",):
+            if zone == "amber" and part == "high" and kpi.direction != "band":
+                continue
             lows, highs = [], []
             for z in zones:
                 if z is None:
@@ -127,24 +251,10 @@ def _add_bands(fig: go.Figure, view: TrendView, k: float) -> None:
                 if zone == "amber" and kpi.direction == "band":
                     g_lo, g_hi = z["green"]
                     lo, hi = (lo, g_lo) if part == "low" else (g_hi, hi)
-                elif zone == "amber" and part == "high":
-                    continue
                 lows.append(max(lo * k, floor)), highs.append(min(hi * k, ceil))
-            if not lows:
-                continue
-            fig.add_trace(go.Scatter(x=t["period"], y=lows, mode="lines", line=dict(width=0, shape="hv"),
-                                     hoverinfo="skip", showlegend=False))
-            fig.add_trace(go.Scatter(x=t["period"], y=highs, mode="lines", line=dict(width=0, shape="hv"),
-                                     fill="tonexty", fillcolor=BAND_ALPHA[zone], hoverinfo="skip",
-                                     name="On target" if zone == "green" else "At risk (amber)",
-                                     legendgroup=zone, showlegend=part in ("only", "low")))
-    # Keep the view on the data, the target and the control limits, not on the shading.
-    pad = 0.15 * span
-    lows, highs = [lo_y, np.nanmin(t["target"]) * k], [hi_y, np.nanmax(t["target"]) * k]
-    if view.has_limits:
-        lows.append(np.nanmin(t["lcl"]) * k)
-        highs.append(np.nanmax(t["ucl"]) * k)
-    fig.update_yaxes(range=[min(lows) - pad, max(highs) + pad])
+            frames.append(pd.DataFrame({"period": period, "low": lows, "high": highs, "part": f"{zone}-{part}",
+                                        "series": "On target" if zone == "green" else "At risk (amber)"}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def status_bar(counts: dict[str, int]) -> go.Figure:
@@ -179,53 +289,67 @@ def _window_title(title: str, window: str, note: str = "") -> str:
     return f"{title}<br><sup>{sub}</sup>" if sub else title
 
 
-def lag_waterfall(by_lag: pd.DataFrame, stage: str, window: str = "") -> go.Figure:
-    """WAPE per lag, furthest lag first, so the bars step down as the target period approaches."""
+def _bar_x(field: str, title: str, order: list[str]) -> dict:
+    return {"field": field, "type": "nominal", "sort": order, "title": title, "axis": {"labelAngle": 0}}
+
+
+def lag_waterfall(by_lag: pd.DataFrame, stage: str, window: str = "") -> dict:
+    """WAPE per lag, furthest lag first, so the bars step down as the target period approaches (Vega-Lite)."""
     d = by_lag.sort_values("lag", ascending=False)
-    x = [f"Lag {int(k)}" for k in d["lag"]]
-    fig = go.Figure(go.Bar(
-        x=x, y=d["wape"] * 100, marker_color="#1f5fa8", text=[_pct(v) for v in d["wape"]], textposition="outside",
-        customdata=np.stack([d["accuracy"] * 100, d["n"]], axis=-1),
-        hovertemplate="%{x}: WAPE %{y:.1f} % · accuracy %{customdata[0]:.1f} % · n = %{customdata[1]:,}<extra></extra>"))
+    bars = pd.DataFrame({"lag": [f"Lag {int(k)}" for k in d["lag"]], "wape": d["wape"].to_numpy() * 100,
+                         "label": [_pct(v) for v in d["wape"]], "accuracy": [_pct(v) for v in d["accuracy"]],
+                         "n": [units.count(v) for v in d["n"]]})
     note = "lower is better"
     if len(d) > 1:
         note = (f"WAPE {_pct(d['wape'].iloc[0])} at lag {int(d['lag'].iloc[0])} → "
                 f"{_pct(d['wape'].iloc[-1])} at lag {int(d['lag'].iloc[-1])}, lower is better")
-    title = _window_title(f"Error by forecast lag — {stage}", window, note)
-    fig = _layout(fig, title, "WAPE (%)", "Forecast lag (periods ahead)", height=400)
-    top = float(np.nanmax(d["wape"])) * 100 if len(d) else 1
-    fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.2])
-    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=100))
-    return fig
+    top = float(np.nanmax(d["wape"])) * 100 if len(d) and d["wape"].notna().any() else 1.0
+    x = _bar_x("lag", "Forecast lag (periods ahead)", list(bars["lag"]))
+    y = {"field": "wape", "type": "quantitative", "axis": _y_axis("WAPE (%)", True), "scale": {"domain": [0, top * 1.2]}}
+    tip = [{"field": "lag", "title": "Lag"}, {"field": "label", "title": "WAPE"},
+           {"field": "accuracy", "title": "Accuracy"}, {"field": "n", "title": "n"}]
+    layers = [{"mark": {"type": "bar", "color": "#1f5fa8", "width": {"band": 0.7}},
+               "encoding": {"x": x, "y": y, "tooltip": tip}},
+              {"mark": {"type": "text", "baseline": "bottom", "dy": -4, "fontSize": 12, "color": TEXT},
+               "encoding": {"x": x, "y": {"field": "wape", "type": "quantitative"}, "text": {"field": "label"}}}]
+    spec = _spec(_title(f"Error by forecast lag — {stage}", note, window), layers, {"bars": bars}, height=330,
+                 legend=False)
+    spec["data"] = {"name": "bars"}
+    return spec
 
 
-def fva_stairstep(fva: pd.DataFrame, window: str = "") -> go.Figure:
-    """WAPE of each process step with its FVA; a step that makes the forecast worse is red and says so."""
+def fva_stairstep(fva: pd.DataFrame, window: str = "") -> dict:
+    """WAPE of each process step with its FVA; a step that makes the forecast worse is red and says so (Vega-Lite)."""
     d = fva.reset_index(drop=True)
-    colours, labels = [], []
-    for _, r in d.iterrows():
-        step = r["fva_vs_previous"]
-        if np.isnan(step):
-            colours.append("#78909c"), labels.append(f"<b>{_pct(r['wape'])}</b>")
-        elif step < 0:
-            colours.append(catalog.STATUS_COLOURS["red"])
-            labels.append(f"<b>{_pct(r['wape'])}</b><br>FVA {_pts(step)}<br>destroys value")
-        else:
-            colours.append(catalog.STATUS_COLOURS["green"])
-            labels.append(f"<b>{_pct(r['wape'])}</b><br>FVA {_pts(step)}<br>adds value")
-    naive = ["–" if np.isnan(v) else _pts(v) for v in d["fva_vs_naive"]]
-    n = [f"{int(v):,}" for v in d["n"]] if "n" in d else ["–"] * len(d)
-    fig = go.Figure(go.Bar(
-        x=[s.capitalize() for s in d["stage"]], y=d["wape"] * 100, marker_color=colours, text=labels,
-        textposition="outside", textfont=dict(size=12, color=TEXT), cliponaxis=False,
-        customdata=np.stack([naive, n], axis=-1) if len(d) else None,
-        hovertemplate="%{x}: WAPE %{y:.1f} % · FVA vs naive %{customdata[0]} · n = %{customdata[1]}<extra></extra>"))
-    title = _window_title("Forecast value added by step", window, "WAPE on the matched sample, lower is better")
-    fig = _layout(fig, title, "WAPE (%)", "Process step", height=420)
-    top = float(np.nanmax(d["wape"])) * 100 if len(d) and d["wape"].notna().any() else 1
-    fig.update_yaxes(ticksuffix=" %", range=[0, top * 1.45])
-    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(t=100))
-    return fig
+    step = d["fva_vs_previous"].to_numpy(dtype=float)
+    first = np.isnan(step)
+    bars = pd.DataFrame({
+        "step": [str(s).capitalize() for s in d["stage"]], "wape": d["wape"].to_numpy() * 100,
+        "label": [_pct(v) for v in d["wape"]],
+        "colour": np.where(first, "#78909c", np.where(step < 0, catalog.STATUS_COLOURS["red"],
+                                                      catalog.STATUS_COLOURS["green"])),
+        "fva": ["" if np.isnan(v) else f"FVA {_pts(v)}" for v in step],
+        "verdict": np.where(first, "reference", np.where(step < 0, "destroys value", "adds value")),
+        "naive": ["–" if np.isnan(v) else _pts(v) for v in d["fva_vs_naive"]],
+        "n": [units.count(v) for v in d["n"]] if "n" in d else "–",
+    })
+    top = float(np.nanmax(d["wape"])) * 100 if len(d) and d["wape"].notna().any() else 1.0
+    x = _bar_x("step", "Process step", list(bars["step"]))
+    y = {"field": "wape", "type": "quantitative", "axis": _y_axis("WAPE (%)", True), "scale": {"domain": [0, top * 1.45]}}
+    tip = [{"field": "step", "title": "Step"}, {"field": "label", "title": "WAPE"}, {"field": "fva", "title": "Step's FVA"},
+           {"field": "naive", "title": "FVA vs naive"}, {"field": "n", "title": "n"}]
+    on_top = {"x": x, "y": {"field": "wape", "type": "quantitative"}}
+    text = {"type": "text", "baseline": "bottom", "fontSize": 12, "color": TEXT}
+    layers = [{"mark": {"type": "bar", "width": {"band": 0.7}},
+               "encoding": {"x": x, "y": y, "tooltip": tip, "color": {"field": "colour", "type": "nominal", "scale": None}}},
+              {"mark": {**text, "dy": -4}, "encoding": {**on_top, "text": {"field": "verdict"}}},
+              {"mark": {**text, "dy": -19}, "encoding": {**on_top, "text": {"field": "fva"}}},
+              {"mark": {**text, "dy": -34, "fontWeight": "bold", "fontSize": 13},
+               "encoding": {**on_top, "text": {"field": "label"}}}]
+    spec = _spec(_title("Forecast value added by step", "WAPE on the matched sample, lower is better", window),
+                 layers, {"bars": bars}, height=350, legend=False)
+    spec["data"] = {"name": "bars"}
+    return spec
 
 
 def _pts(v: float) -> str:
@@ -273,12 +397,27 @@ def abc_xyz_matrix(table: pd.DataFrame, window: str = "") -> go.Figure:
     return fig
 
 
-def item_figure(series: pd.DataFrame, item: str, stage: str, lag: int | None) -> go.Figure:
-    """Actual vs forecast for one item (the planner's check before the demand review)."""
+def item_figure(series: pd.DataFrame, item: str, stage: str, lag: int | None) -> dict:
+    """Actual vs forecast for one item (the planner's check before the demand review), as a Vega-Lite spec."""
     s = series.sort_values("period")
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=s["period"], y=s["actual"], name="Actual", mode="lines+markers",
-                             line=dict(color="#37474f", width=2)))
-    fig.add_trace(go.Scatter(x=s["period"], y=s["forecast"], name=f"Forecast ({stage}{'' if lag is None else f', lag {lag}'})",
-                             mode="lines+markers", line=dict(color="#1f5fa8", width=2, dash="dash")))
-    return _layout(fig, f"{safety.plotly(item)}: actual vs forecast", "Units", height=340)
+    forecast = f"Forecast ({stage}{'' if lag is None else f', lag {lag}'})"
+    period = _dates(s["period"])
+    long = pd.concat([pd.DataFrame({"period": period, "units": s["actual"].to_numpy(), "series": "Actual"}),
+                      pd.DataFrame({"period": period, "units": s["forecast"].to_numpy(), "series": forecast})],
+                     ignore_index=True)
+    long["shown"] = [units.count(v) if not np.isnan(v) else "–" for v in long["units"].to_numpy(dtype=float)]
+    colour = {"field": "series", "type": "nominal", **_series_colour(["Actual", forecast], ["#37474f", "#1f5fa8"])}
+    enc = {"x": _X_PERIOD, "y": {"field": "units", "type": "quantitative", "axis": _y_axis("Units", False)},
+           "color": colour,
+           "strokeDash": {"field": "series", "type": "nominal", "legend": None,
+                          "scale": {"domain": ["Actual", forecast], "range": [[1, 0], [6, 4]]}}}
+    tip = [{"field": "period", "type": "temporal", "title": "Period", "timeUnit": "utcyearmonthdate",
+            "format": "%d %b %Y"},
+           {"field": "series", "title": "Series"}, {"field": "shown", "title": "Units"}]
+    layers = [{"mark": {"type": "line", "strokeWidth": 2}, "encoding": enc},
+              {"mark": {"type": "point", "filled": True, "size": 36},
+               "encoding": {**{k: v for k, v in enc.items() if k != "strokeDash"}, "tooltip": tip}}]
+    spec = _spec(_title(f"{item}: actual vs forecast"), layers, {"series": long}, height=320)
+    spec["data"] = {"name": "series"}
+    return spec
+

@@ -4,6 +4,7 @@ import streamlit as st
 
 from kpis import safety
 from kpis.forecast import sections
+from kpis.forecast import views as forecast_views
 from pages import _ui
 
 cfg = _ui.config()
@@ -35,12 +36,19 @@ m[1].metric("Over-forecast / under-forecast", f"{summary['over']} / {summary['un
             help="Flagged items with a positive / negative tracking signal")
 m[2].metric("Share of total error in this list", f"{summary['share']:.0%}", border=True)
 
-table = work.table
 
 
 @st.fragment
 def work_list_and_item() -> None:
-    """The ranked work list and the chosen item's chart: choosing a row reruns only this part."""
+    """The ranked work list, a page of it at a time, and the chosen item's chart: choosing a page or a row reruns
+    only this part."""
+    table = work.table
+    if work.pages > 1:
+        page = st.selectbox("Rows", range(1, work.pages + 1), key="ex_page",
+                            format_func=lambda p: forecast_views.page_label(p, work.rows),
+                            help=f"The list is sent {forecast_views.PAGE_ROWS} rows at a time; the CSV holds every row")
+        if page != 1:
+            table = _ui.shared(sections.work_list, cube, **view, filters=f["filters"], top=top, page=page).table
     pick = st.dataframe(
         table, hide_index=True, width="stretch", key="ex_table", on_select="rerun", selection_mode="single-row",
         column_config={
@@ -55,7 +63,7 @@ def work_list_and_item() -> None:
             "actual_trend": st.column_config.LineChartColumn("Actual (trend)", width="small"),
             "forecast_trend": st.column_config.LineChartColumn("Forecast (trend)", width="small"),
         })
-    _ui.csv_button(table.drop(columns=["actual_trend", "forecast_trend"]), "forecast_exceptions", "ex_csv", f)
+    _ui.csv_button(work.whole, "forecast_exceptions", "ex_csv", f)
     rows = pick.selection.rows if pick is not None and hasattr(pick, "selection") else []
     item = str(table.iloc[rows[0]]["item"]) if rows else str(table.iloc[0]["item"])
     st.caption("Select a row to see that item's actual vs forecast.")
@@ -69,7 +77,7 @@ def work_list_and_item() -> None:
             item, why=str(picked["why"]), wape=float(picked["wape"]), bias=float(picked["bias"]),
             ts=float(picked["ts"]))
         _ui.go(prefill.PAGE_ACTIONS)
-    st.plotly_chart(_ui.shared(sections.item_chart, cube, item, **view), key="ex_item_chart", width="stretch")
+    st.vega_lite_chart(_ui.shared(sections.item_chart, cube, item, **view), key="ex_item_chart", width="stretch")
 
 
 work_list_and_item()

@@ -52,18 +52,18 @@ m[4].metric("n", units.count(h["n"]), border=True, help="Item-periods with both 
 
 trend = _ui.shared(sections.trend, cube, stage=stage, **view,
                    title=f"Accuracy over time — {stage}, {lag_text}, {win.text}")
-st.plotly_chart(trend.figure, key="fa_trend", width="stretch")
+st.vega_lite_chart(trend.figure, key="fa_trend", width="stretch")
 st.markdown(trend.text)
 
 left, right = st.columns(2)
 with left:
     lags, lag_chart = _ui.shared(sections.by_lag, cube, stage=stage, period_from=view["period_from"],
                                  period_to=view["period_to"], filters=view["filters"], window_text=win.text)
-    st.plotly_chart(lag_chart, key="fa_lags", width="stretch")
+    st.vega_lite_chart(lag_chart, key="fa_lags", width="stretch")
     _ui.csv_button(lags, "accuracy_by_lag", "fa_lags_csv", f)
 with right:
     fva = _ui.shared(sections.fva, cube, **view, window_text=f"{lag_text}, {win.text}")
-    st.plotly_chart(fva.figure, key="fa_fva", width="stretch")
+    st.vega_lite_chart(fva.figure, key="fa_fva", width="stretch")
     st.caption(fva.sample_text)
     if fva.destroying:
         st.warning("Value-destroying step: " + "; ".join(fva.destroying), icon=":material/trending_down:")
@@ -103,8 +103,17 @@ def where_the_error_is() -> None:
 
 @st.fragment
 def drill_down() -> None:
-    """Accuracy per group, its items and one item's chart; choosing a group or a row reruns only this section."""
-    st.subheader("Drill down")
+    """Accuracy per group, its items and one item's chart, drawn only while the section is open (its table is the
+    page's heaviest element to draw); choosing a group or a row reruns only this section."""
+    drill = st.expander("**Drill down** — accuracy by group, its items, one item's actual vs forecast", key="fa_drill",
+                        on_change="rerun", bind="query-params", icon=":material/manage_search:")
+    if not drill.open:
+        return
+    with drill:
+        _drill_down_body()
+
+
+def _drill_down_body() -> None:
     group = st.selectbox("Group by", [*attrs, "abc", "xyz", "lag", "stage"], key="fa_group", bind="query-params")
     grouped = _ui.shared(sections.grouped, cube, group, stage=stage, **view)
     selectable = group not in ("lag", "stage")
@@ -127,7 +136,7 @@ def drill_down() -> None:
         irows = ipick.selection.rows if ipick is not None and hasattr(ipick, "selection") else []
         if irows:
             item = str(items.iloc[irows[0]]["item"])
-            st.plotly_chart(_ui.shared(sections.item_chart, cube, item, stage=stage, lag=view["lag"],
+            st.vega_lite_chart(_ui.shared(sections.item_chart, cube, item, stage=stage, lag=view["lag"],
                                        period_from=view["period_from"], period_to=view["period_to"]),
                             key="fa_item_chart", width="stretch")
 

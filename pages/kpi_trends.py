@@ -99,17 +99,15 @@ with m4.container(border=True):
     st.markdown(f"**{view.trend_headline}**")
     st.caption(view.trend_evidence)
 
-title = safety.plotly(f"{kpi.name}{' — ' + segment if segment else ''} by {cadence}")   # segments are imported
-fig = charts.trend_figure(view, cfg.app.currency, title=title)
 # Improvement loop: completed actions and reviews on the timeline; open one, or create an action on this KPI.
-from kpis.improvement import charts as improvement_charts
 from kpis.improvement import prefill
 from kpis.improvement import views as improvement_views
 
 marks = improvement_views.timeline_marks(_ui.engine(), kpi_id, segment)
 marks = marks[pd.to_datetime(marks["date"]) >= view.table["period"].min() - pd.Timedelta(days=31)]
-improvement_charts.add_marks(fig, marks, y=float(view.table["value"].max() * catalog.display_scale(kpi)))
-st.plotly_chart(fig, key="trend_chart", width="stretch")
+fig = charts.trend_figure(view, cfg.app.currency, title=f"{kpi.name}{' — ' + segment if segment else ''} by {cadence}",
+                         marks=marks)
+st.vega_lite_chart(fig, key="trend_chart", width="stretch")
 if view.partial_note:
     st.caption(view.partial_note)
 a1, a2, a3 = st.columns([1, 2.2, 0.8])

@@ -24,8 +24,8 @@ PAGES = [  # url path, file name, a text the page must show
     ("", "overview", "S&OP KPI overview"),
     # a link that keeps the view: weekly stock-outs by quarter, partial quarters hollow and left out
     ("kpi-trends?trend_kpi=stockout_weeks&trend_cadence=quarter", "kpi_trends", "partial"),
-    # with "Where the error is" opened from the link (the section is drawn only when open)
-    ("forecast-accuracy?fa_where=true", "forecast_accuracy", "Columns"),
+    # with "Where the error is" and "Drill down" opened from the link (each is drawn only when open)
+    ("forecast-accuracy?fa_where=true&fa_drill=true", "forecast_accuracy", "Group by"),
     ("exceptions", "exceptions", "Tracking signal"),
     ("scorecard", "scorecard", "Executive sponsorship scorecard"),
     ("meetings", "meetings", "S&OP meetings and decisions"),
@@ -120,6 +120,13 @@ def _shots() -> Path:
     return out
 
 
+# Every chart on view has drawn: a Plotly chart its SVG, a Vega-Lite chart its SVG (or canvas).
+CHARTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .filter(c => c.offsetParent !== null).every(c => c.querySelector('.main-svg'))
+  && [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+    .filter(c => c.offsetParent !== null).every(c => c.querySelector('canvas, svg.marks'))"""
+
+
 def _settle(page) -> None:
     """Wait until Streamlit has finished running the script and charts have drawn."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=30000)
@@ -129,19 +136,18 @@ def _settle(page) -> None:
         timeout=30000)
     # Elements still being rendered show as skeletons; wait until none is left.
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=60000)
-    # Plotly draws lazily: wait until every chart container holds its SVG (scroll each into view).
-    # Charts in a tab that is not shown are not drawn until the tab is opened: only visible ones count.
+    # Charts draw lazily: wait until every Plotly container holds its SVG and every Vega-Lite one its canvas
+    # (scroll each into view). Charts in a tab that is not shown are not drawn until the tab is opened: only
+    # visible ones count.
     from playwright.sync_api import Error as PlaywrightError
 
-    for chart in page.locator('[data-testid="stPlotlyChart"]').all():
+    for chart in page.locator('[data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"]').all():
         try:
             if chart.is_visible():
                 chart.scroll_into_view_if_needed()
         except PlaywrightError:   # replaced by a rerun while we looked: the wait below checks what replaced it
             pass
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
-        ".filter(c => c.offsetParent !== null).every(c => c.querySelector('.main-svg'))", timeout=30000)
+    page.wait_for_function(CHARTS_DRAWN, timeout=30000)
     page.evaluate("() => window.scrollTo(0, 0)")
     # Sparklines and other lazily loaded chunks arrive over HTTP; wait for them before judging the page.
     page.wait_for_load_state("networkidle", timeout=30000)
@@ -198,7 +204,7 @@ def test_overview_tile_opens_trend(server, browser):
         page.locator('[data-testid="stSidebar"]').get_by_text("KPI trends").first.click()
         page.get_by_text("Control limits", exact=False).first.wait_for(timeout=30000)
         _settle(page)
-        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30000)
+        page.wait_for_selector('[data-testid="stVegaLiteChart"] svg.marks', timeout=30000)
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         page.close()

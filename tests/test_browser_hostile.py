@@ -11,7 +11,7 @@ import pytest
 
 import hostile_data as H
 from kpis import safety
-from test_browser import _settle, browser, streamlit_server  # noqa: F401 - fixtures
+from test_browser import CHARTS_DRAWN, _settle, browser, streamlit_server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 PAGES = [
     ("", "S&OP KPI overview", []),
     (f"kpi-trends?trend_kpi=otif&trend_segment={quote(H.SEGMENTS[1])}", "Control-limit baseline", []),
-    (f"forecast-accuracy?fa_group={quote(H.ATTR_HTML)}", "Where the error is",
+    (f"forecast-accuracy?fa_drill=true&fa_group={quote(H.ATTR_HTML)}", "Where the error is",
      [("row", "fa_groups_sel", "Items in"), ("row", "fa_items", "actual vs forecast")]),
     ("exceptions", "Tracking signal", [("row", "ex_table", "actual vs forecast")]),
     ("data", "Past imports", []),
@@ -109,9 +109,7 @@ class Visit:
                 name = tab.inner_text()
                 tab.click()   # tabs switch in the browser (no rerun): wait for the charts they show to draw
                 page.wait_for_timeout(300)
-                page.wait_for_function(
-                    "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
-                    ".filter(c => c.offsetParent !== null).every(c => c.querySelector('.main-svg'))", timeout=30000)
+                page.wait_for_function(CHARTS_DRAWN, timeout=30000)
                 self.check(f"{where}, {name!r}")
                 self.open_dropdowns(f"{where}, {name!r}")
         for summary in self._main().locator('[data-testid="stExpander"] summary').all():

@@ -1,9 +1,36 @@
-"""Figures are readable: titles, axis units, target line, status colours, signals."""
+"""Charts are readable and valid: titles, axis units, target line, status colours, signals; every Vega-Lite spec
+passes the Vega-Lite schema (the one altair ships)."""
 
+import json
+from functools import cache
+from importlib import resources
+
+import jsonschema
+import numpy as np
 import pandas as pd
+import pytest
 
 from kpis import catalog, charts
 from kpis.catalog import trends
+
+
+@cache
+def _validator():
+    schema = json.loads(resources.files("altair.vegalite.v6.schema").joinpath("vega-lite-schema.json").read_text())
+    return jsonschema.Draft7Validator(schema)
+
+
+def _valid(spec: dict) -> dict:
+    """The spec as the browser receives it (datasets as records) after checking it against the schema."""
+    plain = {**spec, "datasets": {k: json.loads(d.to_json(orient="records")) for k, d in spec["datasets"].items()}}
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(plain))
+    assert error is None, f"{list(error.path)}: {error.message[:400]}"
+    return plain
+
+
+def _layer(spec: dict, dataset: str, mark: str) -> dict:
+    return next(la for la in spec["layer"] if la.get("data", {}).get("name") == dataset
+                and (la["mark"]["type"] if isinstance(la["mark"], dict) else la["mark"]) == mark)
 
 
 def _view(config, kpi_id="otif", values=None):
@@ -13,44 +40,93 @@ def _view(config, kpi_id="otif", values=None):
 
 
 def test_trend_figure_has_title_units_target_and_limits(config):
-    fig = charts.trend_figure(_view(config))
-    assert fig.layout.title.text == "Customer OTIF"
-    assert fig.layout.yaxis.title.text == "Percent" and fig.layout.yaxis.ticksuffix == " %"
-    assert fig.layout.xaxis.title.text == "Period"
-    names = {t.name for t in fig.data}
-    assert {"Target", "Control limits", "Centre line (mean)", "Actual", "SPC signal", "On target"} <= names
-    target = next(t for t in fig.data if t.name == "Target")
-    assert target.line.shape == "hv" and list(target.y)[0] == 95.0   # percent shown as 0-100
+    spec = _valid(charts.trend_figure(_view(config)))
+    assert spec["title"]["text"] == "Customer OTIF"
+    y = spec["layer"][0]["encoding"]["y"]
+    assert y["axis"]["title"] == "Percent" and y["axis"]["labelExpr"] == "datum.label + ' %'"
+    assert charts._X_PERIOD["title"] == "Period"
+    legend = spec["layer"][0]["encoding"]["color"]["scale"]["domain"]
+    assert {"Target", "Control limits", "Centre line (mean)", "Actual", "SPC signal", "On target"} <= set(legend)
+    assert "Completed action" not in legend                      # the legend names only what is drawn
+    target = _layer(spec, "target", "line")
+    assert target["mark"]["interpolate"] == "step-after"
+    assert spec["datasets"]["target"][0]["y"] == 95.0            # percent shown as 0-100
+    assert spec["datasets"]["target"][0]["period"] == "2025-01-01"
 
 
 def test_points_coloured_by_status(config):
-    fig = charts.trend_figure(_view(config))
-    actual = next(t for t in fig.data if t.name == "Actual")
-    assert actual.marker.color[0] == catalog.STATUS_COLOURS["red"]      # 0.90: 5 pts short, red beyond 4
-    assert actual.marker.color[-1] == catalog.STATUS_COLOURS["green"]   # 0.97 above target
+    spec = _valid(charts.trend_figure(_view(config)))
+    points = spec["datasets"]["actual"]
+    assert points[0]["fill"] == catalog.STATUS_COLOURS["red"]       # 0.90: 5 pts short, red beyond 4
+    assert points[-1]["fill"] == catalog.STATUS_COLOURS["green"]    # 0.97 above target
+    assert points[0]["shown"] == "90.0 %" and points[0]["status"] == "Off target"
+    assert _layer(spec, "actual", "point")["encoding"]["fill"]["scale"] is None
+
+
+def test_signals_are_ringed_with_their_reason(config):
+    spec = _valid(charts.trend_figure(_view(config)))
+    signals = spec["datasets"]["signals"]
+    assert [s["y"] for s in signals] == pytest.approx([97.0, 97.0])
+    assert "Point beyond the control limits" in signals[-1]["why"]
 
 
 def test_provisional_limits_are_labelled(config):
-    fig = charts.trend_figure(_view(config, values=[0.9, 0.91, 0.92, 0.9, 0.91, 0.92, 0.93]))
-    assert "provisional" in fig.layout.title.text
+    spec = charts.trend_figure(_view(config, values=[0.9, 0.91, 0.92, 0.9, 0.91, 0.92, 0.93]))
+    assert "provisional" in " ".join(spec["title"]["subtitle"])
+
+
+def test_bands_follow_the_target_zones(config):
+    view = _view(config)
+    spec = _valid(charts.trend_figure(view))
+    bands = pd.DataFrame(spec["datasets"]["bands"])
+    green = bands[bands["series"] == "On target"]
+    lo, hi = catalog.bands(view.kpi, 0.95)["green"]
+    assert green["low"].iloc[0] == pytest.approx(lo * 100) and green["high"].iloc[0] <= 100 * 10
+
+
+def test_marks_of_actions_and_reviews_sit_on_the_trend(config):
+    marks = pd.DataFrame({"kind": ["action", "review"], "date": pd.to_datetime(["2025-03-01", "2025-06-01"]),
+                          "label": ["Action #1 done: <img src=x>", "Review #2: ok"]})
+    spec = _valid(charts.trend_figure(_view(config), marks=marks))
+    drawn = spec["datasets"]["marks"]
+    assert [m["series"] for m in drawn] == ["Completed action", "Review"]
+    assert drawn[0]["label"] == "Action #1 done: <img src=x>"      # a data value: Vega draws it as plain text
+    assert drawn[0]["y"] == pytest.approx(97.0)                    # along the top of the series
+    assert {"Completed action", "Review"} <= set(spec["layer"][0]["encoding"]["color"]["scale"]["domain"])
 
 
 def test_fva_stairstep_marks_value_destroying_step_red():
     fva = pd.DataFrame({"stage": ["naive", "statistical", "sales", "consensus"], "wape": [0.40, 0.30, 0.34, 0.22],
                         "fva_vs_previous": [float("nan"), 0.10, -0.04, 0.12],
-                        "fva_vs_naive": [0.0, 0.10, 0.06, 0.18]})
-    fig = charts.fva_stairstep(fva)
-    bar = fig.data[0]
-    assert list(bar.marker.color) == ["#78909c", catalog.STATUS_COLOURS["green"], catalog.STATUS_COLOURS["red"],
-                                      catalog.STATUS_COLOURS["green"]]
-    assert "destroys value" in bar.text[2]
+                        "fva_vs_naive": [0.0, 0.10, 0.06, 0.18], "n": [1200, 1200, 1200, 1200]})
+    spec = _valid(charts.fva_stairstep(fva, window="last 12 months"))
+    bars = spec["datasets"]["bars"]
+    assert [b["colour"] for b in bars] == ["#78909c", catalog.STATUS_COLOURS["green"], catalog.STATUS_COLOURS["red"],
+                                           catalog.STATUS_COLOURS["green"]]
+    assert bars[2]["verdict"] == "destroys value" and bars[2]["fva"] == "FVA −4.0 pts"
+    assert bars[3]["label"] == "22.0 %" and bars[3]["n"] == "1,200"
+    assert spec["title"]["subtitle"][-1] == "last 12 months"
 
 
 def test_lag_waterfall_orders_furthest_lag_first():
     by_lag = pd.DataFrame({"lag": [0, 1, 2], "wape": [0.2, 0.25, 0.3], "accuracy": [0.8, 0.75, 0.7], "n": [10, 10, 10]})
-    fig = charts.lag_waterfall(by_lag, "consensus")
-    assert list(fig.data[0].x) == ["Lag 2", "Lag 1", "Lag 0"]
-    assert fig.layout.yaxis.title.text == "WAPE (%)"
+    spec = _valid(charts.lag_waterfall(by_lag, "consensus"))
+    assert [b["lag"] for b in spec["datasets"]["bars"]] == ["Lag 2", "Lag 1", "Lag 0"]
+    assert [b["wape"] for b in spec["datasets"]["bars"]] == pytest.approx([30.0, 25.0, 20.0])
+    bar = spec["layer"][0]["encoding"]
+    assert bar["y"]["axis"]["title"] == "WAPE (%)" and bar["x"]["sort"] == ["Lag 2", "Lag 1", "Lag 0"]
+    assert "WAPE 30.0 % at lag 2 → 20.0 % at lag 0" in spec["title"]["subtitle"][0]
+
+
+def test_item_figure_draws_actual_and_forecast_with_gaps():
+    series = pd.DataFrame({"item": "X", "period": pd.to_datetime(["2026-02-01", "2026-01-01"]),
+                           "actual": [10.0, 12.0], "forecast": [np.nan, 11.0]})
+    spec = _valid(charts.item_figure(series, "X", "consensus", 1))
+    drawn = pd.DataFrame(spec["datasets"]["series"])
+    assert drawn["period"].tolist() == ["2026-01-01", "2026-02-01"] * 2      # in period order
+    assert drawn["units"].tolist()[:3] == [12.0, 10.0, 11.0] and drawn["units"].isna().tolist()[3]
+    assert drawn["shown"].tolist() == ["12", "10", "11", "–"]
+    assert spec["title"]["text"] == "X: actual vs forecast"
 
 
 def test_heatmap_and_matrix_label_cells():
@@ -69,6 +145,8 @@ def test_control_limits_stay_on_the_axis(config):
     rng = np.random.default_rng(0)
     view = _view(config, values=list(0.96 + rng.normal(0, 0.01, 24)))
     lo, hi = view.limits.lcl * 100, view.limits.ucl * 100
-    fig = charts.trend_figure(view)
-    y0, y1 = fig.layout.yaxis.range
+    spec = _valid(charts.trend_figure(view))
+    y0, y1 = spec["layer"][0]["encoding"]["y"]["scale"]["domain"]
     assert y0 <= lo and hi <= y1
+    capped = charts.trend_figure(view, cap_100=True)               # accuracy cannot pass 100 %
+    assert capped["layer"][0]["encoding"]["y"]["scale"]["domain"][1] <= 100.0

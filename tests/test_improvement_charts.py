@@ -12,14 +12,6 @@ def test_plotly_text_escapes_markup():
     assert charts.plotly_text("<b>x</b> & <a href='y'>") == "&lt;b&gt;x&lt;/b&gt; &amp; &lt;a href=&#x27;y&#x27;&gt;"
 
 
-def test_marks_carry_escaped_titles():
-    marks = pd.DataFrame({"kind": ["action", "review"], "id": [1, 2], "date": [dt.date(2025, 1, 1)] * 2,
-                          "label": ["Action #1 done: <img src=x>", "Review #2: ok"]})
-    fig = charts.add_marks(go.Figure(), marks, y=1.0)
-    assert [t.name for t in fig.data] == ["Completed action", "Review"]
-    assert list(fig.data[0].customdata) == ["Action #1 done: &lt;img src=x&gt;"]
-
-
 def test_effect_figure_has_before_after_limits_and_completion(config):
     months = pd.date_range("2024-01-01", periods=12, freq="MS")
     values = [10, 12, 11, 13, 12.5, 14, 16.5, 17, 18, 19, 17.5, 18.5]

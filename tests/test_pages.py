@@ -62,7 +62,7 @@ def test_kpi_trends_shows_chart_limits_and_trend(demo_env):
     text = _texts(at)
     assert "Control limits" in text and "Trend:" in text
     assert "improving" in text  # the demo's accuracy improves after the consensus review
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("vega_lite_chart")) == 1
     assert at.dataframe[0].value.shape[0] == 36
 
 

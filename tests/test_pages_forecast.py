@@ -30,8 +30,10 @@ def test_forecast_page_headline_charts_and_tables(demo_env):
     acc = float(_metric(at, "Accuracy").rstrip("%")) / 100
     wape = float(_metric(at, "WAPE").rstrip("%")) / 100
     assert acc == pytest.approx(1 - wape, abs=0.0015)         # accuracy = 1 − WAPE, both rounded to 0.1 %
-    assert len(at.get("plotly_chart")) == 3                    # trend, lag waterfall, FVA
+    assert len(at.get("vega_lite_chart")) == 3           # trend, lag waterfall, FVA: light Vega-Lite charts
+    assert not at.get("plotly_chart") and not at.dataframe     # the heavy sections wait until opened
     assert any("Trend:" in m.value for m in at.markdown)
+    _open_drill(at)
     groups = at.dataframe[0].value
     assert {"n", "wape", "accuracy", "bias", "mase"} <= set(groups.columns)
     # the headline defaults to the last period, the rest of the page to the last 12 periods; both are named
@@ -59,6 +61,12 @@ def test_forecast_headline_agrees_with_the_overview_tile(demo_env, demo_db, conf
     assert shown == pytest.approx(float(mine["value"].iloc[-1]), abs=0.0006)
 
 
+def _open_drill(at: AppTest) -> AppTest:
+    """Open the "Drill down" section (drawn only when open, like "Where the error is")."""
+    at.session_state["fa_drill"] = True
+    return at.run()
+
+
 def _open_where(at: AppTest) -> AppTest:
     """Open the "Where the error is" section (an expander whose state is a widget value)."""
     at.session_state["fa_where"] = True
@@ -71,7 +79,7 @@ def test_where_the_error_is_is_drawn_only_when_opened(demo_env):
     assert not any(s.key in ("fa_heat_x", "fa_heat_y") for s in at.selectbox)
     _open_where(at)
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 5                    # + heat map and ABC/XYZ
+    assert len(at.get("plotly_chart")) == 2                    # + heat map and ABC/XYZ
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("WAPE by family" in s for s in specs) and any("ABC" in s for s in specs)
 
@@ -102,6 +110,8 @@ def test_attribute_filter_narrows_items(demo_env):
 
 def test_drill_down_grouping_by_lag(demo_env):
     at = _open("pages/forecast_accuracy.py")
+    assert not any(s.key == "fa_group" for s in at.selectbox)   # closed: nothing of it is drawn
+    _open_drill(at)
     at.selectbox(key="fa_group").set_value("lag").run()
     assert not at.exception
     assert at.dataframe[0].value["lag"].tolist() == [0, 1, 2, 3]
@@ -115,7 +125,7 @@ def test_exceptions_page_lists_flagged_items_ranked_by_error(demo_env):
     assert table["abs_error"].is_monotonic_decreasing or (table["abs_error"].diff().dropna() <= 1e-9).all()
     assert (table.loc[table["why"].str.startswith("Tracking"), "ts"].abs() > 4).all()
     assert int(_metric(at, "Items flagged by tracking signal")) == table["why"].str.startswith("Tracking").sum()
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("vega_lite_chart")) == 1 and not at.get("plotly_chart")
     assert None not in at.selectbox(key="ex_lag").options and "All lags" not in at.selectbox(key="ex_lag").options
     assert at.selectbox(key="ex_window").value == "last12"
 
@@ -140,3 +150,20 @@ def test_drill_items_lists_the_groups_items_with_attributes(demo_db, config):
     family = cube.accuracy(["family"], stage="consensus", lag=1).set_index("family")
     assert items["n"].sum() == family.at["Pumps", "n"]          # the items add up to their group
     eng.dispose()
+
+
+def test_exceptions_work_list_is_sent_a_page_at_a_time(demo_env, monkeypatch):
+    import streamlit as st
+
+    from kpis.forecast import views
+
+    monkeypatch.setattr(views, "PAGE_ROWS", 10)
+    st.cache_resource.clear()   # the shared sections computed by earlier tests hold pages of 200 rows
+    at = _open("pages/exceptions.py")
+    assert len(at.dataframe[0].value) == 10
+    pager = at.selectbox(key="ex_page")
+    assert pager.options[0].startswith("1–10 of ")
+    pager.set_value(2).run()
+    assert not at.exception
+    assert at.dataframe[0].value["rank"].tolist() == list(range(11, 21))
+    st.cache_resource.clear()   # nor may later tests find pages of 10 rows

@@ -151,7 +151,7 @@ def test_hostile_title_renders_as_text(demo_copy):
 def test_kpi_trends_marks_completed_actions_and_reviews(demo_env):
     at = _page("pages/kpi_trends.py")
     at.selectbox(key="trend_kpi").set_value("supplier_otif").run()
-    fig = at.get("plotly_chart")[0].proto.spec
+    fig = at.get("vega_lite_chart")[0].proto.spec
     assert "Completed action" in fig and "Review" in fig
     options = at.selectbox(key="trend_mark").options
     assert any("Supplier collaboration portal" in o for o in options)

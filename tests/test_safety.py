@@ -1,5 +1,6 @@
 """Tests for kpis.safety: hostile text renders as text and exports never start a formula."""
 
+import json
 import re
 
 import pandas as pd
@@ -63,7 +64,13 @@ def test_heat_map_and_item_chart_do_not_render_plotly_markup():
     spec = fig.to_json()
     assert "<a href" not in spec and "&lt;a href" in spec
     series = pd.DataFrame({"item": [evil], "period": pd.to_datetime(["2026-01-01"]), "actual": [1.0], "forecast": [2.0]})
-    assert "<a href" not in charts.item_figure(series, evil, "consensus", 1).to_json()
+    # Vega-Lite draws titles and data values as plain text; imported text must never become a field name, an
+    # expression or a format, where Vega would read it.
+    spec = charts.item_figure(series, evil, "<b>consensus</b>", 1)
+    assert spec["title"]["text"] == f"{evil}: actual vs forecast"
+    structure = json.dumps({k: v for k, v in spec.items() if k not in ("title", "datasets")})
+    assert "<a href" not in structure.replace("Forecast (<b>consensus</b>, lag 1)", "")
+    assert "<b>" not in json.dumps(spec["layer"][0]["encoding"]["x"]) + json.dumps(spec["layer"][0]["encoding"]["y"])
 
 
 def test_excel_cells_too_long_are_cut_with_a_note():

@@ -49,10 +49,11 @@ def test_trend_names_the_trend_and_draws_the_accuracy(cube, config, view):
     t = sections.trend(cube, config, **{k: view[k] for k in ("stage", "lag", "period_from", "period_to", "filters")},
                        title="Accuracy over time — test")
     assert t.text.startswith("**Trend:** ")
-    assert "Accuracy over time — test" in t.figure.layout.title.text
+    assert t.figure["title"]["text"] == "Accuracy over time — test"
     by_period = cube.accuracy(["period"], **view)
-    actual = next(tr for tr in t.figure.data if tr.name == "Actual")
-    assert list(actual.y) == pytest.approx(list(by_period["accuracy"] * 100))
+    actual = t.figure["datasets"]["actual"]
+    assert list(actual["y"]) == pytest.approx(list(by_period["accuracy"] * 100))
+    assert list(actual["period"]) == list(by_period["period"].dt.strftime("%Y-%m-%d"))
 
 
 def test_grouped_by_lag_or_stage_spans_every_lag_or_stage(cube, config, view):
@@ -84,10 +85,27 @@ def test_work_list_is_the_ranked_exceptions_with_trends(cube, config, view):
     work = sections.work_list(cube, config, **args, top=20)
     exc = cube.exceptions(**args, top=20)
     view_of_item = {k: args[k] for k in ("stage", "lag", "period_from", "period_to")}
-    series = cube.item_series(exc["item"].head(views.TREND_ROWS).tolist(), **view_of_item)
+    series = cube.item_series(exc["item"].head(views.PAGE_ROWS).tolist(), **view_of_item)
     pd.testing.assert_frame_equal(work.table, views.exception_table(exc, series))
     assert work.summary == views.exception_summary(exc)
+    assert (work.rows, work.pages, work.page) == (len(exc), 1, 1)
+    assert work.whole["item"].tolist() == exc["item"].tolist() and "actual_trend" not in work.whole
     assert sections.work_list(cube, config, **{**args, "filters": {"region": ["Nowhere"]}}, top=20) is None
+
+
+def test_work_list_pages_keep_the_ranks_and_the_summary(cube, config, view, monkeypatch):
+    monkeypatch.setattr(views, "PAGE_ROWS", 7)
+    args = {k: view[k] for k in ("stage", "lag", "period_from", "period_to", "filters")}
+    exc = cube.exceptions(**args, top=20)
+    first = sections.work_list(cube, config, **args, top=20)
+    assert first.pages == -(-len(exc) // 7) >= 2 and len(first.table) == 7
+    last = sections.work_list(cube, config, **args, top=20, page=first.pages)
+    assert last.table["rank"].tolist() == list(range(7 * (first.pages - 1) + 1, len(exc) + 1))
+    assert last.table["item"].tolist() == exc["item"].iloc[7 * (first.pages - 1):].tolist()
+    assert all(len(t) for t in last.table["actual_trend"])            # every page has its small trends
+    assert last.summary == first.summary and len(last.whole) == len(exc)
+    assert sections.work_list(cube, config, **args, top=20, page=999).page == first.pages
+    assert views.page_label(2, 2294) == "201–400 of 2,294" and views.page_label(12, 2294) == "2,201–2,294 of 2,294"
 
 
 def test_item_chart_shows_the_items_actuals(cube, config, view):
@@ -95,7 +113,11 @@ def test_item_chart_shows_the_items_actuals(cube, config, view):
     fig = sections.item_chart(cube, config, item, stage="consensus", lag=1, period_from=view["period_from"],
                               period_to=view["period_to"])
     s = cube.item_series([item], stage="consensus", lag=1, period_from=view["period_from"], period_to=view["period_to"])
-    assert list(fig.data[0].y) == pytest.approx(s.sort_values("period")["actual"].tolist())
+    drawn = fig["datasets"]["series"]
+    actual = drawn[drawn["series"] == "Actual"]
+    assert list(actual["units"]) == pytest.approx(s.sort_values("period")["actual"].tolist())
+    forecast = drawn[drawn["series"] == "Forecast (consensus, lag 1)"]
+    assert list(forecast["units"]) == pytest.approx(s.sort_values("period")["forecast"].tolist(), nan_ok=True)
 
 
 def test_shared_computes_once_per_version_and_arguments(cube, config):
@@ -138,5 +160,5 @@ def test_sessions_opening_the_page_share_its_sections(demo_env, monkeypatch):
         at.run()
         at.switch_page("pages/forecast_accuracy.py").run()
         assert not at.exception
-        specs.append(at.get("plotly_chart")[0].proto.spec)
+        specs.append(at.get("vega_lite_chart")[0].proto.spec)
     assert len(calls) == 1 and specs[0] == specs[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -48,7 +49,7 @@ def headline(cube, config: AppConfig, *, stage, lag, period_from, period_to, fil
 class Trend:
     """The accuracy trend: figure and the sentence under it."""
 
-    figure: go.Figure
+    figure: dict   # Vega-Lite spec
     text: str
 
 
@@ -67,8 +68,8 @@ def trend(cube, config: AppConfig, *, stage, lag, period_from, period_to, filter
 
 
 def by_lag(cube, config: AppConfig, *, stage, period_from, period_to, filters, window_text: str
-           ) -> tuple[pd.DataFrame, go.Figure]:
-    """Accuracy per lag and the lag waterfall."""
+           ) -> tuple[pd.DataFrame, dict]:
+    """Accuracy per lag and the lag waterfall (Vega-Lite)."""
     lags = cube.by_lag(stage=stage, period_from=period_from, period_to=period_to, filters=filters)
     return lags, charts.lag_waterfall(lags, stage, window=window_text)
 
@@ -78,7 +79,7 @@ class Fva:
     """The FVA stairstep: table, figure, the matched sample in words and the value-destroying steps."""
 
     table: pd.DataFrame
-    figure: go.Figure
+    figure: dict   # Vega-Lite spec
     sample_text: str
     destroying: list[str]
 
@@ -118,26 +119,42 @@ def drill(cube, config: AppConfig, group: str, value: str, *, stage, lag, period
                              filters=filters)
 
 
-def item_chart(cube, config: AppConfig, item: str, *, stage, lag, period_from, period_to) -> go.Figure:
-    """Actual vs forecast for one item."""
+def item_chart(cube, config: AppConfig, item: str, *, stage, lag, period_from, period_to) -> dict:
+    """Actual vs forecast for one item (Vega-Lite)."""
     s = cube.item_series([item], stage=stage, lag=lag, period_from=period_from, period_to=period_to)
     return charts.item_figure(s, item, stage, lag)
 
 
 @dataclass(frozen=True)
 class WorkList:
-    """The Exceptions page's work list: the ranked table with small trends and the summary counts."""
+    """One page of the Exceptions page's work list (its rows with small trends, ranks counted over the whole
+    list), the whole list's length and its summary counts."""
 
     table: pd.DataFrame
     summary: dict
+    rows: int
+    page: int
+    whole: pd.DataFrame   # every row without the trends: the CSV download (stays on the server)
+
+    @property
+    def pages(self) -> int:
+        return -(-self.rows // views.PAGE_ROWS)
 
 
-def work_list(cube, config: AppConfig, *, stage, lag, period_from, period_to, filters, top: int) -> WorkList | None:
-    """Flagged items and the largest error contributors, ranked by impact (None when there are none)."""
+def work_list(cube, config: AppConfig, *, stage, lag, period_from, period_to, filters, top: int,
+              page: int = 1) -> WorkList | None:
+    """Flagged items and the largest error contributors, ranked by impact (None when there are none), one page of
+    views.PAGE_ROWS rows at a time: at full size thousands of items can be flagged, and the browser draws what it
+    is sent."""
     exc = cube.exceptions(stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=filters, top=top)
     if exc.empty:
         return None
-    # Small trends for the first rows of the work list (at full size thousands of items can be flagged).
-    series = cube.item_series(exc["item"].head(views.TREND_ROWS).tolist(), stage=stage, lag=lag,
-                              period_from=period_from, period_to=period_to)
-    return WorkList(views.exception_table(exc, series), views.exception_summary(exc))
+    pages = -(-len(exc) // views.PAGE_ROWS)
+    page = min(max(int(page), 1), pages)
+    rows = exc.iloc[(page - 1) * views.PAGE_ROWS: page * views.PAGE_ROWS]
+    series = cube.item_series(rows["item"].tolist(), stage=stage, lag=lag, period_from=period_from,
+                              period_to=period_to)
+    table = views.exception_table(rows, series)
+    table["rank"] = np.arange((page - 1) * views.PAGE_ROWS + 1, (page - 1) * views.PAGE_ROWS + len(rows) + 1)
+    whole = views.exception_table(exc, series.iloc[:0]).drop(columns=["actual_trend", "forecast_trend"])
+    return WorkList(table, views.exception_summary(exc), len(exc), page, whole)

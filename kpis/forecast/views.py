@@ -8,7 +8,14 @@ import pandas as pd
 
 from kpis.config import KPI, AppConfig
 
-TREND_ROWS = 200   # exception rows that get a small trend chart
+PAGE_ROWS = 200   # rows of the exception work list sent to the browser at once, each with its small trends
+
+
+def page_label(page: int, rows: int, size: int | None = None) -> str:
+    """'201–400 of 2,294': the rows a page of a list holds (pages count from 1; PAGE_ROWS rows a page)."""
+    size = size or PAGE_ROWS
+    first = (page - 1) * size + 1
+    return f"{first:,}–{min(page * size, rows):,} of {rows:,}"
 
 
 def accuracy_kpi(config: AppConfig, cadence: str) -> KPI:

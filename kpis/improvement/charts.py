@@ -1,5 +1,5 @@
-"""Plotly figures of the improvement loop: an action's before/after chart, open actions over time, on-time rates,
-and the marks of completed actions and reviews on a KPI's trend chart. User text is escaped for Plotly."""
+"""Plotly figures of the improvement loop: an action's before/after chart, open actions over time, on-time rates.
+User text is escaped for Plotly."""
 
 from __future__ import annotations
 
@@ -78,19 +78,3 @@ def on_time_figure(table: pd.DataFrame, by: str) -> go.Figure:
     fig.update_xaxes(range=[0, 105])
     fig.update_layout(hovermode="closest")
     return fig
-
-
-def add_marks(fig: go.Figure, marks: pd.DataFrame, *, y: float) -> go.Figure:
-    """Completed actions and reviews as markers along the top of a trend chart (hover shows the title)."""
-    if marks.empty:
-        return fig
-    for kind, symbol, colour in (("action", "star", "#1565c0"), ("review", "diamond", "#ef6c00")):
-        m = marks[marks["kind"] == kind]
-        if m.empty:
-            continue
-        fig.add_trace(go.Scatter(
-            x=pd.to_datetime(m["date"]), y=[y] * len(m), mode="markers", name="Completed action" if kind == "action"
-            else "Review", marker={"symbol": symbol, "size": 13, "color": colour, "line": {"color": "white", "width": 1}},
-            customdata=[plotly_text(t) for t in m["label"]], hovertemplate="%{customdata}<extra></extra>"))
-    return fig
-
