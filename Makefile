@@ -31,7 +31,7 @@ demo: db
 ## make run: set up, migrate, load demo data into an empty database, start the app
 run: demo
 	@echo "S&OP Pulse: open http://127.0.0.1:$(PORT)"
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/python app.py --server.port $(PORT)
 
 ## make test: set up and run the whole test suite
 test: setup-dev

@@ -1,11 +1,26 @@
-"""S&OP Pulse: page config, who is signed in, navigation by audience."""
+"""S&OP Pulse: page config, who is signed in, navigation by audience.
 
+Start it with `python app.py [streamlit options]`: it warms up (kpis.warmup), then serves this file like
+`streamlit run app.py`, which also works but leaves the warm-up to whoever opens the first page.
+"""
+
+import sys
 from pathlib import Path
 
 import streamlit as st
+from streamlit import runtime
 
-from kpis import safety
-from pages import _ui
+if __name__ == "__main__" and not runtime.exists():   # `python app.py`, not a script run inside the server
+    from kpis import warmup
+    from streamlit.web import cli
+
+    took = warmup.warm_up()
+    print("S&OP Pulse warmed up: " + ", ".join(f"{k} {v:.1f} s" for k, v in took.items()), flush=True)
+    sys.argv = ["streamlit", "run", str(Path(__file__).resolve()), *sys.argv[1:]]
+    sys.exit(cli.main())
+
+from kpis import safety  # noqa: E402 - after the launcher above, which never returns
+from pages import _ui  # noqa: E402
 
 # The favicon is a file the app serves itself: a ":material/...:" or emoji icon makes every browser fetch it from
 # an outside server (fonts.gstatic.com), telling that server who opens the app and when.

@@ -5,7 +5,8 @@ side with several sessions opening a page at once.
                               [--keep DIR] [--no-browser] [--no-server]
 
 Builds the seeded data of bench/generate.py, imports it into a fresh SQLite database (kept in --keep DIR and
-reused when the sizes match), starts `streamlit run app.py` on it and measures:
+reused when the sizes match), starts the app on it as `make run` does (`python app.py`: a warm-up, then
+`streamlit run app.py`; the time from the start to a server that answers is printed) and measures:
 
 1. In headless Chromium (/usr/bin/chromium, or CHROMIUM), each page:
    * first load after a server restart: a new server process (it reads the forecast cube from its on-disk
@@ -18,8 +19,8 @@ reused when the sizes match), starts `streamlit run app.py` on it and measures:
    Times run from navigation start (or the click) to finished rendering.
    "Finished rendering" (DONE_JS below): the script has reached the page's last section (a marker text is in
    the main area), Streamlit reports no script running (`data-test-script-state` of the app is
-   `notRunning`), no element is stale (left from a previous run) or a loading skeleton, every plotly chart has
-   drawn its SVG and every dataframe its grid, and all of this has held for 300 ms; the time reported is when
+   `notRunning`), no element is stale (left from a previous run) or a loading skeleton, every chart has drawn
+   (a Plotly chart its SVG, a Vega-Lite chart its marks) and every dataframe its grid, and all of this has held for 300 ms; the time reported is when
    it first held. Beside the wall time: the CPU time of the tab's main thread (Chromium's ThreadTime: script,
    style, layout, paint), the browser's own share of the wait, which a busy machine inflates far less.
 2. The server without a browser: N Python clients speak Streamlit's websocket protocol (/_stcore/stream,
@@ -84,6 +85,8 @@ DONE_JS = """([marker, since, hold]) => new Promise((resolve, reject) => {
     if (document.querySelector('[data-stale="true"], [data-testid="stSkeleton"]')) return false;
     for (const c of main.querySelectorAll('[data-testid="stPlotlyChart"]'))
       if (!c.querySelector('.main-svg')) return false;
+    for (const c of main.querySelectorAll('[data-testid="stVegaLiteChart"]'))
+      if (!c.querySelector('svg.marks, canvas')) return false;
     for (const d of main.querySelectorAll('[data-testid="stDataFrame"]'))
       if (!d.querySelector('canvas')) return false;
     return true;
@@ -147,28 +150,33 @@ def free_port() -> int:
 
 
 class Server:
-    """`streamlit run app.py` on the benchmark database, in its own process."""
+    """`python app.py` (warm-up, then `streamlit run app.py`) on the benchmark database, in its own process."""
 
     def __init__(self, url: str, work: Path) -> None:
         self.url, self.work = url, work
         self.proc: subprocess.Popen | None = None
         self.port = 0
+        self.ready: list[float] = []   # seconds from each start to a server that answers (warm-up included)
 
     def start(self) -> None:
-        self.port = free_port()
+        # A restart keeps the port: the browser caches Streamlit's files per origin (host and port), and a
+        # returning user's browser comes back to the same address.
+        self.port = self.port or free_port()
         env = {**os.environ, "DATABASE_URL": self.url, "SOP_PULSE_USER": "bench",
                "SOP_PULSE_CUBE_CACHE": str(self.work / "cubes")}
         log = (self.work / "server.log").open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+            [sys.executable, "app.py", "--server.port", str(self.port),
              "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        deadline = time.time() + 90
+        started = time.time()
+        deadline = started + 90
         while time.time() < deadline:
             try:
                 with urllib.request.urlopen(f"{self.base}/_stcore/health", timeout=2) as r:
                     if r.status == 200:
+                        self.ready.append(time.time() - started)
                         return
             except OSError:
                 time.sleep(0.3)
@@ -393,10 +401,11 @@ def _mm(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} (min {min(values):.2f})" if values else "–"
 
 
-def report(args, browser: dict | None, server: dict | None) -> None:
+def report(args, browser: dict | None, server: dict | None, ready: list[float]) -> None:
     print(f"\nPage latency, {args.items:,} items × {args.periods} periods × {args.lags} lags "
           f"({args.items * args.periods * args.lags / 1e6:.2f} M forecast rows), SQLite, {os.cpu_count()} cores, "
           f"load average before the run {args.load:.1f}; seconds, median (min) of {args.repeat}")
+    print(f"\nA (re)start of the server until it answers, warm-up included: {_mm(ready)} s over {len(ready)} starts")
     if browser:
         print("\n| page | first load after a server restart | warm load | browser main-thread CPU, warm "
               "| warm, browser with nothing cached | target (warm / after restart) |")
@@ -451,7 +460,7 @@ def main() -> None:
         if not args.keep:
             with contextlib.suppress(OSError):
                 shutil.rmtree(work)
-    report(args, browser, srv)
+    report(args, browser, srv, server.ready)
 
 
 if __name__ == "__main__":

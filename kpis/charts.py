@@ -6,13 +6,17 @@ asked for, are Plotly figures.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from kpis import catalog, safety
 from kpis.catalog import units
 from kpis.catalog.trends import SIGNAL_LABELS, TrendView
+
+if TYPE_CHECKING:   # plotly is imported by the functions that draw with it: pages without them never load it
+    import plotly.graph_objects as go
 
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
 GRID = "#e6e9ef"
@@ -259,6 +263,8 @@ def _bands(view: TrendView, k: float, period: pd.Series) -> pd.DataFrame:
 
 def status_bar(counts: dict[str, int]) -> go.Figure:
     """A single stacked bar of KPI counts by status in the shared colours."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     for s in catalog.STATUSES:
         if counts.get(s):
@@ -360,6 +366,8 @@ def _pts(v: float) -> str:
 def wape_heatmap(table: pd.DataFrame, x: str, y: str, window: str = "") -> go.Figure:
     """WAPE for every combination of two attributes, annotated with WAPE and n, on the absolute 0–100 % scale
     the ABC × XYZ matrix uses (a cell has the same colour for WAPE w there as for accuracy 1 − w here)."""
+    import plotly.graph_objects as go
+
     pv = table.pivot(index=y, columns=x, values="wape")
     n = table.pivot(index=y, columns=x, values="n").reindex_like(pv)
     text = [[("–" if np.isnan(v) else f"{v * 100:.1f} %<br>n={int(c):,}") for v, c in zip(rv, rn)]
@@ -379,6 +387,8 @@ def wape_heatmap(table: pd.DataFrame, x: str, y: str, window: str = "") -> go.Fi
 
 def abc_xyz_matrix(table: pd.DataFrame, window: str = "") -> go.Figure:
     """Accuracy per ABC (volume) × XYZ (variability) cell, labelled with accuracy and item count."""
+    import plotly.graph_objects as go
+
     pv = table.pivot(index="abc", columns="xyz", values="accuracy").reindex(index=["A", "B", "C"], columns=["X", "Y", "Z"])
     items = (table.pivot(index="abc", columns="xyz", values="items").reindex_like(pv) if "items" in table
              else pd.DataFrame(np.nan, index=pv.index, columns=pv.columns))

@@ -66,8 +66,9 @@ def streamlit_server(database_url: str, user: str, log_dir: Path):
     # The server's output goes to a file: an unread pipe fills up and then blocks the server.
     log_path = log_dir / "server.log"
     log = log_path.open("wb")
+    # Started as `make run` does: `python app.py` warms up, then serves app.py with Streamlit.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        [sys.executable, "app.py", "--server.port", str(port), "--server.headless", "true"],
         cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60

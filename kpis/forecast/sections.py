@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from kpis import charts
 from kpis.catalog import trends
 from kpis.config import AppConfig
 from kpis.forecast import views, windows
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 
 def window(cube, config: AppConfig, key: str, custom: tuple[str, str] | None = None) -> windows.Window:
