@@ -74,10 +74,19 @@ def _series_colour(names: list[str], colours: list[str]) -> dict:
 
 
 def _y_axis(title: str, percent: bool) -> dict:
-    """A value axis in the app's number format: '92.5 %' for percentages, '1.2M' for large values."""
+    """A value axis in the app's number format: '92.5 %' for percentages, '1,250' or '0.4' for values, and '25k',
+    '1.2M' from ten thousand up."""
     if percent:
         return {"title": title, "format": ",.4~f", "labelExpr": "datum.label + ' %'"}
-    return {"title": title, "format": ",.4~s"}
+    return {"title": title,
+            "labelExpr": "abs(datum.value) >= 10000 ? format(datum.value, ',.3~s') : format(datum.value, ',.4~g')"}
+
+
+def _amount(v: float) -> str:
+    """A quantity for a tooltip: whole numbers with thousands separators, a fraction to one decimal ('0.4')."""
+    if v is None or np.isnan(v):
+        return "–"
+    return f"{v:,.0f}" if float(v).is_integer() or abs(v) >= 100 else f"{v:,.1f}"
 
 
 def _dates(s: pd.Series) -> pd.Series:
@@ -87,6 +96,7 @@ def _dates(s: pd.Series) -> pd.Series:
 
 _X_PERIOD = {"field": "period", "type": "temporal", "scale": {"type": "utc"}, "title": "Period",
              "axis": {"grid": False, "labelOverlap": True}}
+_X_ONE = {"field": "period", "type": "ordinal", "title": "Period", "axis": {"labelAngle": 0}}
 _TREND_SERIES = ["Actual", "Target", "Control limits", "Centre line (mean)", "On target", "At risk (amber)",
                  "SPC signal", "Completed action", "Review"]
 _TREND_COLOURS = ["#37474f", "#1b5e20", "#7b1fa2", "#7b1fa2", "rgba(46,125,50,0.14)", "rgba(240,162,2,0.18)",
@@ -104,7 +114,10 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
     kpi, t = view.kpi, view.table
     k = catalog.display_scale(kpi)
     percent = kpi.unit == "%"
-    period = _dates(t["period"]) if len(t) else pd.Series([], dtype=object)
+    # A single period has no time axis to speak of: it is shown as its label on a category axis.
+    single = len(t) <= 1
+    period = t["label"].astype(str) if single else _dates(t["period"])
+    x = _X_ONE if single else _X_PERIOD
     colour = {"field": "series", "type": "nominal", **_series_colour(_TREND_SERIES, _TREND_COLOURS)}
     step = {"interpolate": "step-after"}
     datasets: dict[str, pd.DataFrame] = {}
@@ -113,11 +126,11 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
     if has_target:
         datasets["bands"] = _bands(view, k, period)
         layers.append({"data": {"name": "bands"}, "mark": {"type": "area", **step, "clip": True},
-                       "encoding": {"x": _X_PERIOD, "y": {"field": "low", "type": "quantitative"},
+                       "encoding": {"x": x, "y": {"field": "low", "type": "quantitative"},
                                     "y2": {"field": "high"}, "color": colour, "detail": {"field": "part"}}})
         datasets["target"] = pd.DataFrame({"period": period, "y": t["target"] * k, "series": "Target"})
         layers.append({"data": {"name": "target"}, "mark": {"type": "line", **step, "strokeWidth": 2, "clip": True},
-                       "encoding": {"x": _X_PERIOD, "y": {"field": "y", "type": "quantitative"}, "color": colour}})
+                       "encoding": {"x": x, "y": {"field": "y", "type": "quantitative"}, "color": colour}})
     if view.has_limits:
         ucl = t["ucl"].clip(upper=1.0) if cap_100 else t["ucl"]
         datasets["limits"] = pd.concat([
@@ -126,7 +139,7 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
             pd.DataFrame({"period": period, "y": t["centre"] * k, "line": "centre", "series": "Centre line (mean)"}),
         ], ignore_index=True)
         layers.append({"data": {"name": "limits"}, "mark": {"type": "line", **step, "strokeWidth": 1.3, "clip": True},
-                       "encoding": {"x": _X_PERIOD, "y": {"field": "y", "type": "quantitative"}, "color": colour,
+                       "encoding": {"x": x, "y": {"field": "y", "type": "quantitative"}, "color": colour,
                                     "detail": {"field": "line"},
                                     "strokeDash": {"field": "line", "type": "nominal", "legend": None,
                                                    "scale": {"domain": ["ucl", "lcl", "centre"],
@@ -136,11 +149,11 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
     if phases:
         datasets["phases"] = pd.DataFrame({"period": [p for _, p in phases],
                                            "text": [f"new phase {lbl}" for lbl, _ in phases]})
-        phase_x = {"data": {"name": "phases"}, "encoding": {"x": _X_PERIOD}}
+        phase_x = {"data": {"name": "phases"}, "encoding": {"x": x}}
         layers.append({**phase_x, "mark": {"type": "rule", "color": "#7b1fa2", "strokeDash": [2, 3]}})
         layers.append({**phase_x, "mark": {"type": "text", "color": "#7b1fa2", "align": "left", "baseline": "top",
                                            "dx": 4, "y": 2, "fontSize": 11},
-                       "encoding": {"x": _X_PERIOD, "text": {"field": "text"}}})
+                       "encoding": {"x": x, "text": {"field": "text"}}})
     partial = t["partial"].to_numpy(dtype=bool) if "partial" in t and len(t) else np.zeros(len(t), dtype=bool)
     datasets["actual"] = pd.DataFrame({
         "period": period, "y": t["value"] * k, "series": "Actual", "label": t["label"].astype(str),
@@ -152,15 +165,15 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
     y = {"field": "y", "type": "quantitative"}
     tip = [{"field": "label", "title": "Period"}, {"field": "shown", "title": kpi.name}, {"field": "status", "title": "Status"}]
     layers.append({"data": {"name": "actual"}, "mark": {"type": "line", "strokeWidth": 2},
-                   "encoding": {"x": _X_PERIOD, "y": y, "color": colour}})
+                   "encoding": {"x": x, "y": y, "color": colour}})
     layers.append({"data": {"name": "actual"},
                    "mark": {"type": "point", "filled": True, "size": 70, "strokeWidth": 1.5, "opacity": 1},
-                   "encoding": {"x": _X_PERIOD, "y": y, "fill": {"field": "fill", "type": "nominal", "scale": None},
+                   "encoding": {"x": x, "y": y, "fill": {"field": "fill", "type": "nominal", "scale": None},
                                 "stroke": {"field": "edge", "type": "nominal", "scale": None}, "tooltip": tip}})
     if partial.any():
         layers.append({"data": {"name": "actual"}, "transform": [{"filter": "datum.partial"}],
                        "mark": {"type": "text", "dy": -12, "fontSize": 11, "color": "#616161", "text": "partial"},
-                       "encoding": {"x": _X_PERIOD, "y": y}})
+                       "encoding": {"x": x, "y": y}})
     if "any" in t and t["any"].any():
         sig = t[t["any"].astype(bool)]
         datasets["signals"] = pd.DataFrame({
@@ -168,13 +181,13 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
             "why": [", ".join(SIGNAL_LABELS[c] for c in SIGNAL_LABELS if bool(sig.at[i, c])) for i in sig.index]})
         layers.append({"data": {"name": "signals"}, "mark": {"type": "point", "filled": False, "size": 260,
                                                              "strokeWidth": 2},
-                       "encoding": {"x": _X_PERIOD, "y": y, "color": colour,
+                       "encoding": {"x": x, "y": y, "color": colour,
                                     "tooltip": [{"field": "why", "title": "Signal"}]}})
-    if marks is not None and not marks.empty and len(t):
+    if marks is not None and not marks.empty and not single:
         datasets["marks"] = _marks(marks, float(np.nanmax(t["value"])) * k)
         layers.append({"data": {"name": "marks"}, "mark": {"type": "point", "filled": True, "size": 170, "opacity": 1,
                                                            "stroke": "white", "strokeWidth": 1},
-                       "encoding": {"x": _X_PERIOD, "y": y, "color": colour,
+                       "encoding": {"x": x, "y": y, "color": colour,
                                     "shape": {"field": "shape", "type": "nominal", "scale": None},
                                     "tooltip": [{"field": "label", "title": "Event"}]}})
     # The legend names what is drawn (the colour encoding is one object shared by the layers).
@@ -205,15 +218,15 @@ def _y_domain(view: TrendView, k: float, cap_100: bool) -> list[float] | None:
     """The value axis's range: the data, the target and the control limits with a margin (not the shaded
     zones), within 0–100 % when cap_100."""
     t = view.table
-    if not len(t) or t["value"].notna().sum() == 0:
-        return None
     cols = ["value", "target"] + (["lcl", "ucl"] if view.has_limits else [])
     v = t[cols].to_numpy(dtype=float) * k
     if cap_100 and view.has_limits:
         v[:, cols.index("ucl")] = np.minimum(v[:, cols.index("ucl")], 100.0)
+    if not np.isfinite(v).any():
+        return None   # nothing to draw: the chart's own scale
     lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
-    vals = t["value"].to_numpy(dtype=float) * k
-    span = (np.nanmax(vals) - np.nanmin(vals)) or abs(hi) or 1.0
+    vals = v[:, 0][np.isfinite(v[:, 0])]
+    span = (vals.max() - vals.min() if vals.size else 0.0) or abs(hi) or 1.0
     lo, hi = lo - 0.15 * span, hi + 0.15 * span
     if cap_100 and view.kpi.unit == "%":
         lo, hi = max(0.0, lo), min(100.0, hi)
@@ -233,8 +246,10 @@ def _bands(view: TrendView, k: float, period: pd.Series) -> pd.DataFrame:
     little beyond the data so the shading never sets the axis."""
     t = view.table
     kpi = view.kpi
-    lo_y = np.nanmin(t["value"]) * k if len(t) else 0
-    hi_y = np.nanmax(t["value"]) * k if len(t) else 1
+    seen = np.concatenate([t["value"].to_numpy(dtype=float), t["target"].to_numpy(dtype=float)]) * k
+    seen = seen[np.isfinite(seen)]   # values, or the target alone when no value is known yet
+    lo_y = float(seen.min()) if seen.size else 0.0
+    hi_y = float(seen.max()) if seen.size else 1.0
     span = (hi_y - lo_y) or abs(hi_y) or 1.0
     floor, ceil = lo_y - 10 * span, hi_y + 10 * span
     scale = t["scale"] if "scale" in t else pd.Series(1.0, index=t.index)
@@ -243,9 +258,8 @@ def _bands(view: TrendView, k: float, period: pd.Series) -> pd.DataFrame:
              for tg, sc in zip(t["target"], scale)]
     frames = []
     for zone in ("amber", "green"):
-        for part in ("low", "high") if kpi.direction == "band" or zone == "amber" else ("only",):
-            if zone == "amber" and part == "high" and kpi.direction != "band":
-                continue
+        # A band KPI's amber zone lies on both sides of the green one; every other zone is one stretch.
+        for part in ("low", "high") if zone == "amber" and kpi.direction == "band" else ("only",):
             lows, highs = [], []
             for z in zones:
                 if z is None:
@@ -415,7 +429,7 @@ def item_figure(series: pd.DataFrame, item: str, stage: str, lag: int | None) ->
     long = pd.concat([pd.DataFrame({"period": period, "units": s["actual"].to_numpy(), "series": "Actual"}),
                       pd.DataFrame({"period": period, "units": s["forecast"].to_numpy(), "series": forecast})],
                      ignore_index=True)
-    long["shown"] = [units.count(v) if not np.isnan(v) else "–" for v in long["units"].to_numpy(dtype=float)]
+    long["shown"] = [_amount(v) for v in long["units"].to_numpy(dtype=float)]
     colour = {"field": "series", "type": "nominal", **_series_colour(["Actual", forecast], ["#37474f", "#1f5fa8"])}
     enc = {"x": _X_PERIOD, "y": {"field": "units", "type": "quantitative", "axis": _y_axis("Units", False)},
            "color": colour,

@@ -1,7 +1,7 @@
 """Warm-up before a server takes its first request (`python app.py`).
 
 A fresh server process has imported only Streamlit. The first page anyone opens would otherwise import pandas,
-SQLAlchemy, Alembic, pydantic and scipy.stats, check the schema and map the forecast cube: about 2–3 s of CPU
+SQLAlchemy, Alembic, pydantic and scipy.stats and check the schema: about 2–3 s of CPU
 (bench/page_load.py, 'first load after a server restart') paid by whoever comes first after a restart. Doing it
 before the server listens moves that wait to the restart itself. Nothing here is required: a failing step is
 logged and skipped, and the page that needs it shows its own clear message.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 import time
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,10 @@ MODULES = (
 )
 
 
-def warm_up() -> dict[str, float]:
-    """Import what the pages need, check the database's schema and map the forecast cube's snapshot (building it
-    when there is none); returns the seconds each step took."""
+def warm_up(database_timeout: float = 10.0) -> dict[str, float]:
+    """Import what the pages need and check the database's schema (giving up on the database after
+    `database_timeout` seconds: an unreachable server must not keep the app from starting); returns the seconds
+    each step took."""
     took: dict[str, float] = {}
     start = time.perf_counter()
     for name in MODULES:
@@ -37,26 +39,26 @@ def warm_up() -> dict[str, float]:
             log.warning("warm-up: importing %s failed: %s", name, exc)
     took["imports"] = time.perf_counter() - start
     start = time.perf_counter()
-    try:
-        _database()
-    except Exception as exc:   # unreachable database, bad config: the pages explain it to the user
-        log.warning("warm-up: the database was not prepared: %s", type(exc).__name__)
-    took["database and cube"] = time.perf_counter() - start
+    step = threading.Thread(target=_database, name="warm-up database", daemon=True)
+    step.start()
+    step.join(database_timeout)
+    if step.is_alive():
+        log.warning("warm-up: the database did not answer within %.0f s; starting without it", database_timeout)
+    took["database"] = time.perf_counter() - start
     return took
 
 
 def _database() -> None:
-    from kpis import forecast
-    from kpis.config import get_config
-    from kpis.store.engine import current_revision, head_revision, make_engine
-
-    cfg = get_config()
-    engine = make_engine(cfg.database_url())
+    """Connect and compare the schema with the code's migrations (loads Alembic's scripts). The forecast cube is
+    left to the first page: it maps the cube's on-disk snapshot in milliseconds."""
     try:
-        if current_revision(engine) != head_revision():
-            return   # not migrated: the pages say how to migrate
-        # Reads the cube's snapshot (or builds and writes it) so the first page maps a file the OS holds in memory.
-        forecast.get_cube(engine, cfg, forecast.forecast_version(engine))
-    finally:
-        forecast.clear_cache()   # the server's own engine maps it again; never two cubes in memory
-        engine.dispose()
+        from kpis.config import get_config
+        from kpis.store.engine import current_revision, head_revision, make_engine
+
+        engine = make_engine(get_config().database_url())
+        try:
+            current_revision(engine), head_revision()
+        finally:
+            engine.dispose()
+    except Exception as exc:   # unreachable database, bad config: the pages explain it to the user
+        log.warning("warm-up: the database was not prepared: %s", type(exc).__name__)

@@ -42,7 +42,7 @@ m[2].metric("Share of total error in this list", f"{summary['share']:.0%}", bord
 def work_list_and_item() -> None:
     """The ranked work list, a page of it at a time, and the chosen item's chart: choosing a page or a row reruns
     only this part."""
-    table = work.table
+    table, page = work.table, 1
     if work.pages > 1:
         page = st.selectbox("Rows", range(1, work.pages + 1), key="ex_page",
                             format_func=lambda p: forecast_views.page_label(p, work.rows),
@@ -50,7 +50,9 @@ def work_list_and_item() -> None:
         if page != 1:
             table = _ui.shared(sections.work_list, cube, **view, filters=f["filters"], top=top, page=page).table
     pick = st.dataframe(
-        table, hide_index=True, width="stretch", key="ex_table", on_select="rerun", selection_mode="single-row",
+        # One table per page: a row picked on one page must not stay picked (by position) on another.
+        table, hide_index=True, width="stretch", key="ex_table" if page == 1 else f"ex_table_p{page}",
+        on_select="rerun", selection_mode="single-row",
         column_config={
             "rank": st.column_config.NumberColumn("#", format="%d"),
             "item": "Item",
@@ -65,6 +67,7 @@ def work_list_and_item() -> None:
         })
     _ui.csv_button(work.whole, "forecast_exceptions", "ex_csv", f)
     rows = pick.selection.rows if pick is not None and hasattr(pick, "selection") else []
+    rows = [r for r in rows if r < len(table)]   # a selection left from a longer list of the same page
     item = str(table.iloc[rows[0]]["item"]) if rows else str(table.iloc[0]["item"])
     st.caption("Select a row to see that item's actual vs forecast.")
     # Improvement loop: turn the selected item into a corrective action.

@@ -44,7 +44,8 @@ def test_trend_figure_has_title_units_target_and_limits(config):
     assert spec["title"]["text"] == "Customer OTIF"
     y = spec["layer"][0]["encoding"]["y"]
     assert y["axis"]["title"] == "Percent" and y["axis"]["labelExpr"] == "datum.label + ' %'"
-    assert charts._X_PERIOD["title"] == "Period"
+    assert spec["layer"][0]["encoding"]["x"]["title"] == "Period"
+    assert spec["layer"][0]["encoding"]["x"]["scale"] == {"type": "utc"}   # dates are not shifted to local time
     legend = spec["layer"][0]["encoding"]["color"]["scale"]["domain"]
     assert {"Target", "Control limits", "Centre line (mean)", "Actual", "SPC signal", "On target"} <= set(legend)
     assert "Completed action" not in legend                      # the legend names only what is drawn
@@ -82,6 +83,44 @@ def test_bands_follow_the_target_zones(config):
     green = bands[bands["series"] == "On target"]
     lo, hi = catalog.bands(view.kpi, 0.95)["green"]
     assert green["low"].iloc[0] == pytest.approx(lo * 100) and green["high"].iloc[0] <= 100 * 10
+
+
+@pytest.mark.parametrize("kpi_id", ["inventory_days", "bias"])
+def test_bands_of_lower_is_better_and_band_kpis_are_drawn_once(config, kpi_id):
+    kpi = config.kpi_by_id.get(kpi_id) or next((k for k in config.kpis if k.direction == ("band" if kpi_id == "bias"
+                                                                                           else "lower")), None)
+    if kpi is None:
+        pytest.skip(f"no {kpi_id} KPI in this config")
+    s = pd.DataFrame({"period": pd.date_range("2025-01-01", periods=8, freq="MS"), "value": [1.0, 2, 3, 2, 1, 2, 3, 2]})
+    view = trends.trend_view(s, kpi)
+    if not view.table["target"].notna().any():
+        pytest.skip("no target")
+    bands = pd.DataFrame(_valid(charts.trend_figure(view))["datasets"]["bands"])
+    parts = bands.groupby("series")["part"].unique().to_dict()
+    assert list(parts["On target"]) == ["green-only"]                 # never drawn twice (twice as dark)
+    expected = ["amber-low", "amber-high"] if kpi.direction == "band" else ["amber-only"]
+    assert sorted(parts["At risk (amber)"]) == sorted(expected)
+    zones = catalog.bands(kpi, float(view.table["target"].iloc[0]))
+    green = bands[bands["part"] == "green-only"].iloc[0]
+    k = catalog.display_scale(kpi)
+    assert green["low"] >= zones["green"][0] * k - 1e-9 and green["high"] <= zones["green"][1] * k + 1e-9
+
+
+def test_a_single_period_is_a_category_and_no_value_draws_no_axis_range(config):
+    one = _valid(charts.trend_figure(_view(config, values=[0.93])))
+    assert one["layer"][0]["encoding"]["x"]["type"] == "ordinal"
+    assert one["datasets"]["actual"][0]["period"] == "2025-01"          # the period's label, not a date
+    empty = _view(config, values=[float("nan")] * 3)
+    spec = _valid(charts.trend_figure(empty))
+    domain = spec["layer"][0]["encoding"]["y"].get("scale", {}).get("domain")
+    assert domain is None or all(np.isfinite(domain))
+    bands = pd.DataFrame(spec["datasets"].get("bands", {"low": [], "high": []}))
+    assert np.isfinite(bands[["low", "high"]].to_numpy(dtype=float)[~np.isnan(bands[["low", "high"]].to_numpy(dtype=float))]).all()
+
+
+def test_value_axis_and_tooltips_keep_small_quantities_readable():
+    assert "format(datum.value, ',.4~g')" in charts._y_axis("Units", False)["labelExpr"]   # 0.4, not 400m
+    assert [charts._amount(v) for v in (0.4, 2.0, 1234.5, 12.25, float("nan"))] == ["0.4", "2", "1,234", "12.2", "–"]
 
 
 def test_marks_of_actions_and_reviews_sit_on_the_trend(config):

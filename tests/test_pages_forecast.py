@@ -159,11 +159,15 @@ def test_exceptions_work_list_is_sent_a_page_at_a_time(demo_env, monkeypatch):
 
     monkeypatch.setattr(views, "PAGE_ROWS", 10)
     st.cache_resource.clear()   # the shared sections computed by earlier tests hold pages of 200 rows
-    at = _open("pages/exceptions.py")
-    assert len(at.dataframe[0].value) == 10
-    pager = at.selectbox(key="ex_page")
-    assert pager.options[0].startswith("1–10 of ")
-    pager.set_value(2).run()
-    assert not at.exception
-    assert at.dataframe[0].value["rank"].tolist() == list(range(11, 21))
-    st.cache_resource.clear()   # nor may later tests find pages of 10 rows
+    try:
+        at = _open("pages/exceptions.py")
+        assert len(at.dataframe[0].value) == 10
+        pager = at.selectbox(key="ex_page")
+        assert pager.options[0].startswith("1–10 of ")
+        pager.set_value(2).run()
+        assert not at.exception
+        assert at.dataframe[0].value["rank"].tolist() == list(range(11, 21))
+        first = at.dataframe[0].value["item"].iloc[0]                  # with no row picked, page 2's first item
+        assert f"{first}: actual vs forecast" in at.get("vega_lite_chart")[0].proto.spec
+    finally:
+        st.cache_resource.clear()   # nor may later tests find pages of 10 rows

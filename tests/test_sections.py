@@ -105,7 +105,8 @@ def test_work_list_pages_keep_the_ranks_and_the_summary(cube, config, view, monk
     assert all(len(t) for t in last.table["actual_trend"])            # every page has its small trends
     assert last.summary == first.summary and len(last.whole) == len(exc)
     assert sections.work_list(cube, config, **args, top=20, page=999).page == first.pages
-    assert views.page_label(2, 2294) == "201–400 of 2,294" and views.page_label(12, 2294) == "2,201–2,294 of 2,294"
+    assert views.page_label(2, 2294, 200) == "201–400 of 2,294" and views.page_label(12, 2294, 200) == "2,201–2,294 of 2,294"
+    assert views.page_label(2, 20) == "8–14 of 20"   # PAGE_ROWS (7 here) by default
 
 
 def test_item_chart_shows_the_items_actuals(cube, config, view):
