@@ -56,6 +56,9 @@ def _title(text: str, *sub: str) -> dict:
 def _spec(title: dict, layers: list[dict], datasets: dict[str, pd.DataFrame], height: int, *,
           legend: bool = True) -> dict:
     """A layered Vega-Lite chart that fills its container's width; `datasets` are frames Streamlit sends as Arrow."""
+    for layer in layers:   # a layer without its own tooltip shows none (not its raw fields)
+        if "tooltip" not in layer.get("encoding", {}) and isinstance(layer["mark"], dict):
+            layer["mark"] = {**layer["mark"], "tooltip": False}
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "title": title, "height": height, "datasets": datasets, "layer": layers,
@@ -70,7 +73,8 @@ def _spec(title: dict, layers: list[dict], datasets: dict[str, pd.DataFrame], he
 
 def _series_colour(names: list[str], colours: list[str]) -> dict:
     """The shared colour scale that gives each named series its colour and one entry in the legend."""
-    return {"scale": {"domain": names, "range": colours}, "legend": {"symbolType": "stroke", "symbolStrokeWidth": 3}}
+    return {"scale": {"domain": names, "range": colours},
+            "legend": {"symbolType": "stroke", "symbolStrokeWidth": 3, "symbolOpacity": 1}}
 
 
 def _y_axis(title: str, percent: bool) -> dict:
@@ -94,12 +98,30 @@ def _dates(s: pd.Series) -> pd.Series:
     return pd.to_datetime(s).dt.strftime("%Y-%m-%d")
 
 
+_LABEL_FORMAT = {   # a period start (UTC) written as the app writes periods: 2026-03, 2026-Q1, 2026-W05, 2026
+    "month": "%Y-%m", "quarter": "%Y-Q%q", "week": "%G-W%V", "year": "%Y",
+}
+MAX_TICKS = 12
+
+
+def _x_period(starts: pd.Series, cadence: str | None) -> dict:
+    """The time axis: ticks on period starts (every k-th one, at most MAX_TICKS), labelled like the periods."""
+    x = {**_X_PERIOD, "axis": dict(_X_PERIOD["axis"])}
+    if cadence not in _LABEL_FORMAT or not len(starts):
+        return x
+    days = pd.to_datetime(pd.Series(starts)).drop_duplicates().sort_values()
+    step = -(-len(days) // MAX_TICKS)
+    ticks = [{"year": d.year, "month": d.month, "date": d.day, "utc": True} for d in days.iloc[::step]]
+    x["axis"].update({"values": ticks, "labelExpr": f"utcFormat(datum.value, '{_LABEL_FORMAT[cadence]}')"})
+    return x
+
+
 _X_PERIOD = {"field": "period", "type": "temporal", "scale": {"type": "utc"}, "title": "Period",
              "axis": {"grid": False, "labelOverlap": True}}
 _X_ONE = {"field": "period", "type": "ordinal", "title": "Period", "axis": {"labelAngle": 0}}
 _TREND_SERIES = ["Actual", "Target", "Control limits", "Centre line (mean)", "On target", "At risk (amber)",
                  "SPC signal", "Completed action", "Review"]
-_TREND_COLOURS = ["#37474f", "#1b5e20", "#7b1fa2", "#7b1fa2", "rgba(46,125,50,0.14)", "rgba(240,162,2,0.18)",
+_TREND_COLOURS = ["#37474f", "#1b5e20", "#7b1fa2", "#7b1fa2", "#81c784", "#ffcc80",
                   "#c62828", "#1565c0", "#ef6c00"]
 MARK_SHAPES = {"action": ("Completed action", "M0,-1L0.29,-0.4L0.95,-0.31L0.47,0.15L0.59,0.81L0,0.5L-0.59,0.81"
                                               "L-0.47,0.15L-0.95,-0.31L-0.29,-0.4Z"),   # a five-pointed star
@@ -117,7 +139,7 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
     # A single period has no time axis to speak of: it is shown as its label on a category axis.
     single = len(t) <= 1
     period = t["label"].astype(str) if single else _dates(t["period"])
-    x = _X_ONE if single else _X_PERIOD
+    x = _X_ONE if single else _x_period(t["period"], view.cadence)
     colour = {"field": "series", "type": "nominal", **_series_colour(_TREND_SERIES, _TREND_COLOURS)}
     step = {"interpolate": "step-after"}
     datasets: dict[str, pd.DataFrame] = {}
@@ -125,7 +147,7 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
     has_target = bool(len(t) and t["target"].notna().any())
     if has_target:
         datasets["bands"] = _bands(view, k, period)
-        layers.append({"data": {"name": "bands"}, "mark": {"type": "area", **step, "clip": True},
+        layers.append({"data": {"name": "bands"}, "mark": {"type": "area", **step, "clip": True, "opacity": 0.3},
                        "encoding": {"x": x, "y": {"field": "low", "type": "quantitative"},
                                     "y2": {"field": "high"}, "color": colour, "detail": {"field": "part"}}})
         datasets["target"] = pd.DataFrame({"period": period, "y": t["target"] * k, "series": "Target"})
@@ -184,12 +206,15 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
                        "encoding": {"x": x, "y": y, "color": colour,
                                     "tooltip": [{"field": "why", "title": "Signal"}]}})
     if marks is not None and not marks.empty and not single:
-        datasets["marks"] = _marks(marks, float(np.nanmax(t["value"])) * k)
-        layers.append({"data": {"name": "marks"}, "mark": {"type": "point", "filled": True, "size": 170, "opacity": 1,
-                                                           "stroke": "white", "strokeWidth": 1},
-                       "encoding": {"x": x, "y": y, "color": colour,
-                                    "shape": {"field": "shape", "type": "nominal", "scale": None},
-                                    "tooltip": [{"field": "label", "title": "Event"}]}})
+        datasets["marks"] = _marks(marks)
+        # Along the top edge of the plot, actions above reviews, so one on the same date never hides the other.
+        for kind, offset in (("action", 9), ("review", 24)):
+            layers.append({"data": {"name": "marks"}, "transform": [{"filter": {"field": "kind", "equal": kind}}],
+                           "mark": {"type": "point", "filled": True, "size": 150, "opacity": 1, "stroke": "white",
+                                    "strokeWidth": 1, "y": offset},
+                           "encoding": {"x": x, "color": colour,
+                                        "shape": {"field": "shape", "type": "nominal", "scale": None},
+                                        "tooltip": [{"field": "label", "title": "Event"}]}})
     # The legend names what is drawn (the colour encoding is one object shared by the layers).
     drawn = set().union(*(set(d["series"]) for d in datasets.values() if "series" in d))
     keep = [i for i, name in enumerate(_TREND_SERIES) if name in drawn]
@@ -206,10 +231,11 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
     return _spec(_title(title or kpi.name, note), layers, datasets, height=400)
 
 
-def _marks(marks: pd.DataFrame, y: float) -> pd.DataFrame:
-    """Completed actions and reviews as points at the height `y` (the series' top), shaped and named by kind."""
+def _marks(marks: pd.DataFrame) -> pd.DataFrame:
+    """Completed actions and reviews by date, shaped and named by kind."""
     m = marks[marks["kind"].isin(list(MARK_SHAPES))]
-    return pd.DataFrame({"period": _dates(m["date"]), "y": y, "label": m["label"].astype(str).to_numpy(),
+    return pd.DataFrame({"period": _dates(m["date"]), "kind": m["kind"].to_numpy(),
+                         "label": m["label"].astype(str).to_numpy(),
                          "series": [MARK_SHAPES[k][0] for k in m["kind"]],
                          "shape": [MARK_SHAPES[k][1] for k in m["kind"]]})
 
@@ -421,23 +447,29 @@ def abc_xyz_matrix(table: pd.DataFrame, window: str = "") -> go.Figure:
     return fig
 
 
-def item_figure(series: pd.DataFrame, item: str, stage: str, lag: int | None) -> dict:
-    """Actual vs forecast for one item (the planner's check before the demand review), as a Vega-Lite spec."""
+def item_figure(series: pd.DataFrame, item: str, stage: str, lag: int | None, cadence: str | None = None) -> dict:
+    """Actual vs forecast for one item (the planner's check before the demand review), as a Vega-Lite spec;
+    `cadence` labels the periods as the app does (2026-W05)."""
+    from kpis import periods
+
     s = series.sort_values("period")
     forecast = f"Forecast ({stage}{'' if lag is None else f', lag {lag}'})"
     period = _dates(s["period"])
-    long = pd.concat([pd.DataFrame({"period": period, "units": s["actual"].to_numpy(), "series": "Actual"}),
-                      pd.DataFrame({"period": period, "units": s["forecast"].to_numpy(), "series": forecast})],
+    label = (periods.labels(s["period"], cadence).to_numpy() if cadence and len(s) else period.to_numpy())
+    long = pd.concat([pd.DataFrame({"period": period, "units": s["actual"].to_numpy(), "series": "Actual",
+                                    "label": label}),
+                      pd.DataFrame({"period": period, "units": s["forecast"].to_numpy(), "series": forecast,
+                                    "label": label})],
                      ignore_index=True)
     long["shown"] = [_amount(v) for v in long["units"].to_numpy(dtype=float)]
     colour = {"field": "series", "type": "nominal", **_series_colour(["Actual", forecast], ["#37474f", "#1f5fa8"])}
-    enc = {"x": _X_PERIOD, "y": {"field": "units", "type": "quantitative", "axis": _y_axis("Units", False)},
+    enc = {"x": _x_period(s["period"], cadence), "y": {"field": "units", "type": "quantitative",
+                                                       "axis": _y_axis("Units", False)},
            "color": colour,
            "strokeDash": {"field": "series", "type": "nominal", "legend": None,
                           "scale": {"domain": ["Actual", forecast], "range": [[1, 0], [6, 4]]}}}
-    tip = [{"field": "period", "type": "temporal", "title": "Period", "timeUnit": "utcyearmonthdate",
-            "format": "%d %b %Y"},
-           {"field": "series", "title": "Series"}, {"field": "shown", "title": "Units"}]
+    tip = [{"field": "label", "title": "Period"}, {"field": "series", "title": "Series"},
+           {"field": "shown", "title": "Units"}]
     layers = [{"mark": {"type": "line", "strokeWidth": 2}, "encoding": enc},
               {"mark": {"type": "point", "filled": True, "size": 36},
                "encoding": {**{k: v for k, v in enc.items() if k != "strokeDash"}, "tooltip": tip}}]

@@ -346,7 +346,8 @@ def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_l
         custom = c1.select_slider("Periods", options=labels, value=(labels[0], labels[-1]), key=f"{prefix}_periods", bind="query-params")
     win = shared(sections.window, cube, wkey, None if custom is None else tuple(custom))
     if wkey != "custom":
-        c1.text_input("Periods", win.text, disabled=True, key=f"{prefix}_window_text")
+        st.session_state[f"{prefix}_window_text"] = win.text   # a keyed box keeps its first value otherwise
+        c1.text_input("Periods", disabled=True, key=f"{prefix}_window_text")
     lag_options = [None, *cube.lags] if all_lags else list(cube.lags)
     default_lag = cube.headline_lag if cube.headline_lag in cube.lags else lag_options[0]
     if st.session_state.get(f"{prefix}_lag", default_lag) not in lag_options:

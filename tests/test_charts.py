@@ -45,7 +45,12 @@ def test_trend_figure_has_title_units_target_and_limits(config):
     y = spec["layer"][0]["encoding"]["y"]
     assert y["axis"]["title"] == "Percent" and y["axis"]["labelExpr"] == "datum.label + ' %'"
     assert spec["layer"][0]["encoding"]["x"]["title"] == "Period"
-    assert spec["layer"][0]["encoding"]["x"]["scale"] == {"type": "utc"}   # dates are not shifted to local time
+    x = spec["layer"][0]["encoding"]["x"]
+    assert x["scale"] == {"type": "utc"}                            # dates are not shifted to local time
+    assert x["axis"]["labelExpr"] == "utcFormat(datum.value, '%Y-%m')"   # monthly ticks read 2025-03
+    assert len(x["axis"]["values"]) <= charts.MAX_TICKS
+    assert x["axis"]["values"][0] == {"year": 2025, "month": 1, "date": 1, "utc": True}
+    assert all(la["mark"].get("tooltip") is False for la in spec["layer"] if "tooltip" not in la["encoding"])
     legend = spec["layer"][0]["encoding"]["color"]["scale"]["domain"]
     assert {"Target", "Control limits", "Centre line (mean)", "Actual", "SPC signal", "On target"} <= set(legend)
     assert "Completed action" not in legend                      # the legend names only what is drawn
@@ -130,7 +135,9 @@ def test_marks_of_actions_and_reviews_sit_on_the_trend(config):
     drawn = spec["datasets"]["marks"]
     assert [m["series"] for m in drawn] == ["Completed action", "Review"]
     assert drawn[0]["label"] == "Action #1 done: <img src=x>"      # a data value: Vega draws it as plain text
-    assert drawn[0]["y"] == pytest.approx(97.0)                    # along the top of the series
+    tops = [la for la in spec["layer"] if la.get("data", {}).get("name") == "marks"]
+    # along the top edge, an action and a review of the same date one above the other (neither hides the other)
+    assert [(la["transform"][0]["filter"]["equal"], la["mark"]["y"]) for la in tops] == [("action", 9), ("review", 24)]
     assert {"Completed action", "Review"} <= set(spec["layer"][0]["encoding"]["color"]["scale"]["domain"])
 
 

@@ -126,7 +126,8 @@ def drill(cube, config: AppConfig, group: str, value: str, *, stage, lag, period
 def item_chart(cube, config: AppConfig, item: str, *, stage, lag, period_from, period_to) -> dict:
     """Actual vs forecast for one item (Vega-Lite)."""
     s = cube.item_series([item], stage=stage, lag=lag, period_from=period_from, period_to=period_to)
-    return charts.item_figure(s, item, stage, lag)
+    # item_series shows the headline lag when no lag is chosen: the legend names the lag drawn.
+    return charts.item_figure(s, item, stage, cube.headline_lag if lag is None else lag, cube.cadence)
 
 
 @dataclass(frozen=True)
