@@ -37,7 +37,6 @@ m[1].metric("Over-forecast / under-forecast", f"{summary['over']} / {summary['un
 m[2].metric("Share of total error in this list", f"{summary['share']:.0%}", border=True)
 
 
-
 @st.fragment
 def work_list_and_item() -> None:
     """The ranked work list, a page of it at a time, and the chosen item's chart: choosing a page or a row reruns

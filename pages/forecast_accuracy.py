@@ -137,8 +137,8 @@ def _drill_down_body() -> None:
         if irows:
             item = str(items.iloc[irows[0]]["item"])
             st.vega_lite_chart(_ui.shared(sections.item_chart, cube, item, stage=stage, lag=view["lag"],
-                                       period_from=view["period_from"], period_to=view["period_to"]),
-                            key="fa_item_chart", width="stretch")
+                                          period_from=view["period_from"], period_to=view["period_to"]),
+                               key="fa_item_chart", width="stretch")
 
 
 where_the_error_is()

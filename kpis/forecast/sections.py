@@ -9,7 +9,6 @@ the pages compute each once per forecast-data version and arguments and share th
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import numpy as np
