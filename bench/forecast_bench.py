@@ -167,6 +167,8 @@ def duckdb_views(folder: Path, cube) -> dict:
 
 def duckdb_sql(folder: Path, cube) -> dict[str, str]:
     """The SQL of every view for DuckDB over the Parquet files."""
+    from kpis.forecast import metrics as accuracy
+
     d, f = str(folder / "demand.parquet"), str(folder / "forecasts.parquet")
     stage = [s for s in cube.stages if s not in cube.derived][-1]
     fams = cube.attributes["family"][:2]
@@ -232,7 +234,9 @@ def duckdb_sql(folder: Path, cube) -> dict[str, str]:
         "exceptions (lag 1)": plain + f"""
             , t AS (SELECT item, e, row_number() OVER (PARTITION BY item ORDER BY period DESC) r FROM j
                     WHERE stage = '{stage}' AND lag = 1)
-            , ts AS (SELECT item, sum(e) / avg(abs(e)) ts FROM t WHERE r <= {cube.tracking_window} GROUP BY item)
+            , ts AS (SELECT item, CASE WHEN count(*) >= {accuracy.tracking_min_periods(cube.tracking_limit)}
+                                       THEN sum(e) / avg(abs(e)) END ts
+                     FROM t WHERE r <= {cube.tracking_window} GROUP BY item)
             , ae AS (SELECT item, sum(abs(e)) abs_error, count(*) n, sum(abs(e)) / sum(abs(actual)) wape,
                             sum(e) / sum(actual) bias FROM j WHERE stage = '{stage}' AND lag = 1 GROUP BY item)
             SELECT * FROM (SELECT ae.*, ts.ts, abs_error / sum(abs_error) OVER () share,

@@ -30,6 +30,9 @@ if work is None:
     st.stop()
 
 summary = work.summary
+note = forecast_views.tracking_note(f["window"].count, cube.tracking_limit, summary)
+if note:
+    st.caption(note)
 m = st.columns(3)
 m[0].metric("Items flagged by tracking signal", summary["flagged"], border=True)
 m[1].metric("Over-forecast / under-forecast", f"{summary['over']} / {summary['under']}", border=True,

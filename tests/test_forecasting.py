@@ -587,6 +587,19 @@ def test_exceptions_rank_by_abs_error_and_include_flagged(generated):
     assert {"family", "region", "channel", "abc", "xyz", "flagged", "wape", "bias", "n"} <= set(ex.columns)
 
 
+def test_exceptions_over_too_few_periods_have_no_tracking_signal(generated):
+    # over the last 4 periods |TS| <= 4 = the limit: no item can be flagged, so none gets a TS (it would be
+    # noise: over one period every TS is ±1); the list is the largest error contributors alone
+    _e, _c, cube, _d = generated
+    assert cube.tracking_limit == 4
+    p = cube.periods
+    for span in (1, 4):
+        ex = cube.exceptions(top=10, lag=1, period_from=p[-span], period_to=p[-1])
+        assert len(ex) == 10 and ex["ts"].isna().all() and not ex["flagged"].any()
+    ex = cube.exceptions(top=10, lag=1, period_from=p[-5], period_to=p[-1])
+    assert ex["ts"].notna().any()
+
+
 def test_item_series_and_items_of(generated):
     _e, _c, cube, demand = generated
     s = cube.item_series(["SKU-000004"], lag=2, stage="statistical", period_from="2024-01-15", period_to="2024-02-05")

@@ -109,6 +109,19 @@ def test_work_list_pages_keep_the_ranks_and_the_summary(cube, config, view, monk
     assert views.page_label(2, 20) == "8–14 of 20"   # PAGE_ROWS (7 here) by default
 
 
+def test_tracking_note_says_why_items_have_no_tracking_signal(cube, config):
+    one = sections.window(cube, config, "last1")
+    exc = cube.exceptions(stage="consensus", lag=1, period_from=one.start, period_to=one.end, top=20)
+    summary = views.exception_summary(exc)
+    assert summary["flagged"] == 0 and summary["no_ts"] == summary["listed"] == len(exc) == 20
+    note = views.tracking_note(one.count, cube.tracking_limit, summary)
+    assert note.startswith("No tracking signal over 1 period: it needs at least 5 periods") and "±1" in note
+    assert views.tracking_note(12, 4.0, {"no_ts": 0, "listed": 50}) is None
+    assert views.tracking_note(12, 4.0, {"no_ts": 3, "listed": 50}) == (
+        "3 of the 50 listed items have no tracking signal (None in the table): fewer than 5 periods with actual "
+        "and forecast in this window, or no error at all.")
+
+
 def test_item_chart_shows_the_items_actuals(cube, config, view):
     item = cube.items_of(None)[0]
     fig = sections.item_chart(cube, config, item, stage="consensus", lag=1, period_from=view["period_from"],

@@ -804,7 +804,8 @@ class ForecastCube:
         mad = np.full(self.n_items, np.nan)
         np.divide(np.bincount(which, weights=np.abs(e), minlength=self.n_items), n, out=mad, where=n > 0)
         ts = np.full(self.n_items, np.nan)
-        np.divide(sum_e, mad, out=ts, where=(mad > 0) & np.isfinite(mad))
+        long_enough = n >= accuracy.tracking_min_periods(self.tracking_limit)   # |TS| <= n: shorter never flags
+        np.divide(sum_e, mad, out=ts, where=(mad > 0) & np.isfinite(mad) & long_enough)
         return ts, np.abs(np.nan_to_num(ts, nan=0.0)) > self.tracking_limit
 
     def item_series(self, items: list[str], *, stage=None, lag=None, period_from=None, period_to=None) -> pd.DataFrame:

@@ -38,6 +38,7 @@ __all__ = [
     "fva_matched",
     "abc_xyz",
     "tracking_signal",
+    "tracking_min_periods",
     "error_contribution",
 ]
 
@@ -455,10 +456,17 @@ def abc_xyz(
     )
 
 
+def tracking_min_periods(limit: float) -> int:
+    """Fewest periods over which a tracking signal can pass `limit`: |Σe| <= Σ|e| = n·MAD, so |TS| <= n, and over
+    fewer than floor(limit) + 1 periods no item could ever be flagged (over one period TS is always ±1)."""
+    return int(np.floor(limit)) + 1
+
+
 def tracking_signal(df: pd.DataFrame, *, window: int = 6, limit: float = 4.0) -> pd.DataFrame:
     """Per-item TS over the last `window` periods with A and F: columns item, ts, mad, sum_e, n, flagged."""
     # TS = sum(e) / MAD with MAD = mean(|e|) over the same last `window` periods;
-    # TS NaN when MAD = 0 (never flagged); flagged = |TS| > limit.
+    # TS NaN when MAD = 0 or when fewer than tracking_min_periods(limit) periods count (never flagged);
+    # flagged = |TS| > limit.
     a = _float(df["actual"])
     f = _float(df["forecast"])
     keep = ~(np.isnan(a) | np.isnan(f))
@@ -477,6 +485,7 @@ def tracking_signal(df: pd.DataFrame, *, window: int = 6, limit: float = 4.0) ->
     sum_e = np.bincount(c, weights=el, minlength=n_items)
     mad = _div(np.bincount(c, weights=np.abs(el), minlength=n_items), n)
     ts = _div(sum_e, mad)
+    ts[n < tracking_min_periods(limit)] = np.nan
     return pd.DataFrame(
         {
             "item": items,

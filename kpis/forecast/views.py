@@ -76,7 +76,25 @@ def exception_summary(exc: pd.DataFrame) -> dict:
     """Counts of flagged items by direction and the share of total error the list covers."""
     flagged = exc[exc["flagged"]]
     return {"flagged": int(len(flagged)), "over": int((flagged["ts"] > 0).sum()), "under": int((flagged["ts"] < 0).sum()),
-            "share": float(exc["share"].sum())}
+            "share": float(exc["share"].sum()), "no_ts": int(exc["ts"].isna().sum()), "listed": int(len(exc))}
+
+
+def tracking_note(window_periods: int, limit: float, summary: dict) -> str | None:
+    """Why items have no tracking signal, when some have none: the window is too short for the signal to pass the
+    limit (|TS| can be at most the number of periods), or some items have too few periods with A and F."""
+    from kpis.forecast.metrics import tracking_min_periods
+
+    need = tracking_min_periods(limit)
+    if window_periods < need:
+        return (f"No tracking signal over {window_periods} period{'s' if window_periods != 1 else ''}: it needs "
+                f"at least {need} periods with actual and forecast to be able to pass {limit:g} (over n periods it "
+                f"is at most n, and over one it is always ±1). This list holds the largest error contributors "
+                f"only; choose a window of {need} periods or more to see flagged items.")
+    if summary.get("no_ts"):
+        k = summary["no_ts"]
+        return (f"{k:,} of the {summary['listed']:,} listed items have no tracking signal (None in the table): "
+                f"fewer than {need} periods with actual and forecast in this window, or no error at all.")
+    return None
 
 
 def exception_table(exc: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
