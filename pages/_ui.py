@@ -396,9 +396,15 @@ def csv_button(df: pd.DataFrame, name: str, key: str, view: dict | None = None) 
                        mime="text/csv", key=key, icon=":material/download:", type="tertiary")
 
 
+def percent_column(label: str, **kw):
+    """A table column of fractions shown as percentages with one decimal (20.4%), as the app writes them
+    everywhere; the step sets the decimals (Streamlit's percent format drops two from the step's)."""
+    return st.column_config.NumberColumn(label, format="percent", step=0.001, **kw)
+
+
 METRIC_FORMAT = {
     "n": st.column_config.NumberColumn("n", format="%d", help="Item-periods with both actual and forecast"),
-    "error_share": st.column_config.NumberColumn("Share of error", format="percent",
+    "error_share": percent_column("Share of error",
                                                  help="The item's Σ|F−A| as a share of the group's"),
     "left_out": st.column_config.NumberColumn("Left out", format="%d",
                                               help="The stage's rows outside the matched sample"),
@@ -406,11 +412,11 @@ METRIC_FORMAT = {
     "forecast": st.column_config.NumberColumn("Forecast", format="%,.0f"),
     "mae": st.column_config.NumberColumn("MAE", format="%,.1f"),
     "rmse": st.column_config.NumberColumn("RMSE", format="%,.1f"),
-    "wape": st.column_config.NumberColumn("WAPE", format="percent"),
-    "accuracy": st.column_config.NumberColumn("Accuracy", format="percent"),
-    "mape": st.column_config.NumberColumn("MAPE", format="percent"),
+    "wape": percent_column("WAPE"),
+    "accuracy": percent_column("Accuracy"),
+    "mape": percent_column("MAPE"),
     "mape_excluded": st.column_config.NumberColumn("Rows with A=0", format="%d", help="Left out of MAPE"),
-    "bias": st.column_config.NumberColumn("Bias", format="percent", help="Σ(F−A)/ΣA; + over-forecast"),
+    "bias": percent_column("Bias", help="Σ(F−A)/ΣA; + over-forecast"),
     "mase": st.column_config.NumberColumn("MASE", format="%.2f"),
 }
 

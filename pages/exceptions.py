@@ -61,9 +61,9 @@ def work_list_and_item() -> None:
             "why": "Why listed",
             "ts": st.column_config.NumberColumn("Tracking signal", format="%.1f"),
             "abs_error": st.column_config.NumberColumn("Abs. error (units)", format="%,.0f"),
-            "share": st.column_config.NumberColumn("Share of error", format="percent"),
-            "wape": st.column_config.NumberColumn("WAPE", format="percent"),
-            "bias": st.column_config.NumberColumn("Bias", format="percent"),
+            "share": _ui.percent_column("Share of error"),
+            "wape": _ui.percent_column("WAPE"),
+            "bias": _ui.percent_column("Bias"),
             "actual_trend": st.column_config.LineChartColumn("Actual (trend)", width="small"),
             "forecast_trend": st.column_config.LineChartColumn("Forecast (trend)", width="small"),
         })
