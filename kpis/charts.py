@@ -142,16 +142,26 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
     x = _X_ONE if single else _x_period(t["period"], view.cadence)
     colour = {"field": "series", "type": "nominal", **_series_colour(_TREND_SERIES, _TREND_COLOURS)}
     step = {"interpolate": "step-after"}
+
+    def level(**mark) -> dict:
+        """A level per period (target, limits): a stepped line, or for a single period a tick across it (a line
+        through one point draws nothing)."""
+        if single:
+            return {"type": "tick", "thickness": mark.get("strokeWidth", 1), "size": 60, "opacity": 1}
+        return {"type": "line", **step, "clip": True, **mark}
+
     datasets: dict[str, pd.DataFrame] = {}
     layers: list[dict] = []
     has_target = bool(len(t) and t["target"].notna().any())
     if has_target:
         datasets["bands"] = _bands(view, k, period)
-        layers.append({"data": {"name": "bands"}, "mark": {"type": "area", **step, "clip": True, "opacity": 0.3},
+        zone = ({"type": "bar", "opacity": 0.3, "width": 60, "clip": True} if single
+                else {"type": "area", **step, "clip": True, "opacity": 0.3})
+        layers.append({"data": {"name": "bands"}, "mark": zone,
                        "encoding": {"x": x, "y": {"field": "low", "type": "quantitative"},
                                     "y2": {"field": "high"}, "color": colour, "detail": {"field": "part"}}})
         datasets["target"] = pd.DataFrame({"period": period, "y": t["target"] * k, "series": "Target"})
-        layers.append({"data": {"name": "target"}, "mark": {"type": "line", **step, "strokeWidth": 2, "clip": True},
+        layers.append({"data": {"name": "target"}, "mark": level(strokeWidth=2),
                        "encoding": {"x": x, "y": {"field": "y", "type": "quantitative"}, "color": colour}})
     if view.has_limits:
         ucl = t["ucl"].clip(upper=1.0) if cap_100 else t["ucl"]
@@ -160,7 +170,7 @@ def trend_figure(view: TrendView, currency: str = "EUR", title: str | None = Non
             pd.DataFrame({"period": period, "y": t["lcl"] * k, "line": "lcl", "series": "Control limits"}),
             pd.DataFrame({"period": period, "y": t["centre"] * k, "line": "centre", "series": "Centre line (mean)"}),
         ], ignore_index=True)
-        layers.append({"data": {"name": "limits"}, "mark": {"type": "line", **step, "strokeWidth": 1.3, "clip": True},
+        layers.append({"data": {"name": "limits"}, "mark": level(strokeWidth=1.3),
                        "encoding": {"x": x, "y": {"field": "y", "type": "quantitative"}, "color": colour,
                                     "detail": {"field": "line"},
                                     "strokeDash": {"field": "line", "type": "nominal", "legend": None,

@@ -115,6 +115,10 @@ def test_a_single_period_is_a_category_and_no_value_draws_no_axis_range(config):
     one = _valid(charts.trend_figure(_view(config, values=[0.93])))
     assert one["layer"][0]["encoding"]["x"]["type"] == "ordinal"
     assert one["datasets"]["actual"][0]["period"] == "2025-01"          # the period's label, not a date
+    # a line through one point draws nothing: the target and the zones are a tick and bars across the period
+    marks = {la["data"]["name"]: la["mark"]["type"] for la in one["layer"] if "data" in la}
+    assert marks["target"] == "tick" and marks["bands"] == "bar"
+    assert "line" not in {marks.get("target"), marks.get("limits"), marks.get("bands")}
     empty = _view(config, values=[float("nan")] * 3)
     spec = _valid(charts.trend_figure(empty))
     domain = spec["layer"][0]["encoding"]["y"].get("scale", {}).get("domain")
