@@ -396,6 +396,14 @@ def csv_button(df: pd.DataFrame, name: str, key: str, view: dict | None = None) 
                        mime="text/csv", key=key, icon=":material/download:", type="tertiary")
 
 
+def view_key(base: str, *shown) -> str:
+    """A key for a selectable table that changes with what the table shows (filters, group, page): a row picked
+    in one list must not stay picked, by its position, in another list after a filter change."""
+    import hashlib
+
+    return f"{base}_{hashlib.sha256(repr(shown).encode()).hexdigest()[:12]}"
+
+
 def percent_column(label: str, **kw):
     """A table column of fractions shown as percentages with one decimal (20.4%), as the app writes them
     everywhere; the step sets the decimals (Streamlit's percent format drops two from the step's)."""

@@ -51,9 +51,9 @@ def work_list_and_item() -> None:
                             help=f"The list is sent {forecast_views.PAGE_ROWS} rows at a time; the CSV holds every row")
         if page != 1:
             table = _ui.shared(sections.work_list, cube, **view, filters=f["filters"], top=top, page=page).table
-    pick = st.dataframe(
-        # One table per page: a row picked on one page must not stay picked (by position) on another.
-        table, hide_index=True, width="stretch", key="ex_table" if page == 1 else f"ex_table_p{page}",
+    # One table per list shown (filters, length, page): a row picked in one must not stay picked in another.
+    pick = st.container(key="ex_table").dataframe(
+        table, hide_index=True, width="stretch", key=_ui.view_key("ex_rows", view, f["filters"], top, page),
         on_select="rerun", selection_mode="single-row",
         column_config={
             "rank": st.column_config.NumberColumn("#", format="%d"),

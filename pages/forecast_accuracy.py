@@ -120,7 +120,9 @@ def _drill_down_body() -> None:
     st.caption(f"{win.text.capitalize()}. " + (
         "Select a row to see its items, largest error first." if selectable else
         "Grouped by " + safety.md(group) + ": every item contributes to every row, so there is nothing to drill into."))
-    pick = st.dataframe(grouped, hide_index=True, width="stretch", key=f"fa_groups_{'sel' if selectable else 'plain'}",
+    # keyed on what the table shows: a group picked under one filter must not stay picked, by position, under another
+    pick = st.container(key=f"fa_groups_{'sel' if selectable else 'plain'}").dataframe(
+        grouped, hide_index=True, width="stretch", key=_ui.view_key("fa_group_rows", group, stage, view),
                         column_config=_ui.METRIC_FORMAT,
                         **({"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}))
     _ui.csv_button(grouped, f"accuracy_by_{group}", "fa_groups_csv", f)
@@ -130,8 +132,9 @@ def _drill_down_body() -> None:
         items = _ui.shared(sections.drill, cube, group, value, stage=stage, **view)
         st.markdown(f"**Items in {safety.md(group)} {safety.md(value)}** ({len(items)}, "
                     "largest share of the error first)")
-        ipick = st.dataframe(items, hide_index=True, width="stretch", key="fa_items", on_select="rerun",
-                             selection_mode="single-row", column_config=_ui.METRIC_FORMAT)
+        ipick = st.container(key="fa_items").dataframe(
+            items, hide_index=True, width="stretch", key=_ui.view_key("fa_item_rows", group, value, stage, view),
+            on_select="rerun", selection_mode="single-row", column_config=_ui.METRIC_FORMAT)
         _ui.csv_button(items, f"items_{group}_{value}", "fa_items_csv", f)
         irows = ipick.selection.rows if ipick is not None and hasattr(ipick, "selection") else []
         if irows:

@@ -239,3 +239,49 @@ def test_data_page_upload_reports_bad_rows_and_writes_nothing(server, browser):
         page.get_by_text("no changes", exact=False).first.wait_for(timeout=60000)
     finally:
         page.close()
+
+
+
+def _chart_title(page) -> str:
+    return page.locator('[data-testid="stMain"]').get_by_text(": actual vs forecast").first.text_content()
+
+
+def _work_list_items(demo_db, lag: int) -> list[str]:
+    """The Exceptions page's default list (consensus, last 12 periods, 50 largest) at a lag, as the core ranks it."""
+    from kpis import forecast
+    from kpis.config import load_config
+    from kpis.forecast import sections
+    from kpis.store.engine import make_engine
+
+    cfg = load_config(ROOT / "config.toml")
+    engine = make_engine(demo_db)
+    cube = forecast.get_cube(engine, cfg, forecast.forecast_version(engine))
+    win = sections.window(cube, cfg, "last12")
+    work = sections.work_list(cube, cfg, stage=forecast.final_stage(cube), lag=lag, period_from=win.start,
+                              period_to=win.end, filters=None, top=50)
+    return work.table["item"].astype(str).tolist()
+
+
+def test_a_picked_exception_row_is_dropped_when_the_list_changes(server, browser, demo_db):
+    """A row picked in the work list names an item by its position; once a filter changes the list, that position
+    holds another item, so the pick must go and the chart fall back to the new list's first item."""
+    lag1, lag2 = _work_list_items(demo_db, 1), _work_list_items(demo_db, 2)
+    assert lag2[0] != lag2[2]
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    try:
+        page.goto(f"{server}/exceptions?ex_lag=1", wait_until="domcontentloaded")
+        page.get_by_text("Select a row to see").first.wait_for(timeout=30000)
+        _settle(page)
+        assert _chart_title(page) == f"{lag1[0]}: actual vs forecast"
+        box = page.locator('.st-key-ex_table [data-testid="stDataFrame"]').first.bounding_box()
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 2 * 35 + 17)     # the third row's tick box
+        page.get_by_text(f"{lag1[2]}: actual vs forecast").first.wait_for(timeout=30000)
+        _settle(page)
+        lag = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').filter(has_text="Lag").first
+        lag.locator('input[role="combobox"]').first.click()
+        page.get_by_role("option", name="Lag 2", exact=True).first.click()
+        page.get_by_text("lag 2, last 12", exact=False).first.wait_for(timeout=30000)
+        _settle(page)
+        assert _chart_title(page) == f"{lag2[0]}: actual vs forecast"    # not the third row of the new list
+    finally:
+        page.close()
