@@ -125,7 +125,12 @@ def test_exceptions_page_lists_flagged_items_ranked_by_error(demo_env):
     assert table["abs_error"].is_monotonic_decreasing or (table["abs_error"].diff().dropna() <= 1e-9).all()
     assert (table.loc[table["why"].str.startswith("Tracking"), "ts"].abs() > 4).all()
     assert int(_metric(at, "Items flagged by tracking signal")) == table["why"].str.startswith("Tracking").sum()
-    assert len(at.get("vega_lite_chart")) == 1 and not at.get("plotly_chart")
+    assert not at.get("vega_lite_chart") and not at.get("plotly_chart")    # no chart until a row is picked
+    key = next(d.key for d in at.dataframe if (d.key or "").startswith("ex_rows"))
+    at.session_state[key] = {"selection": {"rows": [2], "columns": []}}
+    at.run()
+    chart = at.get("vega_lite_chart")
+    assert len(chart) == 1 and f"{table['item'].iloc[2]}: actual vs forecast" in chart[0].proto.spec
     assert None not in at.selectbox(key="ex_lag").options and "All lags" not in at.selectbox(key="ex_lag").options
     assert at.selectbox(key="ex_window").value == "last12"
 
@@ -167,7 +172,11 @@ def test_exceptions_work_list_is_sent_a_page_at_a_time(demo_env, monkeypatch):
         pager.set_value(2).run()
         assert not at.exception
         assert at.dataframe[0].value["rank"].tolist() == list(range(11, 21))
-        first = at.dataframe[0].value["item"].iloc[0]                  # with no row picked, page 2's first item
+        assert not at.get("vega_lite_chart")                           # no row of page 2 picked yet
+        key = at.dataframe[0].key
+        at.session_state[key] = {"selection": {"rows": [0], "columns": []}}
+        at.run()
+        first = at.dataframe[0].value["item"].iloc[0]
         assert f"{first}: actual vs forecast" in at.get("vega_lite_chart")[0].proto.spec
     finally:
         st.cache_resource.clear()   # nor may later tests find pages of 10 rows

@@ -161,6 +161,10 @@ def test_kpi_trends_marks_completed_actions_and_reviews(demo_env):
 
 def test_exceptions_create_action_prefills_the_item(demo_env):
     at = _page("pages/exceptions.py")
+    assert not [b for b in at.button if b.key == "ex_create_action"]     # only for an item the planner picked
+    rows = next(d.key for d in at.dataframe if (d.key or "").startswith("ex_rows"))
+    at.session_state[rows] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
     at.button(key="ex_create_action").click().run()
     assert not at.exception
     assert at.text_input(key="act_new_title").value.startswith("Fix the forecast of SKU-")
