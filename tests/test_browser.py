@@ -58,8 +58,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(database_url: str, user: str, log_dir: Path):
-    """A Streamlit server on a free port running app.py against the database as the user; yields its base URL."""
+def streamlit_server(database_url: str, user: str, log_dir: Path, base_path: str = ""):
+    """A Streamlit server on a free port running app.py against the database as the user; yields its base URL
+    (with `base_path`, Streamlit's server.baseUrlPath, at the end)."""
     _require_browser()
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "SOP_PULSE_USER": user}
@@ -68,9 +69,10 @@ def streamlit_server(database_url: str, user: str, log_dir: Path):
     log = log_path.open("wb")
     # Started as `make run` does: `python app.py` warms up, then serves app.py with Streamlit.
     proc = subprocess.Popen(
-        [sys.executable, "app.py", "--server.port", str(port), "--server.headless", "true"],
+        [sys.executable, "app.py", "--server.port", str(port), "--server.headless", "true",
+         *(["--server.baseUrlPath", base_path] if base_path else [])],
         cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}" + (f"/{base_path}" if base_path else "")
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
