@@ -1,6 +1,6 @@
-"""Big Parquet forecast files are imported batch by batch (kpis.forecast.stream) with the very results of a whole-file
-import: counts, stored values, re-imports, and for files with problems the same report with nothing written
-(SQLite and PostgreSQL). Batches are made tiny here so that a few rows span several."""
+"""Big Parquet and CSV forecast files are imported batch by batch (kpis.forecast.stream) with the very results of a
+whole-file import: counts, stored values, re-imports, and for files with problems the same report with nothing
+written (SQLite and PostgreSQL). Batches are made tiny here so that a few rows span several."""
 
 from __future__ import annotations
 
@@ -37,6 +37,13 @@ def parquet(df: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
+def csv(df: pd.DataFrame, sep: str = ",") -> bytes:
+    return df.to_csv(index=False, sep=sep).encode()
+
+
+ENCODE = {"parquet": parquet, "csv": csv}
+
+
 def load(engine, config, admin, data: bytes, kind: str, name: str):
     return forecast.import_file(engine, data, kind=kind, config=config, user=admin, filename=name)
 
@@ -54,22 +61,24 @@ def count(engine, model) -> int:
         return conn.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def test_streamed_import_stores_what_a_whole_file_import_stores(engine, config, admin, monkeypatch):
+@pytest.mark.parametrize("fmt", list(ENCODE))
+def test_streamed_import_stores_what_a_whole_file_import_stores(engine, config, admin, monkeypatch, fmt):
     load(engine, config, admin, DEMAND, "demand", "d.csv")
     df = forecasts_frame()
-    assert not stream.streamable(parquet(df), "f.parquet", "forecasts")     # small files: the whole-file path
+    parquet, ext = ENCODE[fmt], fmt      # (named for the Parquet case this test began with)
+    assert not stream.streamable(parquet(df), f"f.{ext}", "forecasts")     # small files: the whole-file path
     monkeypatch.setattr(stream, "STREAM_ROWS", 4)
-    assert stream.streamable(parquet(df), "f.parquet", "forecasts")
+    assert stream.streamable(parquet(df), f"f.{ext}", "forecasts")
     calls = []
     real = stream.import_streamed
     monkeypatch.setattr(stream, "import_streamed", lambda *a, **k: calls.append(1) or real(*a, **k))
-    res = load(engine, config, admin, parquet(df), "forecasts", "f.parquet")
+    res = load(engine, config, admin, parquet(df), "forecasts", f"f.{ext}")
     assert calls and (res.inserted, res.updated, res.unchanged) == (60, 0, 0) and res.batch_id
     got = stored(engine)
     assert len(got) == 60 and sorted(got["forecast"]) == sorted(df["forecast"])
     # the same file again: nothing written, said so
     batches = count(engine, ImportBatch)
-    again = load(engine, config, admin, parquet(df), "forecasts", "again.parquet")
+    again = load(engine, config, admin, parquet(df), "forecasts", f"again.{ext}")
     assert not again.changed and again.unchanged == 60 and "same content imported" in again.summary()
     assert count(engine, ImportBatch) == batches
     # one value changed, one row added: counted, stored, audited with old and new value
@@ -77,7 +86,7 @@ def test_streamed_import_stores_what_a_whole_file_import_stores(engine, config, 
     df2.loc[7, "forecast"] += 1.5
     df2 = pd.concat([df2, pd.DataFrame([["A", "2025-07", 1, "consensus", 99.0]], columns=df.columns)],
                     ignore_index=True)
-    res2 = load(engine, config, admin, parquet(df2), "forecasts", "f2.parquet")
+    res2 = load(engine, config, admin, parquet(df2), "forecasts", f"f2.{ext}")
     assert (res2.inserted, res2.updated, res2.unchanged) == (1, 1, 59)
     assert "1 inserted, 1 updated, 59 unchanged" in res2.summary()
     got = stored(engine)
@@ -94,9 +103,9 @@ def test_streamed_import_stores_what_a_whole_file_import_stores(engine, config, 
     assert cube.accuracy([], stage="consensus").iloc[0]["n"] > 0
 
 
-def report(engine, config, admin, data: bytes) -> tuple[list, int]:
+def report(engine, config, admin, data: bytes, name: str = "bad.parquet") -> tuple[list, int]:
     with pytest.raises(ImportFailed) as exc:
-        load(engine, config, admin, data, "forecasts", "bad.parquet")
+        load(engine, config, admin, data, "forecasts", name)
     return [(p.row, p.column, p.message) for p in exc.value.problems], exc.value.total
 
 
@@ -112,13 +121,48 @@ BAD = {
 }
 
 
-@pytest.mark.parametrize("what", list(BAD))
-def test_a_file_with_problems_gets_the_whole_file_report_and_writes_nothing(engine, config, admin, monkeypatch, what):
+def _csv_with(df: pd.DataFrame, at: int, line: bytes) -> bytes:
+    """The CSV of `df` with `line` put in as file line `at` (the header is line 1)."""
+    lines = csv(df).splitlines(keepends=True)
+    return b"".join([*lines[:at - 1], line, *lines[at - 1:]])
+
+
+CSV_BAD = {   # what only a CSV file can get wrong, in a later batch
+    "a row with a cell too many": lambda df: _csv_with(df, 40, b"A,2025-03,1,consensus,1.0,extra\n"),
+    "a byte that is not UTF-8": lambda df: _csv_with(df, 40, b"A,2025-03,1,consensus,1\xe9\n"),
+    "a blank line before a bad value": lambda df: _csv_with(df, 30, b"\n").replace(b"consensus,64.0",
+                                                                                 b"consensus,x"),
+}
+
+
+@pytest.mark.parametrize("what,fmt", [*((w, f) for w in BAD for f in ENCODE), *((w, "csv-only") for w in CSV_BAD)])
+def test_a_file_with_problems_gets_the_whole_file_report_and_writes_nothing(engine, config, admin, monkeypatch, what,
+                                                                             fmt):
     load(engine, config, admin, DEMAND, "demand", "d.csv")
-    data = parquet(BAD[what](forecasts_frame()))
-    expected = report(engine, config, admin, data)          # whole-file path (small file)
+    data = CSV_BAD[what](forecasts_frame()) if fmt == "csv-only" else ENCODE[fmt](BAD[what](forecasts_frame()))
+    name = "bad.parquet" if fmt == "parquet" else "bad.csv"
+    expected = report(engine, config, admin, data, name)          # whole-file path (small file)
     monkeypatch.setattr(stream, "STREAM_ROWS", 4)
-    assert stream.streamable(data, "bad.parquet", "forecasts")
+    assert stream.streamable(data, name, "forecasts")
     batches, values = count(engine, ImportBatch), count(engine, ForecastValue)
-    assert report(engine, config, admin, data) == expected
+    assert report(engine, config, admin, data, name) == expected
     assert (count(engine, ImportBatch), count(engine, ForecastValue)) == (batches, values) == (batches, 0)
+
+
+def test_a_streamed_csv_reads_like_a_whole_one_bom_semicolons_and_blank_lines(engine, config, admin, monkeypatch):
+    """A CSV saved by a spreadsheet in a ';' locale, with a byte-order mark and blank lines: read in chunks as it is
+    whole (the blank lines left out and not counted), with the rows it holds on record."""
+    load(engine, config, admin, DEMAND, "demand", "d.csv")
+    df = forecasts_frame()
+    body = csv(df, sep=";").replace(b".0\n", b",0\n").splitlines(keepends=True)   # decimal commas
+    data = b"\xef\xbb\xbf" + b"".join([*body[:10], b"\n", *body[10:33], b";;;;\n", *body[33:], b"\n"])
+    monkeypatch.setattr(stream, "STREAM_ROWS", 4)
+    assert stream.streamable(data, "f.csv", "forecasts")
+    calls = []
+    real = stream.import_streamed
+    monkeypatch.setattr(stream, "import_streamed", lambda *a, **k: calls.append(1) or real(*a, **k) or calls.append(0))
+    res = load(engine, config, admin, data, "forecasts", "f.csv")
+    assert calls == [1] and (res.rows, res.inserted, res.updated, res.unchanged) == (60, 60, 0, 0)
+    with engine.connect() as conn:
+        assert conn.execute(select(ImportBatch.rows_in_file).where(ImportBatch.id == res.batch_id)).scalar_one() == 60
+    assert sorted(stored(engine)["forecast"]) == sorted(df["forecast"])

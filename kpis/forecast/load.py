@@ -131,7 +131,7 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
         except FileNotFoundError:
             raise ImportFailed([Problem(name, None, None, "file not found")]) from None
     progress(0.02, f"reading {name}")
-    if stream.streamable(data, name, kind):  # a big Parquet forecast file: batch by batch (kpis.forecast.stream)
+    if stream.streamable(data, name, kind):  # a big Parquet or CSV forecast file: batch by batch (kpis.forecast.stream)
         done = _import_streamed(engine, data, name=name, config=config, user=user, progress=progress)
         if done is not None:
             return done
@@ -177,16 +177,12 @@ def _after_import(engine: Engine, config: AppConfig, result: ForecastImportResul
 
 def _import_streamed(engine: Engine, data: bytes, *, name: str, config: AppConfig, user: User,
                      progress: Progress) -> ForecastImportResult | None:
-    """A big Parquet forecast file batch by batch in one transaction; None when it has a problem (nothing written:
-    the whole-file path then reports it as always)."""
-    import io
-
-    import pyarrow.parquet as pq
-
+    """A big Parquet or CSV forecast file batch by batch in one transaction; None when it has a problem (nothing
+    written: the whole-file path then reports it as always)."""
     from kpis.store.repo import find_import
 
     sha = hashlib.sha256(data).hexdigest()
-    n = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+    n = stream.row_estimate(data, name)
 
     def run() -> ForecastImportResult | None:
         fresh = ForecastImportResult(filename=name, rows=n, kind="forecasts")

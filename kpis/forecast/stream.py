@@ -1,5 +1,5 @@
-"""Big forecast files in bounded memory: a Parquet forecast file read, checked, compared and written record batch
-by record batch, all in one transaction.
+"""Big forecast files in bounded memory: a Parquet or CSV forecast file read, checked, compared and written batch
+by batch (Parquet record batches, CSV chunks of rows), all in one transaction.
 
 Only the path for clean files streams. Every batch is checked with the same rules as a whole file
 (``kpis.forecast.validate``), and what only the whole file shows (a key repeated in another batch, batches of
@@ -11,6 +11,7 @@ check and 16 bytes per stored forecast row for the comparison, instead of every 
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import io
 
@@ -30,9 +31,47 @@ class _Fallback(Exception):
     """Something only the whole-file check can report as it always has: roll back and check the whole file."""
 
 
+def _plain(names: list[str]) -> bool:
+    """Column names the whole-file check would take as they are: none blank or unnamed, none twice."""
+    keys = [n.strip().lower() for n in names]
+    return all(k and not k.startswith(("unnamed:", "__index_level_")) for k in keys) and len(set(keys)) == len(keys)
+
+
+def _csv_header(data: bytes) -> tuple[list[str], str] | None:
+    """The header row's names and the separator (',' or ';', as kpis.ingest.read_csv_text picks it); None when the
+    first line is not UTF-8."""
+    import csv
+
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    end = data.find(b"\n", start)
+    try:
+        line = data[start:end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        return None
+    sep = ";" if line.count(";") > line.count(",") else ","
+    return next(csv.reader([line], delimiter=sep), []), sep
+
+
+def row_estimate(data: bytes, name: str) -> int:
+    """Rows of a Parquet file (its metadata), or lines after the header of a CSV file (exact but for blank lines and
+    quoted line breaks: the streamed import counts the rows it read)."""
+    if name.lower().endswith(".csv"):
+        return max(data.count(b"\n") - (0 if data.endswith(b"\n") else -1) - 1, 0)
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+
+
 def streamable(data: bytes, name: str, kind: str) -> bool:
-    """A Parquet forecast file with more than STREAM_ROWS rows and plain column names."""
-    if kind != "forecasts" or not name.lower().endswith((".parquet", ".pq")):
+    """A Parquet or CSV forecast file with more than STREAM_ROWS rows and plain column names."""
+    if kind != "forecasts":
+        return False
+    if name.lower().endswith(".csv"):
+        header = _csv_header(data)
+        # a NUL byte anywhere, or an odd header: the whole-file check reports it
+        return (header is not None and _plain(header[0]) and b"\x00" not in data
+                and row_estimate(data, name) > STREAM_ROWS)
+    if not name.lower().endswith((".parquet", ".pq")):
         return False
     try:
         import pyarrow.parquet as pq
@@ -41,14 +80,56 @@ def streamable(data: bytes, name: str, kind: str) -> bool:
         rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
     except Exception:  # noqa: BLE001 - unreadable: the whole-file path reports it
         return False
-    keys = [n.strip().lower() for n in meta.names]
-    plain = (all(k and not k.startswith(("unnamed:", "__index_level_")) for k in keys) and len(set(keys)) == len(keys)
-             and not (meta.pandas_metadata or {}).get("index_columns"))
+    plain = _plain(list(meta.names)) and not (meta.pandas_metadata or {}).get("index_columns")
     return plain and rows > STREAM_ROWS
 
 
 def _batches(data: bytes, name: str):
-    """(first file row, _Table) per record batch, as validate._read makes them for a Parquet file."""
+    """(first file row, _Table) per batch of STREAM_ROWS rows, as validate._read makes them."""
+    if name.lower().endswith(".csv"):
+        yield from _csv_batches(data, name)
+    else:
+        yield from _parquet_batches(data, name)
+
+
+def _csv_batches(data: bytes, name: str):
+    """(first file row, _Table) per chunk of a CSV file: text cells, as kpis.ingest.read_csv_text reads the whole
+    file (UTF-8, ',' or ';', the header kept as written), rows numbered as in the file (the header is row 1) and rows
+    with every cell blank left out, as validate._read does."""
+    import pandas as pd
+
+    from kpis.forecast.validate import _Table, _without_blank_rows
+
+    names, sep = _csv_header(data)
+    # header=0: every row is read against the header's columns, and a row with more cells is an error (the whole
+    # file's check then names it), exactly as when the whole file is read
+    reader = None
+    first = 2
+    while True:
+        try:
+            if reader is None:   # the parser reads its first block when it is made
+                reader = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, sep=sep,
+                                     skip_blank_lines=False, header=0, encoding="utf-8-sig", chunksize=STREAM_ROWS)
+            df = next(reader)
+        except StopIteration:
+            return
+        except Exception:   # noqa: BLE001 - a row the parser refuses, a byte that is not UTF-8: the whole-file check
+            raise _Fallback from None   # reads the file again and names the problem as it always has
+        rows = np.arange(first, first + len(df), dtype=np.int64)
+        first += len(df)
+        df, rows = _without_blank_rows(df, rows)
+        if not len(df):
+            continue
+        if df.shape[1] != len(names):
+            raise _Fallback   # the header row read otherwise than here: let the whole-file check read the file
+        labels = {n.strip().lower(): n.strip() for n in names}
+        columns = {n.strip().lower(): df.iloc[:, i] for i, n in enumerate(names)}
+        yield int(rows[0]), _Table(name, columns, labels, rows)
+        del df, columns
+
+
+def _parquet_batches(data: bytes, name: str):
+    """(first file row, _Table) per record batch of a Parquet file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -115,7 +196,8 @@ def import_streamed(engine, data: bytes, *, name: str, config: AppConfig, user: 
             if dialect == "postgresql" and n_total > _BULK_ROWS:
                 raw_cur = conn.connection.driver_connection.cursor()
                 fks = _pg_drop_fks(raw_cur, "forecast")
-            for first, table in batches:
+            seen = 0   # rows read: a CSV file's line count is only an estimate (blank lines, quoted line breaks)
+            for _first, table in batches:
                 bag = _Collector(name, config.app.max_import_errors)
                 try:
                     rows = _validate_forecasts(table, bag, stored or cadence, known, stages_cfg)
@@ -150,7 +232,8 @@ def import_streamed(engine, data: bytes, *, name: str, config: AppConfig, user: 
                     changed_rows += _changed_rows(rows, changed, old, day, rows.lag, rows.stage_codes,
                                                   "forecasts")[:CHANGED_ROWS_KEPT - len(changed_rows)]
                 cols = _Columns(row_ids, day, rows.lag, rows.stage_codes, rows.stages, rows.value, int(batch_id))
-                done = first - 1
+                done = seen
+                seen += rows.n
 
                 def part(frac: float, text: str, done=done, n=rows.n) -> None:
                     progress(0.05 + 0.9 * (done + n * min(max(frac - 0.4, 0) / 0.55, 1.0)) / n_total, text)
@@ -176,6 +259,7 @@ def import_streamed(engine, data: bytes, *, name: str, config: AppConfig, user: 
             if fks:
                 progress(0.96, "checking references")
                 _pg_add_fks(raw_cur, "forecast", fks)
+            result.rows = n_total = seen
             result.inserted, result.updated = inserted, updated
             result.unchanged = n_total - inserted - updated
             result.ignored_columns = ignored
@@ -184,7 +268,7 @@ def import_streamed(engine, data: bytes, *, name: str, config: AppConfig, user: 
                 return result
             result.batch_id = int(batch_id)
             conn.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(
-                inserted=inserted, updated=updated, unchanged=result.unchanged))
+                rows_in_file=n_total, inserted=inserted, updated=updated, unchanged=result.unchanged))
             conn.execute(insert(AuditEvent), [{
                 "at": now, "actor": user.name, "action": "import", "entity": "import_batch",
                 "entity_id": str(batch_id),

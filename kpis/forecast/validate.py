@@ -84,12 +84,7 @@ def _read(data: bytes, name: str, sheet: str | None = None, *, max_mb: float = 2
     if ext in (".parquet", ".pq"):
         _refuse_nul_cells(df, name, first)
     if ext not in (".parquet", ".pq") and len(df):
-        blank = np.ones(len(df), dtype=bool)
-        for i in range(df.shape[1]):
-            col = df.iloc[:, i]
-            blank &= (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
-        if blank.any():
-            df, rows = df[~blank].reset_index(drop=True), rows[~blank]
+        df, rows = _without_blank_rows(df, rows)
     labels: dict[str, str] = {}
     columns: dict[str, pd.Series] = {}
     problems = []
@@ -114,6 +109,17 @@ def _read(data: bytes, name: str, sheet: str | None = None, *, max_mb: float = 2
     table = _Table(name, columns, labels, rows)
     table.sheet = sheet_read
     return table
+
+
+def _without_blank_rows(df: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """A text table without the rows whose every cell is blank, and the file row numbers of the rows kept."""
+    blank = np.ones(len(df), dtype=bool)
+    for i in range(df.shape[1]):
+        col = df.iloc[:, i]
+        blank &= (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
+    if blank.any():
+        return df[~blank].reset_index(drop=True), rows[~blank]
+    return df, rows
 
 
 def _refuse_nul_cells(df: pd.DataFrame, name: str, first: int) -> None:
