@@ -166,3 +166,30 @@ def test_a_streamed_csv_reads_like_a_whole_one_bom_semicolons_and_blank_lines(en
     with engine.connect() as conn:
         assert conn.execute(select(ImportBatch.rows_in_file).where(ImportBatch.id == res.batch_id)).scalar_one() == 60
     assert sorted(stored(engine)["forecast"]) == sorted(df["forecast"])
+
+
+@pytest.mark.parametrize("fmt", list(ENCODE))
+def test_a_big_file_named_on_the_command_line_streams_from_disk(engine, config, admin, monkeypatch, tmp_path, fmt):
+    """A path is read a block or a batch at a time, never whole; a path with a problem is then read whole and
+    reported as always."""
+    load(engine, config, admin, DEMAND, "demand", "d.csv")
+    df = forecasts_frame()
+    path = tmp_path / f"f.{fmt}"
+    path.write_bytes(ENCODE[fmt](df))
+    monkeypatch.setattr(stream, "STREAM_ROWS", 4)
+    monkeypatch.setattr(stream, "BLOCK", 64)                   # many blocks: counting lines across their edges
+    assert stream.streamable(path, path.name, "forecasts")
+    assert stream.digest(path) == stream.digest(path.read_bytes())
+    assert stream.row_estimate(path, path.name) == stream.row_estimate(path.read_bytes(), path.name) == 60
+    read_whole = []
+    real = type(path).read_bytes
+    monkeypatch.setattr(type(path), "read_bytes", lambda self: read_whole.append(self) or real(self))
+    res = forecast.import_file(engine, path, kind="forecasts", config=config, user=admin)
+    assert (res.inserted, res.rows) == (60, 60) and not read_whole
+    bad = tmp_path / f"bad.{fmt}"
+    bad.write_bytes(ENCODE[fmt](BAD["a bad value in a later batch"](df)))
+    with pytest.raises(ImportFailed) as exc:
+        forecast.import_file(engine, bad, kind="forecasts", config=config, user=admin)
+    assert read_whole == [bad] and exc.value.problems[0].row == 42 - (fmt == "parquet")
+    with pytest.raises(ImportFailed, match="file not found"):
+        forecast.import_file(engine, tmp_path / "nowhere.csv", kind="forecasts", config=config, user=admin)

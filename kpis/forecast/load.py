@@ -71,7 +71,7 @@ from kpis.forecast.validate import (
     _validate_demand,
     _validate_forecasts,
 )
-from kpis.ingest import ImportFailed, ImportResult, Problem, _Collector
+from kpis.ingest import ImportFailed, ImportResult, Problem, _Collector, check_filename
 from kpis.periods import label as periods_label
 from kpis.store.models import AuditEvent, ImportBatch, Item, utcnow
 from kpis.store.retry import retrying
@@ -126,15 +126,20 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
     else:
         path = Path(path_or_bytes)
         name = Path(filename or path.name).name
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ImportFailed([Problem(name, None, None, "file not found")]) from None
+        if not path.is_file():
+            raise ImportFailed([Problem(name, None, None, "file not found")])
+        data = path   # a big forecast file streams from disk; any other is read whole below
     progress(0.02, f"reading {name}")
+    check_filename(name)   # before either path: the streamed one records the name too
     if stream.streamable(data, name, kind):  # a big Parquet or CSV forecast file: batch by batch (kpis.forecast.stream)
         done = _import_streamed(engine, data, name=name, config=config, user=user, progress=progress)
         if done is not None:
             return done
+    if isinstance(data, Path):
+        try:
+            data = data.read_bytes()
+        except FileNotFoundError:
+            raise ImportFailed([Problem(name, None, None, "file not found")]) from None
     table = _read(data, name, sheet, max_mb=config.app.max_upload_mb)
     sheet_read = table.sheet
     progress(0.15, f"checking {table.n:,} rows")
@@ -175,13 +180,13 @@ def _after_import(engine: Engine, config: AppConfig, result: ForecastImportResul
     return result
 
 
-def _import_streamed(engine: Engine, data: bytes, *, name: str, config: AppConfig, user: User,
+def _import_streamed(engine: Engine, data: bytes | Path, *, name: str, config: AppConfig, user: User,
                      progress: Progress) -> ForecastImportResult | None:
     """A big Parquet or CSV forecast file batch by batch in one transaction; None when it has a problem (nothing
     written: the whole-file path then reports it as always)."""
     from kpis.store.repo import find_import
 
-    sha = hashlib.sha256(data).hexdigest()
+    sha = stream.digest(data)
     n = stream.row_estimate(data, name)
 
     def run() -> ForecastImportResult | None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import hashlib
 import io
+from pathlib import Path
 
 import numpy as np
 
@@ -37,62 +39,104 @@ def _plain(names: list[str]) -> bool:
     return all(k and not k.startswith(("unnamed:", "__index_level_")) for k in keys) and len(set(keys)) == len(keys)
 
 
-def _csv_header(data: bytes) -> tuple[list[str], str] | None:
+# A file to stream is its bytes (an upload) or its path (a file named on the command line: read from disk a block
+# or a batch at a time, never held whole, so that memory does not grow with the file).
+Source = bytes | Path
+BLOCK = 8 << 20
+
+
+def _blocks(src: Source):
+    """The file's bytes, BLOCK bytes at a time."""
+    if isinstance(src, Path):
+        with src.open("rb") as f:
+            while block := f.read(BLOCK):
+                yield block
+    else:
+        for i in range(0, len(src), BLOCK):
+            yield src[i:i + BLOCK]
+
+
+def _readable(src: Source):
+    """What pandas and pyarrow read the file from."""
+    return str(src) if isinstance(src, Path) else io.BytesIO(src)
+
+
+def digest(src: Source) -> str:
+    """SHA-256 of the file, as the whole-file import records it."""
+    h = hashlib.sha256()
+    for block in _blocks(src):
+        h.update(block)
+    return h.hexdigest()
+
+
+def _csv_header(src: Source) -> tuple[list[str], str] | None:
     """The header row's names and the separator (',' or ';', as kpis.ingest.read_csv_text picks it); None when the
     first line is not UTF-8."""
     import csv
 
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    end = data.find(b"\n", start)
+    head = next(_blocks(src), b"")
+    start = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    end = head.find(b"\n", start)
     try:
-        line = data[start:end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
+        line = head[start:end if end >= 0 else len(head)].decode("utf-8").rstrip("\r")
     except UnicodeDecodeError:
         return None
     sep = ";" if line.count(";") > line.count(",") else ","
     return next(csv.reader([line], delimiter=sep), []), sep
 
 
-def row_estimate(data: bytes, name: str) -> int:
-    """Rows of a Parquet file (its metadata), or lines after the header of a CSV file (exact but for blank lines and
-    quoted line breaks: the streamed import counts the rows it read)."""
+def _csv_lines(src: Source) -> tuple[int, bool]:
+    """Rows after the header (exact but for blank lines and quoted line breaks: the streamed import counts the rows
+    it read) and whether the file holds a NUL byte."""
+    lines, nul, last = 0, False, b"\n"
+    for block in _blocks(src):
+        lines += block.count(b"\n")
+        nul = nul or b"\x00" in block
+        last = block[-1:]
+    return max(lines + (last != b"\n") - 1, 0), nul
+
+
+def row_estimate(src: Source, name: str) -> int:
+    """Rows of a Parquet file (its metadata) or of a CSV file (_csv_lines)."""
     if name.lower().endswith(".csv"):
-        return max(data.count(b"\n") - (0 if data.endswith(b"\n") else -1) - 1, 0)
+        return _csv_lines(src)[0]
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+    return pq.ParquetFile(_readable(src)).metadata.num_rows
 
 
-def streamable(data: bytes, name: str, kind: str) -> bool:
+def streamable(src: Source, name: str, kind: str) -> bool:
     """A Parquet or CSV forecast file with more than STREAM_ROWS rows and plain column names."""
     if kind != "forecasts":
         return False
     if name.lower().endswith(".csv"):
-        header = _csv_header(data)
-        # a NUL byte anywhere, or an odd header: the whole-file check reports it
-        return (header is not None and _plain(header[0]) and b"\x00" not in data
-                and row_estimate(data, name) > STREAM_ROWS)
+        header = _csv_header(src)
+        if header is None or not _plain(header[0]):
+            return False
+        rows, nul = _csv_lines(src)
+        return rows > STREAM_ROWS and not nul   # a NUL byte anywhere: the whole-file check reports it
     if not name.lower().endswith((".parquet", ".pq")):
         return False
     try:
         import pyarrow.parquet as pq
 
-        meta = pq.ParquetFile(io.BytesIO(data)).schema_arrow
-        rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+        meta = pq.ParquetFile(_readable(src)).schema_arrow
+        rows = pq.ParquetFile(_readable(src)).metadata.num_rows
     except Exception:  # noqa: BLE001 - unreadable: the whole-file path reports it
         return False
     plain = _plain(list(meta.names)) and not (meta.pandas_metadata or {}).get("index_columns")
     return plain and rows > STREAM_ROWS
 
 
-def _batches(data: bytes, name: str):
+def _batches(src: Source, name: str):
     """(first file row, _Table) per batch of STREAM_ROWS rows, as validate._read makes them."""
     if name.lower().endswith(".csv"):
-        yield from _csv_batches(data, name)
+        yield from _csv_batches(src, name)
     else:
-        yield from _parquet_batches(data, name)
+        yield from _parquet_batches(src, name)
 
 
-def _csv_batches(data: bytes, name: str):
+def _csv_batches(src: Source, name: str):
     """(first file row, _Table) per chunk of a CSV file: text cells, as kpis.ingest.read_csv_text reads the whole
     file (UTF-8, ',' or ';', the header kept as written), rows numbered as in the file (the header is row 1) and rows
     with every cell blank left out, as validate._read does."""
@@ -100,7 +144,7 @@ def _csv_batches(data: bytes, name: str):
 
     from kpis.forecast.validate import _Table, _without_blank_rows
 
-    names, sep = _csv_header(data)
+    names, sep = _csv_header(src)
     # header=0: every row is read against the header's columns, and a row with more cells is an error (the whole
     # file's check then names it), exactly as when the whole file is read
     reader = None
@@ -108,7 +152,7 @@ def _csv_batches(data: bytes, name: str):
     while True:
         try:
             if reader is None:   # the parser reads its first block when it is made
-                reader = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, sep=sep,
+                reader = pd.read_csv(_readable(src), dtype=str, keep_default_na=False, sep=sep,
                                      skip_blank_lines=False, header=0, encoding="utf-8-sig", chunksize=STREAM_ROWS)
             df = next(reader)
         except StopIteration:
@@ -128,14 +172,14 @@ def _csv_batches(data: bytes, name: str):
         del df, columns
 
 
-def _parquet_batches(data: bytes, name: str):
+def _parquet_batches(src: Source, name: str):
     """(first file row, _Table) per record batch of a Parquet file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from kpis.forecast.validate import _Table
 
-    pf = pq.ParquetFile(io.BytesIO(data))
+    pf = pq.ParquetFile(_readable(src))
     first = 1
     for batch in pf.iter_batches(batch_size=STREAM_ROWS):
         cols = []
@@ -156,7 +200,7 @@ def _parquet_batches(data: bytes, name: str):
         del df, columns
 
 
-def import_streamed(engine, data: bytes, *, name: str, config: AppConfig, user: User, sha256: str, now: dt.datetime,
+def import_streamed(engine, data: Source, *, name: str, config: AppConfig, user: User, sha256: str, now: dt.datetime,
                     progress: Progress, result):
     """Import a clean forecast file batch by batch in one transaction; None when the whole-file path must run
     instead (any problem: nothing written)."""
