@@ -70,12 +70,14 @@ def work_list_and_item() -> None:
     _ui.csv_button(work.whole, "forecast_exceptions", "ex_csv", f)
     rows = pick.selection.rows if pick is not None and hasattr(pick, "selection") else []
     rows = [r for r in rows if r < len(table)]   # a selection left from a longer list of the same page
+    can_act = _ui.user().can("manage_actions")
     if not rows:   # the chart and the action follow a row the planner picked, never one picked for them
-        st.caption("Select a row to see that item's actual vs forecast and to create an improvement action for it.")
+        st.caption("Select a row to see that item's actual vs forecast"
+                   + (" and to create an improvement action for it." if can_act else "."))
         return
     item = str(table.iloc[rows[0]]["item"])
     # Improvement loop: turn the selected item into a corrective action.
-    if _ui.user().can("manage_actions") and st.button(f"Create action for {safety.md(item)}", key="ex_create_action",
+    if can_act and st.button(f"Create action for {safety.md(item)}", key="ex_create_action",
                                                       icon=":material/add_task:"):
         from kpis.improvement import prefill
 
