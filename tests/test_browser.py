@@ -26,7 +26,7 @@ PAGES = [  # url path, file name, a text the page must show
     ("kpi-trends?trend_kpi=stockout_weeks&trend_cadence=quarter", "kpi_trends", "partial"),
     # with "Where the error is" and "Drill down" opened from the link (each is drawn only when open)
     ("forecast-accuracy?fa_where=true&fa_drill=true", "forecast_accuracy", "Group by"),
-    ("exceptions", "exceptions", "Tracking signal"),
+    ("exceptions", "exceptions_list", "Tracking signal"),   # exceptions.png: with a row picked (test below)
     ("scorecard", "scorecard", "Executive sponsorship scorecard"),
     ("meetings", "meetings", "S&OP meetings and decisions"),
     ("data", "data", "Past imports"),
@@ -275,6 +275,7 @@ def test_a_picked_exception_row_is_dropped_when_the_list_changes(server, browser
         page.mouse.click(box["x"] + 18, box["y"] + 35 + row * 35 + 17)     # that row's tick box
         page.get_by_text(f"{lag1[row]}: actual vs forecast").first.wait_for(timeout=30000)
         _settle(page)
+        page.screenshot(path=str(_shots() / "exceptions.png"), full_page=True)
         lag = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').filter(has_text="Lag").first
         lag.locator('input[role="combobox"]').first.click()
         page.get_by_role("option", name="Lag 2", exact=True).first.click()
