@@ -193,3 +193,32 @@ def test_a_big_file_named_on_the_command_line_streams_from_disk(engine, config, 
     assert read_whole == [bad] and exc.value.problems[0].row == 42 - (fmt == "parquet")
     with pytest.raises(ImportFailed, match="file not found"):
         forecast.import_file(engine, tmp_path / "nowhere.csv", kind="forecasts", config=config, user=admin)
+
+
+ODD_CSV = {   # found by review: each must get exactly the whole-file result, never a traceback or a silent import
+    "old Mac line ends (a lone CR)": lambda data: data.replace(b"\n", b"\r"),
+    "a blank first line": lambda data: b"\n" + data,
+    "every row one cell more than the header (a row-name column)": lambda data: b"".join(
+        line if i == 0 else f"r{i},".encode() + line for i, line in enumerate(data.splitlines(keepends=True))),
+    "only blank rows after the header": lambda data: data.splitlines(keepends=True)[0] + b"\n" * 70,
+}
+
+
+@pytest.mark.parametrize("what", list(ODD_CSV))
+def test_odd_csv_files_get_the_whole_file_result(engine, config, admin, monkeypatch, what):
+    load(engine, config, admin, DEMAND, "demand", "d.csv")
+    data = ODD_CSV[what](csv(forecasts_frame()))
+
+    def outcome():
+        try:
+            res = load(engine, config, admin, data, "forecasts", "odd.csv")
+        except ImportFailed as exc:
+            return "refused", [(p.row, p.column, p.message) for p in exc.problems]
+        return "imported", (res.rows, res.inserted, res.updated, res.unchanged)
+
+    whole = outcome()                    # small: the whole-file path
+    if whole[0] == "imported":           # start again from no forecasts
+        with engine.begin() as conn:
+            conn.execute(ForecastValue.__table__.delete())
+    monkeypatch.setattr(stream, "STREAM_ROWS", 4)
+    assert outcome() == whole

@@ -34,9 +34,10 @@ class _Fallback(Exception):
 
 
 def _plain(names: list[str]) -> bool:
-    """Column names the whole-file check would take as they are: none blank or unnamed, none twice."""
+    """Column names the whole-file check would take as they are: some, none blank or unnamed, none twice."""
     keys = [n.strip().lower() for n in names]
-    return all(k and not k.startswith(("unnamed:", "__index_level_")) for k in keys) and len(set(keys)) == len(keys)
+    return bool(keys) and all(k and not k.startswith(("unnamed:", "__index_level_")) for k in keys) \
+        and len(set(keys)) == len(keys)
 
 
 # A file to stream is its bytes (an upload) or its path (a file named on the command line: read from disk a block
@@ -82,7 +83,10 @@ def _csv_header(src: Source) -> tuple[list[str], str] | None:
     except UnicodeDecodeError:
         return None
     sep = ";" if line.count(";") > line.count(",") else ","
-    return next(csv.reader([line], delimiter=sep), []), sep
+    try:
+        return next(csv.reader([line], delimiter=sep), []), sep
+    except csv.Error:   # e.g. a lone carriage return (old Mac line ends): the whole-file path reads such a file
+        return None
 
 
 def _csv_lines(src: Source) -> tuple[int, bool]:
@@ -145,15 +149,17 @@ def _csv_batches(src: Source, name: str):
     from kpis.forecast.validate import _Table, _without_blank_rows
 
     names, sep = _csv_header(src)
-    # header=0: every row is read against the header's columns, and a row with more cells is an error (the whole
-    # file's check then names it), exactly as when the whole file is read
+    # Read as kpis.ingest.read_csv_text reads the whole file: no header row for pandas (it would take a first column
+    # as the index when every row has one cell more than the header), the header line skipped; a chunk whose width
+    # is not the header's falls back to the whole-file check, which names the row.
     reader = None
     first = 2
     while True:
         try:
             if reader is None:   # the parser reads its first block when it is made
                 reader = pd.read_csv(_readable(src), dtype=str, keep_default_na=False, sep=sep,
-                                     skip_blank_lines=False, header=0, encoding="utf-8-sig", chunksize=STREAM_ROWS)
+                                     skip_blank_lines=False, header=None, skiprows=1, encoding="utf-8-sig",
+                                     chunksize=STREAM_ROWS)
             df = next(reader)
         except StopIteration:
             return
@@ -294,6 +300,8 @@ def import_streamed(engine, data: Source, *, name: str, config: AppConfig, user:
                         raise
                 progress(0.05 + 0.9 * (done + rows.n) / n_total, f"{done + rows.n:,} of {n_total:,} rows")
                 del rows, cols, key, is_new, changed, old, row_ids, day, stg
+            if not seen:
+                raise _Fallback   # no data rows after all: the whole-file check says so
             all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
             keys.clear()
             all_keys.sort()
