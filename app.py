@@ -103,4 +103,4 @@ else:                  # imported by `streamlit run`: what it serves (found by n
 
     from kpis.web.basepath import BackendHint
 
-    app = st.App(__file__, middleware=[Middleware(BackendHint)])
+    app = st.App(__file__, middleware=[Middleware(BackendHint, base_path=st.get_option("server.baseUrlPath"))])

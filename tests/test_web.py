@@ -79,6 +79,29 @@ def test_middleware_adds_the_hint_to_a_page_and_keeps_its_length_right():
     assert len(out) == 2
 
 
+def test_page_of_reads_the_address_relative_to_the_servers_base_path():
+    assert basepath.page_of("/exceptions") == "exceptions" and basepath.page_of("/") == ""
+    assert basepath.page_of("/data/", "data") == "" and basepath.page_of("/data/exceptions/", "/data/") == "exceptions"
+    assert basepath.page_of("/exceptions", "data") is None and basepath.page_of("/database", "data") is None
+    assert basepath.page_of("/a/b/exceptions", "a/b") == "exceptions"
+
+
+@pytest.mark.parametrize("path,base_path,hinted", [
+    ("/exceptions", "", True), ("/data", "", True), ("/kpi-trends/", "", True), ("/", "", False),
+    ("/nonsense", "", False), ("/exceptions/more", "", False),
+    # served under a base path named like a page: its root is the app's root, not the Data page
+    ("/data/", "data", False), ("/data", "data", False), ("/data/exceptions", "data", True),
+    ("/exceptions", "data", False),
+])
+def test_only_a_page_address_under_the_base_path_gets_the_hint(path, base_path, hinted):
+    def with_base(app):
+        return basepath.BackendHint(app, base_path=base_path)
+
+    out, _seen = _run(with_base, _page(path), _html_response(HTML))
+    body = b"".join(m.get("body", b"") for m in out)
+    assert (basepath.hint_script() in body) == hinted and body.replace(basepath.hint_script(), b"") == HTML
+
+
 @pytest.mark.parametrize("scope", [
     _page("/_stcore/health"), _page("/static/js/index.js"), _page("/favicon.png"), _page("/app/static/data.csv"),
     _page("/exceptions", method="POST"), {"type": "websocket", "path": "/_stcore/stream", "headers": []},
@@ -94,6 +117,8 @@ def test_middleware_leaves_everything_else_untouched(scope):
     [{"type": "http.response.start", "status": 304, "headers": []}, {"type": "http.response.body", "body": b""}],
     [{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]},
      {"type": "http.response.body", "body": b"{}", "more_body": False}],
+    # a server that sends files by path (ASGI pathsend): the page goes out unchanged, its start first
+    [_html_response(HTML)[0], {"type": "http.response.pathsend", "path": "/somewhere/index.html"}],
 ])
 def test_middleware_passes_answers_that_are_not_a_plain_page(messages):
     out, _seen = _run(basepath.BackendHint, _page("/exceptions"), messages)
@@ -111,14 +136,14 @@ def test_streamlit_run_serves_app_py_as_streamlits_app_with_the_middleware():
     found = discover_asgi_app(ROOT / "app.py")
     assert found.is_asgi_app and found.import_string == "app:app"
     probe = ("import sys; sys.path.insert(0, '.'); import app; "
-             "print(type(app.app).__name__, [m.cls.__name__ for m in app.app._user_middleware])")
+             "print(type(app.app).__name__, [(m.cls.__name__, m.kwargs) for m in app.app._user_middleware])")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "App ['BackendHint']"
+    assert out.stdout.strip().splitlines()[-1] == "App [('BackendHint', {'base_path': ''})]"
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("base_path", ["", "sop"])
+@pytest.mark.parametrize("base_path", ["", "sop", "data"])   # "data": a base path named like one of the pages
 def test_a_page_opened_from_a_link_connects_without_guessing(demo_db, tmp_path, base_path):
     """In Chromium, served as `make run` serves it (also under a base path, as behind a reverse proxy): a page
     address gets the server's address in the hint and never asks /<page>/_stcore/health; the app's root page

@@ -7,10 +7,12 @@ or a new tab. The front end skips the guess when the page defines ``window.__str
 is what a host embedding Streamlit sets; this middleware adds a small script that sets it in the HTML Streamlit
 serves for the app's own page addresses.
 
-The script only acts when the last part of the address is one of the app's page paths (``PAGE_PATHS``): the
-server is then at the address without it, whatever prefix a reverse proxy adds in front. Anywhere else it sets
-nothing and Streamlit probes as before, so the worst case is the old behaviour. The script is a constant (the
-page paths are the app's own, JSON-encoded): nothing from the request goes into it.
+The script goes only into the page for an address that is one of the app's page paths (``PAGE_PATHS``) right
+after the server's own base path (Streamlit's ``server.baseUrlPath``, which the middleware is given): the server
+is then at the address without its last part, whatever prefix a reverse proxy adds in front, and the script
+says so. Anywhere else (the app's root, even under a base path named like a page, or an unknown address) nothing
+is added and Streamlit probes as before. The script is a constant (the page paths are the app's own,
+JSON-encoded): nothing from the request goes into it.
 
 app.py passes the middleware to Streamlit's st.App (``app = st.App(__file__, middleware=[...])``), the ASGI app
 that ``streamlit run app.py`` finds and serves. Plain ASGI, no Streamlit import: the core stays UI-free.
@@ -60,15 +62,30 @@ def _is_page_request(scope) -> bool:
             and "/static/" not in path and "/~/" not in path and "." not in last)
 
 
-class BackendHint:
-    """ASGI middleware: the page HTML gets the script of `hint_script`; every other request passes untouched."""
+def page_of(path: str, base_path: str = "") -> str | None:
+    """The page name an address asks for, relative to the server's base path ('' for the app's root); None for
+    an address outside the base path."""
+    rel = path.strip("/")
+    base = base_path.strip("/")
+    if base:
+        if rel != base and not rel.startswith(base + "/"):
+            return None
+        rel = rel[len(base):].strip("/")
+    return rel
 
-    def __init__(self, app, pages: tuple[str, ...] = PAGE_PATHS) -> None:
+
+class BackendHint:
+    """ASGI middleware: the HTML of a page address gets the script of `hint_script`; every other request passes
+    untouched. `base_path` is the server's server.baseUrlPath."""
+
+    def __init__(self, app, pages: tuple[str, ...] = PAGE_PATHS, base_path: str = "") -> None:
         self.app = app
+        self.pages = frozenset(pages)
+        self.base_path = base_path or ""
         self.script = hint_script(pages)
 
     async def __call__(self, scope, receive, send) -> None:
-        if not _is_page_request(scope):
+        if not _is_page_request(scope) or page_of(scope.get("path", ""), self.base_path) not in self.pages:
             await self.app(scope, receive, send)
             return
         # The page is a few kB: ask for it whole and uncompressed (no 304 for a copy cached without the script),
@@ -88,6 +105,11 @@ class BackendHint:
                 start = None
                 await send(message)
                 return
+            if start is not None and message["type"] != "http.response.body":
+                # a way of sending the body this middleware does not read (http.response.pathsend, under servers
+                # that offer it): the page goes out as it is
+                await send(start)
+                start = None
             if message["type"] != "http.response.body" or start is None:
                 await send(message)
                 return
