@@ -233,8 +233,8 @@ def duckdb_sql(folder: Path, cube) -> dict[str, str]:
         "by item, range": q("item", f"period BETWEEN '{lo}' AND '{hi}'"),
         "exceptions (lag 1)": plain + f"""
             , t AS (SELECT item, e, row_number() OVER (PARTITION BY item ORDER BY period DESC) r FROM j
-                    WHERE stage = '{stage}' AND lag = 1)
-            , ts AS (SELECT item, CASE WHEN count(*) >= {accuracy.tracking_min_periods(cube.tracking_limit)}
+                    WHERE stage = '{stage}' AND lag = 1 AND e IS NOT NULL)
+            , ts AS (SELECT item, CASE WHEN count(e) >= {accuracy.tracking_min_periods(cube.tracking_limit)}
                                        THEN sum(e) / avg(abs(e)) END ts
                      FROM t WHERE r <= {cube.tracking_window} GROUP BY item)
             , ae AS (SELECT item, sum(abs(e)) abs_error, count(*) n, sum(abs(e)) / sum(abs(actual)) wape,

@@ -30,7 +30,7 @@ if work is None:
     st.stop()
 
 summary = work.summary
-note = forecast_views.tracking_note(f["window"].count, cube.tracking_limit, summary)
+note = forecast_views.tracking_note(f["window"].count, cube.tracking_limit, summary, cube.tracking_window)
 if note:
     st.caption(note)
 m = st.columns(3)

@@ -127,6 +127,7 @@ def _drill_down_body() -> None:
                         **({"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}))
     _ui.csv_button(grouped, f"accuracy_by_{group}", "fa_groups_csv", f)
     rows = pick.selection.rows if selectable and pick is not None and hasattr(pick, "selection") else []
+    rows = [r for r in rows if r < len(grouped)]   # a pick left from a longer table (new data, same view)
     if rows:
         value = str(grouped.iloc[rows[0]][group])
         items = _ui.shared(sections.drill, cube, group, value, stage=stage, **view)
@@ -137,6 +138,7 @@ def _drill_down_body() -> None:
             on_select="rerun", selection_mode="single-row", column_config=_ui.METRIC_FORMAT)
         _ui.csv_button(items, f"items_{group}_{value}", "fa_items_csv", f)
         irows = ipick.selection.rows if ipick is not None and hasattr(ipick, "selection") else []
+        irows = [r for r in irows if r < len(items)]
         if irows:
             item = str(items.iloc[irows[0]]["item"])
             st.vega_lite_chart(_ui.shared(sections.item_chart, cube, item, stage=stage, lag=view["lag"],

@@ -117,6 +117,10 @@ def test_tracking_note_says_why_items_have_no_tracking_signal(cube, config):
     note = views.tracking_note(one.count, cube.tracking_limit, summary)
     assert note.startswith("No tracking signal over 1 period: it needs at least 5 periods") and "±1" in note
     assert views.tracking_note(12, 4.0, {"no_ts": 0, "listed": 50}) is None
+    assert views.tracking_note(12, 4.0, {"no_ts": 0, "listed": 50}, tracking_window=6) is None
+    # a configured window too short for the limit: no window choice can help, the config can
+    short = views.tracking_note(12, 6.0, {"no_ts": 50, "listed": 50}, tracking_window=6)
+    assert short.startswith("No item can be flagged") and "tracking_window to 7 or more" in short
     assert views.tracking_note(12, 4.0, {"no_ts": 3, "listed": 50}) == (
         "3 of the 50 listed items have no tracking signal (None in the table): fewer than 5 periods with actual "
         "and forecast in this window, or no error at all.")

@@ -79,12 +79,18 @@ def exception_summary(exc: pd.DataFrame) -> dict:
             "share": float(exc["share"].sum()), "no_ts": int(exc["ts"].isna().sum()), "listed": int(len(exc))}
 
 
-def tracking_note(window_periods: int, limit: float, summary: dict) -> str | None:
-    """Why items have no tracking signal, when some have none: the window is too short for the signal to pass the
-    limit (|TS| can be at most the number of periods), or some items have too few periods with A and F."""
+def tracking_note(window_periods: int, limit: float, summary: dict, tracking_window: int | None = None) -> str | None:
+    """Why items have no tracking signal, when some have none: the configured tracking window or the chosen window
+    is too short for the signal to pass the limit (|TS| can be at most the number of periods), or some items have
+    too few periods with A and F."""
     from kpis.forecast.metrics import tracking_min_periods
 
     need = tracking_min_periods(limit)
+    if tracking_window is not None and tracking_window < need:
+        return (f"No item can be flagged: the tracking signal is taken over the last {tracking_window} periods "
+                f"([forecast] tracking_window), and over that many it can never pass {limit:g} (over n periods it is "
+                f"at most n). Set tracking_window to {need} or more, or tracking_limit below {tracking_window}, in "
+                "config.toml. This list holds the largest error contributors only.")
     if window_periods < need:
         return (f"No tracking signal over {window_periods} period{'s' if window_periods != 1 else ''}: it needs "
                 f"at least {need} periods with actual and forecast to be able to pass {limit:g} (over n periods it "
