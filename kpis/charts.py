@@ -375,17 +375,23 @@ def lag_waterfall(by_lag: pd.DataFrame, stage: str, window: str = "") -> dict:
 
 
 def fva_stairstep(fva: pd.DataFrame, window: str = "") -> dict:
-    """WAPE of each process step with its FVA; a step that makes the forecast worse is red and says so (Vega-Lite)."""
+    """WAPE of each process step with its FVA; a step that makes the forecast worse is red and says so, or amber
+    and 'too few to judge' on a matched sample under FVA_MIN_N item-periods (Vega-Lite)."""
+    from kpis.forecast.metrics import FVA_MIN_N
+
     d = fva.reset_index(drop=True)
     step = d["fva_vs_previous"].to_numpy(dtype=float)
     first = np.isnan(step)
+    few = d["n"].to_numpy(dtype=float) < FVA_MIN_N if "n" in d else np.zeros(len(d), dtype=bool)
+    worse = np.where(few, catalog.STATUS_COLOURS["amber"], catalog.STATUS_COLOURS["red"])
+    better = np.where(few, "#9e9e9e", catalog.STATUS_COLOURS["green"])
     bars = pd.DataFrame({
         "step": [str(s).capitalize() for s in d["stage"]], "wape": d["wape"].to_numpy() * 100,
         "label": [_pct(v) for v in d["wape"]],
-        "colour": np.where(first, "#78909c", np.where(step < 0, catalog.STATUS_COLOURS["red"],
-                                                      catalog.STATUS_COLOURS["green"])),
+        "colour": np.where(first, "#78909c", np.where(step < 0, worse, better)),
         "fva": ["" if np.isnan(v) else f"FVA {_pts(v)}" for v in step],
-        "verdict": np.where(first, "reference", np.where(step < 0, "destroys value", "adds value")),
+        "verdict": np.where(first, "reference", np.where(few, "too few to judge",
+                                                         np.where(step < 0, "destroys value", "adds value"))),
         "naive": ["–" if np.isnan(v) else _pts(v) for v in d["fva_vs_naive"]],
         "n": [units.count(v) for v in d["n"]] if "n" in d else "–",
     })

@@ -411,7 +411,7 @@ def percent_column(label: str, **kw):
 
 
 METRIC_FORMAT = {
-    "n": st.column_config.NumberColumn("n", format="%d", help="Item-periods with both actual and forecast"),
+    "n": st.column_config.NumberColumn("n", format="%,.0f", help="Item-periods with both actual and forecast"),
     "error_share": percent_column("Share of error",
                                                  help="The item's Σ|F−A| as a share of the group's"),
     "left_out": st.column_config.NumberColumn("Left out", format="%d",

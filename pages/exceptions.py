@@ -18,11 +18,12 @@ if cube is None:
     st.stop()
 
 f = _ui.forecast_filters(cube, "ex", all_lags=False)   # the tracking signal is defined per snapshot lag
-top = st.slider("Largest error contributors to list", 10, 200, 50, step=10, key="ex_top")
+top = st.slider("Largest error contributors to list", 10, 200, 50, step=10, key="ex_top", bind="query-params")
 view = {k: f[k] for k in ("stage", "lag", "period_from", "period_to")}
 work = _ui.shared(sections.work_list, cube, **view, filters=f["filters"], top=top)
 st.caption(f"{f['stage'].capitalize()} forecast, lag {f['lag']}, {f['window'].text}. "
-           f"Tracking signal = Σ(F−A) / MAD over each item's last {cube.tracking_window} periods; flagged when "
+           f"Tracking signal = Σ(F−A) / MAD over each item's last {cube.tracking_window} periods with actual and "
+           f"forecast in this window; flagged when "
            f"|TS| > {cube.tracking_limit:g}. Ranked by absolute error volume — the list to work through before the "
            "demand review.")
 if work is None:
@@ -59,7 +60,8 @@ def work_list_and_item() -> None:
             "rank": st.column_config.NumberColumn("#", format="%d"),
             "item": "Item",
             "why": "Why listed",
-            "ts": st.column_config.NumberColumn("Tracking signal", format="%.1f"),
+            # no item with a tracking signal (a window too short, said above): no column of "None"
+            "ts": st.column_config.NumberColumn("Tracking signal", format="%.1f") if table["ts"].notna().any() else None,
             "abs_error": st.column_config.NumberColumn("Abs. error (units)", format="%,.0f"),
             "share": _ui.percent_column("Share of error"),
             "wape": _ui.percent_column("WAPE"),

@@ -67,6 +67,8 @@ with right:
     st.caption(fva.sample_text)
     if fva.destroying:
         st.warning("Value-destroying step: " + "; ".join(fva.destroying), icon=":material/trending_down:")
+    if fva.small_sample:
+        st.caption(fva.small_sample)
     _ui.csv_button(fva.table, "fva_stairstep", "fa_fva_csv", f)
 
 attrs = [a for a in cube.attributes if a not in ("abc", "xyz")]

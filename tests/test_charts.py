@@ -200,3 +200,22 @@ def test_control_limits_stay_on_the_axis(config):
     assert y0 <= lo and hi <= y1
     capped = charts.trend_figure(view, cap_100=True)               # accuracy cannot pass 100 %
     assert capped["layer"][0]["encoding"]["y"]["scale"]["domain"][1] <= 100.0
+
+
+def test_fva_stairstep_on_a_small_matched_sample_judges_nothing():
+    from kpis.forecast import views
+    from kpis.forecast.metrics import FVA_MIN_N
+
+    fva = pd.DataFrame({"stage": ["naive", "statistical", "sales"], "wape": [0.40, 0.30, 0.34],
+                        "fva_vs_previous": [float("nan"), 0.10, -0.04], "fva_vs_naive": [0.0, 0.10, 0.06],
+                        "n": [3, 3, 3]})
+    bars = _valid(charts.fva_stairstep(fva))["datasets"]["bars"]
+    assert [b["verdict"] for b in bars] == ["reference", "too few to judge", "too few to judge"]
+    assert bars[2]["colour"] == catalog.STATUS_COLOURS["amber"] and bars[1]["colour"] == "#9e9e9e"
+    assert views.value_destroying_steps(fva) == []        # three item-periods: a warning would call noise a signal
+    assert views.fva_small_sample_note(fva) == (
+        f"sales looks worse than the step before it, but on only 3 matched item-periods: too few to call it "
+        f"value-destroying (at least {FVA_MIN_N} needed). Widen the window or the filters.")
+    big = fva.assign(n=FVA_MIN_N)
+    assert views.value_destroying_steps(big) == ["sales makes the forecast worse than statistical by 4.0 pts of WAPE"]
+    assert views.fva_small_sample_note(big) is None

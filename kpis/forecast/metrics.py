@@ -456,6 +456,9 @@ def abc_xyz(
     )
 
 
+FVA_MIN_N = 30   # matched item-periods below which a worse step is shown, but not called value-destroying
+
+
 def tracking_min_periods(limit: float) -> int:
     """Fewest periods over which a tracking signal can pass `limit`: |Σe| <= Σ|e| = n·MAD, so |TS| <= n, and over
     fewer than floor(limit) + 1 periods no item could ever be flagged (over one period TS is always ±1)."""

@@ -85,13 +85,14 @@ class Fva:
     figure: dict   # Vega-Lite spec
     sample_text: str
     destroying: list[str]
+    small_sample: str | None = None   # a worse step on too few item-periods to call it
 
 
 def fva(cube, config: AppConfig, *, lag, period_from, period_to, filters, window_text: str) -> Fva:
     """Forecast value added per stage on the matched sample."""
     table = cube.fva([], lag=lag, period_from=period_from, period_to=period_to, filters=filters)
     return Fva(table, charts.fva_stairstep(table, window=window_text), views.fva_sample_text(table),
-               views.value_destroying_steps(table))
+               views.value_destroying_steps(table), views.fva_small_sample_note(table))
 
 
 def heat(cube, config: AppConfig, x: str, y: str, *, stage, lag, period_from, period_to, filters,

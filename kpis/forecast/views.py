@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from kpis.config import KPI, AppConfig
+from kpis.forecast.metrics import FVA_MIN_N
 
 PAGE_ROWS = 200   # rows of the exception work list sent to the browser at once, each with its small trends
 
@@ -43,14 +44,27 @@ def default_heat_axes(attrs: list[str]) -> tuple[str, str]:
 
 
 def value_destroying_steps(fva: pd.DataFrame) -> list[str]:
-    """Sentences for each stage whose FVA vs the previous stage is negative."""
-    bad = fva[fva["fva_vs_previous"] < 0]
+    """Sentences for each stage whose FVA vs the previous stage is negative, on a matched sample of at least
+    FVA_MIN_N item-periods (on fewer, a few items decide the sign: fva_small_sample_note says so instead)."""
+    bad = fva[(fva["fva_vs_previous"] < 0) & (fva["n"] >= FVA_MIN_N)]
     out = []
     stages = fva["stage"].tolist()
     for _, r in bad.iterrows():
         prev = stages[stages.index(r["stage"]) - 1]
         out.append(f"{r['stage']} makes the forecast worse than {prev} by {-r['fva_vs_previous'] * 100:.1f} pts of WAPE")
     return out
+
+
+def fva_small_sample_note(fva: pd.DataFrame) -> str | None:
+    """When a step looks worse than the one before it on fewer than FVA_MIN_N matched item-periods: said, with n,
+    as too few to judge (a widened window or fewer filters give more)."""
+    worse = fva[(fva["fva_vs_previous"] < 0) & (fva["n"] < FVA_MIN_N)]
+    if worse.empty:
+        return None
+    n = int(worse["n"].max())
+    steps = ", ".join(str(s) for s in worse["stage"])
+    return (f"{steps} looks worse than the step before it, but on only {n:,} matched item-period{'s' * (n != 1)}: "
+            f"too few to call it value-destroying (at least {FVA_MIN_N} needed). Widen the window or the filters.")
 
 
 def fva_sample_text(fva: pd.DataFrame) -> str:

@@ -61,9 +61,9 @@ def from_exception(item: str, *, why: str, wape: float | None, bias: float | Non
     if ts is not None:
         parts.append(f"tracking signal {ts:.1f}")
     if wape is not None:
-        parts.append(f"WAPE {wape:.0%}")
+        parts.append(f"WAPE {wape:.1%}")      # as the work list shows it
     if bias is not None:
-        parts.append(f"bias {bias:+.0%}")
+        parts.append(f"bias {bias:+.1%}")
     return {"source": "kpi_exception", "type": "corrective", "practice": "evaluation",
             "title": f"Fix the forecast of {item}"[:200],
             "source_note": f"Forecast exception {item}: {', '.join(parts)}"[:255]}
