@@ -121,7 +121,9 @@ def _drill_down_body() -> None:
     selectable = group not in ("lag", "stage")
     st.caption(f"{win.text.capitalize()}. " + (
         "Select a row to see its items, largest error first." if selectable else
-        "Grouped by " + safety.md(group) + ": every item contributes to every row, so there is nothing to drill into."))
+        "Grouped by " + safety.md(group) + ": every item contributes to every row, so there is nothing to drill into"
+        + (" (every lag is listed: the Lag filter does not apply here)." if group == "lag" else
+           " (every stage is listed: the Stage filter does not apply here).")))
     # keyed on what the table shows: a group picked under one filter must not stay picked, by position, under another
     pick = st.container(key=f"fa_groups_{'sel' if selectable else 'plain'}").dataframe(
         grouped, hide_index=True, width="stretch", key=_ui.view_key("fa_group_rows", group, stage, view),
