@@ -158,6 +158,8 @@ def parse_from(value: str | dt.date, cadence: str) -> dt.date:
         text = f"{q.group(1)}-{(int(q.group(2)) - 1) * 3 + 1:02d}-01"
     elif re.match(_RE_MONTH, text) and cadence == "week":
         y, m = text.split("-")
+        if not 1 <= int(m) <= 12:
+            return parse_one(text, "month")   # raises, naming the month as it was written ('2025-13')
         text = f"{y}-{int(m):02d}-01"
     return parse_one(text, cadence)
 

@@ -1,5 +1,6 @@
 """KPI trends: one KPI's series against its target, with XmR limits, signals and the trend in words."""
 
+import datetime as dt
 
 import pandas as pd
 import streamlit as st
@@ -47,14 +48,17 @@ if baseline == "until":
     if "trend_until" not in st.session_state and len(series):
         st.session_state["trend_until"] = periods.label(
             periods.shift(series["period"].max().date(), -12, kpi.cadence), kpi.cadence)
-    text = o1.text_input("Baseline ends before", key="trend_until", bind="query-params", placeholder="e.g. 2025-07",
+    text = o1.text_input("Baseline ends before", key="trend_until", bind="query-params",
+                         placeholder="e.g. " + periods.label(dt.date(2025, 7, 1), kpi.cadence),
                          help="A period (2025-07, 2025-Q3, 2025-W27) or a date; applies on Enter")
     if text.strip():
         try:
             until = periods.parse_from(text, kpi.cadence)
         except periods.PeriodError as e:
             bad.append(str(e))
-split_text = o2.text_input("Split the limits at", key="trend_splits", bind="query-params", placeholder="e.g. 2025-06, 2026-01",
+split_text = o2.text_input("Split the limits at", key="trend_splits", bind="query-params",
+                           placeholder="e.g. " + ", ".join(periods.label(d, kpi.cadence)
+                                                           for d in (dt.date(2025, 6, 2), dt.date(2026, 1, 5))),
                            help="Periods where the process changed (an action completed): each phase gets its own "
                                 "centre and limits, and signals are judged within their phase. Applies on Enter.")
 for part in [p.strip() for p in split_text.split(",") if p.strip()]:

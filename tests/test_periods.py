@@ -335,6 +335,8 @@ def test_target_from_accepts_a_coarser_period():
     assert periods.parse_from("2025-Q3", "month") == dt.date(2025, 7, 1)
     assert periods.parse_from("2025-Q3", "week") == dt.date(2025, 6, 30)     # week containing 2025-07-01
     assert periods.parse_from("2025-W10", "week") == dt.date(2025, 3, 3)
+    with pytest.raises(periods.PeriodError, match="'2025-13' month must be 01-12"):   # as typed, not '2025-13-01'
+        periods.parse_from("2025-13", "week")
 
 
 SPELLINGS = ["2025-03-31", "2025-01-01", "2024-12-30", "2025-3", "2025-03", "2025-12", "2025-13", "2025-00",
