@@ -17,17 +17,18 @@ from pathlib import Path
 import streamlit as st
 from streamlit import runtime
 
-if __name__ == "__main__" and not runtime.exists():   # `python app.py`, not a script run inside the server
-    from kpis import warmup
+if __name__ == "__main__" and not runtime.exists():  # `python app.py`, not a script run inside the server
     from streamlit.web import cli
+
+    from kpis import warmup
 
     took = warmup.warm_up()
     print("S&OP Pulse warmed up: " + ", ".join(f"{k} {v:.1f} s" for k, v in took.items()), flush=True)
     sys.argv = ["streamlit", "run", str(Path(__file__).resolve()), *sys.argv[1:]]
     sys.exit(cli.main())
 
-from kpis import safety  # noqa: E402 - after the launcher above, which never returns
-from pages import _ui  # noqa: E402
+from kpis import safety
+from pages import _ui
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
     # an outside server (fonts.gstatic.com), telling that server who opens the app and when.
     st.set_page_config(page_title="S&OP Pulse", page_icon=Path(__file__).parent / "assets" / "icon.png", layout="wide")
 
-    _ui.leave_folder_mode(rerun=False)   # a fresh server's first session: use st.navigation from here on
+    _ui.leave_folder_mode(rerun=False)  # a fresh server's first session: use st.navigation from here on
     cfg = _ui.config()
     user = _ui.user()
 
@@ -44,8 +45,13 @@ def main() -> None:
     start_on_my_work = not user.local and user.can("submit")
     pages = {
         "You": [
-            st.Page("pages/my_work.py", title="My work", icon=":material/inbox:", url_path="my_work",
-                    default=start_on_my_work),
+            st.Page(
+                "pages/my_work.py",
+                title="My work",
+                icon=":material/inbox:",
+                url_path="my_work",
+                default=start_on_my_work,
+            ),
         ],
         "Managers": [
             st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=not start_on_my_work),
@@ -53,8 +59,12 @@ def main() -> None:
             st.Page("pages/maturity.py", title="Maturity", icon=":material/radar:", url_path="maturity"),
         ],
         "Demand planning": [
-            st.Page("pages/forecast_accuracy.py", title="Forecast accuracy", icon=":material/target:",
-                    url_path="forecast-accuracy"),
+            st.Page(
+                "pages/forecast_accuracy.py",
+                title="Forecast accuracy",
+                icon=":material/target:",
+                url_path="forecast-accuracy",
+            ),
             st.Page("pages/exceptions.py", title="Exceptions", icon=":material/priority_high:", url_path="exceptions"),
         ],
         "Teams": [
@@ -63,28 +73,40 @@ def main() -> None:
             st.Page("pages/assess.py", title="Assess maturity", icon=":material/checklist:", url_path="assess"),
         ],
         "Executives": [
-            st.Page("pages/scorecard.py", title="Sponsorship scorecard", icon=":material/workspace_premium:",
-                    url_path="scorecard"),
+            st.Page(
+                "pages/scorecard.py",
+                title="Sponsorship scorecard",
+                icon=":material/workspace_premium:",
+                url_path="scorecard",
+            ),
             st.Page("pages/meetings.py", title="Meetings & decisions", icon=":material/groups:", url_path="meetings"),
         ],
         "Data": [
             st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
             st.Page("pages/catalog.py", title="KPI catalog", icon=":material/menu_book:", url_path="catalog"),
             # Listed for admins only; opened by URL, the page itself (kpis.access.auditlog) says it is for admins.
-            st.Page("pages/audit_log.py", title="Audit log", icon=":material/history:", url_path="audit_log",
-                    visibility="visible" if user.can("admin") else "hidden"),
+            st.Page(
+                "pages/audit_log.py",
+                title="Audit log",
+                icon=":material/history:",
+                url_path="audit_log",
+                visibility="visible" if user.can("admin") else "hidden",
+            ),
         ],
     }
-    nav = st.navigation(pages, expanded=True)   # every page listed: no "View more" hiding the last ones
+    nav = st.navigation(pages, expanded=True)  # every page listed: no "View more" hiding the last ones
     with st.sidebar:
         if user.local:
-            st.caption(f"**{safety.md(cfg.app.company)}** · :orange-badge[local mode] "
-                       f"{safety.md(user.display or user.name)} ({user.role})",
-                       help="No sign-in is configured: everyone who opens this app acts as this user. "
-                            "See README, 'Sign-in and roles'.")
+            st.caption(
+                f"**{safety.md(cfg.app.company)}** · :orange-badge[local mode] "
+                f"{safety.md(user.display or user.name)} ({user.role})",
+                help="No sign-in is configured: everyone who opens this app acts as this user. "
+                "See README, 'Sign-in and roles'.",
+            )
         else:
-            st.caption(f"**{safety.md(cfg.app.company)}** · signed in as {safety.md(user.display or user.name)} "
-                       f"({user.role})")
+            st.caption(
+                f"**{safety.md(cfg.app.company)}** · signed in as {safety.md(user.display or user.name)} ({user.role})"
+            )
             st.button("Sign out", on_click=st.logout, key="sign_out", icon=":material/logout:", type="tertiary")
     try:
         nav.run()
@@ -96,9 +118,9 @@ def main() -> None:
         st.error(safety.md(str(exc)), icon=":material/error:")
 
 
-if runtime.exists():   # a script run inside the server
+if runtime.exists():  # a script run inside the server
     main()
-else:                  # imported by `streamlit run`: what it serves (found by name: `app = st.App(...)`)
+else:  # imported by `streamlit run`: what it serves (found by name: `app = st.App(...)`)
     from starlette.middleware import Middleware
 
     from kpis.web.basepath import BackendHint

@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-TARGET_IMPORT_S, TARGET_IMPORT_MB = 15.0, 1500.0       # 4.16 M forecast rows (10,000 items)
+TARGET_IMPORT_S, TARGET_IMPORT_MB = 15.0, 1500.0  # 4.16 M forecast rows (10,000 items)
 TARGET_IMPORT_BIG_S, TARGET_IMPORT_BIG_MB = 75.0, 2000.0  # 20.8 M forecast rows (50,000 items)
-TARGET_CUBE_S, TARGET_CUBE_MB = 15.0, 2000.0            # cube build without a cache, 20.8 M rows
+TARGET_CUBE_S, TARGET_CUBE_MB = 15.0, 2000.0  # cube build without a cache, 20.8 M rows
 TARGET_VIEW_S, TARGET_VIEW_MB, TARGET_PAGE_S = 0.3, 500.0, 1.5
 
 
@@ -82,8 +82,12 @@ def child_reimport(url: str, schema: str | None, path: str) -> None:
     cfg = load_config(ROOT / "config.toml")
     t = time.perf_counter()
     res = forecast.import_file(engine, Path(path), kind="forecasts", config=cfg, user=User(name="bench", role="admin"))
-    out = {"s": time.perf_counter() - t, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-           "updated": res.updated, "inserted": res.inserted}
+    out = {
+        "s": time.perf_counter() - t,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "updated": res.updated,
+        "inserted": res.inserted,
+    }
     engine.dispose()
     print(json.dumps(out))
 
@@ -101,8 +105,12 @@ def child_cube(url: str, schema: str | None) -> None:
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
     cube = forecast.get_cube(engine, cfg, forecast.forecast_version(engine))
-    out = {"s": time.perf_counter() - t, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-           "base_mb": base, "arrays_mb": cube.memory_mb()}
+    out = {
+        "s": time.perf_counter() - t,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "base_mb": base,
+        "arrays_mb": cube.memory_mb(),
+    }
     engine.dispose()
     print(json.dumps(out))
 
@@ -123,8 +131,15 @@ def changed_file(folder: Path) -> Path:
 
 
 def run_child(url: str, schema: str | None, folder: Path, mode: str = "--child-import", extra: tuple = ()) -> dict:
-    cmd = [sys.executable, __file__, mode, url, schema or "", *([str(folder)] if mode == "--child-import" else []),
-           *extra]
+    cmd = [
+        sys.executable,
+        __file__,
+        mode,
+        url,
+        schema or "",
+        *([str(folder)] if mode == "--child-import" else []),
+        *extra,
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if r.returncode:
         raise RuntimeError(r.stderr[-3000:])
@@ -148,8 +163,9 @@ def views(cube) -> dict:
         "by abc, xyz": lambda: cube.accuracy(["abc", "xyz"]),
         "by stage (incl. naive)": lambda: cube.accuracy(["stage"]),
         "fva by family": lambda: cube.fva(["family"]),
-        "filter family + lag + range": lambda: cube.accuracy(["region"], lag=1, period_from=lo, period_to=hi,
-                                                             filters={"family": fams[:2]}),
+        "filter family + lag + range": lambda: cube.accuracy(
+            ["region"], lag=1, period_from=lo, period_to=hi, filters={"family": fams[:2]}
+        ),
         "by period, 200 items filter": lambda: cube.accuracy(["period"], filters={"item": items[:200]}),
         "by item, range": lambda: cube.accuracy(["item"], period_from=lo, period_to=hi),
         "exceptions (lag 1)": lambda: cube.exceptions(lag=1),
@@ -198,8 +214,11 @@ def duckdb_sql(folder: Path, cube) -> dict[str, str]:
               JOIN d USING (item, period) JOIN seg USING (item) LEFT JOIN sc USING (item))
     """
     # views that need neither the naive stage nor ABC/XYZ get a plan without them (fair to DuckDB)
-    plain = base.replace("(SELECT * FROM fc UNION ALL SELECT * FROM nv)", "fc").replace(
-        "seg.abc, seg.xyz, ", "").replace(" JOIN seg USING (item)", "")
+    plain = (
+        base.replace("(SELECT * FROM fc UNION ALL SELECT * FROM nv)", "fc")
+        .replace("seg.abc, seg.xyz, ", "")
+        .replace(" JOIN seg USING (item)", "")
+    )
     metrics = """count(*) n, sum(actual) actual, sum(forecast) forecast, avg(abs(e)) mae, sqrt(avg(e * e)) rmse,
         sum(abs(e)) / sum(abs(actual)) wape, greatest(0, 1 - sum(abs(e)) / sum(abs(actual))) accuracy,
         avg(abs(e) / abs(actual)) FILTER (WHERE actual <> 0) mape, count(*) FILTER (WHERE actual = 0) mape_excluded,
@@ -228,10 +247,13 @@ def duckdb_sql(folder: Path, cube) -> dict[str, str]:
         "by abc, xyz": q("abc, xyz"),
         "by stage (incl. naive)": q("stage", naive=True),
         "fva by family": q("family, stage", naive=True),
-        "filter family + lag + range": q("region", f"lag = 1 AND period BETWEEN '{lo}' AND '{hi}' AND family IN ({fam_list})"),
+        "filter family + lag + range": q(
+            "region", f"lag = 1 AND period BETWEEN '{lo}' AND '{hi}' AND family IN ({fam_list})"
+        ),
         "by period, 200 items filter": q("period", f"item IN ({item_list})"),
         "by item, range": q("item", f"period BETWEEN '{lo}' AND '{hi}'"),
-        "exceptions (lag 1)": plain + f"""
+        "exceptions (lag 1)": plain
+        + f"""
             , t AS (SELECT item, e, row_number() OVER (PARTITION BY item ORDER BY period DESC) r FROM j
                     WHERE stage = '{stage}' AND lag = 1 AND e IS NOT NULL)
             , ts AS (SELECT item, CASE WHEN count(e) >= {accuracy.tracking_min_periods(cube.tracking_limit)}
@@ -267,14 +289,16 @@ def whole_process(db: Path, folder: Path, cube, runs: int = 5) -> dict:
     sql = duckdb_sql(folder, cube)["by period, lag"]
 
     def ours() -> str:
-        return subprocess.run([sys.executable, "-m", "kpis", *CLI_ARGS], capture_output=True, text=True, cwd=ROOT,
-                              env=env, check=True).stdout
+        return subprocess.run(
+            [sys.executable, "-m", "kpis", *CLI_ARGS], capture_output=True, text=True, cwd=ROOT, env=env, check=True
+        ).stdout
 
     def duck() -> str:
-        return subprocess.run([sys.executable, "-c", DUCKDB_SCRIPT], input=sql, capture_output=True, text=True,
-                              cwd=ROOT, check=True).stdout
+        return subprocess.run(
+            [sys.executable, "-c", DUCKDB_SCRIPT], input=sql, capture_output=True, text=True, cwd=ROOT, check=True
+        ).stdout
 
-    out_ours, out_duck = ours(), duck()   # warm-up (and the snapshot, if the import did not write one)
+    out_ours, out_duck = ours(), duck()  # warm-up (and the snapshot, if the import did not write one)
     t_ours, t_duck = [], []
     for _ in range(runs):
         for fn, acc in ((ours, t_ours), (duck, t_duck)):
@@ -285,8 +309,9 @@ def whole_process(db: Path, folder: Path, cube, runs: int = 5) -> dict:
     import csv as _csv
     import io as _io
 
-    mine = {(r["period"], int(r["lag"])): (int(r["n"]), float(r["wape"]))
-            for r in _csv.DictReader(_io.StringIO(out_ours))}
+    mine = {
+        (r["period"], int(r["lag"])): (int(r["n"]), float(r["wape"])) for r in _csv.DictReader(_io.StringIO(out_ours))
+    }
     worst, count = 0.0, 0
     for r in _csv.reader(_io.StringIO(out_duck)):
         period = np.datetime64(r[0][:10], "D")
@@ -297,15 +322,25 @@ def whole_process(db: Path, folder: Path, cube, runs: int = 5) -> dict:
         worst = max(worst, abs(wape - float(r[7])))
         count += 1
     assert count == len(mine), (count, len(mine))
-    return {"ours_s": statistics.median(t_ours), "duckdb_s": statistics.median(t_duck),
-            "ours_all": t_ours, "duckdb_all": t_duck, "rows": count, "max_wape_diff": worst}
+    return {
+        "ours_s": statistics.median(t_ours),
+        "duckdb_s": statistics.median(t_duck),
+        "ours_all": t_ours,
+        "duckdb_all": t_duck,
+        "rows": count,
+        "max_wape_diff": worst,
+    }
 
 
 def cross_check(ours: dict, duck: dict) -> str:
     """Compare a few views' figures between the cube and DuckDB (same definitions): the max abs difference."""
     worst = 0.0
-    for name, cols in (("by family", ["n", "wape", "bias", "mape", "mase"]), ("by period", ["n", "wape", "rmse"]),
-                       ("by stage (incl. naive)", ["n", "wape", "mae"]), ("by abc, xyz", ["n", "wape", "mase"])):
+    for name, cols in (
+        ("by family", ["n", "wape", "bias", "mape", "mase"]),
+        ("by period", ["n", "wape", "rmse"]),
+        ("by stage (incl. naive)", ["n", "wape", "mae"]),
+        ("by abc, xyz", ["n", "wape", "mase"]),
+    ):
         a = ours[name]()
         d = duck[name]()
         names = ["n", "actual", "forecast", "mae", "rmse", "wape", "accuracy", "mape", "mape_excluded", "bias", "mase"]
@@ -315,8 +350,12 @@ def cross_check(ours: dict, duck: dict) -> str:
             order = np.argsort(a["stage"].to_numpy().astype(str))
             a = a.iloc[order]
         for c in cols:
-            worst = max(worst, float(np.nanmax(np.abs(a[c].to_numpy(dtype=float) - dd[c]) / np.maximum(1, np.abs(dd[c])))))
-    return f"cube vs DuckDB figures (n, wape, bias, mape, mase, rmse, mae on 4 views): max relative difference {worst:.1e}"
+            worst = max(
+                worst, float(np.nanmax(np.abs(a[c].to_numpy(dtype=float) - dd[c]) / np.maximum(1, np.abs(dd[c]))))
+            )
+    return (
+        f"cube vs DuckDB figures (n, wape, bias, mape, mase, rmse, mae on 4 views): max relative difference {worst:.1e}"
+    )
 
 
 def timed(fn, runs: int = 5) -> tuple[float, float, float]:
@@ -361,13 +400,22 @@ TARGET_CLI_RATIO = 0.5
 
 def print_whole_process(wp: dict) -> None:
     ratio = wp["ours_s"] / wp["duckdb_s"]
-    print(f"\nwhole process, `python -m kpis {' '.join(CLI_ARGS)}` ({wp['rows']} rows) vs DuckDB over Parquet "
-          f"(medians of {len(wp['ours_all'])}):")
-    print(f"  ours {wp['ours_s']:.2f} s, DuckDB {wp['duckdb_s']:.2f} s, ratio {ratio:.2f} "
-          f"(target <= {TARGET_CLI_RATIO}) {ok(ratio <= TARGET_CLI_RATIO)}; same n, largest WAPE difference "
-          f"{wp['max_wape_diff']:.1e}")
-    print("  runs: ours " + ", ".join(f"{x:.2f}" for x in wp["ours_all"]) + " s; DuckDB "
-          + ", ".join(f"{x:.2f}" for x in wp["duckdb_all"]) + " s")
+    print(
+        f"\nwhole process, `python -m kpis {' '.join(CLI_ARGS)}` ({wp['rows']} rows) vs DuckDB over Parquet "
+        f"(medians of {len(wp['ours_all'])}):"
+    )
+    print(
+        f"  ours {wp['ours_s']:.2f} s, DuckDB {wp['duckdb_s']:.2f} s, ratio {ratio:.2f} "
+        f"(target <= {TARGET_CLI_RATIO}) {ok(ratio <= TARGET_CLI_RATIO)}; same n, largest WAPE difference "
+        f"{wp['max_wape_diff']:.1e}"
+    )
+    print(
+        "  runs: ours "
+        + ", ".join(f"{x:.2f}" for x in wp["ours_all"])
+        + " s; DuckDB "
+        + ", ".join(f"{x:.2f}" for x in wp["duckdb_all"])
+        + " s"
+    )
 
 
 def main() -> int:
@@ -377,13 +425,18 @@ def main() -> int:
     ap.add_argument("--lags", type=int, default=4)
     ap.add_argument("--stages", type=int, default=1)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--spread-years", type=int, default=0,
-                    help="sparse histories: each item's periods moved by 0..N whole years")
-    ap.add_argument("--pg-url", default=os.environ.get("TEST_DATABASE_URL",
-                                                         "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument(
+        "--spread-years", type=int, default=0, help="sparse histories: each item's periods moved by 0..N whole years"
+    )
+    ap.add_argument(
+        "--pg-url", default=os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    )
     ap.add_argument("--skip-pg", action="store_true")
-    ap.add_argument("--cli-only", action="store_true",
-                    help="only the whole-process CLI vs DuckDB comparison (imports the data first if needed)")
+    ap.add_argument(
+        "--cli-only",
+        action="store_true",
+        help="only the whole-process CLI vs DuckDB comparison (imports the data first if needed)",
+    )
     ap.add_argument("--child-import", nargs=3, metavar=("URL", "SCHEMA", "FOLDER"), help=argparse.SUPPRESS)
     ap.add_argument("--child-reimport", nargs=3, metavar=("URL", "SCHEMA", "FILE"), help=argparse.SUPPRESS)
     ap.add_argument("--child-cube", nargs=2, metavar=("URL", "SCHEMA"), help=argparse.SUPPRESS)
@@ -414,13 +467,22 @@ def main() -> int:
     folder = out / f"data_{a.items}x{a.periods}x{a.lags}x{a.stages}_s{a.seed}{sparse}"
     if not (folder / "forecasts.parquet").exists():
         t = time.perf_counter()
-        generate(folder, items=a.items, periods=a.periods, lags=a.lags, stages=a.stages, seed=a.seed,
-                 spread_years=a.spread_years)
+        generate(
+            folder,
+            items=a.items,
+            periods=a.periods,
+            lags=a.lags,
+            stages=a.stages,
+            seed=a.seed,
+            spread_years=a.spread_years,
+        )
         print(f"generated {folder.name} in {time.perf_counter() - t:.1f} s")
     cfg = load_config(ROOT / "config.toml")
-    print(f"data: {a.items:,} items x {a.periods} weekly periods x {a.lags} lags x {a.stages} loaded stage(s) "
-          f"= {a.items * a.periods * a.lags * a.stages:,} forecast rows + {a.items * a.periods:,} actuals; "
-          f"{os.cpu_count()} cores" + (f"; sparse: items moved by 0..{a.spread_years} years" if sparse else ""))
+    print(
+        f"data: {a.items:,} items x {a.periods} weekly periods x {a.lags} lags x {a.stages} loaded stage(s) "
+        f"= {a.items * a.periods * a.lags * a.stages:,} forecast rows + {a.items * a.periods:,} actuals; "
+        f"{os.cpu_count()} cores" + (f"; sparse: items moved by 0..{a.spread_years} years" if sparse else "")
+    )
     big = a.items * a.periods * a.lags * a.stages > 10_000_000
     t_imp, m_imp = (TARGET_IMPORT_BIG_S, TARGET_IMPORT_BIG_MB) if big else (TARGET_IMPORT_S, TARGET_IMPORT_MB)
     lines = []
@@ -439,20 +501,46 @@ def main() -> int:
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     sq = run_child(f"sqlite:///{db}", None, folder)
-    lines.append(("import SQLite (demand + forecasts)", f"{sq['import_s']:.1f} s", f"{sq['peak_mb']:.0f} MB",
-                  f"<= {t_imp:.0f} s, <= {m_imp:.0f} MB",
-                  ok(sq["import_s"] <= t_imp and sq["peak_mb"] <= m_imp)))
+    lines.append(
+        (
+            "import SQLite (demand + forecasts)",
+            f"{sq['import_s']:.1f} s",
+            f"{sq['peak_mb']:.0f} MB",
+            f"<= {t_imp:.0f} s, <= {m_imp:.0f} MB",
+            ok(sq["import_s"] <= t_imp and sq["peak_mb"] <= m_imp),
+        )
+    )
     lines.append(("  of which forecasts", f"{sq['forecasts_s']:.1f} s", "", "info", ""))
-    lines.append(("  re-import forecasts, no change (SQLite)", f"{sq['reimport_s']:.1f} s", "", "info",
-                  "ok" if not sq["reimport_changed"] else "CHANGED?"))
+    lines.append(
+        (
+            "  re-import forecasts, no change (SQLite)",
+            f"{sq['reimport_s']:.1f} s",
+            "",
+            "info",
+            "ok" if not sq["reimport_changed"] else "CHANGED?",
+        )
+    )
     ch = run_child(f"sqlite:///{db}", None, folder, "--child-reimport", (str(changed_file(folder)),))
-    lines.append(("  re-import forecasts, one value changed (SQLite)", f"{ch['s']:.1f} s", f"{ch['peak_mb']:.0f} MB",
-                  f"<= {m_imp:.0f} MB", ok(ch["updated"] == 1 and ch["peak_mb"] <= m_imp)))
+    lines.append(
+        (
+            "  re-import forecasts, one value changed (SQLite)",
+            f"{ch['s']:.1f} s",
+            f"{ch['peak_mb']:.0f} MB",
+            f"<= {m_imp:.0f} MB",
+            ok(ch["updated"] == 1 and ch["peak_mb"] <= m_imp),
+        )
+    )
     run_child(f"sqlite:///{db}", None, folder, "--child-reimport", (str(folder / "forecasts.parquet"),))  # back
     cb = run_child(f"sqlite:///{db}", None, folder, "--child-cube")
-    lines.append(("cube build from SQLite, no cache (new process)", f"{cb['s']:.1f} s", f"{cb['peak_mb']:.0f} MB",
-                  f"<= {TARGET_CUBE_S:.0f} s, <= {TARGET_CUBE_MB:.0f} MB; arrays {cb['arrays_mb']:.0f} MB",
-                  ok(cb["s"] <= TARGET_CUBE_S and cb["peak_mb"] <= TARGET_CUBE_MB)))
+    lines.append(
+        (
+            "cube build from SQLite, no cache (new process)",
+            f"{cb['s']:.1f} s",
+            f"{cb['peak_mb']:.0f} MB",
+            f"<= {TARGET_CUBE_S:.0f} s, <= {TARGET_CUBE_MB:.0f} MB; arrays {cb['arrays_mb']:.0f} MB",
+            ok(cb["s"] <= TARGET_CUBE_S and cb["peak_mb"] <= TARGET_CUBE_MB),
+        )
+    )
 
     # ---- PostgreSQL import
     pg_engine, schema = None, None
@@ -472,15 +560,34 @@ def main() -> int:
         atexit.register(drop_schema)
         try:
             pg = run_child(a.pg_url, schema, folder)
-            lines.append(("import PostgreSQL (demand + forecasts)", f"{pg['import_s']:.1f} s", f"{pg['peak_mb']:.0f} MB",
-                          f"<= {t_imp:.0f} s, <= {m_imp:.0f} MB",
-                          ok(pg["import_s"] <= t_imp and pg["peak_mb"] <= m_imp)))
-            lines.append(("  re-import forecasts, no change (PostgreSQL)", f"{pg['reimport_s']:.1f} s", "", "info",
-                          "ok" if not pg["reimport_changed"] else "CHANGED?"))
+            lines.append(
+                (
+                    "import PostgreSQL (demand + forecasts)",
+                    f"{pg['import_s']:.1f} s",
+                    f"{pg['peak_mb']:.0f} MB",
+                    f"<= {t_imp:.0f} s, <= {m_imp:.0f} MB",
+                    ok(pg["import_s"] <= t_imp and pg["peak_mb"] <= m_imp),
+                )
+            )
+            lines.append(
+                (
+                    "  re-import forecasts, no change (PostgreSQL)",
+                    f"{pg['reimport_s']:.1f} s",
+                    "",
+                    "info",
+                    "ok" if not pg["reimport_changed"] else "CHANGED?",
+                )
+            )
             cb = run_child(a.pg_url, schema, folder, "--child-cube")
-            lines.append(("cube build from PostgreSQL, no cache (new process)", f"{cb['s']:.1f} s",
-                          f"{cb['peak_mb']:.0f} MB", f"<= {TARGET_CUBE_S:.0f} s, <= {TARGET_CUBE_MB:.0f} MB",
-                          ok(cb["s"] <= TARGET_CUBE_S and cb["peak_mb"] <= TARGET_CUBE_MB)))
+            lines.append(
+                (
+                    "cube build from PostgreSQL, no cache (new process)",
+                    f"{cb['s']:.1f} s",
+                    f"{cb['peak_mb']:.0f} MB",
+                    f"<= {TARGET_CUBE_S:.0f} s, <= {TARGET_CUBE_MB:.0f} MB",
+                    ok(cb["s"] <= TARGET_CUBE_S and cb["peak_mb"] <= TARGET_CUBE_MB),
+                )
+            )
             pg_engine = make_engine(a.pg_url, connect_args={"options": f"-csearch_path={schema}"})
         except Exception:
             drop_schema()
@@ -493,8 +600,15 @@ def main() -> int:
     forecast.clear_cache(snapshots=True)
     t = time.perf_counter()
     cube = forecast.get_cube(engine, cfg, data_version(engine))
-    lines.append(("cube load from SQLite (cold: read + build + snapshot)", f"{time.perf_counter() - t:.2f} s",
-                  f"{cube.memory_mb():.0f} MB arrays", "info", ""))
+    lines.append(
+        (
+            "cube load from SQLite (cold: read + build + snapshot)",
+            f"{time.perf_counter() - t:.2f} s",
+            f"{cube.memory_mb():.0f} MB arrays",
+            "info",
+            "",
+        )
+    )
     forecast.clear_cache()
     t = time.perf_counter()
     cube = forecast.get_cube(engine, cfg, data_version(engine))
@@ -502,8 +616,15 @@ def main() -> int:
     if pg_engine is not None:
         t = time.perf_counter()
         pg_cube = forecast.get_cube(pg_engine, cfg, data_version(pg_engine))
-        lines.append(("cube load from PostgreSQL (cold)", f"{time.perf_counter() - t:.2f} s",
-                      f"{pg_cube.memory_mb():.0f} MB arrays", "info", ""))
+        lines.append(
+            (
+                "cube load from PostgreSQL (cold)",
+                f"{time.perf_counter() - t:.2f} s",
+                f"{pg_cube.memory_mb():.0f} MB arrays",
+                "info",
+                "",
+            )
+        )
         del pg_cube
     t = time.perf_counter()
     forecast.get_cube(engine, cfg, data_version(engine))
@@ -514,7 +635,7 @@ def main() -> int:
     view_rows = []
     for name, fn in ours.items():
         first, med, peak = timed(fn)
-        d_first, d_med, _ = timed(duck[name], runs=3)
+        _d_first, d_med, _ = timed(duck[name], runs=3)
         ratio = med / d_med if d_med else float("nan")
         good = max(first, med) < TARGET_VIEW_S and peak < TARGET_VIEW_MB and ratio <= 1.0
         view_rows.append((name, first, med, peak, d_med, ratio, ok(good)))
@@ -533,13 +654,26 @@ def main() -> int:
     print("\n" + "measure".ljust(w) + "result".rjust(12) + "memory".rjust(18) + "   target / note")
     for name, val, mem, target, flag in lines:
         print(name.ljust(w) + val.rjust(12) + mem.rjust(18) + f"   {target} {flag}".rstrip())
-    print("\n" + "view".ljust(32) + "first ms".rjust(10) + "median ms".rjust(11) + "peak MB".rjust(9)
-          + "duckdb ms".rjust(11) + "ratio".rjust(8) + "   target: < 300 ms, < 500 MB, ratio <= 1")
+    print(
+        "\n"
+        + "view".ljust(32)
+        + "first ms".rjust(10)
+        + "median ms".rjust(11)
+        + "peak MB".rjust(9)
+        + "duckdb ms".rjust(11)
+        + "ratio".rjust(8)
+        + "   target: < 300 ms, < 500 MB, ratio <= 1"
+    )
     for name, first, med, peak, d_med, ratio, flag in view_rows:
-        print(name.ljust(32) + f"{first * 1000:10.1f}{med * 1000:11.1f}{peak:9.1f}{d_med * 1000:11.1f}{ratio:8.3f}   {flag}")
-    print(f"\nall {len(ours)} views in one go (a page render, cube cached): {page_s:.2f} s "
-          f"(target < {TARGET_PAGE_S} s) {ok(page_s < TARGET_PAGE_S)}; after a data change add the cold cube load "
-          f"({cold:.2f} s) once")
+        print(
+            name.ljust(32)
+            + f"{first * 1000:10.1f}{med * 1000:11.1f}{peak:9.1f}{d_med * 1000:11.1f}{ratio:8.3f}   {flag}"
+        )
+    print(
+        f"\nall {len(ours)} views in one go (a page render, cube cached): {page_s:.2f} s "
+        f"(target < {TARGET_PAGE_S} s) {ok(page_s < TARGET_PAGE_S)}; after a data change add the cold cube load "
+        f"({cold:.2f} s) once"
+    )
     print(check)
     print_whole_process(whole_process(db, folder, cube))
     if pg_engine is not None:

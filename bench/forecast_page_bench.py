@@ -39,7 +39,7 @@ def render(runs: int) -> None:
     for i, page in enumerate(PAGES):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
         t = time.perf_counter()
-        at.run()   # the session's first page, the Overview; it needs the forecast KPIs, so it loads the cube
+        at.run()  # the session's first page, the Overview; it needs the forecast KPIs, so it loads the cube
         if i == 0:
             print(f"  Overview as the session's first page (loads the cube): {time.perf_counter() - t:6.2f} s")
         times = []
@@ -50,8 +50,10 @@ def render(runs: int) -> None:
             if at.exception:
                 raise SystemExit(f"{page} raised: {at.exception[0].value}")
         warm = sorted(times[1:])[len(times[1:]) // 2]
-        print(f"  {page:28s} first render {times[0]:6.2f} s   warm (median of {runs}) {warm:5.2f} s   "
-              f"target < 1.5 s: {'OK' if warm < 1.5 else 'MISSED'}")
+        print(
+            f"  {page:28s} first render {times[0]:6.2f} s   warm (median of {runs}) {warm:5.2f} s   "
+            f"target < 1.5 s: {'OK' if warm < 1.5 else 'MISSED'}"
+        )
     print(f"  peak memory of the rendering process: {peak_mb():.0f} MB")
 
 
@@ -77,7 +79,7 @@ def main() -> None:
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="sop_fbench_"))
     work.mkdir(parents=True, exist_ok=True)
-    os.environ["SOP_PULSE_CUBE_CACHE"] = str(work / "cubes")   # the import leaves its cube snapshot here
+    os.environ["SOP_PULSE_CUBE_CACHE"] = str(work / "cubes")  # the import leaves its cube snapshot here
     data = ROOT / "bench" / "out" / f"data_{args.items}x{args.periods}x{args.lags}x1_s42"
     files = generate.generate(data, items=args.items, periods=args.periods, lags=args.lags)
     url = f"sqlite:///{work / 'forecast_bench.db'}"
@@ -87,8 +89,10 @@ def main() -> None:
     t = time.perf_counter()
     for kind, path in (("demand", files["demand"]), ("forecasts", files["forecasts"])):
         print(import_file(engine, path, kind=kind, config=cfg, user=user).summary())
-    print(f"Forecast pages benchmark: {args.items:,} items x {args.periods} periods x {args.lags} lags "
-          f"(both imports, including building the cube, {time.perf_counter() - t:.1f} s)")
+    print(
+        f"Forecast pages benchmark: {args.items:,} items x {args.periods} periods x {args.lags} lags "
+        f"(both imports, including building the cube, {time.perf_counter() - t:.1f} s)"
+    )
     engine.dispose()
     env = {**os.environ, "DATABASE_URL": url, "SOP_PULSE_CUBE_CACHE": str(work / "cubes")}
     print(" app process started after the import (the import built the cube and left its snapshot):")

@@ -25,15 +25,29 @@ def generate_config(path: Path, n_kpis: int) -> None:
     """A config.toml with n generated KPIs cycling through functions, units and directions."""
     base = (ROOT / "config.toml").read_text().split("[[kpi]]")[0]
     functions = ["sales", "marketing", "finance", "supply", "production", "executive", "partners"]
-    practices = ["collaboration", "alignment", "data", "technology", "process", "change", "improvement",
-                 "sponsorship", "partners", "evaluation"]
+    practices = [
+        "collaboration",
+        "alignment",
+        "data",
+        "technology",
+        "process",
+        "change",
+        "improvement",
+        "sponsorship",
+        "partners",
+        "evaluation",
+    ]
     parts = [base]
     for i in range(n_kpis):
-        unit, direction, target, red = [("%", "higher", 0.9, 0.05), ("days", "lower", 10, 5), ("%", "band", 0.5, 0.1)][i % 3]
+        unit, direction, target, red = [("%", "higher", 0.9, 0.05), ("days", "lower", 10, 5), ("%", "band", 0.5, 0.1)][
+            i % 3
+        ]
         band = "band = 0.05\n" if direction == "band" else ""
-        parts.append(f'[[kpi]]\nid = "kpi_{i:03d}"\nname = "Generated KPI {i:03d}"\nfunction = "{functions[i % 7]}"\n'
-                     f'owner = "Owner {i % 12}"\nunit = "{unit}"\ndirection = "{direction}"\ntarget = {target}\n{band}'
-                     f'red = {red}\ncadence = "month"\nrollup = "mean"\npractices = ["{practices[i % 10]}"]\n\n')
+        parts.append(
+            f'[[kpi]]\nid = "kpi_{i:03d}"\nname = "Generated KPI {i:03d}"\nfunction = "{functions[i % 7]}"\n'
+            f'owner = "Owner {i % 12}"\nunit = "{unit}"\ndirection = "{direction}"\ntarget = {target}\n{band}'
+            f'red = {red}\ncadence = "month"\nrollup = "mean"\npractices = ["{practices[i % 10]}"]\n\n'
+        )
     path.write_text("".join(parts))
 
 
@@ -54,8 +68,12 @@ def load_data(url: str, config, n_months: int, n_segments: int) -> int:
     months = pd.date_range("2023-11-01", periods=n_months, freq="MS").date
     segs = [""] + [f"Segment {s}" for s in range(n_segments)]
     kpi_ids = [k.id for k in config.kpis]
-    idx = pd.MultiIndex.from_product([kpi_ids, segs, months], names=["kpi_id", "segment", "period"]).to_frame(index=False)
-    idx["value"] = np.clip(rng.normal(0.85, 0.05, len(idx)), 0, 1) * np.where(idx["kpi_id"].str[-1].isin(list("147")), 12, 1)
+    idx = pd.MultiIndex.from_product([kpi_ids, segs, months], names=["kpi_id", "segment", "period"]).to_frame(
+        index=False
+    )
+    idx["value"] = np.clip(rng.normal(0.85, 0.05, len(idx)), 0, 1) * np.where(
+        idx["kpi_id"].str[-1].isin(list("147")), 12, 1
+    )
     idx["note"] = None
     write_actuals(engine, idx, filename="bench", sha256="bench", user=user)
     engine.dispose()
@@ -87,14 +105,19 @@ def main() -> None:
     t0 = time.perf_counter()
     rows = load_data(url, cfg, args.months, args.segments)
     load_s = time.perf_counter() - t0
-    print(f"Overview benchmark: {args.kpis} KPIs x {args.months} months x {args.segments} segments (+ total) "
-          f"= {rows:,} values on {url.split(':')[0]}")
+    print(
+        f"Overview benchmark: {args.kpis} KPIs x {args.months} months x {args.segments} segments (+ total) "
+        f"= {rows:,} values on {url.split(':')[0]}"
+    )
     print(f"  data load (not part of the target): {load_s:.1f} s")
     # Render in a fresh process so its memory high-water mark is the page's, not the generator's.
     import subprocess
 
-    subprocess.run([sys.executable, __file__, "--render-only", "--runs", str(args.runs)], check=True,
-                   env={**os.environ, "SOP_PULSE_CONFIG": str(cfg_path), "DATABASE_URL": url})
+    subprocess.run(
+        [sys.executable, __file__, "--render-only", "--runs", str(args.runs)],
+        check=True,
+        env={**os.environ, "SOP_PULSE_CONFIG": str(cfg_path), "DATABASE_URL": url},
+    )
 
 
 def peak_mb() -> float:
@@ -116,13 +139,13 @@ def render(args) -> None:
     os.chdir(ROOT)
     times = []
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for i in range(args.runs + 1):
+    for _i in range(args.runs + 1):
         t = time.perf_counter()
         at.run()
         times.append(time.perf_counter() - t)
         if at.exception:
             raise SystemExit(f"the Overview page raised: {at.exception[0].value}")
-    tiles = len([m for m in at.metric]) - 4
+    tiles = len(list(at.metric)) - 4
     # A running server has its modules loaded; after a write the data version changes and the
     # cached KPI frame misses. Model that: clear the caches and render in a new session.
     import streamlit as st
@@ -136,10 +159,16 @@ def render(args) -> None:
     cold, warm = times[0], sorted(times[1:])[len(times[1:]) // 2]
     print(f"  tiles rendered:                     {tiles}")
     print(f"  render, first run of a fresh process (imports pandas, SQLAlchemy, … once): {cold:.3f} s")
-    print(f"  render, new session after a data change (cache miss): {miss:.3f} s   target < 1 s: {'OK' if miss < 1 else 'MISSED'}")
-    print(f"  render, warm (median of {args.runs}):        {warm:.3f} s   target < 1 s: {'OK' if warm < 1 else 'MISSED'}")
-    print(f"  peak memory (process RSS):          {peak:.0f} MB (interpreter before importing the app: {rss_before:.0f} MB)   "
-          f"target < 300 MB: {'OK' if peak < 300 else 'MISSED'}")
+    print(
+        f"  render, new session after a data change (cache miss): {miss:.3f} s   target < 1 s: {'OK' if miss < 1 else 'MISSED'}"
+    )
+    print(
+        f"  render, warm (median of {args.runs}):        {warm:.3f} s   target < 1 s: {'OK' if warm < 1 else 'MISSED'}"
+    )
+    print(
+        f"  peak memory (process RSS):          {peak:.0f} MB (interpreter before importing the app: {rss_before:.0f} MB)   "
+        f"target < 300 MB: {'OK' if peak < 300 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -65,10 +65,17 @@ TARGETS = {  # from the issue (seconds): warm, first load after restart
     "Overview": (1.0, None),
 }
 FILTER_TARGET = 0.5
-SERVER_TARGET = (2.0, 3.0, 1024)   # 8 sessions: median s, worst s, memory MB
+SERVER_TARGET = (2.0, 3.0, 1024)  # 8 sessions: median s, worst s, memory MB
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # Resolves with performance.now() at the moment the page first showed as finished, once that has held for
 # `hold` ms without interruption (a condition that breaks again, e.g. a rerun starting, resets the clock).
@@ -106,6 +113,7 @@ DONE_JS = """([marker, since, hold]) => new Promise((resolve, reject) => {
 
 # --- data and server -------------------------------------------------------------------------------
 
+
 def build_database(work: Path, items: int, periods: int, lags: int) -> str:
     """A migrated SQLite database holding the generated demand and forecasts (reused when the sizes match)."""
     import generate
@@ -118,7 +126,7 @@ def build_database(work: Path, items: int, periods: int, lags: int) -> str:
 
     if db.exists() and marker.exists() and json.loads(marker.read_text()) == sizes:
         engine = make_engine(url)
-        upgrade(engine)   # a kept database from an earlier version of the app: migrations keep its data
+        upgrade(engine)  # a kept database from an earlier version of the app: migrations keep its data
         engine.dispose()
         return url
     from kpis.access.users import User
@@ -128,7 +136,7 @@ def build_database(work: Path, items: int, periods: int, lags: int) -> str:
     for f in work.glob("bench.db*"):
         f.unlink()
     shutil.rmtree(work / "cubes", ignore_errors=True)
-    os.environ["SOP_PULSE_CUBE_CACHE"] = str(work / "cubes")   # the import leaves the cube's snapshot here
+    os.environ["SOP_PULSE_CUBE_CACHE"] = str(work / "cubes")  # the import leaves the cube's snapshot here
     data = ROOT / "bench" / "out" / f"data_{items}x{periods}x{lags}x1_s42"
     files = generate.generate(data, items=items, periods=periods, lags=lags)
     engine = make_engine(url)
@@ -156,19 +164,36 @@ class Server:
         self.url, self.work = url, work
         self.proc: subprocess.Popen | None = None
         self.port = 0
-        self.ready: list[float] = []   # seconds from each start to a server that answers (warm-up included)
+        self.ready: list[float] = []  # seconds from each start to a server that answers (warm-up included)
 
     def start(self) -> None:
         # A restart keeps the port: the browser caches Streamlit's files per origin (host and port), and a
         # returning user's browser comes back to the same address.
         self.port = self.port or free_port()
-        env = {**os.environ, "DATABASE_URL": self.url, "SOP_PULSE_USER": "bench",
-               "SOP_PULSE_CUBE_CACHE": str(self.work / "cubes")}
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.url,
+            "SOP_PULSE_USER": "bench",
+            "SOP_PULSE_CUBE_CACHE": str(self.work / "cubes"),
+        }
         log = (self.work / "server.log").open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "app.py", "--server.port", str(self.port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "app.py",
+                "--server.port",
+                str(self.port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
         started = time.time()
         deadline = started + 90
@@ -224,21 +249,26 @@ def proc_cpu(pid: int) -> float:
 
 # --- the browser -------------------------------------------------------------------------------------
 
+
 class Browser:
     """A headless Chromium with its own profile folder (a new one is a browser that has cached nothing)."""
 
     def __init__(self, pw, executable: str) -> None:
         self.profile = Path(tempfile.mkdtemp(prefix="sop_pl_profile_"))
         self.ctx = pw.chromium.launch_persistent_context(
-            str(self.profile), executable_path=executable, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000})
+            str(self.profile),
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )
 
     def close(self) -> None:
         self.ctx.close()
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
-_METRICS: dict = {}   # tab -> its DevTools session with performance metrics enabled
+_METRICS: dict = {}  # tab -> its DevTools session with performance metrics enabled
 
 
 def busy(page) -> float:
@@ -276,11 +306,12 @@ def browser_phase(server: Server, repeat: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     executable = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    out: dict = {label: {k: [] for k in ("first", "first_cpu", "warm", "warm_cpu", "new", "new_cpu")}
-                 for _, label, _ in PAGES}
+    out: dict = {
+        label: {k: [] for k in ("first", "first_cpu", "warm", "warm_cpu", "new", "new_cpu")} for _, label, _ in PAGES
+    }
     out["filter"], out["filter_cpu"], out["filter_first"] = [], [], []
     with sync_playwright() as pw:
-        returning = Browser(pw, executable)   # a user's browser: Streamlit's static files cached from earlier visits
+        returning = Browser(pw, executable)  # a user's browser: Streamlit's static files cached from earlier visits
         try:
             load(returning, server.base, "", PAGES[-1][2])[2].close()
             for r in range(repeat):
@@ -290,9 +321,11 @@ def browser_phase(server: Server, repeat: int) -> dict:
                     page.close()
                     out[label]["first"].append(s)
                     out[label]["first_cpu"].append(cpu)
-                    print(f"  first load after restart, {label}: {s:.2f} s (browser main thread CPU {cpu:.2f} s)",
-                          flush=True)
-            for path, label, marker in PAGES:   # the server's views computed once
+                    print(
+                        f"  first load after restart, {label}: {s:.2f} s (browser main thread CPU {cpu:.2f} s)",
+                        flush=True,
+                    )
+            for path, label, marker in PAGES:  # the server's views computed once
                 load(returning, server.base, path, marker)[2].close()
             for r in range(repeat):
                 for path, label, marker in PAGES:
@@ -300,13 +333,13 @@ def browser_phase(server: Server, repeat: int) -> dict:
                     out[label]["warm"].append(s)
                     out[label]["warm_cpu"].append(cpu)
                     if path == "forecast-accuracy":
-                        for option in ("Lag 2", "Lag 1"):   # away from the headline lag and back
+                        for option in ("Lag 2", "Lag 1"):  # away from the headline lag and back
                             fs, fcpu = change_lag(returning, page, option)
                             # the very first Lag 2 is computed; every later change finds the shared result
                             (out["filter_first"] if not out["filter_first"] else out["filter"]).append(fs)
                             out["filter_cpu"].append(fcpu)
                     page.close()
-                    fresh = Browser(pw, executable)   # a browser that has cached nothing
+                    fresh = Browser(pw, executable)  # a browser that has cached nothing
                     try:
                         s, cpu, page = load(fresh, server.base, path, marker)
                         page.close()
@@ -314,9 +347,15 @@ def browser_phase(server: Server, repeat: int) -> dict:
                         fresh.close()
                     out[label]["new"].append(s)
                     out[label]["new_cpu"].append(cpu)
-                print(f"  warm round {r + 1}: " + ", ".join(f"{lbl} {out[lbl]['warm'][-1]:.2f} s (new browser "
-                                                           f"{out[lbl]['new'][-1]:.2f} s)" for _, lbl, _ in PAGES)
-                      + f", lag change {', '.join(f'{x:.2f}' for x in out['filter'][-2:])} s", flush=True)
+                print(
+                    f"  warm round {r + 1}: "
+                    + ", ".join(
+                        f"{lbl} {out[lbl]['warm'][-1]:.2f} s (new browser {out[lbl]['new'][-1]:.2f} s)"
+                        for _, lbl, _ in PAGES
+                    )
+                    + f", lag change {', '.join(f'{x:.2f}' for x in out['filter'][-2:])} s",
+                    flush=True,
+                )
         finally:
             returning.close()
     return out
@@ -324,14 +363,16 @@ def browser_phase(server: Server, repeat: int) -> dict:
 
 # --- the server alone, over the websocket -----------------------------------------------------------------
 
+
 async def open_session(port: int, page: str, start: asyncio.Event, results: list, hold: asyncio.Event) -> None:
     """One client: connect, wait for the common start, ask for the page, time until its run finished."""
     import websockets
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-    async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
-                                  max_size=None, open_timeout=60) as ws:
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], max_size=None, open_timeout=60
+    ) as ws:
         msg = BackMsg()
         msg.rerun_script.page_name = page
         msg.rerun_script.query_string = ""
@@ -346,18 +387,21 @@ async def open_session(port: int, page: str, start: asyncio.Event, results: list
             fm.ParseFromString(data)
             if fm.WhichOneof("type") == "delta" and fm.delta.new_element.WhichOneof("type") == "exception":
                 raise RuntimeError(f"the page raised: {fm.delta.new_element.exception.message}")
-            if (fm.WhichOneof("type") == "script_finished"
-                    and fm.script_finished == ForwardMsg.ScriptFinishedStatus.Value("FINISHED_SUCCESSFULLY")):
+            if fm.WhichOneof(
+                "type"
+            ) == "script_finished" and fm.script_finished == ForwardMsg.ScriptFinishedStatus.Value(
+                "FINISHED_SUCCESSFULLY"
+            ):
                 break
         results.append((time.perf_counter() - t, received))
-        await hold.wait()   # keep the session open until the server's memory was read
+        await hold.wait()  # keep the session open until the server's memory was read
 
 
 async def sessions_at_once(server: Server, page: str, n: int) -> tuple[list, float, tuple[float, float]]:
     """n sessions ask for the page at the same moment: ([(seconds, bytes)], server CPU s, (RSS, peak) MB)."""
     start, hold, results = asyncio.Event(), asyncio.Event(), []
     tasks = [asyncio.create_task(open_session(server.port, page, start, results, hold)) for _ in range(n)]
-    await asyncio.sleep(0.5)     # every client connected
+    await asyncio.sleep(0.5)  # every client connected
     cpu = server.cpu()
     start.set()
     while len(results) < n:
@@ -377,8 +421,13 @@ def server_phase(server: Server, sessions: list[int], repeat: int) -> dict:
         server.restart()
         # the cold case: n sessions open the page on a server that has just started
         cold, cold_cpu, cold_mem = asyncio.run(sessions_at_once(server, path, max(sessions)))
-        out[(label, "cold")] = {"times": [t for t, _ in cold], "bytes": cold[0][1], "cpu": cold_cpu / len(cold),
-                                "rss": cold_mem[0], "peak": cold_mem[1]}
+        out[(label, "cold")] = {
+            "times": [t for t, _ in cold],
+            "bytes": cold[0][1],
+            "cpu": cold_cpu / len(cold),
+            "rss": cold_mem[0],
+            "peak": cold_mem[1],
+        }
         for n in sessions:
             times, cpus, rss, peak, sent = [], [], [], [], 0
             for _ in range(repeat):
@@ -388,46 +437,69 @@ def server_phase(server: Server, sessions: list[int], repeat: int) -> dict:
                 rss.append(m)
                 peak.append(hwm)
                 sent = res[0][1]
-            out[(label, n)] = {"times": times, "bytes": sent, "cpu": statistics.median(cpus), "rss": max(rss),
-                               "peak": max(peak)}
-            print(f"  server, {label}, {n} at once: median {statistics.median(times):.2f} s, worst {max(times):.2f} s, "
-                  f"CPU {statistics.median(cpus):.2f} s per run, RSS {max(rss):.0f} MB", flush=True)
+            out[(label, n)] = {
+                "times": times,
+                "bytes": sent,
+                "cpu": statistics.median(cpus),
+                "rss": max(rss),
+                "peak": max(peak),
+            }
+            print(
+                f"  server, {label}, {n} at once: median {statistics.median(times):.2f} s, worst {max(times):.2f} s, "
+                f"CPU {statistics.median(cpus):.2f} s per run, RSS {max(rss):.0f} MB",
+                flush=True,
+            )
     return out
 
 
 # --- report ----------------------------------------------------------------------------------------------
+
 
 def _mm(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} (min {min(values):.2f})" if values else "–"
 
 
 def report(args, browser: dict | None, server: dict | None, ready: list[float]) -> None:
-    print(f"\nPage latency, {args.items:,} items × {args.periods} periods × {args.lags} lags "
-          f"({args.items * args.periods * args.lags / 1e6:.2f} M forecast rows), SQLite, {os.cpu_count()} cores, "
-          f"load average before the run {args.load:.1f}; seconds, median (min) of {args.repeat}")
+    print(
+        f"\nPage latency, {args.items:,} items × {args.periods} periods × {args.lags} lags "
+        f"({args.items * args.periods * args.lags / 1e6:.2f} M forecast rows), SQLite, {os.cpu_count()} cores, "
+        f"load average before the run {args.load:.1f}; seconds, median (min) of {args.repeat}"
+    )
     print(f"\nA (re)start of the server until it answers, warm-up included: {_mm(ready)} s over {len(ready)} starts")
     if browser:
-        print("\n| page | first load after a server restart | warm load | browser main-thread CPU, warm "
-              "| warm, browser with nothing cached | target (warm / after restart) |")
+        print(
+            "\n| page | first load after a server restart | warm load | browser main-thread CPU, warm "
+            "| warm, browser with nothing cached | target (warm / after restart) |"
+        )
         print("|---|---|---|---|---|---|")
         for _, label, _ in PAGES:
             b = browser[label]
             warm_t, first_t = TARGETS[label]
             target = f"≤ {warm_t} / " + (f"≤ {first_t}" if first_t else "–")
-            print(f"| {label} | {_mm(b['first'])} | {_mm(b['warm'])} | {_mm(b['warm_cpu'])} | {_mm(b['new'])} "
-                  f"| {target} |")
-        print(f"| Lag change on Forecast accuracy | | {_mm(browser['filter'])} (first ever: "
-              f"{_mm(browser['filter_first'])}) | {_mm(browser['filter_cpu'])} | | ≤ {FILTER_TARGET} |")
+            print(
+                f"| {label} | {_mm(b['first'])} | {_mm(b['warm'])} | {_mm(b['warm_cpu'])} | {_mm(b['new'])} "
+                f"| {target} |"
+            )
+        print(
+            f"| Lag change on Forecast accuracy | | {_mm(browser['filter'])} (first ever: "
+            f"{_mm(browser['filter_first'])}) | {_mm(browser['filter_cpu'])} | | ≤ {FILTER_TARGET} |"
+        )
     if server:
-        print("\n| page | sessions at once | run time per session, median | worst | server CPU per run "
-              "| sent per session | server RSS with the sessions open (peak) |")
+        print(
+            "\n| page | sessions at once | run time per session, median | worst | server CPU per run "
+            "| sent per session | server RSS with the sessions open (peak) |"
+        )
         print("|---|---|---|---|---|---|---|")
         for (label, n), r in server.items():
             what = f"{max(args.sessions)}, just started" if n == "cold" else str(n)
-            print(f"| {label} | {what} | {statistics.median(r['times']):.2f} | {max(r['times']):.2f} | {r['cpu']:.2f} "
-                  f"| {r['bytes'] / 1e3:.0f} kB | {r['rss']:.0f} MB ({r['peak']:.0f} MB) |")
-        print(f"\nTarget, {max(args.sessions)} sessions: median ≤ {SERVER_TARGET[0]} s, worst ≤ {SERVER_TARGET[1]} s, "
-              f"server memory ≤ {SERVER_TARGET[2] / 1024:.0f} GB.")
+            print(
+                f"| {label} | {what} | {statistics.median(r['times']):.2f} | {max(r['times']):.2f} | {r['cpu']:.2f} "
+                f"| {r['bytes'] / 1e3:.0f} kB | {r['rss']:.0f} MB ({r['peak']:.0f} MB) |"
+            )
+        print(
+            f"\nTarget, {max(args.sessions)} sessions: median ≤ {SERVER_TARGET[0]} s, worst ≤ {SERVER_TARGET[1]} s, "
+            f"server memory ≤ {SERVER_TARGET[2] / 1024:.0f} GB."
+        )
 
 
 def main() -> None:

@@ -61,8 +61,9 @@ def describe(action: str, entity: str, entity_id: Any, details: dict | None, con
     d = details or {}
     if entity == "kpi_value" and action == "update":
         kid = d.get("kpi", "")
-        where = ", ".join(x for x in (_kpi_name(config, kid), d.get("segment") or "", _period(config, kid, d.get("period")))
-                          if x)
+        where = ", ".join(
+            x for x in (_kpi_name(config, kid), d.get("segment") or "", _period(config, kid, d.get("period"))) if x
+        )
         text = f"{where}: {_value(config, kid, d.get('old'))} → {_value(config, kid, d.get('new'))}"
         if "new_note" in d:
             text += "; note added" if not d.get("old_note") else "; note changed"
@@ -71,11 +72,16 @@ def describe(action: str, entity: str, entity_id: Any, details: dict | None, con
         return text
     if entity == "import_batch" and action == "import":
         kind = _KINDS.get(d.get("kind"), d.get("kind") or "data")
-        parts = [f"{_num(d.get('inserted', 0))} inserted", f"{_num(d.get('updated', 0))} updated",
-                 f"{_num(d.get('unchanged', 0))} unchanged"]
+        parts = [
+            f"{_num(d.get('inserted', 0))} inserted",
+            f"{_num(d.get('updated', 0))} updated",
+            f"{_num(d.get('unchanged', 0))} unchanged",
+        ]
         if d.get("items_added") or d.get("items_changed"):
-            parts.append(f"items: {_num(d.get('items_added', 0))} added, {_num(d.get('items_changed', 0))} with "
-                         "changed attributes")
+            parts.append(
+                f"items: {_num(d.get('items_added', 0))} added, {_num(d.get('items_changed', 0))} with "
+                "changed attributes"
+            )
         return f"Imported {kind} from {d.get('file', 'a file')} (import #{entity_id}): " + ", ".join(parts)
     if entity == "kpi":
         name = _kpi_name(config, str(entity_id))
@@ -85,15 +91,20 @@ def describe(action: str, entity: str, entity_id: Any, details: dict | None, con
             return f"KPI {name} deactivated (no longer in config.toml)"
         if action == "update":
             changes = d.get("changed") or {}
-            said = [f"{field} {_short(c.get('old'))} → {_short(c.get('new'))}" for field, c in changes.items()
-                    if isinstance(c, dict)]
+            said = [
+                f"{field} {_short(c.get('old'))} → {_short(c.get('new'))}"
+                for field, c in changes.items()
+                if isinstance(c, dict)
+            ]
             return f"KPI {name} changed: " + ("; ".join(said) if said else "reactivated")
     if entity == "database" and action == "demo":
         counts = [f"{_num(v)} {k.replace('_', ' ')}" for k, v in d.items() if k not in ("seed", "end")]
         return "Demo data loaded" + (f" ({', '.join(counts)})" if counts else "")
     # any other event (other domains): action, record, and the details as 'key: value' pairs
     shown = [f"{k.replace('_', ' ')}: {_short(v)}" for k, v in d.items() if k not in _HIDDEN]
-    head = f"{action.capitalize()} {entity.replace('_', ' ')}" + (f" {entity_id}" if entity_id not in (None, "") else "")
+    head = f"{action.capitalize()} {entity.replace('_', ' ')}" + (
+        f" {entity_id}" if entity_id not in (None, "") else ""
+    )
     return head + (f" — {'; '.join(shown)}" if shown else "")
 
 
@@ -104,7 +115,7 @@ def _short(v: Any) -> str:
             return "none"
         return ", ".join(f"{k} {_short(x)}" for k, x in list(v.items())[:4]) + (" …" if len(v) > 4 else "")
     if isinstance(v, (list, tuple)):
-        if v and all(isinstance(x, dict) and "from" in x and "value" in x for x in v):   # stepping targets
+        if v and all(isinstance(x, dict) and "from" in x and "value" in x for x in v):  # stepping targets
             return ", ".join(f"{_num(x['value'])} from {x['from']}" for x in v)
         return _plural(len(v), "entry") if v else "none"
     if isinstance(v, (int, float)):
@@ -123,8 +134,11 @@ def _fields(d: Any) -> str:
     """A record's fields as 'field: value; …' (lists and mappings summarised)."""
     if not isinstance(d, dict):
         return _short(d)
-    kept = {k: ({x: y for x, y in v.items() if y not in (None, "")} if isinstance(v, dict) else v)
-            for k, v in d.items() if k not in _HIDDEN}
+    kept = {
+        k: ({x: y for x, y in v.items() if y not in (None, "")} if isinstance(v, dict) else v)
+        for k, v in d.items()
+        if k not in _HIDDEN
+    }
     return "; ".join(f"{k.replace('_', ' ')}: {_short(v)}" for k, v in kept.items() if v not in (None, "", [], {}))
 
 
@@ -134,37 +148,47 @@ def before_after(action: str, entity: str, details: dict | None, config: AppConf
     if entity == "kpi_value" and ("old" in d or "new" in d):
         kid = d.get("kpi", "")
         return _value(config, kid, d.get("old")), _value(config, kid, d.get("new"))
-    if "old" in d or "new" in d:            # a whole record replaced (an assessment)
+    if "old" in d or "new" in d:  # a whole record replaced (an assessment)
         return _fields(d.get("old")) if "old" in d else "", _fields(d.get("new")) if "new" in d else ""
-    if "before" in d or "after" in d:       # a record's fields before and after (meetings, status moves, reviews)
+    if "before" in d or "after" in d:  # a record's fields before and after (meetings, status moves, reviews)
         after = d.get("after")
         if after is None and "to" in d:
             after = {"status": d["to"], **{k: d[k] for k in ("completed_on", "cancelled_on", "verdict") if k in d}}
         return _fields(d["before"]) if "before" in d else "", _fields(after) if after is not None else ""
     changes = _changes(d)
     if changes:
-        return ("; ".join(f"{k.replace('_', ' ')}: {_short(c.get('old'))}" for k, c in changes.items()),
-                "; ".join(f"{k.replace('_', ' ')}: {_short(c.get('new'))}" for k, c in changes.items()))
+        return (
+            "; ".join(f"{k.replace('_', ' ')}: {_short(c.get('old'))}" for k, c in changes.items()),
+            "; ".join(f"{k.replace('_', ' ')}: {_short(c.get('new'))}" for k, c in changes.items()),
+        )
     if action == "create" and entity not in ("kpi",):
         return "", _fields(d)
     return "", ""
 
 
-def log_table(log: pd.DataFrame, config: AppConfig | None = None, *, before_after_columns: bool = False
-              ) -> pd.DataFrame:
+def log_table(
+    log: pd.DataFrame, config: AppConfig | None = None, *, before_after_columns: bool = False
+) -> pd.DataFrame:
     """The audit log (from repo.audit_log) as When (UTC), Who, What: one readable sentence per event; with
     before_after_columns also the record type, its id and what it held Before and After the event."""
     ids = [None if i is None or pd.isna(i) else i for i in log["entity_id"]]
-    what = [describe(a, e, i, d if isinstance(d, dict) else None, config)
-            for a, e, i, d in zip(log["action"], log["entity"], ids, log["details"])]
+    what = [
+        describe(a, e, i, d if isinstance(d, dict) else None, config)
+        for a, e, i, d in zip(log["action"], log["entity"], ids, log["details"])
+    ]
     when = pd.to_datetime(log["at"], utc=True).dt.strftime("%Y-%m-%d %H:%M") if len(log) else pd.Series([], dtype=str)
     out = pd.DataFrame({"When (UTC)": when.to_numpy(), "Who": log["actor"].to_numpy(), "What": what})
     if before_after_columns:
-        pairs = [before_after(a, e, d if isinstance(d, dict) else None, config)
-                 for a, e, d in zip(log["action"], log["entity"], log["details"])]
+        pairs = [
+            before_after(a, e, d if isinstance(d, dict) else None, config)
+            for a, e, d in zip(log["action"], log["entity"], log["details"])
+        ]
         out.insert(2, "Action", log["action"].to_numpy())
-        out.insert(3, "Record", [e.replace("_", " ") + ("" if i in (None, "") else f" {i}")
-                                 for e, i in zip(log["entity"], ids)])
+        out.insert(
+            3,
+            "Record",
+            [e.replace("_", " ") + ("" if i in (None, "") else f" {i}") for e, i in zip(log["entity"], ids)],
+        )
         out["Before"] = [b for b, _ in pairs]
         out["After"] = [a for _, a in pairs]
     return out
@@ -178,12 +202,27 @@ def import_changes(log: pd.DataFrame, batch_id: int, config: AppConfig | None = 
     for d in kv["details"]:
         if isinstance(d, dict) and d.get("import") == batch_id:
             kid = d.get("kpi", "")
-            rows.append({"what": _kpi_name(config, kid), "segment": d.get("segment") or "",
-                         "period": _period(config, kid, d.get("period")), "old": d.get("old"), "new": d.get("new"),
-                         "note": d.get("new_note") or ""})
+            rows.append(
+                {
+                    "what": _kpi_name(config, kid),
+                    "segment": d.get("segment") or "",
+                    "period": _period(config, kid, d.get("period")),
+                    "old": d.get("old"),
+                    "new": d.get("new"),
+                    "note": d.get("new_note") or "",
+                }
+            )
     batch = log[(log["entity"] == "import_batch") & (log["entity_id"].astype(str) == str(batch_id))]
     for d in batch["details"]:
         for r in (d or {}).get("changed_values", []) if isinstance(d, dict) else []:
-            rows.append({"what": r.get("item"), "segment": r.get("stage", ""), "period": r.get("period"),
-                         "lag": r.get("lag"), "old": r.get("old"), "new": r.get("new")})
+            rows.append(
+                {
+                    "what": r.get("item"),
+                    "segment": r.get("stage", ""),
+                    "period": r.get("period"),
+                    "lag": r.get("lag"),
+                    "old": r.get("old"),
+                    "new": r.get("new"),
+                }
+            )
     return pd.DataFrame(rows)

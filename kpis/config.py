@@ -80,7 +80,9 @@ class KPI(_Strict):
     max: float | None = None
     source: Literal["import", "forecast"] = "import"
     forecast_metric: Literal["accuracy", "bias", "wape", "mape"] | None = None  # source "forecast": which figure
-    forecast_lag: int | None = Field(default=None, ge=0)  # source "forecast": lag used (default [forecast] headline_lag)
+    forecast_lag: int | None = Field(
+        default=None, ge=0
+    )  # source "forecast": lag used (default [forecast] headline_lag)
 
     @field_validator("practices")
     @classmethod
@@ -128,13 +130,13 @@ Role = Literal["viewer", "contributor", "editor", "admin"]
 
 
 class RolesSection(_Strict):
-    default: Role = "admin"                      # local mode: role of a user not listed in `users`
-    users: dict[str, Role] = {}                  # local mode: OS login / SOP_PULSE_USER -> role
-    emails: dict[str, Role] = {}                 # signed in: e-mail -> role (wins over the rest)
-    domains: dict[str, Role] = {}                # signed in: e-mail domain -> role
-    groups: dict[str, Role] = {}                 # signed in: group (from the provider's groups claim) -> role
+    default: Role = "admin"  # local mode: role of a user not listed in `users`
+    users: dict[str, Role] = {}  # local mode: OS login / SOP_PULSE_USER -> role
+    emails: dict[str, Role] = {}  # signed in: e-mail -> role (wins over the rest)
+    domains: dict[str, Role] = {}  # signed in: e-mail domain -> role
+    groups: dict[str, Role] = {}  # signed in: group (from the provider's groups claim) -> role
     groups_claim: str = "groups"
-    unknown: Literal["viewer", "refuse"] = "viewer"   # signed in but matched by none of the above
+    unknown: Literal["viewer", "refuse"] = "viewer"  # signed in but matched by none of the above
 
 
 class ForecastSection(_Strict):
@@ -299,8 +301,9 @@ def _check_kpi(raw: dict, index: int, where: str, problems: list[str]) -> KPI | 
     if kpi.direction != "band" and kpi.band is not None:
         problems.append(f"{label} field 'band': only applies when direction is 'band'")
     if kpi.source == "forecast" and kpi.forecast_metric is None:
-        problems.append(f"{label} field 'forecast_metric': is required when source is 'forecast' "
-                        "(accuracy, bias, wape or mape)")
+        problems.append(
+            f"{label} field 'forecast_metric': is required when source is 'forecast' (accuracy, bias, wape or mape)"
+        )
     if kpi.source != "forecast" and (kpi.forecast_metric is not None or kpi.forecast_lag is not None):
         field = "forecast_metric" if kpi.forecast_metric is not None else "forecast_lag"
         problems.append(f"{label} field '{field}': only applies when source is 'forecast'")
@@ -338,7 +341,7 @@ def _check_rubric(maturity: MaturitySection, where: str, problems: list[str]) ->
         elif len(texts) != 5:
             problems.append(f"{field}: needs 5 level texts (levels 1 to 5), got {len(texts)}")
         elif any(not t.strip() for t in texts):
-            problems.append(f"{field}: level {[i + 1 for i, t in enumerate(texts) if not t.strip()][0]} text is empty")
+            problems.append(f"{field}: level {next(i + 1 for i, t in enumerate(texts) if not t.strip())} text is empty")
     missing = [p for p in PRACTICES if p not in maturity.rubric]
     if missing:
         problems.append(f"{where}: [maturity.rubric] has no level texts for practice(s) {missing}")
@@ -363,7 +366,7 @@ def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CON
     if len(set(forecast.stages)) != len(forecast.stages):
         problems.append(f"{where}: [forecast] field 'stages': lists a stage twice")
     for stage in forecast.stages:
-        if not stage.strip() or len(stage) > 40:   # forecast.stage holds 40 characters
+        if not stage.strip() or len(stage) > 40:  # forecast.stage holds 40 characters
             problems.append(f"{where}: [forecast] field 'stages': '{stage[:60]}' must be 1 to 40 characters long")
     raw_kpis = raw.get("kpi", [])
     if not isinstance(raw_kpis, list) or not raw_kpis:
@@ -385,25 +388,36 @@ def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CON
             kpis.append(kpi)
     if problems:
         raise ConfigError(problems)
-    return AppConfig(path=path, app=app, database=database, roles=roles, forecast=forecast,
-                     maturity=maturity, kpis=tuple(kpis), sponsorship=sponsorship, executives=executives)
+    return AppConfig(
+        path=path,
+        app=app,
+        database=database,
+        roles=roles,
+        forecast=forecast,
+        maturity=maturity,
+        kpis=tuple(kpis),
+        sponsorship=sponsorship,
+        executives=executives,
+    )
 
 
 def _check_thresholds(raw: Any, where: str, problems: list[str]) -> None:
     """Green must be the better limit: above amber where higher is better, below where lower is better."""
     tables = raw.get("thresholds", {}) if isinstance(raw, dict) else {}
-    for figure, item in (tables.items() if isinstance(tables, dict) else []):
+    for figure, item in tables.items() if isinstance(tables, dict) else []:
         try:
             t = Threshold.model_validate(item)
         except ValidationError:
-            continue   # reported with the section
+            continue  # reported with the section
         if figure not in SCORECARD_FIGURES:
             continue
         higher = SCORECARD_FIGURES[figure]
         if (higher and t.amber > t.green) or (not higher and t.amber < t.green):
             word = "above" if higher else "below"
-            problems.append(f"{where}: [sponsorship] field 'thresholds.{figure}.green': {t.green:g} must be {word} or "
-                            f"equal to amber ({t.amber:g}) because {'higher' if higher else 'lower'} is better")
+            problems.append(
+                f"{where}: [sponsorship] field 'thresholds.{figure}.green': {t.green:g} must be {word} or "
+                f"equal to amber ({t.amber:g}) because {'higher' if higher else 'lower'} is better"
+            )
 
 
 def _executives(raw: Any, where: str, problems: list[str]) -> tuple[Executive, ...]:

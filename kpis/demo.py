@@ -39,23 +39,43 @@ REGIONS = ["EMEA", "Americas", "APAC"]
 class Intervention:
     """A dated change the demo company made, and the KPIs it moved (delta in the KPI's unit)."""
 
-    month: int            # months after the first demo month
+    month: int  # months after the first demo month
     title: str
     practice: str
     effects: dict[str, float]
 
 
 INTERVENTIONS = (
-    Intervention(7, "Consensus demand review introduced", "collaboration",
-                 {"forecast_accuracy": 0.0, "otif": 0.02, "fill_rate": 0.012, "promo_forecast_accuracy": 0.07}),
-    Intervention(11, "CEO chairs the executive S&OP meeting", "sponsorship",
-                 {"exec_meeting_attendance": 0.16, "decision_cycle_time": -7.0, "sop_cycle_on_schedule": 0.12}),
-    Intervention(16, "Supplier collaboration portal live", "partners",
-                 {"supplier_otif": 0.045, "customers_sharing_forecasts": 0.18}),
-    Intervention(22, "Inventory policy reset and E&O clean-up", "improvement",
-                 {"excess_obsolete_stock": -160000.0, "inventory_turns": 1.3, "days_of_supply": -9.0}),
-    Intervention(27, "Planning system go-live with master-data governance", "technology",
-                 {"touchless_planning": 0.17, "master_data_completeness": 0.035, "production_plan_adherence": 0.04}),
+    Intervention(
+        7,
+        "Consensus demand review introduced",
+        "collaboration",
+        {"forecast_accuracy": 0.0, "otif": 0.02, "fill_rate": 0.012, "promo_forecast_accuracy": 0.07},
+    ),
+    Intervention(
+        11,
+        "CEO chairs the executive S&OP meeting",
+        "sponsorship",
+        {"exec_meeting_attendance": 0.16, "decision_cycle_time": -7.0, "sop_cycle_on_schedule": 0.12},
+    ),
+    Intervention(
+        16,
+        "Supplier collaboration portal live",
+        "partners",
+        {"supplier_otif": 0.045, "customers_sharing_forecasts": 0.18},
+    ),
+    Intervention(
+        22,
+        "Inventory policy reset and E&O clean-up",
+        "improvement",
+        {"excess_obsolete_stock": -160000.0, "inventory_turns": 1.3, "days_of_supply": -9.0},
+    ),
+    Intervention(
+        27,
+        "Planning system go-live with master-data governance",
+        "technology",
+        {"touchless_planning": 0.17, "master_data_completeness": 0.035, "production_plan_adherence": 0.04},
+    ),
 )
 # A change that backfired: weekly sales overrides of the promotion forecast (an action the demo judges 'worse').
 SETBACKS = (
@@ -103,8 +123,9 @@ def month_starts(end: dt.date, n: int = MONTHS) -> pd.DatetimeIndex:
     return pd.date_range(end=pd.Timestamp(end), periods=n, freq="MS")
 
 
-def kpi_actuals(config: AppConfig, end: dt.date, rng: np.random.Generator,
-                forecast_kpis: pd.DataFrame | None = None) -> pd.DataFrame:
+def kpi_actuals(
+    config: AppConfig, end: dt.date, rng: np.random.Generator, forecast_kpis: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """KPI values (kpi_id, segment, period, value, note) for every catalog KPI."""
     months = month_starts(end)
     t = np.arange(MONTHS)
@@ -117,7 +138,7 @@ def kpi_actuals(config: AppConfig, end: dt.date, rng: np.random.Generator,
         base = level + drift * t + amp * np.sin(2 * np.pi * (months.month.to_numpy() - 3) / 12)
         for iv in (*INTERVENTIONS, *SETBACKS):
             if kpi.id in iv.effects:
-                ramp = np.clip((t - iv.month + 1) / 3, 0, 1)       # effect builds over three months
+                ramp = np.clip((t - iv.month + 1) / 3, 0, 1)  # effect builds over three months
                 base = base + iv.effects[kpi.id] * ramp
         lo, hi = kpi.value_range
         if kpi.cadence == "month":
@@ -160,21 +181,29 @@ CHANNELS = ["Distributor", "OEM"]
 STAGES = ["statistical", "sales", "consensus"]
 
 
-def forecast_data(end: dt.date, rng: np.random.Generator, n_items: int = 120, lags: int = 4
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def forecast_data(
+    end: dt.date, rng: np.random.Generator, n_items: int = 120, lags: int = 4
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Items (code + attributes), monthly demand actuals and forecast snapshots for the demo."""
     months = month_starts(end)
     codes = [f"SKU-{1000 + i}" for i in range(n_items)]
     fam = rng.choice(FAMILIES, n_items)
-    items = pd.DataFrame({"code": codes, "family": fam, "region": rng.choice(REGIONS, n_items, p=[0.5, 0.3, 0.2]),
-                          "channel": rng.choice(CHANNELS, n_items, p=[0.6, 0.4])})
-    scale = np.exp(rng.normal(5.0, 1.1, n_items))                 # Pareto-like volumes for ABC
+    items = pd.DataFrame(
+        {
+            "code": codes,
+            "family": fam,
+            "region": rng.choice(REGIONS, n_items, p=[0.5, 0.3, 0.2]),
+            "channel": rng.choice(CHANNELS, n_items, p=[0.6, 0.4]),
+        }
+    )
+    scale = np.exp(rng.normal(5.0, 1.1, n_items))  # Pareto-like volumes for ABC
     season = 1 + 0.25 * np.sin(2 * np.pi * (months.month.to_numpy()[None, :] - 2) / 12)
     cv = rng.choice([0.15, 0.35, 0.8], n_items, p=[0.5, 0.35, 0.15])[:, None]
     demand = np.maximum(0, np.round(scale[:, None] * season * (1 + cv * rng.normal(0, 1, (n_items, MONTHS)))))
     demand[rng.random((n_items, MONTHS)) < 0.02] = 0
-    actuals = pd.DataFrame({"item": np.repeat(codes, MONTHS), "period": np.tile(months.date, n_items),
-                            "actual": demand.ravel()})
+    actuals = pd.DataFrame(
+        {"item": np.repeat(codes, MONTHS), "period": np.tile(months.date, n_items), "actual": demand.ravel()}
+    )
     t = np.arange(MONTHS)
     # The consensus demand review (month 7) cuts the sales over-forecast and the consensus error;
     # the statistical forecast improves a little with the planning system (month 27).
@@ -195,13 +224,24 @@ def forecast_data(end: dt.date, rng: np.random.Generator, n_items: int = 120, la
             sd, bias = stage_error[stage]
             noise = rng.normal(0, 1, (n_items, MONTHS)) * sd * volatility * (1 + 0.15 * lag)
             f = demand + expected * (noise + bias)
-            rows.append(pd.DataFrame({"item": np.repeat(codes, MONTHS), "period": np.tile(months.date, n_items),
-                                      "lag": lag, "stage": stage, "forecast": np.round(np.maximum(f, 0).ravel(), 1)}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "item": np.repeat(codes, MONTHS),
+                        "period": np.tile(months.date, n_items),
+                        "lag": lag,
+                        "stage": stage,
+                        "forecast": np.round(np.maximum(f, 0).ravel(), 1),
+                    }
+                )
+            )
     forecasts = pd.concat(rows, ignore_index=True)
     return items, actuals, forecasts
 
 
-def forecast_kpis(actuals: pd.DataFrame, forecasts: pd.DataFrame, lag: int = 1, stage: str = "consensus") -> pd.DataFrame:
+def forecast_kpis(
+    actuals: pd.DataFrame, forecasts: pd.DataFrame, lag: int = 1, stage: str = "consensus"
+) -> pd.DataFrame:
     """Monthly forecast accuracy (1 − WAPE) and bias at a lag, as KPI values."""
     f = forecasts[(forecasts["lag"] == lag) & (forecasts["stage"] == stage)]
     m = f.merge(actuals, on=["item", "period"])
@@ -209,47 +249,78 @@ def forecast_kpis(actuals: pd.DataFrame, forecasts: pd.DataFrame, lag: int = 1, 
     g = m.assign(abs_e=m["e"].abs(), abs_a=m["actual"].abs()).groupby("period")[["abs_e", "abs_a", "e", "actual"]].sum()
     acc = (1 - g["abs_e"] / g["abs_a"]).clip(lower=0)
     bias = g["e"] / g["actual"]
-    return pd.concat([
-        pd.DataFrame({"kpi_id": "forecast_accuracy", "segment": "", "period": g.index, "value": acc.to_numpy()}),
-        pd.DataFrame({"kpi_id": "forecast_bias", "segment": "", "period": g.index, "value": bias.to_numpy()}),
-    ], ignore_index=True)
+    return pd.concat(
+        [
+            pd.DataFrame({"kpi_id": "forecast_accuracy", "segment": "", "period": g.index, "value": acc.to_numpy()}),
+            pd.DataFrame({"kpi_id": "forecast_bias", "segment": "", "period": g.index, "value": bias.to_numpy()}),
+        ],
+        ignore_index=True,
+    )
 
 
 # --- loading ---------------------------------------------------------------------------
 
-def load_demo(engine: Engine, config: AppConfig, user: User, *, seed: int = 7, end: dt.date | None = None) -> dict[str, int]:
+
+def load_demo(
+    engine: Engine, config: AppConfig, user: User, *, seed: int = 7, end: dt.date | None = None
+) -> dict[str, int]:
     """Fill an empty database with the demo company; returns counts per record type."""
     end = end or DEMO_END
     months = month_starts(end)
     sync_catalog(engine, config, user)
     items, demand, forecasts, values = draw(config, seed=seed, end=end)
-    rng = np.random.default_rng(seed + 1)   # the other record types
+    rng = np.random.default_rng(seed + 1)  # the other record types
     # KPIs with source = "forecast" (forecast accuracy and bias) are computed from the forecast data loaded below
     # (kpis.forecast.computed_kpi_values), so they are not written as imported values.
     values = values[values["kpi_id"].isin([k.id for k in config.kpis if k.source != "forecast"])]
-    write_actuals(engine, values[["kpi_id", "segment", "period", "value", "note"]], filename="demo data",
-                  sha256=hashlib.sha256(f"demo-{seed}-{end}".encode()).hexdigest(), user=user)
+    write_actuals(
+        engine,
+        values[["kpi_id", "segment", "period", "value", "note"]],
+        filename="demo data",
+        sha256=hashlib.sha256(f"demo-{seed}-{end}".encode()).hexdigest(),
+        user=user,
+    )
     now = utcnow()
     stamp = {"created_at": now, "created_by": user.name}
     counts = {"KPI values": len(values)}
     with session_factory(engine).begin() as s:
-        s.execute(insert(Item), [{"code": c, "attributes": {"family": f, "region": r, "channel": ch}, **stamp}
-                                 for c, f, r, ch in items[["code", "family", "region", "channel"]].itertuples(index=False)])
+        s.execute(
+            insert(Item),
+            [
+                {"code": c, "attributes": {"family": f, "region": r, "channel": ch}, **stamp}
+                for c, f, r, ch in items[["code", "family", "region", "channel"]].itertuples(index=False)
+            ],
+        )
         ids = dict(s.execute(select(Item.code, Item.id)).all())
-        s.execute(insert(DemandActual), [{"item_id": ids[i], "period": p, "actual": float(a)}
-                                         for i, p, a in demand.itertuples(index=False)])
-        s.execute(insert(ForecastValue), [{"item_id": ids[i], "period": p, "lag": int(k), "stage": st, "forecast": float(f)}
-                                          for i, p, k, st, f in forecasts.itertuples(index=False)])
+        s.execute(
+            insert(DemandActual),
+            [{"item_id": ids[i], "period": p, "actual": float(a)} for i, p, a in demand.itertuples(index=False)],
+        )
+        s.execute(
+            insert(ForecastValue),
+            [
+                {"item_id": ids[i], "period": p, "lag": int(k), "stage": st, "forecast": float(f)}
+                for i, p, k, st, f in forecasts.itertuples(index=False)
+            ],
+        )
         counts.update({"items": len(items), "demand rows": len(demand), "forecast rows": len(forecasts)})
         _earlier_assessment_draws(rng, months)
         counts["assessments"] = maturity_demo.add_assessments(s, end=end, user=user, seed=seed)
-        review_ids = improvement_demo.add_reviews(s, interventions=INTERVENTIONS, months=months, values=values,
-                                                  config=config, stamp=stamp)
+        review_ids = improvement_demo.add_reviews(
+            s, interventions=INTERVENTIONS, months=months, values=values, config=config, stamp=stamp
+        )
         counts["reviews"] = len(review_ids)
         counts.update(sponsorship_demo.write_cycle(s, rng, months, stamp, end))
         decision_ids = list(s.execute(select(Decision.id).order_by(Decision.id)).scalars())
-        counts["actions"] = improvement_demo.add_actions(s, months=months, values=values, review_ids=review_ids,
-                                                         config=config, stamp=stamp, decision_ids=decision_ids)
+        counts["actions"] = improvement_demo.add_actions(
+            s,
+            months=months,
+            values=values,
+            review_ids=review_ids,
+            config=config,
+            stamp=stamp,
+            decision_ids=decision_ids,
+        )
         audit.record(s, user=user, action="demo", entity="database", details={"seed": seed, "end": str(end), **counts})
     return counts
 
@@ -288,7 +359,9 @@ def write_samples(folder, config: AppConfig, seed: int = 7, end: dt.date = DEMO_
     items, demand = items[items["code"].isin(keep)], demand[demand["item"].isin(keep)]
     forecasts = forecasts[forecasts["item"].isin(keep)]
     vals = vals[vals["kpi_id"].isin([k.id for k in config.kpis if k.source != "forecast"])]
-    recent = vals[(vals["segment"] == "") & (pd.to_datetime(vals["period"]) >= pd.Timestamp(end) - pd.DateOffset(months=5))]
+    recent = vals[
+        (vals["segment"] == "") & (pd.to_datetime(vals["period"]) >= pd.Timestamp(end) - pd.DateOffset(months=5))
+    ]
     monthly = recent[recent["kpi_id"].map(lambda k: config.kpi_by_id[k].cadence == "month")].copy()
     labelled = monthly.assign(period=periods.labels(pd.Series(monthly["period"]), "month").to_numpy())
     labelled[["kpi", "period", "value", "segment", "note"]] = labelled[["kpi_id", "period", "value", "segment", "note"]]

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 SUPPORTED = (".csv", ".txt", ".xlsx", ".xlsm")
-MAX_FILENAME = 255          # import_batch.filename
-MAX_ABS_VALUE = 1e15        # a number beyond ± this is a mistake (and sums of it would overflow to inf)
+MAX_FILENAME = 255  # import_batch.filename
+MAX_ABS_VALUE = 1e15  # a number beyond ± this is a mistake (and sums of it would overflow to inf)
 
 
 def too_long(what: str, n: int, limit: int) -> str:
@@ -29,8 +29,16 @@ def too_long(what: str, n: int, limit: int) -> str:
 def check_filename(name: str) -> None:
     """Refuse a file name longer than the import log stores."""
     if len(name) > MAX_FILENAME:
-        raise ImportFailed([Problem(name[:60] + "…", None, None,
-                                    too_long("the file name", len(name), MAX_FILENAME) + "; rename the file")])
+        raise ImportFailed(
+            [
+                Problem(
+                    name[:60] + "…",
+                    None,
+                    None,
+                    too_long("the file name", len(name), MAX_FILENAME) + "; rename the file",
+                )
+            ]
+        )
 
 
 def refuse_nul(data: bytes, name: str) -> None:
@@ -41,18 +49,26 @@ def refuse_nul(data: bytes, name: str) -> None:
         return
     try:
         data.decode("utf-8")
-    except UnicodeDecodeError:   # a binary or UTF-16 file: say that rather than where its first zero byte is
+    except UnicodeDecodeError:  # a binary or UTF-16 file: say that rather than where its first zero byte is
         raise ImportFailed([Problem(name, None, None, "file is not UTF-8 text; save the CSV as UTF-8")]) from None
     row = data.count(b"\n", 0, at) + 1
     line_start = data.rfind(b"\n", 0, at) + 1
-    head = data[:data.find(b"\n")] if b"\n" in data else data
+    head = data[: data.find(b"\n")] if b"\n" in data else data
     sep = b";" if head.count(b";") > head.count(b",") else b","
     col_idx = data[line_start:at].count(sep)
     names = head.decode("utf-8", "replace").lstrip("\ufeff").split(sep.decode())
     column = names[col_idx].strip().replace("\x00", "") if col_idx < len(names) else None
-    raise ImportFailed([Problem(name, row, column or None,
-                                "contains a NUL character (byte 0), which cannot be stored as text; is this a "
-                                "UTF-16 or binary file? Save it as a UTF-8 CSV")])
+    raise ImportFailed(
+        [
+            Problem(
+                name,
+                row,
+                column or None,
+                "contains a NUL character (byte 0), which cannot be stored as text; is this a "
+                "UTF-16 or binary file? Save it as a UTF-8 CSV",
+            )
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -80,8 +96,8 @@ class ProblemGroup:
     file: str
     column: str | None
     message: str
-    rows: tuple[int, ...]       # the first rows (as collected)
-    count: int                  # rows collected with this problem
+    rows: tuple[int, ...]  # the first rows (as collected)
+    count: int  # rows collected with this problem
 
     def __str__(self) -> str:
         where = [self.file]
@@ -99,8 +115,10 @@ def group_problems(problems: list[Problem]) -> list[ProblemGroup]:
     groups: dict[tuple, list[Problem]] = {}
     for p in problems:
         groups.setdefault((p.file, p.column, p.message), []).append(p)
-    return [ProblemGroup(f, c, m, tuple(p.row for p in ps if p.row is not None), len(ps))
-            for (f, c, m), ps in groups.items()]
+    return [
+        ProblemGroup(f, c, m, tuple(p.row for p in ps if p.row is not None), len(ps))
+        for (f, c, m), ps in groups.items()
+    ]
 
 
 class ImportFailed(Exception):
@@ -129,7 +147,7 @@ class ImportResult:
     unchanged: int = 0
     batch_id: int | None = None
     previous: dict | None = field(default=None)
-    sheet: str | None = None      # the Excel sheet read
+    sheet: str | None = None  # the Excel sheet read
 
     @property
     def source(self) -> str:
@@ -151,8 +169,10 @@ class ImportResult:
         if not self.changed:
             seen = self.seen_before()
             return f"{self.source}: no changes — all {self.unchanged} values already stored{seen}."
-        return (f"{self.source}: {self.inserted} inserted, {self.updated} updated, "
-                f"{self.unchanged} unchanged (import #{self.batch_id}).")
+        return (
+            f"{self.source}: {self.inserted} inserted, {self.updated} updated, "
+            f"{self.unchanged} unchanged (import #{self.batch_id})."
+        )
 
 
 class _Collector:
@@ -188,17 +208,17 @@ class _Collector:
 # Excel (.xlsx) files are zip archives of XML. Before a parser touches one, its members are checked: a
 # decompression bomb (a small file that unpacks to gigabytes), a cell longer than Excel allows, or a sheet
 # with more rows than Excel allows is refused, so a hostile workbook cannot exhaust the server's memory.
-EXCEL_MAX_ROWS = 1_048_576          # Excel's own limit
-EXCEL_MAX_CELL = 32_767             # characters in a cell (Excel's limit)
-XLSX_MAX_RATIO = 100                # unpacked / packed size of any member over 1 MB
-XLSX_UNPACKED_FACTOR = 10           # unpacked total at most this × the upload limit (or the file's size)
+EXCEL_MAX_ROWS = 1_048_576  # Excel's own limit
+EXCEL_MAX_CELL = 32_767  # characters in a cell (Excel's limit)
+XLSX_MAX_RATIO = 100  # unpacked / packed size of any member over 1 MB
+XLSX_UNPACKED_FACTOR = 10  # unpacked total at most this × the upload limit (or the file's size)
 
 
 @dataclass(frozen=True)
 class XlsxFacts:
     """What the scan of a workbook's sheets found."""
 
-    formulas: bool      # some sheet holds a formula
+    formulas: bool  # some sheet holds a formula
 
 
 def _scan_xml(stream, *, rows: bool) -> tuple[int, int, bool]:
@@ -237,20 +257,25 @@ def check_xlsx(data: bytes, name: str, *, max_mb: float = 20) -> XlsxFacts:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError):
-        raise fail("is not an Excel workbook (an .xlsx file is a zip archive); save it from Excel as .xlsx, "
-                   "or as a UTF-8 CSV") from None
+        raise fail(
+            "is not an Excel workbook (an .xlsx file is a zip archive); save it from Excel as .xlsx, or as a UTF-8 CSV"
+        ) from None
     with zf:
         infos = zf.infolist()
         limit = XLSX_UNPACKED_FACTOR * max(max_mb * 1048576, len(data))
         total = sum(i.file_size for i in infos)
         if total > limit:
-            raise fail(f"unpacks to {total / 1048576:,.0f} MB, over the {limit / 1048576:,.0f} MB an Excel file of "
-                       "this size may hold; save the data as CSV (or split the workbook)")
+            raise fail(
+                f"unpacks to {total / 1048576:,.0f} MB, over the {limit / 1048576:,.0f} MB an Excel file of "
+                "this size may hold; save the data as CSV (or split the workbook)"
+            )
         for i in infos:
             if i.file_size > 1048576 and i.file_size > XLSX_MAX_RATIO * max(i.compress_size, 1):
-                raise fail(f"part '{i.filename}' unpacks to {i.file_size / 1048576:,.0f} MB from "
-                           f"{i.compress_size / 1024:,.0f} kB (over {XLSX_MAX_RATIO}× compression); this looks like "
-                           "a decompression bomb, not a spreadsheet")
+                raise fail(
+                    f"part '{i.filename}' unpacks to {i.file_size / 1048576:,.0f} MB from "
+                    f"{i.compress_size / 1024:,.0f} kB (over {XLSX_MAX_RATIO}× compression); this looks like "
+                    "a decompression bomb, not a spreadsheet"
+                )
         formulas = False
         for i in infos:
             low = i.filename.lower()
@@ -265,11 +290,15 @@ def check_xlsx(data: bytes, name: str, *, max_mb: float = 20) -> XlsxFacts:
             formulas = formulas or (sheet and has_f)
             # a cell's text in XML takes at most ~6 bytes per character (escaped quotes), plus its tag
             if longest > 6 * EXCEL_MAX_CELL + 1024:
-                raise fail(f"a cell holds more than {EXCEL_MAX_CELL:,} characters (Excel's limit for a cell); "
-                           "this is not a spreadsheet Excel wrote")
+                raise fail(
+                    f"a cell holds more than {EXCEL_MAX_CELL:,} characters (Excel's limit for a cell); "
+                    "this is not a spreadsheet Excel wrote"
+                )
             if n_rows > EXCEL_MAX_ROWS:
-                raise fail(f"a sheet has {n_rows:,} rows, more than Excel's {EXCEL_MAX_ROWS:,}; save the data as "
-                           "CSV (or Parquet for demand and forecasts)")
+                raise fail(
+                    f"a sheet has {n_rows:,} rows, more than Excel's {EXCEL_MAX_ROWS:,}; save the data as "
+                    "CSV (or Parquet for demand and forecasts)"
+                )
     return XlsxFacts(formulas=formulas)
 
 
@@ -283,8 +312,10 @@ def excel_sheets(data: bytes, max_mb: float = 20) -> list[tuple[str, bool]]:
         out = []
         for ws in wb.worksheets:
             ws.reset_dimensions()
-            has = any(any(v is not None and str(v).strip() != "" for v in row)
-                      for row in ws.iter_rows(min_row=2, max_row=50, values_only=True))
+            has = any(
+                any(v is not None and str(v).strip() != "" for v in row)
+                for row in ws.iter_rows(min_row=2, max_row=50, values_only=True)
+            )
             out.append((ws.title, has))
         return out
     finally:
@@ -297,8 +328,17 @@ def _sheet_rows(ws, name: str) -> list[list]:
     rows = []
     for i, r in enumerate(ws.iter_rows(values_only=True), start=1):
         if i > EXCEL_MAX_ROWS:
-            raise ImportFailed([Problem(name, None, None, f"sheet '{ws.title}' has more than {EXCEL_MAX_ROWS:,} rows "
-                                                          "(Excel's limit); save the data as CSV")])
+            raise ImportFailed(
+                [
+                    Problem(
+                        name,
+                        None,
+                        None,
+                        f"sheet '{ws.title}' has more than {EXCEL_MAX_ROWS:,} rows "
+                        "(Excel's limit); save the data as CSV",
+                    )
+                ]
+            )
         rows.append(list(r))
     return rows
 
@@ -314,16 +354,24 @@ def read_excel(data: bytes, name: str, sheet: str | None = None, *, max_mb: floa
     facts = check_xlsx(data, name, max_mb=max_mb)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable workbook is the user's file problem
+    except Exception as e:
         raise ImportFailed([Problem(name, None, None, f"cannot read the file: {e}")]) from None
     try:
         names = wb.sheetnames
         if sheet is not None and sheet not in names:
-            raise ImportFailed([Problem(name, None, None, f"no sheet named '{sheet}'; the sheets are "
-                                                          f"{', '.join(repr(n) for n in names)}")])
+            raise ImportFailed(
+                [
+                    Problem(
+                        name,
+                        None,
+                        None,
+                        f"no sheet named '{sheet}'; the sheets are {', '.join(repr(n) for n in names)}",
+                    )
+                ]
+            )
         ws = wb[sheet] if sheet is not None else wb.worksheets[0]
         title = ws.title
-        ws.reset_dimensions()   # never trust the file's stated size (padding rows to it could take gigabytes)
+        ws.reset_dimensions()  # never trust the file's stated size (padding rows to it could take gigabytes)
         rows = _sheet_rows(ws, name)
     finally:
         wb.close()
@@ -331,8 +379,11 @@ def read_excel(data: bytes, name: str, sheet: str | None = None, *, max_mb: floa
         rows.pop()
     if len(rows) < 2 and sheet is None:
         with_data = [n for n, has in excel_sheets(data, max_mb) if has]
-        hint = (f"; sheets with data: {', '.join(repr(n) for n in with_data)} (choose one)" if with_data
-                else "; no sheet has data rows")
+        hint = (
+            f"; sheets with data: {', '.join(repr(n) for n in with_data)} (choose one)"
+            if with_data
+            else "; no sheet has data rows"
+        )
         raise ImportFailed([Problem(name, None, None, f"the first sheet '{title}' has no data rows{hint}")])
     # formula cells without a cached value (saved by a tool that does not calculate): never read as empty
     missing = []
@@ -345,25 +396,35 @@ def read_excel(data: bytes, name: str, sheet: str | None = None, *, max_mb: floa
                 if r_idx > len(rows):
                     break
                 for c_idx, v in enumerate(row, start=1):
-                    if isinstance(v, str) and v.startswith("=") and \
-                            (c_idx > len(rows[r_idx - 1]) or rows[r_idx - 1][c_idx - 1] is None):
+                    if (
+                        isinstance(v, str)
+                        and v.startswith("=")
+                        and (c_idx > len(rows[r_idx - 1]) or rows[r_idx - 1][c_idx - 1] is None)
+                    ):
                         missing.append((r_idx, c_idx))
         finally:
             fwb.close()
     if missing:
         header = rows[0] if rows else []
-        probs = [Problem(name, r, str(header[c - 1]) if c <= len(header) and header[c - 1] is not None
-                         else get_column_letter(c),
-                         f"cell {get_column_letter(c)}{r} on sheet '{title}' is a formula without a saved value; "
-                         "open the file in Excel and save it (or paste the values) so the result is stored")
-                 for r, c in missing[:50]]
+        probs = [
+            Problem(
+                name,
+                r,
+                str(header[c - 1]) if c <= len(header) and header[c - 1] is not None else get_column_letter(c),
+                f"cell {get_column_letter(c)}{r} on sheet '{title}' is a formula without a saved value; "
+                "open the file in Excel and save it (or paste the values) so the result is stored",
+            )
+            for r, c in missing[:50]
+        ]
         raise ImportFailed(probs, len(missing))
     if not rows:
         raise ImportFailed([Problem(name, None, None, f"sheet '{title}' is empty")])
     width = max(len(r) for r in rows)
     rows = [r + [None] * (width - len(r)) for r in rows]
-    header = [("" if h is None else (h.strftime("%Y-%m-%d") if isinstance(h, (pd.Timestamp, dt.date)) else str(h)))
-              for h in rows[0]]
+    header = [
+        ("" if h is None else (h.strftime("%Y-%m-%d") if isinstance(h, (pd.Timestamp, dt.date)) else str(h)))
+        for h in rows[0]
+    ]
     df = pd.DataFrame(rows[1:], columns=range(width), dtype=object)
     df.columns = header
     return df, title
@@ -379,8 +440,16 @@ def duplicate_headers(columns: list[str], name: str) -> list[Problem]:
             continue
         if key in seen:
             same = seen[key] == str(c).strip()
-            out.append(Problem(name, 1, str(c).strip(), f"column '{str(c).strip()}' appears twice"
-                               + ("" if same else f" (as '{seen[key]}')") + "; keep one"))
+            out.append(
+                Problem(
+                    name,
+                    1,
+                    str(c).strip(),
+                    f"column '{str(c).strip()}' appears twice"
+                    + ("" if same else f" (as '{seen[key]}')")
+                    + "; keep one",
+                )
+            )
         else:
             seen[key] = str(c).strip()
     return out
@@ -391,8 +460,7 @@ def read_csv_text(data: bytes) -> pd.DataFrame:
     text = data.decode("utf-8-sig")
     first = text.splitlines()[0] if text else ""
     sep = ";" if first.count(";") > first.count(",") else ","
-    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, skip_blank_lines=False,
-                     header=None)
+    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, skip_blank_lines=False, header=None)
     header = [str(h) for h in df.iloc[0].tolist()]
     df = df.iloc[1:].reset_index(drop=True)
     df.columns = header
@@ -406,12 +474,24 @@ def read_table(data: bytes, filename: str, *, max_mb: float, cap: int = 50, shee
     check_filename(name)
     ext = Path(filename).suffix.lower()
     if ext not in SUPPORTED:
-        raise ImportFailed([Problem(name, None, None, f"unsupported file type '{ext or '(none)'}'; expected .csv or .xlsx")])
+        raise ImportFailed(
+            [Problem(name, None, None, f"unsupported file type '{ext or '(none)'}'; expected .csv or .xlsx")]
+        )
     if len(data) > max_mb * 1024 * 1024:
-        raise ImportFailed([Problem(name, None, None,
-                                    f"file is {len(data) / 1048576:.1f} MB, over the {max_mb:g} MB limit (config [app] max_upload_mb)")])
+        raise ImportFailed(
+            [
+                Problem(
+                    name,
+                    None,
+                    None,
+                    f"file is {len(data) / 1048576:.1f} MB, over the {max_mb:g} MB limit (config [app] max_upload_mb)",
+                )
+            ]
+        )
     if not data or data.isspace():
-        raise ImportFailed([Problem(name, None, None, "file is empty; expected a header row and at least one data row")])
+        raise ImportFailed(
+            [Problem(name, None, None, "file is empty; expected a header row and at least one data row")]
+        )
     sheet_read = None
     try:
         if ext in (".xlsx", ".xlsm"):
@@ -433,16 +513,25 @@ def read_table(data: bytes, filename: str, *, max_mb: float, cap: int = 50, shee
     if blank_head:
         used = [i for i in blank_head if (df.iloc[:, i].notna() & (df.iloc[:, i].astype(str).str.strip() != "")).any()]
         if used:
-            raise ImportFailed([Problem(name, 1, None, f"column {i + 1} has values but no header; name it or "
-                                                       "delete it") for i in used])
+            raise ImportFailed(
+                [Problem(name, 1, None, f"column {i + 1} has values but no header; name it or delete it") for i in used]
+            )
         df = df.iloc[:, [i for i in range(df.shape[1]) if i not in blank_head]]
     df.insert(0, "_row", np.arange(2, len(df) + 2))
     cells = df.drop(columns="_row")
     blank = cells.apply(lambda c: c.isna() | (c.astype(str).str.strip() == "")).all(axis=1)
     df = df[~blank.to_numpy()].reset_index(drop=True)
     if df.empty:
-        raise ImportFailed([Problem(name, None, None, "file has a header but no data rows"
-                                    + (f" on sheet '{sheet_read}'" if sheet_read else ""))])
+        raise ImportFailed(
+            [
+                Problem(
+                    name,
+                    None,
+                    None,
+                    "file has a header but no data rows" + (f" on sheet '{sheet_read}'" if sheet_read else ""),
+                )
+            ]
+        )
     df.attrs["sheet"] = sheet_read
     return df
 
@@ -471,8 +560,10 @@ def _numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         codes, uniq = pd.factorize(txt)
         if len(uniq) < 0.8 * len(txt):
             num_u, pct_u = _parse_numbers(pd.Series(uniq, dtype=object))
-            return (pd.Series(num_u.to_numpy(float)[codes], index=raw.index),
-                    pd.Series(pct_u.to_numpy(bool)[codes], index=raw.index))
+            return (
+                pd.Series(num_u.to_numpy(float)[codes], index=raw.index),
+                pd.Series(pct_u.to_numpy(bool)[codes], index=raw.index),
+            )
     return _parse_numbers(txt)
 
 
@@ -493,5 +584,3 @@ def _parse_numbers(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
     num = pd.to_numeric(txt, errors="coerce")
     num = num.where(~pct, num / 100.0)
     return num.astype(float), pct
-
-

@@ -84,9 +84,7 @@ def normalise(values: pd.Series | list, cadence: str) -> tuple[pd.Series, pd.Ser
         if cadence != "week":
             err[is_w[is_w].index] = f"is an ISO week, but this KPI is {_adj(cadence)} (use a date or {_fmt(cadence)})"
         else:
-            ws = pd.to_datetime(
-                w[0][is_w] + "-W" + w[1][is_w].str.zfill(2) + "-1", format="%G-W%V-%u", errors="coerce"
-            )
+            ws = pd.to_datetime(w[0][is_w] + "-W" + w[1][is_w].str.zfill(2) + "-1", format="%G-W%V-%u", errors="coerce")
             valid = ws.notna() & (ws.dt.isocalendar().week.reindex(ws.index) == w[1][is_w].astype(int))
             err[valid[~valid].index] = "week number does not exist in that year"
             start[ws[valid].index] = ws[valid]
@@ -159,7 +157,7 @@ def parse_from(value: str | dt.date, cadence: str) -> dt.date:
     elif re.match(_RE_MONTH, text) and cadence == "week":
         y, m = text.split("-")
         if not 1 <= int(m) <= 12:
-            return parse_one(text, "month")   # raises, naming the month as it was written ('2025-13')
+            return parse_one(text, "month")  # raises, naming the month as it was written ('2025-13')
         text = f"{y}-{int(m):02d}-01"
     return parse_one(text, cadence)
 
@@ -239,9 +237,11 @@ def sub_periods(coarse: pd.Series, source: str, target: str) -> np.ndarray:
     if source != "week":
         return np.full(len(c), months // {"month": 1, "quarter": 3}[source], dtype=int)
     end = c + pd.DateOffset(months=months)
+
     # Thursdays in [start, end): count days to the first Thursday on/after each bound
     def first_thu(d: pd.Series) -> pd.Series:
         return d + pd.to_timedelta((3 - d.dt.day_of_week) % 7, unit="D")
+
     return ((first_thu(end) - first_thu(c)).dt.days // 7).to_numpy(dtype=int)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=])")   # "=" under a line makes it a heading
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=])")  # "=" under a line makes it a heading
 # GFM turns "http://…", "www.…" and "name@host.tld" into links after escapes are resolved (remark-gfm's
 # autolink-literal pass works on the text), so escaping is not enough: an invisible WORD JOINER (U+2060) between
 # the scheme and its colon, after "www" and after "@" leaves the text as shown but no longer a link.
@@ -34,6 +34,7 @@ NUL_MESSAGE = "contains a NUL character (byte 0), which cannot be stored as text
 def nul_fields(values: dict[str, Any]) -> list[str]:
     """Names of the values (text, or lists of text) holding a NUL character, which PostgreSQL cannot store in
     text: such input is refused on every database alike."""
+
     def bad(v: Any) -> bool:
         if isinstance(v, str):
             return "\x00" in v
@@ -42,6 +43,7 @@ def nul_fields(values: dict[str, Any]) -> list[str]:
         if isinstance(v, dict):
             return any(bad(k) or bad(x) for k, x in v.items())
         return False
+
     return [k for k, v in values.items() if bad(v)]
 
 
@@ -51,7 +53,7 @@ def plotly(text: Any) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-EXCEL_MAX_CHARS = 32_767   # what one Excel cell holds; openpyxl would cut longer text without a word
+EXCEL_MAX_CHARS = 32_767  # what one Excel cell holds; openpyxl would cut longer text without a word
 
 
 def excel_cell(value: Any) -> Any:
@@ -59,7 +61,7 @@ def excel_cell(value: Any) -> Any:
     value = spreadsheet_cell(value)
     if isinstance(value, str) and len(value) > EXCEL_MAX_CHARS:
         note = f" … [cut: {len(value):,} characters in the app]"
-        return value[:EXCEL_MAX_CHARS - len(note)] + note
+        return value[: EXCEL_MAX_CHARS - len(note)] + note
     return value
 
 

@@ -54,9 +54,9 @@ class Trend:
 
 def _as_float(values: Any) -> np.ndarray:
     """Values as a 1-D float array (None/pd.NA become NaN)."""
-    return pd.to_numeric(pd.Series(values, dtype="object"), errors="raise").to_numpy(
-        dtype=float, na_value=np.nan
-    ).ravel()
+    return (
+        pd.to_numeric(pd.Series(values, dtype="object"), errors="raise").to_numpy(dtype=float, na_value=np.nan).ravel()
+    )
 
 
 def xmr_limits(values: Any) -> XmR | None:
@@ -134,8 +134,11 @@ def signals(values: Any, limits: XmR) -> pd.DataFrame:
 def phase_ids(periods: Any, splits: Any) -> np.ndarray:
     """Phase number of each point: 0 before the first split date, k from the k-th split on (splits sorted)."""
     p = pd.to_datetime(pd.Series(list(periods), dtype="object")).to_numpy()
-    cuts = np.sort(pd.to_datetime(pd.Series(list(splits), dtype="object")).to_numpy()) if len(list(splits)) else \
-        np.array([], dtype="datetime64[ns]")
+    cuts = (
+        np.sort(pd.to_datetime(pd.Series(list(splits), dtype="object")).to_numpy())
+        if len(list(splits))
+        else np.array([], dtype="datetime64[ns]")
+    )
     return np.searchsorted(cuts, p, side="right").astype(int)
 
 
@@ -154,8 +157,12 @@ def phased_signals(values: Any, phases: Any, limits: list[XmR | None]) -> pd.Dat
     runs and windows never span a phase boundary. Columns as :func:`signals`."""
     x = _as_float(values)
     ph = np.asarray(phases, dtype=int)
-    out = pd.DataFrame({c: np.zeros(x.size, dtype=bool) for c in
-                        ("beyond_limits", "two_of_three", "four_of_five", "eight_in_a_row", "any")})
+    out = pd.DataFrame(
+        {
+            c: np.zeros(x.size, dtype=bool)
+            for c in ("beyond_limits", "two_of_three", "four_of_five", "eight_in_a_row", "any")
+        }
+    )
     out["side"] = np.zeros(x.size, dtype=int)
     for k, lim in enumerate(limits):
         idx = np.flatnonzero(ph == k)
@@ -177,7 +184,7 @@ def trend(values: Any, times: Any = None) -> Trend | None:
     y, t = y[ok], t[ok]
     if y.size < 3 or np.ptp(t) == 0:
         return None
-    from scipy import stats   # on first use: about a second of CPU that pages showing no trend never pay
+    from scipy import stats  # on first use: about a second of CPU that pages showing no trend never pay
 
     ts = stats.theilslopes(y, t, alpha=0.95)
     kt = stats.kendalltau(t, y)

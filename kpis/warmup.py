@@ -18,10 +18,28 @@ log = logging.getLogger(__name__)
 
 # What the pages import on their first run (heaviest first); scipy.stats is the trend test of every trend.
 MODULES = (
-    "pandas", "pyarrow", "sqlalchemy", "sqlalchemy.orm", "pydantic", "scipy.stats", "alembic.runtime.migration",
-    "alembic.script", "kpis.config", "kpis.store.models", "kpis.store.repo", "kpis.catalog", "kpis.catalog.series",
-    "kpis.catalog.overview", "kpis.catalog.trends", "kpis.spc", "kpis.charts", "kpis.forecast.cube",
-    "kpis.forecast.cache", "kpis.forecast.computed", "kpis.forecast.sections", "kpis.forecast.views",
+    "pandas",
+    "pyarrow",
+    "sqlalchemy",
+    "sqlalchemy.orm",
+    "pydantic",
+    "scipy.stats",
+    "alembic.runtime.migration",
+    "alembic.script",
+    "kpis.config",
+    "kpis.store.models",
+    "kpis.store.repo",
+    "kpis.catalog",
+    "kpis.catalog.series",
+    "kpis.catalog.overview",
+    "kpis.catalog.trends",
+    "kpis.spc",
+    "kpis.charts",
+    "kpis.forecast.cube",
+    "kpis.forecast.cache",
+    "kpis.forecast.computed",
+    "kpis.forecast.sections",
+    "kpis.forecast.views",
     "kpis.forecast.windows",
 )
 
@@ -35,7 +53,7 @@ def warm_up(database_timeout: float = 10.0) -> dict[str, float]:
     for name in MODULES:
         try:
             importlib.import_module(name)
-        except Exception as exc:   # a missing optional piece: its page says so itself
+        except Exception as exc:  # a missing optional piece: its page says so itself
             log.warning("warm-up: importing %s failed: %s", name, exc)
     took["imports"] = time.perf_counter() - start
     start = time.perf_counter()
@@ -60,5 +78,5 @@ def _database() -> None:
             current_revision(engine), head_revision()
         finally:
             engine.dispose()
-    except Exception as exc:   # unreachable database, bad config: the pages explain it to the user
+    except Exception as exc:  # unreachable database, bad config: the pages explain it to the user
         log.warning("warm-up: the database was not prepared: %s", type(exc).__name__)

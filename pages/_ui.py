@@ -33,8 +33,12 @@ TREND_KPI = "trend_kpi"
 TREND_SEGMENT = "trend_segment"
 
 STATUS_BADGE = {"green": "green", "amber": "orange", "red": "red", "none": "gray"}
-STATUS_ICON = {"green": ":material/check_circle:", "amber": ":material/warning:", "red": ":material/error:",
-               "none": ":material/help:"}
+STATUS_ICON = {
+    "green": ":material/check_circle:",
+    "amber": ":material/warning:",
+    "red": ":material/error:",
+    "none": ":material/help:",
+}
 
 PAGE_OVERVIEW = "pages/overview.py"
 PAGE_TRENDS = "pages/kpi_trends.py"
@@ -46,7 +50,7 @@ PAGE_ACTIONS = "pages/actions.py"
 PAGE_MEETINGS = "pages/meetings.py"
 PAGE_SCORECARD = "pages/scorecard.py"
 PAGE_AUDIT = "pages/audit_log.py"
-REGISTER_OWNER = "reg_owner"           # decision register's owner filter (set by the scorecard's landing)
+REGISTER_OWNER = "reg_owner"  # decision register's owner filter (set by the scorecard's landing)
 
 
 def leave_folder_mode(*, rerun: bool = True) -> None:
@@ -63,9 +67,9 @@ def leave_folder_mode(*, rerun: bool = True) -> None:
     st.session_state["_navigation_ready"] = True
     if not PagesManager.uses_pages_directory:
         return
-    if not rerun:     # app.py itself goes on to call st.navigation, which takes over
+    if not rerun:  # app.py itself goes on to call st.navigation, which takes over
         PagesManager.uses_pages_directory = False
-    elif first_run:   # only a session's first run: a later one may carry a button click that a rerun would drop
+    elif first_run:  # only a session's first run: a later one may carry a button click that a rerun would drop
         PagesManager.uses_pages_directory = False
         st.rerun()
 
@@ -85,8 +89,10 @@ def config() -> AppConfig:
     try:
         return get_config()
     except ConfigError as e:
-        st.error("**config.toml has problems, so the app cannot start.** Fix these and reload "
-                 "(`python -m kpis check-config` lists the same):")
+        st.error(
+            "**config.toml has problems, so the app cannot start.** Fix these and reload "
+            "(`python -m kpis check-config` lists the same):"
+        )
         st.dataframe(pd.DataFrame({"problem": e.problems}), hide_index=True, width="stretch")
         st.stop()
 
@@ -101,9 +107,11 @@ DATABASE_ERRORS = (DBAPIError,)
 
 def database_down(exc: BaseException) -> None:
     """Tell the user the database cannot be reached (the reason's first line, no SQL, no parameters), then stop."""
-    st.error(f"The database cannot be reached right now ({safety.md(describe_db_error(exc))}). Nothing was changed; "
-             "try again in a moment. If it persists, check `DATABASE_URL` or `[database] url`.",
-             icon=":material/cloud_off:")
+    st.error(
+        f"The database cannot be reached right now ({safety.md(describe_db_error(exc))}). Nothing was changed; "
+        "try again in a moment. If it persists, check `DATABASE_URL` or `[database] url`.",
+        icon=":material/cloud_off:",
+    )
     st.stop()
 
 
@@ -120,13 +128,15 @@ def engine():
             st.error("The database has no tables yet. Run `python -m kpis db upgrade` (or `make run`).")
             st.stop()
         if rev != _head():
-            st.error(f"The database schema is at revision {rev}, this version of the app needs {_head()}. "
-                     "Run `python -m kpis db upgrade` (migrations keep your data).")
+            st.error(
+                f"The database schema is at revision {rev}, this version of the app needs {_head()}. "
+                "Run `python -m kpis db upgrade` (migrations keep your data)."
+            )
             st.stop()
         st.session_state["_schema_ok"] = True
     try:
         _synced(cfg.database_url(), str(cfg.path), cfg.path.stat().st_mtime)
-    except DATABASE_ERRORS as exc:   # the database went away since the schema was checked
+    except DATABASE_ERRORS as exc:  # the database went away since the schema was checked
         database_down(exc)
     return eng
 
@@ -167,8 +177,10 @@ def user() -> User:
             st.stop()
         who = signed_in_user(cfg, st.user.to_dict())
         if who is None:
-            st.error("You are signed in, but your account has no role in this app. Ask the S&OP team's "
-                     "administrator to add you.")
+            st.error(
+                "You are signed in, but your account has no role in this app. Ask the S&OP team's "
+                "administrator to add you."
+            )
             st.button("Sign out", on_click=st.logout, key="sign_out_refused")
             st.stop()
         return who
@@ -260,8 +272,11 @@ def seed(key: str, options: list, default) -> None:
 
 def empty_state(what: str = "KPI data") -> None:
     """Tell the user what to do when there is nothing to show, then stop."""
-    st.info(f"No {what} yet. Upload a file on the **Data** page, run `python -m kpis import actuals FILE`, "
-            "or load the demo company with `python -m kpis demo`.", icon=":material/info:")
+    st.info(
+        f"No {what} yet. Upload a file on the **Data** page, run `python -m kpis import actuals FILE`, "
+        "or load the demo company with `python -m kpis demo`.",
+        icon=":material/info:",
+    )
     st.page_link(PAGE_DATA, label="Go to the Data page", icon=":material/upload:")
     st.stop()
 
@@ -294,7 +309,7 @@ def take_opened_trend() -> None:
         st.session_state.pop("trend_cadence", None)
 
 
-_FORECAST_VERSION = "_forecast_version"   # (id, data version) of the cube forecast_cube() gave (for shared())
+_FORECAST_VERSION = "_forecast_version"  # (id, data version) of the cube forecast_cube() gave (for shared())
 
 
 def forecast_cube():
@@ -314,16 +329,37 @@ def shared(fn, cube, /, *args, **kwargs):
     page in the week of the S&OP meeting cost one computation. The result is shared, so it is never changed."""
     cfg = config()
     cube_id, version = st.session_state.get(_FORECAST_VERSION, (None, None))
-    if cube_id != id(cube):   # not the cube forecast_cube() gave this run: compute, share nothing
+    if cube_id != id(cube):  # not the cube forecast_cube() gave this run: compute, share nothing
         return fn(cube, cfg, *args, **kwargs)
-    return _shared(cfg.database_url(), version, str(cfg.path), cfg.path.stat().st_mtime,
-                   f"{fn.__module__}.{fn.__qualname__}", args, kwargs, _fn=fn, _cube=cube, _config=cfg)
+    return _shared(
+        cfg.database_url(),
+        version,
+        str(cfg.path),
+        cfg.path.stat().st_mtime,
+        f"{fn.__module__}.{fn.__qualname__}",
+        args,
+        kwargs,
+        _fn=fn,
+        _cube=cube,
+        _config=cfg,
+    )
 
 
 # A section's tables and figures take 0.2–0.6 MB: 256 of them stay well inside the server's memory budget.
 @st.cache_resource(show_spinner=False, max_entries=256, ttl=dt.timedelta(hours=6))
-def _shared(url: str, version: int, config_path: str, config_mtime: float, name: str, args: tuple, kwargs: dict,
-            *, _fn, _cube, _config):
+def _shared(
+    url: str,
+    version: int,
+    config_path: str,
+    config_mtime: float,
+    name: str,
+    args: tuple,
+    kwargs: dict,
+    *,
+    _fn,
+    _cube,
+    _config,
+):
     # Keyed on everything the result depends on; the cube and config objects follow from url, version and file.
     # One computation per key even when many sessions ask at once (Streamlit locks each key while it computes).
     return _fn(_cube, _config, *args, **kwargs)
@@ -339,36 +375,69 @@ def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_l
     labels = shared(sections.period_labels, cube)
     c0, c1, c2, c3 = st.columns([1.3, 1.6, 1, 1.2])
     keys = list(windows.WINDOWS)
-    wkey = c0.selectbox("Window", keys, index=keys.index(default_window), key=f"{prefix}_window", bind="query-params",
-                        format_func=windows.WINDOWS.get, help="Periods counted, ending at the newest period with data")
+    wkey = c0.selectbox(
+        "Window",
+        keys,
+        index=keys.index(default_window),
+        key=f"{prefix}_window",
+        bind="query-params",
+        format_func=windows.WINDOWS.get,
+        help="Periods counted, ending at the newest period with data",
+    )
     custom = None
     if wkey == "custom":
-        custom = c1.select_slider("Periods", options=labels, value=(labels[0], labels[-1]), key=f"{prefix}_periods", bind="query-params")
+        custom = c1.select_slider(
+            "Periods", options=labels, value=(labels[0], labels[-1]), key=f"{prefix}_periods", bind="query-params"
+        )
     win = shared(sections.window, cube, wkey, None if custom is None else tuple(custom))
     if wkey != "custom":
-        st.session_state[f"{prefix}_window_text"] = win.text   # a keyed box keeps its first value otherwise
+        st.session_state[f"{prefix}_window_text"] = win.text  # a keyed box keeps its first value otherwise
         c1.text_input("Periods", disabled=True, key=f"{prefix}_window_text")
     lag_options = [None, *cube.lags] if all_lags else list(cube.lags)
     default_lag = cube.headline_lag if cube.headline_lag in cube.lags else lag_options[0]
     if st.session_state.get(f"{prefix}_lag", default_lag) not in lag_options:
         st.session_state[f"{prefix}_lag"] = default_lag
-    lag = c2.selectbox("Lag", lag_options, index=lag_options.index(default_lag), key=f"{prefix}_lag", bind="query-params",
-                       format_func=lambda k: "All lags" if k is None else f"Lag {k}",
-                       help="Periods between the forecast snapshot and the target period")
+    lag = c2.selectbox(
+        "Lag",
+        lag_options,
+        index=lag_options.index(default_lag),
+        key=f"{prefix}_lag",
+        bind="query-params",
+        format_func=lambda k: "All lags" if k is None else f"Lag {k}",
+        help="Periods between the forecast snapshot and the target period",
+    )
     final = forecast.final_stage(cube)
-    stage = c3.selectbox("Stage", cube.stages, index=cube.stages.index(final), key=f"{prefix}_stage", bind="query-params",
-                         format_func=lambda s: s.capitalize() + (" (derived)" if s in cube.derived else ""))
+    stage = c3.selectbox(
+        "Stage",
+        cube.stages,
+        index=cube.stages.index(final),
+        key=f"{prefix}_stage",
+        bind="query-params",
+        format_func=lambda s: s.capitalize() + (" (derived)" if s in cube.derived else ""),
+    )
     filters: dict[str, list[str]] = {}
     attrs = [a for a in cube.attributes if a not in ("abc", "xyz")]
     with st.expander("Filter items by attribute", expanded=False):
         cols = st.columns(max(len(attrs) + 2, 1))
         for col, a in zip(cols, [*attrs, "abc", "xyz"]):
-            chosen = col.multiselect(a.upper() if a in ("abc", "xyz") else safety.md(a.capitalize()), cube.attributes[a],
-                                     key=f"{prefix}_attr_{a}", bind="query-params", placeholder="All")
+            chosen = col.multiselect(
+                a.upper() if a in ("abc", "xyz") else safety.md(a.capitalize()),
+                cube.attributes[a],
+                key=f"{prefix}_attr_{a}",
+                bind="query-params",
+                placeholder="All",
+            )
             if chosen:
                 filters[a] = chosen
-    return {"period_from": win.start, "period_to": win.end, "window": win,
-            "lag": lag, "stage": stage, "filters": filters or None, "labels": (win.first_label, win.last_label)}
+    return {
+        "period_from": win.start,
+        "period_to": win.end,
+        "window": win,
+        "lag": lag,
+        "stage": stage,
+        "filters": filters or None,
+        "labels": (win.first_label, win.last_label),
+    }
 
 
 def csv_button(df: pd.DataFrame, name: str, key: str, view: dict | None = None) -> None:
@@ -390,10 +459,19 @@ def csv_button(df: pd.DataFrame, name: str, key: str, view: dict | None = None) 
 
         def data() -> bytes:
             return windows.csv_bytes(df)
+
     # The file is made when the button is clicked (a callable), not on every run of the page, and the click
     # does not rerun the page.
-    st.download_button("Download CSV", data, file_name=name, on_click="ignore",
-                       mime="text/csv", key=key, icon=":material/download:", type="tertiary")
+    st.download_button(
+        "Download CSV",
+        data,
+        file_name=name,
+        on_click="ignore",
+        mime="text/csv",
+        key=key,
+        icon=":material/download:",
+        type="tertiary",
+    )
 
 
 def view_key(base: str, *shown) -> str:
@@ -412,10 +490,10 @@ def percent_column(label: str, **kw):
 
 METRIC_FORMAT = {
     "n": st.column_config.NumberColumn("n", format="%,.0f", help="Item-periods with both actual and forecast"),
-    "error_share": percent_column("Share of error",
-                                                 help="The item's Σ|F−A| as a share of the group's"),
-    "left_out": st.column_config.NumberColumn("Left out", format="%d",
-                                              help="The stage's rows outside the matched sample"),
+    "error_share": percent_column("Share of error", help="The item's Σ|F−A| as a share of the group's"),
+    "left_out": st.column_config.NumberColumn(
+        "Left out", format="%d", help="The stage's rows outside the matched sample"
+    ),
     "actual": st.column_config.NumberColumn("Actual", format="%,.0f"),
     "forecast": st.column_config.NumberColumn("Forecast", format="%,.0f"),
     "mae": st.column_config.NumberColumn("MAE", format="%,.1f"),
@@ -435,12 +513,26 @@ def download_buttons(df: pd.DataFrame, name: str, key: str) -> None:
 
     c1, c2, _ = st.columns([1, 1, 4])
     # Files are made when a button is clicked, not on every run of the page.
-    c1.download_button("CSV", lambda: export.csv_bytes(df), file_name=f"{name}.csv", mime="text/csv",
-                       key=f"{key}_csv", icon=":material/download:", type="tertiary", on_click="ignore")
-    c2.download_button("Excel", lambda: export.excel_bytes(df, name), file_name=f"{name}.xlsx", key=f"{key}_xlsx",
-                       on_click="ignore",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       icon=":material/download:", type="tertiary")
+    c1.download_button(
+        "CSV",
+        lambda: export.csv_bytes(df),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        icon=":material/download:",
+        type="tertiary",
+        on_click="ignore",
+    )
+    c2.download_button(
+        "Excel",
+        lambda: export.excel_bytes(df, name),
+        file_name=f"{name}.xlsx",
+        key=f"{key}_xlsx",
+        on_click="ignore",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        icon=":material/download:",
+        type="tertiary",
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -23,16 +23,35 @@ st.title("Improvement actions")
 
 incoming = st.session_state.pop(prefill.SESSION_KEY, None)
 VIEWS = ["List", "Board", "My actions", "Charts"] + (["New action"] if can_manage else [])
-FORM_KEYS = ("title", "description", "type", "source", "review_id", "decision_id", "source_note", "practice", "kpi_id",
-             "segment", "expected_direction", "owner", "sponsor", "priority", "due_date", "ref")
+FORM_KEYS = (
+    "title",
+    "description",
+    "type",
+    "source",
+    "review_id",
+    "decision_id",
+    "source_note",
+    "practice",
+    "kpi_id",
+    "segment",
+    "expected_direction",
+    "owner",
+    "sponsor",
+    "priority",
+    "due_date",
+    "ref",
+)
 
 
 def _seed_form(prefix: str, values: dict) -> None:
     """Put values into the form's widget state (before the widgets are drawn)."""
     for k in FORM_KEYS:
         v = values.get(k)
-        st.session_state[f"{prefix}_{k}"] = ("" if v is None else v) if k in (
-            "title", "description", "source_note", "segment", "owner", "sponsor", "ref") else v
+        st.session_state[f"{prefix}_{k}"] = (
+            ("" if v is None else v)
+            if k in ("title", "description", "source_note", "segment", "owner", "sponsor", "ref")
+            else v
+        )
 
 
 if incoming is not None and can_manage:
@@ -51,18 +70,28 @@ df = views.load_actions(eng, as_of=today)
 kpi_name = {k.id: k.name for k in cfg.kpis}
 
 if df.empty and not can_manage:
-    st.info("No improvement actions yet. An editor can create them here, from a review, from a KPI on "
-            "KPI trends or from a forecast exception, or import an action log (`python -m kpis import actions FILE`).",
-            icon=":material/info:")
+    st.info(
+        "No improvement actions yet. An editor can create them here, from a review, from a KPI on "
+        "KPI trends or from a forecast exception, or import an action log (`python -m kpis import actions FILE`).",
+        icon=":material/info:",
+    )
     st.stop()
 
 m = st.columns(4)
 m[0].metric("Open", int((df["status"] == "open").sum()) if len(df) else 0, border=True)
 m[1].metric("In progress", int((df["status"] == "in progress").sum()) if len(df) else 0, border=True)
-m[2].metric("Overdue", int(df["overdue"].sum()) if len(df) else 0, border=True,
-            help="Due date passed and still open or in progress")
-m[3].metric("Awaiting verification", int((df["status"] == "done").sum()) if len(df) else 0, border=True,
-            help="Done; a manager marks them verified or not effective once the KPI shows the effect")
+m[2].metric(
+    "Overdue",
+    int(df["overdue"].sum()) if len(df) else 0,
+    border=True,
+    help="Due date passed and still open or in progress",
+)
+m[3].metric(
+    "Awaiting verification",
+    int((df["status"] == "done").sum()) if len(df) else 0,
+    border=True,
+    help="Done; a manager marks them verified or not effective once the KPI shows the effect",
+)
 
 if "act_view_next" in st.session_state:
     st.session_state["act_view"] = st.session_state.pop("act_view_next")
@@ -79,19 +108,46 @@ def _fmt_action(i) -> str:
 
 
 def _table(frame: pd.DataFrame, key: str):
-    shown = frame.assign(kpi=frame["kpi_id"].map(kpi_name).fillna(""), ref=frame["ref"].fillna(""),
-                         sponsor=frame["sponsor"].fillna(""), verdict=frame["verdict"].fillna(""),
-                         practice=frame["practice"].map(PRACTICES).fillna(frame["practice"]))
-    cols = ["id", "ref", "title", "status", "owner", "sponsor", "kpi", "segment", "practice", "priority", "due_date",
-            "days_overdue", "completed_on", "verdict"]
+    shown = frame.assign(
+        kpi=frame["kpi_id"].map(kpi_name).fillna(""),
+        ref=frame["ref"].fillna(""),
+        sponsor=frame["sponsor"].fillna(""),
+        verdict=frame["verdict"].fillna(""),
+        practice=frame["practice"].map(PRACTICES).fillna(frame["practice"]),
+    )
+    cols = [
+        "id",
+        "ref",
+        "title",
+        "status",
+        "owner",
+        "sponsor",
+        "kpi",
+        "segment",
+        "practice",
+        "priority",
+        "due_date",
+        "days_overdue",
+        "completed_on",
+        "verdict",
+    ]
     styled = shown[cols].style.apply(
-        lambda r: ["background-color: #fdecea" if r["days_overdue"] > 0 else ""] * len(r), axis=1)
-    return st.dataframe(styled, hide_index=True, width="stretch", key=key, on_select="rerun",
-                        selection_mode="single-row",
-                        column_config={"id": st.column_config.NumberColumn("#", format="%d"),
-                                       "days_overdue": st.column_config.NumberColumn("Days overdue", format="%d"),
-                                       "due_date": st.column_config.DateColumn("Due"),
-                                       "completed_on": st.column_config.DateColumn("Completed")})
+        lambda r: ["background-color: #fdecea" if r["days_overdue"] > 0 else ""] * len(r), axis=1
+    )
+    return st.dataframe(
+        styled,
+        hide_index=True,
+        width="stretch",
+        key=key,
+        on_select="rerun",
+        selection_mode="single-row",
+        column_config={
+            "id": st.column_config.NumberColumn("#", format="%d"),
+            "days_overdue": st.column_config.NumberColumn("Days overdue", format="%d"),
+            "due_date": st.column_config.DateColumn("Due"),
+            "completed_on": st.column_config.DateColumn("Completed"),
+        },
+    )
 
 
 def _pick(event, frame: pd.DataFrame, key: str) -> None:
@@ -105,9 +161,15 @@ def _pick(event, frame: pd.DataFrame, key: str) -> None:
 
 def _excel(frame: pd.DataFrame, key: str) -> None:
     data = export.to_excel({"Actions": frame.drop(columns=["description"], errors="ignore")})
-    st.download_button("Download Excel", data, file_name=f"actions_{today:%Y%m%d}.xlsx", key=key,
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       icon=":material/download:", type="tertiary")
+    st.download_button(
+        "Download Excel",
+        data,
+        file_name=f"actions_{today:%Y%m%d}.xlsx",
+        key=key,
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        icon=":material/download:",
+        type="tertiary",
+    )
 
 
 def _fields_form(prefix: str, *, submit_label: str) -> tuple[bool, dict]:
@@ -134,18 +196,34 @@ def _fields_form(prefix: str, *, submit_label: str) -> tuple[bool, dict]:
         c2.text_input("Executive sponsor", key=f"{prefix}_sponsor", max_chars=120)
         c3.selectbox("Source", list(actions.SOURCES), key=f"{prefix}_source", format_func=actions.SOURCES.get)
         c1, c2, c3 = st.columns(3)
-        c1.selectbox("Review (source)", [None, *reviews_df["id"].tolist()], key=f"{prefix}_review_id",
-                     format_func=lambda i: "—" if i is None else f"#{i} " + reviews_df.set_index("id").at[i, "initiative"])
-        c2.selectbox("Decision (source)", [None, *decisions_df["id"].tolist()], key=f"{prefix}_decision_id",
-                     format_func=lambda i: "—" if i is None else f"#{i} " + str(decisions_df.set_index("id").at[i, "text"])[:60])
+        c1.selectbox(
+            "Review (source)",
+            [None, *reviews_df["id"].tolist()],
+            key=f"{prefix}_review_id",
+            format_func=lambda i: "—" if i is None else f"#{i} " + reviews_df.set_index("id").at[i, "initiative"],
+        )
+        c2.selectbox(
+            "Decision (source)",
+            [None, *decisions_df["id"].tolist()],
+            key=f"{prefix}_decision_id",
+            format_func=lambda i: "—" if i is None else f"#{i} " + str(decisions_df.set_index("id").at[i, "text"])[:60],
+        )
         c3.text_input("Source note (e.g. the exception or meeting)", key=f"{prefix}_source_note", max_chars=255)
         c1, c2, c3 = st.columns(3)
-        c1.selectbox("KPI it should move", [None, *kpi_name], key=f"{prefix}_kpi_id",
-                     format_func=lambda i: "— no KPI —" if i is None else kpi_name[i])
+        c1.selectbox(
+            "KPI it should move",
+            [None, *kpi_name],
+            key=f"{prefix}_kpi_id",
+            format_func=lambda i: "— no KPI —" if i is None else kpi_name[i],
+        )
         c2.text_input("Segment (blank = the KPI's total)", key=f"{prefix}_segment", max_chars=80)
-        c3.selectbox("Expected direction", [None, *actions.DIRECTIONS], key=f"{prefix}_expected_direction",
-                     format_func=lambda d: "—" if d is None else {"higher": "Higher (up)", "lower": "Lower (down)"}[d],
-                     help="The way the action should move the KPI; the verdict checks that side")
+        c3.selectbox(
+            "Expected direction",
+            [None, *actions.DIRECTIONS],
+            key=f"{prefix}_expected_direction",
+            format_func=lambda d: "—" if d is None else {"higher": "Higher (up)", "lower": "Lower (down)"}[d],
+            help="The way the action should move the KPI; the verdict checks that side",
+        )
         done = st.form_submit_button(submit_label, type="primary")
     values = {k: st.session_state.get(f"{prefix}_{k}") for k in FORM_KEYS}
     return done, values
@@ -171,23 +249,41 @@ def _decisions() -> pd.DataFrame:
 
 if view == "List":
     if df.empty:
-        st.info("No improvement actions yet. Create one under **New action**, from a review, from a KPI on KPI "
-                "trends or from a forecast exception, or import an action log.", icon=":material/info:")
+        st.info(
+            "No improvement actions yet. Create one under **New action**, from a review, from a KPI on KPI "
+            "trends or from a forecast exception, or import an action log.",
+            icon=":material/info:",
+        )
     else:
         c = st.columns([1.2, 1, 1, 1, 1.2])
         f_status = c[0].multiselect("Status", actions.STATUSES, key="act_f_status", placeholder="All statuses")
         f_owner = c[1].multiselect("Owner", sorted(df["owner"].dropna().unique()), key="act_f_owner", placeholder="All")
-        f_sponsor = c[2].multiselect("Sponsor", sorted(df["sponsor"].dropna().unique()), key="act_f_sponsor",
-                                     placeholder="All")
-        f_practice = c[3].multiselect("Practice", list(PRACTICES), key="act_f_practice", format_func=PRACTICES.get,
-                                      placeholder="All")
-        f_kpi = c[4].multiselect("KPI", sorted(df["kpi_id"].dropna().unique()), key="act_f_kpi",
-                                 format_func=lambda k: kpi_name.get(k, k), placeholder="All")
+        f_sponsor = c[2].multiselect(
+            "Sponsor", sorted(df["sponsor"].dropna().unique()), key="act_f_sponsor", placeholder="All"
+        )
+        f_practice = c[3].multiselect(
+            "Practice", list(PRACTICES), key="act_f_practice", format_func=PRACTICES.get, placeholder="All"
+        )
+        f_kpi = c[4].multiselect(
+            "KPI",
+            sorted(df["kpi_id"].dropna().unique()),
+            key="act_f_kpi",
+            format_func=lambda k: kpi_name.get(k, k),
+            placeholder="All",
+        )
         c1, c2 = st.columns([3, 1])
         f_text = c1.text_input("Search title, description and ref", key="act_f_text")
         f_overdue = c2.toggle("Overdue only", key="act_f_overdue")
-        shown = views.filter_actions(df, statuses=f_status, owners=f_owner, sponsors=f_sponsor, practices=f_practice,
-                                     kpis=f_kpi, overdue_only=f_overdue, text=f_text)
+        shown = views.filter_actions(
+            df,
+            statuses=f_status,
+            owners=f_owner,
+            sponsors=f_sponsor,
+            practices=f_practice,
+            kpis=f_kpi,
+            overdue_only=f_overdue,
+            text=f_text,
+        )
         st.caption(f"{len(shown)} of {len(df)} actions · overdue rows are shaded · select a row to open it")
         _pick(_table(shown, "act_table"), shown, "act_table")
         _excel(shown, "act_excel")
@@ -208,7 +304,9 @@ elif view == "Board":
             col.caption(f"… and {len(lane) - 25} more (see List)")
 elif view == "My actions":
     mine = views.my_actions(df, user.name)
-    st.caption(f"Open, in progress and done actions that **{export.escape_md(user.name)}** owns or sponsors, overdue first.")
+    st.caption(
+        f"Open, in progress and done actions that **{export.escape_md(user.name)}** owns or sponsors, overdue first."
+    )
     if mine.empty:
         st.info("You own or sponsor no open action.", icon=":material/task_alt:")
     else:
@@ -218,16 +316,19 @@ elif view == "Charts":
         st.info("No actions yet, so nothing to chart.", icon=":material/info:")
     else:
         months = pd.date_range(end=pd.Timestamp(today).replace(day=1), periods=24, freq="MS")
-        st.plotly_chart(icharts.open_over_time_figure(views.open_over_time(df, months)), key="act_chart_open",
-                        width="stretch")
+        st.plotly_chart(
+            icharts.open_over_time_figure(views.open_over_time(df, months)), key="act_chart_open", width="stretch"
+        )
         c1, c2 = st.columns(2)
         by_fn = views.closed_on_time(df, views.kpi_function(df, cfg), as_of=today)
         by_fn["group"] = by_fn["group"].map(lambda g: catalog.FUNCTION_LABELS.get(g, g))
         by_sp = views.closed_on_time(df, df["sponsor"], as_of=today)
         c1.plotly_chart(icharts.on_time_figure(by_fn, "function (of the KPI)"), key="act_chart_fn", width="stretch")
         c2.plotly_chart(icharts.on_time_figure(by_sp, "sponsor"), key="act_chart_sp", width="stretch")
-        st.caption("Closed on time = completed on or before the due date, among actions due by today and not "
-                   "cancelled (n beside each bar).")
+        st.caption(
+            "Closed on time = completed on or before the due date, among actions due by today and not "
+            "cancelled (n beside each bar)."
+        )
 elif view == "New action":
     done, values = _fields_form("act_new", submit_label="Create action")
     if done:
@@ -272,27 +373,66 @@ def _moved(msg: str) -> None:
 
 
 st.subheader(export.escape_md(f"#{a['id']} {a['title']}"))
-st.badge(a["status"].capitalize(), color={"open": "blue", "in progress": "orange", "done": "violet",
-                                         "verified": "green", "not effective": "red", "cancelled": "gray"}[a["status"]])
+st.badge(
+    a["status"].capitalize(),
+    color={
+        "open": "blue",
+        "in progress": "orange",
+        "done": "violet",
+        "verified": "green",
+        "not effective": "red",
+        "cancelled": "gray",
+    }[a["status"]],
+)
 overdue = views.add_overdue(df[df["id"] == open_id], today).iloc[0]
 if overdue["overdue"]:
     st.error(f"Overdue by {overdue['days_overdue']} days (due {a['due_date']:%Y-%m-%d}).", icon=":material/schedule:")
-facts = pd.DataFrame({"field": ["Reference", "Type", "Source", "Source note", "Practice", "KPI", "Segment",
-                                "Expected direction", "Owner", "Executive sponsor", "Priority", "Created",
-                                "Due date", "Completed on", "Cancelled on"],
-                      "value": [a["ref"] or "", a["type"], actions.SOURCES.get(a["source"], a["source"]),
-                                a["source_note"] or "", PRACTICES.get(a["practice"], a["practice"]),
-                                kpi_name.get(a["kpi_id"], a["kpi_id"] or "—"), a["segment"] or "Total",
-                                a["expected_direction"] or "—", a["owner"], a["sponsor"] or "—", a["priority"],
-                                f"{a['created_at']:%Y-%m-%d} by {a['created_by']}", str(a["due_date"]),
-                                str(a["completed_on"] or "—"), str(a["cancelled_on"] or "—")]})
+facts = pd.DataFrame(
+    {
+        "field": [
+            "Reference",
+            "Type",
+            "Source",
+            "Source note",
+            "Practice",
+            "KPI",
+            "Segment",
+            "Expected direction",
+            "Owner",
+            "Executive sponsor",
+            "Priority",
+            "Created",
+            "Due date",
+            "Completed on",
+            "Cancelled on",
+        ],
+        "value": [
+            a["ref"] or "",
+            a["type"],
+            actions.SOURCES.get(a["source"], a["source"]),
+            a["source_note"] or "",
+            PRACTICES.get(a["practice"], a["practice"]),
+            kpi_name.get(a["kpi_id"], a["kpi_id"] or "—"),
+            a["segment"] or "Total",
+            a["expected_direction"] or "—",
+            a["owner"],
+            a["sponsor"] or "—",
+            a["priority"],
+            f"{a['created_at']:%Y-%m-%d} by {a['created_by']}",
+            str(a["due_date"]),
+            str(a["completed_on"] or "—"),
+            str(a["cancelled_on"] or "—"),
+        ],
+    }
+)
 c1, c2 = st.columns([1, 1.4])
 c1.dataframe(facts, hide_index=True, width="stretch", key="act_facts", height=35 * (len(facts) + 1) + 3)
 with c2:
     st.markdown("**Description**")
     st.markdown(export.escape_md(a["description"]) or "—")
-    if a["review_id"] and st.button(f"Open review #{a['review_id']}", key="act_to_review",
-                                    icon=":material/rate_review:"):
+    if a["review_id"] and st.button(
+        f"Open review #{a['review_id']}", key="act_to_review", icon=":material/rate_review:"
+    ):
         st.session_state[prefill.OPEN_REVIEW] = a["review_id"]
         _ui.go(prefill.PAGE_REVIEWS)
 
@@ -305,15 +445,27 @@ if moves and a["status"] != "done":
     if "done" in moves:
         when = cols[-1].date_input("Completion date", value=today, max_value=today, key="act_done_date")
     for col, to in zip(cols, moves):
-        if col.button(to.capitalize(), key=f"act_move_{to.replace(' ', '_')}",
-                      type="primary" if to in ("in progress", "done") else "secondary"):
+        if col.button(
+            to.capitalize(),
+            key=f"act_move_{to.replace(' ', '_')}",
+            type="primary" if to in ("in progress", "done") else "secondary",
+        ):
             try:
-                msg = actions.move_action(engine=eng, action_id=a["id"], to=to, user=user, config=cfg,
-                                          completed_on=when if to == "done" else None, expected_status=a["status"],
-                                          expected_version=opened_version)
+                msg = actions.move_action(
+                    engine=eng,
+                    action_id=a["id"],
+                    to=to,
+                    user=user,
+                    config=cfg,
+                    completed_on=when if to == "done" else None,
+                    expected_status=a["status"],
+                    expected_version=opened_version,
+                )
             except EditConflict as e:
-                st.error(f"Not moved: {safety.md(str(e))}. The page now shows their change; check it and try again.",
-                         icon=":material/sync_problem:")
+                st.error(
+                    f"Not moved: {safety.md(str(e))}. The page now shows their change; check it and try again.",
+                    icon=":material/sync_problem:",
+                )
             except actions.ActionRefused as e:
                 st.error(safety.md(str(e)))
             else:
@@ -324,34 +476,57 @@ st.markdown("#### Did it work?")
 if not a["kpi_id"]:
     st.caption("Not linked to a KPI, so there is no verdict from data; a manager judges it when it is done.")
 elif a["completed_on"] is None:
-    st.caption(f"The verdict on {kpi_name.get(a['kpi_id'], a['kpi_id'])} appears once the action is done "
-               "(it compares the KPI's points before and after the completion date).")
+    st.caption(
+        f"The verdict on {kpi_name.get(a['kpi_id'], a['kpi_id'])} appears once the action is done "
+        "(it compares the KPI's points before and after the completion date)."
+    )
 else:
     frozen = a["verdict_figures"] is not None
-    v = (effect.Verdict.from_figures(a["verdict_figures"]) if frozen else
-         effect.current_verdict(eng, cfg, kpi_id=a["kpi_id"], segment=a["segment"], direction=a["expected_direction"],
-                                completed_on=a["completed_on"]))
+    v = (
+        effect.Verdict.from_figures(a["verdict_figures"])
+        if frozen
+        else effect.current_verdict(
+            eng,
+            cfg,
+            kpi_id=a["kpi_id"],
+            segment=a["segment"],
+            direction=a["expected_direction"],
+            completed_on=a["completed_on"],
+        )
+    )
     if v is None:
         st.warning("Set the expected direction (higher or lower) to get a verdict.")
     else:
         colour = {"improved": "green", "worse": "red", "no clear change": "gray", "too little data": "gray"}[v.verdict]
         st.badge(f"Verdict: {v.verdict}", color=colour, icon=":material/analytics:")
-        st.markdown(v.explanation.replace("$", "\\$"))   # our own words and figures, no user text
+        st.markdown(v.explanation.replace("$", "\\$"))  # our own words and figures, no user text
         if frozen:
-            st.caption(f"Frozen when {export.escape_md(a['verified_by'])} marked the action "
-                       f"'{a['status']}' on {a['verified_at']:%Y-%m-%d %H:%M} UTC; later data does not change it.")
+            st.caption(
+                f"Frozen when {export.escape_md(a['verified_by'])} marked the action "
+                f"'{a['status']}' on {a['verified_at']:%Y-%m-%d %H:%M} UTC; later data does not change it."
+            )
         else:
             st.caption("On today's data; it is frozen when a manager marks the action verified or not effective.")
         kpi = cfg.kpi_by_id.get(a["kpi_id"])
         series = effect.kpi_series(eng, cfg, a["kpi_id"], a["segment"])
         if kpi is not None and len(series):
             title = f"{kpi.name}{' — ' + a['segment'] if a['segment'] else ''}: before and after action #{a['id']}"
-            st.plotly_chart(icharts.effect_figure(series, a["completed_on"], v, kpi, title=title,
-                                                  currency=cfg.app.currency), key="act_effect_chart", width="stretch")
+            st.plotly_chart(
+                icharts.effect_figure(series, a["completed_on"], v, kpi, title=title, currency=cfg.app.currency),
+                key="act_effect_chart",
+                width="stretch",
+            )
         mm = st.columns(5)
         mm[0].metric("Points before / after", f"{v.n_before} / {v.n_after}")
-        shift = "–" if v.median_shift is None else (catalog.format_change(kpi, v.median_shift, cfg.app.currency)
-                                                    if kpi is not None else f"{v.median_shift:+.4g}")
+        shift = (
+            "–"
+            if v.median_shift is None
+            else (
+                catalog.format_change(kpi, v.median_shift, cfg.app.currency)
+                if kpi is not None
+                else f"{v.median_shift:+.4g}"
+            )
+        )
         mm[1].metric("Median shift", shift, help="Median of the after points minus median of the before points")
         mm[2].metric("p (improving side)", "–" if v.p_good is None else f"{v.p_good:.3g}")
         mm[3].metric("p (worsening side)", "–" if v.p_bad is None else f"{v.p_bad:.3g}")
@@ -362,11 +537,20 @@ if a["status"] == "done" and moves:
     for col, to, kind in ((c1, "verified", "primary"), (c2, "not effective", "secondary")):
         if col.button(f"Mark {to}", key=f"act_move_{to.replace(' ', '_')}", type=kind):
             try:
-                msg = actions.move_action(engine=eng, action_id=a["id"], to=to, user=user, config=cfg,
-                                          expected_status="done", expected_version=opened_version)
+                msg = actions.move_action(
+                    engine=eng,
+                    action_id=a["id"],
+                    to=to,
+                    user=user,
+                    config=cfg,
+                    expected_status="done",
+                    expected_version=opened_version,
+                )
             except EditConflict as e:
-                st.error(f"Not marked: {safety.md(str(e))}. The page now shows their change; check it and try again.",
-                         icon=":material/sync_problem:")
+                st.error(
+                    f"Not marked: {safety.md(str(e))}. The page now shows their change; check it and try again.",
+                    icon=":material/sync_problem:",
+                )
             except actions.ActionRefused as e:
                 st.error(safety.md(str(e)))
             else:
@@ -377,24 +561,32 @@ if can_manage and a["status"] not in actions.DECIDED_STATES and a["status"] != "
         if st.session_state.get("act_edit_for") != a["id"]:
             _seed_form("act_edit", a)
             st.session_state["act_edit_for"] = a["id"]
-            st.session_state["act_edit_version"] = a["version"]   # what the form was opened at
+            st.session_state["act_edit_version"] = a["version"]  # what the form was opened at
             st.session_state.pop("act_edit_conflict", None)
         saved, values = _fields_form("act_edit", submit_label="Save changes")
         if saved:
             try:
-                changed = actions.update_action(engine=eng, action_id=a["id"], fields=values, user=user, config=cfg,
-                                                expected_version=st.session_state.get("act_edit_version"))
-            except EditConflict as e:   # the typed values stay in the form's widgets
+                changed = actions.update_action(
+                    engine=eng,
+                    action_id=a["id"],
+                    fields=values,
+                    user=user,
+                    config=cfg,
+                    expected_version=st.session_state.get("act_edit_version"),
+                )
+            except EditConflict as e:  # the typed values stay in the form's widgets
                 st.session_state["act_edit_conflict"] = str(e)
             except actions.ActionRefused as e:
                 st.error(f"Not saved: {safety.md(str(e))}")
             else:
-                st.session_state["act_flash"] = (f"Saved: {', '.join(changed)}." if changed else "Nothing changed.")
+                st.session_state["act_flash"] = f"Saved: {', '.join(changed)}." if changed else "Nothing changed."
                 st.session_state.pop("act_edit_for", None)
                 st.rerun()
         if st.session_state.get("act_edit_conflict"):
-            st.error(f"Not saved: {safety.md(st.session_state['act_edit_conflict'])}{CONFLICT_TAIL}",
-                     icon=":material/sync_problem:")
+            st.error(
+                f"Not saved: {safety.md(st.session_state['act_edit_conflict'])}{CONFLICT_TAIL}",
+                icon=":material/sync_problem:",
+            )
             if st.button("Reload the action (discards your changes)", key="act_edit_reload", icon=":material/refresh:"):
                 st.session_state.pop("act_edit_for", None)
                 st.rerun()
@@ -402,5 +594,9 @@ if can_manage and a["status"] not in actions.DECIDED_STATES and a["status"] != "
 with st.expander("History", expanded=False):
     log = repo.audit_log(eng, limit=500, entity="action")
     log = log[log["entity_id"] == str(a["id"])]
-    st.dataframe(log.assign(details=log["details"].astype(str))[["at", "actor", "action", "details"]],
-                 hide_index=True, width="stretch", key="act_history")
+    st.dataframe(
+        log.assign(details=log["details"].astype(str))[["at", "actor", "action", "details"]],
+        hide_index=True,
+        width="stretch",
+        key="act_history",
+    )

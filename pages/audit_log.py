@@ -18,16 +18,21 @@ st.title("Audit log")
 try:
     people, kinds = auditlog.choices(eng, user)
 except NotAllowed:
-    st.error(f"The audit log is for admins only. You are signed in as {safety.md(user.display or user.name)} "
-             f"({user.role}).", icon=":material/lock:")
+    st.error(
+        f"The audit log is for admins only. You are signed in as {safety.md(user.display or user.name)} ({user.role}).",
+        icon=":material/lock:",
+    )
     st.stop()
 
-st.caption("Every write in the app, newest first: who, when (UTC), the record, and what it held before and after. "
-           "The app only ever appends to this log.")
+st.caption(
+    "Every write in the app, newest first: who, when (UTC), the record, and what it held before and after. "
+    "The app only ever appends to this log."
+)
 c1, c2, c3, c4 = st.columns([1.3, 1.3, 1, 1])
 actors = c1.multiselect("Person", people, key="audit_actors", placeholder="Everyone")
-entities = c2.multiselect("Record type", kinds, key="audit_entities", placeholder="All records",
-                          format_func=lambda e: e.replace("_", " "))
+entities = c2.multiselect(
+    "Record type", kinds, key="audit_entities", placeholder="All records", format_func=lambda e: e.replace("_", " ")
+)
 since = c3.date_input("From", value=None, key="audit_since", format="YYYY-MM-DD")
 until = c4.date_input("To", value=None, key="audit_until", format="YYYY-MM-DD")
 filters = auditlog.Filters(tuple(actors), tuple(entities), since, until)
@@ -42,11 +47,20 @@ st.caption(result.shown_text)
 if result.total == 0:
     st.info("No audit events match these filters.", icon=":material/info:")
     st.stop()
-event = st.dataframe(result.rows, hide_index=True, width="stretch", key="audit_table", on_select="rerun",
-                     selection_mode="single-row", height=min(38 + 35 * len(result.rows), 720),
-             column_config={"What": st.column_config.TextColumn("What", width="medium"),
-                            "Before": st.column_config.TextColumn("Before", width="medium"),
-                            "After": st.column_config.TextColumn("After", width="medium")})
+event = st.dataframe(
+    result.rows,
+    hide_index=True,
+    width="stretch",
+    key="audit_table",
+    on_select="rerun",
+    selection_mode="single-row",
+    height=min(38 + 35 * len(result.rows), 720),
+    column_config={
+        "What": st.column_config.TextColumn("What", width="medium"),
+        "Before": st.column_config.TextColumn("Before", width="medium"),
+        "After": st.column_config.TextColumn("After", width="medium"),
+    },
+)
 picked = event.selection.rows if event is not None and hasattr(event, "selection") else []
 if picked:
     row = result.rows.iloc[picked[0]]
@@ -63,9 +77,14 @@ else:
 
 if st.toggle(f"Prepare an Excel file of the {min(total, auditlog.MAX_EXPORT):,} matching events", key="audit_export"):
     rows = auditlog.export_rows(eng, user, filters, config=cfg)
-    st.download_button("Download Excel", export.excel_bytes(rows, "audit log"),
-                       file_name=auditlog.file_name(filters, dt.date.today()) + ".xlsx", key="audit_xlsx",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       icon=":material/download:", type="primary")
+    st.download_button(
+        "Download Excel",
+        export.excel_bytes(rows, "audit log"),
+        file_name=auditlog.file_name(filters, dt.date.today()) + ".xlsx",
+        key="audit_xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        icon=":material/download:",
+        type="primary",
+    )
     if total > auditlog.MAX_EXPORT:
         st.caption(f"The file holds the newest {auditlog.MAX_EXPORT:,}; narrow the filters for older events.")

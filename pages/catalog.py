@@ -10,15 +10,23 @@ from pages import _ui
 
 cfg = _ui.config()
 st.title("KPI catalog")
-st.caption("Definitions come from `config.toml`; edit the file and reload to change them "
-           "(`python -m kpis check-config` validates it). Target changes are recorded in the audit log.")
+st.caption(
+    "Definitions come from `config.toml`; edit the file and reload to change them "
+    "(`python -m kpis check-config` validates it). Target changes are recorded in the audit log."
+)
 
 c1, c2, c3 = st.columns([2, 1, 1])
 search = c1.text_input("Search", key="cat_search", placeholder="Name, description, owner or id")
-functions = c2.multiselect("Function", list(catalog.FUNCTION_LABELS), format_func=catalog.FUNCTION_LABELS.get,
-                           key="cat_functions", placeholder="All")
-practices = c3.multiselect("Practice", list(PRACTICES), format_func=PRACTICES.get, key="cat_practices",
-                           placeholder="All")
+functions = c2.multiselect(
+    "Function",
+    list(catalog.FUNCTION_LABELS),
+    format_func=catalog.FUNCTION_LABELS.get,
+    key="cat_functions",
+    placeholder="All",
+)
+practices = c3.multiselect(
+    "Practice", list(PRACTICES), format_func=PRACTICES.get, key="cat_practices", placeholder="All"
+)
 kpis = overview.filter_catalog(cfg, functions=functions, practices=practices, search=search)
 rows = overview.catalog_table(kpis, cfg.app.currency)
 st.caption(f"{len(rows)} of {len(cfg.kpis)} KPIs")
@@ -27,6 +35,10 @@ if len(rows):
 else:
     st.info("No KPI matches the search.")
 with st.expander("Integration practices"):
-    st.dataframe(pd.DataFrame({"Practice": list(PRACTICES.values()),
-                               "KPIs": [sum(p in k.practices for k in cfg.kpis) for p in PRACTICES]}),
-                 hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            {"Practice": list(PRACTICES.values()), "KPIs": [sum(p in k.practices for k in cfg.kpis) for p in PRACTICES]}
+        ),
+        hide_index=True,
+        width="stretch",
+    )

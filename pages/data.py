@@ -18,50 +18,68 @@ eng = _ui.engine()
 user = _ui.user()
 st.title("Data")
 
-KINDS = {"actuals": "KPI actuals", "demand": "Demand actuals (forecast accuracy)",
-         "forecasts": "Forecast snapshots (forecast accuracy)", "assessments": "Maturity assessments (survey export)",
-         "meetings": "S&OP meetings (attendance)", "decisions": "S&OP decisions", "actions": "Improvement action log"}
-TABLE_ONLY = ("actuals", "assessments", "meetings", "decisions", "actions")   # CSV or Excel only (no Parquet)
+KINDS = {
+    "actuals": "KPI actuals",
+    "demand": "Demand actuals (forecast accuracy)",
+    "forecasts": "Forecast snapshots (forecast accuracy)",
+    "assessments": "Maturity assessments (survey export)",
+    "meetings": "S&OP meetings (attendance)",
+    "decisions": "S&OP decisions",
+    "actions": "Improvement action log",
+}
+TABLE_ONLY = ("actuals", "assessments", "meetings", "decisions", "actions")  # CSV or Excel only (no Parquet)
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 up, samples = st.columns([3, 2])
 with up:
     st.subheader("Import a file")
     if not user.can("import"):
-        st.info(f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). "
-                "Importing needs the editor or admin role.")
+        st.info(
+            f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). "
+            "Importing needs the editor or admin role."
+        )
     else:
         kind = st.radio("What is in the file?", list(KINDS), format_func=KINDS.get, key="data_kind", horizontal=True)
-        st.caption({
-            "actuals": "Long layout `kpi,period,value[,segment,note]` or wide layout `kpi[,segment],<period>,<period>,…`. "
-                       "Periods as ISO dates, `YYYY-MM`, `YYYY-Qn` or `YYYY-Www`; percentages as fractions (0.87).",
-            "demand": "`item,period,actual` plus attribute columns (family, region, channel, …).",
-            "forecasts": "`item,period,lag,stage,forecast` (or `snapshot` instead of `lag`).",
-            "assessments": "`respondent,team,period` (quarter `YYYY-Qn`), one column per practice id (`collaboration` … "
-                           "`evaluation`) with 1–5 or empty for \"don't know\", optional `function`, `comment` and "
-                           "`comment_<practice>`. A respondent's quarter already stored is replaced.",
-            "meetings": "One row per meeting and person: `meeting,type,date,chair,person,invited,attended[,notes]`; "
-                        "`meeting` = your own meeting id (re-importing it updates the meeting); invited/attended "
-                        "yes/no, true/false or 1/0.",
-            "decisions": "`ref,text,raised_on,decided_on,owner,meeting,kpi`; empty `decided_on` = pending; `meeting` = "
-                         "a meeting id already imported; `kpi` = a catalog id. Re-importing a ref updates it.",
-            "actions": "`ref,title,owner,practice,due_date` plus optional `kpi,segment,expected_direction,sponsor,type,"
-                       "priority,status,completed_on,description`; dates as YYYY-MM-DD; re-importing a ref updates it.",
-        }[kind])
+        st.caption(
+            {
+                "actuals": "Long layout `kpi,period,value[,segment,note]` or wide layout `kpi[,segment],<period>,<period>,…`. "
+                "Periods as ISO dates, `YYYY-MM`, `YYYY-Qn` or `YYYY-Www`; percentages as fractions (0.87).",
+                "demand": "`item,period,actual` plus attribute columns (family, region, channel, …).",
+                "forecasts": "`item,period,lag,stage,forecast` (or `snapshot` instead of `lag`).",
+                "assessments": "`respondent,team,period` (quarter `YYYY-Qn`), one column per practice id (`collaboration` … "
+                '`evaluation`) with 1–5 or empty for "don\'t know", optional `function`, `comment` and '
+                "`comment_<practice>`. A respondent's quarter already stored is replaced.",
+                "meetings": "One row per meeting and person: `meeting,type,date,chair,person,invited,attended[,notes]`; "
+                "`meeting` = your own meeting id (re-importing it updates the meeting); invited/attended "
+                "yes/no, true/false or 1/0.",
+                "decisions": "`ref,text,raised_on,decided_on,owner,meeting,kpi`; empty `decided_on` = pending; `meeting` = "
+                "a meeting id already imported; `kpi` = a catalog id. Re-importing a ref updates it.",
+                "actions": "`ref,title,owner,practice,due_date` plus optional `kpi,segment,expected_direction,sponsor,type,"
+                "priority,status,completed_on,description`; dates as YYYY-MM-DD; re-importing a ref updates it.",
+            }[kind]
+        )
         types = ["csv", "xlsx"] + (["parquet"] if kind not in TABLE_ONLY else [])
-        file = st.file_uploader("CSV, Excel" + (" or Parquet" if kind not in TABLE_ONLY else "") +
-                                f" (up to {cfg.app.max_upload_mb:g} MB)", type=types, key="data_file")
+        file = st.file_uploader(
+            "CSV, Excel" + (" or Parquet" if kind not in TABLE_ONLY else "") + f" (up to {cfg.app.max_upload_mb:g} MB)",
+            type=types,
+            key="data_file",
+        )
         sheet = None
         if file is not None and file.name.lower().endswith((".xlsx", ".xlsm")):
             try:
                 sheets = excel_sheets(file.getvalue())
-            except Exception:  # noqa: BLE001 - an unreadable workbook is reported by the import itself
+            except Exception:
                 sheets = []
             if len(sheets) > 1:
                 names = [n for n, _ in sheets]
                 first_with_data = next((n for n, has in sheets if has), names[0])
-                sheet = st.selectbox("Sheet to read", names, index=names.index(first_with_data), key="data_sheet",
-                                     format_func=lambda n: n + ("" if dict(sheets)[n] else " (no data)"))
+                sheet = st.selectbox(
+                    "Sheet to read",
+                    names,
+                    index=names.index(first_with_data),
+                    key="data_sheet",
+                    format_func=lambda n: n + ("" if dict(sheets)[n] else " (no data)"),
+                )
             elif sheets:
                 st.caption(f"Reading sheet '{safety.md(sheets[0][0])}'.")
         if file is not None and st.button("Import", type="primary", key="data_import", icon=":material/upload:"):
@@ -76,7 +94,9 @@ with up:
                 elif kind in ("meetings", "decisions"):
                     from kpis.sponsorship import load as sponsorship_load
 
-                    importer = sponsorship_load.import_meetings if kind == "meetings" else sponsorship_load.import_decisions
+                    importer = (
+                        sponsorship_load.import_meetings if kind == "meetings" else sponsorship_load.import_decisions
+                    )
                     result = importer(eng, file.getvalue(), file.name, config=cfg, user=user)
                 elif kind == "actions":
                     from kpis.improvement.load import import_actions
@@ -86,27 +106,42 @@ with up:
                     from kpis import forecast
 
                     bar = st.progress(0.0, text="Reading the file…")
-                    result = forecast.import_file(eng, file.getvalue(), kind=kind, config=cfg, user=user,
-                                                  filename=file.name, sheet=sheet,
-                                                  progress=lambda f, t: bar.progress(min(f, 1.0), text=t))
+                    result = forecast.import_file(
+                        eng,
+                        file.getvalue(),
+                        kind=kind,
+                        config=cfg,
+                        user=user,
+                        filename=file.name,
+                        sheet=sheet,
+                        progress=lambda f, t: bar.progress(min(f, 1.0), text=t),
+                    )
             except ImportFailed as e:
-                st.error(f"**{safety.md(file.name)} was not imported** — nothing was written. "
-                         f"{e.total} problem{'s' if e.total != 1 else ''} found"
-                         f"{f' (showing the first {len(e.problems)})' if e.total > len(e.problems) else ''}:")
+                st.error(
+                    f"**{safety.md(file.name)} was not imported** — nothing was written. "
+                    f"{e.total} problem{'s' if e.total != 1 else ''} found"
+                    f"{f' (showing the first {len(e.problems)})' if e.total > len(e.problems) else ''}:"
+                )
                 st.dataframe(overview.problems_table(e.problems), hide_index=True, width="stretch", key="data_problems")
             except NotAllowed as e:
                 st.error(safety.md(str(e)))
             else:
                 (st.success if result.changed else st.info)(safety.md(result.summary()))
             finally:
-                if bar is not None:   # the progress bar goes away whether the import worked or not
+                if bar is not None:  # the progress bar goes away whether the import worked or not
                     bar.empty()
 with samples:
     st.subheader("Sample files")
     st.caption("Every import format, ready to copy.")
     for f in sorted(SAMPLES.glob("*.*")):
-        st.download_button(f.name, f.read_bytes(), file_name=f.name, key=f"sample_{f.name}",
-                           icon=":material/download:", type="tertiary")
+        st.download_button(
+            f.name,
+            f.read_bytes(),
+            file_name=f.name,
+            key=f"sample_{f.name}",
+            icon=":material/download:",
+            type="tertiary",
+        )
 
 st.subheader("Past imports")
 history = repo.import_history(eng)
@@ -122,11 +157,21 @@ try:
     computed = forecast.computed_kpi_values(eng, cfg)
 except (ImportError, AttributeError):
     computed = None
-st.dataframe(overview.data_freshness(repo.current_through(eng), cfg, computed), hide_index=True, width="stretch",
-             key="data_freshness")
+st.dataframe(
+    overview.data_freshness(repo.current_through(eng), cfg, computed),
+    hide_index=True,
+    width="stretch",
+    key="data_freshness",
+)
 cube = _ui.forecast_cube()
-st.caption("Forecast data: " + (forecast_views.data_summary(cube) if cube is not None else
-                                "none yet — import demand actuals, then forecast snapshots."))
+st.caption(
+    "Forecast data: "
+    + (
+        forecast_views.data_summary(cube)
+        if cube is not None
+        else "none yet — import demand actuals, then forecast snapshots."
+    )
+)
 
 with st.expander("Values changed by an import"):
     log = repo.audit_log(eng, limit=5000, entities=("import_batch", "kpi_value"))
@@ -134,8 +179,9 @@ with st.expander("Values changed by an import"):
     if not batches:
         st.caption("No imports yet.")
     else:
-        b = st.selectbox("Values changed by import", batches, key="data_audit_batch",
-                         format_func=lambda i: f"Import #{i}")
+        b = st.selectbox(
+            "Values changed by import", batches, key="data_audit_batch", format_func=lambda i: f"Import #{i}"
+        )
         changes = audit_text.import_changes(log, b, cfg)
         if changes.empty:
             st.caption(f"Import #{b} only added new values; no stored value changed.")
@@ -143,5 +189,6 @@ with st.expander("Values changed by an import"):
             st.dataframe(changes, hide_index=True, width="stretch", key="data_audit_changes")
             _ui.csv_button(changes, f"import_{b}_changed_values", "data_audit_changes_csv")
 if user.can("admin"):
-    st.page_link(_ui.PAGE_AUDIT, label="Audit log: every write, who and when, before and after",
-                 icon=":material/history:")
+    st.page_link(
+        _ui.PAGE_AUDIT, label="Audit log: every write, who and when, before and after", icon=":material/history:"
+    )

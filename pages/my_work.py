@@ -21,18 +21,24 @@ m[0].metric("Open actions", c["open_actions"], border=True, help="Actions you ow
 m[1].metric("Overdue", c["overdue_actions"], border=True, help="Of those, due before today")
 m[2].metric("Draft reviews", c["draft_reviews"], border=True, help="Reviews you started and have not submitted")
 may_answer = user.can("submit")
-m[3].metric("Assessment", "Due" if work.assessment else ("Done" if may_answer else "–"), border=True,
-            help="This quarter's maturity assessment: due (not answered yet) or done"
-                 + ("" if may_answer else " (answering needs the contributor role)"))
+m[3].metric(
+    "Assessment",
+    "Due" if work.assessment else ("Done" if may_answer else "–"),
+    border=True,
+    help="This quarter's maturity assessment: due (not answered yet) or done"
+    + ("" if may_answer else " (answering needs the contributor role)"),
+)
 m[4].metric("Decisions", c["pending_decisions"], border=True, help="Pending decisions you own")
 m[5].metric("Red KPIs", c["red_kpis"], border=True, help="KPIs you own whose latest value is off target")
 st.caption(f"For {safety.md(who)}. Items are yours when their owner is {mywork.MATCHED_BY}.")
 
 if not work.known:
-    st.warning(f"No action, decision, KPI, review or assessment names you ({safety.md(', '.join(work.names))}). "
-               "If you own items under another spelling, ask for the owner names in the data (or the KPI owners in "
-               "config.toml) to be written as one of these.",
-               icon=":material/person_search:")
+    st.warning(
+        f"No action, decision, KPI, review or assessment names you ({safety.md(', '.join(work.names))}). "
+        "If you own items under another spelling, ask for the owner names in the data (or the KPI owners in "
+        "config.toml) to be written as one of these.",
+        icon=":material/person_search:",
+    )
 if work.empty:
     st.success("Nothing waiting for you.", icon=":material/task_alt:")
     st.stop()
@@ -69,7 +75,7 @@ if work.assessment is not None:
     st.subheader(f"Maturity assessment {a.quarter}")
     with st.container(border=True):
         left, right = st.columns([5, 1], vertical_alignment="center")
-        team = (f" {a.team_answered} of your team ({safety.md(a.team)}) answered so far." if a.team else "")
+        team = f" {a.team_answered} of your team ({safety.md(a.team)}) answered so far." if a.team else ""
         left.markdown(f"You have not answered {a.quarter} yet.{team}")
         right.page_link(_ui.PAGE_ASSESS, label="Answer", icon=":material/checklist:")
 
@@ -79,8 +85,10 @@ if len(work.decisions):
         with st.container(border=True):
             left, right = st.columns([5, 1], vertical_alignment="center")
             ref = f"{d['ref']} · " if d["ref"] else ""
-            left.markdown(f"**{safety.md(d['text'])}**  \n{safety.md(ref)}#{d['id']} · raised "
-                          f"{d['raised_on']:%Y-%m-%d} · pending {d['age_days']} d")
+            left.markdown(
+                f"**{safety.md(d['text'])}**  \n{safety.md(ref)}#{d['id']} · raised "
+                f"{d['raised_on']:%Y-%m-%d} · pending {d['age_days']} d"
+            )
             if right.button("Open", key=f"mw_decision_{d['id']}", icon=":material/gavel:"):
                 st.session_state["reg_decision"] = int(d["id"])
                 _open(_ui.REGISTER_OWNER, d["owner"], _ui.PAGE_MEETINGS)
@@ -90,7 +98,9 @@ if len(work.red_kpis):
     for _, k in work.red_kpis.iterrows():
         with st.container(border=True):
             left, right = st.columns([5, 1], vertical_alignment="center")
-            left.markdown(f"**{safety.md(k['name'])}** · {safety.md(k['value'])} in {safety.md(k['period_label'])}, "
-                          f"target {safety.md(k['target'])}")
+            left.markdown(
+                f"**{safety.md(k['name'])}** · {safety.md(k['value'])} in {safety.md(k['period_label'])}, "
+                f"target {safety.md(k['target'])}"
+            )
             if right.button("Trend", key=f"mw_kpi_{k['kpi_id']}", icon=":material/show_chart:"):
                 _ui.open_trend(k["kpi_id"])

@@ -17,14 +17,25 @@ if not months:
 
 owners = sorted({k.owner for k in cfg.kpis})
 c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1, 0.8])
-functions = c1.multiselect("Function", list(catalog.FUNCTION_LABELS), format_func=catalog.FUNCTION_LABELS.get,
-                           key="ov_functions", placeholder="All functions")
-practices = c2.multiselect("Practice", list(PRACTICES), format_func=PRACTICES.get, key="ov_practices",
-                           placeholder="All practices")
+functions = c1.multiselect(
+    "Function",
+    list(catalog.FUNCTION_LABELS),
+    format_func=catalog.FUNCTION_LABELS.get,
+    key="ov_functions",
+    placeholder="All functions",
+)
+practices = c2.multiselect(
+    "Practice", list(PRACTICES), format_func=PRACTICES.get, key="ov_practices", placeholder="All practices"
+)
 owner = c3.multiselect("Owner", owners, key="ov_owners", placeholder="All owners")
 order = c4.selectbox("Order", ["Worst status first", "Catalog order"], key="ov_order")
-as_of = c5.selectbox("As of", months, key="ov_as_of", format_func=lambda m: f"{m:%b %Y}",
-                     help="See every KPI as it stood at the end of a month")
+as_of = c5.selectbox(
+    "As of",
+    months,
+    key="ov_as_of",
+    format_func=lambda m: f"{m:%b %Y}",
+    help="See every KPI as it stood at the end of a month",
+)
 
 kpis = overview.filter_catalog(cfg, functions=functions, practices=practices, owners=owner)
 if not kpis:
@@ -36,27 +47,36 @@ newest = tiles["period"].max()
 
 m = st.columns(4)
 for col, s in zip(m, catalog.STATUSES):
-    col.metric(f"{catalog.STATUS_LABELS[s]}", counts[s], border=True,
-               help=f"KPIs whose latest value is {catalog.STATUS_LABELS[s].lower()} "
-                    "(rules: docs/methodology.md, KPI status against targets)")
+    col.metric(
+        f"{catalog.STATUS_LABELS[s]}",
+        counts[s],
+        border=True,
+        help=f"KPIs whose latest value is {catalog.STATUS_LABELS[s].lower()} "
+        "(rules: docs/methodology.md, KPI status against targets)",
+    )
 latest = f"latest data {newest:%B %Y}" if pd.notna(newest) else "no data yet for these KPIs"
-st.caption(f"{len(tiles)} KPIs · {latest} · status of each KPI's latest period against its target "
-           "(green on target, amber inside the tolerance, red beyond).")
+st.caption(
+    f"{len(tiles)} KPIs · {latest} · status of each KPI's latest period against its target "
+    "(green on target, amber inside the tolerance, red beyond)."
+)
 
 # Improvement loop: done actions waiting for a manager's verdict.
 from kpis.improvement import actions as improvement_actions
 
 awaiting = improvement_actions.awaiting_verification(_ui.engine())
 if awaiting:
-    st.page_link("pages/actions.py", icon=":material/fact_check:",
-                 label=f"{awaiting} done improvement action{'s' if awaiting != 1 else ''} await verification")
+    st.page_link(
+        "pages/actions.py",
+        icon=":material/fact_check:",
+        label=f"{awaiting} done improvement action{'s' if awaiting != 1 else ''} await verification",
+    )
 
 tiles = overview.order_tiles(tiles, "worst" if order == "Worst status first" else "catalog")
 
 per_row = 4
 for start in range(0, len(tiles), per_row):
     cols = st.columns(per_row)
-    for col, (_, t) in zip(cols, tiles.iloc[start:start + per_row].iterrows()):
+    for col, (_, t) in zip(cols, tiles.iloc[start : start + per_row].iterrows()):
         kpi = cfg.kpi_by_id[t["kpi_id"]]
         scale = catalog.display_scale(kpi)
         with col.container(border=True, height=400):
@@ -64,15 +84,20 @@ for start in range(0, len(tiles), per_row):
             delta_colour = {"higher": "normal", "lower": "inverse", "band": "off"}[kpi.direction]
             change = catalog.format_change(kpi, t["change"], cfg.app.currency) or None
             st.metric(
-                kpi.name, catalog.format_value(kpi, t["value"], cfg.app.currency),
-                delta=change, delta_color=delta_colour,
+                kpi.name,
+                catalog.format_value(kpi, t["value"], cfg.app.currency),
+                delta=change,
+                delta_color=delta_colour,
                 delta_arrow="off" if change is None or not change.startswith(("+", "-")) else "auto",
-                chart_data=[v * scale for v in t["spark"]] or None, chart_type="line",
+                chart_data=[v * scale for v in t["spark"]] or None,
+                chart_type="line",
                 help=f"{kpi.description} Change vs the previous period; line = last {overview.SPARK_POINTS} periods.",
             )
             stale = " · :orange[not updated recently]" if t["stale"] else ""
-            st.caption(f"Target {catalog.target_text(kpi, t['target'], cfg.app.currency)} · {t['period_label'] or 'no data'}"
-                       f" · {kpi.owner}{stale}")
+            st.caption(
+                f"Target {catalog.target_text(kpi, t['target'], cfg.app.currency)} · {t['period_label'] or 'no data'}"
+                f" · {kpi.owner}{stale}"
+            )
             st.caption(overview.comparison_text(kpi, t, cfg.app.currency))
             if st.button("Trend", key=f"open_{kpi.id}", icon=":material/show_chart:", type="tertiary"):
                 _ui.open_trend(kpi.id)

@@ -44,7 +44,7 @@ def main(url: str, schema: str, worker: int, writes: int, shared_action: int) ->
         retries["n"] += ok
         return ok
 
-    retry.is_retryable = counting     # retrying() looks it up at call time: count what the database asked for
+    retry.is_retryable = counting  # retrying() looks it up at call time: count what the database asked for
 
     kw = {"connect_args": {"options": f"-csearch_path={schema}"}} if schema else {}
     engine = make_engine(url, **kw)
@@ -54,32 +54,66 @@ def main(url: str, schema: str, worker: int, writes: int, shared_action: int) ->
     done = {"writes": 0, "actions": 0, "moves": 0, "reviews": 0, "review_saves": 0, "imports": 0, "inserted": 0}
 
     def act(n: int) -> None:
-        aid = actions.create_action(engine=engine, config=cfg, user=user, fields={
-            "title": f"w{worker} action {n}", "type": "corrective", "practice": "process", "owner": user.name,
-            "due_date": today, "kpi_id": "otif", "expected_direction": "higher"})
+        aid = actions.create_action(
+            engine=engine,
+            config=cfg,
+            user=user,
+            fields={
+                "title": f"w{worker} action {n}",
+                "type": "corrective",
+                "practice": "process",
+                "owner": user.name,
+                "due_date": today,
+                "kpi_id": "otif",
+                "expected_direction": "higher",
+            },
+        )
         actions.move_action(engine=engine, action_id=aid, to="in progress", user=user, config=cfg, expected_version=1)
-        actions.move_action(engine=engine, action_id=aid, to="done", user=user, config=cfg, completed_on=today,
-                            expected_version=2)
+        actions.move_action(
+            engine=engine, action_id=aid, to="done", user=user, config=cfg, completed_on=today, expected_version=2
+        )
         done["actions"] += 1
         done["moves"] += 2
         done["writes"] += 3
 
     def review_draft(n: int) -> int:
-        fields = {"initiative": f"w{worker} review {n}", "practices": ["process"], "team": "S&OP",
-                  "facilitator": user.name, "rating": 3, "lessons": "draft"}
+        fields = {
+            "initiative": f"w{worker} review {n}",
+            "practices": ["process"],
+            "team": "S&OP",
+            "facilitator": user.name,
+            "rating": 3,
+            "lessons": "draft",
+        }
         rid = reviews.save_review(engine=engine, fields=fields, kpis=[], user=user, config=cfg, submit=False)
-        reviews.save_review(engine=engine, fields={**fields, "lessons": "edited"}, kpis=[], user=user, config=cfg,
-                            submit=False, review_id=rid, expected_version=1)
+        reviews.save_review(
+            engine=engine,
+            fields={**fields, "lessons": "edited"},
+            kpis=[],
+            user=user,
+            config=cfg,
+            submit=False,
+            review_id=rid,
+            expected_version=1,
+        )
         done["reviews"] += 1
         done["review_saves"] += 2
         done["writes"] += 2
         return rid
 
     def review_submit(rid: int, n: int) -> None:
-        fields = {"initiative": f"w{worker} review {n}", "practices": ["process"], "team": "S&OP",
-                  "facilitator": user.name, "rating": 4, "lessons": "submitted", "review_date": today}
-        reviews.save_review(engine=engine, fields=fields, kpis=[], user=user, config=cfg, submit=True, review_id=rid,
-                            expected_version=2)
+        fields = {
+            "initiative": f"w{worker} review {n}",
+            "practices": ["process"],
+            "team": "S&OP",
+            "facilitator": user.name,
+            "rating": 4,
+            "lessons": "submitted",
+            "review_date": today,
+        }
+        reviews.save_review(
+            engine=engine, fields=fields, kpis=[], user=user, config=cfg, submit=True, review_id=rid, expected_version=2
+        )
         done["review_saves"] += 1
         done["writes"] += 1
 
@@ -90,7 +124,7 @@ def main(url: str, schema: str, worker: int, writes: int, shared_action: int) ->
         done["inserted"] += res.inserted
         done["writes"] += 1
 
-    with engine.connect() as conn:    # connected before the start
+    with engine.connect() as conn:  # connected before the start
         conn.exec_driver_sql("SELECT 1")
     # Everyone starts writing together: the test says "go" once every worker has started.
     print("ready", flush=True)
@@ -108,14 +142,30 @@ def main(url: str, schema: str, worker: int, writes: int, shared_action: int) ->
     for k in range(CONTENDED):
         seen = actions.get_action(engine, shared_action)["version"]
         try:
-            actions.update_action(engine=engine, action_id=shared_action, fields={"description": f"w{worker}-{k}"},
-                                  user=user, config=cfg, expected_version=seen)
+            actions.update_action(
+                engine=engine,
+                action_id=shared_action,
+                fields={"description": f"w{worker}-{k}"},
+                user=user,
+                config=cfg,
+                expected_version=seen,
+            )
             won += 1
         except EditConflict:
             refused += 1
     engine.dispose()
-    print(json.dumps({**done, "won": won, "refused": refused, "retries": retries["n"],
-                      "startup_s": ready - started, "writing_s": time.perf_counter() - ready}))
+    print(
+        json.dumps(
+            {
+                **done,
+                "won": won,
+                "refused": refused,
+                "retries": retries["n"],
+                "startup_s": ready - started,
+                "writing_s": time.perf_counter() - ready,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -118,8 +118,9 @@ def hostile_db(tmp_path_factory, demo_db):
     (tests/hostile_data.py), built once per test session (worker)."""
     import shutil
 
-    from kpis import demo
     from hostile_data import add_hostile
+
+    from kpis import demo
 
     path = tmp_path_factory.mktemp("hostile") / "hostile.db"
     shutil.copy(demo_db.removeprefix("sqlite:///"), path)

@@ -16,8 +16,13 @@ from kpis.store.models import AuditEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "c",
-        "client_secret": "s", "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "client_id": "c",
+    "client_secret": "s",
+    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+}
 
 
 def with_roles(config, **kw):
@@ -33,12 +38,17 @@ def test_identity_from_claims_normalises_email_and_groups():
 
 
 def test_email_wins_then_highest_of_domain_and_groups_then_unknown(config):
-    cfg = with_roles(config, emails={"Boss@Example.com": "viewer"}, domains={"example.com": "contributor"},
-                     groups={"sop-editors": "editor", "admins": "admin"}, unknown="viewer")
+    cfg = with_roles(
+        config,
+        emails={"Boss@Example.com": "viewer"},
+        domains={"example.com": "contributor"},
+        groups={"sop-editors": "editor", "admins": "admin"},
+        unknown="viewer",
+    )
     role = lambda email, groups=(): signin.role_for(cfg, signin.Identity("n", email, tuple(groups)))  # noqa: E731
-    assert role("boss@example.com", ["admins"]) == "viewer"          # an explicit e-mail can also demote
+    assert role("boss@example.com", ["admins"]) == "viewer"  # an explicit e-mail can also demote
     assert role("ann@example.com") == "contributor"
-    assert role("ann@example.com", ["sop-editors"]) == "editor"      # the highest of domain and groups
+    assert role("ann@example.com", ["sop-editors"]) == "editor"  # the highest of domain and groups
     assert role("ann@other.org", ["admins", "sop-editors"]) == "admin"
     assert role("ann@other.org") == "viewer"
     assert role(None) == "viewer"
@@ -49,12 +59,24 @@ def test_email_wins_then_highest_of_domain_and_groups_then_unknown(config):
     assert (u.name, u.display, u.role, u.local) == ("ann@example.com", "Ann", "contributor", False)
 
 
-@pytest.mark.parametrize("address, ok", [("127.0.0.1", True), ("127.8.9.1", True), ("::1", True), ("[::1]", True),
-                                         ("localhost", True), ("0.0.0.0", False), ("", False), (None, False),
-                                         ("10.0.0.5", False), ("sop.example.com", False)])
+@pytest.mark.parametrize(
+    "address, ok",
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("", False),
+        (None, False),
+        ("10.0.0.5", False),
+        ("sop.example.com", False),
+    ],
+)
 def test_local_mode_stays_on_loopback(address, ok):
     assert (signin.local_mode_problem(address, None) is None) is ok
-    assert signin.local_mode_problem(address, "yes") is None          # the documented override
+    assert signin.local_mode_problem(address, "yes") is None  # the documented override
 
 
 # ---------------------------------------------------------------- acting as someone else, refusals audited
@@ -106,12 +128,12 @@ def test_signed_out_visitor_sees_only_the_sign_in_button(demo_env):
     at = _app({"is_logged_in": False}).run()
     assert not at.exception
     assert [b.key for b in at.button] == ["sign_in"]
-    assert not at.metric                                           # no figures before sign-in
+    assert not at.metric  # no figures before sign-in
 
 
 def test_signed_in_viewer_reads_but_gets_no_import_form(demo_env, monkeypatch):
     at = _app({"is_logged_in": True, "email": "someone@elsewhere.org", "name": "Some One"}).run()
-    assert not at.exception and at.metric                          # unknown -> viewer (shipped config)
+    assert not at.exception and at.metric  # unknown -> viewer (shipped config)
     assert any("signed in as Some One (viewer)" in c.value.replace("\\", "") for c in at.sidebar.caption)
     at.switch_page("pages/data.py").run()
     assert not at.exception
@@ -170,8 +192,9 @@ def test_refused_writes_of_every_domain_are_audited(engine, config, viewer):
 
     calls = [
         lambda: actions.create_action(engine=engine, fields={"title": "x"}, user=viewer, config=config),
-        lambda: reviews.save_review(engine=engine, fields={"initiative": "x"}, kpis=[], user=viewer, config=config,
-                                    submit=True),
+        lambda: reviews.save_review(
+            engine=engine, fields={"initiative": "x"}, kpis=[], user=viewer, config=config, submit=True
+        ),
         lambda: decisions.decide(engine, decision_id=1, decided_on=dt.date(2026, 1, 1), user=viewer),
     ]
     for call in calls:

@@ -380,15 +380,15 @@ def test_tracking_signal_needs_enough_periods_to_pass_the_limit():
     # |TS| = |Σe| / mean|e| <= n: over one period TS is always ±1, over four it can reach 4 at most, so with the
     # limit 4 an item needs 5 periods before its TS means anything. Shorter: no TS, never flagged.
     assert tracking_min_periods(4.0) == 5 and tracking_min_periods(3.5) == 4 and tracking_min_periods(1) == 2
-    rows = [("one", 0, 10.0, 30.0)]                                           # e = +20: TS would be +1
-    rows += [("four", p, 10.0, 15.0) for p in range(4)]                       # all +5: TS would be 4, the most
-    rows += [("five", p, 10.0, 15.0) for p in range(5)]                       # all +5: TS = 5 > 4
+    rows = [("one", 0, 10.0, 30.0)]  # e = +20: TS would be +1
+    rows += [("four", p, 10.0, 15.0) for p in range(4)]  # all +5: TS would be 4, the most
+    rows += [("five", p, 10.0, 15.0) for p in range(5)]  # all +5: TS = 5 > 4
     df = pd.DataFrame(rows, columns=["item", "period", "actual", "forecast"])
     ts = tracking_signal(df, window=6, limit=4.0).set_index("item")
     assert np.isnan(ts.loc["one", "ts"]) and np.isnan(ts.loc["four", "ts"])
-    assert ts.loc["four", "n"] == 4 and ts.loc["four", "mad"] == 5.0     # MAD and n still reported
+    assert ts.loc["four", "n"] == 4 and ts.loc["four", "mad"] == 5.0  # MAD and n still reported
     assert ts.loc["five", "ts"] == 5.0 and bool(ts.loc["five", "flagged"])
-    assert ts["flagged"].tolist() == [True, False, False]                   # items sorted: five, four, one
+    assert ts["flagged"].tolist() == [True, False, False]  # items sorted: five, four, one
     # a lower limit lowers the minimum: with limit 3, four periods all over the forecast are flagged
     assert bool(tracking_signal(df, window=6, limit=3.0).set_index("item").loc["four", "flagged"])
 
@@ -418,13 +418,11 @@ UF_HISTORY = pd.DataFrame(
     {
         "item": ["a"] * 8 + ["b"] * 8,
         "period": list(range(8)) * 2,
-        "actual": [10.0, 14, 9, 12, 0, 11, 15, 13] + [100.0, 90, 120, 80, 110, 95, 105, 130],
+        "actual": [10.0, 14, 9, 12, 0, 11, 15, 13, 100.0, 90, 120, 80, 110, 95, 105, 130],
     }
 )
 # forecasts for periods 3..7 of both items (item a has a zero actual at period 4)
-UF_FC = UF_HISTORY[UF_HISTORY["period"] >= 3].assign(
-    forecast=[11.0, 2, 13, 12, 10, 85, 100, 90, 112, 120]
-)
+UF_FC = UF_HISTORY[UF_HISTORY["period"] >= 3].assign(forecast=[11.0, 2, 13, 12, 10, 85, 100, 90, 112, 120])
 
 
 def _uf_frames() -> tuple[pd.DataFrame, pd.DataFrame]:

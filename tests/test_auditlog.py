@@ -25,29 +25,55 @@ def _event(at: dt.datetime, actor: str, entity: str, action: str = "update", ent
 
 def _seed(engine) -> None:
     with session_factory(engine).begin() as s:
-        s.add_all([
-            _event(dt.datetime(2026, 3, 31, 23, 59, 59, tzinfo=UTC), "alice", "action",
-                   details={"owner": {"old": "Tom", "new": "Maria"}}),
-            _event(dt.datetime(2026, 4, 1, 0, 0, tzinfo=UTC), "bob", "decision",
-                   details={"decided_on": {"old": None, "new": "2026-04-01"}}),
-            _event(dt.datetime(2026, 4, 30, 23, 59, tzinfo=UTC), "alice", "review",
-                   details={"changed": {"rating": {"old": 3, "new": 4}}}),
-            _event(dt.datetime(2026, 5, 1, 0, 0, tzinfo=UTC), "=cmd|' /C calc'!A0", "action", action="create",
-                   details={"title": "=HYPERLINK(\"http://evil\")", "owner": "Maria"}),
-        ])
+        s.add_all(
+            [
+                _event(
+                    dt.datetime(2026, 3, 31, 23, 59, 59, tzinfo=UTC),
+                    "alice",
+                    "action",
+                    details={"owner": {"old": "Tom", "new": "Maria"}},
+                ),
+                _event(
+                    dt.datetime(2026, 4, 1, 0, 0, tzinfo=UTC),
+                    "bob",
+                    "decision",
+                    details={"decided_on": {"old": None, "new": "2026-04-01"}},
+                ),
+                _event(
+                    dt.datetime(2026, 4, 30, 23, 59, tzinfo=UTC),
+                    "alice",
+                    "review",
+                    details={"changed": {"rating": {"old": 3, "new": 4}}},
+                ),
+                _event(
+                    dt.datetime(2026, 5, 1, 0, 0, tzinfo=UTC),
+                    "=cmd|' /C calc'!A0",
+                    "action",
+                    action="create",
+                    details={"title": '=HYPERLINK("http://evil")', "owner": "Maria"},
+                ),
+            ]
+        )
 
 
 @pytest.mark.parametrize("role", ["viewer", "contributor", "editor"])
 def test_only_admins_read_it_and_a_refusal_is_audited(engine, role):
     _seed(engine)
     user = User(name="someone", role=role)
-    for call in (lambda: auditlog.search(engine, user), lambda: auditlog.choices(engine, user),
-                 lambda: auditlog.count(engine, user), lambda: auditlog.export_rows(engine, user)):
+    for call in (
+        lambda: auditlog.search(engine, user),
+        lambda: auditlog.choices(engine, user),
+        lambda: auditlog.count(engine, user),
+        lambda: auditlog.export_rows(engine, user),
+    ):
         with pytest.raises(NotAllowed, match="admin"):
             call()
     with engine.connect() as conn:
-        denied = conn.execute(select(func.count()).select_from(AuditEvent)
-                              .where(AuditEvent.action == "denied", AuditEvent.actor == "someone")).scalar_one()
+        denied = conn.execute(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "denied", AuditEvent.actor == "someone")
+        ).scalar_one()
     assert denied == 4
 
 
@@ -59,11 +85,11 @@ def test_filters_by_person_record_type_and_inclusive_utc_days(engine):
     assert auditlog.count(engine, ADMIN, f(entities=("action",))) == 2
     assert auditlog.count(engine, ADMIN, f(actors=("alice",), entities=("action",))) == 1
     april = auditlog.search(engine, ADMIN, f(since=dt.date(2026, 4, 1), until=dt.date(2026, 4, 30)))
-    assert april.total == 2 and april.rows["Who"].tolist() == ["alice", "bob"]      # newest first
-    assert auditlog.count(engine, ADMIN, f(until=dt.date(2026, 3, 31))) == 1        # 23:59:59 is still that day
-    assert auditlog.count(engine, ADMIN, f(since=dt.date(2026, 5, 1))) == 1         # 00:00 starts the day
+    assert april.total == 2 and april.rows["Who"].tolist() == ["alice", "bob"]  # newest first
+    assert auditlog.count(engine, ADMIN, f(until=dt.date(2026, 3, 31))) == 1  # 23:59:59 is still that day
+    assert auditlog.count(engine, ADMIN, f(since=dt.date(2026, 5, 1))) == 1  # 00:00 starts the day
     assert auditlog.search(engine, ADMIN, f(since=dt.date(2026, 5, 2), until=dt.date(2026, 5, 1))).total == 0
-    assert auditlog.count(engine, ADMIN, f(actors=("alice' OR '1'='1",))) == 0        # bound, not run
+    assert auditlog.count(engine, ADMIN, f(actors=("alice' OR '1'='1",))) == 0  # bound, not run
     people, kinds = auditlog.choices(engine, ADMIN)
     assert people == sorted(["alice", "bob", "=cmd|' /C calc'!A0"]) and kinds == ["action", "decision", "review"]
 
@@ -91,8 +117,10 @@ def test_rows_read_as_before_and_after(engine, config):
 def test_before_after_of_each_recorded_shape(config):
     ba = audit_text.before_after
     assert ba("update", "kpi_value", {"kpi": "otif", "old": 0.943, "new": 0.951}, config) == ("94.3 %", "95.1 %")
-    assert ba("status", "action", {"from": "open", "to": "in progress", "before": {"status": "open"}}) == \
-        ("status: open", "status: in progress")
+    assert ba("status", "action", {"from": "open", "to": "in progress", "before": {"status": "open"}}) == (
+        "status: open",
+        "status: in progress",
+    )
     assert ba("update", "meeting", {"before": {"chair": "A"}, "after": {"chair": "B"}}) == ("chair: A", "chair: B")
     assert ba("create", "action", {"title": "T", "owner": "O", "sponsor": None}) == ("", "title: T; owner: O")
     assert ba("denied", "import", {"permission": "import", "role": "viewer"}) == ("", "")
@@ -105,8 +133,10 @@ def test_excel_export_of_the_filtered_rows_is_neutralised(engine, config):
     assert len(back) == 1
     assert back.loc[0, "Who"] == "'=cmd|' /C calc'!A0"
     assert not any(str(v).startswith(("=", "+", "-", "@")) for v in back.to_numpy().ravel())
-    assert auditlog.file_name(auditlog.Filters(since=dt.date(2026, 5, 1)), dt.date(2026, 11, 25)) == \
-        "audit_log_2026-11-25_2026-05-01_to_now"
+    assert (
+        auditlog.file_name(auditlog.Filters(since=dt.date(2026, 5, 1)), dt.date(2026, 11, 25))
+        == "audit_log_2026-11-25_2026-05-01_to_now"
+    )
 
 
 def test_demo_log_is_all_there(engine, config):

@@ -26,7 +26,7 @@ PAGES = [  # url path, file name, a text the page must show
     ("kpi-trends?trend_kpi=stockout_weeks&trend_cadence=quarter", "kpi_trends", "partial"),
     # with "Where the error is" and "Drill down" opened from the link (each is drawn only when open)
     ("forecast-accuracy?fa_where=true&fa_drill=true", "forecast_accuracy", "Group by"),
-    ("exceptions", "exceptions_list", "Tracking signal"),   # exceptions.png: with a row picked (test below)
+    ("exceptions", "exceptions_list", "Tracking signal"),  # exceptions.png: with a row picked (test below)
     ("scorecard", "scorecard", "Executive sponsorship scorecard"),
     ("meetings", "meetings", "S&OP meetings and decisions"),
     ("data", "data", "Past imports"),
@@ -69,9 +69,21 @@ def streamlit_server(database_url: str, user: str, log_dir: Path, base_path: str
     log = log_path.open("wb")
     # Started as `make run` does: `python app.py` warms up, then serves app.py with Streamlit.
     proc = subprocess.Popen(
-        [sys.executable, "app.py", "--server.port", str(port), "--server.headless", "true",
-         *(["--server.baseUrlPath", base_path] if base_path else [])],
-        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            *(["--server.baseUrlPath", base_path] if base_path else []),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}" + (f"/{base_path}" if base_path else "")
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -109,9 +121,19 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield b
         b.close()
 
@@ -136,7 +158,8 @@ def _settle(page) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=30000)
+        timeout=30000,
+    )
     # Elements still being rendered show as skeletons; wait until none is left.
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=60000)
     # Charts draw lazily: wait until every Plotly container holds its SVG and every Vega-Lite one its canvas
@@ -148,7 +171,7 @@ def _settle(page) -> None:
         try:
             if chart.is_visible():
                 chart.scroll_into_view_if_needed()
-        except PlaywrightError:   # replaced by a rerun while we looked: the wait below checks what replaced it
+        except PlaywrightError:  # replaced by a rerun while we looked: the wait below checks what replaced it
             pass
     page.wait_for_function(CHARTS_DRAWN, timeout=30000)
     page.evaluate("() => window.scrollTo(0, 0)")
@@ -190,7 +213,9 @@ def test_page_renders_without_exception(server, browser, path, name, text):
         page.goto(f"{server}/{path}", wait_until="domcontentloaded")
         page.locator('[data-testid="stMain"]').get_by_text(text, exact=False).first.wait_for(timeout=30000)
         _settle(page)
-        assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+        assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+            '[data-testid="stException"]'
+        ).first.inner_text()
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0
         assert page.get_by_text("Page not found").count() == 0
         page.screenshot(path=str(_shots() / f"{name}.png"), full_page=True)
@@ -215,7 +240,9 @@ def test_overview_tile_opens_trend(server, browser):
 
 def _upload_and_import(page, name: str, data: bytes) -> None:
     uploader = page.locator('[data-testid="stFileUploader"]')
-    uploader.locator('input[type="file"]').set_input_files(files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
+    uploader.locator('input[type="file"]').set_input_files(
+        files=[{"name": name, "mimeType": "text/csv", "buffer": data}]
+    )
     # The upload is a separate HTTP request followed by a rerun: wait for both before pressing Import.
     uploader.get_by_text(name).first.wait_for(timeout=30000)
     _settle(page)
@@ -243,7 +270,6 @@ def test_data_page_upload_reports_bad_rows_and_writes_nothing(server, browser):
         page.close()
 
 
-
 def _work_list_items(demo_db, lag: int) -> list[str]:
     """The Exceptions page's default list (consensus, last 12 periods, 50 largest) at a lag, as the core ranks it."""
     from kpis import forecast
@@ -255,8 +281,16 @@ def _work_list_items(demo_db, lag: int) -> list[str]:
     engine = make_engine(demo_db)
     cube = forecast.get_cube(engine, cfg, forecast.forecast_version(engine))
     win = sections.window(cube, cfg, "last12")
-    work = sections.work_list(cube, cfg, stage=forecast.final_stage(cube), lag=lag, period_from=win.start,
-                              period_to=win.end, filters=None, top=50)
+    work = sections.work_list(
+        cube,
+        cfg,
+        stage=forecast.final_stage(cube),
+        lag=lag,
+        period_from=win.start,
+        period_to=win.end,
+        filters=None,
+        top=50,
+    )
     return work.table["item"].astype(str).tolist()
 
 
@@ -264,15 +298,15 @@ def test_a_picked_exception_row_is_dropped_when_the_list_changes(server, browser
     """A row picked in the work list names an item by its position; once a filter changes the list, that position
     holds another item, so the pick must go (and with it the chart) rather than show another item."""
     lag1, lag2 = _work_list_items(demo_db, 1), _work_list_items(demo_db, 2)
-    row = next(i for i in range(1, 8) if lag1[i] != lag2[i])      # a position that holds another item at lag 2
+    row = next(i for i in range(1, 8) if lag1[i] != lag2[i])  # a position that holds another item at lag 2
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     try:
         page.goto(f"{server}/exceptions?ex_lag=1", wait_until="domcontentloaded")
         page.get_by_text("Select a row to see").first.wait_for(timeout=30000)
         _settle(page)
-        assert page.locator('[data-testid="stVegaLiteChart"]').count() == 0      # nothing picked, no chart
+        assert page.locator('[data-testid="stVegaLiteChart"]').count() == 0  # nothing picked, no chart
         box = page.locator('.st-key-ex_table [data-testid="stDataFrame"]').first.bounding_box()
-        page.mouse.click(box["x"] + 18, box["y"] + 35 + row * 35 + 17)     # that row's tick box
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + row * 35 + 17)  # that row's tick box
         page.get_by_text(f"{lag1[row]}: actual vs forecast").first.wait_for(timeout=30000)
         _settle(page)
         page.screenshot(path=str(_shots() / "exceptions.png"), full_page=True)

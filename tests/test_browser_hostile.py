@@ -7,11 +7,11 @@ from __future__ import annotations
 import time
 from urllib.parse import quote
 
-import pytest
-
 import hostile_data as H
-from kpis import safety
+import pytest
 from test_browser import CHARTS_DRAWN, _settle, browser, streamlit_server  # noqa: F401 - fixtures
+
+from kpis import safety
 
 pytestmark = pytest.mark.browser
 
@@ -21,14 +21,26 @@ pytestmark = pytest.mark.browser
 PAGES = [
     ("", "S&OP KPI overview", []),
     (f"kpi-trends?trend_kpi=otif&trend_segment={quote(H.SEGMENTS[1])}", "Control-limit baseline", []),
-    (f"forecast-accuracy?fa_drill=true&fa_group={quote(H.ATTR_HTML)}", "Where the error is",
-     [("row", "fa_groups_sel", "Items in"), ("row", "fa_items", "actual vs forecast")]),
+    (
+        f"forecast-accuracy?fa_drill=true&fa_group={quote(H.ATTR_HTML)}",
+        "Where the error is",
+        [("row", "fa_groups_sel", "Items in"), ("row", "fa_items", "actual vs forecast")],
+    ),
     ("exceptions", "Tracking signal", [("row", "ex_table", "actual vs forecast")]),
     ("data", "Past imports", []),
     ("catalog", "KPI catalog", []),
     ("reviews", "Post-implementation reviews", [("row", "rv_table", "What was planned")]),
-    ("actions", "Improvement actions", [("view", "Board"), ("view", "My actions"), ("view", "Charts"),
-                                        ("view", "List"), ("pick", "Action details", H.SCRIPT, None)]),
+    (
+        "actions",
+        "Improvement actions",
+        [
+            ("view", "Board"),
+            ("view", "My actions"),
+            ("view", "Charts"),
+            ("view", "List"),
+            ("pick", "Action details", H.SCRIPT, None),
+        ],
+    ),
     ("assess", "maturity", []),
     ("maturity", "maturity", []),
     ("scorecard", "Executive sponsorship scorecard", [("view", "To act on"), ("view", "Portfolio")]),
@@ -38,9 +50,31 @@ PAGES = [
 ]
 
 # Dropdowns whose options are the app's own words or config.toml's names (not opened, to keep the test short).
-FIXED_OPTIONS = {"Window", "Lag", "Stage", "Headline window", "Type", "Priority", "Practice", "Status", "Source",
-                 "Expected direction", "KPI", "KPI it should move", "KPI (optional)", "Quarter", "Rating", "Figure",
-                 "Your function", "Step", "View by", "Control-limit baseline", "Executive", "Record type", "Action"}
+FIXED_OPTIONS = {
+    "Window",
+    "Lag",
+    "Stage",
+    "Headline window",
+    "Type",
+    "Priority",
+    "Practice",
+    "Status",
+    "Source",
+    "Expected direction",
+    "KPI",
+    "KPI it should move",
+    "KPI (optional)",
+    "Quarter",
+    "Rating",
+    "Figure",
+    "Your function",
+    "Step",
+    "View by",
+    "Control-limit baseline",
+    "Executive",
+    "Record type",
+    "Action",
+}
 
 # Elements and attributes that only exist when hostile text became markup.
 INJECTED = f"""() => {{
@@ -107,7 +141,7 @@ class Visit:
         for tab in self._main().locator('[role="tab"]').all():
             if tab.is_visible():
                 name = tab.inner_text()
-                tab.click()   # tabs switch in the browser (no rerun): wait for the charts they show to draw
+                tab.click()  # tabs switch in the browser (no rerun): wait for the charts they show to draw
                 page.wait_for_timeout(300)
                 page.wait_for_function(CHARTS_DRAWN, timeout=30000)
                 self.check(f"{where}, {name!r}")
@@ -131,7 +165,7 @@ class Visit:
             listbox = page.locator('[role="listbox"]').first
             try:
                 listbox.wait_for(timeout=1500)
-            except Exception:  # noqa: BLE001 - a dropdown without options
+            except Exception:
                 page.keyboard.press("Escape")
                 continue
             self.check(f"{where}, dropdown {box.inner_text()[:40]!r}", text_of='[role="listbox"]')
@@ -140,7 +174,8 @@ class Visit:
     def view(self, name: str, where: str) -> None:
         """Switch a radio or segmented control to the option `name`, then check it and its dropdowns."""
         self._main().locator('[data-testid="stRadio"] label, [data-testid="stButtonGroup"] button').filter(
-            has_text=name).first.click()
+            has_text=name
+        ).first.click()
         _settle(self.page)
         self.check(f"{where}, view {name!r}")
         self.open_dropdowns(f"{where}, view {name!r}")

@@ -32,9 +32,17 @@ def fresh_server(tmp_path_factory):
     url = f"sqlite:///{folder / 'm.db'}"
     eng = make_engine(url)
     upgrade(eng)
-    assessments.submit(eng, answers=Answers(period=assessments.current_quarter(), respondent="colleague",
-                                            team="Supply planning", function="supply",
-                                            scores={p: 2 for p in PRACTICES}), user=User("setup", "admin"))
+    assessments.submit(
+        eng,
+        answers=Answers(
+            period=assessments.current_quarter(),
+            respondent="colleague",
+            team="Supply planning",
+            function="supply",
+            scores=dict.fromkeys(PRACTICES, 2),
+        ),
+        user=User("setup", "admin"),
+    )
     eng.dispose()
     with streamlit_server(url, "browser-test", folder) as base:
         yield base
@@ -61,7 +69,8 @@ def _open(page, base: str, link: str, text: str) -> None:
 
 def _no_errors(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
-        '[data-testid="stException"]').first.inner_text()
+        '[data-testid="stException"]'
+    ).first.inner_text()
 
 
 def test_submit_an_assessment_and_see_the_radar_change(fresh_server, browser):  # noqa: F811
@@ -93,7 +102,7 @@ def test_submit_an_assessment_and_see_the_radar_change(fresh_server, browser):  
         _open(page, fresh_server, "Maturity", "Integration maturity")
         _no_errors(page)
         after = page.evaluate(RADAR_LATEST)
-        assert after == [3] * 10     # the median of 2 and 4
+        assert after == [3] * 10  # the median of 2 and 4
         assert "Respondents" in page.locator('[data-testid="stMain"]').inner_text()
     finally:
         page.close()

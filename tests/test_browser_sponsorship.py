@@ -31,9 +31,14 @@ def writable_server(demo_db, tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SOP_PULSE_USER": "browser-test"}
     log = (folder / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -84,7 +89,7 @@ def test_log_meeting_changes_scorecard_and_print_layout(writable_server, browser
         page.get_by_text("S&OP KPI overview").first.wait_for(timeout=60000)
         _settle(page)
         _open(page, base, "Sponsorship scorecard", "Executive sponsorship scorecard")
-        _choose(page, page, "Executive", "Lars Nilsson")   # the CFO whose decisions wait, for the README picture
+        _choose(page, page, "Executive", "Lars Nilsson")  # the CFO whose decisions wait, for the README picture
         _choose(page, page, "Quarter", "2026-Q3")
         _settle(page)
         page.screenshot(path=str(_shots() / "scorecard.png"), full_page=True)
@@ -111,7 +116,7 @@ def test_log_meeting_changes_scorecard_and_print_layout(writable_server, browser
         _choose(page, page, "Quarter", quarter)
         _settle(page)
         after = _metric(page, "Meeting attendance")
-        assert after != before, (before, after)   # invited, not attended: the CEO's attendance drops
+        assert after != before, (before, after)  # invited, not attended: the CEO's attendance drops
         assert page.locator('[data-testid="stException"]').count() == 0
 
         query = urllib.parse.urlencode({"print": "1", "exec": "Lars Nilsson", "quarter": "2026-Q3"})
@@ -122,6 +127,6 @@ def test_log_meeting_changes_scorecard_and_print_layout(writable_server, browser
         page.screenshot(path=str(_shots() / "scorecard_print.png"), full_page=True)
         page.emulate_media(media="print")
         pdf = page.pdf(format="A4", landscape=True, print_background=True)
-        assert pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == 1   # the card prints on one page
+        assert pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == 1  # the card prints on one page
     finally:
         page.close()

@@ -10,8 +10,20 @@ from kpis.config import KPI
 
 def make_kpi(**over) -> KPI:
     """A KPI with round numbers so boundaries are exact in binary floating point."""
-    base = dict(id="k", name="K", function="supply", owner="Someone", unit="days", direction="higher",
-                target=10.0, amber=1.0, red=3.0, cadence="month", rollup="mean", practices=["process"])
+    base = dict(
+        id="k",
+        name="K",
+        function="supply",
+        owner="Someone",
+        unit="days",
+        direction="higher",
+        target=10.0,
+        amber=1.0,
+        red=3.0,
+        cadence="month",
+        rollup="mean",
+        practices=["process"],
+    )
     base.update(over)
     return KPI.model_validate(base)
 
@@ -24,8 +36,9 @@ def status_of(kpi: KPI, values, target) -> list[str]:
 # ---------------------------------------------------------------- targets_at
 
 
-STEPPING = make_kpi(target=[{"from": "2025-01", "value": 0.82}, {"from": "2023-11", "value": 0.78}], unit="%",
-                    amber=0.0, red=0.05)
+STEPPING = make_kpi(
+    target=[{"from": "2025-01", "value": 0.82}, {"from": "2023-11", "value": 0.78}], unit="%", amber=0.0, red=0.05
+)
 
 
 def test_targets_before_first_step_are_nan():
@@ -67,7 +80,7 @@ def test_weekly_stepping_target():
 
 
 def test_shipped_stepping_target(config):
-    k = config.kpi_by_id["excess_obsolete_stock"]   # 450,000 from 2023-11, 350,000 from 2025-07
+    k = config.kpi_by_id["excess_obsolete_stock"]  # 450,000 from 2023-11, 350,000 from 2025-07
     assert catalog.targets_at(k, ["2025-06-01", "2025-07-01"]).tolist() == [450000.0, 350000.0]
 
 
@@ -86,19 +99,19 @@ def test_higher_above_target_green():
 
 
 def test_higher_shortfall_equal_amber_is_green():
-    assert status_of(HIGHER, [9.0], 10.0) == ["green"]    # shortfall 10 - 9 = 1 = amber
+    assert status_of(HIGHER, [9.0], 10.0) == ["green"]  # shortfall 10 - 9 = 1 = amber
 
 
 def test_higher_inside_amber_band():
-    assert status_of(HIGHER, [8.0], 10.0) == ["amber"]    # shortfall 2
+    assert status_of(HIGHER, [8.0], 10.0) == ["amber"]  # shortfall 2
 
 
 def test_higher_shortfall_equal_red_is_amber():
-    assert status_of(HIGHER, [7.0], 10.0) == ["amber"]    # shortfall 3 = red
+    assert status_of(HIGHER, [7.0], 10.0) == ["amber"]  # shortfall 3 = red
 
 
 def test_higher_beyond_red_is_red():
-    assert status_of(HIGHER, [6.5], 10.0) == ["red"]      # shortfall 3.5 > 3
+    assert status_of(HIGHER, [6.5], 10.0) == ["red"]  # shortfall 3.5 > 3
 
 
 def test_zero_amber_just_below_target_is_amber():
@@ -120,11 +133,11 @@ def test_lower_below_target_green():
 
 
 def test_lower_shortfall_equal_amber_is_green():
-    assert status_of(LOWER, [11.0], 10.0) == ["green"]    # 11 - 10 = 1 = amber
+    assert status_of(LOWER, [11.0], 10.0) == ["green"]  # 11 - 10 = 1 = amber
 
 
 def test_lower_shortfall_equal_red_is_amber():
-    assert status_of(LOWER, [13.0], 10.0) == ["amber"]    # 13 - 10 = 3 = red
+    assert status_of(LOWER, [13.0], 10.0) == ["amber"]  # 13 - 10 = 3 = red
 
 
 def test_lower_beyond_red_is_red():
@@ -142,23 +155,23 @@ def test_band_on_target_green():
 
 
 def test_band_edges_green():
-    assert status_of(BAND, [40.0, 30.0], 35.0) == ["green", "green"]   # |±5| - 5 = 0
+    assert status_of(BAND, [40.0, 30.0], 35.0) == ["green", "green"]  # |±5| - 5 = 0
 
 
 def test_band_shortfall_equal_amber_is_green():
-    assert status_of(BAND, [41.0, 29.0], 35.0) == ["green", "green"]   # |±6| - 5 = 1 = amber
+    assert status_of(BAND, [41.0, 29.0], 35.0) == ["green", "green"]  # |±6| - 5 = 1 = amber
 
 
 def test_band_inside_amber():
-    assert status_of(BAND, [42.0, 28.0], 35.0) == ["amber", "amber"]   # |±7| - 5 = 2
+    assert status_of(BAND, [42.0, 28.0], 35.0) == ["amber", "amber"]  # |±7| - 5 = 2
 
 
 def test_band_shortfall_equal_red_is_amber():
-    assert status_of(BAND, [43.0, 27.0], 35.0) == ["amber", "amber"]   # |±8| - 5 = 3 = red
+    assert status_of(BAND, [43.0, 27.0], 35.0) == ["amber", "amber"]  # |±8| - 5 = 3 = red
 
 
 def test_band_beyond_red_is_red():
-    assert status_of(BAND, [43.5, 26.5], 35.0) == ["red", "red"]       # |±8.5| - 5 = 3.5
+    assert status_of(BAND, [43.5, 26.5], 35.0) == ["red", "red"]  # |±8.5| - 5 = 3.5
 
 
 # ---------------------------------------------------------------- status: no data
@@ -180,21 +193,21 @@ def test_status_before_first_target_step_is_none():
 def test_shortfall_values():
     assert catalog.shortfall(HIGHER, np.array([8.0]), np.array([10.0])).tolist() == [2.0]
     assert catalog.shortfall(LOWER, np.array([8.0]), np.array([10.0])).tolist() == [-2.0]
-    assert catalog.shortfall(BAND, np.array([28.0]), np.array([35.0])).tolist() == [2.0]   # |28-35| - 5
+    assert catalog.shortfall(BAND, np.array([28.0]), np.array([35.0])).tolist() == [2.0]  # |28-35| - 5
 
 
 # ---------------------------------------------------------------- status on the shipped % KPIs
 
 
 def test_shipped_otif_boundaries(config):
-    k = config.kpi_by_id["otif"]   # ≥ 0.95, red 0.04
+    k = config.kpi_by_id["otif"]  # ≥ 0.95, red 0.04
     assert catalog.status(k, np.array([0.95, 0.93, 0.90]), np.full(3, 0.95)).tolist() == ["green", "amber", "red"]
 
 
 # Regression: |0.90 - 0.85| - 0.05 = 4e-17 in binary floats used to turn an on-the-edge value amber.
 def test_shipped_percent_boundaries_exact(config):
-    cap = config.kpi_by_id["capacity_utilisation"]   # 0.85 ± 0.05, amber 0, red 0.07
-    bias = config.kpi_by_id["forecast_bias"]         # 0.00 ± 0.03, amber 0, red 0.04
+    cap = config.kpi_by_id["capacity_utilisation"]  # 0.85 ± 0.05, amber 0, red 0.07
+    bias = config.kpi_by_id["forecast_bias"]  # 0.00 ± 0.03, amber 0, red 0.04
     assert catalog.status(cap, np.array([0.90, 0.80]), np.full(2, 0.85)).tolist() == ["green", "green"]
     # 0.07 = band 0.03 + red 0.04: shortfall == red -> amber
     assert catalog.status(bias, np.array([0.07, -0.07]), np.full(2, 0.0)).tolist() == ["amber", "amber"]
@@ -282,7 +295,7 @@ def test_format_value_count(config):
 
 
 def test_format_change_count(config):
-    assert catalog.format_change(config.kpi_by_id["stockout_weeks"], 3.0) == "+3"   # a count needs no unit word
+    assert catalog.format_change(config.kpi_by_id["stockout_weeks"], 3.0) == "+3"  # a count needs no unit word
 
 
 def test_target_text_count(config):
@@ -318,7 +331,9 @@ def test_one_percent_style_and_counts():
     assert units.pct(0.8758999999999999) == "87.6 %"
     assert units.pct(0.012, signed=True) == "+1.2 %" and units.pct(-0.0001, signed=True) == "0.0 %"
     assert units.pct(float("nan")) == "–"
-    assert units.count(4480) == "4,480" and units.count(1, "item") == "1 item" and units.count(120, "item") == "120 items"
+    assert (
+        units.count(4480) == "4,480" and units.count(1, "item") == "1 item" and units.count(120, "item") == "120 items"
+    )
 
 
 def test_no_signed_zero_change_and_units_pluralised(config):

@@ -29,8 +29,12 @@ def _valid(spec: dict) -> dict:
 
 
 def _layer(spec: dict, dataset: str, mark: str) -> dict:
-    return next(la for la in spec["layer"] if la.get("data", {}).get("name") == dataset
-                and (la["mark"]["type"] if isinstance(la["mark"], dict) else la["mark"]) == mark)
+    return next(
+        la
+        for la in spec["layer"]
+        if la.get("data", {}).get("name") == dataset
+        and (la["mark"]["type"] if isinstance(la["mark"], dict) else la["mark"]) == mark
+    )
 
 
 def _view(config, kpi_id="otif", values=None):
@@ -46,25 +50,25 @@ def test_trend_figure_has_title_units_target_and_limits(config):
     assert y["axis"]["title"] == "Percent" and y["axis"]["labelExpr"] == "datum.label + ' %'"
     assert spec["layer"][0]["encoding"]["x"]["title"] == "Period"
     x = spec["layer"][0]["encoding"]["x"]
-    assert x["scale"] == {"type": "utc"}                            # dates are not shifted to local time
-    assert x["axis"]["labelExpr"] == "utcFormat(datum.value, '%Y-%m')"   # monthly ticks read 2025-03
+    assert x["scale"] == {"type": "utc"}  # dates are not shifted to local time
+    assert x["axis"]["labelExpr"] == "utcFormat(datum.value, '%Y-%m')"  # monthly ticks read 2025-03
     assert len(x["axis"]["values"]) <= charts.MAX_TICKS
     assert x["axis"]["values"][0] == {"year": 2025, "month": 1, "date": 1, "utc": True}
     assert all(la["mark"].get("tooltip") is False for la in spec["layer"] if "tooltip" not in la["encoding"])
     legend = spec["layer"][0]["encoding"]["color"]["scale"]["domain"]
     assert {"Target", "Control limits", "Centre line (mean)", "Actual", "SPC signal", "On target"} <= set(legend)
-    assert "Completed action" not in legend                      # the legend names only what is drawn
+    assert "Completed action" not in legend  # the legend names only what is drawn
     target = _layer(spec, "target", "line")
     assert target["mark"]["interpolate"] == "step-after"
-    assert spec["datasets"]["target"][0]["y"] == 95.0            # percent shown as 0-100
+    assert spec["datasets"]["target"][0]["y"] == 95.0  # percent shown as 0-100
     assert spec["datasets"]["target"][0]["period"] == "2025-01-01"
 
 
 def test_points_coloured_by_status(config):
     spec = _valid(charts.trend_figure(_view(config)))
     points = spec["datasets"]["actual"]
-    assert points[0]["fill"] == catalog.STATUS_COLOURS["red"]       # 0.90: 5 pts short, red beyond 4
-    assert points[-1]["fill"] == catalog.STATUS_COLOURS["green"]    # 0.97 above target
+    assert points[0]["fill"] == catalog.STATUS_COLOURS["red"]  # 0.90: 5 pts short, red beyond 4
+    assert points[-1]["fill"] == catalog.STATUS_COLOURS["green"]  # 0.97 above target
     assert points[0]["shown"] == "90.0 %" and points[0]["status"] == "Off target"
     assert _layer(spec, "actual", "point")["encoding"]["fill"]["scale"] is None
 
@@ -92,8 +96,9 @@ def test_bands_follow_the_target_zones(config):
 
 @pytest.mark.parametrize("kpi_id", ["inventory_days", "bias"])
 def test_bands_of_lower_is_better_and_band_kpis_are_drawn_once(config, kpi_id):
-    kpi = config.kpi_by_id.get(kpi_id) or next((k for k in config.kpis if k.direction == ("band" if kpi_id == "bias"
-                                                                                           else "lower")), None)
+    kpi = config.kpi_by_id.get(kpi_id) or next(
+        (k for k in config.kpis if k.direction == ("band" if kpi_id == "bias" else "lower")), None
+    )
     if kpi is None:
         pytest.skip(f"no {kpi_id} KPI in this config")
     s = pd.DataFrame({"period": pd.date_range("2025-01-01", periods=8, freq="MS"), "value": [1.0, 2, 3, 2, 1, 2, 3, 2]})
@@ -102,7 +107,7 @@ def test_bands_of_lower_is_better_and_band_kpis_are_drawn_once(config, kpi_id):
         pytest.skip("no target")
     bands = pd.DataFrame(_valid(charts.trend_figure(view))["datasets"]["bands"])
     parts = bands.groupby("series")["part"].unique().to_dict()
-    assert list(parts["On target"]) == ["green-only"]                 # never drawn twice (twice as dark)
+    assert list(parts["On target"]) == ["green-only"]  # never drawn twice (twice as dark)
     expected = ["amber-low", "amber-high"] if kpi.direction == "band" else ["amber-only"]
     assert sorted(parts["At risk (amber)"]) == sorted(expected)
     zones = catalog.bands(kpi, float(view.table["target"].iloc[0]))
@@ -114,7 +119,7 @@ def test_bands_of_lower_is_better_and_band_kpis_are_drawn_once(config, kpi_id):
 def test_a_single_period_is_a_category_and_no_value_draws_no_axis_range(config):
     one = _valid(charts.trend_figure(_view(config, values=[0.93])))
     assert one["layer"][0]["encoding"]["x"]["type"] == "ordinal"
-    assert one["datasets"]["actual"][0]["period"] == "2025-01"          # the period's label, not a date
+    assert one["datasets"]["actual"][0]["period"] == "2025-01"  # the period's label, not a date
     # a line through one point draws nothing: the target and the zones are a tick and bars across the period
     marks = {la["data"]["name"]: la["mark"]["type"] for la in one["layer"] if "data" in la}
     assert marks["target"] == "tick" and marks["bands"] == "bar"
@@ -124,21 +129,28 @@ def test_a_single_period_is_a_category_and_no_value_draws_no_axis_range(config):
     domain = spec["layer"][0]["encoding"]["y"].get("scale", {}).get("domain")
     assert domain is None or all(np.isfinite(domain))
     bands = pd.DataFrame(spec["datasets"].get("bands", {"low": [], "high": []}))
-    assert np.isfinite(bands[["low", "high"]].to_numpy(dtype=float)[~np.isnan(bands[["low", "high"]].to_numpy(dtype=float))]).all()
+    assert np.isfinite(
+        bands[["low", "high"]].to_numpy(dtype=float)[~np.isnan(bands[["low", "high"]].to_numpy(dtype=float))]
+    ).all()
 
 
 def test_value_axis_and_tooltips_keep_small_quantities_readable():
-    assert "format(datum.value, ',.4~g')" in charts._y_axis("Units", False)["labelExpr"]   # 0.4, not 400m
+    assert "format(datum.value, ',.4~g')" in charts._y_axis("Units", False)["labelExpr"]  # 0.4, not 400m
     assert [charts._amount(v) for v in (0.4, 2.0, 1234.5, 12.25, float("nan"))] == ["0.4", "2", "1,234", "12.2", "–"]
 
 
 def test_marks_of_actions_and_reviews_sit_on_the_trend(config):
-    marks = pd.DataFrame({"kind": ["action", "review"], "date": pd.to_datetime(["2025-03-01", "2025-06-01"]),
-                          "label": ["Action #1 done: <img src=x>", "Review #2: ok"]})
+    marks = pd.DataFrame(
+        {
+            "kind": ["action", "review"],
+            "date": pd.to_datetime(["2025-03-01", "2025-06-01"]),
+            "label": ["Action #1 done: <img src=x>", "Review #2: ok"],
+        }
+    )
     spec = _valid(charts.trend_figure(_view(config), marks=marks))
     drawn = spec["datasets"]["marks"]
     assert [m["series"] for m in drawn] == ["Completed action", "Review"]
-    assert drawn[0]["label"] == "Action #1 done: <img src=x>"      # a data value: Vega draws it as plain text
+    assert drawn[0]["label"] == "Action #1 done: <img src=x>"  # a data value: Vega draws it as plain text
     tops = [la for la in spec["layer"] if la.get("data", {}).get("name") == "marks"]
     # along the top edge, an action and a review of the same date one above the other (neither hides the other)
     assert [(la["transform"][0]["filter"]["equal"], la["mark"]["y"]) for la in tops] == [("action", 9), ("review", 24)]
@@ -146,13 +158,23 @@ def test_marks_of_actions_and_reviews_sit_on_the_trend(config):
 
 
 def test_fva_stairstep_marks_value_destroying_step_red():
-    fva = pd.DataFrame({"stage": ["naive", "statistical", "sales", "consensus"], "wape": [0.40, 0.30, 0.34, 0.22],
-                        "fva_vs_previous": [float("nan"), 0.10, -0.04, 0.12],
-                        "fva_vs_naive": [0.0, 0.10, 0.06, 0.18], "n": [1200, 1200, 1200, 1200]})
+    fva = pd.DataFrame(
+        {
+            "stage": ["naive", "statistical", "sales", "consensus"],
+            "wape": [0.40, 0.30, 0.34, 0.22],
+            "fva_vs_previous": [float("nan"), 0.10, -0.04, 0.12],
+            "fva_vs_naive": [0.0, 0.10, 0.06, 0.18],
+            "n": [1200, 1200, 1200, 1200],
+        }
+    )
     spec = _valid(charts.fva_stairstep(fva, window="last 12 months"))
     bars = spec["datasets"]["bars"]
-    assert [b["colour"] for b in bars] == ["#78909c", catalog.STATUS_COLOURS["green"], catalog.STATUS_COLOURS["red"],
-                                           catalog.STATUS_COLOURS["green"]]
+    assert [b["colour"] for b in bars] == [
+        "#78909c",
+        catalog.STATUS_COLOURS["green"],
+        catalog.STATUS_COLOURS["red"],
+        catalog.STATUS_COLOURS["green"],
+    ]
     assert bars[2]["verdict"] == "destroys value" and bars[2]["fva"] == "FVA −4.0 pts"
     assert bars[3]["label"] == "22.0 %" and bars[3]["n"] == "1,200"
     assert spec["title"]["subtitle"][-1] == "last 12 months"
@@ -169,11 +191,17 @@ def test_lag_waterfall_orders_furthest_lag_first():
 
 
 def test_item_figure_draws_actual_and_forecast_with_gaps():
-    series = pd.DataFrame({"item": "X", "period": pd.to_datetime(["2026-02-01", "2026-01-01"]),
-                           "actual": [10.0, 12.0], "forecast": [np.nan, 11.0]})
+    series = pd.DataFrame(
+        {
+            "item": "X",
+            "period": pd.to_datetime(["2026-02-01", "2026-01-01"]),
+            "actual": [10.0, 12.0],
+            "forecast": [np.nan, 11.0],
+        }
+    )
     spec = _valid(charts.item_figure(series, "X", "consensus", 1))
     drawn = pd.DataFrame(spec["datasets"]["series"])
-    assert drawn["period"].tolist() == ["2026-01-01", "2026-02-01"] * 2      # in period order
+    assert drawn["period"].tolist() == ["2026-01-01", "2026-02-01"] * 2  # in period order
     assert drawn["units"].tolist()[:3] == [12.0, 10.0, 11.0] and drawn["units"].isna().tolist()[3]
     assert drawn["shown"].tolist() == ["12", "10", "11", "–"]
     assert spec["title"]["text"] == "X: actual vs forecast"
@@ -198,7 +226,7 @@ def test_control_limits_stay_on_the_axis(config):
     spec = _valid(charts.trend_figure(view))
     y0, y1 = spec["layer"][0]["encoding"]["y"]["scale"]["domain"]
     assert y0 <= lo and hi <= y1
-    capped = charts.trend_figure(view, cap_100=True)               # accuracy cannot pass 100 %
+    capped = charts.trend_figure(view, cap_100=True)  # accuracy cannot pass 100 %
     assert capped["layer"][0]["encoding"]["y"]["scale"]["domain"][1] <= 100.0
 
 
@@ -206,16 +234,23 @@ def test_fva_stairstep_on_a_small_matched_sample_judges_nothing():
     from kpis.forecast import views
     from kpis.forecast.metrics import FVA_MIN_N
 
-    fva = pd.DataFrame({"stage": ["naive", "statistical", "sales"], "wape": [0.40, 0.30, 0.34],
-                        "fva_vs_previous": [float("nan"), 0.10, -0.04], "fva_vs_naive": [0.0, 0.10, 0.06],
-                        "n": [3, 3, 3]})
+    fva = pd.DataFrame(
+        {
+            "stage": ["naive", "statistical", "sales"],
+            "wape": [0.40, 0.30, 0.34],
+            "fva_vs_previous": [float("nan"), 0.10, -0.04],
+            "fva_vs_naive": [0.0, 0.10, 0.06],
+            "n": [3, 3, 3],
+        }
+    )
     bars = _valid(charts.fva_stairstep(fva))["datasets"]["bars"]
     assert [b["verdict"] for b in bars] == ["reference", "too few to judge", "too few to judge"]
     assert bars[2]["colour"] == catalog.STATUS_COLOURS["amber"] and bars[1]["colour"] == "#9e9e9e"
-    assert views.value_destroying_steps(fva) == []        # three item-periods: a warning would call noise a signal
+    assert views.value_destroying_steps(fva) == []  # three item-periods: a warning would call noise a signal
     assert views.fva_small_sample_note(fva) == (
         f"sales looks worse than the step before it, but on only 3 matched item-periods: too few to call it "
-        f"value-destroying (at least {FVA_MIN_N} needed). Widen the window or the filters.")
+        f"value-destroying (at least {FVA_MIN_N} needed). Widen the window or the filters."
+    )
     big = fva.assign(n=FVA_MIN_N)
     assert views.value_destroying_steps(big) == ["sales makes the forecast worse than statistical by 4.0 pts of WAPE"]
     assert views.fva_small_sample_note(big) is None

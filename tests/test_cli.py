@@ -24,8 +24,15 @@ def _run(db: Path, *args: str, user: str | None = None) -> subprocess.CompletedP
     env = _env(db)
     if user:
         env["SOP_PULSE_USER"] = user
-    return subprocess.run([sys.executable, "-m", "kpis", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          encoding="utf-8", timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "kpis", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +61,7 @@ def migrated_cli(cli, migrated_template):
     """`cli` on a database already at the head revision."""
     shutil.copyfile(migrated_template, cli.db)
     wal = Path(f"{migrated_template}-wal")
-    if wal.exists():   # WAL mode: committed pages may still sit in the -wal file
+    if wal.exists():  # WAL mode: committed pages may still sit in the -wal file
         shutil.copyfile(wal, f"{cli.db}-wal")
     return cli
 
@@ -62,7 +69,7 @@ def migrated_cli(cli, migrated_template):
 def broken_config(tmp_path: Path) -> Path:
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     text = text.replace('id = "otif"\n', 'id = "otif"\ncolour = "blue"\n', 1)
-    text = text.replace('direction = "lower"', 'direction = "down"', 1)   # first lower-is-better KPI
+    text = text.replace('direction = "lower"', 'direction = "down"', 1)  # first lower-is-better KPI
     p = tmp_path / "broken.toml"
     p.write_text(text, encoding="utf-8")
     return p
@@ -114,7 +121,7 @@ def test_bad_file_writes_nothing(migrated_cli, tmp_path):
     bad.write_text("kpi,period,value\notif,2025-01,0.91\notif,2025-02,oops\n", encoding="utf-8")
     assert migrated_cli("import", "actuals", str(bad)).returncode == 2
     r = migrated_cli("import", "actuals", str(SAMPLE))
-    assert "(import #1)" in r.stdout     # the failed file left no import batch behind
+    assert "(import #1)" in r.stdout  # the failed file left no import batch behind
 
 
 def test_missing_file_exits_2(migrated_cli, tmp_path):
@@ -124,7 +131,7 @@ def test_missing_file_exits_2(migrated_cli, tmp_path):
 
 
 def test_viewer_cannot_import(migrated_cli):
-    r = migrated_cli("import", "actuals", str(SAMPLE), user="viewer")   # config.toml maps user 'viewer' to role viewer
+    r = migrated_cli("import", "actuals", str(SAMPLE), user="viewer")  # config.toml maps user 'viewer' to role viewer
     assert r.returncode == 2
     assert r.stderr.strip() == "viewer (viewer) may not import (import actuals); this needs the editor role"
 
@@ -142,7 +149,10 @@ def test_check_config_broken_copy_lists_problems(cli, tmp_path):
     assert lines[0] == "config.toml has problems:"
     assert "  - broken.toml: KPI 'otif' field 'colour': is not a known field" in lines
     # excess_obsolete_stock is the first lower-is-better KPI in the shipped file
-    assert "  - broken.toml: KPI 'excess_obsolete_stock' field 'direction': Input should be 'higher', 'lower' or 'band'" in lines
+    assert (
+        "  - broken.toml: KPI 'excess_obsolete_stock' field 'direction': Input should be 'higher', 'lower' or 'band'"
+        in lines
+    )
     assert len(lines) == 3
 
 
@@ -206,14 +216,14 @@ def test_backup_and_restore_round_trip(migrated_cli, tmp_path):
     r = migrated_cli("backup", str(copy))
     assert r.returncode == 0, r.stderr
     assert oct(copy.stat().st_mode & 0o777) == "0o600"
-    assert migrated_cli("backup", str(copy)).returncode == 2          # never overwrites
+    assert migrated_cli("backup", str(copy)).returncode == 2  # never overwrites
     assert migrated_cli("db", "downgrade", "base", "--yes").returncode == 0
     r = migrated_cli("restore", str(copy))
     assert r.returncode == 2 and "--yes" in r.stderr
     r = migrated_cli("restore", str(copy), "--yes")
     assert r.returncode == 0, r.stderr
     r = migrated_cli("import", "actuals", str(SAMPLE))
-    assert r.returncode == 0 and "no changes" in r.stdout              # the data came back
+    assert r.returncode == 0 and "no changes" in r.stdout  # the data came back
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database")
     r = migrated_cli("restore", str(junk), "--yes")
@@ -222,8 +232,14 @@ def test_backup_and_restore_round_trip(migrated_cli, tmp_path):
 
 def test_unreachable_database_is_one_clear_line(cli):
     env_url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
-    r = subprocess.run([sys.executable, "-m", "kpis", "db", "current"], cwd=ROOT, capture_output=True, text=True,
-                       env={**_env(cli.db), "DATABASE_URL": env_url}, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "kpis", "db", "current"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**_env(cli.db), "DATABASE_URL": env_url},
+        timeout=120,
+    )
     assert r.returncode == 2
     assert r.stderr.startswith("the database could not answer (OperationalError") and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
@@ -246,8 +262,17 @@ def test_trend_command_gives_the_page_numbers(demo_db, config):
     r = _run(db, "trend", "STOCKOUT_WEEKS", "--by", "quarter", "--format", "csv")
     assert r.returncode == 0, r.stderr
     got = pd.read_csv(io.StringIO(r.stdout), keep_default_na=False)
-    assert got.columns.tolist() == ["period", "value", "target", "status", "partial", "centre", "lower_limit",
-                                    "upper_limit", "signal"]
+    assert got.columns.tolist() == [
+        "period",
+        "value",
+        "target",
+        "status",
+        "partial",
+        "centre",
+        "lower_limit",
+        "upper_limit",
+        "signal",
+    ]
     eng = make_engine(demo_db)
     kpi = config.kpi_by_id["stockout_weeks"]
     view = trends.trend_view(series.kpi_series(eng, config, kpi.id), kpi, cadence="quarter")
@@ -289,13 +314,13 @@ def test_cli_csv_output_neutralises_formulas_and_quotes_line_breaks(capsys):
 
     from kpis.cli import common
 
-    hostile = ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "ok\r=1+1", "plain"]
+    hostile = ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)", "\tx", "ok\r=1+1", "plain"]
     common.write_csv({"item": hostile, "wape": [0.5, float("nan"), 0.25, 1.0, 0.0, 0.1, 0.2]})
     fast = list(csv.reader(io.StringIO(capsys.readouterr().out, newline="")))
     common.print_frame(pd.DataFrame({"item": hostile, "n": range(7)}), "csv")
     slow = list(csv.reader(io.StringIO(capsys.readouterr().out, newline="")))
     for rows in (fast, slow):
         cells = [r[0] for r in rows[1:]]
-        assert len(rows) == 8                                   # the carriage return stayed inside its cell
+        assert len(rows) == 8  # the carriage return stayed inside its cell
         assert all(c.startswith("'") for c in cells[:5]) and cells[5] == "ok\r=1+1" and cells[6] == "plain"
-    assert fast[2][1] == "" and fast[1][1] == "0.5" and slow[1][1] == "0"     # numbers stay numbers
+    assert fast[2][1] == "" and fast[1][1] == "0.5" and slow[1][1] == "0"  # numbers stay numbers

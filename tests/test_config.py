@@ -13,8 +13,18 @@ from kpis.config import ConfigError, load_config, parse_config, resolve_sqlite_p
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "config.toml"
 
-PRACTICE_IDS = {"collaboration", "alignment", "data", "technology", "process", "change", "improvement",
-                "sponsorship", "partners", "evaluation"}   # docs/methodology.md, Integration practices
+PRACTICE_IDS = {
+    "collaboration",
+    "alignment",
+    "data",
+    "technology",
+    "process",
+    "change",
+    "improvement",
+    "sponsorship",
+    "partners",
+    "evaluation",
+}  # docs/methodology.md, Integration practices
 FUNCTION_IDS = {"sales", "marketing", "finance", "supply", "production", "executive", "partners"}
 
 
@@ -93,13 +103,15 @@ def test_explicit_min_max_override_unit_range(config):
 def test_wrong_direction(raw):
     raw["kpi"][kpi_index(raw, "otif")]["direction"] = "up"
     assert problems_of(raw) == [
-        "broken.toml: KPI 'otif' field 'direction': Input should be 'higher', 'lower' or 'band'"]
+        "broken.toml: KPI 'otif' field 'direction': Input should be 'higher', 'lower' or 'band'"
+    ]
 
 
 def test_band_missing_for_band_direction(raw):
     del raw["kpi"][kpi_index(raw, "forecast_bias")]["band"]
     assert problems_of(raw) == [
-        "broken.toml: KPI 'forecast_bias' field 'band': is required when direction is 'band' (half-width of the green band)"]
+        "broken.toml: KPI 'forecast_bias' field 'band': is required when direction is 'band' (half-width of the green band)"
+    ]
 
 
 def test_band_given_for_higher_direction(raw):
@@ -143,8 +155,10 @@ def test_target_period_at_wrong_cadence(raw):
 
 
 def test_two_targets_from_same_period(raw):
-    raw["kpi"][kpi_index(raw, "otif")]["target"] = [{"from": "2025-01", "value": 0.9},
-                                                    {"from": "2025-01-15", "value": 0.95}]
+    raw["kpi"][kpi_index(raw, "otif")]["target"] = [
+        {"from": "2025-01", "value": 0.9},
+        {"from": "2025-01-15", "value": 0.95},
+    ]
     assert problems_of(raw) == ["broken.toml: KPI 'otif' field 'target.1.from': two targets start in 2025-01-15"]
 
 
@@ -261,7 +275,9 @@ def test_load_config_names_the_file(tmp_path, raw):
     with pytest.raises(ConfigError) as e:
         load_config(p)
     # the first higher-is-better KPI is forecast_accuracy
-    assert e.value.problems == ["mine.toml: KPI 'forecast_accuracy' field 'direction': Input should be 'higher', 'lower' or 'band'"]
+    assert e.value.problems == [
+        "mine.toml: KPI 'forecast_accuracy' field 'direction': Input should be 'higher', 'lower' or 'band'"
+    ]
 
 
 def test_load_config_invalid_toml(tmp_path):
@@ -307,7 +323,7 @@ def test_relative_sqlite_env_url_also_resolved(config, monkeypatch):
 
 
 def test_absolute_sqlite_path_unchanged(tmp_path):
-    url = f"sqlite:///{tmp_path}/x.db"   # absolute path: four slashes
+    url = f"sqlite:///{tmp_path}/x.db"  # absolute path: four slashes
     assert resolve_sqlite_path(url, Path("/elsewhere")) == url
 
 

@@ -8,12 +8,16 @@ from kpis import export
 
 
 def test_formula_cells_get_an_apostrophe_and_numbers_stay():
-    df = pd.DataFrame({"text": ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx", "plain", None],
-                       "value": [-1.5, 2, 3, 4, 5, 6, 7, 8]})
+    df = pd.DataFrame(
+        {
+            "text": ['=HYPERLINK("x")', "+1", "-2", "@SUM(A1)", "\tx", "\rx", "plain", None],
+            "value": [-1.5, 2, 3, 4, 5, 6, 7, 8],
+        }
+    )
     out = export.neutralise(df)
-    assert out["text"].tolist()[:7] == ["'=HYPERLINK(\"x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "plain"]
+    assert out["text"].tolist()[:7] == ['\'=HYPERLINK("x")', "'+1", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "plain"]
     assert out["value"].tolist() == df["value"].tolist()
-    assert df["text"].iloc[0].startswith("=")   # the input is not changed
+    assert df["text"].iloc[0].startswith("=")  # the input is not changed
 
 
 def test_csv_and_excel_downloads_are_neutralised():
@@ -31,12 +35,19 @@ import openpyxl  # noqa: E402
 import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", "plain"]
-SAFE = ["'=HYPERLINK(\"http://x\",\"y\")", "'+1+1", "'-1+1", "'@SUM(A1)", "'\t=1", "'\r=1", "plain"]
+HOSTILE = ['=HYPERLINK("http://x","y")', "+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", "plain"]
+SAFE = ['\'=HYPERLINK("http://x","y")', "'+1+1", "'-1+1", "'@SUM(A1)", "'\t=1", "'\r=1", "plain"]
 # What a page may hand to st.download_button: an exporter of kpis that neutralises formulas, a Markdown
 # document, or a shipped sample file.
-ALLOWED = ("export.csv_bytes(", "export.excel_bytes(", "export.to_excel(", "portfolio_xlsx(", "windows.csv_bytes(",
-           "export.review_markdown(", "f.read_bytes()")
+ALLOWED = (
+    "export.csv_bytes(",
+    "export.excel_bytes(",
+    "export.to_excel(",
+    "portfolio_xlsx(",
+    "windows.csv_bytes(",
+    "export.review_markdown(",
+    "f.read_bytes()",
+)
 
 
 def _downloads() -> list[tuple[str, str]]:
@@ -44,15 +55,23 @@ def _downloads() -> list[tuple[str, str]]:
     for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
         src = path.read_text(encoding="utf-8")
         tree = ast.parse(src)
-        assigned = {t.id: ast.get_source_segment(src, node.value) for node in ast.walk(tree)
-                    if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+        assigned = {
+            t.id: ast.get_source_segment(src, node.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        }
         # A file made on click is a function handed to the button: every definition of that name must return an
         # exporter's bytes.
         defs: dict[str, list[str]] = {}
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef):
-                returns = [ast.get_source_segment(src, r.value) for r in ast.walk(node)
-                           if isinstance(r, ast.Return) and r.value is not None]
+                returns = [
+                    ast.get_source_segment(src, r.value)
+                    for r in ast.walk(node)
+                    if isinstance(r, ast.Return) and r.value is not None
+                ]
                 defs.setdefault(node.name, []).append(" ".join(returns) if returns else "")
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "download_button":
@@ -100,8 +119,15 @@ def test_csv_exporters_neutralise_every_formula_start_and_keep_numbers(exporter)
     got = _csv_cells(getattr(importlib.import_module(mod), fn)(df))
     assert got.columns.tolist() == ["'=cmd|' /C calc'!A0", "n"]
     assert got.iloc[:, 0].tolist() == SAFE
-    assert got["n"].tolist() == ["-5.0", "1.5", "0.0", "-0.25", "3.0", "4.0", "5.0"] or \
-        got["n"].tolist() == ["-5", "1.5", "0", "-0.25", "3", "4", "5"]          # numbers: no apostrophe
+    assert got["n"].tolist() == ["-5.0", "1.5", "0.0", "-0.25", "3.0", "4.0", "5.0"] or got["n"].tolist() == [
+        "-5",
+        "1.5",
+        "0",
+        "-0.25",
+        "3",
+        "4",
+        "5",
+    ]  # numbers: no apostrophe
 
 
 @pytest.mark.parametrize("which", ["excel_bytes", "to_excel", "portfolio_xlsx"])
@@ -111,7 +137,7 @@ def test_excel_exporters_neutralise_every_formula_start_and_keep_numbers(which):
     from kpis.sponsorship import scorecard as sc
 
     if which == "portfolio_xlsx":
-        frame = pd.DataFrame({"executive": HOSTILE, "title": HOSTILE, **{f: -0.5 for f in sc.FIGURES}})
+        frame = pd.DataFrame({"executive": HOSTILE, "title": HOSTILE, **dict.fromkeys(sc.FIGURES, -0.5)})
         statuses = pd.DataFrame({f: ["green"] * len(HOSTILE) for f in sc.FIGURES})
         rows = _xlsx_cells(sexport.portfolio_xlsx(frame, statuses, "2026-Q1"))[1:]
         assert [r[0].replace("\n", "\r") for r in rows] == SAFE and [r[1].replace("\n", "\r") for r in rows] == SAFE
@@ -120,6 +146,6 @@ def test_excel_exporters_neutralise_every_formula_start_and_keep_numbers(which):
     df = pd.DataFrame({"text": HOSTILE, "n": [-5, 1.5, 0, -0.25, 3, 4, 5]})
     data = export.excel_bytes(df, "x") if which == "excel_bytes" else iexport.to_excel({"x": df})
     rows = _xlsx_cells(data)
-    assert [r[0].replace("\n", "\r") for r in rows[1:]] == SAFE      # XML reads a stored CR back as LF
+    assert [r[0].replace("\n", "\r") for r in rows[1:]] == SAFE  # XML reads a stored CR back as LF
     assert [r[1] for r in rows[1:]] == [-5, 1.5, 0, -0.25, 3, 4, 5]
     assert all(isinstance(r[1], (int, float)) for r in rows[1:])

@@ -18,9 +18,12 @@ from kpis.store.models import AuditEvent, DemandActual, ForecastValue, ImportBat
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-DOWN = "postgresql+psycopg://nobody@127.0.0.1:1/none"   # nothing listens on port 1
-PAGES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py")
-               if not p.name.startswith("_") and "alias_page()" not in p.read_text(encoding="utf-8"))
+DOWN = "postgresql+psycopg://nobody@127.0.0.1:1/none"  # nothing listens on port 1
+PAGES = sorted(
+    str(p.relative_to(ROOT))
+    for p in (ROOT / "pages").glob("*.py")
+    if not p.name.startswith("_") and "alias_page()" not in p.read_text(encoding="utf-8")
+)
 LEAKS = ("Traceback", "SELECT", "INSERT", "[SQL", "parameters", "psycopg.", "sqlalchemy.")
 
 
@@ -31,7 +34,7 @@ def _all_text(at: AppTest) -> str:
     return "\n".join(parts)
 
 
-NO_DATABASE_NEEDED = {"pages/catalog.py"}   # shows config.toml only
+NO_DATABASE_NEEDED = {"pages/catalog.py"}  # shows config.toml only
 
 
 def _assert_clear(at: AppTest, page: str) -> None:
@@ -58,7 +61,7 @@ def test_every_page_with_the_database_unreachable_at_start(monkeypatch, page):
 def test_every_page_when_the_database_goes_away_while_the_app_runs(demo_env, monkeypatch, page):
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    monkeypatch.setenv("DATABASE_URL", DOWN)      # the schema was checked in this session; now every query fails
+    monkeypatch.setenv("DATABASE_URL", DOWN)  # the schema was checked in this session; now every query fails
     at.switch_page(page).run()
     _assert_clear(at, page)
 
@@ -71,8 +74,11 @@ def test_a_query_failing_mid_page_shows_the_reason_without_sql_or_values(demo_en
     from pages import _ui
 
     def boom(*_a, **_k):
-        raise OperationalError("SELECT secret FROM kpi_value WHERE owner = %(p)s", {"p": "secret-value"},
-                               Exception("server closed the connection unexpectedly"))
+        raise OperationalError(
+            "SELECT secret FROM kpi_value WHERE owner = %(p)s",
+            {"p": "secret-value"},
+            Exception("server closed the connection unexpectedly"),
+        )
 
     monkeypatch.setattr(_ui, "data_version", boom)
     at = AppTest.from_file(APP, default_timeout=60).run()
@@ -82,14 +88,23 @@ def test_a_query_failing_mid_page_shows_the_reason_without_sql_or_values(demo_en
 
 
 # ------------------------------------------------------------------------------------------ the CLI
-@pytest.mark.parametrize("args", [("db", "current"), ("import", "actuals", "data/samples/actuals_long.csv"),
-                                  ("import", "forecasts", "data/samples/forecasts.csv"), ("accuracy",),
-                                  ("actions",), ("maturity",)])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("db", "current"),
+        ("import", "actuals", "data/samples/actuals_long.csv"),
+        ("import", "forecasts", "data/samples/forecasts.csv"),
+        ("accuracy",),
+        ("actions",),
+        ("maturity",),
+    ],
+)
 def test_cli_with_the_database_unreachable_says_so_in_one_line(args):
     env = {k: v for k, v in os.environ.items() if k not in ("SOP_PULSE_CONFIG", "SOP_PULSE_USER")}
     env.update(DATABASE_URL=DOWN, SOP_PULSE_USER="tester")
-    r = subprocess.run([sys.executable, "-m", "kpis", *args], cwd=ROOT, capture_output=True, text=True, env=env,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "kpis", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120
+    )
     assert r.returncode != 0
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "could not answer" in lines[0], r.stderr[-2000:]
@@ -130,8 +145,10 @@ print("DONE", flush=True)
 
 def _counts(engine) -> dict[str, int]:
     with engine.connect() as c:
-        return {m.__tablename__: c.execute(select(func.count()).select_from(m)).scalar_one()
-                for m in (ImportBatch, Item, DemandActual, ForecastValue, AuditEvent)}
+        return {
+            m.__tablename__: c.execute(select(func.count()).select_from(m)).scalar_one()
+            for m in (ImportBatch, Item, DemandActual, ForecastValue, AuditEvent)
+        }
 
 
 def _big_files(tmp_path: Path, items: int, months: int) -> tuple[Path, Path]:
@@ -145,8 +162,15 @@ def _big_files(tmp_path: Path, items: int, months: int) -> tuple[Path, Path]:
     dpath = tmp_path / "demand.csv"
     demand.to_csv(dpath, index=False)
     lags = [0, 1, 2, 3]
-    f = pd.DataFrame({"item": np.repeat(item, len(lags)), "period": np.repeat(period, len(lags)),
-                      "lag": np.tile(lags, len(item)), "stage": "consensus", "forecast": 90.0})
+    f = pd.DataFrame(
+        {
+            "item": np.repeat(item, len(lags)),
+            "period": np.repeat(period, len(lags)),
+            "lag": np.tile(lags, len(item)),
+            "stage": "consensus",
+            "forecast": 90.0,
+        }
+    )
     fpath = tmp_path / "forecasts.csv"
     f.to_csv(fpath, index=False)
     return dpath, fpath
@@ -155,17 +179,19 @@ def _big_files(tmp_path: Path, items: int, months: int) -> tuple[Path, Path]:
 def test_an_import_killed_halfway_leaves_the_database_as_it_was(engine, config, admin, tmp_path):
     from kpis.forecast.load import import_file
 
-    dpath, fpath = _big_files(tmp_path, items=2_000, months=36)     # 72,000 demand rows, 288,000 forecasts
+    dpath, fpath = _big_files(tmp_path, items=2_000, months=36)  # 72,000 demand rows, 288,000 forecasts
     import_file(engine, dpath, kind="demand", config=config, user=admin)
     before = _counts(engine)
     url, schema = _db_url(engine)
-    code = CHILD.format(root=str(ROOT), schema=schema, url=url, cfg=str(ROOT / "config.toml"), path=str(fpath),
-                        kind="forecasts")
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+    code = CHILD.format(
+        root=str(ROOT), schema=schema, url=url, cfg=str(ROOT / "config.toml"), path=str(fpath), kind="forecasts"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     seen = []
     try:
-        for line in child.stdout:      # wait until it is writing, then kill it without warning
+        for line in child.stdout:  # wait until it is writing, then kill it without warning
             seen.append(line)
             if float(line.split()[0]) >= 0.45 and "DONE" not in line:
                 os.kill(child.pid, signal.SIGKILL)
@@ -174,8 +200,8 @@ def test_an_import_killed_halfway_leaves_the_database_as_it_was(engine, config, 
         child.wait(timeout=120)
     assert child.returncode == -signal.SIGKILL, (seen, child.stderr.read()[-2000:])
     assert not any("DONE" in s for s in seen)
-    assert _counts(engine) == before                   # nothing of the killed import is there
-    result = import_file(engine, fpath, kind="forecasts", config=config, user=admin)   # the next import works
+    assert _counts(engine) == before  # nothing of the killed import is there
+    result = import_file(engine, fpath, kind="forecasts", config=config, user=admin)  # the next import works
     assert result.inserted == 288_000
     after = _counts(engine)
     assert after["forecast"] == 288_000 and after["import_batch"] == before["import_batch"] + 1
@@ -191,8 +217,9 @@ def _same_file_twice(fn) -> list:
         gate.wait()
         try:
             out[i] = fn()
-        except Exception as e:  # noqa: BLE001 - the test looks at it
+        except Exception as e:
             out[i] = e
+
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
     for t in threads:
         t.start()
@@ -215,18 +242,32 @@ def _importers(engine, config, admin):
         return (SAMPLES / name).read_bytes()
 
     return [
-        ("actuals", lambda: import_actuals(engine, read("actuals_long.csv"), "actuals_long.csv", config=config,
-                                           user=admin)),
-        ("demand", lambda: import_file(engine, read("demand.csv"), kind="demand", config=config, user=admin,
-                                       filename="demand.csv")),
-        ("forecasts", lambda: import_file(engine, read("forecasts.csv"), kind="forecasts", config=config, user=admin,
-                                          filename="forecasts.csv")),
+        (
+            "actuals",
+            lambda: import_actuals(engine, read("actuals_long.csv"), "actuals_long.csv", config=config, user=admin),
+        ),
+        (
+            "demand",
+            lambda: import_file(
+                engine, read("demand.csv"), kind="demand", config=config, user=admin, filename="demand.csv"
+            ),
+        ),
+        (
+            "forecasts",
+            lambda: import_file(
+                engine, read("forecasts.csv"), kind="forecasts", config=config, user=admin, filename="forecasts.csv"
+            ),
+        ),
         ("actions", lambda: import_actions(engine, read("actions.csv"), "actions.csv", config=config, user=admin)),
-        ("assessments", lambda: import_assessments(engine, read("assessments.csv"), "assessments.csv", config=config,
-                                                   user=admin)),
+        (
+            "assessments",
+            lambda: import_assessments(engine, read("assessments.csv"), "assessments.csv", config=config, user=admin),
+        ),
         ("meetings", lambda: import_meetings(engine, read("meetings.csv"), "meetings.csv", config=config, user=admin)),
-        ("decisions", lambda: import_decisions(engine, read("decisions.csv"), "decisions.csv", config=config,
-                                               user=admin)),
+        (
+            "decisions",
+            lambda: import_decisions(engine, read("decisions.csv"), "decisions.csv", config=config, user=admin),
+        ),
     ]
 
 
@@ -239,7 +280,7 @@ def test_two_imports_of_the_same_file_at_once_end_correct(engine, config, admin)
         assert not errors, (kind, [f"{type(e).__name__}: {e}"[:300] for e in errors])
         changed = [o for o in outcomes if o.changed]
         assert len(changed) == 1, (kind, [o.summary() for o in outcomes])
-        again = fn()                                   # and the data is the file's: a third import changes nothing
+        again = fn()  # and the data is the file's: a third import changes nothing
         assert not again.changed, (kind, again.summary())
 
 

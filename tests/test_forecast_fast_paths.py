@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from sqlalchemy.pool import StaticPool
 import pandas as pd
 import pytest
+from sqlalchemy.pool import StaticPool
 
 from kpis import forecast
 from kpis.forecast import cache as cube_cache
@@ -65,11 +65,17 @@ def test_arrow_read_returns_what_sqlite3_returns(engine, config, admin, arrow_al
         ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'forecast'").scalar()
     assert ddl.rstrip().endswith("WITHOUT ROWID") == (layout == "without rowid")
     stages = ["statistical", "consensus"]
-    cases = [("forecast", stages, "", None),
-             # a stage name that would break SQL if it were not bound
-             ("forecast", ["consensus", "it's \"odd\"; DROP TABLE forecast --"], "period BETWEEN ? AND ? AND lag = ?",
-              ["2025-03-01", "2025-05-01", 2]),
-             ("demand_actual", None, "", None)]
+    cases = [
+        ("forecast", stages, "", None),
+        # a stage name that would break SQL if it were not bound
+        (
+            "forecast",
+            ["consensus", 'it\'s "odd"; DROP TABLE forecast --'],
+            "period BETWEEN ? AND ? AND lag = ?",
+            ["2025-03-01", "2025-05-01", 2],
+        ),
+        ("demand_actual", None, "", None),
+    ]
     used = []
     real = fsql._arrow_fetch
 
@@ -80,14 +86,14 @@ def test_arrow_read_returns_what_sqlite3_returns(engine, config, admin, arrow_al
 
     monkeypatch.setattr(fsql, "_arrow_fetch", spy)
     fast = [_read(engine, *c) for c in cases]
-    assert used == [True, True, True]               # the Arrow path answered every read
+    assert used == [True, True, True]  # the Arrow path answered every read
     monkeypatch.setattr(fsql, "_arrow_fetch", lambda *a, **kw: None)
     slow = [_read(engine, *c) for c in cases]
     for (fk, fv), (sk, sv) in zip(fast, slow, strict=True):
         assert len(fk) > 0
         assert fk.dtype == np.int64 and fv.dtype == np.float64
         np.testing.assert_array_equal(fk, sk)
-        np.testing.assert_array_equal(fv, sv)       # bit for bit
+        np.testing.assert_array_equal(fv, sv)  # bit for bit
     # three items x three periods in range at lag 2, of two stages: consensus (index 0), statistical (not listed: 63)
     assert sorted(np.unique(fast[1][0] & 63, return_counts=True)[1]) == [9, 9]
     assert set(np.unique(fast[1][0] & 63)) == {0, 63}
@@ -136,7 +142,7 @@ def test_small_tables_and_databases_in_memory_use_sqlite3(config, admin, tmp_pat
 
     eng = make_engine("sqlite://", poolclass=StaticPool)
     upgrade(eng)
-    assert not (tmp_path.cwd() / "sqlite:").exists()   # an in-memory URL creates no file
+    assert not (tmp_path.cwd() / "sqlite:").exists()  # an in-memory URL creates no file
     with eng.connect() as conn:
         assert fsql._sqlite_file(conn) is None
     eng.dispose()
@@ -184,7 +190,7 @@ def test_threaded_pre_aggregates_equal_one_thread(engine, config, admin, monkeyp
     assert len(threaded.stages) * len(threaded.lags) > 1
     np.testing.assert_array_equal(threaded.K, single.K)
     np.testing.assert_array_equal(threaded.Q, single.Q)
-    one = single.fva(["family"], lag=None)                     # the matched sample's sums, one lag per thread
+    one = single.fva(["family"], lag=None)  # the matched sample's sums, one lag per thread
     monkeypatch.setattr(cube_module, "_BUILD_THREADS", 4)
     pd.testing.assert_frame_equal(single.fva(["family"], lag=None), one)
     assert len(single.lags) > 1
@@ -194,7 +200,8 @@ def test_big_sqlite_load_restores_its_pragmas_and_checkpoints(engine, config, ad
     """A big SQLite load turns off per-row foreign-key checks and the checkpoint at commit for its transaction only,
     and its log is copied into the database file while the accuracy views are prepared."""
     _sqlite_only(engine)
-    from kpis.forecast import bulk, load as load_module
+    from kpis.forecast import bulk
+    from kpis.forecast import load as load_module
 
     monkeypatch.setattr(bulk, "_BULK_ROWS", 10)
     monkeypatch.setattr(load_module, "_BULK_ROWS", 10)
@@ -207,9 +214,9 @@ def test_big_sqlite_load_restores_its_pragmas_and_checkpoints(engine, config, ad
 
     monkeypatch.setattr(load_module, "checkpoint_later", spy)
     _loaded(engine, config, admin)
-    assert started                                    # the demand and forecast loads each started one
-    with engine.connect() as conn:                    # the pooled connection the loads used
+    assert started  # the demand and forecast loads each started one
+    with engine.connect() as conn:  # the pooled connection the loads used
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
         busy, log, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
-    assert busy == 0 and log == done                  # nothing left in the log that is not in the database file
+    assert busy == 0 and log == done  # nothing left in the log that is not in the database file

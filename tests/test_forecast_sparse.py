@@ -72,7 +72,7 @@ def ragged(request, tmp_path_factory):
     alive_d = (d["period"] >= d["item"].map(start)) & (d["period"] <= d["item"].map(stop))
     alive_f = (f["period"] >= f["item"].map(start)) & (f["period"] <= f["item"].map(stop))
     d, f = d[alive_d & (rng.random(len(d)) > 0.1)], f[alive_f & (rng.random(len(f)) > 0.15)]
-    far = d[d["item"] == "SKU-000000"].copy()   # the same history again, 20 years on, for a new item
+    far = d[d["item"] == "SKU-000000"].copy()  # the same history again, 20 years on, for a new item
     far["item"], far["period"] = "SKU-FAR", far["period"] + pd.Timedelta(weeks=52 * 20)
     far_f = f[f["item"] == "SKU-000000"].copy()
     far_f["item"], far_f["period"] = "SKU-FAR", far_f["period"] + pd.Timedelta(weeks=52 * 20)
@@ -92,8 +92,9 @@ def expected_rows(d: pd.DataFrame, f: pd.DataFrame, cfg) -> tuple[pd.DataFrame, 
     """Every (item, period, lag, stage) row with its actual and attributes, derived naive included, straight from
     the raw rows with kpis.forecast.metrics (no cube involved), and the MASE scale per item."""
     m = cfg.forecast.season_length
-    hist = pd.DataFrame({"item": d["item"], "period": periods.period_number(d["period"], "week"),
-                         "actual": d["actual"].to_numpy()})
+    hist = pd.DataFrame(
+        {"item": d["item"], "period": periods.period_number(d["period"], "week"), "actual": d["actual"].to_numpy()}
+    )
     fr = f.assign(period=periods.period_number(f["period"], "week"))[["item", "period", "lag", "stage", "forecast"]]
     lags = sorted(fr["lag"].unique().tolist())
     naive = accuracy.derive_naive(hist, lags, season_length=m)
@@ -127,13 +128,20 @@ def assert_same(got: pd.DataFrame, exp: pd.DataFrame, by):
 
 
 CASES = [
-    dict(by=[]), dict(by=["item"]), dict(by=["period"]), dict(by=["lag"]), dict(by=["stage"]),
-    dict(by=["family", "period"]), dict(by=["item", "lag"]), dict(by=["abc", "xyz"]), dict(by=["period", "item"]),
+    dict(by=[]),
+    dict(by=["item"]),
+    dict(by=["period"]),
+    dict(by=["lag"]),
+    dict(by=["stage"]),
+    dict(by=["family", "period"]),
+    dict(by=["item", "lag"]),
+    dict(by=["abc", "xyz"]),
+    dict(by=["period", "item"]),
     dict(by=["item"], lo="2024-03-04", hi="2024-07-01"),
     dict(by=["item"], lo="2024-02-12", hi="2024-02-26", stage="sales", lag=1),
     dict(by=["region"], lag=2, lo="2024-04-01", filters={"family": ["Pumps", "Valves", "Seals"]}),
     dict(by=["period"], filters={"item": ["SKU-000003", "SKU-FAR"]}),
-    dict(by=["stage"], lo="2043-01-01"),            # only the far item
+    dict(by=["stage"], lo="2043-01-01"),  # only the far item
     dict(by=["item"], lo="2025-06-02", hi="2043-01-01"),  # the empty years between
     dict(by=[], stage="naive", lag=0),
 ]
@@ -143,8 +151,14 @@ CASES = [
 def test_ragged_histories_match_metrics_on_the_raw_rows(ragged, case):
     cube, (rows, scale), _d = ragged
     by = case["by"]
-    got = cube.accuracy(by, stage=case.get("stage"), lag=case.get("lag"), period_from=case.get("lo"),
-                        period_to=case.get("hi"), filters=case.get("filters"))
+    got = cube.accuracy(
+        by,
+        stage=case.get("stage"),
+        lag=case.get("lag"),
+        period_from=case.get("lo"),
+        period_to=case.get("hi"),
+        filters=case.get("filters"),
+    )
     fr = rows
     if "stage" not in by:
         fr = fr[fr["stage"] == (case.get("stage") or forecast.final_stage(cube))]
@@ -187,17 +201,22 @@ def test_ragged_cube_holds_only_the_item_periods_present(ragged):
     cube, _rows, d = ragged
     assert cube.periods[0] == d["period"].min() and cube.periods[-1] == d["period"].max()  # calendar range kept
     assert len(cube.periods) > 20 * 52
-    assert len(cube.a) <= len(d) + 3 * 30 * 40      # item-periods with a row, not items x 1,000+ weeks
+    assert len(cube.a) <= len(d) + 3 * 30 * 40  # item-periods with a row, not items x 1,000+ weeks
 
 
 # --------------------------------------------------------------------------- by hand
 def test_late_start_and_early_stop_by_hand(engine, config, admin):
     """Monthly: A from 2024-01 to 2024-06, B only 2024-04..2024-05 (starts late, stops early), season length 1."""
-    demand = ("item,period,actual\n" + "".join(f"A,2024-{m:02d},{v}\n" for m, v in zip(range(1, 7), [10, 20, 30, 40, 50, 60]))
-              + "B,2024-04,8\nB,2024-05,4\n").encode()
-    fc = ("item,period,lag,stage,forecast\n" + "".join(f"A,2024-{m:02d},1,consensus,{v}\n" for m, v in
-                                                       zip(range(2, 7), [25, 25, 45, 45, 55]))
-          + "B,2024-05,1,consensus,6\nB,2024-06,1,consensus,3\n").encode()
+    demand = (
+        "item,period,actual\n"
+        + "".join(f"A,2024-{m:02d},{v}\n" for m, v in zip(range(1, 7), [10, 20, 30, 40, 50, 60]))
+        + "B,2024-04,8\nB,2024-05,4\n"
+    ).encode()
+    fc = (
+        "item,period,lag,stage,forecast\n"
+        + "".join(f"A,2024-{m:02d},1,consensus,{v}\n" for m, v in zip(range(2, 7), [25, 25, 45, 45, 55]))
+        + "B,2024-05,1,consensus,6\nB,2024-06,1,consensus,3\n"
+    ).encode()
     forecast.import_file(engine, demand, kind="demand", config=config, user=admin, filename="d.csv")
     forecast.import_file(engine, fc, kind="forecasts", config=config, user=admin, filename="f.csv")
     cube = forecast.get_cube(engine, config, data_version(engine))
@@ -225,25 +244,31 @@ def test_late_start_and_early_stop_by_hand(engine, config, admin):
 def raw_two_weeks_25_years_apart(n_items: int) -> _Raw:
     """n_items items, each with actuals and 4 lags of one stage in two weeks 25 years apart (weekly)."""
     ids = np.arange(1, n_items + 1, dtype=np.int64)
-    days = np.array([(np.datetime64("2000-01-03") - np.datetime64("1970-01-01")).astype(int),
-                     (np.datetime64("2025-01-06") - np.datetime64("1970-01-01")).astype(int)], dtype=np.int64)
+    days = np.array(
+        [
+            (np.datetime64("2000-01-03") - np.datetime64("1970-01-01")).astype(int),
+            (np.datetime64("2025-01-06") - np.datetime64("1970-01-01")).astype(int),
+        ],
+        dtype=np.int64,
+    )
     item = np.repeat(ids, 2)
     day = np.tile(days, n_items)
     d_key = (item << 32) | (day << 16)
     d_val = np.tile([100.0, 120.0], n_items)
     f_item, f_day, f_lag = (np.repeat(item, 4), np.repeat(day, 4), np.tile(np.arange(4, dtype=np.int64), 2 * n_items))
-    f_key = (f_item << 32) | (f_day << 16) | (f_lag << 6) | 3   # stage index 3 = consensus
+    f_key = (f_item << 32) | (f_day << 16) | (f_lag << 6) | 3  # stage index 3 = consensus
     f_val = np.full(len(f_key), 110.0)
     stages = ["naive", "statistical", "sales", "consensus"]
-    return _Raw(ids, [f"I{i:05d}" for i in ids], [{"family": f"F{i % 7}"} for i in ids], d_key, d_val, f_key, f_val,
-                stages)
+    return _Raw(
+        ids, [f"I{i:05d}" for i in ids], [{"family": f"F{i % 7}"} for i in ids], d_key, d_val, f_key, f_val, stages
+    )
 
 
 def test_two_weeks_25_years_apart_take_little_memory():
     cfg = load_config(ROOT / "config.toml")
     cube = cube_module.ForecastCube(raw_two_weeks_25_years_apart(18_000), cfg)
-    assert len(cube.periods) > 25 * 52          # the calendar range is there for windows and labels
-    assert cube.memory_mb() < 40                # 18,000 x 1,300 weeks x 4 lags x 2 stages would be 1.2 GB
+    assert len(cube.periods) > 25 * 52  # the calendar range is there for windows and labels
+    assert cube.memory_mb() < 40  # 18,000 x 1,300 weeks x 4 lags x 2 stages would be 1.2 GB
     r = cube.accuracy([]).iloc[0]
     assert r["n"] == 18_000 * 2 * 4 and r["wape"] == approx((10 * 2) / 220)
     by_period = cube.accuracy(["period"])
@@ -261,17 +286,34 @@ def test_too_large_is_a_clear_message_in_get_cube_and_the_cli(tmp_path, monkeypa
     upgrade(engine)
     cfg = load_config(ROOT / "config.toml")
     user = User(name="t", role="admin")
-    forecast.import_file(engine, b"item,period,actual\nA,2024-01,1\nA,2024-02,2\n", kind="demand", config=cfg,
-                         user=user, filename="d.csv")
-    forecast.import_file(engine, b"item,period,lag,stage,forecast\nA,2024-02,1,consensus,2\n", kind="forecasts",
-                         config=cfg, user=user, filename="f.csv")
+    forecast.import_file(
+        engine,
+        b"item,period,actual\nA,2024-01,1\nA,2024-02,2\n",
+        kind="demand",
+        config=cfg,
+        user=user,
+        filename="d.csv",
+    )
+    forecast.import_file(
+        engine,
+        b"item,period,lag,stage,forecast\nA,2024-02,1,consensus,2\n",
+        kind="forecasts",
+        config=cfg,
+        user=user,
+        filename="f.csv",
+    )
     monkeypatch.setattr(cube_module, "_MAX_CELLS", 1)
     forecast.clear_cache()
     with pytest.raises(forecast.CubeTooLarge, match="too large for the in-memory accuracy views"):
         forecast.get_cube(engine, cfg, data_version(engine))
     engine.dispose()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SOP_PULSE_USER": "t", "SOP_PULSE_CUBE_CACHE": "off",
-           "SOP_PULSE_MAX_CUBE_CELLS": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "SOP_PULSE_USER": "t",
+        "SOP_PULSE_CUBE_CACHE": "off",
+        "SOP_PULSE_MAX_CUBE_CELLS": "1",
+    }
     r = subprocess.run([sys.executable, "-m", "kpis", "accuracy"], capture_output=True, text=True, cwd=ROOT, env=env)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
@@ -287,18 +329,36 @@ def test_a_new_data_version_replaces_the_cached_cube(tmp_path):
     cfg = load_config(ROOT / "config.toml")
     user = User(name="t", role="admin")
     forecast.clear_cache()
-    forecast.import_file(engine, b"item,period,actual\nA,2024-01,1\nA,2024-02,2\n", kind="demand", config=cfg,
-                         user=user, filename="d.csv")
-    forecast.import_file(engine, b"item,period,lag,stage,forecast\nA,2024-02,1,consensus,2\n", kind="forecasts",
-                         config=cfg, user=user, filename="f.csv")
+    forecast.import_file(
+        engine,
+        b"item,period,actual\nA,2024-01,1\nA,2024-02,2\n",
+        kind="demand",
+        config=cfg,
+        user=user,
+        filename="d.csv",
+    )
+    forecast.import_file(
+        engine,
+        b"item,period,lag,stage,forecast\nA,2024-02,1,consensus,2\n",
+        kind="forecasts",
+        config=cfg,
+        user=user,
+        filename="f.csv",
+    )
     old_version = data_version(engine)
     old = forecast.get_cube(engine, cfg, old_version)
-    forecast.import_file(engine, b"item,period,lag,stage,forecast\nA,2024-02,1,consensus,3\n", kind="forecasts",
-                         config=cfg, user=user, filename="f2.csv")
+    forecast.import_file(
+        engine,
+        b"item,period,lag,stage,forecast\nA,2024-02,1,consensus,3\n",
+        kind="forecasts",
+        config=cfg,
+        user=user,
+        filename="f2.csv",
+    )
     new = forecast.get_cube(engine, cfg, data_version(engine))
     assert new is not old
     held = [c for _k, (_v, _e, c) in cache._CACHE.items()]
-    assert held == [new]                       # the old version's cube is no longer held
+    assert held == [new]  # the old version's cube is no longer held
     # a page still asking for the old version gets the newest cube, never a rebuild of the old one
     assert forecast.get_cube(engine, cfg, old_version) is new
     engine.dispose()

@@ -120,14 +120,20 @@ def test_changed_values_are_updated_and_counted(loaded, config, admin):
     assert (res.inserted, res.updated, res.unchanged) == (1, 1, 7)
     assert "1 inserted, 1 updated, 7 unchanged" in res.summary()
     with loaded.connect() as conn:
-        v = conn.execute(select(ForecastValue.forecast, ForecastValue.import_id).where(
-            ForecastValue.stage == "consensus", ForecastValue.lag == 1, ForecastValue.item_id ==
-            select(Item.id).where(Item.code == "A").scalar_subquery(),
-            ForecastValue.period == pd.Timestamp("2025-03-01").date())).one()
+        v = conn.execute(
+            select(ForecastValue.forecast, ForecastValue.import_id).where(
+                ForecastValue.stage == "consensus",
+                ForecastValue.lag == 1,
+                ForecastValue.item_id == select(Item.id).where(Item.code == "A").scalar_subquery(),
+                ForecastValue.period == pd.Timestamp("2025-03-01").date(),
+            )
+        ).one()
     assert v[0] == 36.0 and v[1] == res.batch_id
-    demand2 = DEMAND.replace(b"B,2025-02,0,Valves,APAC", b"B,2025-02,1,Valves,LATAM").replace(
-        b"B,2025-01,5,Valves,APAC", b"B,2025-01,5,Valves,LATAM").replace(b"B,2025-03,15,Valves,APAC",
-                                                                         b"B,2025-03,15,Valves,LATAM")
+    demand2 = (
+        DEMAND.replace(b"B,2025-02,0,Valves,APAC", b"B,2025-02,1,Valves,LATAM")
+        .replace(b"B,2025-01,5,Valves,APAC", b"B,2025-01,5,Valves,LATAM")
+        .replace(b"B,2025-03,15,Valves,APAC", b"B,2025-03,15,Valves,LATAM")
+    )
     res = load(loaded, config, admin, demand2, "demand", "d2.csv")
     assert (res.inserted, res.updated, res.unchanged, res.items_changed) == (0, 1, 5, 1)
     cube = cube_of(loaded, config)
@@ -142,12 +148,11 @@ def test_demand_without_attribute_columns_keeps_stored_attributes(loaded, config
 
 
 def test_bulk_path_keeps_foreign_keys(engine, config, admin, monkeypatch):
+    from kpis.forecast import bulk
     from kpis.forecast import load as load_module
 
-    from kpis.forecast import bulk
-
     monkeypatch.setattr(load_module, "_BULK_ROWS", 0)  # take the big-file path with this small file (SQLite)
-    monkeypatch.setattr(bulk, "_BULK_ROWS", 0)         # and PostgreSQL's, which drops and re-adds the keys
+    monkeypatch.setattr(bulk, "_BULK_ROWS", 0)  # and PostgreSQL's, which drops and re-adds the keys
     load(engine, config, admin, DEMAND, "demand", "demand.csv")
     res = load(engine, config, admin, FORECASTS, "forecasts", "forecasts.csv")
     assert res.inserted == 8 and count(engine, ForecastValue) == 8
@@ -156,9 +161,11 @@ def test_bulk_path_keeps_foreign_keys(engine, config, admin, monkeypatch):
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
         else:
-            fks = conn.exec_driver_sql("SELECT conrelid::regclass::text, convalidated FROM pg_constraint "
-                                       "WHERE contype = 'f' AND conrelid IN ('forecast'::regclass, "
-                                       "'demand_actual'::regclass)").all()
+            fks = conn.exec_driver_sql(
+                "SELECT conrelid::regclass::text, convalidated FROM pg_constraint "
+                "WHERE contype = 'f' AND conrelid IN ('forecast'::regclass, "
+                "'demand_actual'::regclass)"
+            ).all()
             assert sorted(fks) == [("demand_actual", True)] * 2 + [("forecast", True)] * 2
     bad = FORECASTS.replace(b"B,2025-03,1,statistical,10", b"B,2025-03,1,statistical,x")
     with pytest.raises(ImportFailed):
@@ -233,10 +240,18 @@ FORECAST_ERRORS = [
     ("Z,2025-02,1,consensus,3", 2, "item", "import demand first: 1 item is unknown (e.g. Z), in 1 forecast row"),
     (",2025-02,1,consensus,3", 2, "item", "item is empty"),
     ("A,March,1,consensus,3", 2, "period", "period 'March' is not a period"),
-    ("A,2025-02,1,consensus,3\nA,2025-02,1,consensus,4", 3, "period", "duplicate: row 2 already has item 'A', "
-                                                                        "period 2025-02, lag 1, stage 'consensus'"),
-    ("A,2025-02,1,consensus,3\nA,2025-02,1,consensus,4\nA,2025-W05,1,consensus,4", 4, "period",
-     "is an ISO week, but other rows in this file are months"),
+    (
+        "A,2025-02,1,consensus,3\nA,2025-02,1,consensus,4",
+        3,
+        "period",
+        "duplicate: row 2 already has item 'A', period 2025-02, lag 1, stage 'consensus'",
+    ),
+    (
+        "A,2025-02,1,consensus,3\nA,2025-02,1,consensus,4\nA,2025-W05,1,consensus,4",
+        4,
+        "period",
+        "is an ISO week, but other rows in this file are months",
+    ),
 ]
 
 
@@ -259,8 +274,10 @@ def test_forecasts_before_their_demand_give_one_message(engine, config, admin):
     with pytest.raises(ImportFailed) as exc:
         load(engine, config, admin, csv("item,period,lag,stage,forecast\n" + rows), "forecasts", "f.csv")
     assert exc.value.total == 1
-    assert "import demand first: 120 items are unknown (e.g. SKU-1000, SKU-1001, SKU-1002, …), in 240 forecast rows" \
+    assert (
+        "import demand first: 120 items are unknown (e.g. SKU-1000, SKU-1001, SKU-1002, …), in 240 forecast rows"
         in str(exc.value)
+    )
 
 
 def test_exact_duplicate_headers_are_refused(engine, config, admin):
@@ -276,7 +293,7 @@ def test_excel_sheet_choice_and_formula_without_cached_value(engine, config, adm
     ws = wb.create_sheet("Demand")
     ws.append(["item", "period", "actual"])
     ws.append(["A", "2025-01", 10])
-    ws.append(["A", "2025-02", "=B2*2"])       # openpyxl stores the formula without a cached value
+    ws.append(["A", "2025-02", "=B2*2"])  # openpyxl stores the formula without a cached value
     buf = io.BytesIO()
     wb.save(buf)
     data = buf.getvalue()
@@ -285,8 +302,10 @@ def test_excel_sheet_choice_and_formula_without_cached_value(engine, config, adm
     with pytest.raises(ImportFailed) as exc:
         load(engine, config, admin, data, "demand", "d.xlsx", sheet="Demand")
     (p,) = exc.value.problems
-    assert (p.row, p.column) == (3, "actual") and "cell C3 on sheet 'Demand' is a formula without a saved value" \
-        in p.message
+    assert (p.row, p.column) == (
+        3,
+        "actual",
+    ) and "cell C3 on sheet 'Demand' is a formula without a saved value" in p.message
     assert count(engine, DemandActual) == 0
     with pytest.raises(ImportFailed, match="no sheet named 'Sheet9'"):
         load(engine, config, admin, data, "demand", "d.xlsx", sheet="Sheet9")
@@ -305,7 +324,9 @@ def test_snapshot_after_period_is_a_negative_lag(engine, config, admin):
 
 def test_lag_and_snapshot_must_agree(engine, config, admin):
     load(engine, config, admin, DEMAND, "demand", "demand.csv")
-    data = csv("item,period,snapshot,lag,stage,forecast\nA,2025-03,2025-01,2,consensus,3\nA,2025-03,2025-02,2,consensus,3")
+    data = csv(
+        "item,period,snapshot,lag,stage,forecast\nA,2025-03,2025-01,2,consensus,3\nA,2025-03,2025-02,2,consensus,3"
+    )
     with pytest.raises(ImportFailed) as exc:
         load(engine, config, admin, data, "forecasts", "both.csv")
     p = exc.value.problems[0]
@@ -372,11 +393,12 @@ def test_granularity_checked_inside_the_write_transaction(engine, config, admin)
     weekly = csv("item,period,actual\nB,2025-W03,1")
     load(engine, config, admin, monthly, "demand")
     table = validate._read(weekly, "w.csv")
-    rows = validate._validate_demand(table, load_module._Collector("w.csv", 50), None, {})   # saw an empty store
+    rows = validate._validate_demand(table, load_module._Collector("w.csv", 50), None, {})  # saw an empty store
     assert rows.cadence == "week"
     with pytest.raises(ImportFailed, match="this file is weekly but the stored demand and forecasts are monthly"):
-        load_module._write(engine, rows, kind="demand", filename="w.csv", sha256="x", user=admin,
-                           progress=lambda *_: None)
+        load_module._write(
+            engine, rows, kind="demand", filename="w.csv", sha256="x", user=admin, progress=lambda *_: None
+        )
     assert count(engine, DemandActual) == 1
 
 
@@ -421,9 +443,13 @@ def reference(cube, demand: pd.DataFrame, by, *, stage=None, lag=None, lo=None, 
         fr = fr[fr["period"] <= pd.Timestamp(hi)]
     for k, v in (filters or {}).items():
         fr = fr[fr[k].isin(v)]
-    hist = pd.DataFrame({"item": demand["item"].astype(str),
-                         "period": periods.period_number(pd.to_datetime(demand["period"]), "week"),
-                         "actual": demand["actual"]})
+    hist = pd.DataFrame(
+        {
+            "item": demand["item"].astype(str),
+            "period": periods.period_number(pd.to_datetime(demand["period"]), "week"),
+            "actual": demand["actual"],
+        }
+    )
     scale = accuracy.mase_scale(hist, season_length=cube.season_length)
     fr = fr.assign(**{c: fr[c].astype(str) for c in ("item", *cube.attributes, "stage") if c in fr})
     return accuracy.accuracy_table(fr, list(by), scale=scale)
@@ -445,8 +471,23 @@ def assert_same(got: pd.DataFrame, exp: pd.DataFrame, by):
         assert got[c].to_numpy(dtype=float) == approx(exp[c].to_numpy(dtype=float), rel=1e-9, abs=1e-9, nan_ok=True), c
 
 
-BY_CASES = [[], ["item"], ["family"], ["region"], ["channel"], ["abc"], ["xyz"], ["period"], ["lag"], ["stage"],
-            ["family", "period"], ["item", "lag"], ["region", "stage", "lag"], ["period", "item"], ["abc", "xyz", "lag"]]
+BY_CASES = [
+    [],
+    ["item"],
+    ["family"],
+    ["region"],
+    ["channel"],
+    ["abc"],
+    ["xyz"],
+    ["period"],
+    ["lag"],
+    ["stage"],
+    ["family", "period"],
+    ["item", "lag"],
+    ["region", "stage", "lag"],
+    ["period", "item"],
+    ["abc", "xyz", "lag"],
+]
 
 
 @pytest.mark.parametrize("by", BY_CASES, ids=["-".join(b) or "total" for b in BY_CASES])
@@ -470,10 +511,24 @@ FILTER_CASES = [
 def test_filters_and_period_ranges_match_accuracy_table(generated, case):
     _e, _c, cube, demand = generated
     by = case["by"]
-    got = cube.accuracy(by, stage=case.get("stage"), lag=case.get("lag"), period_from=case.get("lo"),
-                        period_to=case.get("hi"), filters=case.get("filters"))
-    exp = reference(cube, demand, by, stage=case.get("stage"), lag=case.get("lag"), lo=case.get("lo"),
-                    hi=case.get("hi"), filters=case.get("filters"))
+    got = cube.accuracy(
+        by,
+        stage=case.get("stage"),
+        lag=case.get("lag"),
+        period_from=case.get("lo"),
+        period_to=case.get("hi"),
+        filters=case.get("filters"),
+    )
+    exp = reference(
+        cube,
+        demand,
+        by,
+        stage=case.get("stage"),
+        lag=case.get("lag"),
+        lo=case.get("lo"),
+        hi=case.get("hi"),
+        filters=case.get("filters"),
+    )
     assert_same(got, exp, by)
 
 
@@ -488,14 +543,21 @@ def test_views_without_the_combination_cube_give_the_same_figures(generated, mon
     slim = cube_module.ForecastCube(_load_raw(engine, cfg), cfg)
     assert slim.combo_attrs == [] or slim.n_combos == 1
     for by in (["family"], ["period", "region"], ["abc"]):
-        assert_same(slim.accuracy(by, filters={"channel": ["OEM"]}), cube.accuracy(by, filters={"channel": ["OEM"]}), by)
+        assert_same(
+            slim.accuracy(by, filters={"channel": ["OEM"]}), cube.accuracy(by, filters={"channel": ["OEM"]}), by
+        )
 
 
 def test_derived_naive_matches_accuracy_derive_naive(generated):
     _e, _c, cube, demand = generated
     assert cube.stages == ["naive", "statistical", "sales"] and cube.derived == ["naive"]
-    hist = pd.DataFrame({"item": demand["item"].astype(str), "period": periods.period_number(
-        pd.to_datetime(demand["period"]), "week"), "actual": demand["actual"]})
+    hist = pd.DataFrame(
+        {
+            "item": demand["item"].astype(str),
+            "period": periods.period_number(pd.to_datetime(demand["period"]), "week"),
+            "actual": demand["actual"],
+        }
+    )
     exp = accuracy.derive_naive(hist, cube.lags, season_length=cube.season_length)
     fr = cube.frame()
     fr["pnum"] = periods.period_number(fr["period"], "week")
@@ -520,7 +582,7 @@ def test_fva_stairstep_agrees_with_metrics_on_the_matched_sample(generated):
     assert got["fva_vs_naive"].to_numpy() == approx(exp["fva_vs_naive"].to_numpy())
     emea = got[got["region"] == "EMEA"].set_index("stage")
     assert emea.index.tolist() == ["naive", "statistical", "sales"]
-    assert len(set(emea["n"])) == 1      # every stage compared on the same item-periods
+    assert len(set(emea["n"])) == 1  # every stage compared on the same item-periods
     assert np.isnan(emea.loc["naive", "fva_vs_previous"])
     assert emea.loc["sales", "fva_vs_previous"] == approx(emea.loc["statistical", "wape"] - emea.loc["sales", "wape"])
     assert emea.loc["sales", "fva_vs_naive"] == approx(emea.loc["naive", "wape"] - emea.loc["sales", "wape"])
@@ -547,10 +609,16 @@ def test_fva_by_hand(loaded, config):
 
 
 def test_fva_matched_in_metrics_by_hand():
-    rows = pd.DataFrame({
-        "item": ["A", "A", "A", "A", "B", "B"], "period": [1, 1, 2, 2, 1, 1], "lag": [1] * 6,
-        "stage": ["naive", "stat", "naive", "stat", "naive", "stat"],
-        "actual": [10, 10, 20, 20, 5, 5], "forecast": [12, 11, 25, None, 5, 8]})
+    rows = pd.DataFrame(
+        {
+            "item": ["A", "A", "A", "A", "B", "B"],
+            "period": [1, 1, 2, 2, 1, 1],
+            "lag": [1] * 6,
+            "stage": ["naive", "stat", "naive", "stat", "naive", "stat"],
+            "actual": [10, 10, 20, 20, 5, 5],
+            "forecast": [12, 11, 25, None, 5, 8],
+        }
+    )
     # A/2 has no stat forecast: left out of the sample (naive loses one row, stat none).
     out = accuracy.fva_matched(rows, ["naive", "stat"]).set_index("stage")
     assert out["n"].tolist() == [2, 2] and out["left_out"].tolist() == [1, 0]
@@ -609,7 +677,8 @@ def test_item_series_and_items_of(generated):
     assert s["actual"].tolist() == d.loc[s["period"]].tolist()
     fams = cube.attributes["family"]
     assert cube.items_of({"family": [fams[0]]}) == sorted(
-        demand.loc[demand["family"].astype(str) == fams[0], "item"].astype(str).unique().tolist())
+        demand.loc[demand["family"].astype(str) == fams[0], "item"].astype(str).unique().tolist()
+    )
     assert set(cube.attributes) == {"family", "region", "channel", "abc", "xyz"}
     assert cube.attributes["abc"] == ["A", "B", "C"]
 
@@ -621,7 +690,7 @@ def test_cube_cache_and_snapshot(loaded, config, admin, tmp_path, monkeypatch):
     assert cube_of(loaded, config) is first  # in-memory cache per data version
     snaps = list((tmp_path / "cubes").glob("cube-*"))
     assert len(snaps) == 1 and snaps[0].is_dir()
-    assert {f.suffix for f in snaps[0].iterdir()} == {".npy", ".json"}   # arrays and JSON: nothing to unpickle
+    assert {f.suffix for f in snaps[0].iterdir()} == {".npy", ".json"}  # arrays and JSON: nothing to unpickle
     forecast.clear_cache()  # a new process: read from the snapshot, same figures
     again = cube_of(loaded, config)
     assert again is not first
@@ -647,7 +716,7 @@ def test_snapshot_with_a_pickled_array_is_never_unpickled(loaded, config, tmp_pa
     victim = next(snap.glob("*.npy"))
     np.save(victim, np.array([Evil()], dtype=object), allow_pickle=True)
     forecast.clear_cache()
-    again = cube_of(loaded, config)          # the snapshot is refused and the cube rebuilt from the database
+    again = cube_of(loaded, config)  # the snapshot is refused and the cube rebuilt from the database
     assert not marker.exists()
     pd.testing.assert_frame_equal(again.accuracy(["lag"]), first.accuracy(["lag"]))
 
@@ -666,7 +735,7 @@ def test_an_unsafe_cache_folder_is_not_used(loaded, config, tmp_path, monkeypatc
         os.chown(folder, 65534, 65534)
     monkeypatch.setenv("SOP_PULSE_CUBE_CACHE", str(folder))
     forecast.clear_cache()
-    cube = cube_of(loaded, config)           # works, from the database
+    cube = cube_of(loaded, config)  # works, from the database
     assert cube is not None and not list(folder.glob("cube-*"))
 
 
@@ -700,12 +769,18 @@ def test_computed_kpi_values_by_hand(loaded, config):
 def test_computed_kpi_values_roll_weeks_up_to_the_kpi_month(engine, config, admin):
     # weeks 2025-W05 (Mon 27 Jan, January) and W06 (Mon 3 Feb, February), W07 (February)
     load(engine, config, admin, csv("item,period,actual\nA,2025-W05,10\nA,2025-W06,10\nA,2025-W07,30"), "demand")
-    load(engine, config, admin, csv("""
+    load(
+        engine,
+        config,
+        admin,
+        csv("""
         item,period,lag,stage,forecast
         A,2025-W05,1,consensus,12
         A,2025-W06,1,consensus,5
         A,2025-W07,1,consensus,33
-    """), "forecasts")
+    """),
+        "forecasts",
+    )
     out = forecast.computed_kpi_values(engine, config)
     acc = out[out["kpi_id"] == "forecast_accuracy"].set_index("period")["value"]
     assert acc.index.tolist() == [pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01")]
@@ -719,12 +794,15 @@ def test_computed_kpi_values_match_the_demo_calculation(demo_db):
     cfg = load_config(ROOT / "config.toml")
     engine = make_engine(demo_db)
     with engine.connect() as conn:
-        stored = conn.exec_driver_sql("SELECT count(*) FROM kpi_value WHERE kpi_id IN "
-                                      "('forecast_accuracy', 'forecast_bias')").scalar_one()
-        rows = conn.exec_driver_sql("SELECT i.code, f.period, f.lag, f.stage, f.forecast FROM forecast f "
-                                    "JOIN item i ON i.id = f.item_id").all()
-        drows = conn.exec_driver_sql("SELECT i.code, d.period, d.actual FROM demand_actual d "
-                                     "JOIN item i ON i.id = d.item_id").all()
+        stored = conn.exec_driver_sql(
+            "SELECT count(*) FROM kpi_value WHERE kpi_id IN ('forecast_accuracy', 'forecast_bias')"
+        ).scalar_one()
+        rows = conn.exec_driver_sql(
+            "SELECT i.code, f.period, f.lag, f.stage, f.forecast FROM forecast f JOIN item i ON i.id = f.item_id"
+        ).all()
+        drows = conn.exec_driver_sql(
+            "SELECT i.code, d.period, d.actual FROM demand_actual d JOIN item i ON i.id = d.item_id"
+        ).all()
     assert stored == 0  # no longer written as imported values
     f = pd.DataFrame(rows, columns=["item", "period", "lag", "stage", "forecast"])
     a = pd.DataFrame(drows, columns=["item", "period", "actual"])
@@ -757,8 +835,10 @@ def test_config_source_forecast_requires_metric():
     raw["kpi"][0].pop("forecast_metric")
     with pytest.raises(ConfigError) as exc:
         parse_config(raw)
-    assert any("KPI 'forecast_accuracy' field 'forecast_metric': is required when source is 'forecast'" in p
-               for p in exc.value.problems)
+    assert any(
+        "KPI 'forecast_accuracy' field 'forecast_metric': is required when source is 'forecast'" in p
+        for p in exc.value.problems
+    )
     raw = _raw_config()
     raw["kpi"][2]["forecast_lag"] = 2
     with pytest.raises(ConfigError, match="field 'forecast_lag': only applies when source is 'forecast'"):
@@ -774,10 +854,15 @@ def test_forecast_lag_is_used(loaded, config):
 
 # --------------------------------------------------------------------------- CLI
 def run_cli(args: list[str], db: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SOP_PULSE_USER": "cli-test",
-           "SOP_PULSE_CUBE_CACHE": str(db.parent / "cubes")}
-    return subprocess.run([sys.executable, "-m", "kpis", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "SOP_PULSE_USER": "cli-test",
+        "SOP_PULSE_CUBE_CACHE": str(db.parent / "cubes"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "kpis", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_import_accuracy_and_fva(tmp_path):
@@ -816,11 +901,17 @@ def test_cli_csv_answers_from_the_snapshot_without_pandas_or_sqlalchemy(tmp_path
     assert run_cli(["db", "upgrade"], db).returncode == 0
     assert run_cli(["import", "demand", str(tmp_path / "demand.csv")], db).returncode == 0
     assert run_cli(["import", "forecasts", str(tmp_path / "forecasts.csv")], db).returncode == 0  # writes the snapshot
-    slow = run_cli(["accuracy", "--by", "period,lag", "--format", "table"], db)      # the pandas path
-    probe = ("import sys; from kpis.cli import main; rc = main(['accuracy', '--by', 'period,lag', '--format', 'csv']); "
-             "print('LOADED', sorted(m for m in ('pandas.core', 'sqlalchemy') if m in sys.modules)); sys.exit(rc)")
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SOP_PULSE_USER": "cli-test",
-           "SOP_PULSE_CUBE_CACHE": str(db.parent / "cubes")}
+    slow = run_cli(["accuracy", "--by", "period,lag", "--format", "table"], db)  # the pandas path
+    probe = (
+        "import sys; from kpis.cli import main; rc = main(['accuracy', '--by', 'period,lag', '--format', 'csv']); "
+        "print('LOADED', sorted(m for m in ('pandas.core', 'sqlalchemy') if m in sys.modules)); sys.exit(rc)"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "SOP_PULSE_USER": "cli-test",
+        "SOP_PULSE_CUBE_CACHE": str(db.parent / "cubes"),
+    }
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     body, loaded = r.stdout.rsplit("LOADED", 1)
@@ -841,9 +932,15 @@ def test_forecast_version_moves_only_with_forecast_data(loaded, config, admin):
     assert v > 0
     sync_catalog(loaded, config, admin)
     import_actuals(loaded, b"kpi,period,value\notif,2025-01,0.93\n", "a.csv", config=config, user=admin)
-    assert forecast.forecast_version(loaded) == v            # catalog sync and KPI imports leave the cube alone
-    load(loaded, config, admin, FORECASTS.replace(b"A,2025-02,1,consensus,12", b"A,2025-02,1,consensus,13"),
-         "forecasts", "changed.csv")
+    assert forecast.forecast_version(loaded) == v  # catalog sync and KPI imports leave the cube alone
+    load(
+        loaded,
+        config,
+        admin,
+        FORECASTS.replace(b"A,2025-02,1,consensus,12", b"A,2025-02,1,consensus,13"),
+        "forecasts",
+        "changed.csv",
+    )
     assert forecast.forecast_version(loaded) > v
 
 
@@ -851,9 +948,12 @@ def test_import_builds_the_cube_at_load_time(engine, config, admin, monkeypatch)
     load(engine, config, admin, DEMAND, "demand", "demand.csv")
     load(engine, config, admin, FORECASTS, "forecasts", "forecasts.csv")
     built = []
-    monkeypatch.setattr(forecast.ForecastCube, "__init__",
-                        lambda *a, **k: built.append(1) or (_ for _ in ()).throw(AssertionError("rebuilt")))
-    cube = forecast.get_cube(engine, config, forecast.forecast_version(engine))   # served from the cache
+    monkeypatch.setattr(
+        forecast.ForecastCube,
+        "__init__",
+        lambda *a, **k: built.append(1) or (_ for _ in ()).throw(AssertionError("rebuilt")),
+    )
+    cube = forecast.get_cube(engine, config, forecast.forecast_version(engine))  # served from the cache
     assert cube is not None and not built
 
 
@@ -865,8 +965,8 @@ def test_stage_names_are_bound_parameters_not_sql(engine, config, admin):
     load(engine, cfg, admin, DEMAND, "demand", "demand.csv")
     data = f'item,period,lag,stage,forecast\nA,2025-02,1,"{odd}",12\nA,2025-03,1,"{odd}",35\n'.encode()
     assert load(engine, cfg, admin, data, "forecasts", "odd.csv").inserted == 2
-    assert load(engine, cfg, admin, data, "forecasts", "odd.csv").inserted == 0     # re-import reads it back
-    assert count(engine, Item) == 2                                               # the item table is intact
+    assert load(engine, cfg, admin, data, "forecasts", "odd.csv").inserted == 0  # re-import reads it back
+    assert count(engine, Item) == 2  # the item table is intact
     cube = forecast.get_cube(engine, cfg, forecast.forecast_version(engine))
     assert odd in cube.stages
 
@@ -877,7 +977,7 @@ def test_final_stage_ignores_stages_no_longer_configured(loaded, config):
     # consensus and statistical are loaded; drop consensus from the config after the fact
     cfg = dataclasses.replace(config, forecast=config.forecast.model_copy(update={"stages": ["naive", "statistical"]}))
     cube = forecast.get_cube(loaded, cfg, forecast.forecast_version(loaded))
-    assert "consensus" in cube.stages                 # still viewable on purpose
+    assert "consensus" in cube.stages  # still viewable on purpose
     assert forecast.final_stage(cube) == "statistical"
 
 

@@ -42,8 +42,9 @@ def test_every_attack_is_stored_verbatim(engine, config):
         assert {r.facilitator for r in reviews} >= {H.USER} and all(H.USER in r.participants for r in reviews)
         acts = list(s.scalars(select(Action)))
         assert any(a.description == H.BIG for a in acts) and {a.owner for a in acts} >= {H.USER}
-        assert {a.segment for a in acts} == set(H.SEGMENTS) and all(len(a.source_note or "x" * 255) == 255
-                                                                    for a in acts if a.ref is None)
+        assert {a.segment for a in acts} == set(H.SEGMENTS) and all(
+            len(a.source_note or "x" * 255) == 255 for a in acts if a.ref is None
+        )
         assert {a.created_by for a in acts} == {H.USER}
         assert {x.respondent for x in s.scalars(select(Assessment))} >= {H.USER}
         assert H.SHORT[1] in set(s.scalars(select(AssessmentScore.comment)))
@@ -68,4 +69,5 @@ def test_exports_carry_attacks_verbatim_with_formulas_neutralised(engine, config
     assert "'" + H.FORMULA.replace('"', '""') in csv and H.RTL in csv and H.ZERO_WIDTH in csv
     back = load_workbook(io.BytesIO(export.excel_bytes(table, "items"))).active
     assert [r[0] for r in back.iter_rows(min_row=2, values_only=True)] == [
-        "'" + v if v.startswith("=") else v for v in H.SHORT]
+        "'" + v if v.startswith("=") else v for v in H.SHORT
+    ]

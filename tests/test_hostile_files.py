@@ -21,23 +21,33 @@ from kpis.store.models import ImportBatch
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CONTENT_TYPES = (b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-                 b'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-                 b'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
-                 b'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+'
-                 b'xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
-                 b'officedocument.spreadsheetml.worksheet+xml"/></Types>')
-RELS = (b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-        b'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-        b'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
-WORKBOOK = (b'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
-            b'2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
-            b'<sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>')
-WB_RELS = (b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
-           b'2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-           b'relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
-SHEET_HEAD = (b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
-              b'spreadsheetml/2006/main"><dimension ref="A1:C3"/><sheetData>')
+CONTENT_TYPES = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+    b'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+    b'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
+    b'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+'
+    b'xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+    b'officedocument.spreadsheetml.worksheet+xml"/></Types>'
+)
+RELS = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+    b'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    b'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
+WORKBOOK = (
+    b'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+    b'2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+    b'<sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+WB_RELS = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+    b'2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    b'relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+)
+SHEET_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+    b'spreadsheetml/2006/main"><dimension ref="A1:C3"/><sheetData>'
+)
 SHEET_TAIL = b"</sheetData></worksheet>"
 
 
@@ -76,6 +86,7 @@ def _bomb(path: Path, mb: int = 400) -> Path:
         for _ in range(mb):
             yield block
         yield b"</t></is></c></row>"
+
     return make_xlsx(path, body())
 
 
@@ -83,7 +94,10 @@ def _many_rows(path: Path, rows: int) -> Path:
     def body():
         yield _row(1, "kpi", "period", "value")
         for start in range(2, rows + 2, 100_000):
-            yield b"".join(b'<row r="%d"><c><v>1</v></c></row>' % r for r in range(start, min(start + 100_000, rows + 2)))
+            yield b"".join(
+                b'<row r="%d"><c><v>1</v></c></row>' % r for r in range(start, min(start + 100_000, rows + 2))
+            )
+
     return make_xlsx(path, body())
 
 
@@ -141,10 +155,21 @@ print(json.dumps({{"message": msg, "peak_mb": peak_mb(), "base_mb": base, "batch
 
 def run_child(tmp_path: Path, path: Path, kind: str, name: str | None = None) -> dict:
     """Import `path` in a fresh process on a fresh SQLite file; its message, peak memory and batches written."""
-    code = CHILD.format(root=str(ROOT), url=f"sqlite:///{tmp_path / 'child.db'}", cfg=str(ROOT / "config.toml"),
-                        path=str(path), kind=kind, name=name or path.name)
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                       env={**os.environ, "SOP_PULSE_CUBE_CACHE": str(tmp_path / "cubes")})
+    code = CHILD.format(
+        root=str(ROOT),
+        url=f"sqlite:///{tmp_path / 'child.db'}",
+        cfg=str(ROOT / "config.toml"),
+        path=str(path),
+        kind=kind,
+        name=name or path.name,
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "SOP_PULSE_CUBE_CACHE": str(tmp_path / "cubes")},
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert "Traceback" not in out["message"]
@@ -158,7 +183,7 @@ PEAK_MB = 400
 
 @pytest.mark.parametrize("kind", ["actuals", "forecasts", "sheets"])
 def test_xlsx_decompression_bomb_is_refused_before_parsing(tmp_path, kind, bomb):
-    path = bomb                                              # ~0.4 MB on disk, one 400 MB cell
+    path = bomb  # ~0.4 MB on disk, one 400 MB cell
     assert path.stat().st_size < 2 * 1048576
     out = run_child(tmp_path, path, kind)
     print(kind, f"peak {out['peak_mb']:.0f} MB (process before reading: {out['base_mb']:.0f} MB)")
@@ -173,9 +198,13 @@ def test_xlsx_with_a_cell_longer_than_excel_allows_is_refused(tmp_path):
 
     rnd = random.Random(1)
     text = "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(300_000)).encode()  # compresses ~1.6×
-    path = make_xlsx(tmp_path / "long.xlsx", [_row(1, "kpi", "period", "value"),
-                                              b'<row r="2"><c r="A2" t="inlineStr"><is><t>' + text +
-                                              b"</t></is></c></row>"])
+    path = make_xlsx(
+        tmp_path / "long.xlsx",
+        [
+            _row(1, "kpi", "period", "value"),
+            b'<row r="2"><c r="A2" t="inlineStr"><is><t>' + text + b"</t></is></c></row>",
+        ],
+    )
     out = run_child(tmp_path, path, "actuals")
     assert "long.xlsx: a cell holds more than 32,767 characters" in out["message"], out
     assert out["batches"] == 0 and out["peak_mb"] < PEAK_MB
@@ -184,7 +213,7 @@ def test_xlsx_with_a_cell_longer_than_excel_allows_is_refused(tmp_path):
 @pytest.mark.parametrize("kind", ["actuals", "demand"])
 def test_xlsx_with_three_million_rows_is_refused_in_bounded_memory(tmp_path, kind, three_million):
     path = three_million
-    assert path.stat().st_size < 20 * 1048576                # under the upload limit: the rows are the problem
+    assert path.stat().st_size < 20 * 1048576  # under the upload limit: the rows are the problem
     out = run_child(tmp_path, path, kind)
     print(kind, f"peak {out['peak_mb']:.0f} MB (process before reading: {out['base_mb']:.0f} MB)")
     assert "rows.xlsx: a sheet has 3,000,001 rows, more than Excel's 1,048,576" in out["message"], out
@@ -195,8 +224,10 @@ def test_xlsx_claiming_a_row_number_beyond_excel_is_refused(engine, config, admi
     """Few row elements, but one numbered 3,000,000: reading stops at Excel's limit."""
     from kpis.catalog.load import import_actuals
 
-    path = make_xlsx(tmp_path / "far.xlsx", [_row(1, "kpi", "period", "value"), _row(2, "otif", "2025-01", 0.9),
-                                             _row(3_000_000, "otif", "2025-02", 0.9)])
+    path = make_xlsx(
+        tmp_path / "far.xlsx",
+        [_row(1, "kpi", "period", "value"), _row(2, "otif", "2025-01", 0.9), _row(3_000_000, "otif", "2025-02", 0.9)],
+    )
     with pytest.raises(ImportFailed, match="far.xlsx: sheet 'Data' has more than 1,048,576 rows"):
         import_actuals(engine, path.read_bytes(), "far.xlsx", config=config, user=admin)
     assert _batches(engine) == 0
@@ -205,8 +236,10 @@ def test_xlsx_claiming_a_row_number_beyond_excel_is_refused(engine, config, admi
 def test_a_valid_streamed_xlsx_still_imports(engine, config, admin, tmp_path):
     from kpis.catalog.load import import_actuals
 
-    path = make_xlsx(tmp_path / "ok.xlsx", [_row(1, "kpi", "period", "value"), _row(2, "otif", "2025-01", 0.9),
-                                            _row(3, "otif", "2025-02", 0.91)])
+    path = make_xlsx(
+        tmp_path / "ok.xlsx",
+        [_row(1, "kpi", "period", "value"), _row(2, "otif", "2025-01", 0.9), _row(3, "otif", "2025-02", 0.91)],
+    )
     assert import_actuals(engine, path.read_bytes(), "ok.xlsx", config=config, user=admin).inserted == 2
 
 
@@ -238,9 +271,15 @@ def _importers(engine, admin):
 
 
 KINDS = ["actuals", "demand", "forecasts", "actions", "assessments", "meetings", "decisions"]
-SAMPLE = {"actuals": "actuals_long.csv", "demand": "demand.csv", "forecasts": "forecasts.csv",
-          "actions": "actions.csv", "assessments": "assessments.csv", "meetings": "meetings.csv",
-          "decisions": "decisions.csv"}
+SAMPLE = {
+    "actuals": "actuals_long.csv",
+    "demand": "demand.csv",
+    "forecasts": "forecasts.csv",
+    "actions": "actions.csv",
+    "assessments": "assessments.csv",
+    "meetings": "meetings.csv",
+    "decisions": "decisions.csv",
+}
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40
 
 
@@ -252,8 +291,14 @@ def test_hostile_files_for_every_importer(engine, config, admin, kind):
         (sample, "big.csv", _with_limit(config, 0.0001), "MB, over the 0.0001 MB limit (config [app] max_upload_mb)"),
         (PNG, "picture.csv", config, "picture.csv: file is not UTF-8 text"),
         (zipfile_bytes(), "archive.csv", config, "archive.csv: "),
-        (sample.decode().replace("Nilsson", "Nîlssön").encode("latin-1") if b"Nilsson" in sample
-         else sample + "x,\xe9\n".encode("latin-1"), "latin1.csv", config, "latin1.csv: file is not UTF-8 text"),
+        (
+            sample.decode().replace("Nilsson", "Nîlssön").encode("latin-1")
+            if b"Nilsson" in sample
+            else sample + "x,\xe9\n".encode("latin-1"),
+            "latin1.csv",
+            config,
+            "latin1.csv: file is not UTF-8 text",
+        ),
         (sample.decode().encode("utf-16"), "utf16.csv", config, "utf16.csv: "),
         (b"kpi,period,value\n", "empty.xlsx", config, "empty.xlsx: is not an Excel workbook"),
         (sample, "x" * 296 + ".csv", config, "the file name is 300 characters long; at most 255 characters"),
@@ -301,10 +346,11 @@ def test_a_million_junk_rows_are_refused_quickly_in_bounded_memory(tmp_path):
         f.write(b"item,period,actual\n")
         f.write(b"junk,junk,junk\n" * 1_000_000)
     for kind, file, expect in (
-            ("actuals", path, "junk.csv, rows 2, 3, 4, 5, 6 and 45 more, column 'kpi': unknown KPI 'junk'"),
-            ("actions", path, "junk.csv, row 1: missing column(s)"),
-            ("forecasts", path, "junk.csv, row 1: missing column(s)"),
-            ("demand", demand, "junk_demand.csv, rows 2, 3, 4, 5, 6 and 45 more, column 'period': period 'junk'")):
+        ("actuals", path, "junk.csv, rows 2, 3, 4, 5, 6 and 45 more, column 'kpi': unknown KPI 'junk'"),
+        ("actions", path, "junk.csv, row 1: missing column(s)"),
+        ("forecasts", path, "junk.csv, row 1: missing column(s)"),
+        ("demand", demand, "junk_demand.csv, rows 2, 3, 4, 5, 6 and 45 more, column 'period': period 'junk'"),
+    ):
         out = run_child(tmp_path, file, kind)
         assert expect in out["message"], (kind, out["message"][:500])
         print(kind, f"peak {out['peak_mb']:.0f} MB (process before reading: {out['base_mb']:.0f} MB)")

@@ -18,7 +18,7 @@ from kpis.ingest import ImportFailed
 from kpis.store.models import Action, Assessment, Decision, ImportBatch, Item, KpiValue, Meeting, MeetingAttendee
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRST = list(PRACTICES)[0]
+FIRST = next(iter(PRACTICES))
 
 
 def table(rows: list[dict]) -> bytes:
@@ -39,8 +39,9 @@ def _importers(engine, config, admin):
     return {
         "actuals": lambda d, n="f.csv": import_actuals(engine, d, n, config=config, user=admin),
         "demand": lambda d, n="f.csv": import_file(engine, d, kind="demand", config=config, user=admin, filename=n),
-        "forecasts": lambda d, n="f.csv": import_file(engine, d, kind="forecasts", config=config, user=admin,
-                                                      filename=n),
+        "forecasts": lambda d, n="f.csv": import_file(
+            engine, d, kind="forecasts", config=config, user=admin, filename=n
+        ),
         "actions": lambda d, n="f.csv": import_actions(engine, d, n, config=config, user=admin),
         "assessments": lambda d, n="f.csv": import_assessments(engine, d, n, config=config, user=admin),
         "meetings": lambda d, n="f.csv": import_meetings(engine, d, n, config=config, user=admin),
@@ -52,13 +53,36 @@ BASE = {
     "actuals": {"kpi": "otif", "period": "2025-01", "value": "0.9", "segment": "EMEA", "note": "n"},
     "demand": {"item": "SKU-1", "period": "2025-01", "actual": "10", "family": "F"},
     "forecasts": {"item": "SKU-1", "period": "2025-01", "lag": "1", "stage": "consensus", "forecast": "9"},
-    "actions": {"ref": "A-1", "title": "T", "owner": "O", "sponsor": "S", "practice": "process",
-                "due_date": "2026-12-01", "kpi": "otif", "segment": "EMEA", "expected_direction": "higher",
-                "description": "d"},
-    "assessments": {"respondent": "R", "team": "T", "period": "2025-Q3", "function": "sales",
-                    **{p: "3" for p in PRACTICES}, "comment": "c"},
-    "meetings": {"meeting": "M-1", "type": "data review", "date": "2026-01-05", "chair": "C", "person": "P",
-                 "invited": "yes", "attended": "yes", "notes": "n"},
+    "actions": {
+        "ref": "A-1",
+        "title": "T",
+        "owner": "O",
+        "sponsor": "S",
+        "practice": "process",
+        "due_date": "2026-12-01",
+        "kpi": "otif",
+        "segment": "EMEA",
+        "expected_direction": "higher",
+        "description": "d",
+    },
+    "assessments": {
+        "respondent": "R",
+        "team": "T",
+        "period": "2025-Q3",
+        "function": "sales",
+        **dict.fromkeys(PRACTICES, "3"),
+        "comment": "c",
+    },
+    "meetings": {
+        "meeting": "M-1",
+        "type": "data review",
+        "date": "2026-01-05",
+        "chair": "C",
+        "person": "P",
+        "invited": "yes",
+        "attended": "yes",
+        "notes": "n",
+    },
     "decisions": {"ref": "D-1", "text": "T", "raised_on": "2026-01-05", "owner": "O"},
 }
 
@@ -87,8 +111,9 @@ def _count(engine, model) -> int:
 
 
 @pytest.mark.parametrize(("kind", "column", "model_column"), SIZED, ids=[f"{k}-{c}" for k, c, _ in SIZED])
-def test_text_longer_than_its_column_is_refused_and_at_the_limit_stored(engine, config, admin, kind, column,
-                                                                       model_column):
+def test_text_longer_than_its_column_is_refused_and_at_the_limit_stored(
+    engine, config, admin, kind, column, model_column
+):
     limit = model_column.property.columns[0].type.length
     imp = _importers(engine, config, admin)[kind]
     with pytest.raises(ImportFailed) as exc:
@@ -97,7 +122,7 @@ def test_text_longer_than_its_column_is_refused_and_at_the_limit_stored(engine, 
     assert (p.file, p.row, p.column) == ("f.csv", 2, column)
     assert p.message.endswith(f"is {limit + 1} characters long; at most {limit} characters are allowed"), p.message
     assert _count(engine, ImportBatch) == 0
-    value = "é" * limit                                  # characters, not bytes: PostgreSQL counts characters
+    value = "é" * limit  # characters, not bytes: PostgreSQL counts characters
     assert imp(table([{**BASE[kind], column: value}])).changed
     with engine.connect() as c:
         stored = c.execute(select(model_column)).scalars().all()
@@ -107,13 +132,12 @@ def test_text_longer_than_its_column_is_refused_and_at_the_limit_stored(engine, 
 def test_forecast_item_longer_than_the_item_code_is_refused(engine, config, admin):
     with pytest.raises(ImportFailed) as exc:
         _importers(engine, config, admin)["forecasts"](table([{**BASE["forecasts"], "item": "x" * 121}]))
-    assert any((p.row, p.column) == (2, "item") and "at most 120 characters" in p.message
-               for p in exc.value.problems)
+    assert any((p.row, p.column) == (2, "item") and "at most 120 characters" in p.message for p in exc.value.problems)
 
 
 def test_file_name_at_the_limit_is_stored_and_one_over_refused(engine, config, admin):
     imp = _importers(engine, config, admin)["actuals"]
-    name = "é" * 251 + ".csv"                                     # 255 characters
+    name = "é" * 251 + ".csv"  # 255 characters
     assert imp(table([BASE["actuals"]]), name).changed
     with engine.connect() as c:
         assert c.execute(select(ImportBatch.filename)).scalar_one() == name
@@ -124,8 +148,14 @@ def test_file_name_at_the_limit_is_stored_and_one_over_refused(engine, config, a
 def test_a_forecast_stage_longer_than_its_column_is_refused_in_the_config(tmp_path):
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     path = tmp_path / "config.toml"
-    path.write_text(text.replace('stages = ["naive", "statistical", "sales", "consensus"]',
-                                 f'stages = ["naive", "{"s" * 41}", "consensus"]', 1), encoding="utf-8")
+    path.write_text(
+        text.replace(
+            'stages = ["naive", "statistical", "sales", "consensus"]',
+            f'stages = ["naive", "{"s" * 41}", "consensus"]',
+            1,
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     assert any("must be 1 to 40 characters long" in p for p in exc.value.problems)
@@ -141,8 +171,15 @@ def test_a_stage_not_configured_is_refused_at_import(engine, config, admin):
 
 
 # ------------------------------------------------------------------------------------------ NUL
-NUL_CELL = {"actuals": "note", "demand": "family", "forecasts": "item", "actions": "description",
-            "assessments": "comment", "meetings": "notes", "decisions": "text"}
+NUL_CELL = {
+    "actuals": "note",
+    "demand": "family",
+    "forecasts": "item",
+    "actions": "description",
+    "assessments": "comment",
+    "meetings": "notes",
+    "decisions": "text",
+}
 
 
 @pytest.mark.parametrize("kind", list(NUL_CELL))
@@ -186,9 +223,10 @@ def test_typed_forms_refuse_nul(config):
     from kpis.sponsorship import decisions, meetings
 
     assert any(f == "title" and "NUL" in m for f, m in actions.check_fields({"title": "a\x00"}, config))
-    assert any(f == "lessons" and "NUL" in m
-               for f, m in reviews.check_review({"initiative": "x", "lessons": "a\x00", "rating": 3}, [], config,
-                                                submit=False))
+    assert any(
+        f == "lessons" and "NUL" in m
+        for f, m in reviews.check_review({"initiative": "x", "lessons": "a\x00", "rating": 3}, [], config, submit=False)
+    )
     ans = Answers(period=dt.date(2025, 7, 1), respondent="R\x00", team="T", scores={})
     assert any("respondent" in m and "NUL" in m for m in ans.problems())
     m = meetings.MeetingInput(type="data review", date=dt.date(2026, 1, 5), chair="C", invited=("P\x00",))

@@ -25,9 +25,17 @@ def db(engine, config, admin):
 
 
 def _fields(**over):
-    base = {"title": "Weekly supplier call", "type": "corrective", "practice": "partners", "owner": "Hannah Scott",
-            "sponsor": "Priya Nair", "due_date": dt.date(2026, 6, 30), "kpi_id": "supplier_otif",
-            "expected_direction": "higher", "source": "other"}
+    base = {
+        "title": "Weekly supplier call",
+        "type": "corrective",
+        "practice": "partners",
+        "owner": "Hannah Scott",
+        "sponsor": "Priya Nair",
+        "due_date": dt.date(2026, 6, 30),
+        "kpi_id": "supplier_otif",
+        "expected_direction": "higher",
+        "source": "other",
+    }
     return {**base, **over}
 
 
@@ -55,18 +63,21 @@ def test_create_stores_an_open_action_and_audits_it(db, config, admin):
     assert ev.action == "create" and ev.entity_id == str(aid) and ev.details["title"] == "Weekly supplier call"
 
 
-@pytest.mark.parametrize("over,message", [
-    ({"title": " "}, "title is required"),
-    ({"owner": ""}, "owner is required"),
-    ({"type": "fix"}, "type must be one of"),
-    ({"practice": "magic"}, "practice must be one of"),
-    ({"priority": "urgent"}, "priority must be one of"),
-    ({"due_date": None}, "due date is required"),
-    ({"kpi_id": "no_such"}, "unknown KPI 'no_such'"),
-    ({"expected_direction": None}, "needs the expected direction"),
-    ({"kpi_id": None, "expected_direction": None, "segment": "EMEA"}, "a segment needs a KPI"),
-    ({"title": "x" * 201}, "longer than 200"),
-])
+@pytest.mark.parametrize(
+    "over,message",
+    [
+        ({"title": " "}, "title is required"),
+        ({"owner": ""}, "owner is required"),
+        ({"type": "fix"}, "type must be one of"),
+        ({"practice": "magic"}, "practice must be one of"),
+        ({"priority": "urgent"}, "priority must be one of"),
+        ({"due_date": None}, "due date is required"),
+        ({"kpi_id": "no_such"}, "unknown KPI 'no_such'"),
+        ({"expected_direction": None}, "needs the expected direction"),
+        ({"kpi_id": None, "expected_direction": None, "segment": "EMEA"}, "a segment needs a KPI"),
+        ({"title": "x" * 201}, "longer than 200"),
+    ],
+)
 def test_create_refuses_bad_fields_with_a_clear_message(db, config, admin, over, message):
     with pytest.raises(ActionRefused, match=message):
         _new(db, config, admin, **over)
@@ -89,27 +100,39 @@ def test_viewer_and_contributor_cannot_write(db, config, viewer):
 
 def test_update_is_audited_with_before_and_after(db, config, admin):
     aid = _new(db, config, admin)
-    changed = actions.update_action(engine=db, action_id=aid, fields={"owner": "Tom Becker", "priority": "high"},
-                                    user=admin, config=config)
+    changed = actions.update_action(
+        engine=db, action_id=aid, fields={"owner": "Tom Becker", "priority": "high"}, user=admin, config=config
+    )
     assert changed == ["owner", "priority"]
     assert actions.get_action(db, aid)["version"] == 2
     with Session(db) as s:
         ev = s.scalars(select(AuditEvent).where(AuditEvent.action == "update")).one()
     assert ev.details["owner"] == {"old": "Hannah Scott", "new": "Tom Becker"}
-    assert actions.update_action(engine=db, action_id=aid, fields={"owner": "Tom Becker"}, user=admin, config=config) == []
+    assert (
+        actions.update_action(engine=db, action_id=aid, fields={"owner": "Tom Becker"}, user=admin, config=config) == []
+    )
 
 
 # ---------------------------------------------------------------- the status machine
 
-ALLOWED = [("open", "in progress"), ("open", "cancelled"), ("in progress", "done"), ("in progress", "cancelled"),
-           ("done", "verified"), ("done", "not effective")]
+ALLOWED = [
+    ("open", "in progress"),
+    ("open", "cancelled"),
+    ("in progress", "done"),
+    ("in progress", "cancelled"),
+    ("done", "verified"),
+    ("done", "not effective"),
+]
 ALL = actions.STATUSES
 
 
 def _put_in(db, aid, status):
     with db.begin() as c:
-        c.execute(update(Action).where(Action.id == aid).values(
-            status=status, completed_on=dt.date(2026, 5, 1) if status in actions.COMPLETED_STATES else None))
+        c.execute(
+            update(Action)
+            .where(Action.id == aid)
+            .values(status=status, completed_on=dt.date(2026, 5, 1) if status in actions.COMPLETED_STATES else None)
+        )
 
 
 def test_moves_table_is_the_documented_flow():
@@ -184,8 +207,13 @@ def test_viewer_cannot_move(db, config, admin, viewer):
 def _series(db, values, kpi="supplier_otif", segment=""):
     now = utcnow()
     with db.begin() as c:
-        c.execute(insert(KpiValue), [{"kpi_id": kpi, "segment": segment, "period": p, "value": v, "created_at": now,
-                                      "created_by": "t"} for p, v in zip(MONTHS, values)])
+        c.execute(
+            insert(KpiValue),
+            [
+                {"kpi_id": kpi, "segment": segment, "period": p, "value": v, "created_at": now, "created_by": "t"}
+                for p, v in zip(MONTHS, values)
+            ],
+        )
 
 
 def test_verified_freezes_the_verdict_and_later_data_does_not_rewrite_it(db, config, admin):
@@ -238,19 +266,114 @@ def test_awaiting_verification_counts_done_actions(db, config, admin):
 
 
 def _frame(rows):
-    cols = ["id", "ref", "title", "description", "owner", "sponsor", "practice", "kpi_id", "segment", "status",
-            "created_at", "due_date", "completed_on", "cancelled_on", "verdict"]
+    cols = [
+        "id",
+        "ref",
+        "title",
+        "description",
+        "owner",
+        "sponsor",
+        "practice",
+        "kpi_id",
+        "segment",
+        "status",
+        "created_at",
+        "due_date",
+        "completed_on",
+        "cancelled_on",
+        "verdict",
+    ]
     df = pd.DataFrame([dict(zip(cols, r)) for r in rows], columns=cols)
     df["created_at"] = pd.to_datetime(df["created_at"], utc=True)
     return df
 
 
 ROWS = [  # id ref title desc owner sponsor practice kpi seg status created due completed cancelled verdict
-    (1, "A1", "Call suppliers", "", "Ann", "Bo", "partners", "supplier_otif", "", "open", "2026-01-05", dt.date(2026, 3, 31), None, None, None),
-    (2, "A2", "Clean stock", "old Fittings", "Ann", "Cy", "improvement", "excess_obsolete_stock", "", "in progress", "2026-02-01", dt.date(2026, 12, 31), None, None, None),
-    (3, "A3", "Bias review", "", "Dee", "Bo", "evaluation", None, "", "done", "2026-01-10", dt.date(2026, 3, 1), dt.date(2026, 2, 20), None, None),
-    (4, "A4", "Late fix", "", "Dee", "Cy", "process", None, "", "verified", "2026-01-10", dt.date(2026, 3, 1), dt.date(2026, 3, 15), None, "improved"),
-    (5, "A5", "Dropped", "", "Ann", "Bo", "process", None, "", "cancelled", "2026-01-10", dt.date(2026, 3, 1), None, dt.date(2026, 2, 1), None),
+    (
+        1,
+        "A1",
+        "Call suppliers",
+        "",
+        "Ann",
+        "Bo",
+        "partners",
+        "supplier_otif",
+        "",
+        "open",
+        "2026-01-05",
+        dt.date(2026, 3, 31),
+        None,
+        None,
+        None,
+    ),
+    (
+        2,
+        "A2",
+        "Clean stock",
+        "old Fittings",
+        "Ann",
+        "Cy",
+        "improvement",
+        "excess_obsolete_stock",
+        "",
+        "in progress",
+        "2026-02-01",
+        dt.date(2026, 12, 31),
+        None,
+        None,
+        None,
+    ),
+    (
+        3,
+        "A3",
+        "Bias review",
+        "",
+        "Dee",
+        "Bo",
+        "evaluation",
+        None,
+        "",
+        "done",
+        "2026-01-10",
+        dt.date(2026, 3, 1),
+        dt.date(2026, 2, 20),
+        None,
+        None,
+    ),
+    (
+        4,
+        "A4",
+        "Late fix",
+        "",
+        "Dee",
+        "Cy",
+        "process",
+        None,
+        "",
+        "verified",
+        "2026-01-10",
+        dt.date(2026, 3, 1),
+        dt.date(2026, 3, 15),
+        None,
+        "improved",
+    ),
+    (
+        5,
+        "A5",
+        "Dropped",
+        "",
+        "Ann",
+        "Bo",
+        "process",
+        None,
+        "",
+        "cancelled",
+        "2026-01-10",
+        dt.date(2026, 3, 1),
+        None,
+        dt.date(2026, 2, 1),
+        None,
+    ),
 ]
 
 
@@ -269,7 +392,7 @@ def test_filters_and_my_actions():
     assert views.filter_actions(df, overdue_only=True)["id"].tolist() == [1]
     assert views.filter_actions(df, text="fittings")["id"].tolist() == [2]
     assert views.filter_actions(df, kpis=["supplier_otif"], practices=["partners"])["id"].tolist() == [1]
-    assert views.my_actions(df, "Ann")["id"].tolist() == [1, 2]      # overdue first, closed ones left out
+    assert views.my_actions(df, "Ann")["id"].tolist() == [1, 2]  # overdue first, closed ones left out
     assert views.my_actions(df, "Bo")["id"].tolist() == [1, 3]
 
 
@@ -306,21 +429,29 @@ def test_prefill_from_kpi_carries_kpi_segment_and_improving_direction(config):
     assert p["kpi_id"] == "otif" and p["segment"] == "EMEA" and p["expected_direction"] == "higher"
     assert p["source"] == "kpi_exception" and "Off target in 2026-10" in p["source_note"]
     assert prefill.from_kpi(config.kpi_by_id["excess_obsolete_stock"])["expected_direction"] == "lower"
-    assert prefill.from_kpi(config.kpi_by_id["days_of_supply"])["expected_direction"] is None   # a band: person picks
+    assert prefill.from_kpi(config.kpi_by_id["days_of_supply"])["expected_direction"] is None  # a band: person picks
     assert set(p) <= set(prefill.KEYS)
 
 
 def test_prefill_from_review_exception_and_decision(config):
     r = prefill.from_review({"id": 4, "initiative": "Portal", "practices": ["partners"], "kpis": [{"kpi_id": "otif"}]})
-    assert r == {"source": "pir", "review_id": 4, "type": "improvement", "source_note": "Review #4: Portal",
-                 "practice": "partners", "kpi_id": "otif"}
+    assert r == {
+        "source": "pir",
+        "review_id": 4,
+        "type": "improvement",
+        "source_note": "Review #4: Portal",
+        "practice": "partners",
+        "kpi_id": "otif",
+    }
     e = prefill.from_exception("SKU-1001", why="tracking signal", wape=0.42, bias=0.18, ts=5.2)
-    assert e["source_note"] == ("Forecast exception SKU-1001: tracking signal, tracking signal 5.2, WAPE 42.0%, "
-                                "bias +18.0%")
+    assert e["source_note"] == (
+        "Forecast exception SKU-1001: tracking signal, tracking signal 5.2, WAPE 42.0%, bias +18.0%"
+    )
     d = prefill.from_decision({"id": 9, "text": "Fund a planner", "owner": "Lars", "kpi_id": None})
     assert d["decision_id"] == 9 and d["source"] == "meeting_decision"
-    with_catalog = prefill.from_review({"id": 4, "initiative": "P", "practices": [], "kpis": [{"kpi_id": "otif"}]},
-                                       config.kpi_by_id)
+    with_catalog = prefill.from_review(
+        {"id": 4, "initiative": "P", "practices": [], "kpis": [{"kpi_id": "otif"}]}, config.kpi_by_id
+    )
     assert with_catalog["expected_direction"] == "higher" and with_catalog["practice"] == "improvement"
     for p in (r, e, d):
         assert set(p) <= set(prefill.KEYS)

@@ -1,9 +1,6 @@
 """Improvement charts: user text is inert in Plotly, the verdict chart shows before, after, limits and completion."""
 
-import datetime as dt
-
 import pandas as pd
-import plotly.graph_objects as go
 
 from kpis.improvement import charts, effect
 

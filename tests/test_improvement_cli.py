@@ -11,9 +11,11 @@ from kpis.cli import main
 from kpis.store.engine import make_engine, upgrade
 
 HEADER = "ref,title,kpi,segment,expected_direction,owner,sponsor,practice,type,priority,due_date,status,completed_on\n"
-LOG = HEADER + ("CI-1,Weekly supplier call,supplier_otif,,higher,Hannah Scott,Priya Nair,partners,corrective,high,"
-                "2026-03-31,done,2026-03-20\n"
-                "CI-2,Clean obsolete stock,excess_obsolete_stock,,lower,Lars Nilsson,,improvement,,,2026-01-31,in progress,\n")
+LOG = HEADER + (
+    "CI-1,Weekly supplier call,supplier_otif,,higher,Hannah Scott,Priya Nair,partners,corrective,high,"
+    "2026-03-31,done,2026-03-20\n"
+    "CI-2,Clean obsolete stock,excess_obsolete_stock,,lower,Lars Nilsson,,improvement,,,2026-01-31,in progress,\n"
+)
 
 
 @pytest.fixture
@@ -49,8 +51,22 @@ def test_actions_list_columns_and_overdue(env, capsys):
     capsys.readouterr()
     assert main(["actions", "--overdue", "--as-of", "2026-04-10", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert list(rows[0]) == ["id", "ref", "title", "kpi", "segment", "owner", "sponsor", "practice", "due_date", "status",
-                             "completed_on", "overdue", "days_overdue", "verdict"]
+    assert list(rows[0]) == [
+        "id",
+        "ref",
+        "title",
+        "kpi",
+        "segment",
+        "owner",
+        "sponsor",
+        "practice",
+        "due_date",
+        "status",
+        "completed_on",
+        "overdue",
+        "days_overdue",
+        "verdict",
+    ]
     assert [(r["ref"], r["days_overdue"]) for r in rows] == [("CI-2", "69")]
     assert main(["actions", "--as-of", "2026-04-10", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
@@ -63,8 +79,20 @@ def test_effect_prints_every_figure(env, capsys):
     capsys.readouterr()
     assert main(["effect", "1", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert list(out)[:12] == ["verdict", "n_before", "n_after", "centre", "lower_limit", "upper_limit",
-                              "signal_improving", "signal_worsening", "p_good", "p_bad", "median_shift", "explanation"]
+    assert list(out)[:12] == [
+        "verdict",
+        "n_before",
+        "n_after",
+        "centre",
+        "lower_limit",
+        "upper_limit",
+        "signal_improving",
+        "signal_worsening",
+        "p_good",
+        "p_bad",
+        "median_shift",
+        "explanation",
+    ]
     assert out["verdict"] == "too little data" and out["frozen"] is False
     assert main(["effect", "1"]) == 0
     assert "explanation" in capsys.readouterr().out

@@ -23,7 +23,7 @@ P_EXTREME = 1 / math.comb(12, 6)
 def _judge(after, direction="higher", before=BEFORE, completion=None):
     values = list(before) + list(after)
     completion = completion or MONTHS[len(before)]
-    return effect.judge(values, MONTHS[:len(values)], completion, direction=direction)
+    return effect.judge(values, MONTHS[: len(values)], completion, direction=direction)
 
 
 def test_baseline_limits_are_frozen_on_the_before_points():
@@ -35,18 +35,18 @@ def test_baseline_limits_are_frozen_on_the_before_points():
 
 
 def test_clear_step_the_right_way_is_improved():
-    v = _judge([16.5, 17, 18, 19, 17.5, 18.5])      # all above UCL 15.81, all above every before value
+    v = _judge([16.5, 17, 18, 19, 17.5, 18.5])  # all above UCL 15.81, all above every before value
     assert v.verdict == "improved"
     assert (v.n_before, v.n_after) == (6, 6)
     assert v.signal_improving and not v.signal_worsening
-    assert v.p_good == pytest.approx(P_EXTREME)       # 1/924 = 0.00108
+    assert v.p_good == pytest.approx(P_EXTREME)  # 1/924 = 0.00108
     assert v.p_bad == pytest.approx(1.0)
     assert v.median_shift == pytest.approx(17.75 - 12.25)
     assert "upper baseline limit" in v.explanation and "Improved" in v.explanation
 
 
 def test_clear_step_down_is_improved_for_a_lower_is_better_kpi():
-    v = _judge([8, 7, 7.5, 6.5, 8.2, 9], direction="lower")   # 8, 7, 7.5, 6.5, 8.2 below LCL 8.36
+    v = _judge([8, 7, 7.5, 6.5, 8.2, 9], direction="lower")  # 8, 7, 7.5, 6.5, 8.2 below LCL 8.36
     assert v.verdict == "improved"
     assert v.p_good == pytest.approx(P_EXTREME)
     assert v.median_shift == pytest.approx((7.5 + 8) / 2 - 12.25)
@@ -63,7 +63,7 @@ def test_step_the_wrong_way_is_worse():
 
 
 def test_pure_noise_is_no_clear_change():
-    after = [11.5, 12.2, 13.5, 10.5, 12.8, 11.2]   # inside the limits, mixed around the centre
+    after = [11.5, 12.2, 13.5, 10.5, 12.8, 11.2]  # inside the limits, mixed around the centre
     v = _judge(after)
     # U(after > before) by hand: 2 + 3 + 5 + 1 + 4 + 2 = 17 of 36 pairs
     u = stats.mannwhitneyu(after, BEFORE, alternative="greater")
@@ -75,8 +75,8 @@ def test_pure_noise_is_no_clear_change():
 
 
 def test_drift_without_a_signal_is_no_clear_change():
-    before = [9, 11] * 6                           # centre 10, mean MR 2, limits 4.68 .. 15.32
-    after = [10.5, 11, 9.8, 11.5, 12, 11.2, 12.5, 9.9, 13, 12.8, 13.5, 14]   # runs above centre of 2, 4, 4
+    before = [9, 11] * 6  # centre 10, mean MR 2, limits 4.68 .. 15.32
+    after = [10.5, 11, 9.8, 11.5, 12, 11.2, 12.5, 9.9, 13, 12.8, 13.5, 14]  # runs above centre of 2, 4, 4
     v = _judge(after, before=before)
     assert v.centre == pytest.approx(10) and v.upper_limit == pytest.approx(10 + 2.66 * 2)
     assert not v.signal_improving and not v.signal_worsening
@@ -90,7 +90,7 @@ def test_drift_without_a_signal_is_no_clear_change():
 
 def test_eight_in_a_row_on_the_improving_side_is_a_signal():
     before = [9, 11] * 6
-    after = [10.5, 11, 10.8, 11.5, 12, 11.2, 12.5, 10.9]   # 8 above centre 10, none beyond 15.32
+    after = [10.5, 11, 10.8, 11.5, 12, 11.2, 12.5, 10.9]  # 8 above centre 10, none beyond 15.32
     v = _judge(after, before=before)
     assert v.signal_improving
     assert v.verdict == "improved"
@@ -98,7 +98,7 @@ def test_eight_in_a_row_on_the_improving_side_is_a_signal():
 
 
 def test_signal_without_significance_is_no_clear_change():
-    before = [10, 11, 9] * 4                       # centre 10, mean MR 1.4545, UCL 13.87
+    before = [10, 11, 9] * 4  # centre 10, mean MR 1.4545, UCL 13.87
     after = [10, 11, 9] * 3 + [10, 11, 30]
     v = _judge(after, before=before)
     assert v.signal_improving and v.p_good >= 0.05
@@ -109,7 +109,7 @@ def test_signal_without_significance_is_no_clear_change():
 @pytest.mark.parametrize("n_before,n_after", [(5, 12), (12, 5), (5, 5)])
 def test_too_few_points_on_either_side(n_before, n_after):
     values = list(np.linspace(10, 11, n_before)) + [20.0] * n_after
-    v = effect.judge(values, MONTHS[:n_before + n_after], MONTHS[n_before], direction="higher")
+    v = effect.judge(values, MONTHS[: n_before + n_after], MONTHS[n_before], direction="higher")
     assert v.verdict == "too little data"
     assert (v.n_before, v.n_after) == (n_before, n_after)
     assert v.p_good is None and v.p_bad is None and v.median_shift is None

@@ -78,25 +78,32 @@ def test_excel_file_with_real_dates(db, config, admin):
 ROW = "CI-9,Title,otif,,higher,Ann,,process,improvement,medium,2026-05-01,open,,\n"
 
 
-@pytest.mark.parametrize("row,column,message", [
-    (ROW.replace("otif,,higher", "otiff,,higher"), "kpi", "unknown KPI 'otiff' (did you mean 'otif'?)"),
-    (ROW.replace("2026-05-01", "01/05/2026"), "due_date", "due_date '01/05/2026' is not a date; expected YYYY-MM-DD"),
-    (ROW.replace("2026-05-01", "2026-02-30"), "due_date", "is not a date"),
-    (ROW.replace(",open,", ",closed,"), "status", "unknown status 'closed'"),
-    (ROW.replace(",open,,", ",done,,"), "completed_on", "status 'done' needs completed_on"),
-    (ROW.replace(",open,,", ",verified,,"), "completed_on", "status 'verified' needs completed_on"),
-    (ROW.replace(",open,,", ",not effective,,"), "completed_on", "needs completed_on"),
-    (ROW.replace(",open,,", ",open,2026-04-01,"), "completed_on", "completed_on is set but the status is 'open'"),
-    (ROW.replace("otif,,higher", "otif,,"), "expected_direction", "expected_direction is needed with a KPI"),
-    (ROW.replace("otif,,higher", "otif,,up"), "expected_direction", "is not 'higher' or 'lower'"),
-    (ROW.replace("otif,,higher", ",EMEA,"), "segment", "a segment needs a KPI"),
-    (ROW.replace(",process,", ",magic,"), "practice", "unknown practice 'magic'"),
-    (ROW.replace(",improvement,medium", ",fix,medium"), "type", "unknown type 'fix'"),
-    (ROW.replace(",medium,", ",urgent,"), "priority", "unknown priority 'urgent'"),
-    (ROW.replace(",Ann,", ",,"), "owner", "owner is empty"),
-    (ROW.replace("CI-9,", ",", 1), "ref", "ref is empty"),
-    (ROW.replace("2026-05-01", ""), "due_date", "due_date is empty"),
-])
+@pytest.mark.parametrize(
+    "row,column,message",
+    [
+        (ROW.replace("otif,,higher", "otiff,,higher"), "kpi", "unknown KPI 'otiff' (did you mean 'otif'?)"),
+        (
+            ROW.replace("2026-05-01", "01/05/2026"),
+            "due_date",
+            "due_date '01/05/2026' is not a date; expected YYYY-MM-DD",
+        ),
+        (ROW.replace("2026-05-01", "2026-02-30"), "due_date", "is not a date"),
+        (ROW.replace(",open,", ",closed,"), "status", "unknown status 'closed'"),
+        (ROW.replace(",open,,", ",done,,"), "completed_on", "status 'done' needs completed_on"),
+        (ROW.replace(",open,,", ",verified,,"), "completed_on", "status 'verified' needs completed_on"),
+        (ROW.replace(",open,,", ",not effective,,"), "completed_on", "needs completed_on"),
+        (ROW.replace(",open,,", ",open,2026-04-01,"), "completed_on", "completed_on is set but the status is 'open'"),
+        (ROW.replace("otif,,higher", "otif,,"), "expected_direction", "expected_direction is needed with a KPI"),
+        (ROW.replace("otif,,higher", "otif,,up"), "expected_direction", "is not 'higher' or 'lower'"),
+        (ROW.replace("otif,,higher", ",EMEA,"), "segment", "a segment needs a KPI"),
+        (ROW.replace(",process,", ",magic,"), "practice", "unknown practice 'magic'"),
+        (ROW.replace(",improvement,medium", ",fix,medium"), "type", "unknown type 'fix'"),
+        (ROW.replace(",medium,", ",urgent,"), "priority", "unknown priority 'urgent'"),
+        (ROW.replace(",Ann,", ",,"), "owner", "owner is empty"),
+        (ROW.replace("CI-9,", ",", 1), "ref", "ref is empty"),
+        (ROW.replace("2026-05-01", ""), "due_date", "due_date is empty"),
+    ],
+)
 def test_every_row_error_names_row_and_column_and_writes_nothing(db, config, admin, row, column, message):
     text = HEADER + "CI-8,Fine,,,,Bo,,process,,,2026-05-01,open,,\n" + row
     with pytest.raises(ImportFailed) as e:

@@ -28,21 +28,44 @@ def db(engine, config, admin):
 
 
 def _fields(**over):
-    base = {"initiative": "Supplier portal", "practices": ["partners"], "review_date": dt.date(2026, 3, 10),
-            "period": dt.date(2026, 1, 1), "team": "S&OP core", "facilitator": "Julia", "participants": ["A", "B"],
-            "objectives": "Raise supplier OTIF", "planned": "Go live in Jan", "happened": "Live in Feb",
-            "root_cause": "Data late", "root_cause_method": "5 whys", "went_well": "Buy-in", "to_improve": "Cut-off",
-            "lessons": "Pilot first", "benefits": "+3 pts", "rating": 4}
+    base = {
+        "initiative": "Supplier portal",
+        "practices": ["partners"],
+        "review_date": dt.date(2026, 3, 10),
+        "period": dt.date(2026, 1, 1),
+        "team": "S&OP core",
+        "facilitator": "Julia",
+        "participants": ["A", "B"],
+        "objectives": "Raise supplier OTIF",
+        "planned": "Go live in Jan",
+        "happened": "Live in Feb",
+        "root_cause": "Data late",
+        "root_cause_method": "5 whys",
+        "went_well": "Buy-in",
+        "to_improve": "Cut-off",
+        "lessons": "Pilot first",
+        "benefits": "+3 pts",
+        "rating": 4,
+    }
     return {**base, **over}
 
 
-KPI = [{"kpi_id": "supplier_otif", "baseline": 0.87, "target": 0.9, "actual": 0.91,
-        "baseline_period": dt.date(2025, 12, 1), "actual_period": dt.date(2026, 2, 1)}]
+KPI = [
+    {
+        "kpi_id": "supplier_otif",
+        "baseline": 0.87,
+        "target": 0.9,
+        "actual": 0.91,
+        "baseline_period": dt.date(2025, 12, 1),
+        "actual_period": dt.date(2026, 2, 1),
+    }
+]
 
 
 def _save(db, config, user=AUTHOR, submit=True, review_id=None, kpis=KPI, **over):
-    return reviews.save_review(engine=db, fields=_fields(**over), kpis=kpis, user=user, config=config, submit=submit,
-                               review_id=review_id)
+    return reviews.save_review(
+        engine=db, fields=_fields(**over), kpis=kpis, user=user, config=config, submit=submit, review_id=review_id
+    )
 
 
 def test_draft_is_visible_to_its_author_only(db, config):
@@ -63,14 +86,17 @@ def test_submit_a_draft_then_everyone_sees_it(db, config):
     assert r["kpis"][0]["kpi_id"] == "supplier_otif" and r["kpis"][0]["actual"] == 0.91
 
 
-@pytest.mark.parametrize("over,message", [
-    ({"initiative": ""}, "initiative is required"),
-    ({"team": ""}, "team is required to submit"),
-    ({"practices": []}, "at least one practice"),
-    ({"practices": ["nope"]}, "unknown practice"),
-    ({"rating": 6}, "rating must be"),
-    ({"root_cause_method": "guess"}, "method must be one of"),
-])
+@pytest.mark.parametrize(
+    "over,message",
+    [
+        ({"initiative": ""}, "initiative is required"),
+        ({"team": ""}, "team is required to submit"),
+        ({"practices": []}, "at least one practice"),
+        ({"practices": ["nope"]}, "unknown practice"),
+        ({"rating": 6}, "rating must be"),
+        ({"root_cause_method": "guess"}, "method must be one of"),
+    ],
+)
 def test_submit_refuses_missing_or_bad_fields(db, config, over, message):
     with pytest.raises(ReviewRefused, match=message):
         _save(db, config, **over)
@@ -96,7 +122,7 @@ def test_amendment_is_audited_with_before_and_after(db, config):
         _save(db, config, review_id=rid, submit=False)
     with pytest.raises(ReviewRefused, match="only the author or a manager"):
         _save(db, config, user=OTHER, review_id=rid)
-    _save(db, config, user=User("boss", "editor"), review_id=rid, rating=3)   # a manager may amend
+    _save(db, config, user=User("boss", "editor"), review_id=rid, rating=3)  # a manager may amend
 
 
 def test_viewer_cannot_save(db, config, viewer):
@@ -107,11 +133,23 @@ def test_viewer_cannot_save(db, config, viewer):
 def test_prefill_reads_the_kpi_at_the_chosen_periods(db, config):
     now = utcnow()
     with db.begin() as c:
-        c.execute(insert(KpiValue), [{"kpi_id": "otif", "segment": "", "period": dt.date(2026, m, 1), "value": v,
-                                      "created_at": now, "created_by": "t"} for m, v in [(1, 0.9), (2, 0.92), (4, 0.95)]])
+        c.execute(
+            insert(KpiValue),
+            [
+                {
+                    "kpi_id": "otif",
+                    "segment": "",
+                    "period": dt.date(2026, m, 1),
+                    "value": v,
+                    "created_at": now,
+                    "created_by": "t",
+                }
+                for m, v in [(1, 0.9), (2, 0.92), (4, 0.95)]
+            ],
+        )
     p = reviews.kpi_prefill(db, config, "otif", baseline_period=dt.date(2026, 1, 1), actual_period=dt.date(2026, 3, 1))
     assert p["baseline"] == 0.9
-    assert p["actual"] == 0.92            # no March value: the latest one before it
+    assert p["actual"] == 0.92  # no March value: the latest one before it
     assert p["target"] == pytest.approx(0.95) or p["target"] is not None
     none = reviews.kpi_prefill(db, config, "otif", baseline_period=dt.date(2020, 1, 1), actual_period=None)
     assert none["baseline"] is None and none["actual"] is None
@@ -119,8 +157,15 @@ def test_prefill_reads_the_kpi_at_the_chosen_periods(db, config):
 
 def test_list_counts_follow_up_actions_awaiting_verification(db, config, admin):
     rid = _save(db, config)
-    f = {"title": "t", "type": "improvement", "practice": "partners", "owner": "o", "due_date": dt.date(2026, 5, 1),
-         "source": "pir", "review_id": rid}
+    f = {
+        "title": "t",
+        "type": "improvement",
+        "practice": "partners",
+        "owner": "o",
+        "due_date": dt.date(2026, 5, 1),
+        "source": "pir",
+        "review_id": rid,
+    }
     a1 = actions.create_action(engine=db, fields=f, user=admin, config=config)
     actions.create_action(engine=db, fields=f, user=admin, config=config)
     actions.move_action(engine=db, action_id=a1, to="in progress", user=admin, config=config)
@@ -131,9 +176,21 @@ def test_list_counts_follow_up_actions_awaiting_verification(db, config, admin):
 
 
 def _df():
-    rows = [dict(_fields(), id=1), dict(_fields(initiative="Consensus review", practices=["collaboration"],
-                                                team="Demand", rating=2, lessons="Agree the cut-off", period=None,
-                                                review_date=dt.date(2025, 5, 1)), id=2)]
+    rows = [
+        dict(_fields(), id=1),
+        dict(
+            _fields(
+                initiative="Consensus review",
+                practices=["collaboration"],
+                team="Demand",
+                rating=2,
+                lessons="Agree the cut-off",
+                period=None,
+                review_date=dt.date(2025, 5, 1),
+            ),
+            id=2,
+        ),
+    ]
     return pd.DataFrame(rows)
 
 
@@ -144,7 +201,7 @@ def test_search_over_text_and_filters():
     assert reviews.search_reviews(df, practices=["collaboration"])["id"].tolist() == [2]
     assert reviews.search_reviews(df, teams=["Demand"], ratings=[2])["id"].tolist() == [2]
     assert reviews.search_reviews(df, period_from=dt.date(2025, 12, 1))["id"].tolist() == [1]
-    assert reviews.search_reviews(df, period_to=dt.date(2025, 6, 1))["id"].tolist() == [2]   # no period: review date
+    assert reviews.search_reviews(df, period_to=dt.date(2025, 6, 1))["id"].tolist() == [2]  # no period: review date
 
 
 # ---------------------------------------------------------------- exports
@@ -166,10 +223,24 @@ def test_escape_md_leaves_no_markup():
 
 
 def test_review_markdown_reads_like_a_document_and_escapes_user_text():
-    r = {**_fields(initiative=HOSTILE, went_well="=HYPERLINK(\"x\")"), "id": 3, "status": "submitted",
-         "submitted_by": "maria", "submitted_at": dt.datetime(2026, 3, 10, 9, 0), "kpis": KPI,
-         "follow_up": [{"id": 5, "title": "Call [me](http://x)", "owner": "Hannah", "due_date": dt.date(2026, 4, 1),
-                        "status": "done", "verdict": None}]}
+    r = {
+        **_fields(initiative=HOSTILE, went_well='=HYPERLINK("x")'),
+        "id": 3,
+        "status": "submitted",
+        "submitted_by": "maria",
+        "submitted_at": dt.datetime(2026, 3, 10, 9, 0),
+        "kpis": KPI,
+        "follow_up": [
+            {
+                "id": 5,
+                "title": "Call [me](http://x)",
+                "owner": "Hannah",
+                "due_date": dt.date(2026, 4, 1),
+                "status": "done",
+                "verdict": None,
+            }
+        ],
+    }
     md = export.review_markdown(r, kpi_names={"supplier_otif": "Supplier OTIF"})
     assert md.startswith("# \\<img")
     assert "## What went well" in md and "## Why they differ (root cause) — method: 5 whys" in md
@@ -180,8 +251,13 @@ def test_review_markdown_reads_like_a_document_and_escapes_user_text():
 
 
 def test_excel_export_neutralises_formula_cells():
-    df = pd.DataFrame({"title": ["=1+1", "+cmd", "-x", "@SUM(A1)", "\tx", "ok"], "n": [1, 2, 3, 4, 5, 6],
-                       "when": pd.to_datetime(["2026-01-01"] * 6, utc=True)})
+    df = pd.DataFrame(
+        {
+            "title": ["=1+1", "+cmd", "-x", "@SUM(A1)", "\tx", "ok"],
+            "n": [1, 2, 3, 4, 5, 6],
+            "when": pd.to_datetime(["2026-01-01"] * 6, utc=True),
+        }
+    )
     wb = openpyxl.load_workbook(io.BytesIO(export.to_excel({"Actions": df})))
     cells = [c.value for c in wb["Actions"]["A"]][1:]
     assert cells == ["'=1+1", "'+cmd", "'-x", "'@SUM(A1)", "'\tx", "ok"]

@@ -59,13 +59,16 @@ def test_cli_modules_import_nothing_heavy_at_the_top(path):
     top = runtime_imports(path, top_level_only=True)
     heavy = {m for m in top if m.split(".")[0] in HEAVY}
     domain = {m for m in top if m.startswith("kpis.") and not m.startswith("kpis.cli")}
-    assert not heavy and not domain, f"kpis/cli/{path.name} imports {sorted(heavy | domain)} at the top; " \
-                                     "import inside the command function"
+    assert not heavy and not domain, (
+        f"kpis/cli/{path.name} imports {sorted(heavy | domain)} at the top; import inside the command function"
+    )
 
 
 def test_help_loads_no_heavy_package():
-    probe = ("import sys; from kpis.cli import build_parser; build_parser(); "
-             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    probe = (
+        "import sys; from kpis.cli import build_parser; build_parser(); "
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
@@ -73,6 +76,11 @@ def test_help_loads_no_heavy_package():
 
 def test_pages_switch_through_the_helper_that_leaves_bound_query_params():
     """st.switch_page clears the query parameters, which fails on a page whose widgets are bound to them."""
-    offenders = [f"{p.name}:{i}" for p in sorted((ROOT / "pages").glob("*.py")) if p.name != "_ui.py"
-                 for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if "st.switch_page(" in line]
+    offenders = [
+        f"{p.name}:{i}"
+        for p in sorted((ROOT / "pages").glob("*.py"))
+        if p.name != "_ui.py"
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if "st.switch_page(" in line
+    ]
     assert not offenders, f"use _ui.go(page) instead of st.switch_page: {offenders}"

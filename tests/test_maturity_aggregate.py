@@ -14,7 +14,7 @@ from kpis.maturity import aggregate
 
 Q1 = dt.date(2025, 1, 1)
 Q2 = dt.date(2025, 4, 1)
-TARGETS = {p: 4 for p in PRACTICES} | {"data": 3}
+TARGETS = dict.fromkeys(PRACTICES, 4) | {"data": 3}
 
 
 def frame(answers: list[tuple[int, dt.date, str, str, dict[str, int | None]]]) -> pd.DataFrame:
@@ -23,19 +23,31 @@ def frame(answers: list[tuple[int, dt.date, str, str, dict[str, int | None]]]) -
     for aid, period, who, team, scores in answers:
         for p in PRACTICES:
             s = scores.get(p, 2)
-            rows.append({"assessment_id": aid, "period": period, "respondent": who, "team": team, "function": "",
-                         "practice": p, "score": np.nan if s is None else float(s), "comment": None})
+            rows.append(
+                {
+                    "assessment_id": aid,
+                    "period": period,
+                    "respondent": who,
+                    "team": team,
+                    "function": "",
+                    "practice": p,
+                    "score": np.nan if s is None else float(s),
+                    "comment": None,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 @pytest.fixture
 def scores() -> pd.DataFrame:
     # Team A has two people, team B one. Nobody scores `data`; r3 does not know `collaboration`.
-    return frame([
-        (1, Q1, "r1", "A", {"collaboration": 2, "alignment": 3, "data": None}),
-        (2, Q1, "r2", "A", {"collaboration": 4, "alignment": 3, "data": None}),
-        (3, Q1, "r3", "B", {"collaboration": None, "alignment": 4, "data": None}),
-    ])
+    return frame(
+        [
+            (1, Q1, "r1", "A", {"collaboration": 2, "alignment": 3, "data": None}),
+            (2, Q1, "r2", "A", {"collaboration": 4, "alignment": 3, "data": None}),
+            (3, Q1, "r3", "B", {"collaboration": None, "alignment": 4, "data": None}),
+        ]
+    )
 
 
 def row(summary: pd.DataFrame, practice: str, **where) -> pd.Series:
@@ -104,15 +116,28 @@ def test_every_practice_and_overall_per_group(scores):
 
 
 def test_even_number_of_answers_median_is_midpoint():
-    s = aggregate.summarise(frame([(1, Q1, "a", "T", {"process": 1}), (2, Q1, "b", "T", {"process": 2}),
-                                   (3, Q1, "c", "T", {"process": 4}), (4, Q1, "d", "T", {"process": 5})]), TARGETS)
+    s = aggregate.summarise(
+        frame(
+            [
+                (1, Q1, "a", "T", {"process": 1}),
+                (2, Q1, "b", "T", {"process": 2}),
+                (3, Q1, "c", "T", {"process": 4}),
+                (4, Q1, "d", "T", {"process": 5}),
+            ]
+        ),
+        TARGETS,
+    )
     p = row(s, "process")
     assert (p["median"], p["mean"], p["spread"]) == (3.0, 3.0, 4.0)
 
 
 def test_empty_input_gives_empty_summary():
-    s = aggregate.summarise(pd.DataFrame(columns=["assessment_id", "period", "respondent", "team", "function",
-                                                  "practice", "score", "comment"]), TARGETS)
+    s = aggregate.summarise(
+        pd.DataFrame(
+            columns=["assessment_id", "period", "respondent", "team", "function", "practice", "score", "comment"]
+        ),
+        TARGETS,
+    )
     assert s.empty and "median" in s.columns
 
 

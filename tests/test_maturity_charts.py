@@ -14,8 +14,14 @@ Q1, Q2 = dt.date(2025, 1, 1), dt.date(2025, 4, 1)
 
 
 def scores():
-    return frame([(1, Q1, "a", "<b>Bold</b> team", {"data": 1}), (2, Q1, "b", "<b>Bold</b> team", {"data": 4}),
-                  (3, Q2, "a", "<b>Bold</b> team", {"data": None}), (4, Q2, "c", "Sales", {"data": None})])
+    return frame(
+        [
+            (1, Q1, "a", "<b>Bold</b> team", {"data": 1}),
+            (2, Q1, "b", "<b>Bold</b> team", {"data": 4}),
+            (3, Q2, "a", "<b>Bold</b> team", {"data": None}),
+            (4, Q2, "c", "Sales", {"data": None}),
+        ]
+    )
 
 
 def test_heatmap_escapes_team_names_and_flags_no_consensus():

@@ -22,8 +22,19 @@ def test_maturity_by_period_csv_has_one_overall_row_per_quarter(demo_env, capsys
     code, out, _ = run(capsys, "maturity", "--format", "csv")
     assert code == 0
     df = pd.read_csv(io.StringIO(out))
-    assert list(df.columns) == ["period", "practice", "n", "median", "mean", "min", "max", "spread", "target", "gap",
-                                "dont_know"]
+    assert list(df.columns) == [
+        "period",
+        "practice",
+        "n",
+        "median",
+        "mean",
+        "min",
+        "max",
+        "spread",
+        "target",
+        "gap",
+        "dont_know",
+    ]
     overall = df[df["practice"] == "overall"]
     assert len(overall) == 8 and overall["period"].is_unique
     assert overall["period"].iloc[0] == "2025-Q1"

@@ -22,9 +22,10 @@ HEADER = "respondent,team,period,function," + ",".join(PRACTICES) + ",comment_da
 Q3 = dt.date(2025, 7, 1)
 
 
-def line(who="Ann", team="Demand planning", period="2025-Q3", function="sales", scores=None, comment_data="",
-         comment="") -> str:
-    s = {p: "3" for p in PRACTICES} | (scores or {})
+def line(
+    who="Ann", team="Demand planning", period="2025-Q3", function="sales", scores=None, comment_data="", comment=""
+) -> str:
+    s = dict.fromkeys(PRACTICES, "3") | (scores or {})
     return ",".join([who, team, period, function, *(s[p] for p in PRACTICES), comment_data, comment])
 
 
@@ -48,8 +49,10 @@ def count(engine, model) -> int:
 
 
 def test_import_stores_scores_dont_know_and_comments(engine, config, admin):
-    data = csv(line(scores={"data": "", "process": "5"}, comment_data="Two <b>versions</b>", comment="=cmd"),
-               line(who="Bob", team="Finance", function="finance", scores={"data": "don't know"}))
+    data = csv(
+        line(scores={"data": "", "process": "5"}, comment_data="Two <b>versions</b>", comment="=cmd"),
+        line(who="Bob", team="Finance", function="finance", scores={"data": "don't know"}),
+    )
     res = run(engine, config, admin, data)
     assert (res.inserted, res.updated, res.unchanged) == (2, 0, 0)
     a = assessments.answers_of(engine, "Ann", Q3)
@@ -79,14 +82,16 @@ def test_row_for_a_stored_respondent_and_quarter_replaces_it_with_audit(engine, 
     a = assessments.answers_of(engine, "Ann", Q3)
     assert a.scores["sponsorship"] == 4 and a.team == "S&OP core"
     with engine.connect() as c:
-        ev = c.execute(select(AuditEvent.details).where(AuditEvent.entity == "assessment",
-                                                        AuditEvent.action == "update")).scalar_one()
+        ev = c.execute(
+            select(AuditEvent.details).where(AuditEvent.entity == "assessment", AuditEvent.action == "update")
+        ).scalar_one()
     assert ev["old"]["scores"]["sponsorship"] == 3 and ev["new"]["scores"]["sponsorship"] == 4
 
 
 def test_excel_file_with_numbers(engine, config, admin):
-    df = pd.DataFrame([{"respondent": "Cy", "team": "Sales", "period": "2025-Q3",
-                        **{p: 2.0 for p in PRACTICES}, "data": None}])
+    df = pd.DataFrame(
+        [{"respondent": "Cy", "team": "Sales", "period": "2025-Q3", **dict.fromkeys(PRACTICES, 2.0), "data": None}]
+    )
     buf = io.BytesIO()
     df.to_excel(buf, index=False)
     res = run(engine, config, admin, buf.getvalue(), "survey.xlsx")
@@ -94,12 +99,15 @@ def test_excel_file_with_numbers(engine, config, admin):
     assert assessments.answers_of(engine, "Cy", Q3).scores["data"] is None
 
 
-@pytest.mark.parametrize(("cell", "message"), [
-    ("6", "6 is not a whole number from 1 to 5"),
-    ("0", "0 is not a whole number from 1 to 5"),
-    ("3.5", "3.5 is not a whole number from 1 to 5"),
-    ("high", "'high' is not a score"),
-])
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("6", "6 is not a whole number from 1 to 5"),
+        ("0", "0 is not a whole number from 1 to 5"),
+        ("3.5", "3.5 is not a whole number from 1 to 5"),
+        ("high", "'high' is not a score"),
+    ],
+)
 def test_bad_score_names_row_and_column(engine, config, admin, cell, message):
     (p,) = problems(engine, config, admin, csv(line(), line(who="Bob", scores={"technology": cell})))
     assert p.startswith("survey.csv, row 3, column 'technology': ") and message in p
@@ -113,9 +121,11 @@ def test_bad_period(engine, config, admin):
 
 def test_empty_respondent_team_and_period(engine, config, admin):
     ps = problems(engine, config, admin, csv(line(who="", team="", period="")))
-    assert ps == ["survey.csv, row 2, column 'period': period is empty; expected YYYY-Qn, e.g. 2025-Q3",
-                  "survey.csv, row 2, column 'respondent': respondent is empty",
-                  "survey.csv, row 2, column 'team': team is empty"]
+    assert ps == [
+        "survey.csv, row 2, column 'period': period is empty; expected YYYY-Qn, e.g. 2025-Q3",
+        "survey.csv, row 2, column 'respondent': respondent is empty",
+        "survey.csv, row 2, column 'team': team is empty",
+    ]
 
 
 def test_unknown_function(engine, config, admin):
@@ -125,8 +135,10 @@ def test_unknown_function(engine, config, admin):
 
 def test_duplicate_respondent_and_quarter_in_file(engine, config, admin):
     (p,) = problems(engine, config, admin, csv(line(), line(team="Other")))
-    assert p == ("survey.csv, row 3, column 'respondent': duplicate: row 2 already has Ann for 2025-Q3 "
-                 "(one row per respondent and quarter)")
+    assert p == (
+        "survey.csv, row 3, column 'respondent': duplicate: row 2 already has Ann for 2025-Q3 "
+        "(one row per respondent and quarter)"
+    )
 
 
 def test_missing_columns(engine, config, admin):
@@ -159,14 +171,18 @@ def test_overlong_comment(engine, config, admin):
 def test_many_problems_are_all_listed_and_nothing_written(engine, config, admin):
     data = csv(line(), line(who="B", scores={"data": "9"}), line(who="C", period="Q3"), line(who="D", function="x"))
     ps = problems(engine, config, admin, data)
-    assert [p.split(":")[0] for p in ps] == ["survey.csv, row 3, column 'data'", "survey.csv, row 4, column 'period'",
-                                            "survey.csv, row 5, column 'function'"]
+    assert [p.split(":")[0] for p in ps] == [
+        "survey.csv, row 3, column 'data'",
+        "survey.csv, row 4, column 'period'",
+        "survey.csv, row 5, column 'function'",
+    ]
     assert count(engine, Assessment) == 0 and count(engine, ImportBatch) == 0
 
 
 def test_empty_and_unsupported_files(engine, config, admin):
     assert problems(engine, config, admin, b"", "survey.csv") == [
-        "survey.csv: file is empty; expected a header row and at least one data row"]
+        "survey.csv: file is empty; expected a header row and at least one data row"
+    ]
     assert "unsupported file type '.pdf'" in problems(engine, config, admin, b"x", "survey.pdf")[0]
     assert problems(engine, config, admin, csv()) == ["survey.csv: file has a header but no data rows"]
 
@@ -180,8 +196,14 @@ def test_contributor_cannot_import(engine, config):
 
 
 def answers(who: str, **scores) -> Answers:
-    return Answers(period=Q3, respondent=who, team="Sales", function="sales",
-                   scores={p: scores.get(p, 3) for p in PRACTICES}, comments={"data": "late"})
+    return Answers(
+        period=Q3,
+        respondent=who,
+        team="Sales",
+        function="sales",
+        scores={p: scores.get(p, 3) for p in PRACTICES},
+        comments={"data": "late"},
+    )
 
 
 def test_submit_then_resubmit_replaces_and_audits(engine):
@@ -192,8 +214,11 @@ def test_submit_then_resubmit_replaces_and_audits(engine):
     assert count(engine, Assessment) == 1
     assert assessments.answers_of(engine, "ann", Q3).scores["data"] is None
     with engine.connect() as c:
-        actions = c.execute(select(AuditEvent.action).where(AuditEvent.entity == "assessment")
-                            .order_by(AuditEvent.id)).scalars().all()
+        actions = (
+            c.execute(select(AuditEvent.action).where(AuditEvent.entity == "assessment").order_by(AuditEvent.id))
+            .scalars()
+            .all()
+        )
     assert actions == ["create", "update"]
 
 
@@ -212,10 +237,16 @@ def test_submit_refuses_bad_scores(engine, admin):
 
 def test_last_answers_and_participation(engine, admin):
     q2 = dt.date(2025, 4, 1)
-    assessments.submit(engine, answers=Answers(period=q2, respondent="tester", team="Sales",
-                                               scores={p: 2 for p in PRACTICES}), user=admin)
-    assessments.submit(engine, answers=Answers(period=q2, respondent="bob", team="Finance",
-                                               scores={p: 2 for p in PRACTICES}), user=admin)
+    assessments.submit(
+        engine,
+        answers=Answers(period=q2, respondent="tester", team="Sales", scores=dict.fromkeys(PRACTICES, 2)),
+        user=admin,
+    )
+    assessments.submit(
+        engine,
+        answers=Answers(period=q2, respondent="bob", team="Finance", scores=dict.fromkeys(PRACTICES, 2)),
+        user=admin,
+    )
     assessments.submit(engine, answers=answers("tester"), user=admin)
     last = assessments.last_answers(engine, "tester", Q3)
     assert last.period == q2 and last.scores["process"] == 2
@@ -232,11 +263,14 @@ def test_migration_keeps_the_newest_of_duplicate_assessments(engine):
     from kpis.store.engine import downgrade, upgrade
 
     downgrade(engine, "0001")
-    stamp = {"created_at": dt.datetime(2025, 7, 2, tzinfo=dt.timezone.utc), "created_by": "t"}
+    stamp = {"created_at": dt.datetime(2025, 7, 2, tzinfo=dt.UTC), "created_by": "t"}
     with engine.begin() as c:
         for team in ("Old team", "New team"):
-            aid = c.execute(insert(Assessment).values(period=Q3, respondent="Ann", team=team, function="sales", **stamp)
-                            .returning(Assessment.id)).scalar_one()
+            aid = c.execute(
+                insert(Assessment)
+                .values(period=Q3, respondent="Ann", team=team, function="sales", **stamp)
+                .returning(Assessment.id)
+            ).scalar_one()
             c.execute(insert(AssessmentScore), [{"assessment_id": aid, "practice": p, "score": 3} for p in PRACTICES])
     upgrade(engine)
     with engine.connect() as c:

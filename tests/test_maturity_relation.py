@@ -17,7 +17,7 @@ def series(start: str, values: list[float], freq: str) -> pd.DataFrame:
 
 
 def test_monthly_mean_kpi_to_quarters_marks_incomplete_quarter(config):
-    kpi = config.kpi_by_id["forecast_accuracy"]    # monthly, mean
+    kpi = config.kpi_by_id["forecast_accuracy"]  # monthly, mean
     q = relation.quarterly_kpi(series("2025-01-01", [0.1, 0.2, 0.3, 0.4, 0.5], "MS"), kpi)
     assert q["period"].tolist() == [dt.date(2025, 1, 1), dt.date(2025, 4, 1)]
     assert q["value"].tolist() == pytest.approx([0.2, 0.45])
@@ -31,7 +31,7 @@ def test_monthly_last_kpi_takes_the_quarters_last_month(config):
 
 
 def test_weekly_sum_kpi_weeks_belong_to_the_quarter_of_their_thursday(config):
-    kpi = config.kpi_by_id["stockout_weeks"]       # weekly, sum
+    kpi = config.kpi_by_id["stockout_weeks"]  # weekly, sum
     # Monday 2024-12-30 has its Thursday on 2025-01-02: the first of the 13 weeks of 2025-Q1.
     q = relation.quarterly_kpi(series("2024-12-30", [1.0] * 13 + [5.0], "W-MON"), kpi)
     assert q["period"].tolist() == [dt.date(2025, 1, 1), dt.date(2025, 4, 1)]
@@ -67,26 +67,38 @@ def test_spearman_by_hand_and_against_scipy(config):
 def test_lower_is_better_kpi_falling_with_maturity_is_better(config):
     kpi = config.kpi_by_id["decision_cycle_time"]
     qs = quarters(5)
-    r = relation.compare(pd.DataFrame({"period": qs, "value": [1, 2, 3, 4, 5.0]}),
-                         pd.DataFrame({"period": qs, "value": [20, 18, 15, 12, 9.0], "complete": True}), kpi)
+    r = relation.compare(
+        pd.DataFrame({"period": qs, "value": [1, 2, 3, 4, 5.0]}),
+        pd.DataFrame({"period": qs, "value": [20, 18, 15, 12, 9.0], "complete": True}),
+        kpi,
+    )
     assert r.rho == pytest.approx(-1.0) and "tended to be lower, which is better" in r.text
 
 
 def test_too_few_quarters_and_flat_series(config):
     kpi = config.kpi_by_id["forecast_accuracy"]
     qs = quarters(3)
-    r = relation.compare(pd.DataFrame({"period": qs, "value": [1, 2, 3.0]}),
-                         pd.DataFrame({"period": qs, "value": [0.1, 0.2, 0.3], "complete": True}), kpi)
+    r = relation.compare(
+        pd.DataFrame({"period": qs, "value": [1, 2, 3.0]}),
+        pd.DataFrame({"period": qs, "value": [0.1, 0.2, 0.3], "complete": True}),
+        kpi,
+    )
     assert math.isnan(r.rho) and r.text.startswith("Too few quarters to compare: 3")
     qs = quarters(5)
-    r = relation.compare(pd.DataFrame({"period": qs, "value": [2.0] * 5}),
-                         pd.DataFrame({"period": qs, "value": [0.1, 0.2, 0.3, 0.4, 0.5], "complete": True}), kpi)
+    r = relation.compare(
+        pd.DataFrame({"period": qs, "value": [2.0] * 5}),
+        pd.DataFrame({"period": qs, "value": [0.1, 0.2, 0.3, 0.4, 0.5], "complete": True}),
+        kpi,
+    )
     assert math.isnan(r.rho) and "does not vary" in r.text
 
 
 def test_no_clear_association(config):
     kpi = config.kpi_by_id["forecast_accuracy"]
     qs = quarters(5)
-    r = relation.compare(pd.DataFrame({"period": qs, "value": [1, 2, 3, 4, 5.0]}),
-                         pd.DataFrame({"period": qs, "value": [0.3, 0.1, 0.5, 0.2, 0.4], "complete": True}), kpi)
+    r = relation.compare(
+        pd.DataFrame({"period": qs, "value": [1, 2, 3, 4, 5.0]}),
+        pd.DataFrame({"period": qs, "value": [0.3, 0.1, 0.5, 0.2, 0.4], "complete": True}),
+        kpi,
+    )
     assert r.text.endswith("no clear association.")

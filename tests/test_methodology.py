@@ -16,14 +16,27 @@ from kpis.forecast import metrics
 
 
 def kpi(**over) -> KPI:
-    base = dict(id="otif", name="OTIF", function="supply", owner="S. Planner", unit="%", direction="higher",
-                target=0.95, amber=0.02, red=0.05, cadence="month", rollup="mean", practices=["process"])
+    base = dict(
+        id="otif",
+        name="OTIF",
+        function="supply",
+        owner="S. Planner",
+        unit="%",
+        direction="higher",
+        target=0.95,
+        amber=0.02,
+        red=0.05,
+        cadence="month",
+        rollup="mean",
+        practices=["process"],
+    )
     return KPI(**{**base, **over})
 
 
 def test_metrics_example():
-    df = pd.DataFrame({"item": ["P1"] * 4, "period": [1, 2, 3, 4], "actual": [100, 80, 0, 120.0],
-                       "forecast": [110, 60, 5, 130.0]})
+    df = pd.DataFrame(
+        {"item": ["P1"] * 4, "period": [1, 2, 3, 4], "actual": [100, 80, 0, 120.0], "forecast": [110, 60, 5, 130.0]}
+    )
     scale = metrics.mase_scale(df[["item", "period", "actual"]])
     r = metrics.accuracy_table(df, [], scale=scale).iloc[0]
     assert r["n"] == 4 and r["mape_excluded"] == 1
@@ -34,8 +47,14 @@ def test_metrics_example():
 
 
 def test_mase_group_weighting_example():
-    df = pd.DataFrame({"item": ["P1"] * 4 + ["P2"] * 2, "period": [1, 2, 3, 4, 1, 2],
-                       "actual": [100, 80, 0, 120.0, 10, 20], "forecast": [110, 60, 5, 130.0, 12, 25]})
+    df = pd.DataFrame(
+        {
+            "item": ["P1"] * 4 + ["P2"] * 2,
+            "period": [1, 2, 3, 4, 1, 2],
+            "actual": [100, 80, 0, 120.0, 10, 20],
+            "forecast": [110, 60, 5, 130.0, 12, 25],
+        }
+    )
     scale = metrics.mase_scale(df[["item", "period", "actual"]])
     per_item = metrics.accuracy_table(df, ["item"], scale=scale).set_index("item")["mase"]
     assert per_item["P2"] == pytest.approx(0.35)
@@ -60,8 +79,9 @@ def test_naive_example():
 
 
 def test_fva_matched_sample_example():
-    rows = pd.DataFrame({"actual": [100, 200, 100], "naive": [80, 240, 130], "statistical": [90, 210, 110],
-                         "consensus": [95, 190, 120]})  # row 4 (no consensus) is left out of the sample
+    rows = pd.DataFrame(
+        {"actual": [100, 200, 100], "naive": [80, 240, 130], "statistical": [90, 210, 110], "consensus": [95, 190, 120]}
+    )  # row 4 (no consensus) is left out of the sample
     stages = ["naive", "statistical", "consensus"]
     long = pd.concat([pd.DataFrame({"stage": s, "actual": rows["actual"], "forecast": rows[s]}) for s in stages])
     table = metrics.accuracy_table(long, ["stage"])
@@ -73,14 +93,20 @@ def test_fva_matched_sample_example():
 
 
 def test_abc_xyz_example():
-    a = pd.DataFrame({"item": ["W", "W", "X", "X", "Y", "Y", "Z", "Z"], "actual": [300, 300, 50, 250, 30, 30, 10, 30.0]})
+    a = pd.DataFrame(
+        {"item": ["W", "W", "X", "X", "Y", "Y", "Z", "Z"], "actual": [300, 300, 50, 250, 30, 30, 10, 30.0]}
+    )
     seg = metrics.abc_xyz(a)
     assert seg["abc"].to_dict() == {"W": "A", "X": "A", "Y": "B", "Z": "C"}
     assert seg["xyz"].to_dict() == {"W": "X", "X": "Y", "Y": "X", "Z": "Y"}
 
 
 def test_status_examples():
-    assert catalog.status(kpi(), np.array([0.94, 0.92, 0.89]), np.array([0.95] * 3)).tolist() == ["green", "amber", "red"]
+    assert catalog.status(kpi(), np.array([0.94, 0.92, 0.89]), np.array([0.95] * 3)).tolist() == [
+        "green",
+        "amber",
+        "red",
+    ]
     band = kpi(id="dos", unit="days", direction="band", target=35, band=5, amber=1, red=3)
     assert catalog.status(band, np.array([41, 42, 44.0]), np.array([35.0] * 3)).tolist() == ["green", "amber", "red"]
 
@@ -127,7 +153,7 @@ def test_action_verdict_examples():
     assert e.verdict == "improved" and e.signal_improving and not e.signal_worsening
     assert e.upper_limit == pytest.approx(0.8669, abs=1e-4) and e.provisional
     assert e.p_good == pytest.approx(0.0025, abs=1e-4) and e.median_shift == pytest.approx(0.075)
-    flat = judge(before + [0.82, 0.81, 0.80, 0.83, 0.79, 0.82], months, done, direction="higher")
+    flat = judge([*before, 0.82, 0.81, 0.8, 0.83, 0.79, 0.82], months, done, direction="higher")
     assert flat.verdict == "no clear change" and flat.p_good == pytest.approx(0.37, abs=0.005)
     short = judge(before + after[:5], months[:11], done, direction="higher")
     assert short.verdict == "too little data"

@@ -67,7 +67,7 @@ def test_upgrading_from_an_earlier_revision_keeps_every_row(engine, config, admi
     downgrade(engine, target)
     assert current_revision(engine) == target
     before = fingerprint(engine)
-    assert sum(n for n, _h, _c in before.values()) > 1000      # there is real data to keep
+    assert sum(n for n, _h, _c in before.values()) > 1000  # there is real data to keep
     upgrade(engine)
     after = fingerprint(engine)
     for table, (n, digest, cols) in before.items():

@@ -23,48 +23,97 @@ DAY = dt.timedelta(days=1)
 
 
 def _action(owner: str, status: str, due: dt.date, title: str = "an action", **kw) -> Action:
-    return Action(title=title, type="improvement", source="other", practice="data", owner=owner, status=status,
-                  due_date=due, created_by="setup", **kw)
+    return Action(
+        title=title,
+        type="improvement",
+        source="other",
+        practice="data",
+        owner=owner,
+        status=status,
+        due_date=due,
+        created_by="setup",
+        **kw,
+    )
 
 
 def _seed(engine) -> None:
     with session_factory(engine).begin() as s:
-        s.add_all([
-            _action("Maria Chen", "open", TODAY, "due today"),                      # not overdue yet
-            _action(" maria chen ", "in progress", TODAY - DAY, "due yesterday"),   # overdue by one day
-            _action("MARIA CHEN", "open", TODAY + 30 * DAY, "later"),
-            _action("Maria Chen", "done", TODAY - 40 * DAY, "done", completed_on=TODAY - 50 * DAY),
-            _action("Maria Chen", "verified", TODAY - 40 * DAY, "verified"),
-            _action("Maria Chen", "cancelled", TODAY - 40 * DAY, "cancelled"),
-            _action("Tom Becker", "open", TODAY - 9 * DAY, "someone else's", sponsor="Maria Chen"),
-            Review(initiative="my draft", review_date=TODAY, team="t", facilitator="f", rating=3, status="draft",
-                   created_by="maria.chen@example.com"),
-            Review(initiative="my submitted", review_date=TODAY, team="t", facilitator="f", rating=3,
-                   status="submitted", created_by="maria.chen@example.com"),
-            Review(initiative="their draft", review_date=TODAY, team="t", facilitator="f", rating=3, status="draft",
-                   created_by="tom.becker@example.com"),
-            Decision(text="mine, pending", raised_on=TODAY - 10 * DAY, owner="Maria Chen", created_by="setup"),
-            Decision(text="mine, decided", raised_on=TODAY - 10 * DAY, decided_on=TODAY - DAY, owner="Maria Chen",
-                     created_by="setup"),
-            Decision(text="theirs", raised_on=TODAY - 10 * DAY, owner="Tom Becker", created_by="setup"),
-            Assessment(period=shift_quarter(current_quarter(TODAY), -1), respondent="Maria Chen",
-                       team="Demand planning", function="sales", created_by="setup"),
-            Assessment(period=current_quarter(TODAY), respondent="Omar Haddad", team="Demand planning",
-                       function="sales", created_by="setup"),
-        ])
+        s.add_all(
+            [
+                _action("Maria Chen", "open", TODAY, "due today"),  # not overdue yet
+                _action(" maria chen ", "in progress", TODAY - DAY, "due yesterday"),  # overdue by one day
+                _action("MARIA CHEN", "open", TODAY + 30 * DAY, "later"),
+                _action("Maria Chen", "done", TODAY - 40 * DAY, "done", completed_on=TODAY - 50 * DAY),
+                _action("Maria Chen", "verified", TODAY - 40 * DAY, "verified"),
+                _action("Maria Chen", "cancelled", TODAY - 40 * DAY, "cancelled"),
+                _action("Tom Becker", "open", TODAY - 9 * DAY, "someone else's", sponsor="Maria Chen"),
+                Review(
+                    initiative="my draft",
+                    review_date=TODAY,
+                    team="t",
+                    facilitator="f",
+                    rating=3,
+                    status="draft",
+                    created_by="maria.chen@example.com",
+                ),
+                Review(
+                    initiative="my submitted",
+                    review_date=TODAY,
+                    team="t",
+                    facilitator="f",
+                    rating=3,
+                    status="submitted",
+                    created_by="maria.chen@example.com",
+                ),
+                Review(
+                    initiative="their draft",
+                    review_date=TODAY,
+                    team="t",
+                    facilitator="f",
+                    rating=3,
+                    status="draft",
+                    created_by="tom.becker@example.com",
+                ),
+                Decision(text="mine, pending", raised_on=TODAY - 10 * DAY, owner="Maria Chen", created_by="setup"),
+                Decision(
+                    text="mine, decided",
+                    raised_on=TODAY - 10 * DAY,
+                    decided_on=TODAY - DAY,
+                    owner="Maria Chen",
+                    created_by="setup",
+                ),
+                Decision(text="theirs", raised_on=TODAY - 10 * DAY, owner="Tom Becker", created_by="setup"),
+                Assessment(
+                    period=shift_quarter(current_quarter(TODAY), -1),
+                    respondent="Maria Chen",
+                    team="Demand planning",
+                    function="sales",
+                    created_by="setup",
+                ),
+                Assessment(
+                    period=current_quarter(TODAY),
+                    respondent="Omar Haddad",
+                    team="Demand planning",
+                    function="sales",
+                    created_by="setup",
+                ),
+            ]
+        )
 
 
 def test_owner_names_are_the_login_the_display_name_and_the_name_in_the_e_mail():
     assert mywork.owner_names(MARIA) == ("maria.chen@example.com", "maria chen")
-    assert mywork.owner_names(User(name="j_o-weber@x.org", role="viewer", display="")) == \
-        ("j_o-weber@x.org", "j o weber")
+    assert mywork.owner_names(User(name="j_o-weber@x.org", role="viewer", display="")) == (
+        "j_o-weber@x.org",
+        "j o weber",
+    )
     assert mywork.owner_names(User(name="tester", role="admin", display="Tester ", local=True)) == ("tester",)
 
 
 def test_actions_overdue_boundary_is_today_and_closed_ones_are_left_out(engine):
     _seed(engine)
     acts = mywork.open_actions(engine, mywork.owner_names(MARIA), TODAY)
-    assert acts["title"].tolist() == ["due yesterday", "due today", "later"]     # overdue first, then by due date
+    assert acts["title"].tolist() == ["due yesterday", "due today", "later"]  # overdue first, then by due date
     assert acts["overdue"].tolist() == [True, False, False]
     assert acts["days_overdue"].tolist() == [1, 0, 0]
     assert set(acts["status"]) <= set(OPEN_STATES)
@@ -83,8 +132,15 @@ def test_drafts_decisions_and_assessment_are_the_persons_own(engine):
 def test_assessment_answered_this_quarter_or_a_viewer_is_not_due(engine):
     _seed(engine)
     with session_factory(engine).begin() as s:
-        s.add(Assessment(period=current_quarter(TODAY), respondent="maria.chen@example.com", team="Demand planning",
-                         function="sales", created_by="maria.chen@example.com"))
+        s.add(
+            Assessment(
+                period=current_quarter(TODAY),
+                respondent="maria.chen@example.com",
+                team="Demand planning",
+                function="sales",
+                created_by="maria.chen@example.com",
+            )
+        )
     assert mywork.assessment_due(engine, MARIA, mywork.owner_names(MARIA), TODAY) is None
     viewer = User(name="tom.becker@example.com", role="viewer", display="Tom Becker")
     assert mywork.assessment_due(engine, viewer, mywork.owner_names(viewer), TODAY) is None
@@ -94,8 +150,14 @@ def test_my_work_counts_and_a_stranger_has_nothing(engine, config):
     _seed(engine)
     empty = pd.DataFrame(columns=["kpi_id", "period", "value"])
     work = mywork.my_work(engine, config, MARIA, today=TODAY, totals=empty)
-    assert work.counts() == {"open_actions": 3, "overdue_actions": 1, "draft_reviews": 1, "assessment": 1,
-                             "pending_decisions": 1, "red_kpis": 0}
+    assert work.counts() == {
+        "open_actions": 3,
+        "overdue_actions": 1,
+        "draft_reviews": 1,
+        "assessment": 1,
+        "pending_decisions": 1,
+        "red_kpis": 0,
+    }
     assert work.known and not work.empty
     stranger = User(name="nobody@elsewhere.org", role="viewer", display="No Body")
     none = mywork.my_work(engine, config, stranger, today=TODAY, totals=empty)

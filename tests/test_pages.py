@@ -177,7 +177,7 @@ def test_outdated_schema_says_how_to_upgrade(monkeypatch, tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     eng = make_engine(url)
     upgrade(eng)
-    with eng.begin() as conn:   # pretend the database is at an older revision than the code ships
+    with eng.begin() as conn:  # pretend the database is at an older revision than the code ships
         conn.execute(text("UPDATE alembic_version SET version_num = '0000_older'"))
     eng.dispose()
     monkeypatch.setenv("DATABASE_URL", url)

@@ -14,8 +14,13 @@ from kpis.store.models import Action, AuditEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "c",
-        "client_secret": "s", "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "client_id": "c",
+    "client_secret": "s",
+    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+}
 HOSTILE = "<script>alert(1)</script> ![x](http://evil.example/x.png) [click](javascript:alert(1)) :red[boom]"
 
 
@@ -51,6 +56,7 @@ def roles_config(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- My work
+
 
 def test_my_work_on_an_empty_database_asks_only_for_the_assessment(empty_env, monkeypatch):
     monkeypatch.setenv("SOP_PULSE_USER", "tester")
@@ -106,7 +112,7 @@ def test_my_work_action_opens_on_the_actions_page_and_red_kpi_opens_its_trend(de
 def test_signed_in_contributor_starts_on_my_work_viewer_on_the_overview(demo_env, roles_config):
     at = _open("", user={"email": "maria.chen@example.com", "name": "Maria Chen"})
     assert not at.exception and at.title[0].value == "My work"
-    assert "Open actions" in _metrics(at)                      # Maria Chen owns demo actions
+    assert "Open actions" in _metrics(at)  # Maria Chen owns demo actions
     at = _open("", user={"email": "someone@elsewhere.org", "name": "Some One"})
     assert not at.exception and at.title[0].value == "S&OP KPI overview"
 
@@ -115,8 +121,19 @@ def test_my_work_shows_hostile_titles_as_text(empty_env, monkeypatch):
     monkeypatch.setenv("SOP_PULSE_USER", "tester")
     eng = make_engine(empty_env)
     with session_factory(eng).begin() as s:
-        s.add(Action(title=HOSTILE[:200], type="improvement", source="other", practice="data", owner="tester",
-                     status="open", due_date=dt.date.today() - dt.timedelta(days=3), ref="=1+1", created_by="x"))
+        s.add(
+            Action(
+                title=HOSTILE[:200],
+                type="improvement",
+                source="other",
+                practice="data",
+                owner="tester",
+                status="open",
+                due_date=dt.date.today() - dt.timedelta(days=3),
+                ref="=1+1",
+                created_by="x",
+            )
+        )
     eng.dispose()
     at = _open("pages/my_work.py")
     assert not at.exception
@@ -127,6 +144,7 @@ def test_my_work_shows_hostile_titles_as_text(empty_env, monkeypatch):
 
 
 # ---------------------------------------------------------------- Audit log
+
 
 def test_audit_log_admin_sees_filters_table_and_export(demo_env):
     at = _open("pages/audit_log.py")
@@ -147,7 +165,7 @@ def test_audit_log_on_an_empty_database_shows_the_catalog_sync(empty_env, monkey
     monkeypatch.setenv("SOP_PULSE_USER", "tester")
     at = _open("pages/audit_log.py")
     assert not at.exception
-    table = at.dataframe[0].value          # the only writes: the app syncing the KPI catalog from config.toml
+    table = at.dataframe[0].value  # the only writes: the app syncing the KPI catalog from config.toml
     assert set(table["Who"]) == {"system (config.toml)"} and set(table["Action"]) == {"create"}
     at.date_input(key="audit_since").set_value(dt.date.today() + dt.timedelta(days=1)).run()
     assert not at.exception and not at.dataframe and "No audit events match these filters." in _texts(at)
@@ -155,8 +173,11 @@ def test_audit_log_on_an_empty_database_shows_the_catalog_sync(empty_env, monkey
 
 @pytest.mark.parametrize("who", ["viewer", "contributor"])
 def test_audit_log_by_url_for_a_non_admin_shows_no_data(demo_env, roles_config, who):
-    user = ({"email": "maria.chen@example.com", "name": "Maria Chen"} if who == "contributor"
-            else {"email": "someone@elsewhere.org", "name": "Some One"})
+    user = (
+        {"email": "maria.chen@example.com", "name": "Maria Chen"}
+        if who == "contributor"
+        else {"email": "someone@elsewhere.org", "name": "Some One"}
+    )
     at = _open("pages/audit_log.py", user=user)
     assert not at.exception
     assert at.error and "admins only" in at.error[0].value
@@ -167,14 +188,15 @@ def test_audit_log_shows_hostile_actor_and_details_as_table_text(empty_env, monk
     monkeypatch.setenv("SOP_PULSE_USER", "tester")
     eng = make_engine(empty_env)
     with session_factory(eng).begin() as s:
-        s.add(AuditEvent(actor=HOSTILE[:120], action="create", entity="action", entity_id="1",
-                         details={"title": HOSTILE}))
+        s.add(
+            AuditEvent(actor=HOSTILE[:120], action="create", entity="action", entity_id="1", details={"title": HOSTILE})
+        )
     eng.dispose()
     at = _open("pages/audit_log.py")
     assert not at.exception
     table = at.dataframe[0].value
     row = table[table["Record"] == "action 1"].iloc[0]
-    assert row["Who"] == HOSTILE[:120] and HOSTILE in row["After"]    # data cells, shown as typed, not markup
+    assert row["Who"] == HOSTILE[:120] and HOSTILE in row["After"]  # data cells, shown as typed, not markup
     assert all("<script>" not in m.value for m in at.markdown)
 
 

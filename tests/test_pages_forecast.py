@@ -29,9 +29,9 @@ def test_forecast_page_headline_charts_and_tables(demo_env):
     assert not at.exception
     acc = float(_metric(at, "Accuracy").rstrip("%")) / 100
     wape = float(_metric(at, "WAPE").rstrip("%")) / 100
-    assert acc == pytest.approx(1 - wape, abs=0.0015)         # accuracy = 1 − WAPE, both rounded to 0.1 %
-    assert len(at.get("vega_lite_chart")) == 3           # trend, lag waterfall, FVA: light Vega-Lite charts
-    assert not at.get("plotly_chart") and not at.dataframe     # the heavy sections wait until opened
+    assert acc == pytest.approx(1 - wape, abs=0.0015)  # accuracy = 1 − WAPE, both rounded to 0.1 %
+    assert len(at.get("vega_lite_chart")) == 3  # trend, lag waterfall, FVA: light Vega-Lite charts
+    assert not at.get("plotly_chart") and not at.dataframe  # the heavy sections wait until opened
     assert any("Trend:" in m.value for m in at.markdown)
     _open_drill(at)
     groups = at.dataframe[0].value
@@ -79,7 +79,7 @@ def test_where_the_error_is_is_drawn_only_when_opened(demo_env):
     assert not any(s.key in ("fa_heat_x", "fa_heat_y") for s in at.selectbox)
     _open_where(at)
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 2                    # + heat map and ABC/XYZ
+    assert len(at.get("plotly_chart")) == 2  # + heat map and ABC/XYZ
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("WAPE by family" in s for s in specs) and any("ABC" in s for s in specs)
 
@@ -110,7 +110,7 @@ def test_attribute_filter_narrows_items(demo_env):
 
 def test_drill_down_grouping_by_lag(demo_env):
     at = _open("pages/forecast_accuracy.py")
-    assert not any(s.key == "fa_group" for s in at.selectbox)   # closed: nothing of it is drawn
+    assert not any(s.key == "fa_group" for s in at.selectbox)  # closed: nothing of it is drawn
     _open_drill(at)
     at.selectbox(key="fa_group").set_value("lag").run()
     assert not at.exception
@@ -125,7 +125,7 @@ def test_exceptions_page_lists_flagged_items_ranked_by_error(demo_env):
     assert table["abs_error"].is_monotonic_decreasing or (table["abs_error"].diff().dropna() <= 1e-9).all()
     assert (table.loc[table["why"].str.startswith("Tracking"), "ts"].abs() > 4).all()
     assert int(_metric(at, "Items flagged by tracking signal")) == table["why"].str.startswith("Tracking").sum()
-    assert not at.get("vega_lite_chart") and not at.get("plotly_chart")    # no chart until a row is picked
+    assert not at.get("vega_lite_chart") and not at.get("plotly_chart")  # no chart until a row is picked
     key = next(d.key for d in at.dataframe if (d.key or "").startswith("ex_rows"))
     at.session_state[key] = {"selection": {"rows": [2], "columns": []}}
     at.run()
@@ -148,12 +148,13 @@ def test_drill_items_lists_the_groups_items_with_attributes(demo_db, config):
 
     eng = make_engine(demo_db)
     cube = forecast.get_cube(eng, config, forecast.forecast_version(eng))
-    items = forecast_views.drill_items(cube, "family", "Pumps", stage="consensus", lag=1, period_from=None,
-                                       period_to=None, filters=None)
+    items = forecast_views.drill_items(
+        cube, "family", "Pumps", stage="consensus", lag=1, period_from=None, period_to=None, filters=None
+    )
     assert len(items) and (items["family"] == "Pumps").all()
     assert items["error_share"].is_monotonic_decreasing and items["error_share"].sum() == pytest.approx(1.0)
     family = cube.accuracy(["family"], stage="consensus", lag=1).set_index("family")
-    assert items["n"].sum() == family.at["Pumps", "n"]          # the items add up to their group
+    assert items["n"].sum() == family.at["Pumps", "n"]  # the items add up to their group
     eng.dispose()
 
 
@@ -163,7 +164,7 @@ def test_exceptions_work_list_is_sent_a_page_at_a_time(demo_env, monkeypatch):
     from kpis.forecast import views
 
     monkeypatch.setattr(views, "PAGE_ROWS", 10)
-    st.cache_resource.clear()   # the shared sections computed by earlier tests hold pages of 200 rows
+    st.cache_resource.clear()  # the shared sections computed by earlier tests hold pages of 200 rows
     try:
         at = _open("pages/exceptions.py")
         assert len(at.dataframe[0].value) == 10
@@ -172,11 +173,11 @@ def test_exceptions_work_list_is_sent_a_page_at_a_time(demo_env, monkeypatch):
         pager.set_value(2).run()
         assert not at.exception
         assert at.dataframe[0].value["rank"].tolist() == list(range(11, 21))
-        assert not at.get("vega_lite_chart")                           # no row of page 2 picked yet
+        assert not at.get("vega_lite_chart")  # no row of page 2 picked yet
         key = at.dataframe[0].key
         at.session_state[key] = {"selection": {"rows": [0], "columns": []}}
         at.run()
         first = at.dataframe[0].value["item"].iloc[0]
         assert f"{first}: actual vs forecast" in at.get("vega_lite_chart")[0].proto.spec
     finally:
-        st.cache_resource.clear()   # nor may later tests find pages of 10 rows
+        st.cache_resource.clear()  # nor may later tests find pages of 10 rows

@@ -55,10 +55,13 @@ def test_actions_page_lists_the_demo_log_with_overdue_and_awaiting(demo_env):
     assert int(metrics["Overdue"]) >= 3
     df = at.dataframe[0].value
     assert len(df) == 16 and {"Run the consensus demand review every month", "Second demand planner for APAC"} <= set(
-        df["title"])
+        df["title"]
+    )
     at.multiselect(key="act_f_status").set_value(["not effective"]).run()
-    assert set(at.dataframe[0].value["title"]) == {"Launch checklist for new products",
-                                                  "Sales overrides promotion forecasts weekly"}
+    assert set(at.dataframe[0].value["title"]) == {
+        "Launch checklist for new products",
+        "Sales overrides promotion forecasts weekly",
+    }
     at.multiselect(key="act_f_status").set_value([]).run()
     at.toggle(key="act_f_overdue").set_value(True).run()
     assert (at.dataframe[0].value["days_overdue"] > 0).all()
@@ -77,7 +80,7 @@ def test_actions_views_render(demo_env, view):
 
 def test_a_frozen_verdict_is_shown_with_who_decided(demo_env):
     at = _page("pages/actions.py")
-    at.selectbox(key="act_open").set_value(7).run()      # "Sales overrides promotion forecasts weekly"
+    at.selectbox(key="act_open").set_value(7).run()  # "Sales overrides promotion forecasts weekly"
     text = _texts(at)
     assert "Worse:" in text and "Frozen when Richard Osei marked the action" in text
     assert len(at.get("plotly_chart")) == 1
@@ -117,7 +120,7 @@ def test_viewer_sees_no_forms_and_no_moves(demo_env, monkeypatch):
     monkeypatch.setenv("SOP_PULSE_USER", "viewer")
     at = _page("pages/actions.py")
     assert "New action" not in at.segmented_control(key="act_view").options
-    at.selectbox(key="act_open").set_value(4).run()     # done, awaiting verification
+    at.selectbox(key="act_open").set_value(4).run()  # done, awaiting verification
     assert not at.exception
     labels = _labels(at)
     assert not {"Mark verified", "Mark not effective", "In progress", "Done"} & labels
@@ -161,7 +164,7 @@ def test_kpi_trends_marks_completed_actions_and_reviews(demo_env):
 
 def test_exceptions_create_action_prefills_the_item(demo_env):
     at = _page("pages/exceptions.py")
-    assert not [b for b in at.button if b.key == "ex_create_action"]     # only for an item the planner picked
+    assert not [b for b in at.button if b.key == "ex_create_action"]  # only for an item the planner picked
     rows = next(d.key for d in at.dataframe if (d.key or "").startswith("ex_rows"))
     at.session_state[rows] = {"selection": {"rows": [0], "columns": []}}
     at.run()
@@ -281,7 +284,7 @@ def test_second_edit_of_an_action_is_refused_and_the_typed_text_stays(demo_copy)
     assert "your text is kept in the form above; reload to see their change" in errors
     assert at.text_input(key="act_edit_title").value == "My sharper title"
     assert at.text_area(key="act_edit_description").value == "Two paragraphs I typed for a while"
-    assert actions.get_action(eng, aid)["title"] == "Ben's title"            # nothing overwritten
+    assert actions.get_action(eng, aid)["title"] == "Ben's title"  # nothing overwritten
     at.button(key="act_edit_reload").click().run()
     assert at.text_input(key="act_edit_title").value == "Ben's title"
     assert not [e for e in at.error if "changed by" in e.value]
@@ -304,7 +307,7 @@ def test_a_move_on_an_action_moved_meanwhile_is_refused(demo_copy):
     errors = " ".join(e.value for e in at.error).replace("\\", "")  # markdown escapes off
     assert f"Not moved: action #{aid} was changed by ben at " in errors and "now shows their change" in errors
     assert actions.get_action(eng, aid)["status"] == "in progress"
-    at.button(key="act_move_cancelled").click().run()                       # now they saw it: allowed
+    at.button(key="act_move_cancelled").click().run()  # now they saw it: allowed
     assert "moved from 'in progress' to 'cancelled'" in _texts(at)
     eng.dispose()
 
@@ -315,7 +318,7 @@ def test_own_move_keeps_the_open_field_form_valid(demo_copy):
     aid = _open_action(demo_copy)
     at = _page("pages/actions.py")
     at.selectbox(key="act_open").set_value(aid).run()
-    at.button(key="act_move_in_progress").click().run()       # the form was opened before this person's move
+    at.button(key="act_move_in_progress").click().run()  # the form was opened before this person's move
     at.text_input(key="act_edit_title").set_value("Typed before moving")
     at.button(key="FormSubmitter:act_edit_form-Save changes").click().run()
     assert not [e for e in at.error if "changed by" in e.value] and "Saved: title." in _texts(at)
@@ -337,8 +340,16 @@ def test_second_amendment_of_a_review_is_refused_and_the_typed_text_stays(demo_c
     eng, cfg, ben = _someone_else(demo_copy)
     current = reviews.get_review(eng, rid, ben)
     fields = {k: current[k] for k in reviews.FIELDS} | {"lessons": "Ben's lessons"}
-    reviews.save_review(engine=eng, fields=fields, kpis=current["kpis"], user=ben, config=cfg, submit=True,
-                        review_id=rid, expected_version=current["version"])
+    reviews.save_review(
+        engine=eng,
+        fields=fields,
+        kpis=current["kpis"],
+        user=ben,
+        config=cfg,
+        submit=True,
+        review_id=rid,
+        expected_version=current["version"],
+    )
     at.button(key="rv_submit").click().run()
     assert not at.exception
     errors = " ".join(e.value for e in at.error).replace("\\", "")  # markdown escapes off

@@ -35,8 +35,11 @@ def _texts(at: AppTest) -> str:
 @pytest.fixture
 def ann_env(empty_env, monkeypatch, tmp_path):
     """Pages on an empty database, acting as 'ann' with the contributor role (a config copy says so)."""
-    text = (ROOT / "config.toml").read_text(encoding="utf-8").replace('"viewer" = "viewer"',
-                                                                      '"viewer" = "viewer"\n"ann" = "contributor"')
+    text = (
+        (ROOT / "config.toml")
+        .read_text(encoding="utf-8")
+        .replace('"viewer" = "viewer"', '"viewer" = "viewer"\n"ann" = "contributor"')
+    )
     cfg = tmp_path / "config.toml"
     cfg.write_text(text, encoding="utf-8")
     monkeypatch.setenv("SOP_PULSE_CONFIG", str(cfg))
@@ -58,8 +61,13 @@ def _colleague(engine, team: str = "Demand planning") -> None:
     """Someone else already answered last quarter, so the team is offered in the list (AppTest cannot type a new
     option into a selectbox; the browser test does)."""
     before = assessments.shift_quarter(assessments.current_quarter(), -1)
-    assessments.submit(engine, answers=Answers(period=before, respondent="bob", team=team, function="sales",
-                                               scores={p: 3 for p in PRACTICES}), user=User("x", "admin"))
+    assessments.submit(
+        engine,
+        answers=Answers(
+            period=before, respondent="bob", team=team, function="sales", scores=dict.fromkeys(PRACTICES, 3)
+        ),
+        user=User("x", "admin"),
+    )
 
 
 def test_assess_submit_then_resubmit_replaces(ann_env):
@@ -69,7 +77,7 @@ def test_assess_submit_then_resubmit_replaces(ann_env):
     assert not at.exception
     assert "Assess integration maturity" in _texts(at)
     radio = at.radio(key=f"assess_score_collaboration_{label}")
-    assert any("Silos, ad-hoc calls" in str(o) for o in radio.options)   # the rubric text is in the choice
+    assert any("Silos, ad-hoc calls" in str(o) for o in radio.options)  # the rubric text is in the choice
     _fill(at, label, 3)
     at.button(key="assess_submit").click().run()
     assert not at.exception
@@ -78,14 +86,14 @@ def test_assess_submit_then_resubmit_replaces(ann_env):
     assert saved.scores["process"] == 3 and saved.scores["partners"] is None
     assert saved.comments["data"] == "Two versions of the history <script>"
     assert "You already answered" in _texts(at)
-    assert at.radio(key=f"assess_score_process_{label}").value == 3      # the form shows the saved answers
+    assert at.radio(key=f"assess_score_process_{label}").value == 3  # the form shows the saved answers
     at.radio(key=f"assess_score_process_{label}").set_value(4)
     at.button(key="assess_submit").click().run()
     assert not at.exception
     assert "were replaced" in _texts(at)
     assert assessments.answers_of(ann_env, "ann", assessments.current_quarter()).scores["process"] == 4
     mine = assessments.load_scores(ann_env).query("respondent == 'ann'")
-    assert len(mine) == len(PRACTICES)     # one assessment, not two
+    assert len(mine) == len(PRACTICES)  # one assessment, not two
 
 
 def test_assess_refuses_incomplete_form(ann_env):
@@ -101,9 +109,18 @@ def test_assess_refuses_incomplete_form(ann_env):
 
 def test_assess_shows_last_quarter_for_reference(ann_env):
     before = assessments.shift_quarter(assessments.current_quarter(), -1)
-    assessments.submit(ann_env, answers=Answers(period=before, respondent="ann", team="Sales", function="sales",
-                                                scores={p: 2 for p in PRACTICES}, comments={"data": "late data"}),
-                       user=User("ann", "contributor"))
+    assessments.submit(
+        ann_env,
+        answers=Answers(
+            period=before,
+            respondent="ann",
+            team="Sales",
+            function="sales",
+            scores=dict.fromkeys(PRACTICES, 2),
+            comments={"data": "late data"},
+        ),
+        user=User("ann", "contributor"),
+    )
     at = _page("pages/assess.py")
     assert not at.exception
     text = _texts(at)
@@ -131,8 +148,13 @@ def test_maturity_page_on_empty_database(empty_env):
 def test_maturity_page_with_one_quarter_only(ann_env, monkeypatch):
     q = assessments.current_quarter()
     for who, team, level in (("ann", "Sales", 2), ("bob", "Finance", 4)):
-        assessments.submit(ann_env, answers=Answers(period=q, respondent=who, team=team, function="sales",
-                                                    scores={p: level for p in PRACTICES}), user=User("x", "admin"))
+        assessments.submit(
+            ann_env,
+            answers=Answers(
+                period=q, respondent=who, team=team, function="sales", scores=dict.fromkeys(PRACTICES, level)
+            ),
+            user=User("x", "admin"),
+        )
     at = _page("pages/maturity.py")
     assert not at.exception
     text = _texts(at)
@@ -157,7 +179,7 @@ def test_maturity_page_on_demo(demo_env, config):
     assert not at.exception
     at.selectbox(key="mat_measure").set_value("sponsorship").run()
     assert not at.exception
-    assert any("sponsorship" in d.value.columns for d in at.dataframe)   # the KPI table now pairs the practice
+    assert any("sponsorship" in d.value.columns for d in at.dataframe)  # the KPI table now pairs the practice
 
 
 def test_create_action_button_only_when_the_actions_page_exists(demo_env):

@@ -97,7 +97,7 @@ def test_scorecard_print_layout(demo_env):
     assert at.title[0].value == "Sponsorship scorecard · 2026-Q2"
     assert "Tom Becker" in at.subheader[0].value
     assert len(at.metric) == 7
-    assert not [s for s in at.selectbox]          # no widgets on the printed page
+    assert not list(at.selectbox)  # no widgets on the printed page
 
 
 def test_scorecard_print_layout_ignores_unknown_executive(demo_env, config):
@@ -125,7 +125,7 @@ def test_log_a_meeting_with_a_decision_changes_the_scorecard(demo_copy):
     assert "with 1 decision" in _texts(at)
     at.radio(key="reg_show").set_value("All").run()
     reg = at.dataframe[0].value
-    assert "Approve the <b>new</b> [plan](http://x)" in set(reg["text"])   # shown as data, never as markup
+    assert "Approve the <b>new</b> [plan](http://x)" in set(reg["text"])  # shown as data, never as markup
     at = _page("pages/scorecard.py")
     at.selectbox(key="sc_quarter").set_value(sc.quarter_of(today).label).run()
     at.selectbox(key="sc_exec").set_value("Lars Nilsson").run()
@@ -142,7 +142,7 @@ def test_mark_a_pending_decision_decided(demo_copy):
 
 def test_meeting_form_errors_are_listed(demo_copy):
     at = _page("pages/meetings.py")
-    at.button(key="FormSubmitter:meeting_form-Log meeting").click().run()   # no chair
+    at.button(key="FormSubmitter:meeting_form-Log meeting").click().run()  # no chair
     assert "was not saved" in _texts(at)
 
 
@@ -188,10 +188,20 @@ def test_a_meeting_corrected_meanwhile_is_not_overwritten(demo_copy):
     eng = make_engine(demo_copy)
     row = mt.list_meetings(eng).set_index("id").loc[chosen]
     ppl = mt.people(eng, chosen)
-    mt.update_meeting(eng, meeting_id=int(chosen), config=load_config(ROOT / "config.toml"), user=User("ben", "editor"),
-                      meeting=mt.MeetingInput(type=row["type"], date=row["date"], chair=row["chair"],
-                                              invited=tuple(ppl.loc[ppl["invited"], "person"]),
-                                              attended=tuple(ppl.loc[ppl["attended"], "person"]), notes="Ben's notes"))
+    mt.update_meeting(
+        eng,
+        meeting_id=int(chosen),
+        config=load_config(ROOT / "config.toml"),
+        user=User("ben", "editor"),
+        meeting=mt.MeetingInput(
+            type=row["type"],
+            date=row["date"],
+            chair=row["chair"],
+            invited=tuple(ppl.loc[ppl["invited"], "person"]),
+            attended=tuple(ppl.loc[ppl["attended"], "person"]),
+            notes="Ben's notes",
+        ),
+    )
     at.button(key=f"FormSubmitter:edit_form_{chosen}-Save changes").click().run()
     assert not at.exception
     errors = " ".join(e.value for e in at.error).replace("\\", "")  # markdown escapes off

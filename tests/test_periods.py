@@ -331,17 +331,36 @@ def test_period_number_gap_counts_missing_periods():
 
 def test_target_from_accepts_a_coarser_period():
     # a month names the week containing its first day for a weekly KPI; a quarter its first month
-    assert periods.parse_from("2023-11", "week") == dt.date(2023, 10, 30)     # 2023-11-01 is a Wednesday
+    assert periods.parse_from("2023-11", "week") == dt.date(2023, 10, 30)  # 2023-11-01 is a Wednesday
     assert periods.parse_from("2025-Q3", "month") == dt.date(2025, 7, 1)
-    assert periods.parse_from("2025-Q3", "week") == dt.date(2025, 6, 30)     # week containing 2025-07-01
+    assert periods.parse_from("2025-Q3", "week") == dt.date(2025, 6, 30)  # week containing 2025-07-01
     assert periods.parse_from("2025-W10", "week") == dt.date(2025, 3, 3)
-    with pytest.raises(periods.PeriodError, match="'2025-13' month must be 01-12"):   # as typed, not '2025-13-01'
+    with pytest.raises(periods.PeriodError, match="'2025-13' month must be 01-12"):  # as typed, not '2025-13-01'
         periods.parse_from("2025-13", "week")
 
 
-SPELLINGS = ["2025-03-31", "2025-01-01", "2024-12-30", "2025-3", "2025-03", "2025-12", "2025-13", "2025-00",
-             "2025-Q1", "2025Q4", "2025-q2", "2025-W01", "2025W9", "2026-W53", "2020-W53", "2025-02-30",
-             "2025-03-31 00:00", "2025-03-31T00:00:00", "march", ""]
+SPELLINGS = [
+    "2025-03-31",
+    "2025-01-01",
+    "2024-12-30",
+    "2025-3",
+    "2025-03",
+    "2025-12",
+    "2025-13",
+    "2025-00",
+    "2025-Q1",
+    "2025Q4",
+    "2025-q2",
+    "2025-W01",
+    "2025W9",
+    "2026-W53",
+    "2020-W53",
+    "2025-02-30",
+    "2025-03-31 00:00",
+    "2025-03-31T00:00:00",
+    "march",
+    "",
+]
 
 
 @pytest.mark.parametrize("cadence", ["week", "month", "quarter"])
@@ -349,10 +368,10 @@ def test_plain_spellings_parse_like_normalise_without_pandas(cadence):
     for text in SPELLINGS:
         quick = periods._parse_simple(text, cadence)
         start, err = periods.normalise([text], cadence)
-        if quick is not None:   # the fast path may only answer where normalise accepts, with the same start
+        if quick is not None:  # the fast path may only answer where normalise accepts, with the same start
             assert not err.iloc[0], (text, cadence, err.iloc[0])
             assert quick == start.iloc[0].date(), (text, cadence)
-        elif not err.iloc[0]:   # whatever it leaves to normalise still parses the same through parse_one
+        elif not err.iloc[0]:  # whatever it leaves to normalise still parses the same through parse_one
             assert periods.parse_one(text, cadence) == start.iloc[0].date()
 
 

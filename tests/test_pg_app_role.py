@@ -8,13 +8,12 @@ import uuid
 
 import pytest
 from sqlalchemy import text
+from test_forecasting import DEMAND, FORECASTS
 
 from kpis import forecast
 from kpis.catalog.load import import_actuals
 from kpis.store.engine import make_engine, upgrade
 from kpis.store.models import AuditEvent, ForecastValue
-
-from test_forecasting import DEMAND, FORECASTS  # noqa: E402
 
 GRANTS = """
 GRANT USAGE ON SCHEMA {schema} TO {role};
@@ -53,27 +52,33 @@ def app_role_engine():
     owner.dispose()
 
 
-def test_app_role_without_ownership_imports_and_cannot_change_the_audit_log(app_role_engine, config, admin,
-                                                                              monkeypatch):
+def test_app_role_without_ownership_imports_and_cannot_change_the_audit_log(
+    app_role_engine, config, admin, monkeypatch
+):
     from kpis.forecast import bulk
 
-    monkeypatch.setattr(bulk, "_BULK_ROWS", 0)   # the big-file COPY path, which drops keys only for the owner
+    monkeypatch.setattr(bulk, "_BULK_ROWS", 0)  # the big-file COPY path, which drops keys only for the owner
     with app_role_engine.connect() as conn:
         assert conn.execute(text("SELECT current_user")).scalar().startswith("sop_app_")
-    res = import_actuals(app_role_engine, b"kpi,segment,period,value\notif,,2026-01,0.91\n", "a.csv",
-                         config=config, user=admin)
+    res = import_actuals(
+        app_role_engine, b"kpi,segment,period,value\notif,,2026-01,0.91\n", "a.csv", config=config, user=admin
+    )
     assert res.inserted == 1
     forecast.import_file(app_role_engine, DEMAND, filename="demand.csv", kind="demand", config=config, user=admin)
-    res = forecast.import_file(app_role_engine, FORECASTS, filename="forecasts.csv", kind="forecasts",
-                               config=config, user=admin)
+    res = forecast.import_file(
+        app_role_engine, FORECASTS, filename="forecasts.csv", kind="forecasts", config=config, user=admin
+    )
     assert res.inserted == 8
     with app_role_engine.connect() as conn:
         assert conn.execute(text(f"SELECT count(*) FROM {ForecastValue.__tablename__}")).scalar() == 8
-        fks = conn.execute(text("SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
-                                "AND conrelid = 'forecast'::regclass")).scalar()
+        fks = conn.execute(
+            text("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = 'forecast'::regclass")
+        ).scalar()
         assert fks == 2
-    for stmt in (f"UPDATE {AuditEvent.__tablename__} SET actor = 'someone else'",
-                 f"DELETE FROM {AuditEvent.__tablename__}", f"TRUNCATE {AuditEvent.__tablename__}"):
-        with pytest.raises(Exception, match="permission denied|append-only"):
-            with app_role_engine.begin() as conn:
-                conn.execute(text(stmt))
+    for stmt in (
+        f"UPDATE {AuditEvent.__tablename__} SET actor = 'someone else'",
+        f"DELETE FROM {AuditEvent.__tablename__}",
+        f"TRUNCATE {AuditEvent.__tablename__}",
+    ):
+        with pytest.raises(Exception, match="permission denied|append-only"), app_role_engine.begin() as conn:
+            conn.execute(text(stmt))

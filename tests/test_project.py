@@ -12,8 +12,14 @@ README = ROOT / "README.md"
 SAMPLES = ROOT / "data" / "samples"
 
 # Tables whose keys are data (user names, practice ids), not configuration keys.
-MAP_TABLES = {("roles", "users"), ("roles", "emails"), ("roles", "domains"), ("roles", "groups"),
-              ("maturity", "targets"), ("maturity", "rubric")}
+MAP_TABLES = {
+    ("roles", "users"),
+    ("roles", "emails"),
+    ("roles", "domains"),
+    ("roles", "groups"),
+    ("maturity", "targets"),
+    ("maturity", "rubric"),
+}
 
 
 def readme_text() -> str:
@@ -92,8 +98,12 @@ def ui_files() -> list[Path]:
 
 def test_no_unsafe_allow_html_in_ui():
     pattern = re.compile(r"unsafe_allow_html\s*=\s*True")
-    offenders = [f"{p.relative_to(ROOT)}:{i}" for p in ui_files()
-                 for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in ui_files()
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert not offenders, f"unsafe_allow_html=True found at {offenders}"
 
 
@@ -108,8 +118,19 @@ def test_no_unsafe_allow_html_in_core():
 def test_config_keys_are_found():
     keys = config_keys()
     # a sanity check of the walker itself: sections, nested tables and KPI fields
-    for k in ("app.max_upload_mb", "database.url", "roles.default", "roles.users", "forecast.stages",
-              "maturity.targets", "kpi.direction", "kpi.target", "kpi.target.from", "kpi.band", "kpi.min"):
+    for k in (
+        "app.max_upload_mb",
+        "database.url",
+        "roles.default",
+        "roles.users",
+        "forecast.stages",
+        "maturity.targets",
+        "kpi.direction",
+        "kpi.target",
+        "kpi.target.from",
+        "kpi.band",
+        "kpi.min",
+    ):
         assert k in keys
     assert "roles.users.viewer" not in keys
 
@@ -142,8 +163,12 @@ def repository_files() -> list[Path]:
     import subprocess
 
     try:
-        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                             capture_output=True, check=True).stdout.decode()
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
         paths = [ROOT / p for p in out.split("\0") if p]
     except (OSError, subprocess.CalledProcessError):  # an unpacked archive, not a checkout
         skip = {".git", ".venv", "__pycache__", ".pytest_cache", "node_modules"}
@@ -221,10 +246,16 @@ def test_methodology_exists_and_names_functions():
     assert METHODOLOGY.is_file(), "docs/methodology.md is missing"
     names = named_functions()
     assert len(names) >= 30, names
-    for section in ("## Conventions", "## Forecast accuracy", "## KPI status against targets",
-                    "## Roll-ups and partial periods", "## Control charts and trends",
-                    "## Did an improvement action work?", "## Integration maturity",
-                    "## Executive sponsorship scorecard"):
+    for section in (
+        "## Conventions",
+        "## Forecast accuracy",
+        "## KPI status against targets",
+        "## Roll-ups and partial periods",
+        "## Control charts and trends",
+        "## Did an improvement action work?",
+        "## Integration maturity",
+        "## Executive sponsorship scorecard",
+    ):
         assert section in METHODOLOGY.read_text(encoding="utf-8"), section
 
 

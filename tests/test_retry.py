@@ -21,7 +21,7 @@ def test_locked_sqlite_and_pg_serialization_are_retried():
     assert not is_retryable(OperationalError("x", {}, sqlite3.OperationalError("no such table: kpi")))
     dup = IntegrityError("x", {}, _PgError("23505"))
     assert is_retryable(dup, unique=True) and not is_retryable(dup, unique=False)
-    assert not is_retryable(IntegrityError("x", {}, _PgError("23503")), unique=True)   # a foreign key: a real bug
+    assert not is_retryable(IntegrityError("x", {}, _PgError("23503")), unique=True)  # a foreign key: a real bug
 
 
 def test_retrying_runs_again_then_gives_up():
@@ -35,7 +35,10 @@ def test_retrying_runs_again_then_gives_up():
 
     assert retrying(flaky, base_delay=0.001) == "done" and len(calls) == 3
     with pytest.raises(OperationalError):
-        retrying(lambda: (_ for _ in ()).throw(OperationalError("x", {}, sqlite3.OperationalError("database is locked"))),
-                 attempts=2, base_delay=0.001)
+        retrying(
+            lambda: (_ for _ in ()).throw(OperationalError("x", {}, sqlite3.OperationalError("database is locked"))),
+            attempts=2,
+            base_delay=0.001,
+        )
     with pytest.raises(ValueError):
         retrying(lambda: (_ for _ in ()).throw(ValueError("not a database error")), base_delay=0.001)

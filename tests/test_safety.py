@@ -14,7 +14,7 @@ def test_markdown_escapes_links_images_html_and_directives():
     for raw in ("![", "](", "<script>", ":red[", "$x$"):
         assert raw not in out
     assert safety.md(None) == "" and safety.md("a\x00b") == "ab"
-    assert safety.md("a\n===") == "a  \n\\=\\=\\="   # not a setext heading
+    assert safety.md("a\n===") == "a  \n\\=\\=\\="  # not a setext heading
 
 
 def _as_text(escaped: str) -> str:
@@ -25,10 +25,15 @@ def _as_text(escaped: str) -> str:
 def test_markdown_leaves_no_autolink():
     """remark-gfm links "http://…", "www.…" and e-mail addresses found in the text after escapes are resolved, so
     escaping alone is not enough (a browser test saw it): a word joiner breaks each, and the text reads the same."""
-    gfm_url = re.compile(r"(https?://|www(?=\.))[-.\w]+", re.IGNORECASE)   # mdast-util-gfm-autolink-literal
+    gfm_url = re.compile(r"(https?://|www(?=\.))[-.\w]+", re.IGNORECASE)  # mdast-util-gfm-autolink-literal
     gfm_mail = re.compile(r"[-.\w+]+@[-\w]+(?:\.[-\w]+)+")
-    for text in ("![x](http://127.0.0.2:9/md.png)", "see www.evil.example", "HTTPS://x.y", "mail me@evil.example",
-                 "ftp://x.y mailto:a@b.c"):
+    for text in (
+        "![x](http://127.0.0.2:9/md.png)",
+        "see www.evil.example",
+        "HTTPS://x.y",
+        "mail me@evil.example",
+        "ftp://x.y mailto:a@b.c",
+    ):
         shown = _as_text(safety.md(text))
         assert not gfm_url.search(shown) and not gfm_mail.search(shown), shown
         assert shown.replace(safety.WORD_JOINER, "") == text
@@ -63,7 +68,9 @@ def test_heat_map_and_item_chart_do_not_render_plotly_markup():
     fig = charts.wape_heatmap(table, evil, "region")
     spec = fig.to_json()
     assert "<a href" not in spec and "&lt;a href" in spec
-    series = pd.DataFrame({"item": [evil], "period": pd.to_datetime(["2026-01-01"]), "actual": [1.0], "forecast": [2.0]})
+    series = pd.DataFrame(
+        {"item": [evil], "period": pd.to_datetime(["2026-01-01"]), "actual": [1.0], "forecast": [2.0]}
+    )
     # Vega-Lite draws titles and data values as plain text; imported text must never become a field name, an
     # expression or a format, where Vega would read it.
     spec = charts.item_figure(series, evil, "<b>consensus</b>", 1)
@@ -76,5 +83,9 @@ def test_heat_map_and_item_chart_do_not_render_plotly_markup():
 def test_excel_cells_too_long_are_cut_with_a_note():
     long = "=" + "x" * 40_000
     out = safety.excel_cell(long)
-    assert len(out) == safety.EXCEL_MAX_CHARS and out.startswith("'=x") and out.endswith("[cut: 40,002 characters in the app]")
+    assert (
+        len(out) == safety.EXCEL_MAX_CHARS
+        and out.startswith("'=x")
+        and out.endswith("[cut: 40,002 characters in the app]")
+    )
     assert safety.excel_cell("short") == "short" and safety.excel_cell(3.5) == 3.5

@@ -46,8 +46,12 @@ def test_headline_is_none_when_no_item_period_has_both(cube, config, view):
 
 
 def test_trend_names_the_trend_and_draws_the_accuracy(cube, config, view):
-    t = sections.trend(cube, config, **{k: view[k] for k in ("stage", "lag", "period_from", "period_to", "filters")},
-                       title="Accuracy over time — test")
+    t = sections.trend(
+        cube,
+        config,
+        **{k: view[k] for k in ("stage", "lag", "period_from", "period_to", "filters")},
+        title="Accuracy over time — test",
+    )
     assert t.text.startswith("**Trend:** ")
     assert t.figure["title"]["text"] == "Accuracy over time — test"
     by_period = cube.accuracy(["period"], **view)
@@ -101,12 +105,15 @@ def test_work_list_pages_keep_the_ranks_and_the_summary(cube, config, view, monk
     assert first.pages == -(-len(exc) // 7) >= 2 and len(first.table) == 7
     last = sections.work_list(cube, config, **args, top=20, page=first.pages)
     assert last.table["rank"].tolist() == list(range(7 * (first.pages - 1) + 1, len(exc) + 1))
-    assert last.table["item"].tolist() == exc["item"].iloc[7 * (first.pages - 1):].tolist()
-    assert all(len(t) for t in last.table["actual_trend"])            # every page has its small trends
+    assert last.table["item"].tolist() == exc["item"].iloc[7 * (first.pages - 1) :].tolist()
+    assert all(len(t) for t in last.table["actual_trend"])  # every page has its small trends
     assert last.summary == first.summary and len(last.whole) == len(exc)
     assert sections.work_list(cube, config, **args, top=20, page=999).page == first.pages
-    assert views.page_label(2, 2294, 200) == "201–400 of 2,294" and views.page_label(12, 2294, 200) == "2,201–2,294 of 2,294"
-    assert views.page_label(2, 20) == "8–14 of 20"   # PAGE_ROWS (7 here) by default
+    assert (
+        views.page_label(2, 2294, 200) == "201–400 of 2,294"
+        and views.page_label(12, 2294, 200) == "2,201–2,294 of 2,294"
+    )
+    assert views.page_label(2, 20) == "8–14 of 20"  # PAGE_ROWS (7 here) by default
 
 
 def test_tracking_note_says_why_items_have_no_tracking_signal(cube, config):
@@ -123,13 +130,15 @@ def test_tracking_note_says_why_items_have_no_tracking_signal(cube, config):
     assert short.startswith("No item can be flagged") and "tracking_window to 7 or more" in short
     assert views.tracking_note(12, 4.0, {"no_ts": 3, "listed": 50}) == (
         "3 of the 50 listed items have no tracking signal (None in the table): fewer than 5 periods with actual "
-        "and forecast in this window, or no error at all.")
+        "and forecast in this window, or no error at all."
+    )
 
 
 def test_item_chart_shows_the_items_actuals(cube, config, view):
     item = cube.items_of(None)[0]
-    fig = sections.item_chart(cube, config, item, stage="consensus", lag=1, period_from=view["period_from"],
-                              period_to=view["period_to"])
+    fig = sections.item_chart(
+        cube, config, item, stage="consensus", lag=1, period_from=view["period_from"], period_to=view["period_to"]
+    )
     s = cube.item_series([item], stage="consensus", lag=1, period_from=view["period_from"], period_to=view["period_to"])
     drawn = fig["datasets"]["series"]
     actual = drawn[drawn["series"] == "Actual"]
@@ -153,9 +162,9 @@ def test_shared_computes_once_per_version_and_arguments(cube, config):
     key = ("sqlite://", 1, "config.toml", 1.0, "tests.section")
     a = _ui._shared(*key, (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)
     b = _ui._shared(*key, (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)
-    assert a is b and calls == [(1, 2)]                                     # the same object for every session
-    _ui._shared(*key, (1,), {"k": 3}, _fn=section, _cube=cube, _config=config)   # other arguments
-    _ui._shared(key[0], 2, *key[2:], (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)   # new data
+    assert a is b and calls == [(1, 2)]  # the same object for every session
+    _ui._shared(*key, (1,), {"k": 3}, _fn=section, _cube=cube, _config=config)  # other arguments
+    _ui._shared(key[0], 2, *key[2:], (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)  # new data
     assert calls == [(1, 2), (1, 3), (1, 2)]
 
 
@@ -173,7 +182,7 @@ def test_sessions_opening_the_page_share_its_sections(demo_env, monkeypatch):
 
     monkeypatch.setattr(sections, "trend", counted)
     specs = []
-    for _ in range(2):   # two people open Forecast accuracy
+    for _ in range(2):  # two people open Forecast accuracy
         at = AppTest.from_file(APP, default_timeout=90)
         at.run()
         at.switch_page("pages/forecast_accuracy.py").run()

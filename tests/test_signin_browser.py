@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ USERS = {
 @pytest.fixture(scope="module")
 def provider():
     _require_browser()
-    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"   # plain http on loopback, for the test only
+    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # plain http on loopback, for the test only
     import oidc_provider_mock
     from oidc_provider_mock import User
 
@@ -45,28 +44,49 @@ def signed_server(provider, demo_db, tmp_path_factory):
     folder = tmp_path_factory.mktemp("signin")
     port = _free_port()
     secrets = folder / "secrets.toml"
-    secrets.write_text(f"""[auth]
+    secrets.write_text(
+        f"""[auth]
 redirect_uri = "http://localhost:{port}/oauth2callback"
 cookie_secret = "test-cookie-secret-test-cookie-secret"
 client_id = "sop-pulse"
 client_secret = "not-a-secret"
 server_metadata_url = "{provider}/.well-known/openid-configuration"
 client_kwargs = {{ scope = "openid profile email" }}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     config = folder / "config.toml"
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     text = text.replace('unknown = "viewer"', 'unknown = "refuse"', 1)
-    text = text.replace('[roles.groups]\n', '[roles.groups]\n"sop-planners" = "contributor"\n"sop-data-owners" = "editor"\n', 1)
-    text = text.replace('[roles.domains]\n', '[roles.domains]\n"example.com" = "viewer"\n', 1)
+    text = text.replace(
+        "[roles.groups]\n", '[roles.groups]\n"sop-planners" = "contributor"\n"sop-data-owners" = "editor"\n', 1
+    )
+    text = text.replace("[roles.domains]\n", '[roles.domains]\n"example.com" = "viewer"\n', 1)
     config.write_text(text, encoding="utf-8")
     env = {**os.environ, "DATABASE_URL": demo_db, "SOP_PULSE_CONFIG": str(config), "AUTHLIB_INSECURE_TRANSPORT": "1"}
     env.pop("SOP_PULSE_USER", None)
     log_path = folder / "server.log"
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--secrets.files", str(secrets)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-        stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--secrets.files",
+            str(secrets),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://localhost:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -109,9 +129,14 @@ def _sign_in(page, base: str, sub: str) -> None:
     _settle(page)
 
 
-@pytest.mark.parametrize("sub, role, may_import", [("erin@example.com", "editor", True),
-                                                    ("carla@example.com", "contributor", False),
-                                                    ("victor@example.com", "viewer", False)])
+@pytest.mark.parametrize(
+    "sub, role, may_import",
+    [
+        ("erin@example.com", "editor", True),
+        ("carla@example.com", "contributor", False),
+        ("victor@example.com", "viewer", False),
+    ],
+)
 def test_sign_in_shows_what_the_role_allows_then_sign_out(signed_server, browser, sub, role, may_import):
     base, _port = signed_server
     ctx = browser.new_context(viewport={"width": 1400, "height": 1600})
@@ -120,7 +145,7 @@ def test_sign_in_shows_what_the_role_allows_then_sign_out(signed_server, browser
         _sign_in(page, base, sub)
         sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
         assert f"signed in as {USERS[sub]['name']} ({role})" in sidebar
-        start = "S&OP KPI overview" if role == "viewer" else "My work"      # who may write starts on My work
+        start = "S&OP KPI overview" if role == "viewer" else "My work"  # who may write starts on My work
         page.locator('[data-testid="stMain"]').get_by_text(start, exact=True).first.wait_for(timeout=30000)
         page.goto(base + "/data", wait_until="domcontentloaded")
         _settle(page)
@@ -131,7 +156,7 @@ def test_sign_in_shows_what_the_role_allows_then_sign_out(signed_server, browser
         main = page.locator('[data-testid="stMain"]').inner_text()
         assert (page.locator('[data-testid="stFileUploader"]').count() > 0) is may_import
         assert ("Importing needs the editor or admin role" in main) is not may_import
-        page.goto(base + "/reviews", wait_until="domcontentloaded")        # contributors write reviews
+        page.goto(base + "/reviews", wait_until="domcontentloaded")  # contributors write reviews
         _settle(page)
         page.locator('[data-testid="stMain"]').get_by_text("Post-implementation reviews").first.wait_for(timeout=60000)
         _settle(page)
@@ -141,12 +166,12 @@ def test_sign_in_shows_what_the_role_allows_then_sign_out(signed_server, browser
         if role == "contributor":
             write.first.click()
             _settle(page)
-            assert page.get_by_label("Initiative (what was changed)").count() > 0   # the review form is there
+            assert page.get_by_label("Initiative (what was changed)").count() > 0  # the review form is there
             page.screenshot(path=str(_shots() / "signed_in_contributor.png"))
         if role == "viewer":
             assert page.get_by_label("Initiative (what was changed)").count() == 0
         page.get_by_role("button", name="Sign out").click()
-        page.wait_for_url("**/oauth2/end_session**", timeout=30000)    # the provider ends its session too
+        page.wait_for_url("**/oauth2/end_session**", timeout=30000)  # the provider ends its session too
         page.get_by_role("button", name="End session").click()
         page.wait_for_url(base + "/**", timeout=30000)
         page.get_by_role("button", name="Sign in").wait_for(timeout=30000)
@@ -158,13 +183,18 @@ def test_sign_in_shows_what_the_role_allows_then_sign_out(signed_server, browser
 def _ws_handshake(port: int, host: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.putrequest("GET", "/_stcore/stream", skip_host=True)
-    for k, v in {"Host": host, "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-                 "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}.items():
+    for k, v in {
+        "Host": host,
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }.items():
         conn.putheader(k, v)
     conn.endheaders()
     try:
         return conn.getresponse().status
-    except (http.client.HTTPException, socket.timeout, ConnectionError):
+    except (TimeoutError, http.client.HTTPException, ConnectionError):
         return 0
     finally:
         conn.close()

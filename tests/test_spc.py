@@ -178,7 +178,9 @@ def test_trend_none_under_three_points_or_constant_time():
 
 
 def _tr(slope: float, p: float) -> spc.Trend:
-    return spc.Trend(slope=slope, slope_low=slope, slope_high=slope, intercept=0.0, tau=math.copysign(0.5, slope), p_value=p, n=12)
+    return spc.Trend(
+        slope=slope, slope_low=slope, slope_high=slope, intercept=0.0, tau=math.copysign(0.5, slope), p_value=p, n=12
+    )
 
 
 def test_describe_trend_higher_improving_with_scale():
@@ -221,6 +223,7 @@ def test_phase_ids_split_at_dates():
     import datetime as dt
 
     from kpis import spc as _spc
+
     periods = pd.date_range("2025-01-01", periods=6, freq="MS")
     ids = _spc.phase_ids(periods, [dt.date(2025, 3, 1), dt.date(2025, 5, 1)])
     assert ids.tolist() == [0, 0, 1, 1, 2, 2]
@@ -229,6 +232,7 @@ def test_phase_ids_split_at_dates():
 
 def test_phased_limits_and_signals_judged_within_their_phase():
     from kpis import spc as _spc
+
     # phase 0: 10, 12, 10, 12, 10, 12 -> centre 11, mean MR 2, limits 11 ± 5.32
     # phase 1: 20, 22, 20, 22, 20, 22 -> centre 21, limits 21 ± 5.32
     x = [10, 12] * 3 + [20, 22] * 3
@@ -237,13 +241,14 @@ def test_phased_limits_and_signals_judged_within_their_phase():
     assert [lim.centre for lim in lims] == pytest.approx([11, 21])
     assert lims[0].ucl == pytest.approx(11 + 2.66 * 2) and lims[1].lcl == pytest.approx(21 - 2.66 * 2)
     flags = _spc.phased_signals(x, ph, lims)
-    assert not flags["any"].any()          # against one set of limits the step would be a signal
+    assert not flags["any"].any()  # against one set of limits the step would be a signal
     one = _spc.signals(x, _spc.xmr_limits(x))
     assert one["any"].any()
 
 
 def test_phase_without_enough_points_has_no_limits_and_no_signals():
     from kpis import spc as _spc
+
     x = [10, 12] * 3 + [50, 51]
     ph = [0] * 6 + [1] * 2
     lims = _spc.phased_limits(x, ph)

@@ -49,15 +49,16 @@ def test_defaults_when_section_missing(raw):
 
 def test_every_problem_named_with_section_and_field(raw):
     raw["sponsorship"]["cycle_days"] = 0
-    raw["sponsorship"]["thresholds"]["attendance_rate"] = {"green": 0.5, "amber": 0.8}   # green worse than amber
+    raw["sponsorship"]["thresholds"]["attendance_rate"] = {"green": 0.5, "amber": 0.8}  # green worse than amber
     raw["sponsorship"]["thresholds"]["pending_decisions"] = {"green": 3, "amber": 1}
     raw["executive"].append({"name": "Richard Osei", "title": "again"})
     raw["executive"].append({"title": "no name"})
     raw["executive"].append({"name": "X", "colour": "red"})
     problems = problems_of(raw)
     assert any("[sponsorship] field 'cycle_days'" in p for p in problems)
-    assert any("field 'thresholds.attendance_rate.green': 0.5 must be above or equal to amber (0.8)" in p
-               for p in problems)
+    assert any(
+        "field 'thresholds.attendance_rate.green': 0.5 must be above or equal to amber (0.8)" in p for p in problems
+    )
     assert any("'thresholds.pending_decisions.green': 3 must be below" in p for p in problems)
     assert any("executive #6 field 'name': 'Richard Osei' is listed twice" in p for p in problems)
     assert any("executive #7 field 'name': is required" in p for p in problems)
@@ -80,11 +81,19 @@ def test_scorecard_cli_csv(demo_env, config):
     code, out = _cli("scorecard", "--quarter", "2026-Q3", "--format", "csv")
     assert code == 0
     df = pd.read_csv(io.StringIO(out))
-    assert list(df.columns) == ["executive", "attendance_rate", "decision_latency_days", "pending_decisions",
-                                "sponsored_on_time", "overdue_sponsored", "kpis_on_target", "sponsorship_maturity"]
+    assert list(df.columns) == [
+        "executive",
+        "attendance_rate",
+        "decision_latency_days",
+        "pending_decisions",
+        "sponsored_on_time",
+        "overdue_sponsored",
+        "kpis_on_target",
+        "sponsorship_maturity",
+    ]
     assert list(df["executive"]) == [e.name for e in config.executives]
     assert df["attendance_rate"].between(0, 1).all()
-    assert df["sponsored_on_time"].isna().any()          # empty where undefined
+    assert df["sponsored_on_time"].isna().any()  # empty where undefined
 
 
 def test_scorecard_cli_table_and_bad_quarter(demo_env, capsys):
@@ -105,13 +114,17 @@ def test_check_config_notes_executive_without_kpis(monkeypatch, tmp_path):
 def test_migration_keeps_meetings_and_adds_ref(engine, admin):
     downgrade(engine, "0001")
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO meeting (type, date, chair, created_at, created_by) "
-                          "VALUES ('data review', '2026-01-05', 'Maria Chen', '2026-01-05 10:00:00', 'x')"))
+        conn.execute(
+            text(
+                "INSERT INTO meeting (type, date, chair, created_at, created_by) "
+                "VALUES ('data review', '2026-01-05', 'Maria Chen', '2026-01-05 10:00:00', 'x')"
+            )
+        )
     upgrade(engine)
     with session_factory(engine)() as s:
         m = s.scalars(select(Meeting)).one()
         assert (m.type, m.date, m.ref) == ("data review", dt.date(2026, 1, 5), None)
         m.ref = "DR-1"
         s.commit()
-    with pytest.raises(Exception), session_factory(engine).begin() as s:   # refs are unique
+    with pytest.raises(Exception), session_factory(engine).begin() as s:  # refs are unique
         s.add(Meeting(type="data review", date=dt.date(2026, 2, 5), chair="x", ref="DR-1", created_by="x"))

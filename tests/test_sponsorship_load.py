@@ -48,11 +48,22 @@ def test_meetings_import_stores_meetings_and_attendance(engine, config, admin):
     assert "2 meetings inserted" in res.summary()
     with Session(engine) as conn:
         m = conn.scalars(select(Meeting).where(Meeting.ref == "DR-2026-03")).one()
-        assert (m.type, m.date, m.chair) == ("demand review", dt.date(2026, 3, 8), "Tom Becker")   # case-insensitive type
-        rows = conn.execute(select(MeetingAttendee.person, MeetingAttendee.invited, MeetingAttendee.attended)
-                            .join(Meeting).where(Meeting.ref == "EX-2026-03").order_by(MeetingAttendee.person)).all()
-    assert [tuple(r) for r in rows] == [("Maria Chen", False, True), ("Richard Osei", True, True),
-                                        ("Tom Becker", True, False)]
+        assert (m.type, m.date, m.chair) == (
+            "demand review",
+            dt.date(2026, 3, 8),
+            "Tom Becker",
+        )  # case-insensitive type
+        rows = conn.execute(
+            select(MeetingAttendee.person, MeetingAttendee.invited, MeetingAttendee.attended)
+            .join(Meeting)
+            .where(Meeting.ref == "EX-2026-03")
+            .order_by(MeetingAttendee.person)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("Maria Chen", False, True),
+        ("Richard Osei", True, True),
+        ("Tom Becker", True, False),
+    ]
 
 
 def test_meetings_reimport_same_file_changes_nothing(engine, config, admin):
@@ -70,20 +81,40 @@ def test_meetings_reimport_updates_a_meeting_by_its_id(engine, config, admin):
     assert (res.inserted, res.updated, res.unchanged) == (0, 1, 1)
     assert count(engine, Meeting) == 2
     with engine.connect() as conn:
-        att = conn.execute(select(MeetingAttendee.attended).where(MeetingAttendee.person == "Tom Becker")
-                           .join(Meeting).where(Meeting.ref == "EX-2026-03")).scalar_one()
+        att = conn.execute(
+            select(MeetingAttendee.attended)
+            .where(MeetingAttendee.person == "Tom Becker")
+            .join(Meeting)
+            .where(Meeting.ref == "EX-2026-03")
+        ).scalar_one()
     assert att is True
 
 
-@pytest.mark.parametrize("bad,row,column,message", [
-    ("EX-2026-03,executive S&OP,2026-02-30,Richard Osei,Richard Osei,yes,yes", 2, "date", "'2026-02-30' is not a date"),
-    ("EX-2026-03,board meeting,2026-03-20,Richard Osei,Richard Osei,yes,yes", 2, "type",
-     "unknown meeting type 'board meeting'"),
-    ("EX-2026-03,executive S&OP,2026-03-20,Richard Osei,Richard Osei,yes,maybe", 2, "attended",
-     "'maybe' is not yes/no"),
-    ("EX-2026-03,executive S&OP,2026-03-20,Richard Osei,Richard Osei,,yes", 2, "invited", "is empty"),
-    ("EX-2026-03,executive S&OP,2026-03-20,,Richard Osei,yes,yes", 2, "chair", "is empty"),
-])
+@pytest.mark.parametrize(
+    "bad,row,column,message",
+    [
+        (
+            "EX-2026-03,executive S&OP,2026-02-30,Richard Osei,Richard Osei,yes,yes",
+            2,
+            "date",
+            "'2026-02-30' is not a date",
+        ),
+        (
+            "EX-2026-03,board meeting,2026-03-20,Richard Osei,Richard Osei,yes,yes",
+            2,
+            "type",
+            "unknown meeting type 'board meeting'",
+        ),
+        (
+            "EX-2026-03,executive S&OP,2026-03-20,Richard Osei,Richard Osei,yes,maybe",
+            2,
+            "attended",
+            "'maybe' is not yes/no",
+        ),
+        ("EX-2026-03,executive S&OP,2026-03-20,Richard Osei,Richard Osei,,yes", 2, "invited", "is empty"),
+        ("EX-2026-03,executive S&OP,2026-03-20,,Richard Osei,yes,yes", 2, "chair", "is empty"),
+    ],
+)
 def test_meetings_bad_row_named_and_nothing_written(engine, config, admin, bad, row, column, message):
     data = "meeting,type,date,chair,person,invited,attended\n" + bad + "\nOK-1,data review,2026-03-03,A,B,yes,yes\n"
     before = counts(engine)
@@ -110,8 +141,13 @@ def test_meetings_person_listed_twice(engine, config, admin):
 
 def test_meetings_missing_column(engine, config, admin):
     with pytest.raises(ImportFailed, match="missing column\\(s\\) 'attended'"):
-        import_meetings(engine, b"meeting,type,date,chair,person,invited\nA,data review,2026-01-01,a,b,yes\n",
-                        "m.csv", config=config, user=admin)
+        import_meetings(
+            engine,
+            b"meeting,type,date,chair,person,invited\nA,data review,2026-01-01,a,b,yes\n",
+            "m.csv",
+            config=config,
+            user=admin,
+        )
 
 
 def test_decisions_import_links_meeting_and_kpi(engine, config, admin):
@@ -135,17 +171,22 @@ def test_decisions_reimport_updates_by_ref_and_same_file_changes_nothing(engine,
     res = import_decisions(engine, decided.encode(), "decisions2.csv", config=config, user=admin)
     assert (res.inserted, res.updated, res.unchanged) == (0, 1, 1)
     with engine.connect() as conn:
-        assert conn.execute(select(Decision.decided_on).where(Decision.ref == "D-2")).scalar_one() == dt.date(2026, 4, 30)
+        assert conn.execute(select(Decision.decided_on).where(Decision.ref == "D-2")).scalar_one() == dt.date(
+            2026, 4, 30
+        )
 
 
-@pytest.mark.parametrize("bad,column,message", [
-    ("D-9,Raise prices,2026-13-01,,Richard Osei,,", "raised_on", "'2026-13-01' is not a date"),
-    ("D-9,Raise prices,2026-03-10,2026-03-01,Richard Osei,,", "decided_on", "is before raised_on 2026-03-10"),
-    ("D-9,Raise prices,2026-03-10,,,,", "owner", "is empty; every decision needs an owner"),
-    ("D-9,Raise prices,2026-03-10,,Richard Osei,NOPE,", "meeting", "unknown meeting 'NOPE'"),
-    ("D-9,Raise prices,2026-03-10,,Richard Osei,,otiff", "kpi", "unknown KPI 'otiff'"),
-    ("D-9,,2026-03-10,,Richard Osei,,", "text", "is empty"),
-])
+@pytest.mark.parametrize(
+    "bad,column,message",
+    [
+        ("D-9,Raise prices,2026-13-01,,Richard Osei,,", "raised_on", "'2026-13-01' is not a date"),
+        ("D-9,Raise prices,2026-03-10,2026-03-01,Richard Osei,,", "decided_on", "is before raised_on 2026-03-10"),
+        ("D-9,Raise prices,2026-03-10,,,,", "owner", "is empty; every decision needs an owner"),
+        ("D-9,Raise prices,2026-03-10,,Richard Osei,NOPE,", "meeting", "unknown meeting 'NOPE'"),
+        ("D-9,Raise prices,2026-03-10,,Richard Osei,,otiff", "kpi", "unknown KPI 'otiff'"),
+        ("D-9,,2026-03-10,,Richard Osei,,", "text", "is empty"),
+    ],
+)
 def test_decisions_bad_row_named_and_nothing_written(engine, config, admin, bad, column, message):
     data = "ref,text,raised_on,decided_on,owner,meeting,kpi\nD-8,Fine,2026-03-01,,Lars Nilsson,,\n" + bad + "\n"
     before = counts(engine)
@@ -161,9 +202,17 @@ def test_excel_meetings_file(engine, config, admin, tmp_path):
     import pandas as pd
 
     path = tmp_path / "m.xlsx"
-    pd.DataFrame({"meeting": ["X1", "X1"], "type": ["supply review"] * 2, "date": [pd.Timestamp("2026-03-12")] * 2,
-                  "chair": ["Priya Nair"] * 2, "person": ["Priya Nair", "Diego Alvarez"], "invited": [True, 1],
-                  "attended": ["Yes", 0]}).to_excel(path, index=False)
+    pd.DataFrame(
+        {
+            "meeting": ["X1", "X1"],
+            "type": ["supply review"] * 2,
+            "date": [pd.Timestamp("2026-03-12")] * 2,
+            "chair": ["Priya Nair"] * 2,
+            "person": ["Priya Nair", "Diego Alvarez"],
+            "invited": [True, 1],
+            "attended": ["Yes", 0],
+        }
+    ).to_excel(path, index=False)
     res = import_meetings(engine, path.read_bytes(), "m.xlsx", config=config, user=admin)
     assert res.inserted == 1
     assert count(engine, MeetingAttendee) == 2

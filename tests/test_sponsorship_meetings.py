@@ -17,8 +17,14 @@ D = dt.date
 
 
 def _meeting(**kw) -> mt.MeetingInput:
-    base = {"type": "executive S&OP", "date": D(2026, 3, 20), "chair": "Richard Osei",
-                "invited": ("Richard Osei", "Tom Becker"), "attended": ("Richard Osei", "Maria Chen"), "notes": "Q2 plan"}
+    base = {
+        "type": "executive S&OP",
+        "date": D(2026, 3, 20),
+        "chair": "Richard Osei",
+        "invited": ("Richard Osei", "Tom Becker"),
+        "attended": ("Richard Osei", "Maria Chen"),
+        "notes": "Q2 plan",
+    }
     return mt.MeetingInput(**{**base, **kw})
 
 
@@ -29,7 +35,7 @@ def test_log_meeting_with_people_and_a_decision(engine, config, admin):
     sync_catalog(engine, config, admin)
     mid = mt.log_meeting(engine, meeting=_meeting(decisions=(d,)), config=config, user=admin)
     people = mt.people(engine, mid).set_index("person")
-    assert people.loc["Maria Chen"].tolist() == [False, True]        # came as a delegate, not invited
+    assert people.loc["Maria Chen"].tolist() == [False, True]  # came as a delegate, not invited
     assert people.loc["Tom Becker"].tolist() == [True, False]
     listed = mt.list_meetings(engine).iloc[0]
     assert (listed["invited"], listed["attended"], listed["decisions"]) == (2, 2, 1)
@@ -43,14 +49,18 @@ def test_log_meeting_with_people_and_a_decision(engine, config, admin):
 
 def test_update_meeting_replaces_people(engine, config, admin):
     mid = mt.log_meeting(engine, meeting=_meeting(), config=config, user=admin)
-    mt.update_meeting(engine, meeting_id=mid, meeting=_meeting(attended=("Richard Osei", "Tom Becker")), config=config,
-                      user=admin)
+    mt.update_meeting(
+        engine, meeting_id=mid, meeting=_meeting(attended=("Richard Osei", "Tom Becker")), config=config, user=admin
+    )
     assert set(mt.people(engine, mid)["person"]) == {"Richard Osei", "Tom Becker"}
 
 
 def test_meeting_problems_name_fields(config):
-    bad = _meeting(type="board", chair=" ", decisions=(dec.DecisionInput(text="", raised_on=D(2026, 3, 2),
-                                                                          owner="", decided_on=D(2026, 3, 1)),))
+    bad = _meeting(
+        type="board",
+        chair=" ",
+        decisions=(dec.DecisionInput(text="", raised_on=D(2026, 3, 2), owner="", decided_on=D(2026, 3, 1)),),
+    )
     problems = mt.check(bad, config)
     assert problems[0].startswith("type: 'board' is not a step")
     assert "chair: is empty" in problems
@@ -64,8 +74,12 @@ def test_viewer_cannot_log(engine, config, viewer):
 
 
 def test_decide_later_and_not_before_raised(engine, config, admin):
-    did = dec.raise_decision(engine, decision=dec.DecisionInput(text="Fund a planner", raised_on=D(2026, 2, 1),
-                                                                owner="Lars Nilsson"), config=config, user=admin)
+    did = dec.raise_decision(
+        engine,
+        decision=dec.DecisionInput(text="Fund a planner", raised_on=D(2026, 2, 1), owner="Lars Nilsson"),
+        config=config,
+        user=admin,
+    )
     with pytest.raises(dec.DecisionError, match="before raised_on"):
         dec.decide(engine, decision_id=did, decided_on=D(2026, 1, 31), user=admin)
     dec.decide(engine, decision_id=did, decided_on=D(2026, 3, 3), user=admin)
@@ -74,12 +88,18 @@ def test_decide_later_and_not_before_raised(engine, config, admin):
 
 
 def test_register_pending_first_oldest_first_and_filters(engine, config, admin):
-    for text, raised, decided, owner in [("a", D(2026, 3, 1), D(2026, 3, 5), "Lars Nilsson"),
-                                         ("b", D(2026, 3, 10), None, "Lars Nilsson"),
-                                         ("c", D(2026, 1, 10), None, "Richard Osei"),
-                                         ("d", D(2026, 2, 1), D(2026, 3, 20), "Richard Osei")]:
-        dec.raise_decision(engine, decision=dec.DecisionInput(text=text, raised_on=raised, decided_on=decided,
-                                                              owner=owner), config=config, user=admin)
+    for text, raised, decided, owner in [
+        ("a", D(2026, 3, 1), D(2026, 3, 5), "Lars Nilsson"),
+        ("b", D(2026, 3, 10), None, "Lars Nilsson"),
+        ("c", D(2026, 1, 10), None, "Richard Osei"),
+        ("d", D(2026, 2, 1), D(2026, 3, 20), "Richard Osei"),
+    ]:
+        dec.raise_decision(
+            engine,
+            decision=dec.DecisionInput(text=text, raised_on=raised, decided_on=decided, owner=owner),
+            config=config,
+            user=admin,
+        )
     reg = dec.register(engine, today=D(2026, 4, 1))
     assert reg["text"].tolist() == ["c", "b", "d", "a"]
     assert reg["age_days"].tolist() == [81, 22, 47, 4]
@@ -87,9 +107,9 @@ def test_register_pending_first_oldest_first_and_filters(engine, config, admin):
 
 
 def test_cycle_grid_and_share():
-    rows = [(s, D(2026, 1, 5 + i)) for i, s in enumerate(mt.STEPS)]                   # January complete
-    rows += [(s, D(2026, 2, 5 + i)) for i, s in enumerate(mt.STEPS) if s != "supply review"]   # February misses one
-    rows += [("data review", D(2026, 4, 3))]                                          # March: nothing held
+    rows = [(s, D(2026, 1, 5 + i)) for i, s in enumerate(mt.STEPS)]  # January complete
+    rows += [(s, D(2026, 2, 5 + i)) for i, s in enumerate(mt.STEPS) if s != "supply review"]  # February misses one
+    rows += [("data review", D(2026, 4, 3))]  # March: nothing held
     grid = mt.cycle_grid(pd.DataFrame(rows, columns=["type", "date"]))
     assert list(grid.index) == ["2026-01", "2026-02", "2026-03", "2026-04"]
     assert grid.loc["2026-02", "supply review"] == 0 and grid.loc["2026-01"].sum() == 5

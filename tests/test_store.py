@@ -25,8 +25,23 @@ from kpis.store.engine import (
 )
 from kpis.store.models import AuditEvent, Kpi, KpiValue
 
-APP_TABLES = {"action", "assessment", "assessment_score", "audit_event", "decision", "demand_actual", "forecast",
-              "import_batch", "item", "kpi", "kpi_value", "meeting", "meeting_attendee", "review", "review_kpi"}
+APP_TABLES = {
+    "action",
+    "assessment",
+    "assessment_score",
+    "audit_event",
+    "decision",
+    "demand_actual",
+    "forecast",
+    "import_batch",
+    "item",
+    "kpi",
+    "kpi_value",
+    "meeting",
+    "meeting_attendee",
+    "review",
+    "review_kpi",
+}
 
 BASE = b"kpi,period,value,segment\notif,2025-01,0.91,\notif,2025-02,0.92,\notif,2025-02,0.88,EMEA\nfill_rate,2025-01,0.95,\n"
 
@@ -87,21 +102,33 @@ def test_upgrade_twice_is_harmless(engine):
 
 
 def test_foreign_keys_enforced(engine):
-    with pytest.raises(IntegrityError):
-        with engine.begin() as c:
-            c.execute(insert(KpiValue).values(kpi_id="no_such_kpi", segment="", period=dt.date(2025, 1, 1), value=1.0,
-                                              created_by="x", created_at=dt.datetime.now(dt.timezone.utc)))
+    with pytest.raises(IntegrityError), engine.begin() as c:
+        c.execute(
+            insert(KpiValue).values(
+                kpi_id="no_such_kpi",
+                segment="",
+                period=dt.date(2025, 1, 1),
+                value=1.0,
+                created_by="x",
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
 
 
 def test_value_key_is_unique(engine, config, admin):
     sync_catalog(engine, config, admin)
-    row = dict(kpi_id="otif", segment="", period=dt.date(2025, 1, 1), value=0.9, created_by="x",
-               created_at=dt.datetime.now(dt.timezone.utc))
+    row = dict(
+        kpi_id="otif",
+        segment="",
+        period=dt.date(2025, 1, 1),
+        value=0.9,
+        created_by="x",
+        created_at=dt.datetime.now(dt.UTC),
+    )
     with engine.begin() as c:
         c.execute(insert(KpiValue).values(**row))
-    with pytest.raises(IntegrityError):
-        with engine.begin() as c:
-            c.execute(insert(KpiValue).values(**row))
+    with pytest.raises(IntegrityError), engine.begin() as c:
+        c.execute(insert(KpiValue).values(**row))
 
 
 # ---------------------------------------------------------------- SQLite pragmas
@@ -238,10 +265,9 @@ def test_audit_record_in_callers_transaction(engine, admin):
 
 
 def test_audit_record_rolled_back_with_transaction(engine, admin):
-    with pytest.raises(RuntimeError):
-        with Session(engine) as s, s.begin():
-            audit.record(s, user=admin, action="create", entity="thing")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), Session(engine) as s, s.begin():
+        audit.record(s, user=admin, action="create", entity="thing")
+        raise RuntimeError("boom")
     assert events(engine) == []
 
 
@@ -301,8 +327,9 @@ def test_current_through(loaded):
 
 
 def test_import_history_newest_first(loaded, config, admin):
-    import_actuals(loaded, BASE.replace(b"0.95", b"0.96") + b"otif,2025-03,0.93,\n", "second.csv",
-                   config=config, user=admin)
+    import_actuals(
+        loaded, BASE.replace(b"0.95", b"0.96") + b"otif,2025-03,0.93,\n", "second.csv", config=config, user=admin
+    )
     h = repo.import_history(loaded)
     assert h["file"].tolist() == ["second.csv", "base.csv"]
     assert h[["rows", "inserted", "updated", "unchanged"]].values.tolist() == [[5, 1, 1, 3], [4, 4, 0, 0]]
@@ -333,7 +360,7 @@ def test_audit_log_newest_first_and_filtered(loaded):
 def test_is_empty(engine, config, admin):
     assert repo.is_empty(engine)
     sync_catalog(engine, config, admin)
-    assert repo.is_empty(engine)          # a synced catalog is not data
+    assert repo.is_empty(engine)  # a synced catalog is not data
     import_actuals(engine, BASE, "base.csv", config=config, user=admin)
     assert not repo.is_empty(engine)
 
@@ -351,7 +378,10 @@ def test_demo_db_has_values_for_every_kpi(demo_db, config):
         computed = forecast.computed_kpi_values(eng, config)
         assert set(computed["kpi_id"]) == {k.id for k in config.kpis if k.source == "forecast"}
         with eng.connect() as c:
-            assert c.execute(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "demo")).scalar_one() == 1
+            assert (
+                c.execute(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "demo")).scalar_one()
+                == 1
+            )
     finally:
         eng.dispose()
 
@@ -365,8 +395,7 @@ def test_audit_log_is_append_only_in_the_database(engine, admin):
     with session_factory(engine).begin() as s:
         audit_mod.record(s, user=admin, action="create", entity="kpi", entity_id="otif")
     for sql in ("UPDATE audit_event SET actor = 'someone else'", "DELETE FROM audit_event"):
-        with pytest.raises(Exception, match="append-only"):
-            with engine.begin() as conn:
-                conn.execute(text(sql))
+        with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+            conn.execute(text(sql))
     with engine.connect() as conn:
         assert conn.execute(text("SELECT actor FROM audit_event")).scalars().all() == ["tester"]

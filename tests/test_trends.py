@@ -19,19 +19,19 @@ def test_rollup_choices_are_own_and_coarser(config):
 
 
 def test_roll_up_mean_to_quarter(config):
-    otif = config.kpi_by_id["otif"]   # rollup mean, target 0.95
+    otif = config.kpi_by_id["otif"]  # rollup mean, target 0.95
     out = trends.roll_up(_series([0.90, 0.93, 0.96, 0.97]), otif, "quarter")
-    assert out["value"].tolist() == pytest.approx([0.93, 0.97])    # (0.90+0.93+0.96)/3, 0.97
+    assert out["value"].tolist() == pytest.approx([0.93, 0.97])  # (0.90+0.93+0.96)/3, 0.97
     assert out["points"].tolist() == [3, 1]
     assert out["target"].tolist() == pytest.approx([0.95, 0.95])
 
 
 def test_roll_up_sum_compares_with_summed_targets(config):
-    stock = config.kpi_by_id["stockout_weeks"]   # weekly, rollup sum, target 14 a week
+    stock = config.kpi_by_id["stockout_weeks"]  # weekly, rollup sum, target 14 a week
     weeks = _series([10, 12, 15, 11], start="2025-01-06", freq="W-MON")  # four Mondays of January 2025
     out = trends.roll_up(weeks, stock, "month")
     assert out["value"].tolist() == [48]
-    assert out["target"].tolist() == [56]         # 4 weeks x 14
+    assert out["target"].tolist() == [56]  # 4 weeks x 14
 
 
 def test_trend_view_limits_from_all_points(config):
@@ -43,7 +43,7 @@ def test_trend_view_limits_from_all_points(config):
     assert view.limits.ucl == pytest.approx(0.92 + 2.66 * 0.016)
     assert view.limits.provisional
     assert view.table["label"].tolist()[0] == "2025-01"
-    assert view.table["status"].tolist()[-1] == "amber"    # 0.95 - 0.94 = 0.01 <= red 0.04
+    assert view.table["status"].tolist()[-1] == "amber"  # 0.95 - 0.94 = 0.01 <= red 0.04
 
 
 def test_trend_view_baseline_first12_and_until(config):
@@ -73,7 +73,7 @@ def test_trend_words_say_improving_for_rising_higher_is_better(config):
 
 
 def test_trend_words_for_falling_lower_is_better(config):
-    dct = config.kpi_by_id["decision_cycle_time"]   # lower is better, days
+    dct = config.kpi_by_id["decision_cycle_time"]  # lower is better, days
     view = trends.trend_view(_series([20 - 0.5 * i for i in range(12)]), dct)
     assert view.trend_text.startswith("improving 0.5 days a month")
 
@@ -87,24 +87,33 @@ def test_fewer_than_six_points_has_no_limits(config):
 def test_export_table_has_readable_columns(config):
     view = trends.trend_view(_series([0.9] * 7), config.kpi_by_id["otif"])
     out = trends.export_table(view)
-    assert out.columns.tolist() == ["period", "value", "target", "status", "partial", "centre", "lower_limit",
-                                    "upper_limit", "signal"]
-    assert out["status"].iloc[0] == "Off target"    # 0.95 - 0.90 = 0.05 > red 0.04
+    assert out.columns.tolist() == [
+        "period",
+        "value",
+        "target",
+        "status",
+        "partial",
+        "centre",
+        "lower_limit",
+        "upper_limit",
+        "signal",
+    ]
+    assert out["status"].iloc[0] == "Off target"  # 0.95 - 0.90 = 0.05 > red 0.04
 
 
 def test_summed_rollup_judges_each_period_with_per_period_tolerances(config):
-    stock = config.kpi_by_id["stockout_weeks"]     # weekly, sum, target 14 a week, amber 0, red 4
-    weeks = _series([16] * 8, start="2025-02-03", freq="W-MON")   # every week 2 over: amber
+    stock = config.kpi_by_id["stockout_weeks"]  # weekly, sum, target 14 a week, amber 0, red 4
+    weeks = _series([16] * 8, start="2025-02-03", freq="W-MON")  # every week 2 over: amber
     view = trends.trend_view(weeks, stock, cadence="month")
     assert view.table["value"].tolist() == [64, 64]
     assert view.table["target"].tolist() == [56, 56]
-    assert view.table["status"].tolist() == ["amber", "amber"]    # 64/4 - 56/4 = 2 <= red 4
+    assert view.table["status"].tolist() == ["amber", "amber"]  # 64/4 - 56/4 = 2 <= red 4
 
 
 def test_summed_rollup_without_targets_has_no_target_not_zero(config):
     base = config.kpi_by_id["stockout_weeks"]
     stock = type(base).model_validate({**base.model_dump(by_alias=True), "target": [{"from": "2025-W10", "value": 14}]})
-    weeks = _series([20] * 5, start="2024-12-30", freq="W-MON")   # the 5 ISO weeks of January 2025
+    weeks = _series([20] * 5, start="2024-12-30", freq="W-MON")  # the 5 ISO weeks of January 2025
     view = trends.trend_view(weeks, stock, cadence="month")
     assert not view.table["partial"].any()
     assert view.table["target"].isna().all()
@@ -119,11 +128,11 @@ def test_currency_trend_names_the_currency(config):
 
 
 def test_trend_headline_evidence_and_on_target_share(config):
-    otif = config.kpi_by_id["otif"]   # target 0.95
+    otif = config.kpi_by_id["otif"]  # target 0.95
     view = trends.trend_view(_series([0.90 + 0.01 * i for i in range(10)]), otif)
     assert view.trend_headline == "Improving 1.0 pts a month"
     assert view.trend_evidence == "p < 0.001"
-    assert view.on_target_share == pytest.approx(0.5)     # 0.95 … 0.99 are on target: 5 of 10
+    assert view.on_target_share == pytest.approx(0.5)  # 0.95 … 0.99 are on target: 5 of 10
     flat = trends.trend_view(_series([0.9, 0.92, 0.9, 0.92, 0.9, 0.92]), otif)
     assert flat.trend_headline == "No clear trend"
 
@@ -144,7 +153,7 @@ def _partial_quarters():
 
 
 def test_partial_quarter_is_flagged_by_hand(config):
-    stock = config.kpi_by_id["stockout_weeks"]      # lower is better, sum, target 14 a week
+    stock = config.kpi_by_id["stockout_weeks"]  # lower is better, sum, target 14 a week
     out = trends.roll_up(_partial_quarters(), stock, "quarter")
     assert out["points"].tolist() == [13, 13, 4]
     assert out["expected"].tolist() == [13, 13, 13]
@@ -158,9 +167,9 @@ def test_partial_period_left_out_of_latest_change_status_and_limits(config):
     view = trends.trend_view(weeks, stock, cadence="quarter")
     t = view.table
     assert t["partial"].tolist()[-1] and not t["partial"].iloc[:-1].any()
-    assert view.latest["label"] == t["label"].iloc[-2]              # the last complete quarter
+    assert view.latest["label"] == t["label"].iloc[-2]  # the last complete quarter
     assert view.previous["label"] == t["label"].iloc[-3]
-    assert not t["any"].iloc[-1]                                     # no signal on the partial quarter
+    assert not t["any"].iloc[-1]  # no signal on the partial quarter
     assert view.limits.n_baseline == len(t) - 1
     assert view.on_target_share == pytest.approx((t["status"].iloc[:-1] == "green").mean())
     assert "partial" in view.partial_note and "4 of 13 weeks" in view.partial_note
@@ -173,7 +182,7 @@ def test_phases_give_each_phase_its_own_limits(config):
     otif = config.kpi_by_id["otif"]
     v = [0.90, 0.91] * 4 + [0.96, 0.97] * 4
     one = trends.trend_view(_series(v), otif)
-    assert one.table["any"].any()                     # against one set of limits the step is a signal
+    assert one.table["any"].any()  # against one set of limits the step is a signal
     two = trends.trend_view(_series(v), otif, splits=[dt.date(2025, 9, 1)])
     assert not two.table["any"].any()
     assert two.table["centre"].iloc[0] == pytest.approx(0.905)

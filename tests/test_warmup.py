@@ -17,7 +17,7 @@ def test_warm_up_imports_what_the_pages_need_and_holds_no_cube(demo_db, monkeypa
     from kpis.forecast import cache
 
     monkeypatch.setenv("DATABASE_URL", demo_db)
-    held = set(cache._CACHE)   # cubes other tests of this process left
+    held = set(cache._CACHE)  # cubes other tests of this process left
     took = warmup.warm_up()
     assert set(took) == {"imports", "database"}
     assert all(name in sys.modules for name in warmup.MODULES)
@@ -42,7 +42,8 @@ def test_a_database_that_hangs_is_given_up_on(monkeypatch, caplog):
 def test_python_app_py_hands_over_to_streamlit(tmp_path):
     """`python app.py` ends in Streamlit's own command line (here its help for `run`), after the warm-up."""
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
-    out = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "app.py", "--help"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "S&OP Pulse warmed up: imports" in out.stdout and "streamlit run" in out.stdout.lower()

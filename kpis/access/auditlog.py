@@ -16,8 +16,8 @@ from kpis.config import AppConfig
 from kpis.store import repo
 
 WHAT = "audit log"
-PAGE_SIZE = 200          # rows a page shows at a time
-MAX_EXPORT = 50_000      # rows an Excel export holds at most
+PAGE_SIZE = 200  # rows a page shows at a time
+MAX_EXPORT = 50_000  # rows an Excel export holds at most
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,12 @@ class Filters:
     until: dt.date | None = None
 
     def args(self) -> dict:
-        return {"actors": tuple(self.actors), "entities": tuple(self.entities), "since": self.since,
-                "until": self.until}
+        return {
+            "actors": tuple(self.actors),
+            "entities": tuple(self.entities),
+            "since": self.since,
+            "until": self.until,
+        }
 
 
 @dataclass(frozen=True)
@@ -56,14 +60,25 @@ def count(engine: Engine, user: User, filters: Filters = Filters()) -> int:
     return repo.audit_count(engine, **filters.args())
 
 
-def search(engine: Engine, user: User, filters: Filters = Filters(), *, limit: int = PAGE_SIZE, offset: int = 0,
-           config: AppConfig | None = None) -> Page:
+def search(
+    engine: Engine,
+    user: User,
+    filters: Filters = Filters(),
+    *,
+    limit: int = PAGE_SIZE,
+    offset: int = 0,
+    config: AppConfig | None = None,
+) -> Page:
     """Matching events as readable rows (When, Who, Action, Record, What, Before, After), newest first,
     `limit` of them from `offset`; admins only (NotAllowed otherwise, recorded in the audit log)."""
     require(user, "admin", engine=engine, what=WHAT)
     if filters.since and filters.until and filters.since > filters.until:
-        return Page(audit_text.log_table(repo.audit_log(engine, limit=0), config, before_after_columns=True), 0,
-                    0, "0 events (the start date is after the end date)")
+        return Page(
+            audit_text.log_table(repo.audit_log(engine, limit=0), config, before_after_columns=True),
+            0,
+            0,
+            "0 events (the start date is after the end date)",
+        )
     total = repo.audit_count(engine, **filters.args())
     offset = max(0, min(int(offset), max(total - 1, 0)))
     raw = repo.audit_log(engine, limit=max(int(limit), 0), offset=offset, **filters.args())
@@ -80,8 +95,9 @@ def shown(n: int, total: int, offset: int = 0) -> str:
     return f"{n:,} of {total:,} events shown ({offset + 1:,}–{offset + n:,})"
 
 
-def export_rows(engine: Engine, user: User, filters: Filters = Filters(), *, config: AppConfig | None = None
-                ) -> pd.DataFrame:
+def export_rows(
+    engine: Engine, user: User, filters: Filters = Filters(), *, config: AppConfig | None = None
+) -> pd.DataFrame:
     """Every event matching the filters (up to MAX_EXPORT, newest first) as readable rows, for an Excel file."""
     return search(engine, user, filters, limit=MAX_EXPORT, config=config).rows
 

@@ -32,8 +32,10 @@ ACTION_COLUMNS = ["id", "ref", "title", "status", "due_date", "priority", "overd
 DRAFT_COLUMNS = ["id", "initiative", "review_date", "updated"]
 DECISION_COLUMNS = ["id", "ref", "text", "owner", "raised_on", "age_days"]
 KPI_COLUMNS = ["kpi_id", "name", "value", "target", "period_label"]
-MATCHED_BY = ("your user name (sign-in e-mail or login), your display name, and the name in your e-mail address "
-              "(maria.chen@… matches \"Maria Chen\"), ignoring upper and lower case")
+MATCHED_BY = (
+    "your user name (sign-in e-mail or login), your display name, and the name in your e-mail address "
+    '(maria.chen@… matches "Maria Chen"), ignoring upper and lower case'
+)
 
 
 def owner_names(user: User) -> tuple[str, ...]:
@@ -59,22 +61,24 @@ def open_actions(engine: Engine, names: tuple[str, ...], today: dt.date) -> pd.D
     Overdue = due before today (due today is not overdue yet), the Actions page's rule."""
     if not names:
         return pd.DataFrame(columns=ACTION_COLUMNS)
-    q = (select(Action.id, Action.ref, Action.title, Action.status, Action.due_date, Action.priority)
-         .where(_is(Action.owner, names), Action.status.in_(OPEN_STATES)))
+    q = select(Action.id, Action.ref, Action.title, Action.status, Action.due_date, Action.priority).where(
+        _is(Action.owner, names), Action.status.in_(OPEN_STATES)
+    )
     with engine.connect() as conn:
         df = pd.DataFrame(conn.execute(q).all(), columns=ACTION_COLUMNS[:6])
     df = add_overdue(df, today)
-    return df.sort_values(["days_overdue", "due_date", "id"], ascending=[False, True, True],
-                          ignore_index=True)[ACTION_COLUMNS]
+    return df.sort_values(["days_overdue", "due_date", "id"], ascending=[False, True, True], ignore_index=True)[
+        ACTION_COLUMNS
+    ]
 
 
 def draft_reviews(engine: Engine, names: tuple[str, ...]) -> pd.DataFrame:
     """The person's reviews still in draft (a draft belongs to whoever created it), latest change first."""
     if not names:
         return pd.DataFrame(columns=DRAFT_COLUMNS)
-    q = (select(Review.id, Review.initiative, Review.review_date,
-                func.coalesce(Review.updated_at, Review.created_at))
-         .where(Review.status == "draft", _is(Review.created_by, names)))
+    q = select(
+        Review.id, Review.initiative, Review.review_date, func.coalesce(Review.updated_at, Review.created_at)
+    ).where(Review.status == "draft", _is(Review.created_by, names))
     with engine.connect() as conn:
         df = pd.DataFrame(conn.execute(q).all(), columns=DRAFT_COLUMNS)
     return df.sort_values(["updated", "id"], ascending=False, ignore_index=True)
@@ -84,8 +88,11 @@ def pending_decisions(engine: Engine, names: tuple[str, ...], today: dt.date) ->
     """Decisions the person owns that are not decided yet, oldest first, with the days they have been pending."""
     if not names:
         return pd.DataFrame(columns=DECISION_COLUMNS)
-    q = (select(Decision.id, Decision.ref, Decision.text, Decision.owner, Decision.raised_on)
-         .where(_is(Decision.owner, names), Decision.decided_on.is_(None)).order_by(Decision.raised_on, Decision.id))
+    q = (
+        select(Decision.id, Decision.ref, Decision.text, Decision.owner, Decision.raised_on)
+        .where(_is(Decision.owner, names), Decision.decided_on.is_(None))
+        .order_by(Decision.raised_on, Decision.id)
+    )
     with engine.connect() as conn:
         df = pd.DataFrame(conn.execute(q).all(), columns=DECISION_COLUMNS[:5])
     df["age_days"] = [(today - r).days for r in df["raised_on"]]
@@ -98,8 +105,8 @@ class AssessmentDue:
 
     period: dt.date
     quarter: str
-    team: str | None           # their team in their latest earlier answer, if any
-    team_answered: int         # people of that team who answered this quarter
+    team: str | None  # their team in their latest earlier answer, if any
+    team_answered: int  # people of that team who answered this quarter
 
 
 def assessment_due(engine: Engine, user: User, names: tuple[str, ...], today: dt.date) -> AssessmentDue | None:
@@ -109,17 +116,26 @@ def assessment_due(engine: Engine, user: User, names: tuple[str, ...], today: dt
         return None
     quarter = current_quarter(today)
     with engine.connect() as conn:
-        answered = conn.execute(select(Assessment.id).where(Assessment.period == quarter,
-                                                            _is(Assessment.respondent, names)).limit(1)).first()
+        answered = conn.execute(
+            select(Assessment.id).where(Assessment.period == quarter, _is(Assessment.respondent, names)).limit(1)
+        ).first()
         if answered is not None:
             return None
-        team = conn.execute(select(Assessment.team)
-                            .where(_is(Assessment.respondent, names), Assessment.period < quarter)
-                            .order_by(Assessment.period.desc()).limit(1)).scalar_one_or_none()
+        team = conn.execute(
+            select(Assessment.team)
+            .where(_is(Assessment.respondent, names), Assessment.period < quarter)
+            .order_by(Assessment.period.desc())
+            .limit(1)
+        ).scalar_one_or_none()
         n = 0
         if team is not None:
-            n = int(conn.execute(select(func.count()).select_from(Assessment)
-                                 .where(Assessment.period == quarter, Assessment.team == team)).scalar_one())
+            n = int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(Assessment)
+                    .where(Assessment.period == quarter, Assessment.team == team)
+                ).scalar_one()
+            )
     return AssessmentDue(quarter, quarter_label(quarter), team, n)
 
 
@@ -136,11 +152,16 @@ def red_kpis(totals: pd.DataFrame, config: AppConfig, names: tuple[str, ...]) ->
     tiles = overview.overview_tiles(totals, owned, config)
     red = tiles[tiles["status"] == "red"]
     cur = config.app.currency
-    return pd.DataFrame({
-        "kpi_id": red["kpi_id"], "name": red["name"],
-        "value": [units.format_value(config.kpi_by_id[k], v, cur) for k, v in zip(red["kpi_id"], red["value"])],
-        "target": [units.target_text(config.kpi_by_id[k], t, cur) for k, t in zip(red["kpi_id"], red["target"])],
-        "period_label": red["period_label"]}, columns=KPI_COLUMNS).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "kpi_id": red["kpi_id"],
+            "name": red["name"],
+            "value": [units.format_value(config.kpi_by_id[k], v, cur) for k, v in zip(red["kpi_id"], red["value"])],
+            "target": [units.target_text(config.kpi_by_id[k], t, cur) for k, t in zip(red["kpi_id"], red["target"])],
+            "period_label": red["period_label"],
+        },
+        columns=KPI_COLUMNS,
+    ).reset_index(drop=True)
 
 
 def known_owner(engine: Engine, config: AppConfig, names: tuple[str, ...]) -> bool:
@@ -150,10 +171,12 @@ def known_owner(engine: Engine, config: AppConfig, names: tuple[str, ...]) -> bo
         return False
     if any(_mine(k.owner, names) for k in config.kpis):
         return True
-    probes = [select(Action.id).where(_is(Action.owner, names) | _is(Action.sponsor, names)),
-              select(Decision.id).where(_is(Decision.owner, names)),
-              select(Assessment.id).where(_is(Assessment.respondent, names)),
-              select(Review.id).where(_is(Review.created_by, names))]
+    probes = [
+        select(Action.id).where(_is(Action.owner, names) | _is(Action.sponsor, names)),
+        select(Decision.id).where(_is(Decision.owner, names)),
+        select(Assessment.id).where(_is(Assessment.respondent, names)),
+        select(Review.id).where(_is(Review.created_by, names)),
+    ]
     with engine.connect() as conn:
         return any(conn.execute(p.limit(1)).first() is not None for p in probes)
 
@@ -168,13 +191,18 @@ class MyWork:
     assessment: AssessmentDue | None
     decisions: pd.DataFrame
     red_kpis: pd.DataFrame
-    known: bool                 # some record names the person (see known_owner)
+    known: bool  # some record names the person (see known_owner)
 
     def counts(self) -> dict[str, int]:
         """The figures at the top of the page."""
-        return {"open_actions": len(self.actions), "overdue_actions": int(self.actions["overdue"].sum()),
-                "draft_reviews": len(self.drafts), "assessment": int(self.assessment is not None),
-                "pending_decisions": len(self.decisions), "red_kpis": len(self.red_kpis)}
+        return {
+            "open_actions": len(self.actions),
+            "overdue_actions": int(self.actions["overdue"].sum()),
+            "draft_reviews": len(self.drafts),
+            "assessment": int(self.assessment is not None),
+            "pending_decisions": len(self.decisions),
+            "red_kpis": len(self.red_kpis),
+        }
 
     @property
     def empty(self) -> bool:
@@ -183,14 +211,20 @@ class MyWork:
         return not any(v for k, v in c.items() if k != "overdue_actions")
 
 
-def my_work(engine: Engine, config: AppConfig, user: User, *, today: dt.date | None = None,
-            totals: pd.DataFrame | None = None) -> MyWork:
+def my_work(
+    engine: Engine, config: AppConfig, user: User, *, today: dt.date | None = None, totals: pd.DataFrame | None = None
+) -> MyWork:
     """What waits for the user today; `totals` = the KPI total series when the caller has them (else loaded)."""
     today = today or dt.date.today()
     names = owner_names(user)
     if totals is None:
         totals = kpi_totals(engine, config)
-    return MyWork(names=names, actions=open_actions(engine, names, today), drafts=draft_reviews(engine, names),
-                  assessment=assessment_due(engine, user, names, today),
-                  decisions=pending_decisions(engine, names, today), red_kpis=red_kpis(totals, config, names),
-                  known=known_owner(engine, config, names))
+    return MyWork(
+        names=names,
+        actions=open_actions(engine, names, today),
+        drafts=draft_reviews(engine, names),
+        assessment=assessment_due(engine, user, names, today),
+        decisions=pending_decisions(engine, names, today),
+        red_kpis=red_kpis(totals, config, names),
+        known=known_owner(engine, config, names),
+    )

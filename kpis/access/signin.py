@@ -86,6 +86,8 @@ def local_mode_problem(address: str | None, override: str | None) -> str | None:
     if (override or "").strip().lower() in ("1", "yes", "true"):
         return None
     where = address or "every network interface"
-    return (f"No sign-in is configured (local mode), and the server listens on {where}: anyone who can reach "
-            f"it would act as the local user. Configure sign-in ([auth] in .streamlit/secrets.toml), bind the "
-            f"server to 127.0.0.1, or set {ALLOW_NETWORK_ENV}=yes if another layer authenticates every request.")
+    return (
+        f"No sign-in is configured (local mode), and the server listens on {where}: anyone who can reach "
+        f"it would act as the local user. Configure sign-in ([auth] in .streamlit/secrets.toml), bind the "
+        f"server to 127.0.0.1, or set {ALLOW_NETWORK_ENV}=yes if another layer authenticates every request."
+    )

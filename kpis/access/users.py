@@ -16,8 +16,8 @@ from kpis.config import AppConfig
 RANK = {"viewer": 0, "contributor": 1, "editor": 2, "admin": 3}
 PERMISSIONS = {
     "read": "viewer",
-    "submit": "contributor",     # assessments, reviews
-    "import": "editor",          # data loads
+    "submit": "contributor",  # assessments, reviews
+    "import": "editor",  # data loads
     "manage_actions": "editor",
     "admin": "admin",
 }
@@ -29,8 +29,8 @@ class User:
 
     name: str
     role: str
-    display: str = ""      # the name shown (a signed-in user's name; `name` is their e-mail)
-    local: bool = False    # local mode: no sign-in, the OS login or SOP_PULSE_USER
+    display: str = ""  # the name shown (a signed-in user's name; `name` is their e-mail)
+    local: bool = False  # local mode: no sign-in, the OS login or SOP_PULSE_USER
     via: str | None = None  # the OS login that named this user with --user / SOP_PULSE_USER (an admin)
 
     def can(self, permission: str) -> bool:
@@ -62,8 +62,10 @@ def current_user(config: AppConfig, name: str | None = None) -> User:
         return User(name=login, role=role, display=login, local=True)
     login_role = config.roles.users.get(login, config.roles.default)
     if login_role != "admin":
-        raise NotAllowed(f"{login} ({login_role}) may not act as {wanted}: only an admin may name another user "
-                         "with --user or SOP_PULSE_USER")
+        raise NotAllowed(
+            f"{login} ({login_role}) may not act as {wanted}: only an admin may name another user "
+            "with --user or SOP_PULSE_USER"
+        )
     return User(name=wanted, role=role, display=wanted, local=True, via=login)
 
 
@@ -74,8 +76,11 @@ def require(user: User, permission: str, *, engine=None, what: str | None = None
     if engine is not None:
         record_refusal(engine, user, permission, what)
     verb = {"admin": "administer"}.get(permission, permission.replace("_", " "))
-    raise NotAllowed(f"{user.name} ({user.role}) may not {verb}"
-                     + (f" ({what})" if what else "") + f"; this needs the {PERMISSIONS[permission]} role")
+    raise NotAllowed(
+        f"{user.name} ({user.role}) may not {verb}"
+        + (f" ({what})" if what else "")
+        + f"; this needs the {PERMISSIONS[permission]} role"
+    )
 
 
 def record_refusal(engine, user: User, permission: str, what: str | None = None) -> None:
@@ -85,7 +90,12 @@ def record_refusal(engine, user: User, permission: str, what: str | None = None)
 
     try:
         with session_factory(engine).begin() as s:
-            audit.record(s, user=user, action="denied", entity=what or permission,
-                         details={"permission": permission, "role": user.role})
-    except Exception:  # noqa: BLE001 - the refusal itself still stands
+            audit.record(
+                s,
+                user=user,
+                action="denied",
+                entity=what or permission,
+                details={"permission": permission, "role": user.role},
+            )
+    except Exception:
         pass

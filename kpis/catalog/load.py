@@ -38,7 +38,7 @@ from kpis.store.retry import retrying
 LONG_REQUIRED = ("kpi", "period", "value")
 LONG_OPTIONAL = ("segment", "note")
 WIDE_LABEL_COLUMNS = ("kpi", "segment", "name", "unit", "note")
-MAX_SEGMENT = 80   # kpi_value.segment
+MAX_SEGMENT = 80  # kpi_value.segment
 
 
 def _lower_map(columns: list) -> dict[str, str]:
@@ -50,26 +50,39 @@ def to_long(df: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
     name = Path(filename).name
     cols = _lower_map(list(df.columns))
     if all(c in cols for c in LONG_REQUIRED):
-        out = pd.DataFrame({
-            "_row": df["_row"],
-            "_col_period": cols["period"], "_col_value": cols["value"],
-            "kpi": df[cols["kpi"]], "period_raw": df[cols["period"]], "value_raw": df[cols["value"]],
-            "segment": df[cols["segment"]] if "segment" in cols else "",
-            "note": df[cols["note"]] if "note" in cols else "",
-        })
+        out = pd.DataFrame(
+            {
+                "_row": df["_row"],
+                "_col_period": cols["period"],
+                "_col_value": cols["value"],
+                "kpi": df[cols["kpi"]],
+                "period_raw": df[cols["period"]],
+                "value_raw": df[cols["value"]],
+                "segment": df[cols["segment"]] if "segment" in cols else "",
+                "note": df[cols["note"]] if "note" in cols else "",
+            }
+        )
         out["wide"] = False
         return out
     if "kpi" in cols and len(cols) > 1 and not ({"period", "value"} & set(cols)):
         label_cols = [cols[c] for c in WIDE_LABEL_COLUMNS if c in cols]
         period_cols = [c for c in df.columns if c != "_row" and c not in label_cols]
         if period_cols:
-            m = df.melt(id_vars=["_row", *label_cols], value_vars=period_cols, var_name="_col_period", value_name="value_raw")
-            out = pd.DataFrame({
-                "_row": m["_row"], "_col_period": m["_col_period"].astype(str), "_col_value": m["_col_period"].astype(str),
-                "kpi": m[cols["kpi"]], "period_raw": m["_col_period"], "value_raw": m["value_raw"],
-                "segment": m[cols["segment"]] if "segment" in cols else "",
-                "note": m[cols["note"]] if "note" in cols else "",
-            })
+            m = df.melt(
+                id_vars=["_row", *label_cols], value_vars=period_cols, var_name="_col_period", value_name="value_raw"
+            )
+            out = pd.DataFrame(
+                {
+                    "_row": m["_row"],
+                    "_col_period": m["_col_period"].astype(str),
+                    "_col_value": m["_col_period"].astype(str),
+                    "kpi": m[cols["kpi"]],
+                    "period_raw": m["_col_period"],
+                    "value_raw": m["value_raw"],
+                    "segment": m[cols["segment"]] if "segment" in cols else "",
+                    "note": m[cols["note"]] if "note" in cols else "",
+                }
+            )
             # In the wide layout an empty cell means "no value for that period".
             empty = out["value_raw"].isna() | (out["value_raw"].astype(str).str.strip() == "")
             out = out[~empty].reset_index(drop=True)
@@ -78,9 +91,17 @@ def to_long(df: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
                 raise ImportFailed([Problem(name, None, None, "every period cell is empty; nothing to import")])
             return out
     missing = [c for c in LONG_REQUIRED if c not in cols]
-    raise ImportFailed([Problem(name, 1, None,
-                                f"missing column(s) {', '.join(repr(c) for c in missing)}; expected the long layout "
-                                f"kpi,period,value[,segment,note] or the wide layout kpi[,segment],<period>,<period>,…")])
+    raise ImportFailed(
+        [
+            Problem(
+                name,
+                1,
+                None,
+                f"missing column(s) {', '.join(repr(c) for c in missing)}; expected the long layout "
+                f"kpi,period,value[,segment,note] or the wide layout kpi[,segment],<period>,<period>,…",
+            )
+        ]
+    )
 
 
 def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
@@ -108,9 +129,12 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
     computed = [k.id for k in config.kpis if k.source == "forecast"]
     is_computed = kpi.isin(computed)
     for kid in pd.unique(kpi[is_computed]):
-        bag.add_many(long["_row"][kpi == kid].drop_duplicates(), kcol,
-                     f"KPI '{kid}' is computed from the forecast data (source = \"forecast\"); import demand and "
-                     "forecasts instead, or set source = \"import\" in config.toml")
+        bag.add_many(
+            long["_row"][kpi == kid].drop_duplicates(),
+            kcol,
+            f"KPI '{kid}' is computed from the forecast data (source = \"forecast\"); import demand and "
+            'forecasts instead, or set source = "import" in config.toml',
+        )
     known = known & ~is_computed
 
     start = pd.Series(pd.NaT, index=long.index, dtype="datetime64[ns]")
@@ -127,7 +151,7 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
             hint = err[bad].map(lambda e: "" if "but this KPI is" in e else f"; expected {periods.FORMAT_HINT}")
             msgs = "period '" + raw + "' " + err[bad] + hint
             wide = long.loc[sel, "wide"][bad].astype(bool) if "wide" in long else pd.Series(False, index=raw.index)
-            if wide.any():   # a bad period in a wide header is one problem, reported once on the header row
+            if wide.any():  # a bad period in a wide header is one problem, reported once on the header row
                 for col in pd.unique(long.loc[sel, "_col_period"][bad][wide]):
                     first = msgs[wide][long.loc[sel, "_col_period"][bad][wide] == col].iloc[0]
                     if (col, first) not in seen_headers:
@@ -141,18 +165,30 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
     nonnum = value.isna() | ~np.isfinite(value)
     if nonnum.any():
         # messages only for the rows kept (bag.cap): a million bad cells must not mean a million messages
-        head = raw_v[nonnum].iloc[:bag.cap]
+        head = raw_v[nonnum].iloc[: bag.cap]
         ambiguous = head.str.replace(" ", "", regex=False).str.fullmatch(r"-?[1-9]\d{0,2},\d{3}")
-        msgs = pd.Series(["value is empty; expected a number" if v == "" else
-                          f"value '{v}' is ambiguous (thousands separator or decimal comma?); write it without a "
-                          "thousands separator, e.g. 450000 or 450.5" if amb else f"value '{v}' is not a number"
-                          for v, amb in zip(head, ambiguous)], index=head.index, dtype=object)
+        msgs = pd.Series(
+            [
+                "value is empty; expected a number"
+                if v == ""
+                else f"value '{v}' is ambiguous (thousands separator or decimal comma?); write it without a "
+                "thousands separator, e.g. 450000 or 450.5"
+                if amb
+                else f"value '{v}' is not a number"
+                for v, amb in zip(head, ambiguous)
+            ],
+            index=head.index,
+            dtype=object,
+        )
         bag.add_many(long["_row"][nonnum], long["_col_value"][nonnum], msgs)
 
     huge = ~nonnum & (value.abs() > MAX_ABS_VALUE)
     if huge.any():
-        bag.add_many(long["_row"][huge], long["_col_value"][huge],
-                     value[huge].map(lambda v: f"value {v:g} is beyond ±{MAX_ABS_VALUE:g}; expected a plausible figure"))
+        bag.add_many(
+            long["_row"][huge],
+            long["_col_value"][huge],
+            value[huge].map(lambda v: f"value {v:g} is beyond ±{MAX_ABS_VALUE:g}; expected a plausible figure"),
+        )
     nonnum = nonnum | huge
     for kid in pd.unique(kpi[known & ~nonnum]):
         k = catalog[kid]
@@ -160,36 +196,61 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
         sel = (kpi == kid) & ~nonnum
         out = sel & ((value < lo) | (value > hi))
         if out.any():
-            bag.add_many(long["_row"][out], long["_col_value"][out], _scale_message(k, value[out].iloc[:bag.cap], lo, hi))
+            bag.add_many(
+                long["_row"][out], long["_col_value"][out], _scale_message(k, value[out].iloc[: bag.cap], lo, hi)
+            )
 
     ok = known & start.notna()
     key = pd.DataFrame({"kpi": kpi, "segment": segment, "period": start})[ok]
     dup = key.duplicated(keep=False)
     if dup.any():
-        first_row = long["_row"][ok][dup].groupby([key["kpi"][dup], key["segment"][dup], key["period"][dup]]).transform("min")
+        first_row = (
+            long["_row"][ok][dup].groupby([key["kpi"][dup], key["segment"][dup], key["period"][dup]]).transform("min")
+        )
         later = long["_row"][ok][dup] != first_row
         d_idx = later[later].index
         labels = [periods.label(p, catalog[k].cadence) for k, p in zip(key.loc[d_idx, "kpi"], key.loc[d_idx, "period"])]
-        msgs = pd.Series([f"duplicate: row {int(r)} already has KPI '{k}'{' segment ' + repr(s) if s else ''} for period {lab}"
-                          for r, k, s, lab in zip(first_row[d_idx], key.loc[d_idx, "kpi"], key.loc[d_idx, "segment"], labels)],
-                         index=d_idx)
+        msgs = pd.Series(
+            [
+                f"duplicate: row {int(r)} already has KPI '{k}'{' segment ' + repr(s) if s else ''} for period {lab}"
+                for r, k, s, lab in zip(first_row[d_idx], key.loc[d_idx, "kpi"], key.loc[d_idx, "segment"], labels)
+            ],
+            index=d_idx,
+        )
         bag.add_many(long["_row"][d_idx], long["_col_period"][d_idx], msgs)
     long_seg = segment.str.len() > MAX_SEGMENT
     if long_seg.any():
-        bag.add_many(long["_row"][long_seg], "segment",
-                     segment[long_seg].map(lambda v: too_long("segment name", len(v), MAX_SEGMENT)))
+        bag.add_many(
+            long["_row"][long_seg],
+            "segment",
+            segment[long_seg].map(lambda v: too_long("segment name", len(v), MAX_SEGMENT)),
+        )
     bag.raise_if_any()
-    return pd.DataFrame({"kpi_id": kpi, "segment": segment, "period": start.dt.date, "value": value,
-                         "note": note.replace("", None), "_row": long["_row"]})
+    return pd.DataFrame(
+        {
+            "kpi_id": kpi,
+            "segment": segment,
+            "period": start.dt.date,
+            "value": value,
+            "note": note.replace("", None),
+            "_row": long["_row"],
+        }
+    )
 
 
 def _scale_message(k: KPI, values: pd.Series, lo: float, hi: float) -> pd.Series:
     if k.unit == "%":
-        hint = [f"value {v:g} is outside {lo:g}–{hi:g} for KPI '{k.id}' (unit %): percentages are stored as "
-                f"fractions, so {v:g} % is {v / 100:g}" if 1 < abs(v) <= 100 * max(abs(lo), abs(hi)) else
-                f"value {v:g} is outside the plausible range {lo:g}–{hi:g} for KPI '{k.id}' (unit %)" for v in values]
+        hint = [
+            f"value {v:g} is outside {lo:g}–{hi:g} for KPI '{k.id}' (unit %): percentages are stored as "
+            f"fractions, so {v:g} % is {v / 100:g}"
+            if 1 < abs(v) <= 100 * max(abs(lo), abs(hi))
+            else f"value {v:g} is outside the plausible range {lo:g}–{hi:g} for KPI '{k.id}' (unit %)"
+            for v in values
+        ]
     else:
-        hint = [f"value {v:g} is outside the plausible range {lo:g}–{hi:g} for KPI '{k.id}' (unit {k.unit})" for v in values]
+        hint = [
+            f"value {v:g} is outside the plausible range {lo:g}–{hi:g} for KPI '{k.id}' (unit {k.unit})" for v in values
+        ]
     return pd.Series(hint, index=values.index)
 
 
@@ -202,8 +263,9 @@ def parse_actuals(data: bytes, filename: str, config: AppConfig, sheet: str | No
     return rows
 
 
-def import_actuals(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User,
-                   sheet: str | None = None) -> ImportResult:
+def import_actuals(
+    engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User, sheet: str | None = None
+) -> ImportResult:
     """Validate and store KPI actuals in one transaction; unchanged values are left alone."""
     require(user, "import", engine=engine, what="import actuals")
     rows = parse_actuals(data, filename, config, sheet)
@@ -222,7 +284,9 @@ def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: 
         existing = _existing(s, rows)
         merged = rows.merge(existing, on=["kpi_id", "segment", "period"], how="left")
         is_new = merged["id"].isna()
-        same_val = np.isclose(merged["value"].to_numpy(float), merged["old_value"].to_numpy(float), rtol=1e-12, atol=1e-12)
+        same_val = np.isclose(
+            merged["value"].to_numpy(float), merged["old_value"].to_numpy(float), rtol=1e-12, atol=1e-12
+        )
         # A file without a note leaves the stored note alone.
         same_note = merged["note"].fillna("").eq(merged["old_note"].fillna("")) | merged["note"].isna()
         changed = ~is_new & ~(same_val & same_note)
@@ -232,34 +296,100 @@ def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: 
             result.previous = find_import(engine, sha256, "actuals")
             return result
         now = utcnow()
-        batch = ImportBatch(kind="actuals", filename=filename, sha256=sha256, rows_in_file=len(rows),
-                            inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
-                            created_at=now, created_by=user.name)
+        batch = ImportBatch(
+            kind="actuals",
+            filename=filename,
+            sha256=sha256,
+            rows_in_file=len(rows),
+            inserted=result.inserted,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            created_at=now,
+            created_by=user.name,
+        )
         s.add(batch)
         s.flush()
         result.batch_id = batch.id
         new = merged[is_new]
         if len(new):
-            s.execute(insert(KpiValue), [
-                {"kpi_id": k, "segment": g, "period": p, "value": float(v), "note": None if n is None or pd.isna(n) else n,
-                 "import_id": batch.id,
-                 "created_at": now, "created_by": user.name}
-                for k, g, p, v, n in zip(new["kpi_id"], new["segment"], new["period"], new["value"], new["note"])])
+            s.execute(
+                insert(KpiValue),
+                [
+                    {
+                        "kpi_id": k,
+                        "segment": g,
+                        "period": p,
+                        "value": float(v),
+                        "note": None if n is None or pd.isna(n) else n,
+                        "import_id": batch.id,
+                        "created_at": now,
+                        "created_by": user.name,
+                    }
+                    for k, g, p, v, n in zip(new["kpi_id"], new["segment"], new["period"], new["value"], new["note"])
+                ],
+            )
         upd = merged[changed]
         if len(upd):
-            s.execute(update(KpiValue), [
-                {"id": int(i), "value": float(v), "note": o if n is None or pd.isna(n) else n, "import_id": batch.id,
-                 "updated_at": now, "updated_by": user.name}
-                for i, v, n, o in zip(upd["id"], upd["value"], upd["note"], upd["old_note"])])
-            s.execute(insert(AuditEvent), [
-                {"at": now, "actor": user.name, "action": "update", "entity": "kpi_value", "entity_id": str(int(i)),
-                 "details": {"kpi": k, "segment": g, "period": str(p), "old": float(o), "new": float(v), "import": batch.id,
-                             **_note_change(on, n)}}
-                for i, k, g, p, o, v, on, n in zip(upd["id"], upd["kpi_id"], upd["segment"], upd["period"],
-                                                   upd["old_value"], upd["value"], upd["old_note"], upd["note"])])
-        audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
-                     details={"file": filename, "kind": "actuals", "inserted": result.inserted, "updated": result.updated,
-                              "unchanged": result.unchanged, "sha256": sha256})
+            s.execute(
+                update(KpiValue),
+                [
+                    {
+                        "id": int(i),
+                        "value": float(v),
+                        "note": o if n is None or pd.isna(n) else n,
+                        "import_id": batch.id,
+                        "updated_at": now,
+                        "updated_by": user.name,
+                    }
+                    for i, v, n, o in zip(upd["id"], upd["value"], upd["note"], upd["old_note"])
+                ],
+            )
+            s.execute(
+                insert(AuditEvent),
+                [
+                    {
+                        "at": now,
+                        "actor": user.name,
+                        "action": "update",
+                        "entity": "kpi_value",
+                        "entity_id": str(int(i)),
+                        "details": {
+                            "kpi": k,
+                            "segment": g,
+                            "period": str(p),
+                            "old": float(o),
+                            "new": float(v),
+                            "import": batch.id,
+                            **_note_change(on, n),
+                        },
+                    }
+                    for i, k, g, p, o, v, on, n in zip(
+                        upd["id"],
+                        upd["kpi_id"],
+                        upd["segment"],
+                        upd["period"],
+                        upd["old_value"],
+                        upd["value"],
+                        upd["old_note"],
+                        upd["note"],
+                    )
+                ],
+            )
+        audit.record(
+            s,
+            user=user,
+            action="import",
+            entity="import_batch",
+            entity_id=batch.id,
+            details={
+                "file": filename,
+                "kind": "actuals",
+                "inserted": result.inserted,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+                "sha256": sha256,
+            },
+        )
     return result
 
 
@@ -277,8 +407,9 @@ def _existing(session, rows: pd.DataFrame) -> pd.DataFrame:
     cols = ["kpi_id", "segment", "period", "id", "old_value", "old_note"]
     frames = []
     for kid, grp in rows.groupby("kpi_id", sort=False):
-        q = (select(KpiValue.kpi_id, KpiValue.segment, KpiValue.period, KpiValue.id, KpiValue.value, KpiValue.note)
-             .where(KpiValue.kpi_id == kid, KpiValue.period >= min(grp["period"]), KpiValue.period <= max(grp["period"])))
+        q = select(
+            KpiValue.kpi_id, KpiValue.segment, KpiValue.period, KpiValue.id, KpiValue.value, KpiValue.note
+        ).where(KpiValue.kpi_id == kid, KpiValue.period >= min(grp["period"]), KpiValue.period <= max(grp["period"]))
         frames.append(pd.DataFrame(session.execute(q).all(), columns=cols))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     out["period"] = pd.to_datetime(out["period"]).dt.date
@@ -289,7 +420,8 @@ def _existing(session, rows: pd.DataFrame) -> pd.DataFrame:
 _ = (Kpi, tuple_)
 
 
-def import_actuals_file(engine: Engine, path: Path, *, config: AppConfig, user: User,
-                        sheet: str | None = None) -> ImportResult:
+def import_actuals_file(
+    engine: Engine, path: Path, *, config: AppConfig, user: User, sheet: str | None = None
+) -> ImportResult:
     """import_actuals on a file named on the command line."""
     return import_actuals(engine, Path(path).read_bytes(), Path(path).name, config=config, user=user, sheet=sheet)

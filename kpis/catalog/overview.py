@@ -53,21 +53,25 @@ def _same_period_last_year(period: pd.Timestamp, cadence: str) -> pd.Timestamp:
 
 def _ytd(values: pd.DataFrame, k: KPI, period: pd.Timestamp) -> float:
     """Year-to-date value up to and including `period` by the KPI's roll-up (sum, mean or last)."""
-    start = pd.Timestamp(period.year, 1, 1) if k.cadence != "week" else pd.Timestamp.fromisocalendar(
-        period.isocalendar().year, 1, 1)
+    start = (
+        pd.Timestamp(period.year, 1, 1)
+        if k.cadence != "week"
+        else pd.Timestamp.fromisocalendar(period.isocalendar().year, 1, 1)
+    )
     v = values[(values["period"] >= start) & (values["period"] <= period)]["value"]
     if v.empty:
         return np.nan
     return float({"sum": v.sum(), "mean": v.mean(), "last": v.iloc[-1]}[k.rollup])
 
 
-def overview_tiles(series: pd.DataFrame, kpis: list[KPI], config: AppConfig,
-                   as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+def overview_tiles(
+    series: pd.DataFrame, kpis: list[KPI], config: AppConfig, as_of: pd.Timestamp | None = None
+) -> pd.DataFrame:
     """One row per KPI from its total series (kpi_id, period, value): latest value and period (up to the month
     `as_of`, if given), previous value, change, the same period last year and its change, year to date and the
     same span last year, target, status, sparkline, staleness."""
     series = series[series["kpi_id"].isin([k.id for k in kpis])].sort_values(["kpi_id", "period"])
-    if as_of is not None:   # periods that start within or before the chosen month
+    if as_of is not None:  # periods that start within or before the chosen month
         series = series[series["period"] < pd.Timestamp(as_of) + pd.offsets.MonthBegin(1)]
     g = series.groupby("kpi_id", sort=False)
     latest = g.tail(1).set_index("kpi_id")
@@ -80,7 +84,11 @@ def overview_tiles(series: pd.DataFrame, kpis: list[KPI], config: AppConfig,
         period = latest.at[k.id, "period"] if has else pd.NaT
         value = float(latest.at[k.id, "value"]) if has else np.nan
         previous = float(prev.get(k.id, np.nan)) if has else np.nan
-        target = float(catalog.targets_at(k, [period])[0]) if has else float(catalog.targets_at(k, [pd.Timestamp.today()])[0])
+        target = (
+            float(catalog.targets_at(k, [period])[0])
+            if has
+            else float(catalog.targets_at(k, [pd.Timestamp.today()])[0])
+        )
         st = catalog.status(k, np.array([value]), np.array([target]))[0]
         # Stale: the latest value is more than one of its own periods behind the newest data anywhere.
         stale = bool(has and pd.notna(newest) and periods.shift(period.date(), 2, k.cadence) <= newest.date())
@@ -92,13 +100,29 @@ def overview_tiles(series: pd.DataFrame, kpis: list[KPI], config: AppConfig,
             last_year = float(hit.iloc[0]) if len(hit) else np.nan
             ytd = _ytd(mine, k, period)
             ytd_last = _ytd(mine, k, ly)
-        rows.append({
-            "kpi_id": k.id, "name": k.name, "function": k.function, "owner": k.owner, "unit": k.unit,
-            "practices": k.practices, "period": period, "period_label": periods.label(period, k.cadence) if has else "",
-            "value": value, "previous": previous, "change": value - previous, "target": target, "status": st,
-            "last_year": last_year, "change_vs_last_year": value - last_year, "ytd": ytd,
-            "ytd_last_year": ytd_last, "spark": spark.get(k.id, []), "stale": stale,
-        })
+        rows.append(
+            {
+                "kpi_id": k.id,
+                "name": k.name,
+                "function": k.function,
+                "owner": k.owner,
+                "unit": k.unit,
+                "practices": k.practices,
+                "period": period,
+                "period_label": periods.label(period, k.cadence) if has else "",
+                "value": value,
+                "previous": previous,
+                "change": value - previous,
+                "target": target,
+                "status": st,
+                "last_year": last_year,
+                "change_vs_last_year": value - last_year,
+                "ytd": ytd,
+                "ytd_last_year": ytd_last,
+                "spark": spark.get(k.id, []),
+                "stale": stale,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -125,13 +149,14 @@ def status_counts(tiles: pd.DataFrame) -> dict[str, int]:
     return {s: int(counts.get(s, 0)) for s in catalog.STATUSES}
 
 
-
-
 def data_freshness(current: pd.DataFrame, config: AppConfig, computed: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per catalog KPI: 'data current through' period label, number of values, segments, last change."""
     cur = current.set_index("kpi_id") if len(current) else pd.DataFrame()
-    comp_last = (computed.groupby("kpi_id")["period"].agg(["max", "size"]) if computed is not None and len(computed)
-                 else pd.DataFrame())
+    comp_last = (
+        computed.groupby("kpi_id")["period"].agg(["max", "size"])
+        if computed is not None and len(computed)
+        else pd.DataFrame()
+    )
     rows = []
     for k in config.kpis:
         if k.source == "forecast" and k.id in comp_last.index:
@@ -141,17 +166,36 @@ def data_freshness(current: pd.DataFrame, config: AppConfig, computed: pd.DataFr
             segs, changed = int(cur.at[k.id, "segments"]), cur.at[k.id, "last_change"]
         else:
             last, n, segs, changed = None, 0, 0, pd.NaT
-        rows.append({"KPI": k.name, "Cadence": k.cadence, "Current through": periods.label(last, k.cadence) if last is not None else "no data",
-                     "Values": n, "Segments": segs, "Last change (UTC)": changed,
-                     "Source": "computed from forecasts" if k.source == "forecast" else "imported", "Import id": k.id})
+        rows.append(
+            {
+                "KPI": k.name,
+                "Cadence": k.cadence,
+                "Current through": periods.label(last, k.cadence) if last is not None else "no data",
+                "Values": n,
+                "Segments": segs,
+                "Last change (UTC)": changed,
+                "Source": "computed from forecasts" if k.source == "forecast" else "imported",
+                "Import id": k.id,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def history_table(history: pd.DataFrame) -> pd.DataFrame:
     """Import history with readable column names."""
-    return history.rename(columns={"id": "#", "when": "When (UTC)", "who": "Who", "kind": "Kind", "file": "File",
-                                   "rows": "Rows", "inserted": "Inserted", "updated": "Updated",
-                                   "unchanged": "Unchanged"})
+    return history.rename(
+        columns={
+            "id": "#",
+            "when": "When (UTC)",
+            "who": "Who",
+            "kind": "Kind",
+            "file": "File",
+            "rows": "Rows",
+            "inserted": "Inserted",
+            "updated": "Updated",
+            "unchanged": "Unchanged",
+        }
+    )
 
 
 def problems_table(problems: list) -> pd.DataFrame:
@@ -173,8 +217,11 @@ def order_tiles(tiles: pd.DataFrame, order: str) -> pd.DataFrame:
     """Tiles worst status first (red, amber, no data, green; by function within), or in catalog order."""
     if order != "worst" or tiles.empty:
         return tiles
-    return (tiles.assign(_r=tiles["status"].map(_SEVERITY))
-            .sort_values(["_r", "function"], kind="stable").drop(columns="_r"))
+    return (
+        tiles.assign(_r=tiles["status"].map(_SEVERITY))
+        .sort_values(["_r", "function"], kind="stable")
+        .drop(columns="_r")
+    )
 
 
 def catalog_table(kpis: list[KPI], currency: str = "EUR", today: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -185,17 +232,23 @@ def catalog_table(kpis: list[KPI], currency: str = "EUR", today: pd.Timestamp | 
     rows = []
     for k in kpis:
         target = catalog.targets_at(k, [today])[0]
-        rows.append({
-            "KPI": k.name, "Function": catalog.FUNCTION_LABELS[k.function], "Owner": k.owner,
-            "Unit": catalog.unit_label(k, currency), "Direction": catalog.DIRECTION_LABELS[k.direction],
-            "Target now": catalog.target_text(k, target, currency),
-            "Target changes": len(k.target_steps()) - 1,
-            "Amber when worse by": catalog.format_change(k, k.amber, currency).lstrip("+") or "0",
-            "Red when worse by": catalog.format_change(k, k.red, currency).lstrip("+"),
-            "Cadence": k.cadence.capitalize(), "Roll-up": k.rollup,
-            "Source": "forecast data" if k.source == "forecast" else "imported",
-            "Practices": ", ".join(PRACTICES[p].split(" and ")[0] for p in k.practices),
-            "Description": k.description,
-        })
-        rows[-1] = {"KPI": rows[-1].pop("KPI"), "Import id": k.id, **rows[-1]}   # the id next to the name
+        rows.append(
+            {
+                "KPI": k.name,
+                "Function": catalog.FUNCTION_LABELS[k.function],
+                "Owner": k.owner,
+                "Unit": catalog.unit_label(k, currency),
+                "Direction": catalog.DIRECTION_LABELS[k.direction],
+                "Target now": catalog.target_text(k, target, currency),
+                "Target changes": len(k.target_steps()) - 1,
+                "Amber when worse by": catalog.format_change(k, k.amber, currency).lstrip("+") or "0",
+                "Red when worse by": catalog.format_change(k, k.red, currency).lstrip("+"),
+                "Cadence": k.cadence.capitalize(),
+                "Roll-up": k.rollup,
+                "Source": "forecast data" if k.source == "forecast" else "imported",
+                "Practices": ", ".join(PRACTICES[p].split(" and ")[0] for p in k.practices),
+                "Description": k.description,
+            }
+        )
+        rows[-1] = {"KPI": rows[-1].pop("KPI"), "Import id": k.id, **rows[-1]}  # the id next to the name
     return pd.DataFrame(rows)

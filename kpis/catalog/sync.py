@@ -10,8 +10,26 @@ from kpis.store import audit
 from kpis.store.engine import session_factory
 from kpis.store.models import Kpi, utcnow
 
-_TRACKED = ("name", "function", "owner", "unit", "direction", "cadence", "target", "band", "amber", "red",
-            "rollup", "practices", "min", "max", "source", "forecast_metric", "forecast_lag", "description")
+_TRACKED = (
+    "name",
+    "function",
+    "owner",
+    "unit",
+    "direction",
+    "cadence",
+    "target",
+    "band",
+    "amber",
+    "red",
+    "rollup",
+    "practices",
+    "min",
+    "max",
+    "source",
+    "forecast_metric",
+    "forecast_lag",
+    "description",
+)
 
 
 def sync_catalog(engine: Engine, config: AppConfig, user: User) -> list[str]:
@@ -24,15 +42,31 @@ def sync_catalog(engine: Engine, config: AppConfig, user: User) -> list[str]:
             definition = kpi.model_dump(mode="json", by_alias=True)
             row = existing.get(kid)
             if row is None:
-                s.add(Kpi(id=kid, name=kpi.name, function=kpi.function, owner=kpi.owner, unit=kpi.unit,
-                          direction=kpi.direction, cadence=kpi.cadence, definition=definition, active=True,
-                          synced_at=utcnow(), synced_by=user.name))
-                audit.record(s, user=user, action="create", entity="kpi", entity_id=kid,
-                             details={"definition": definition})
+                s.add(
+                    Kpi(
+                        id=kid,
+                        name=kpi.name,
+                        function=kpi.function,
+                        owner=kpi.owner,
+                        unit=kpi.unit,
+                        direction=kpi.direction,
+                        cadence=kpi.cadence,
+                        definition=definition,
+                        active=True,
+                        synced_at=utcnow(),
+                        synced_by=user.name,
+                    )
+                )
+                audit.record(
+                    s, user=user, action="create", entity="kpi", entity_id=kid, details={"definition": definition}
+                )
                 changes.append(f"added KPI {kid}")
                 continue
-            diff = {f: {"old": row.definition.get(f), "new": definition.get(f)}
-                    for f in _TRACKED if row.definition.get(f) != definition.get(f)}
+            diff = {
+                f: {"old": row.definition.get(f), "new": definition.get(f)}
+                for f in _TRACKED
+                if row.definition.get(f) != definition.get(f)
+            }
             if diff or not row.active:
                 row.name, row.function, row.owner, row.unit = kpi.name, kpi.function, kpi.owner, kpi.unit
                 row.direction, row.cadence, row.definition, row.active = kpi.direction, kpi.cadence, definition, True

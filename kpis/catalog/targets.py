@@ -14,8 +14,13 @@ STATUS_COLOURS = {"green": "#2e7d32", "amber": "#f0a202", "red": "#c62828", "non
 STATUS_LABELS = {"green": "On target", "amber": "At risk", "red": "Off target", "none": "No data"}
 DIRECTION_LABELS = {"higher": "Higher is better", "lower": "Lower is better", "band": "Within a band"}
 FUNCTION_LABELS = {
-    "sales": "Sales", "marketing": "Marketing", "finance": "Finance", "supply": "Supply chain",
-    "production": "Production", "executive": "Executive", "partners": "External partners",
+    "sales": "Sales",
+    "marketing": "Marketing",
+    "finance": "Finance",
+    "supply": "Supply chain",
+    "production": "Production",
+    "executive": "Executive",
+    "partners": "External partners",
 }
 
 

@@ -28,8 +28,9 @@ def roll_up(series: pd.DataFrame, kpi: KPI, cadence: str) -> pd.DataFrame:
     partial (points < expected), target."""
     if cadence == kpi.cadence or series.empty:
         out = series[["period", "value"]].reset_index(drop=True)
-        return out.assign(points=1, expected=1, partial=False,
-                          target=catalog.targets_at(kpi, out["period"]) if len(out) else [])
+        return out.assign(
+            points=1, expected=1, partial=False, target=catalog.targets_at(kpi, out["period"]) if len(out) else []
+        )
     s = series.sort_values("period").dropna(subset=["value"])
     s = s.assign(target=catalog.targets_at(kpi, s["period"]))
     start = periods.coarse_start(s["period"], kpi.cadence, cadence)
@@ -37,7 +38,7 @@ def roll_up(series: pd.DataFrame, kpi: KPI, cadence: str) -> pd.DataFrame:
     # A summed KPI is compared with the sum of its period targets; a mean or last one with the target in force.
     g = s.assign(period=start.to_numpy()).groupby("period")
     out = g.agg(value=("value", agg), points=("value", "size"), target=("target", "last"))
-    if agg == "sum":   # a period without a target leaves the summed target undefined, not 0
+    if agg == "sum":  # a period without a target leaves the summed target undefined, not 0
         out["target"] = g["target"].sum(min_count=1)
     out = out.reset_index()
     out["expected"] = periods.sub_periods(out["period"], kpi.cadence, cadence)
@@ -51,13 +52,13 @@ class TrendView:
 
     kpi: KPI
     cadence: str
-    table: pd.DataFrame          # period, label, value, target, status, partial, used, phase, centre, ucl, lcl, signals
-    limits: spc.XmR | None       # limits of the latest phase (the only one without splits)
+    table: pd.DataFrame  # period, label, value, target, status, partial, used, phase, centre, ucl, lcl, signals
+    limits: spc.XmR | None  # limits of the latest phase (the only one without splits)
     trend: spc.Trend | None
     trend_text: str
     baseline_label: str
     include_partial: bool = False
-    phases: list[tuple[str, spc.XmR | None]] | None = None   # (first period label, limits) per phase
+    phases: list[tuple[str, spc.XmR | None]] | None = None  # (first period label, limits) per phase
 
     @property
     def used(self) -> pd.DataFrame:
@@ -92,10 +93,14 @@ class TrendView:
         shown = ", ".join(parts[:4]) + (f" and {len(parts) - 4} more" if len(parts) > 4 else "")
         verb = "is" if len(parts) == 1 else "are"
         if self.include_partial:
-            return (f"{shown} {verb} partial and INCLUDED in the latest value, change, status, limits, signals "
-                    "and trend; compare them with care.")
-        return (f"{shown} {verb} partial: drawn hollow and left out of the latest value, change, status, "
-                "limits, signals and trend.")
+            return (
+                f"{shown} {verb} partial and INCLUDED in the latest value, change, status, limits, signals "
+                "and trend; compare them with care."
+            )
+        return (
+            f"{shown} {verb} partial: drawn hollow and left out of the latest value, change, status, "
+            "limits, signals and trend."
+        )
 
     @property
     def trend_headline(self) -> str:
@@ -108,7 +113,7 @@ class TrendView:
         text = self.trend_text
         if ", " in text:
             return text.split(", ", 1)[1]
-        return text[text.find("(") + 1:text.rfind(")")] if "(" in text else text
+        return text[text.find("(") + 1 : text.rfind(")")] if "(" in text else text
 
     @property
     def on_target_share(self) -> float:
@@ -122,9 +127,17 @@ class TrendView:
         return any(lim is not None for _, lim in (self.phases or [])) or self.limits is not None
 
 
-def trend_view(series: pd.DataFrame, kpi: KPI, *, cadence: str | None = None, baseline: str = "all",
-               baseline_until: dt.date | None = None, currency: str = "EUR", include_partial: bool = False,
-               splits: list[dt.date] | None = None) -> TrendView:
+def trend_view(
+    series: pd.DataFrame,
+    kpi: KPI,
+    *,
+    cadence: str | None = None,
+    baseline: str = "all",
+    baseline_until: dt.date | None = None,
+    currency: str = "EUR",
+    include_partial: bool = False,
+    splits: list[dt.date] | None = None,
+) -> TrendView:
     """Series with target, status, XmR limits and signals, and the trend in words.
 
     baseline: 'all' (every point), 'first12' (the first 12 points) or 'until' (points before baseline_until),
@@ -137,8 +150,11 @@ def trend_view(series: pd.DataFrame, kpi: KPI, *, cadence: str | None = None, ba
     # A summed roll-up is judged per period (value and target divided by the periods in it), so the
     # amber/red tolerances, which are per period, keep their meaning.
     s["scale"] = s["points"].astype(float) if (kpi.rollup == "sum" and cadence != kpi.cadence and len(s)) else 1.0
-    s["status"] = (catalog.status(kpi, (s["value"] / s["scale"]).to_numpy(), (s["target"] / s["scale"]).to_numpy())
-                   if len(s) else [])
+    s["status"] = (
+        catalog.status(kpi, (s["value"] / s["scale"]).to_numpy(), (s["target"] / s["scale"]).to_numpy())
+        if len(s)
+        else []
+    )
     s["used"] = (~s["partial"] | include_partial) & s["value"].notna() if len(s) else pd.Series(dtype=bool)
     # a split takes effect from the start of the period that holds it (that period belongs to the new phase)
     splits = sorted({periods.start_of(d, cadence) for d in (splits or [])})
@@ -172,12 +188,25 @@ def trend_view(series: pd.DataFrame, kpi: KPI, *, cadence: str | None = None, ba
     limits = lims[-1] if lims else None
     t = np.asarray(periods.period_number(used["period"], cadence), dtype=float) if len(used) else np.array([])
     tr = spc.trend(used["value"].to_numpy(), t) if len(used) else None
-    text = spc.describe_trend(tr, direction=kpi.direction, unit=catalog.change_unit(kpi, currency),
-                              per=periods.per_word(cadence), scale=catalog.display_scale(kpi),
-                              decimals=catalog.decimals(kpi))
-    return TrendView(kpi=kpi, cadence=cadence, table=s, limits=limits, trend=tr, trend_text=text,
-                     baseline_label=label, include_partial=include_partial,
-                     phases=list(zip(phase_starts, lims)))
+    text = spc.describe_trend(
+        tr,
+        direction=kpi.direction,
+        unit=catalog.change_unit(kpi, currency),
+        per=periods.per_word(cadence),
+        scale=catalog.display_scale(kpi),
+        decimals=catalog.decimals(kpi),
+    )
+    return TrendView(
+        kpi=kpi,
+        cadence=cadence,
+        table=s,
+        limits=limits,
+        trend=tr,
+        trend_text=text,
+        baseline_label=label,
+        include_partial=include_partial,
+        phases=list(zip(phase_starts, lims)),
+    )
 
 
 SIGNAL_LABELS = {
@@ -206,12 +235,21 @@ def export_table(view: TrendView, currency: str = "EUR") -> pd.DataFrame:
     status = t["status"].map(catalog.STATUS_LABELS).where(~(t["value"].notna() & t["target"].isna()), "No target")
     if "partial" in t and not view.include_partial:
         status = status.where(~t["partial"], "Partial period")
-    out = pd.DataFrame({
-        "period": t["label"], "value": t["value"], "target": t["target"], "status": status,
-        "partial": t["partial"] if "partial" in t else False,
-        "centre": t["centre"], "lower_limit": t["lcl"], "upper_limit": t["ucl"],
-        "signal": [", ".join(SIGNAL_LABELS[c] for c in SIGNAL_LABELS if c in t and bool(t.at[i, c])) for i in t.index],
-    })
+    out = pd.DataFrame(
+        {
+            "period": t["label"],
+            "value": t["value"],
+            "target": t["target"],
+            "status": status,
+            "partial": t.get("partial", False),
+            "centre": t["centre"],
+            "lower_limit": t["lcl"],
+            "upper_limit": t["ucl"],
+            "signal": [
+                ", ".join(SIGNAL_LABELS[c] for c in SIGNAL_LABELS if c in t and bool(t.at[i, c])) for i in t.index
+            ],
+        }
+    )
     return out
 
 
@@ -228,12 +266,16 @@ def limits_text(view: TrendView, currency: str = "EUR") -> str:
     for start, lim in phases:
         where = f" (phase from {start})" if len(phases) > 1 else ""
         if lim is None:
-            lines.append(f"**Control limits{where}:** not computed — at least {spc.MIN_POINTS} complete points "
-                         "are needed in the baseline, so no signals are judged.")
+            lines.append(
+                f"**Control limits{where}:** not computed — at least {spc.MIN_POINTS} complete points "
+                "are needed in the baseline, so no signals are judged."
+            )
         else:
-            lines.append(f"**Control limits{where}** from {view.baseline_label} ({lim.n_baseline} points"
-                         f"{', provisional' if lim.provisional else ''}): centre {fmt(lim.centre)}, "
-                         f"limits {fmt(lim.lcl)} – {fmt(lim.ucl)}.")
+            lines.append(
+                f"**Control limits{where}** from {view.baseline_label} ({lim.n_baseline} points"
+                f"{', provisional' if lim.provisional else ''}): centre {fmt(lim.centre)}, "
+                f"limits {fmt(lim.lcl)} – {fmt(lim.ucl)}."
+            )
     if not view.has_limits:
         return "  \n".join(lines)
     sig = signal_summary(view)

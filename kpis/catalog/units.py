@@ -48,7 +48,7 @@ def count(n: float | None, noun: str = "") -> str:
     """A count with thousands separators and the noun pluralised: '4,320', '1 item', '120 items'."""
     if _missing(n):
         return "–"
-    k = int(round(float(n)))
+    k = round(float(n))
     if not noun:
         return f"{k:,}"
     return f"{k:,} {noun if k == 1 else plural(noun)}"
@@ -75,7 +75,7 @@ def format_value(kpi: KPI, value: float | None, currency: str = "EUR") -> str:
         return "–"
     v = value * display_scale(kpi)
     d = decimals(kpi)
-    if round(v, d) == 0:   # never '-0.0 %'
+    if round(v, d) == 0:  # never '-0.0 %'
         v = 0.0
     if kpi.unit == "%":
         return f"{v:.{d}f} %"
@@ -93,7 +93,7 @@ def format_change(kpi: KPI, delta: float | None, currency: str = "EUR") -> str:
     v = delta * display_scale(kpi)
     d = decimals(kpi)
     unit = "" if kpi.unit == "count" else " " + change_unit(kpi, currency)
-    if round(v, d) == 0:      # no '+0.0' with an arrow: an unchanged value has no sign
+    if round(v, d) == 0:  # no '+0.0' with an arrow: an unchanged value has no sign
         return f"{0:.{d}f}{unit}"
     return f"{v:+,.{d}f}{unit}"
 

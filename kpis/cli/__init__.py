@@ -56,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         from kpis.store.engine import describe_db_error
 
         reason = describe_db_error(e)
-        hint = "run `python -m kpis db upgrade`" if "no such table" in reason or "does not exist" in reason else \
-            "check DATABASE_URL or [database] url in config.toml"
+        hint = (
+            "run `python -m kpis db upgrade`"
+            if "no such table" in reason or "does not exist" in reason
+            else "check DATABASE_URL or [database] url in config.toml"
+        )
         print(f"the database could not answer ({reason}); {hint}", file=sys.stderr)
         return 2
 

@@ -20,8 +20,10 @@ def cmd_trend(args) -> int:
         return common.fail(f"{kpi.name} is {kpi.cadence}ly; --by can be {', '.join(trends.rollup_choices(kpi))}")
     data = series.kpi_series(common.engine(cfg), cfg, kpi.id, args.segment or "")
     if data.empty:
-        return common.fail(f"no values for {kpi.id}{' in segment ' + repr(args.segment) if args.segment else ''}; "
-                           "import them with `python -m kpis import actuals FILE`")
+        return common.fail(
+            f"no values for {kpi.id}{' in segment ' + repr(args.segment) if args.segment else ''}; "
+            "import them with `python -m kpis import actuals FILE`"
+        )
     view = trends.trend_view(data, kpi, cadence=by, currency=cfg.app.currency, include_partial=args.include_partial)
     table = trends.export_table(view, cfg.app.currency)
     if args.format == "table":
@@ -36,12 +38,18 @@ def cmd_trend(args) -> int:
 
 def register(sub) -> None:
     """Add the catalog commands."""
-    p = sub.add_parser("trend", help="one KPI's trend as the KPI trends page shows it: period, value, target, "
-                                     "status, partial, centre, lower_limit, upper_limit, signal")
+    p = sub.add_parser(
+        "trend",
+        help="one KPI's trend as the KPI trends page shows it: period, value, target, "
+        "status, partial, centre, lower_limit, upper_limit, signal",
+    )
     p.add_argument("kpi", help="KPI id or name (any case)")
     p.add_argument("--segment", default="", help="a segment (default: the total)")
     p.add_argument("--by", choices=["week", "month", "quarter", "year"], help="roll up to (default: the KPI's cadence)")
-    p.add_argument("--include-partial", action="store_true",
-                   help="count partial periods (missing some weeks or months) in limits, signals and status")
+    p.add_argument(
+        "--include-partial",
+        action="store_true",
+        help="count partial periods (missing some weeks or months) in limits, signals and status",
+    )
     common.add_format(p)
     p.set_defaults(func=cmd_trend)

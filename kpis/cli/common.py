@@ -72,7 +72,7 @@ def write_csv(columns: dict) -> None:
         return v.item() if hasattr(v, "item") else v
 
     names = list(columns)
-    out = csv.writer(sys.stdout, lineterminator="\r\n")   # CRLF: a cell holding a line break is quoted
+    out = csv.writer(sys.stdout, lineterminator="\r\n")  # CRLF: a cell holding a line break is quoted
     out.writerow(names)
     for row in zip(*(columns[c] for c in names)):
         out.writerow([cell(v) for v in row])

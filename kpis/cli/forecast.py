@@ -19,8 +19,10 @@ def _cube(cfg):
         engine = common.engine(cfg)
         cube = get_cube(engine, cfg, forecast_version(engine))
     if cube is None:
-        print("no forecast data; import demand and forecasts first (python -m kpis import demand|forecasts FILE)",
-              file=sys.stderr)
+        print(
+            "no forecast data; import demand and forecasts first (python -m kpis import demand|forecasts FILE)",
+            file=sys.stderr,
+        )
     return cube
 
 
@@ -48,8 +50,13 @@ def cmd_accuracy(args) -> int:
     cube = _cube(cfg)
     if cube is None:
         return 2
-    view = dict(stage=args.stage, lag=args.lag, period_from=args.period_from, period_to=args.period_to,
-                filters=_filters(args.filter))
+    view = dict(
+        stage=args.stage,
+        lag=args.lag,
+        period_from=args.period_from,
+        period_to=args.period_to,
+        filters=_filters(args.filter),
+    )
     try:
         if args.format == "csv":  # straight from the arrays: the CSV path never imports pandas
             columns = cube.accuracy_columns(common.split(args.by), **view)
@@ -72,8 +79,13 @@ def cmd_fva(args) -> int:
     if cube is None:
         return 2
     try:
-        df = cube.fva(common.split(args.by), lag=args.lag, period_from=args.period_from, period_to=args.period_to,
-                      filters=_filters(args.filter))
+        df = cube.fva(
+            common.split(args.by),
+            lag=args.lag,
+            period_from=args.period_from,
+            period_to=args.period_to,
+            filters=_filters(args.filter),
+        )
     except ValueError as e:
         return common.fail(str(e))
     _print(df, cube, args.format)
@@ -92,12 +104,20 @@ def _view_options(p, *, stage: bool) -> None:
 
 
 def register(sub) -> None:
-    acc = sub.add_parser("accuracy", help="forecast accuracy per group: n, actual, forecast, mae, rmse, wape, "
-                                          "accuracy, mape, mape_excluded, bias, mase (fractions)")
+    acc = sub.add_parser(
+        "accuracy",
+        help="forecast accuracy per group: n, actual, forecast, mae, rmse, wape, "
+        "accuracy, mape, mape_excluded, bias, mase (fractions)",
+    )
     _view_options(acc, stage=True)
     acc.set_defaults(func=cmd_accuracy)
 
-    fva = sub.add_parser("fva", help=("forecast value added stairstep on the matched sample (item-periods where every stage "
-                                       "has a forecast): wape, FVA vs previous and vs naive, n, rows left out"))
+    fva = sub.add_parser(
+        "fva",
+        help=(
+            "forecast value added stairstep on the matched sample (item-periods where every stage "
+            "has a forecast): wape, FVA vs previous and vs naive, n, rows left out"
+        ),
+    )
     _view_options(fva, stage=False)
     fva.set_defaults(func=cmd_fva)

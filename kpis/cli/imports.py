@@ -49,8 +49,9 @@ def cmd_import(args) -> int:
 
 
 def register(sub) -> None:
-    imp = sub.add_parser("import", help="import a CSV, Excel or (demand/forecasts) Parquet file (nothing is written "
-                                        "if any row is bad)")
+    imp = sub.add_parser(
+        "import", help="import a CSV, Excel or (demand/forecasts) Parquet file (nothing is written if any row is bad)"
+    )
     imp.add_argument("kind", choices=list(IMPORTERS))
     imp.add_argument("file")
     imp.add_argument("--sheet", help="Excel: the sheet to read (default: the first one)")

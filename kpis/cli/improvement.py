@@ -8,10 +8,36 @@ import sys
 
 from kpis.cli import common
 
-ACTION_COLUMNS = ["id", "ref", "title", "kpi", "segment", "owner", "sponsor", "practice", "due_date", "status",
-                  "completed_on", "overdue", "days_overdue", "verdict"]
-EFFECT_FIELDS = ["verdict", "n_before", "n_after", "centre", "lower_limit", "upper_limit", "signal_improving",
-                 "signal_worsening", "p_good", "p_bad", "median_shift", "explanation"]
+ACTION_COLUMNS = [
+    "id",
+    "ref",
+    "title",
+    "kpi",
+    "segment",
+    "owner",
+    "sponsor",
+    "practice",
+    "due_date",
+    "status",
+    "completed_on",
+    "overdue",
+    "days_overdue",
+    "verdict",
+]
+EFFECT_FIELDS = [
+    "verdict",
+    "n_before",
+    "n_after",
+    "centre",
+    "lower_limit",
+    "upper_limit",
+    "signal_improving",
+    "signal_worsening",
+    "p_good",
+    "p_bad",
+    "median_shift",
+    "explanation",
+]
 
 
 def _date(text: str) -> dt.date:
@@ -41,12 +67,22 @@ def cmd_actions(args) -> int:
         if frozen or row.status != "done":
             verdicts.append(frozen)
             continue
-        v = effect.current_verdict(engine, cfg, kpi_id=row.kpi_id, segment=row.segment,
-                                   direction=row.expected_direction, completed_on=row.completed_on)
+        v = effect.current_verdict(
+            engine,
+            cfg,
+            kpi_id=row.kpi_id,
+            segment=row.segment,
+            direction=row.expected_direction,
+            completed_on=row.completed_on,
+        )
         verdicts.append(v.verdict if v else "")
-    out = df.assign(kpi=df["kpi_id"].fillna(""), verdict=verdicts, ref=df["ref"].fillna(""),
-                    completed_on=df["completed_on"].map(lambda d: "" if pd.isna(d) else d.isoformat()),
-                    sponsor=df["sponsor"].fillna(""))
+    out = df.assign(
+        kpi=df["kpi_id"].fillna(""),
+        verdict=verdicts,
+        ref=df["ref"].fillna(""),
+        completed_on=df["completed_on"].map(lambda d: "" if pd.isna(d) else d.isoformat()),
+        sponsor=df["sponsor"].fillna(""),
+    )
     common.print_frame(out[ACTION_COLUMNS].reset_index(drop=True), args.format, empty="(no actions)")
     return 0
 
@@ -67,22 +103,39 @@ def cmd_effect(args) -> int:
             return common.fail(f"action #{a['id']} is not linked to a KPI, so there is no verdict")
         if a["completed_on"] is None:
             return common.fail(f"action #{a['id']} has no completion date yet (status '{a['status']}')")
-        v = effect.current_verdict(engine, cfg, kpi_id=a["kpi_id"], segment=a["segment"],
-                                   direction=a["expected_direction"], completed_on=a["completed_on"])
+        v = effect.current_verdict(
+            engine,
+            cfg,
+            kpi_id=a["kpi_id"],
+            segment=a["segment"],
+            direction=a["expected_direction"],
+            completed_on=a["completed_on"],
+        )
         if v is None:
             return common.fail(f"action #{a['id']} has no expected direction ('higher' or 'lower')")
     figures = v.figures()
     if args.format == "json":
-        print(json.dumps({**{k: figures[k] for k in EFFECT_FIELDS}, "frozen": frozen,
-                          "verified_by": a["verified_by"] if frozen else None}, indent=2))
+        print(
+            json.dumps(
+                {
+                    **{k: figures[k] for k in EFFECT_FIELDS},
+                    "frozen": frozen,
+                    "verified_by": a["verified_by"] if frozen else None,
+                },
+                indent=2,
+            )
+        )
         return 0
     width = max(map(len, EFFECT_FIELDS))
     for k in EFFECT_FIELDS:
         val = figures[k]
         text = "" if val is None else (f"{val:.6g}" if isinstance(val, float) else str(val))
         print(f"{k:<{width}}  {text}")
-    state = (f"frozen when {a['verified_by']} marked the action '{a['status']}' on {a['verified_at']:%Y-%m-%d}"
-             if frozen else "on today's data (not frozen yet)")
+    state = (
+        f"frozen when {a['verified_by']} marked the action '{a['status']}' on {a['verified_at']:%Y-%m-%d}"
+        if frozen
+        else "on today's data (not frozen yet)"
+    )
     print(f"({state})", file=sys.stderr)
     return 0
 

@@ -33,8 +33,10 @@ def cmd_db(args) -> int:
 
         require(common.user(cfg, args), "admin", engine=engine, what="db downgrade")
         if not args.yes:
-            return common.fail("db downgrade removes tables and columns and the data in them; run it again with "
-                               "--yes if that is what you want (back up first: python -m kpis backup FILE)")
+            return common.fail(
+                "db downgrade removes tables and columns and the data in them; run it again with "
+                "--yes if that is what you want (back up first: python -m kpis backup FILE)"
+            )
         downgrade(engine, args.revision or "-1")
         print(f"database at revision {current_revision(engine)}")
     else:
@@ -94,8 +96,10 @@ def cmd_restore(args) -> int:
     try:
         rev = backup.check_backup(Path(args.file))
         if not args.yes:
-            return common.fail(f"{args.file} is a good backup (schema revision {rev}); restoring replaces everything "
-                               "stored now. Run again with --yes to do it.")
+            return common.fail(
+                f"{args.file} is a good backup (schema revision {rev}); restoring replaces everything "
+                "stored now. Run again with --yes to do it."
+            )
         engine.dispose()
         backup.restore(cfg.database_url(), Path(args.file))
     except backup.BackupError as e:
@@ -107,7 +111,9 @@ def cmd_restore(args) -> int:
 
 
 def register(sub) -> None:
-    sub.add_parser("check-config", help="validate config.toml and list every problem").set_defaults(func=cmd_check_config)
+    sub.add_parser("check-config", help="validate config.toml and list every problem").set_defaults(
+        func=cmd_check_config
+    )
 
     db = sub.add_parser("db", help="database schema migrations")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from kpis.cli import common
 
-COLUMNS = ["executive", "attendance_rate", "decision_latency_days", "pending_decisions", "sponsored_on_time",
-           "overdue_sponsored", "kpis_on_target", "sponsorship_maturity"]
+COLUMNS = [
+    "executive",
+    "attendance_rate",
+    "decision_latency_days",
+    "pending_decisions",
+    "sponsored_on_time",
+    "overdue_sponsored",
+    "kpis_on_target",
+    "sponsorship_maturity",
+]
 
 
 def cmd_scorecard(args) -> int:
@@ -27,8 +35,11 @@ def cmd_scorecard(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("scorecard", help="executive sponsorship scorecard for a quarter: one row per executive "
-                                         "(rates as fractions; empty where a figure is undefined)")
+    p = sub.add_parser(
+        "scorecard",
+        help="executive sponsorship scorecard for a quarter: one row per executive "
+        "(rates as fractions; empty where a figure is undefined)",
+    )
     p.add_argument("--quarter", required=True, help="YYYY-Qn, e.g. 2026-Q3")
     common.add_format(p)
     p.set_defaults(func=cmd_scorecard)

@@ -32,11 +32,11 @@ def main() -> int:
     def read(i: int) -> None:
         try:
             with dbs[i].cursor() as cur:
-                cur.execute("PRAGMA busy_timeout=10000")   # a moment's lock (a checkpoint) waits, as the app does
+                cur.execute("PRAGMA busy_timeout=10000")  # a moment's lock (a checkpoint) waits, as the app does
                 cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "500000"})
                 cur.execute(job["sql"], [*job["params"], bounds[i], bounds[i + 1]])
                 out[i] = cur.fetch_arrow_table()
-        except Exception as e:  # noqa: BLE001 - reported below, the caller falls back
+        except Exception as e:
             errors.append(e)
 
     threads = [threading.Thread(target=read, args=(i,)) for i in range(parts)]

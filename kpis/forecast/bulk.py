@@ -1,6 +1,5 @@
 """Bulk writes of demand and forecast rows: SQLite executemany in chunks, PostgreSQL binary COPY."""
 
-
 from __future__ import annotations
 
 import contextlib
@@ -54,16 +53,25 @@ def _sqlite_write(conn, table: str, c: _Columns, is_new: np.ndarray, changed: np
             # in primary-key order: index pages fill by appending instead of splitting all over the tree
             sel = sel[np.lexsort((c.stage[sel], c.lag[sel], c.day[sel], c.item_id[sel]))]
             if table == "forecast":
-                sql = ("INSERT INTO forecast (forecast, import_id, item_id, period, lag, stage) VALUES (?, ?, ?, ?, ?, ?)"
-                       if part == "insert" else
-                       "UPDATE forecast SET forecast = ?, import_id = ? WHERE item_id = ? AND period = ? AND lag = ? AND stage = ?")
+                sql = (
+                    "INSERT INTO forecast (forecast, import_id, item_id, period, lag, stage) VALUES (?, ?, ?, ?, ?, ?)"
+                    if part == "insert"
+                    else "UPDATE forecast SET forecast = ?, import_id = ? WHERE item_id = ? AND period = ? AND lag = ? AND stage = ?"
+                )
             else:
-                sql = ("INSERT INTO demand_actual (actual, import_id, item_id, period) VALUES (?, ?, ?, ?)"
-                       if part == "insert" else
-                       "UPDATE demand_actual SET actual = ?, import_id = ? WHERE item_id = ? AND period = ?")
+                sql = (
+                    "INSERT INTO demand_actual (actual, import_id, item_id, period) VALUES (?, ?, ?, ?)"
+                    if part == "insert"
+                    else "UPDATE demand_actual SET actual = ?, import_id = ? WHERE item_id = ? AND period = ?"
+                )
             for s in range(0, len(sel), chunk):
-                idx = sel[s:s + chunk]
-                cols = [c.value[idx].tolist(), itertools.repeat(c.batch_id), c.item_id[idx].tolist(), text[inv[idx]].tolist()]
+                idx = sel[s : s + chunk]
+                cols = [
+                    c.value[idx].tolist(),
+                    itertools.repeat(c.batch_id),
+                    c.item_id[idx].tolist(),
+                    text[inv[idx]].tolist(),
+                ]
                 if table == "forecast":
                     cols += [c.lag[idx].tolist(), stage_names[c.stage[idx]].tolist()]
                 cur.executemany(sql, zip(*cols))
@@ -109,12 +117,14 @@ def checkpoint_later(engine):
         try:
             with engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        except Exception:  # noqa: BLE001 - the next commit's automatic checkpoint does it instead
+        except Exception:
             pass
 
     worker = threading.Thread(target=run, name="sop-pulse-checkpoint", daemon=True)
     worker.start()
     return worker.join
+
+
 _PG_EPOCH = (dt.date(2000, 1, 1) - dt.date(1970, 1, 1)).days
 _PG_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 
@@ -126,14 +136,23 @@ def _pg_binary(c: _Columns, idx: np.ndarray, table: str):
     for s, sub in groups:
         if not len(sub):
             continue
-        fields = [("nf", ">i2"), ("l0", ">i4"), ("v0", ">f8"), ("l1", ">i4"), ("v1", ">i8"), ("l2", ">i4"),
-                  ("v2", ">i4"), ("l3", ">i4"), ("v3", ">i4")]
+        fields = [
+            ("nf", ">i2"),
+            ("l0", ">i4"),
+            ("v0", ">f8"),
+            ("l1", ">i4"),
+            ("v1", ">i8"),
+            ("l2", ">i4"),
+            ("v2", ">i4"),
+            ("l3", ">i4"),
+            ("v3", ">i4"),
+        ]
         sb = b""
         if table == "forecast":
             sb = c.stages[s].encode()
             fields += [("l4", ">i4"), ("v4", ">i2"), ("l5", ">i4"), ("v5", f"S{max(len(sb), 1)}")]
         for start in range(0, len(sub), 500_000):
-            j = sub[start:start + 500_000]
+            j = sub[start : start + 500_000]
             rec = np.empty(len(j), dtype=np.dtype(fields))
             rec["nf"] = 6 if table == "forecast" else 4
             rec["l0"], rec["v0"] = 8, c.value[j]
@@ -150,12 +169,15 @@ def _pg_binary(c: _Columns, idx: np.ndarray, table: str):
 def _pg_drop_fks(cur, table: str) -> list[tuple[str, str]]:
     """Drop the table's foreign keys (bulk load: per-row FK triggers dominate); returns them for _pg_add_fks.
     Only the table's owner may: an app role that does not own the schema (README) keeps the per-row checks."""
-    owner = cur.execute("SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass",
-                        (table,)).fetchone()[0]
+    owner = cur.execute(
+        "SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass", (table,)
+    ).fetchone()[0]
     if not owner:
         return []
-    fks = cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                      "WHERE conrelid = %s::regclass AND contype = 'f'", (table,)).fetchall()
+    fks = cur.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+        (table,),
+    ).fetchall()
     for name, _def in fks:
         cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     return fks
@@ -167,12 +189,17 @@ def _pg_add_fks(cur, table: str, fks: list[tuple[str, str]]) -> None:
         cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
-def _pg_write(conn, table: str, c: _Columns, is_new: np.ndarray, changed: np.ndarray, progress: Progress,
-              manage_fks: bool = True) -> None:
+def _pg_write(
+    conn, table: str, c: _Columns, is_new: np.ndarray, changed: np.ndarray, progress: Progress, manage_fks: bool = True
+) -> None:
     """Binary COPY of new rows straight into the table; changed rows through a temp table and one UPDATE.
     manage_fks=False leaves the foreign keys to the caller (a load written in several parts)."""
     raw = conn.connection.driver_connection
-    cols = "forecast, import_id, item_id, period, lag, stage" if table == "forecast" else "actual, import_id, item_id, period"
+    cols = (
+        "forecast, import_id, item_id, period, lag, stage"
+        if table == "forecast"
+        else "actual, import_id, item_id, period"
+    )
     keys = ["item_id", "period", "lag", "stage"] if table == "forecast" else ["item_id", "period"]
     val = "forecast" if table == "forecast" else "actual"
     new_idx = np.flatnonzero(is_new)
@@ -193,12 +220,17 @@ def _pg_write(conn, table: str, c: _Columns, is_new: np.ndarray, changed: np.nda
         ch_idx = np.flatnonzero(changed)
         if len(ch_idx):
             progress(0.9, f"update: {len(ch_idx):,} rows")
-            ddl = ("forecast float8, import_id int8, item_id int4, period date, lag int2, stage varchar(40)"
-                   if table == "forecast" else "actual float8, import_id int8, item_id int4, period date")
+            ddl = (
+                "forecast float8, import_id int8, item_id int4, period date, lag int2, stage varchar(40)"
+                if table == "forecast"
+                else "actual float8, import_id int8, item_id int4, period date"
+            )
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _stage_{table} ({ddl}) ON COMMIT DROP")
             cur.execute(f"TRUNCATE _stage_{table}")
             with cur.copy(f"COPY _stage_{table} ({cols}) FROM STDIN (FORMAT binary)") as cp:
                 for p in _pg_binary(c, ch_idx, table):
                     cp.write(p)
             match = " AND ".join(f"t.{k} = s.{k}" for k in keys)
-            cur.execute(f"UPDATE {table} t SET {val} = s.{val}, import_id = s.import_id FROM _stage_{table} s WHERE {match}")
+            cur.execute(
+                f"UPDATE {table} t SET {val} = s.{val}, import_id = s.import_id FROM _stage_{table} s WHERE {match}"
+            )

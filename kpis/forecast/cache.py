@@ -37,9 +37,11 @@ _PATTERN = "cube-*"
 # The forecast-data version: the audit id of the newest demand or forecast import (or demo load). Catalog
 # syncs and KPI imports leave it alone, so they do not rebuild the cube. Plain SQL (no parameters) so the
 # engine and the light DB-API path of the CLI run the very same query.
-_VERSION_SQL = ("SELECT COALESCE(MAX(id), 0) FROM audit_event WHERE action = 'demo' OR (entity = 'import_batch' "
-                "AND entity_id IN (SELECT CAST(id AS VARCHAR(20)) FROM import_batch "
-                "WHERE kind IN ('demand', 'forecasts')))")
+_VERSION_SQL = (
+    "SELECT COALESCE(MAX(id), 0) FROM audit_event WHERE action = 'demo' OR (entity = 'import_batch' "
+    "AND entity_id IN (SELECT CAST(id AS VARCHAR(20)) FROM import_batch "
+    "WHERE kind IN ('demand', 'forecasts')))"
+)
 
 
 def _at_sql(version: int) -> str:
@@ -54,8 +56,15 @@ def forecast_version(engine: Engine) -> int:
 
 def _settings(config: AppConfig) -> tuple:
     fc = config.forecast
-    return (tuple(fc.stages), fc.headline_lag, fc.season_length, fc.tracking_window, fc.tracking_limit,
-            tuple(fc.abc), tuple(fc.xyz))
+    return (
+        tuple(fc.stages),
+        fc.headline_lag,
+        fc.season_length,
+        fc.tracking_window,
+        fc.tracking_limit,
+        tuple(fc.abc),
+        tuple(fc.xyz),
+    )
 
 
 def _masked(url: str) -> str:
@@ -80,7 +89,7 @@ def get_cube(engine: Engine, config: AppConfig, version: int) -> ForecastCube | 
             if held_version == version or (held_version > version and _current(engine) == held_version):
                 _CACHE.move_to_end(key)
                 return held[2]
-            del _CACHE[key], held       # release the old version's cube before building the new one
+            del _CACHE[key], held  # release the old version's cube before building the new one
             _release_memory()
         snap = _snapshot_path(engine, version, settings)
         cube = _read_snapshot(snap)
@@ -93,7 +102,7 @@ def get_cube(engine: Engine, config: AppConfig, version: int) -> ForecastCube | 
             if cube is not None:
                 _write_snapshot(snap, cube)
         _CACHE[key] = (version, engine, cube)  # holding the engine keeps id(engine) unique while cached
-        while len(_CACHE) > _CACHE_SIZE:       # other databases or settings
+        while len(_CACHE) > _CACHE_SIZE:  # other databases or settings
             _CACHE.popitem(last=False)
         return cube
 
@@ -101,7 +110,7 @@ def get_cube(engine: Engine, config: AppConfig, version: int) -> ForecastCube | 
 def _current(engine: Engine) -> int | None:
     try:
         return forecast_version(engine)
-    except Exception:  # noqa: BLE001 - unknown: rebuild for the version asked
+    except Exception:
         return None
 
 
@@ -126,7 +135,7 @@ def cube_from_snapshot(config: AppConfig) -> tuple[bool, ForecastCube | None]:
             conn.close()
         cube = _read_snapshot(_snapshot_name(url, where, version, at, _settings(config)))
         return (cube is not None), cube
-    except Exception:  # noqa: BLE001 - the full path reports real problems
+    except Exception:
         return False, None
 
 
@@ -154,7 +163,9 @@ def _snapshot_path(engine: Engine, version: int, settings: tuple) -> Path | None
     try:
         with engine.connect() as conn:
             at = conn.exec_driver_sql(_at_sql(version)).scalar()
-            where = conn.exec_driver_sql("SELECT current_schema()").scalar() if conn.dialect.name == "postgresql" else ""
+            where = (
+                conn.exec_driver_sql("SELECT current_schema()").scalar() if conn.dialect.name == "postgresql" else ""
+            )
     except Exception:  # no audit table yet, or a database error: just do not snapshot
         return None
     return _snapshot_name(engine.url.render_as_string(hide_password=False), where, version, at, settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
 from collections.abc import Callable
@@ -14,10 +15,42 @@ NONE_VALUE = "(none)"
 
 KEY_COLUMNS = {"item", "period", "actual", "lag", "snapshot", "stage", "forecast", "abc", "xyz", "n", "_row"}
 # Column names the accuracy views and downloads produce: an attribute of the same name would collide with them.
-VIEW_COLUMNS = {"mae", "rmse", "wape", "accuracy", "mape", "mape_excluded", "bias", "mase", "sum_a", "sum_f",
-                "sum_abs_a", "sum_e", "sum_abs_e", "sum_sq_e", "sum_ape", "n_ape", "n_zero_a", "sum_scaled_abs_e",
-                "n_scaled", "fva_vs_previous", "fva_vs_naive", "left_out", "ts", "flagged", "abs_error", "share",
-                "rank", "error_share", "items", "why", "window", "value", "target", "status"}
+VIEW_COLUMNS = {
+    "mae",
+    "rmse",
+    "wape",
+    "accuracy",
+    "mape",
+    "mape_excluded",
+    "bias",
+    "mase",
+    "sum_a",
+    "sum_f",
+    "sum_abs_a",
+    "sum_e",
+    "sum_abs_e",
+    "sum_sq_e",
+    "sum_ape",
+    "n_ape",
+    "n_zero_a",
+    "sum_scaled_abs_e",
+    "n_scaled",
+    "fva_vs_previous",
+    "fva_vs_naive",
+    "left_out",
+    "ts",
+    "flagged",
+    "abs_error",
+    "share",
+    "rank",
+    "error_share",
+    "items",
+    "why",
+    "window",
+    "value",
+    "target",
+    "status",
+}
 RESERVED = KEY_COLUMNS | VIEW_COLUMNS
 
 FVA_COLUMNS = ["stage", "n", "wape", "fva_vs_previous", "fva_vs_naive", "left_out"]
@@ -61,11 +94,9 @@ def _release_memory() -> None:
     peak memory down: the cube is built right after it)."""
     gc.collect()
     arrow = sys.modules.get("pyarrow")
-    if arrow is not None:   # only when an import loaded it; its allocator keeps freed blocks for reuse otherwise
-        try:
+    if arrow is not None:  # only when an import loaded it; its allocator keeps freed blocks for reuse otherwise
+        with contextlib.suppress(Exception):
             arrow.default_memory_pool().release_unused()
-        except Exception:  # noqa: BLE001 - an allocator that cannot: nothing to hand back
-            pass
     try:
         import ctypes
 

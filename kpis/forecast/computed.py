@@ -16,9 +16,13 @@ from kpis.forecast.metrics import SUM_COLUMNS
 # ============================================================================ KPI values
 def computed_kpi_values(engine: Engine, config: AppConfig) -> pd.DataFrame:
     """KPI values (kpi_id, segment '', period, value, note) of the catalog's source='forecast' KPIs, per period."""
-    cols = {"kpi_id": pd.Series([], dtype=object), "segment": pd.Series([], dtype=object),
-            "period": pd.Series([], dtype="datetime64[ns]"), "value": pd.Series([], dtype=float),
-            "note": pd.Series([], dtype=object)}
+    cols = {
+        "kpi_id": pd.Series([], dtype=object),
+        "segment": pd.Series([], dtype=object),
+        "period": pd.Series([], dtype="datetime64[ns]"),
+        "value": pd.Series([], dtype=float),
+        "note": pd.Series([], dtype=object),
+    }
     kpis = [k for k in config.kpis if k.source == "forecast" and k.forecast_metric]
     if not kpis:
         return pd.DataFrame(cols)
@@ -38,8 +42,17 @@ def computed_kpi_values(engine: Engine, config: AppConfig) -> pd.DataFrame:
             sums["period"] = start.dt.to_period("M" if target == "month" else "Q").dt.start_time
             sums = sums.groupby("period", as_index=False, sort=True)[SUM_COLUMNS].sum()
         m = accuracy.finalize(sums)
-        frames.append(pd.DataFrame({"kpi_id": k.id, "segment": "", "period": m["period"].to_numpy(),
-                                    "value": m[k.forecast_metric].to_numpy(dtype=float), "note": None}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "kpi_id": k.id,
+                    "segment": "",
+                    "period": m["period"].to_numpy(),
+                    "value": m[k.forecast_metric].to_numpy(dtype=float),
+                    "note": None,
+                }
+            )
+        )
     if not frames:
         return pd.DataFrame(cols)
     out = pd.concat(frames, ignore_index=True)

@@ -46,17 +46,27 @@ if TYPE_CHECKING:
     from kpis.forecast.sql import _Raw
 
 # ============================================================================ cube
-_TERMS = ["n", "sum_a", "sum_f", "sum_abs_a", "sum_abs_e", "sum_sq_e", "sum_ape", "n_ape",
-          "sum_scaled_abs_e", "n_scaled"]
+_TERMS = [
+    "n",
+    "sum_a",
+    "sum_f",
+    "sum_abs_a",
+    "sum_abs_e",
+    "sum_sq_e",
+    "sum_ape",
+    "n_ape",
+    "sum_scaled_abs_e",
+    "n_scaled",
+]
 _N_ITEM_TERMS = 8  # the first 8 are stored per item; the scaled two follow from sum_abs_e, n and the item scale
 _BLOCK = 8
 _COMBO_BUDGET = 64 * 1024 * 1024
 _MAX_CELLS = 300_000_000  # stage x lag x item-period cells held (8 bytes each, about as much again for the
 #                            prefix sums); the reference case has 8.3 M incl. derived naive, 50,000 items 41.6 M
 _DENSE_CELLS = 50_000_000  # items x periods up to which cells are found with a flag array (else by sorting keys)
-_BUILD_THREADS = 4          # at most this many threads sum the pre-aggregates (one per core)
-_PARALLEL_CELLS = 200_000   # below this many cells one thread is as fast
-_CHUNK = 2_000_000         # packed rows decoded at a time (bounds the temporary arrays of a build)
+_BUILD_THREADS = 4  # at most this many threads sum the pre-aggregates (one per core)
+_PARALLEL_CELLS = 200_000  # below this many cells one thread is as fast
+_CHUNK = 2_000_000  # packed rows decoded at a time (bounds the temporary arrays of a build)
 
 
 class CubeTooLarge(ValueError):
@@ -86,7 +96,7 @@ def _each(fn, args: list[tuple], n_cells: int) -> None:
 
 def _chunks(keys: np.ndarray):
     for lo in range(0, len(keys), _CHUNK):
-        yield keys[lo:lo + _CHUNK]
+        yield keys[lo : lo + _CHUNK]
 
 
 def _max_item(keys: np.ndarray) -> int:
@@ -146,7 +156,7 @@ class ForecastCube:
 
     stages: list[str]
     lags: list[int]
-    period_starts: np.ndarray   # datetime64[ns], one per period of the grid
+    period_starts: np.ndarray  # datetime64[ns], one per period of the grid
     cadence: str
     attributes: dict[str, list[str]]
 
@@ -254,7 +264,7 @@ class ForecastCube:
             stage_names.insert(0, NAIVE)
         stage_names += [s for s in loaded if s not in stage_names]
         self.stages = stage_names
-        self.configured = cfg_order       # stages in config order; loaded stages outside it are listed last
+        self.configured = cfg_order  # stages in config order; loaded stages outside it are listed last
         self.derived = [NAIVE] if derive else []
         n_s, n_l = len(stage_names), len(lags)
         # ---- attribute codes; pick combination attributes that keep the combo cube small
@@ -314,7 +324,7 @@ class ForecastCube:
                 found.append(np.unique(ck))
         if dense:
             ckey = np.flatnonzero(mark).astype(np.int64)
-            lookup = np.cumsum(mark, dtype=np.int64 if len(ckey) >= 2 ** 31 else np.int32) - 1
+            lookup = np.cumsum(mark, dtype=np.int64 if len(ckey) >= 2**31 else np.int32) - 1
             del mark
 
             def cell_of(k: np.ndarray) -> np.ndarray:
@@ -324,6 +334,7 @@ class ForecastCube:
 
             def cell_of(k: np.ndarray) -> np.ndarray:
                 return np.searchsorted(ckey, k)
+
         del found
         n_cells = len(ckey)
         limit = _max_cells()
@@ -331,9 +342,10 @@ class ForecastCube:
             raise CubeTooLarge(
                 f"forecast data too large for the in-memory accuracy views: {n_cells:,} item-periods x {n_s} stages "
                 f"x {n_l} lags = {n_s * n_l * n_cells:,} cells (limit {limit:,}, SOP_PULSE_MAX_CUBE_CELLS); keep "
-                "fewer items, periods or lags in the database")
+                "fewer items, periods or lags in the database"
+            )
         cell_row = ckey // n_pc
-        self.ckey = ckey                                   # row * n_pc + period index, sorted
+        self.ckey = ckey  # row * n_pc + period index, sorted
         self.cell_p = (ckey - cell_row * n_pc).astype(np.int32)
         self.cell_off = np.searchsorted(cell_row, np.arange(n_i + 1)).astype(np.int64)
         a = np.full(n_cells, np.nan)
@@ -342,18 +354,23 @@ class ForecastCube:
         # ---- forecasts into f[stage, lag, cell]
         f = np.full((n_s, n_l, n_cells), np.nan)
         flat_f = f.reshape(-1)
-        s_map = np.array([stage_names.index(raw.stages[i]) if i < len(raw.stages) and raw.stages[i] in stage_names
-                          else -1 for i in range(64)], dtype=np.int64)
+        s_map = np.array(
+            [
+                stage_names.index(raw.stages[i]) if i < len(raw.stages) and raw.stages[i] in stage_names else -1
+                for i in range(64)
+            ],
+            dtype=np.int64,
+        )
         l_map = np.full(1024, -1, dtype=np.int64)
         l_map[lags] = np.arange(n_l)
         for lo in range(0, len(f_key), _CHUNK):
-            part = f_key[lo:lo + _CHUNK]
+            part = f_key[lo : lo + _CHUNK]
             row = id_to_final[part >> 32]
             si = s_map[part & 63]
             ok = (row >= 0) & (si >= 0)
             cell = cell_of((row * n_pc + day_to_c[(part >> 16) & 0xFFFF])[ok])
             flat = (si[ok] * n_l + l_map[(part[ok] >> 6) & 0x3FF]) * n_cells + cell
-            flat_f[flat] = raw.f_val[lo:lo + _CHUNK][ok]
+            flat_f[flat] = raw.f_val[lo : lo + _CHUNK][ok]
             del row, si, ok, cell, flat
         f_key = part = None
         raw.f_key = raw.f_val = None
@@ -396,12 +413,11 @@ class ForecastCube:
         self.Q = np.zeros((n_s, n_l, _N_ITEM_TERMS, n_q))
         inv_cell, use_cell = self.inv_scale[cell_row], self.usable[cell_row].astype(np.float64)
 
-        def aggregate(si: int, li: int) -> None:   # writes only K[si, li] and Q[si, li]
+        def aggregate(si: int, li: int) -> None:  # writes only K[si, li] and Q[si, li]
             sums = np.zeros((_N_ITEM_TERMS, n_q))
             for k, arr in _terms_iter(f[si, li], a, inv_cell, use_cell):
                 if n_c:
-                    self.K[si, li, k] = np.bincount(combo_cell, weights=arr, minlength=n_c * n_pc
-                                                    ).reshape(n_c, n_pc)
+                    self.K[si, li, k] = np.bincount(combo_cell, weights=arr, minlength=n_c * n_pc).reshape(n_c, n_pc)
                 if k < _N_ITEM_TERMS and n_cells:
                     sums[k, b_pos] = np.add.reduceat(arr, b_start)
             q = self.Q[si, li]
@@ -484,8 +500,16 @@ class ForecastCube:
         return by
 
     # ---------------------------------------------------------------- core
-    def sums(self, by: list[str], *, stage: str | None = None, lag=None, period_from=None, period_to=None,
-             filters: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    def sums(
+        self,
+        by: list[str],
+        *,
+        stage: str | None = None,
+        lag=None,
+        period_from=None,
+        period_to=None,
+        filters: dict[str, list[str]] | None = None,
+    ) -> pd.DataFrame:
         """Additive sums (group columns + accuracy.SUM_COLUMNS) per group; groups without rows are left out."""
         parts = self._sums(by, stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=filters)
         return self._empty_sums(parts) if isinstance(parts, list) else self._to_frame(*parts)
@@ -527,15 +551,18 @@ class ForecastCube:
         else:
             ucodes = {c: (np.arange(self.n_items) if c == "item" else self._attr_codes[c]) for c in item_keys}
             umask, n_units = mask, self.n_items
-        gid, key_tables, n_g = _unit_groups(ucodes, n_units, umask,
-                                            {c: (len(self.item_codes) if c == "item" else len(self.attributes[c]))
-                                             for c in item_keys})
+        gid, key_tables, n_g = _unit_groups(
+            ucodes,
+            n_units,
+            umask,
+            {c: (len(self.item_codes) if c == "item" else len(self.attributes[c])) for c in item_keys},
+        )
         n_pp = p1 - p0 + 1
         out = []  # per stage: array (L' or 1, G, P' or 1, 10)
         for si in s_list:
             if combo_ok:
                 lsel = slice(l_list[0], l_list[-1] + 1) if l_list == list(range(l_list[0], l_list[-1] + 1)) else l_list
-                data = self.K[si][lsel][..., p0:p1 + 1]  # (L', 10, C, P'); a view when the lags are contiguous
+                data = self.K[si][lsel][..., p0 : p1 + 1]  # (L', 10, C, P'); a view when the lags are contiguous
                 if not by_period:
                     data = data.sum(axis=-1, keepdims=True)
             elif by_period:  # item-level keys or filters by period: from the cells, grouped as they are made
@@ -584,7 +611,7 @@ class ForecastCube:
         tail_start = np.maximum(off + b1 * _BLOCK, head_end)
         j = np.arange(_BLOCK - 1)
         idx = np.concatenate([lo[:, None] + j, tail_start[:, None] + j], axis=1)
-        ok = np.concatenate([idx[:, :_BLOCK - 1] < head_end[:, None], idx[:, _BLOCK - 1:] < hi[:, None]], axis=1)
+        ok = np.concatenate([idx[:, : _BLOCK - 1] < head_end[:, None], idx[:, _BLOCK - 1 :] < hi[:, None]], axis=1)
         idx = np.where(ok, idx, 0)
         a_edge = np.where(ok, self.a[idx], np.nan) if len(self.a) else np.full(idx.shape, np.nan)
         mid = b1 > b0
@@ -627,14 +654,23 @@ class ForecastCube:
     def _key_dtype(c: str):
         return {"period": "datetime64[ns]", "lag": np.int64}.get(c, object)
 
-    def _to_columns(self, arr: np.ndarray, by: list[str], s_list: list[int], l_list: list[int] | None,
-                    p0: int | None, key_tables: dict[str, np.ndarray], n_pp: int
-                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def _to_columns(
+        self,
+        arr: np.ndarray,
+        by: list[str],
+        s_list: list[int],
+        l_list: list[int] | None,
+        p0: int | None,
+        key_tables: dict[str, np.ndarray],
+        n_pp: int,
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Group key columns and SUM_COLUMNS as numpy arrays, groups without rows left out, sorted by the keys."""
         n_s, n_l, _t, n_g, n_p = arr.shape
         flat = arr.transpose(0, 1, 3, 4, 2).reshape(-1, len(_TERMS))
-        si, li, gi, pi = (x.ravel() for x in np.meshgrid(np.arange(n_s), np.arange(n_l), np.arange(n_g),
-                                                         np.arange(n_p), indexing="ij"))
+        si, li, gi, pi = (
+            x.ravel()
+            for x in np.meshgrid(np.arange(n_s), np.arange(n_l), np.arange(n_g), np.arange(n_p), indexing="ij")
+        )
         keep = flat[:, 0] > 0
         flat, si, li, gi, pi = flat[keep], si[keep], li[keep], gi[keep], pi[keep]
         cols: dict[str, np.ndarray] = {}
@@ -666,10 +702,18 @@ class ForecastCube:
             cols = {c: v[order] for c, v in cols.items()}
         t = {name: flat[:, i] for i, name in enumerate(_TERMS)}
         sums = {
-            "n": t["n"], "sum_a": t["sum_a"], "sum_f": t["sum_f"], "sum_abs_a": t["sum_abs_a"],
-            "sum_e": t["sum_f"] - t["sum_a"], "sum_abs_e": t["sum_abs_e"], "sum_sq_e": t["sum_sq_e"],
-            "sum_ape": t["sum_ape"], "n_ape": t["n_ape"], "n_zero_a": t["n"] - t["n_ape"],
-            "sum_scaled_abs_e": t["sum_scaled_abs_e"], "n_scaled": t["n_scaled"],
+            "n": t["n"],
+            "sum_a": t["sum_a"],
+            "sum_f": t["sum_f"],
+            "sum_abs_a": t["sum_abs_a"],
+            "sum_e": t["sum_f"] - t["sum_a"],
+            "sum_abs_e": t["sum_abs_e"],
+            "sum_sq_e": t["sum_sq_e"],
+            "sum_ape": t["sum_ape"],
+            "n_ape": t["n_ape"],
+            "n_zero_a": t["n"] - t["n_ape"],
+            "sum_scaled_abs_e": t["sum_scaled_abs_e"],
+            "n_scaled": t["n_scaled"],
         }
         return cols, {c: sums[c] for c in SUM_COLUMNS}
 
@@ -683,11 +727,20 @@ class ForecastCube:
         return frame[[*by, *SUM_COLUMNS]]
 
     # ---------------------------------------------------------------- public views
-    def accuracy(self, by: list[str], *, stage: str | None = None, lag=None, period_from=None, period_to=None,
-                 filters: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    def accuracy(
+        self,
+        by: list[str],
+        *,
+        stage: str | None = None,
+        lag=None,
+        period_from=None,
+        period_to=None,
+        filters: dict[str, list[str]] | None = None,
+    ) -> pd.DataFrame:
         """One row per group: group columns then METRIC_COLUMNS (fractions); default stage = final stage."""
-        return accuracy.finalize(self.sums(by, stage=stage, lag=lag, period_from=period_from, period_to=period_to,
-                                           filters=filters))
+        return accuracy.finalize(
+            self.sums(by, stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=filters)
+        )
 
     def fva(self, by: list[str] = (), *, lag=None, period_from=None, period_to=None, filters=None) -> pd.DataFrame:
         """Stairstep per group on the matched sample (docs/methodology.md, "FVA"): stage, n, wape, fva_vs_previous, fva_vs_naive,
@@ -696,11 +749,15 @@ class ForecastCube:
         Only the (item, period, lag) cells where every stage has a forecast and the actual is known are compared;
         n is that sample, left_out the stage's rows with A and F outside it (plain accuracy keeps them)."""
         by = [c for c in self._check_by(by) if c != "stage"]
-        matched = accuracy.finalize(self._matched_sums(by, lag=lag, period_from=period_from, period_to=period_to,
-                                                       filters=filters))
+        matched = accuracy.finalize(
+            self._matched_sums(by, lag=lag, period_from=period_from, period_to=period_to, filters=filters)
+        )
         full = self.sums([*by, "stage"], lag=lag, period_from=period_from, period_to=period_to, filters=filters)
-        table = full[[*by, "stage", "n"]].rename(columns={"n": "n_all"}).merge(
-            matched[[*by, "stage", "n", "wape"]], on=[*by, "stage"], how="left")
+        table = (
+            full[[*by, "stage", "n"]]
+            .rename(columns={"n": "n_all"})
+            .merge(matched[[*by, "stage", "n", "wape"]], on=[*by, "stage"], how="left")
+        )
         table["n"] = table["n"].fillna(0).astype(np.int64)
         table["left_out"] = (np.rint(table["n_all"]) - table["n"]).astype(np.int64)
         stair = accuracy.fva(table, self.stages, by=by)
@@ -716,16 +773,19 @@ class ForecastCube:
             return self._empty_sums([*by, "stage"])
         item_keys = [c for c in by if c in ("item", *self._attr_codes)]
         ucodes = {c: (np.arange(self.n_items) if c == "item" else self._attr_codes[c]) for c in item_keys}
-        gid, key_tables, n_g = _unit_groups(ucodes, self.n_items, self._item_mask(filters),
-                                            {c: (len(self.item_codes) if c == "item" else len(self.attributes[c]))
-                                             for c in item_keys})
+        gid, key_tables, n_g = _unit_groups(
+            ucodes,
+            self.n_items,
+            self._item_mask(filters),
+            {c: (len(self.item_codes) if c == "item" else len(self.attributes[c])) for c in item_keys},
+        )
         n_pp = p1 - p0 + 1
         idx, key, a, inv, usable = self._cell_groups(gid, p0, p1)
         arr = np.zeros((len(s_all), len(l_list), len(_TERMS), n_g, n_pp))
 
-        every = len(idx) == self.f.shape[-1]    # every cell, in order (idx is sorted): a view, not a copy
+        every = len(idx) == self.f.shape[-1]  # every cell, in order (idx is sorted): a view, not a copy
 
-        def lag_sums(j: int, li: int) -> None:   # writes only arr[:, j]
+        def lag_sums(j: int, li: int) -> None:  # writes only arr[:, j]
             fs = self.f[:, li] if every else self.f[:, li][:, idx]
             matched = ~np.isnan(a) & ~np.isnan(fs).any(axis=0)
             for si in s_all:
@@ -738,20 +798,41 @@ class ForecastCube:
             arr = arr.sum(axis=1, keepdims=True)
         if "period" not in by:
             arr = arr.sum(axis=-1, keepdims=True)
-        return self._to_frame(arr, [*by, "stage"], s_all, l_list if "lag" in by else None,
-                              p0 if "period" in by else None, key_tables, n_pp)
+        return self._to_frame(
+            arr,
+            [*by, "stage"],
+            s_all,
+            l_list if "lag" in by else None,
+            p0 if "period" in by else None,
+            key_tables,
+            n_pp,
+        )
 
     def by_lag(self, *, stage=None, period_from=None, period_to=None, filters=None) -> pd.DataFrame:
         """Lag waterfall: one row per lag with METRIC_COLUMNS."""
         return self.accuracy(["lag"], stage=stage, period_from=period_from, period_to=period_to, filters=filters)
 
-    def exceptions(self, *, stage=None, lag=None, period_from=None, period_to=None, filters=None,
-                   top: int = 50) -> pd.DataFrame:
+    def exceptions(
+        self, *, stage=None, lag=None, period_from=None, period_to=None, filters=None, top: int = 50
+    ) -> pd.DataFrame:
         """Items ranked by abs error volume: every tracking-signal-flagged item plus the top contributors (lag None = headline lag)."""
         lag = self._default_lag(lag)
         sums = self.sums(["item"], stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=filters)
         per_item = accuracy.finalize(sums)
-        cols = ["item", *self.attr_names, "abc", "xyz", "ts", "flagged", "abs_error", "share", "rank", "n", "wape", "bias"]
+        cols = [
+            "item",
+            *self.attr_names,
+            "abc",
+            "xyz",
+            "ts",
+            "flagged",
+            "abs_error",
+            "share",
+            "rank",
+            "n",
+            "wape",
+            "bias",
+        ]
         if per_item.empty:
             return pd.DataFrame({c: [] for c in cols})
         pos = np.array([self._item_pos[c] for c in per_item["item"]], dtype=np.int64)
@@ -793,9 +874,9 @@ class ForecastCube:
         f = self.f[si, li[0]][idx]
         a = self.a[idx]
         valid = ~(np.isnan(f) | np.isnan(a))
-        after = np.cumsum(valid[::-1], dtype=np.int64)[::-1]      # valid cells from here to the last cell
-        end = np.cumsum(lens)                                       # each item's end (exclusive)
-        after_end = np.append(after, 0)[end]                        # valid cells after each item
+        after = np.cumsum(valid[::-1], dtype=np.int64)[::-1]  # valid cells from here to the last cell
+        end = np.cumsum(lens)  # each item's end (exclusive)
+        after_end = np.append(after, 0)[end]  # valid cells after each item
         from_end = after - after_end[which]
         take = valid & (from_end <= self.tracking_window)
         e = np.where(take, f - a, 0.0)
@@ -804,7 +885,7 @@ class ForecastCube:
         mad = np.full(self.n_items, np.nan)
         np.divide(np.bincount(which, weights=np.abs(e), minlength=self.n_items), n, out=mad, where=n > 0)
         ts = np.full(self.n_items, np.nan)
-        long_enough = n >= accuracy.tracking_min_periods(self.tracking_limit)   # |TS| <= n: shorter never flags
+        long_enough = n >= accuracy.tracking_min_periods(self.tracking_limit)  # |TS| <= n: shorter never flags
         np.divide(sum_e, mad, out=ts, where=(mad > 0) & np.isfinite(mad) & long_enough)
         return ts, np.abs(np.nan_to_num(ts, nan=0.0)) > self.tracking_limit
 
@@ -815,16 +896,28 @@ class ForecastCube:
         p0, p1 = self._period_range(period_from, period_to)
         pos = [self._item_pos[c] for c in items if c in self._item_pos]
         if not pos or p0 > p1 or not li:
-            return pd.DataFrame({"item": pd.Series([], dtype=object), "period": pd.Series([], dtype="datetime64[ns]"),
-                                 "actual": pd.Series([], dtype=float), "forecast": pd.Series([], dtype=float)})
+            return pd.DataFrame(
+                {
+                    "item": pd.Series([], dtype=object),
+                    "period": pd.Series([], dtype="datetime64[ns]"),
+                    "actual": pd.Series([], dtype=float),
+                    "forecast": pd.Series([], dtype=float),
+                }
+            )
         rows = np.asarray(pos, dtype=np.int64)
         idx, which, _lens = self._cells(rows, p0, p1)
         a = self.a[idx]
         f = self.f[si, li[0]][idx]
         keep = ~(np.isnan(a) & np.isnan(f))
         idx, which = idx[keep], which[keep]
-        return pd.DataFrame({"item": self.item_codes[rows[which]], "period": self.periods[self.pc[self.cell_p[idx]]],
-                             "actual": a[keep], "forecast": f[keep]})
+        return pd.DataFrame(
+            {
+                "item": self.item_codes[rows[which]],
+                "period": self.periods[self.pc[self.cell_p[idx]]],
+                "actual": a[keep],
+                "forecast": f[keep],
+            }
+        )
 
     def items_of(self, filters: dict[str, list[str]] | None) -> list[str]:
         """Item codes matching the filters, sorted."""
@@ -844,10 +937,16 @@ class ForecastCube:
         """Every (item, period, lag, stage) cell with A or F as a long frame (tests and exports; not for views)."""
         s, l, c = np.nonzero(~np.isnan(self.f))
         i = np.repeat(np.arange(self.n_items), np.diff(self.cell_off))[c]
-        out = pd.DataFrame({"item": self.item_codes[i], "period": self.periods[self.pc[self.cell_p[c]]],
-                            "lag": np.asarray(self.lags, dtype=np.int64)[l],
-                            "stage": np.array(self.stages, dtype=object)[s],
-                            "actual": self.a[c], "forecast": self.f[s, l, c]})
+        out = pd.DataFrame(
+            {
+                "item": self.item_codes[i],
+                "period": self.periods[self.pc[self.cell_p[c]]],
+                "lag": np.asarray(self.lags, dtype=np.int64)[l],
+                "stage": np.array(self.stages, dtype=object)[s],
+                "actual": self.a[c],
+                "forecast": self.f[s, l, c],
+            }
+        )
         for name in [*self.attr_names, "abc", "xyz"]:
             out[name] = np.array(self.attributes[name], dtype=object)[self._attr_codes[name][i]]
         return out
@@ -870,8 +969,10 @@ class ForecastCube:
 
     def memory_mb(self) -> float:
         """Approximate resident size of the cube's arrays in MB."""
-        return sum(x.nbytes for x in (self.a, self.f, self.K, self.Q, self.ckey, self.cell_p, self.cell_off,
-                                      self.q_off)) / 1048576
+        return (
+            sum(x.nbytes for x in (self.a, self.f, self.K, self.Q, self.ckey, self.cell_p, self.cell_off, self.q_off))
+            / 1048576
+        )
 
 
 def _day_to_pnum(days: np.ndarray, cadence: str) -> np.ndarray:
@@ -881,8 +982,9 @@ def _day_to_pnum(days: np.ndarray, cadence: str) -> np.ndarray:
     return d.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
 
 
-def _unit_groups(ucodes: dict[str, np.ndarray], n_units: int, umask: np.ndarray | None, radix: dict[str, int]
-                 ) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+def _unit_groups(
+    ucodes: dict[str, np.ndarray], n_units: int, umask: np.ndarray | None, radix: dict[str, int]
+) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
     """Group id per unit (-1 = excluded), the key code of each group per column, and the group count."""
     if not ucodes:
         gid = np.zeros(n_units, dtype=np.int64)
@@ -931,6 +1033,9 @@ def _group_axis(data: np.ndarray, gid: np.ndarray, n_g: int, axis: int) -> np.nd
             res = np.zeros((flat.shape[0], n_g))
             res[:, g[starts]] = red
         else:
-            res = np.stack([np.bincount(g, weights=row, minlength=n_g) for row in sub]) if len(sub) else \
-                np.zeros((0, n_g))
+            res = (
+                np.stack([np.bincount(g, weights=row, minlength=n_g) for row in sub])
+                if len(sub)
+                else np.zeros((0, n_g))
+            )
     return np.moveaxis(res.reshape(*lead, n_g), -1, axis)

@@ -100,17 +100,27 @@ class ForecastImportResult(ImportResult):
         items = ""
         if self.items_added or self.items_changed:
             items = f"; items: {self.items_added} added, {self.items_changed} with changed attributes"
-        return (f"{self.source}: {self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged"
-                f"{items} (import #{self.batch_id}).{ignored}")
+        return (
+            f"{self.source}: {self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged"
+            f"{items} (import #{self.batch_id}).{ignored}"
+        )
 
 
 def _noop(_fraction: float, _text: str) -> None:
     return None
 
 
-def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str, config: AppConfig, user: User,
-                filename: str | None = None, progress: Progress | None = None,
-                sheet: str | None = None) -> ForecastImportResult:
+def import_file(
+    engine: Engine,
+    path_or_bytes: str | Path | bytes,
+    *,
+    kind: str,
+    config: AppConfig,
+    user: User,
+    filename: str | None = None,
+    progress: Progress | None = None,
+    sheet: str | None = None,
+) -> ForecastImportResult:
     """Validate and store a demand (kind='demand') or forecast (kind='forecasts') file in one transaction."""
     require(user, "import", engine=engine, what=f"import {kind}")
     if kind not in ("demand", "forecasts"):
@@ -121,16 +131,25 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
         name = Path(filename or "upload").name
         limit = config.app.max_upload_mb
         if len(data) > limit * 1024 * 1024:  # uploads only; files named on the CLI are not limited
-            raise ImportFailed([Problem(name, None, None, f"file is {len(data) / 1048576:.1f} MB, over the "
-                                                          f"{limit:g} MB limit (config [app] max_upload_mb)")])
+            raise ImportFailed(
+                [
+                    Problem(
+                        name,
+                        None,
+                        None,
+                        f"file is {len(data) / 1048576:.1f} MB, over the "
+                        f"{limit:g} MB limit (config [app] max_upload_mb)",
+                    )
+                ]
+            )
     else:
         path = Path(path_or_bytes)
         name = Path(filename or path.name).name
         if not path.is_file():
             raise ImportFailed([Problem(name, None, None, "file not found")])
-        data = path   # a big forecast file streams from disk; any other is read whole below
+        data = path  # a big forecast file streams from disk; any other is read whole below
     progress(0.02, f"reading {name}")
-    check_filename(name)   # before either path: the streamed one records the name too
+    check_filename(name)  # before either path: the streamed one records the name too
     if stream.streamable(data, name, kind):  # a big Parquet or CSV forecast file: batch by batch (kpis.forecast.stream)
         done = _import_streamed(engine, data, name=name, config=config, user=user, progress=progress)
         if done is not None:
@@ -157,12 +176,13 @@ def import_file(engine: Engine, path_or_bytes: str | Path | bytes, *, kind: str,
     write = functools.partial(_write, engine, rows, kind=kind, filename=name, sha256=sha, user=user, progress=progress)
     result = retrying(write)
     result.sheet = sheet_read
-    del write, rows   # free the import's arrays before the cube takes its memory
+    del write, rows  # free the import's arrays before the cube takes its memory
     return _after_import(engine, config, result, progress)
 
 
-def _after_import(engine: Engine, config: AppConfig, result: ForecastImportResult, progress: Progress
-                  ) -> ForecastImportResult:
+def _after_import(
+    engine: Engine, config: AppConfig, result: ForecastImportResult, progress: Progress
+) -> ForecastImportResult:
     _release_memory()
     if result.changed:
         # Build the cube (and its on-disk snapshot) now, at load time, so the first page render after an
@@ -172,7 +192,7 @@ def _after_import(engine: Engine, config: AppConfig, result: ForecastImportResul
         progress(1.0, "preparing the accuracy views")
         try:
             get_cube(engine, config, forecast_version(engine))
-        except Exception:  # noqa: BLE001 - the views will build the cube on demand instead (or say it is too large)
+        except Exception:
             pass
         finally:
             if wait is not None:
@@ -180,8 +200,9 @@ def _after_import(engine: Engine, config: AppConfig, result: ForecastImportResul
     return result
 
 
-def _import_streamed(engine: Engine, data: bytes | Path, *, name: str, config: AppConfig, user: User,
-                     progress: Progress) -> ForecastImportResult | None:
+def _import_streamed(
+    engine: Engine, data: bytes | Path, *, name: str, config: AppConfig, user: User, progress: Progress
+) -> ForecastImportResult | None:
     """A big Parquet or CSV forecast file batch by batch in one transaction; None when it has a problem (nothing
     written: the whole-file path then reports it as always)."""
     from kpis.store.repo import find_import
@@ -191,8 +212,17 @@ def _import_streamed(engine: Engine, data: bytes | Path, *, name: str, config: A
 
     def run() -> ForecastImportResult | None:
         fresh = ForecastImportResult(filename=name, rows=n, kind="forecasts")
-        return stream.import_streamed(engine, data, name=name, config=config, user=user, sha256=sha, now=utcnow(),
-                                      progress=progress, result=fresh)
+        return stream.import_streamed(
+            engine,
+            data,  # noqa: F821 -- run() is done before the del below
+            name=name,
+            config=config,
+            user=user,
+            sha256=sha,
+            now=utcnow(),
+            progress=progress,
+            result=fresh,
+        )
 
     result = retrying(run)
     if result is None:
@@ -207,20 +237,21 @@ def _import_streamed(engine: Engine, data: bytes | Path, *, name: str, config: A
     return _after_import(engine, config, result, progress)
 
 
-
 # ---------------------------------------------------------------------------- writing
-def _write(engine: Engine, rows: _Rows, *, kind: str, filename: str, sha256: str, user: User,
-           progress: Progress) -> ForecastImportResult:
+def _write(
+    engine: Engine, rows: _Rows, *, kind: str, filename: str, sha256: str, user: User, progress: Progress
+) -> ForecastImportResult:
     """Insert new and update changed rows in one transaction; count what changed; audit the import."""
     from kpis.store.repo import find_import
 
     result = ForecastImportResult(filename=filename, rows=rows.n, kind=kind, ignored_columns=rows.ignored)
     now = utcnow()
-    with engine.connect() as conn, sqlite_bulk(conn, rows.n):   # big SQLite loads: see kpis.forecast.bulk
+    with engine.connect() as conn, sqlite_bulk(conn, rows.n):  # big SQLite loads: see kpis.forecast.bulk
         trans = conn.begin()
         try:
-            changed_anything = _write_in(conn, rows, result, kind=kind, filename=filename, sha256=sha256,
-                                         user=user, now=now, progress=progress)
+            changed_anything = _write_in(
+                conn, rows, result, kind=kind, filename=filename, sha256=sha256, user=user, now=now, progress=progress
+            )
             if changed_anything:
                 trans.commit()
             else:
@@ -246,22 +277,36 @@ def _check_granularity(conn, rows: _Rows, filename: str) -> None:
         return
     adj = {"week": "weekly", "month": "monthly"}
     if len(stored) > 1:
-        msg = ("the stored demand and forecasts already mix weekly and monthly periods; delete one granularity "
-               "before importing more")
+        msg = (
+            "the stored demand and forecasts already mix weekly and monthly periods; delete one granularity "
+            "before importing more"
+        )
     else:
-        msg = (f"this file is {adj.get(rows.cadence, rows.cadence)} but the stored demand and forecasts are "
-               f"{adj.get(next(iter(other)), next(iter(other)))}; forecast data has one granularity (import "
-               f"{adj.get(next(iter(other)), '')} files, or start from an empty forecast store)")
+        msg = (
+            f"this file is {adj.get(rows.cadence, rows.cadence)} but the stored demand and forecasts are "
+            f"{adj.get(next(iter(other)), next(iter(other)))}; forecast data has one granularity (import "
+            f"{adj.get(next(iter(other)), '')} files, or start from an empty forecast store)"
+        )
     raise ImportFailed([Problem(filename, None, None, msg)])
 
 
-def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, filename: str, sha256: str, user: User,
-              now: dt.datetime, progress: Progress) -> bool:
+def _write_in(
+    conn,
+    rows: _Rows,
+    result: ForecastImportResult,
+    *,
+    kind: str,
+    filename: str,
+    sha256: str,
+    user: User,
+    now: dt.datetime,
+    progress: Progress,
+) -> bool:
     """The body of _write inside its transaction; False when nothing changed (caller rolls back)."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-    elif dialect == "postgresql":   # two imports at the same time are checked one after the other
+    elif dialect == "postgresql":  # two imports at the same time are checked one after the other
         conn.exec_driver_sql("LOCK TABLE demand_actual, forecast IN SHARE ROW EXCLUSIVE MODE")
     _check_granularity(conn, rows, filename)
     known = _items(conn)
@@ -311,16 +356,30 @@ def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, fil
     progress(0.4, f"{result.inserted:,} new, {result.updated:,} changed, {result.unchanged:,} unchanged")
     if not result.changed:
         return False
-    batch_id = conn.execute(insert(ImportBatch).values(
-        kind=kind, filename=filename, sha256=sha256, rows_in_file=rows.n, inserted=result.inserted,
-        updated=result.updated, unchanged=result.unchanged, created_at=now, created_by=user.name,
-    ).returning(ImportBatch.id)).scalar_one()
+    batch_id = conn.execute(
+        insert(ImportBatch)
+        .values(
+            kind=kind,
+            filename=filename,
+            sha256=sha256,
+            rows_in_file=rows.n,
+            inserted=result.inserted,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            created_at=now,
+            created_by=user.name,
+        )
+        .returning(ImportBatch.id)
+    ).scalar_one()
     result.batch_id = int(batch_id)
     if new_items:
         conn.execute(insert(Item), new_items)
     if changed_items:
-        stmt = update(Item).where(Item.id == _bp("b_id")).values(attributes=_bp("b_attrs"), updated_at=now,
-                                                                 updated_by=user.name)
+        stmt = (
+            update(Item)
+            .where(Item.id == _bp("b_id"))
+            .values(attributes=_bp("b_attrs"), updated_at=now, updated_by=user.name)
+        )
         conn.execute(stmt, [{"b_id": i, "b_attrs": m} for i, _c, _o, m in changed_items])
     if new_items:
         known = _items(conn)
@@ -330,14 +389,30 @@ def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, fil
     cols = _Columns(row_ids, day, lag, stg, rows.stages, rows.value, result.batch_id)
     writer = _sqlite_write if dialect == "sqlite" else _pg_write
     writer(conn, table, cols, is_new, changed, progress)
-    conn.execute(insert(AuditEvent), [{
-        "at": now, "actor": user.name, "action": "import", "entity": "import_batch", "entity_id": str(batch_id),
-        "details": {"file": filename, "kind": kind, "inserted": result.inserted, "updated": result.updated,
-                    "unchanged": result.unchanged, "sha256": sha256, "items_added": result.items_added,
+    conn.execute(
+        insert(AuditEvent),
+        [
+            {
+                "at": now,
+                "actor": user.name,
+                "action": "import",
+                "entity": "import_batch",
+                "entity_id": str(batch_id),
+                "details": {
+                    "file": filename,
+                    "kind": kind,
+                    "inserted": result.inserted,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                    "sha256": sha256,
+                    "items_added": result.items_added,
                     "items_changed": result.items_changed,
                     "changed_item_attributes": [{"item": c, "old": o, "new": m} for _i, c, o, m in changed_items[:50]],
-                    "changed_values": changed_rows},
-    }])
+                    "changed_values": changed_rows,
+                },
+            }
+        ],
+    )
     progress(0.98, "committing")
     return True
 
@@ -345,16 +420,21 @@ def _write_in(conn, rows: _Rows, result: ForecastImportResult, *, kind: str, fil
 CHANGED_ROWS_KEPT = 500
 
 
-def _changed_rows(rows: _Rows, changed: np.ndarray, old: np.ndarray, day: np.ndarray, lag: np.ndarray,
-                  stg: np.ndarray, kind: str) -> list[dict]:
+def _changed_rows(
+    rows: _Rows, changed: np.ndarray, old: np.ndarray, day: np.ndarray, lag: np.ndarray, stg: np.ndarray, kind: str
+) -> list[dict]:
     """The first CHANGED_ROWS_KEPT updated values with old and new value, for the audit log (the count is in
     'updated')."""
     idx = np.flatnonzero(changed)[:CHANGED_ROWS_KEPT]
     out = []
     for i in idx:
         period = periods_label(np.datetime64(int(day[i]), "D"), rows.cadence)
-        rec = {"item": str(rows.items[rows.item_codes[i]]), "period": period, "old": float(old[i]),
-               "new": float(rows.value[i])}
+        rec = {
+            "item": str(rows.items[rows.item_codes[i]]),
+            "period": period,
+            "old": float(old[i]),
+            "new": float(rows.value[i]),
+        }
         if kind == "forecasts":
             rec["lag"] = int(lag[i])
             rec["stage"] = str(rows.stages[int(stg[i])])
@@ -362,13 +442,15 @@ def _changed_rows(rows: _Rows, changed: np.ndarray, old: np.ndarray, day: np.nda
     return out
 
 
-def import_demand_file(engine: Engine, path: Path, *, config: AppConfig, user: User,
-                       sheet: str | None = None) -> ForecastImportResult:
+def import_demand_file(
+    engine: Engine, path: Path, *, config: AppConfig, user: User, sheet: str | None = None
+) -> ForecastImportResult:
     """import_file(kind='demand') on a file named on the command line."""
     return import_file(engine, path, kind="demand", config=config, user=user, sheet=sheet)
 
 
-def import_forecasts_file(engine: Engine, path: Path, *, config: AppConfig, user: User,
-                          sheet: str | None = None) -> ForecastImportResult:
+def import_forecasts_file(
+    engine: Engine, path: Path, *, config: AppConfig, user: User, sheet: str | None = None
+) -> ForecastImportResult:
     """import_file(kind='forecasts') on a file named on the command line."""
     return import_file(engine, path, kind="forecasts", config=config, user=user, sheet=sheet)

@@ -27,19 +27,19 @@ pd = lazy_module("pandas")  # loaded on first use: the CLI's CSV path never need
 __all__ = [
     "METRIC_COLUMNS",
     "SUM_COLUMNS",
-    "mase_scale",
-    "row_terms",
-    "aggregate",
-    "finalize",
-    "accuracy_table",
-    "derive_naive",
-    "fva",
-    "matched_sample",
-    "fva_matched",
     "abc_xyz",
-    "tracking_signal",
-    "tracking_min_periods",
+    "accuracy_table",
+    "aggregate",
+    "derive_naive",
     "error_contribution",
+    "finalize",
+    "fva",
+    "fva_matched",
+    "mase_scale",
+    "matched_sample",
+    "row_terms",
+    "tracking_min_periods",
+    "tracking_signal",
 ]
 
 METRIC_COLUMNS = [
@@ -376,8 +376,9 @@ def fva(
     return t[[*by, "stage", "wape", "fva_vs_previous", "fva_vs_naive"]]
 
 
-def matched_sample(rows: pd.DataFrame, stages: Sequence[str], *, keys: Sequence[str] = ("item", "period", "lag")
-                   ) -> tuple[pd.DataFrame, pd.Series]:
+def matched_sample(
+    rows: pd.DataFrame, stages: Sequence[str], *, keys: Sequence[str] = ("item", "period", "lag")
+) -> tuple[pd.DataFrame, pd.Series]:
     """Rows (keys, stage, actual, forecast) on the FVA matched sample: the keys where every stage in `stages`
     present in the rows has a forecast and the actual is known; plus the rows left out per stage."""
     keys = list(keys)
@@ -403,9 +404,17 @@ def fva_matched(rows: pd.DataFrame, stages: Sequence[str], *, by: Sequence[str] 
     groups = rows.groupby(by, observed=True, dropna=False, sort=True) if by else [((), rows)]
     for key, grp in groups:
         matched, left = matched_sample(grp, stages, keys=keys)
-        table = accuracy_table(matched, ["stage"]) if len(matched) else pd.DataFrame(
-            {"stage": pd.Series([], dtype=object), "n": pd.Series([], dtype=np.int64),
-             "wape": pd.Series([], dtype=float)})
+        table = (
+            accuracy_table(matched, ["stage"])
+            if len(matched)
+            else pd.DataFrame(
+                {
+                    "stage": pd.Series([], dtype=object),
+                    "n": pd.Series([], dtype=np.int64),
+                    "wape": pd.Series([], dtype=float),
+                }
+            )
+        )
         table = table[["stage", "n", "wape"]].set_index("stage").reindex(left.index)
         table["n"] = table["n"].fillna(0).astype(np.int64)
         table["left_out"] = left
@@ -456,7 +465,7 @@ def abc_xyz(
     )
 
 
-FVA_MIN_N = 30   # matched item-periods below which a worse step is shown, but not called value-destroying
+FVA_MIN_N = 30  # matched item-periods below which a worse step is shown, but not called value-destroying
 
 
 def tracking_min_periods(limit: float) -> int:

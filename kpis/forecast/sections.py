@@ -52,26 +52,31 @@ def headline(cube, config: AppConfig, *, stage, lag, period_from, period_to, fil
 class Trend:
     """The accuracy trend: figure and the sentence under it."""
 
-    figure: dict   # Vega-Lite spec
+    figure: dict  # Vega-Lite spec
     text: str
 
 
 def trend(cube, config: AppConfig, *, stage, lag, period_from, period_to, filters, title: str) -> Trend:
     """Accuracy per period with its target, control limits and signals, and the trend in words."""
-    by_period = cube.accuracy(["period"], stage=stage, lag=lag, period_from=period_from, period_to=period_to,
-                              filters=filters)
+    by_period = cube.accuracy(
+        ["period"], stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=filters
+    )
     tview = trends.trend_view(views.accuracy_series(by_period), views.accuracy_kpi(config, cube.cadence))
     figure = charts.trend_figure(tview, title=title, cap_100=True)
     signals = " ".join(trends.signal_summary(tview)[:2])
     if not signals:
-        signals = ("No control-chart signal: routine variation." if tview.has_limits else
-                   f"Too few periods for control limits ({len(tview.table)}; at least 6 are needed), "
-                   "so no signals are judged.")
+        signals = (
+            "No control-chart signal: routine variation."
+            if tview.has_limits
+            else f"Too few periods for control limits ({len(tview.table)}; at least 6 are needed), "
+            "so no signals are judged."
+        )
     return Trend(figure, f"**Trend:** {tview.trend_text}. {signals}")
 
 
-def by_lag(cube, config: AppConfig, *, stage, period_from, period_to, filters, window_text: str
-           ) -> tuple[pd.DataFrame, dict]:
+def by_lag(
+    cube, config: AppConfig, *, stage, period_from, period_to, filters, window_text: str
+) -> tuple[pd.DataFrame, dict]:
     """Accuracy per lag and the lag waterfall (Vega-Lite)."""
     lags = cube.by_lag(stage=stage, period_from=period_from, period_to=period_to, filters=filters)
     return lags, charts.lag_waterfall(lags, stage, window=window_text)
@@ -82,45 +87,61 @@ class Fva:
     """The FVA stairstep: table, figure, the matched sample in words and the value-destroying steps."""
 
     table: pd.DataFrame
-    figure: dict   # Vega-Lite spec
+    figure: dict  # Vega-Lite spec
     sample_text: str
     destroying: list[str]
-    small_sample: str | None = None   # a worse step on too few item-periods to call it
+    small_sample: str | None = None  # a worse step on too few item-periods to call it
 
 
 def fva(cube, config: AppConfig, *, lag, period_from, period_to, filters, window_text: str) -> Fva:
     """Forecast value added per stage on the matched sample."""
     table = cube.fva([], lag=lag, period_from=period_from, period_to=period_to, filters=filters)
-    return Fva(table, charts.fva_stairstep(table, window=window_text), views.fva_sample_text(table),
-               views.value_destroying_steps(table), views.fva_small_sample_note(table))
+    return Fva(
+        table,
+        charts.fva_stairstep(table, window=window_text),
+        views.fva_sample_text(table),
+        views.value_destroying_steps(table),
+        views.fva_small_sample_note(table),
+    )
 
 
-def heat(cube, config: AppConfig, x: str, y: str, *, stage, lag, period_from, period_to, filters,
-         window_text: str) -> tuple[pd.DataFrame, go.Figure]:
+def heat(
+    cube, config: AppConfig, x: str, y: str, *, stage, lag, period_from, period_to, filters, window_text: str
+) -> tuple[pd.DataFrame, go.Figure]:
     """Accuracy for every x × y attribute combination and its WAPE heat map."""
     table = cube.accuracy([x, y], stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=filters)
     return table, charts.wape_heatmap(table, x, y, window=window_text)
 
 
-def abc_xyz(cube, config: AppConfig, *, stage, lag, period_from, period_to, filters, window_text: str
-            ) -> tuple[pd.DataFrame, go.Figure]:
+def abc_xyz(
+    cube, config: AppConfig, *, stage, lag, period_from, period_to, filters, window_text: str
+) -> tuple[pd.DataFrame, go.Figure]:
     """Accuracy per ABC × XYZ cell with its item count, and the matrix."""
-    table = views.abc_xyz_table(cube, stage=stage, lag=lag, period_from=period_from, period_to=period_to,
-                                filters=filters)
+    table = views.abc_xyz_table(
+        cube, stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=filters
+    )
     return table, charts.abc_xyz_matrix(table, window=window_text)
 
 
 def grouped(cube, config: AppConfig, group: str, *, stage, lag, period_from, period_to, filters) -> pd.DataFrame:
     """The drill-down table: accuracy per value of `group` (per lag over every lag, per stage over every stage)."""
-    return cube.accuracy([group], stage=None if group == "stage" else stage, lag=None if group == "lag" else lag,
-                         period_from=period_from, period_to=period_to, filters=filters)
+    return cube.accuracy(
+        [group],
+        stage=None if group == "stage" else stage,
+        lag=None if group == "lag" else lag,
+        period_from=period_from,
+        period_to=period_to,
+        filters=filters,
+    )
 
 
-def drill(cube, config: AppConfig, group: str, value: str, *, stage, lag, period_from, period_to, filters
-          ) -> pd.DataFrame:
+def drill(
+    cube, config: AppConfig, group: str, value: str, *, stage, lag, period_from, period_to, filters
+) -> pd.DataFrame:
     """The items of one group value, largest share of its error first (views.drill_items)."""
-    return views.drill_items(cube, group, value, stage=stage, lag=lag, period_from=period_from, period_to=period_to,
-                             filters=filters)
+    return views.drill_items(
+        cube, group, value, stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=filters
+    )
 
 
 def item_chart(cube, config: AppConfig, item: str, *, stage, lag, period_from, period_to) -> dict:
@@ -139,15 +160,16 @@ class WorkList:
     summary: dict
     rows: int
     page: int
-    whole: pd.DataFrame   # every row without the trends: the CSV download (stays on the server)
+    whole: pd.DataFrame  # every row without the trends: the CSV download (stays on the server)
 
     @property
     def pages(self) -> int:
         return -(-self.rows // views.PAGE_ROWS)
 
 
-def work_list(cube, config: AppConfig, *, stage, lag, period_from, period_to, filters, top: int,
-              page: int = 1) -> WorkList | None:
+def work_list(
+    cube, config: AppConfig, *, stage, lag, period_from, period_to, filters, top: int, page: int = 1
+) -> WorkList | None:
     """Flagged items and the largest error contributors, ranked by impact (None when there are none), one page of
     views.PAGE_ROWS rows at a time: at full size thousands of items can be flagged, and the browser draws what it
     is sent."""
@@ -156,9 +178,8 @@ def work_list(cube, config: AppConfig, *, stage, lag, period_from, period_to, fi
         return None
     pages = -(-len(exc) // views.PAGE_ROWS)
     page = min(max(int(page), 1), pages)
-    rows = exc.iloc[(page - 1) * views.PAGE_ROWS: page * views.PAGE_ROWS]
-    series = cube.item_series(rows["item"].tolist(), stage=stage, lag=lag, period_from=period_from,
-                              period_to=period_to)
+    rows = exc.iloc[(page - 1) * views.PAGE_ROWS : page * views.PAGE_ROWS]
+    series = cube.item_series(rows["item"].tolist(), stage=stage, lag=lag, period_from=period_from, period_to=period_to)
     table = views.exception_table(rows, series)
     table["rank"] = np.arange((page - 1) * views.PAGE_ROWS + 1, (page - 1) * views.PAGE_ROWS + len(rows) + 1)
     whole = views.exception_table(exc, series.iloc[:0]).drop(columns=["actual_trend", "forecast_trend"])

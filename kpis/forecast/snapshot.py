@@ -95,7 +95,10 @@ def read(path: Path, *, kind: str) -> dict[str, Any] | None:
 
 def prune(folder: Path, pattern: str, keep: int) -> None:
     """Keep only the `keep` newest snapshot folders matching `pattern`."""
-    found = sorted((p for p in folder.glob(pattern) if p.is_dir() and not p.name.endswith(".tmp")),
-                   key=lambda p: p.stat().st_mtime, reverse=True)
+    found = sorted(
+        (p for p in folder.glob(pattern) if p.is_dir() and not p.name.endswith(".tmp")),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
     for old in found[keep:]:
         shutil.rmtree(old, ignore_errors=True)

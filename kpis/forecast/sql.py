@@ -76,8 +76,9 @@ def _placeholder(conn) -> str:
     return "%s" if conn.dialect.name == "postgresql" else "?"
 
 
-def _fetch_keys(conn, table: str, stages: list[str] | None, where: str = "", where_params: list | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _fetch_keys(
+    conn, table: str, stages: list[str] | None, where: str = "", where_params: list | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(packed key, value) of stored rows (see the packed row key above); every value is a bound parameter."""
     assert table in ("forecast", "demand_actual")  # identifiers come from this module only
     dialect = conn.dialect.name
@@ -85,12 +86,18 @@ def _fetch_keys(conn, table: str, stages: list[str] | None, where: str = "", whe
     params: list = []
     if table == "forecast":
         case, params = _stage_case(stages or [], _placeholder(conn))
-        key = (f"((item_id::int8 << 32) | ({day}::int8 << 16) | (lag::int8 << 6) | {case})"
-               if dialect == "postgresql" else
-               f"((item_id << 32) | ({day} << 16) | (lag << 6) | {case})")
+        key = (
+            f"((item_id::int8 << 32) | ({day}::int8 << 16) | (lag::int8 << 6) | {case})"
+            if dialect == "postgresql"
+            else f"((item_id << 32) | ({day} << 16) | (lag << 6) | {case})"
+        )
         val = "forecast"
     else:
-        key = f"((item_id::int8 << 32) | ({day}::int8 << 16))" if dialect == "postgresql" else f"((item_id << 32) | ({day} << 16))"
+        key = (
+            f"((item_id::int8 << 32) | ({day}::int8 << 16))"
+            if dialect == "postgresql"
+            else f"((item_id << 32) | ({day} << 16))"
+        )
         val = "actual"
     sql = f"SELECT {key} AS k, {val} AS v FROM {table}" + (f" WHERE {where}" if where else "")
     params = params + list(where_params or [])
@@ -139,9 +146,9 @@ def _joined(keys: list[np.ndarray], vals: list[np.ndarray]) -> tuple[np.ndarray,
 
 
 _FETCH_ROWS = 500_000
-_ARROW_MIN_ROWS = 1_000_000   # below this the plain sqlite3 read is as fast (the reader process takes ~0.5 s to start)
+_ARROW_MIN_ROWS = 1_000_000  # below this the plain sqlite3 read is as fast (the reader process takes ~0.5 s to start)
 _ARROW_TIMEOUT_S = 900
-_READERS = 4                   # at most this many parallel readers (one per core)
+_READERS = 4  # at most this many parallel readers (one per core)
 
 
 def _reader_count() -> int:
@@ -193,26 +200,36 @@ def _arrow_fetch(conn, table: str, sql: str, params: list, filtered: bool) -> tu
         # Ranges of the column the table is stored in order of: the rowid, or item_id for a table WITHOUT ROWID
         # (stored in primary-key order, item_id first). Two queries: SQLite answers min() or max() alone from the
         # b-tree's ends, both at once by a scan.
-        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                   (table,)).scalar() or ""
+        ddl = (
+            conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).scalar()
+            or ""
+        )
         col = "item_id" if ddl.rstrip().upper().endswith("WITHOUT ROWID") else "rowid"
         lo = conn.exec_driver_sql(f"SELECT min({col}) FROM {table}").scalar()
         hi = conn.exec_driver_sql(f"SELECT max({col}) FROM {table}").scalar()
         big = conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1 OFFSET {int(_ARROW_MIN_ROWS)}").scalar()
-        if lo is None or big is None:   # empty, or fewer rows than pay for the reader process
+        if lo is None or big is None:  # empty, or fewer rows than pay for the reader process
             return None
         parts = _reader_count()
         bounds = [int(b) for b in np.linspace(lo, hi + 1, parts + 1).astype(np.int64)]
         ranged = sql + (" AND" if filtered else " WHERE") + f" {col} >= ? AND {col} < ?"
-        folder = tempfile.mkdtemp(prefix="sop-pulse-read-")   # private (0700): the arrays pass through it
+        folder = tempfile.mkdtemp(prefix="sop-pulse-read-")  # private (0700): the arrays pass through it
         out = str(Path(folder) / "rows")
-        job = {"uri": "file:" + urllib.parse.quote(path) + "?mode=ro",
-               "sql": f"SELECT CAST(k AS INTEGER) AS k, CAST(v AS REAL) AS v FROM ({ranged})",
-               "params": [p.isoformat() if isinstance(p, (dt.date, dt.datetime)) else p for p in params],
-               "bounds": bounds, "out": out}
+        job = {
+            "uri": "file:" + urllib.parse.quote(path) + "?mode=ro",
+            "sql": f"SELECT CAST(k AS INTEGER) AS k, CAST(v AS REAL) AS v FROM ({ranged})",
+            "params": [p.isoformat() if isinstance(p, (dt.date, dt.datetime)) else p for p in params],
+            "bounds": bounds,
+            "out": out,
+        }
         reader = Path(__file__).with_name("arrow_reader.py")
-        done = subprocess.run([sys.executable, "-I", str(reader)], input=json.dumps(job), capture_output=True,
-                              text=True, timeout=_ARROW_TIMEOUT_S)
+        done = subprocess.run(
+            [sys.executable, "-I", str(reader)],
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
+            timeout=_ARROW_TIMEOUT_S,
+        )
         if done.returncode != 0:
             return None
         n = int(done.stdout.strip())
@@ -221,7 +238,7 @@ def _arrow_fetch(conn, table: str, sql: str, params: list, filtered: bool) -> tu
         if len(keys) != n or len(vals) != n:
             return None
         return keys, vals
-    except Exception:  # noqa: BLE001 - the sqlite3 path answers (or reports a real problem)
+    except Exception:
         return None
     finally:
         if folder is not None:
@@ -241,8 +258,9 @@ def _pg_fetch(conn, sql: str, params: list) -> tuple[np.ndarray, np.ndarray]:
     size = _PG_RECORD.itemsize
     with raw.cursor() as cur:
         # COPY takes no server-side parameters; psycopg binds them client-side with proper quoting.
-        with cur.copy(f"COPY (SELECT k::int8, v::float8 FROM ({sql}) q) TO STDOUT (FORMAT binary)",
-                      params or None) as cp:
+        with cur.copy(
+            f"COPY (SELECT k::int8, v::float8 FROM ({sql}) q) TO STDOUT (FORMAT binary)", params or None
+        ) as cp:
             while True:
                 chunk = cp.read()
                 if not chunk:
@@ -254,7 +272,7 @@ def _pg_fetch(conn, sql: str, params: list) -> tuple[np.ndarray, np.ndarray]:
                     ext = int.from_bytes(buf[15:19], "big")
                     if len(buf) < 19 + ext:
                         continue
-                    del buf[:19 + ext]
+                    del buf[: 19 + ext]
                     header = False
                 n = len(buf) // size
                 if n >= 65536:
@@ -262,7 +280,7 @@ def _pg_fetch(conn, sql: str, params: list) -> tuple[np.ndarray, np.ndarray]:
                     keys.append(rec["k"].astype(np.int64))
                     vals.append(rec["v"].astype(np.float64))
                     del rec
-                    del buf[:n * size]
+                    del buf[: n * size]
     n = len(buf) // size
     if n:
         rec = np.frombuffer(buf, dtype=_PG_RECORD, count=n)
@@ -290,7 +308,7 @@ def _load_raw(engine: Engine, config: AppConfig) -> _Raw | None:
         raw = _read_raw(engine, config)
         if raw is None or raw[0] == raw[1]:
             return None if raw is None else raw[2]
-    return raw[2]   # data kept changing while read: the last read (the next page asks again for the new version)
+    return raw[2]  # data kept changing while read: the last read (the next page asks again for the new version)
 
 
 def _read_raw(engine: Engine, config: AppConfig) -> tuple[int, int, _Raw | None] | None:
@@ -308,11 +326,24 @@ def _read_raw(engine: Engine, config: AppConfig) -> tuple[int, int, _Raw | None]
         if not len(f_key):
             return None
         if ((f_key & 63) == 63).any():  # stages not in config: read again with them appended
-            extra = sorted(conn.execute(select(ForecastValue.stage).where(ForecastValue.stage.not_in(stages))
-                                        .distinct()).scalars())
+            extra = sorted(
+                conn.execute(select(ForecastValue.stage).where(ForecastValue.stage.not_in(stages)).distinct()).scalars()
+            )
             stages = stages + extra
             f_key, f_val = _fetch_keys(conn, "forecast", stages)
         d_key, d_val = _fetch_keys(conn, "demand_actual", None)
         after = conn.exec_driver_sql(_VERSION_SQL).scalar()
-    return before, after, _Raw(np.array([r[0] for r in items], dtype=np.int64), [r[1] for r in items],
-                               [r[2] or {} for r in items], d_key, d_val, f_key, f_val, stages)
+    return (
+        before,
+        after,
+        _Raw(
+            np.array([r[0] for r in items], dtype=np.int64),
+            [r[1] for r in items],
+            [r[2] or {} for r in items],
+            d_key,
+            d_val,
+            f_key,
+            f_val,
+            stages,
+        ),
+    )

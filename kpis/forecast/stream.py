@@ -36,8 +36,11 @@ class _Fallback(Exception):
 def _plain(names: list[str]) -> bool:
     """Column names the whole-file check would take as they are: some, none blank or unnamed, none twice."""
     keys = [n.strip().lower() for n in names]
-    return bool(keys) and all(k and not k.startswith(("unnamed:", "__index_level_")) for k in keys) \
+    return (
+        bool(keys)
+        and all(k and not k.startswith(("unnamed:", "__index_level_")) for k in keys)
         and len(set(keys)) == len(keys)
+    )
 
 
 # A file to stream is its bytes (an upload) or its path (a file named on the command line: read from disk a block
@@ -54,7 +57,7 @@ def _blocks(src: Source):
                 yield block
     else:
         for i in range(0, len(src), BLOCK):
-            yield src[i:i + BLOCK]
+            yield src[i : i + BLOCK]
 
 
 def _readable(src: Source):
@@ -79,13 +82,13 @@ def _csv_header(src: Source) -> tuple[list[str], str] | None:
     start = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
     end = head.find(b"\n", start)
     try:
-        line = head[start:end if end >= 0 else len(head)].decode("utf-8").rstrip("\r")
+        line = head[start : end if end >= 0 else len(head)].decode("utf-8").rstrip("\r")
     except UnicodeDecodeError:
         return None
     sep = ";" if line.count(";") > line.count(",") else ","
     try:
         return next(csv.reader([line], delimiter=sep), []), sep
-    except csv.Error:   # e.g. a lone carriage return (old Mac line ends): the whole-file path reads such a file
+    except csv.Error:  # e.g. a lone carriage return (old Mac line ends): the whole-file path reads such a file
         return None
 
 
@@ -118,7 +121,7 @@ def streamable(src: Source, name: str, kind: str) -> bool:
         if header is None or not _plain(header[0]):
             return False
         rows, nul = _csv_lines(src)
-        return rows > STREAM_ROWS and not nul   # a NUL byte anywhere: the whole-file check reports it
+        return rows > STREAM_ROWS and not nul  # a NUL byte anywhere: the whole-file check reports it
     if not name.lower().endswith((".parquet", ".pq")):
         return False
     try:
@@ -126,7 +129,7 @@ def streamable(src: Source, name: str, kind: str) -> bool:
 
         meta = pq.ParquetFile(_readable(src)).schema_arrow
         rows = pq.ParquetFile(_readable(src)).metadata.num_rows
-    except Exception:  # noqa: BLE001 - unreadable: the whole-file path reports it
+    except Exception:
         return False
     plain = _plain(list(meta.names)) and not (meta.pandas_metadata or {}).get("index_columns")
     return plain and rows > STREAM_ROWS
@@ -156,22 +159,30 @@ def _csv_batches(src: Source, name: str):
     first = 2
     while True:
         try:
-            if reader is None:   # the parser reads its first block when it is made
-                reader = pd.read_csv(_readable(src), dtype=str, keep_default_na=False, sep=sep,
-                                     skip_blank_lines=False, header=None, skiprows=1, encoding="utf-8-sig",
-                                     chunksize=STREAM_ROWS)
+            if reader is None:  # the parser reads its first block when it is made
+                reader = pd.read_csv(
+                    _readable(src),
+                    dtype=str,
+                    keep_default_na=False,
+                    sep=sep,
+                    skip_blank_lines=False,
+                    header=None,
+                    skiprows=1,
+                    encoding="utf-8-sig",
+                    chunksize=STREAM_ROWS,
+                )
             df = next(reader)
         except StopIteration:
             return
-        except Exception:   # noqa: BLE001 - a row the parser refuses, a byte that is not UTF-8: the whole-file check
-            raise _Fallback from None   # reads the file again and names the problem as it always has
+        except Exception:
+            raise _Fallback from None  # reads the file again and names the problem as it always has
         rows = np.arange(first, first + len(df), dtype=np.int64)
         first += len(df)
         df, rows = _without_blank_rows(df, rows)
         if not len(df):
             continue
         if df.shape[1] != len(names):
-            raise _Fallback   # the header row read otherwise than here: let the whole-file check read the file
+            raise _Fallback  # the header row read otherwise than here: let the whole-file check read the file
         labels = {n.strip().lower(): n.strip() for n in names}
         columns = {n.strip().lower(): df.iloc[:, i] for i, n in enumerate(names)}
         yield int(rows[0]), _Table(name, columns, labels, rows)
@@ -206,13 +217,23 @@ def _parquet_batches(src: Source, name: str):
         del df, columns
 
 
-def import_streamed(engine, data: Source, *, name: str, config: AppConfig, user: User, sha256: str, now: dt.datetime,
-                    progress: Progress, result):
+def import_streamed(
+    engine,
+    data: Source,
+    *,
+    name: str,
+    config: AppConfig,
+    user: User,
+    sha256: str,
+    now: dt.datetime,
+    progress: Progress,
+    result,
+):
     """Import a clean forecast file batch by batch in one transaction; None when the whole-file path must run
     instead (any problem: nothing written)."""
     from sqlalchemy import insert, update
 
-    from kpis.forecast.load import CHANGED_ROWS_KEPT, _check_granularity, _changed_rows
+    from kpis.forecast.load import CHANGED_ROWS_KEPT, _changed_rows, _check_granularity
     from kpis.forecast.validate import _validate_forecasts
     from kpis.store.models import AuditEvent, ImportBatch
 
@@ -235,9 +256,21 @@ def import_streamed(engine, data: Source, *, name: str, config: AppConfig, user:
             order = np.argsort(old_k)
             ks, vs = old_k[order], old_v[order]
             del old_k, old_v, order
-            batch_id = conn.execute(insert(ImportBatch).values(
-                kind="forecasts", filename=name, sha256=sha256, rows_in_file=n_total, inserted=0, updated=0,
-                unchanged=0, created_at=now, created_by=user.name).returning(ImportBatch.id)).scalar_one()
+            batch_id = conn.execute(
+                insert(ImportBatch)
+                .values(
+                    kind="forecasts",
+                    filename=name,
+                    sha256=sha256,
+                    rows_in_file=n_total,
+                    inserted=0,
+                    updated=0,
+                    unchanged=0,
+                    created_at=now,
+                    created_by=user.name,
+                )
+                .returning(ImportBatch.id)
+            ).scalar_one()
             keys, changed_rows, cadence, ignored = [], [], None, ()
             used_stages: set[str] = set()
             inserted = updated = 0
@@ -246,7 +279,7 @@ def import_streamed(engine, data: Source, *, name: str, config: AppConfig, user:
             if dialect == "postgresql" and n_total > _BULK_ROWS:
                 raw_cur = conn.connection.driver_connection.cursor()
                 fks = _pg_drop_fks(raw_cur, "forecast")
-            seen = 0   # rows read: a CSV file's line count is only an estimate (blank lines, quoted line breaks)
+            seen = 0  # rows read: a CSV file's line count is only an estimate (blank lines, quoted line breaks)
             for _first, table in batches:
                 bag = _Collector(name, config.app.max_import_errors)
                 try:
@@ -279,8 +312,9 @@ def import_streamed(engine, data: Source, *, name: str, config: AppConfig, user:
                 inserted += int(is_new.sum())
                 updated += int(changed.sum())
                 if changed.any() and len(changed_rows) < CHANGED_ROWS_KEPT:
-                    changed_rows += _changed_rows(rows, changed, old, day, rows.lag, rows.stage_codes,
-                                                  "forecasts")[:CHANGED_ROWS_KEPT - len(changed_rows)]
+                    changed_rows += _changed_rows(rows, changed, old, day, rows.lag, rows.stage_codes, "forecasts")[
+                        : CHANGED_ROWS_KEPT - len(changed_rows)
+                    ]
                 cols = _Columns(row_ids, day, rows.lag, rows.stage_codes, rows.stages, rows.value, int(batch_id))
                 done = seen
                 seen += rows.n
@@ -301,7 +335,7 @@ def import_streamed(engine, data: Source, *, name: str, config: AppConfig, user:
                 progress(0.05 + 0.9 * (done + rows.n) / n_total, f"{done + rows.n:,} of {n_total:,} rows")
                 del rows, cols, key, is_new, changed, old, row_ids, day, stg
             if not seen:
-                raise _Fallback   # no data rows after all: the whole-file check says so
+                raise _Fallback  # no data rows after all: the whole-file check says so
             all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
             keys.clear()
             all_keys.sort()
@@ -319,15 +353,35 @@ def import_streamed(engine, data: Source, *, name: str, config: AppConfig, user:
                 trans.rollback()
                 return result
             result.batch_id = int(batch_id)
-            conn.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(
-                rows_in_file=n_total, inserted=inserted, updated=updated, unchanged=result.unchanged))
-            conn.execute(insert(AuditEvent), [{
-                "at": now, "actor": user.name, "action": "import", "entity": "import_batch",
-                "entity_id": str(batch_id),
-                "details": {"file": name, "kind": "forecasts", "inserted": inserted, "updated": updated,
-                            "unchanged": result.unchanged, "sha256": sha256, "items_added": 0,
-                            "items_changed": 0, "changed_item_attributes": [], "changed_values": changed_rows},
-            }])
+            conn.execute(
+                update(ImportBatch)
+                .where(ImportBatch.id == batch_id)
+                .values(rows_in_file=n_total, inserted=inserted, updated=updated, unchanged=result.unchanged)
+            )
+            conn.execute(
+                insert(AuditEvent),
+                [
+                    {
+                        "at": now,
+                        "actor": user.name,
+                        "action": "import",
+                        "entity": "import_batch",
+                        "entity_id": str(batch_id),
+                        "details": {
+                            "file": name,
+                            "kind": "forecasts",
+                            "inserted": inserted,
+                            "updated": updated,
+                            "unchanged": result.unchanged,
+                            "sha256": sha256,
+                            "items_added": 0,
+                            "items_changed": 0,
+                            "changed_item_attributes": [],
+                            "changed_values": changed_rows,
+                        },
+                    }
+                ],
+            )
             progress(0.98, "committing")
             trans.commit()
             return result

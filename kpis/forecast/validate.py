@@ -1,6 +1,5 @@
 """Reading demand and forecast files and checking every row (each problem with file, row and column)."""
 
-
 from __future__ import annotations
 
 import datetime as dt
@@ -36,7 +35,8 @@ from kpis.ingest import (
 )
 
 SUPPORTED = (".csv", ".txt", ".xlsx", ".xlsm", ".parquet", ".pq")
-MAX_ITEM = 120      # item.code
+MAX_ITEM = 120  # item.code
+
 
 # ---------------------------------------------------------------------------- reading
 @dataclass
@@ -59,8 +59,9 @@ def _read(data: bytes, name: str, sheet: str | None = None, *, max_mb: float = 2
     check_filename(name)
     ext = Path(name).suffix.lower()
     if ext not in SUPPORTED:
-        raise ImportFailed([Problem(name, None, None, f"unsupported file type '{ext or '(none)'}'; "
-                                                      "expected .csv, .xlsx or .parquet")])
+        raise ImportFailed(
+            [Problem(name, None, None, f"unsupported file type '{ext or '(none)'}'; expected .csv, .xlsx or .parquet")]
+        )
     if not data or data.isspace():
         raise ImportFailed([Problem(name, None, None, "file is empty; expected a header row and data rows")])
     first = 2
@@ -94,12 +95,20 @@ def _read(data: bytes, name: str, sheet: str | None = None, *, max_mb: float = 2
         col = df.iloc[:, i]
         if key == "" or (key.startswith("unnamed:") and col.isna().all()):
             if (col.notna() & (col.astype(str).str.strip() != "")).any():
-                problems.append(Problem(name, 1, None, f"column {i + 1} has values but no header; name it or delete it"))
+                problems.append(
+                    Problem(name, 1, None, f"column {i + 1} has values but no header; name it or delete it")
+                )
             continue
         if key in columns:
             same = labels[key] == raw.strip()
-            problems.append(Problem(name, 1, raw, f"column '{raw}' appears twice"
-                                    + ("" if same else f" (as '{labels[key]}')") + "; keep one"))
+            problems.append(
+                Problem(
+                    name,
+                    1,
+                    raw,
+                    f"column '{raw}' appears twice" + ("" if same else f" (as '{labels[key]}')") + "; keep one",
+                )
+            )
             continue
         labels[key], columns[key] = raw.strip(), col
     if problems:
@@ -126,15 +135,17 @@ def _refuse_nul_cells(df: pd.DataFrame, name: str, first: int) -> None:
     """Refuse text cells holding a NUL character (no database stores it in text), naming row and column."""
     for c in df.columns:
         col = df[c]
-        values = col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else (
-            col if col.dtype == object else None)
+        values = (
+            col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else (col if col.dtype == object else None)
+        )
         if values is None:
             continue
         bad = {v for v in values if isinstance(v, str) and "\x00" in v}
         if bad:
             row = int(np.flatnonzero(col.isin(list(bad)).to_numpy())[0]) + first
-            raise ImportFailed([Problem(name, row, str(c), "contains a NUL character (byte 0), which cannot be "
-                                                           "stored as text")])
+            raise ImportFailed(
+                [Problem(name, row, str(c), "contains a NUL character (byte 0), which cannot be stored as text")]
+            )
 
 
 def _read_parquet(data: bytes) -> pd.DataFrame:
@@ -214,7 +225,9 @@ def _numbers_col(table: _Table, key: str, bag: _Collector, what: str) -> np.ndar
         vals = col.to_numpy(dtype=np.float64, na_value=np.nan)
         bad = ~np.isfinite(vals)
         if bad.any():
-            msgs = np.where(np.isnan(vals[bad]), f"{what} is empty; expected a number", f"{what} is not a finite number")
+            msgs = np.where(
+                np.isnan(vals[bad]), f"{what} is empty; expected a number", f"{what} is not a finite number"
+            )
             bag.add_many(_rows_where(table, bad), label, pd.Series(msgs))
         _refuse_absurd(table, vals, bag, label, what)
         return vals
@@ -226,7 +239,7 @@ def _numbers_col(table: _Table, key: str, bag: _Collector, what: str) -> np.ndar
         num, pct = _numbers(sub)
         num = num.where(~pct, np.nan)
         vals[retry] = num.to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(vals)      # empty, not a number, or 'inf' / 'nan' spelled out
+    bad = ~np.isfinite(vals)  # empty, not a number, or 'inf' / 'nan' spelled out
     if bad.any():
         raw = _cell_text(text[bad].tolist())
         msgs = [f"{what} is empty; expected a number" if r == "" else f"{what} '{r}' is not a number" for r in raw]
@@ -240,7 +253,9 @@ def _refuse_absurd(table: _Table, vals: np.ndarray, bag: _Collector, label: str,
     with np.errstate(invalid="ignore"):
         huge = np.isfinite(vals) & (np.abs(vals) > MAX_ABS_VALUE)
     if huge.any():
-        msgs = [f"{what} {v:g} is beyond ±{MAX_ABS_VALUE:g}; expected a plausible quantity" for v in vals[huge][:bag.cap]]
+        msgs = [
+            f"{what} {v:g} is beyond ±{MAX_ABS_VALUE:g}; expected a plausible quantity" for v in vals[huge][: bag.cap]
+        ]
         bag.add_many(_rows_where(table, huge), label, pd.Series(msgs + [""] * (int(huge.sum()) - len(msgs))))
 
 
@@ -268,8 +283,9 @@ def _kind_of(text: str) -> str:
     return "bad"
 
 
-def _period_columns(table: _Table, keys: list[str], bag: _Collector, stored: str | None
-                    ) -> tuple[dict[str, np.ndarray], str]:
+def _period_columns(
+    table: _Table, keys: list[str], bag: _Collector, stored: str | None
+) -> tuple[dict[str, np.ndarray], str]:
     """Period number per row for each period-like column (-1 on error) and the file's cadence."""
     facts = {k: _factor(table.columns[k]) for k in keys}
     kinds = {k: np.array([_kind_of(t) for t in values], dtype=object) for k, (_c, values) in facts.items()}
@@ -284,7 +300,7 @@ def _period_columns(table: _Table, keys: list[str], bag: _Collector, stored: str
                 example[kind_name] = str(values[np.flatnonzero(sel)[0]])
     if weight["week"] and weight["month"]:
         if weight["week"] == weight["month"] and stored in ("week", "month"):
-            cadence = stored      # a tie: the rows that disagree with the stored data are the odd ones out
+            cadence = stored  # a tie: the rows that disagree with the stored data are the odd ones out
         else:
             cadence = "week" if weight["week"] > weight["month"] else "month"
     elif weight["week"]:
@@ -294,8 +310,12 @@ def _period_columns(table: _Table, keys: list[str], bag: _Collector, stored: str
     else:
         cadence = stored or "month"
     if stored and stored != cadence and not bag.total:
-        bag.add(None, table.labels[keys[0]], f"this file is {_adj(cadence)} but the stored demand and forecasts are "
-                                             f"{_adj(stored)}; use one granularity for all forecast data")
+        bag.add(
+            None,
+            table.labels[keys[0]],
+            f"this file is {_adj(cadence)} but the stored demand and forecasts are "
+            f"{_adj(stored)}; use one granularity for all forecast data",
+        )
     out = {}
     for k, (codes, values) in facts.items():
         start, err = periods.normalise(pd.Series(values, dtype=object), cadence)
@@ -307,9 +327,11 @@ def _period_columns(table: _Table, keys: list[str], bag: _Collector, stored: str
             mixed = np.isin(kind, ("month",))
         quarter = kind == "quarter"
         for j in np.flatnonzero(mixed):
-            err[j] = (f"is {'an ISO week' if kind[j] == 'week' else 'a day within a month' if kind[j] == 'day' else 'a month'}, "
-                      f"but other rows in this file are {_plural(cadence)} (e.g. '{example[cadence]}'); "
-                      "use one granularity per file")
+            err[j] = (
+                f"is {'an ISO week' if kind[j] == 'week' else 'a day within a month' if kind[j] == 'day' else 'a month'}, "
+                f"but other rows in this file are {_plural(cadence)} (e.g. '{example[cadence]}'); "
+                "use one granularity per file"
+            )
         for j in np.flatnonzero(quarter):
             err[j] = "is a quarter; forecast data must be weekly or monthly"
         num = np.full(len(values), -1, dtype=np.int64)
@@ -324,8 +346,10 @@ def _period_columns(table: _Table, keys: list[str], bag: _Collector, stored: str
         bad_codes = ~ok
         row_bad = (codes < 0) | bad_codes[np.maximum(codes, 0)]
         if row_bad.any():
-            msgs_u = np.array([f"period '{v}' {e}" if k == "period" else f"snapshot '{v}' {e}"
-                               for v, e in zip(values, err)], dtype=object)
+            msgs_u = np.array(
+                [f"period '{v}' {e}" if k == "period" else f"snapshot '{v}' {e}" for v, e in zip(values, err)],
+                dtype=object,
+            )
             rc = codes[row_bad]
             msgs = np.where(rc < 0, f"{k} is empty; expected {periods.FORMAT_HINT}", msgs_u[np.maximum(rc, 0)])
             bag.add_many(pd.Series(table.rows[row_bad]), label, pd.Series(msgs))
@@ -340,11 +364,11 @@ class _Rows:
 
     kind: str
     n: int
-    item_codes: np.ndarray          # per row, into items
-    items: np.ndarray               # item code strings
-    period: np.ndarray              # period number per row
+    item_codes: np.ndarray  # per row, into items
+    items: np.ndarray  # item code strings
+    period: np.ndarray  # period number per row
     cadence: str
-    value: np.ndarray               # actual or forecast
+    value: np.ndarray  # actual or forecast
     lag: np.ndarray | None = None
     stage_codes: np.ndarray | None = None
     stages: list[str] = field(default_factory=list)
@@ -356,8 +380,9 @@ class _Rows:
 def _require_columns(table: _Table, needed: list[str], hint: str) -> None:
     missing = [c for c in needed if c not in table.columns]
     if missing:
-        raise ImportFailed([Problem(table.name, 1, None, f"missing column(s) {', '.join(repr(c) for c in missing)}; "
-                                                         f"expected {hint}")])
+        raise ImportFailed(
+            [Problem(table.name, 1, None, f"missing column(s) {', '.join(repr(c) for c in missing)}; expected {hint}")]
+        )
 
 
 def _item_column(table: _Table, bag: _Collector) -> tuple[np.ndarray, np.ndarray]:
@@ -375,8 +400,9 @@ def _item_column(table: _Table, bag: _Collector) -> tuple[np.ndarray, np.ndarray
     return codes, values
 
 
-def _duplicates(table: _Table, key: np.ndarray, ok: np.ndarray, bag: _Collector, column: str, what: Callable[[int], str]
-                ) -> None:
+def _duplicates(
+    table: _Table, key: np.ndarray, ok: np.ndarray, bag: _Collector, column: str, what: Callable[[int], str]
+) -> None:
     """Report rows whose key repeats an earlier row's key (keys >= 0; ok = rows to check)."""
     idx = np.flatnonzero(ok)
     k = key[idx]
@@ -397,7 +423,10 @@ def _duplicates(table: _Table, key: np.ndarray, ok: np.ndarray, bag: _Collector,
     dup_pos = np.flatnonzero(same)
     later = idx[order[dup_pos]]
     first = idx[order[start[dup_pos]]]
-    msgs = [f"duplicate: row {int(table.rows[f])} already has {what(int(r))}" for f, r in zip(first[:bag.cap], later[:bag.cap])]
+    msgs = [
+        f"duplicate: row {int(table.rows[f])} already has {what(int(r))}"
+        for f, r in zip(first[: bag.cap], later[: bag.cap])
+    ]
     msgs += [""] * (len(later) - len(msgs))
     bag.add_many(pd.Series(table.rows[later]), column, pd.Series(msgs))
 
@@ -407,9 +436,19 @@ def _validate_demand(table: _Table, bag: _Collector, stored: str | None, known: 
     _require_columns(table, ["item", "period", "actual"], hint)
     bad_names = [table.labels[c] for c in table.columns if c in RESERVED and c not in ("item", "period", "actual")]
     if bad_names:
-        raise ImportFailed([Problem(table.name, 1, c, f"column '{c}' cannot be an attribute: it is the name of a "
-                                                       "metric or key column of the accuracy views; rename it "
-                                                       f"(e.g. '{c}_class'); expected {hint}") for c in bad_names])
+        raise ImportFailed(
+            [
+                Problem(
+                    table.name,
+                    1,
+                    c,
+                    f"column '{c}' cannot be an attribute: it is the name of a "
+                    "metric or key column of the accuracy views; rename it "
+                    f"(e.g. '{c}_class'); expected {hint}",
+                )
+                for c in bad_names
+            ]
+        )
     codes, items = _item_column(table, bag)
     pnum, cadence = _period_columns(table, ["period"], bag, stored)
     value = _numbers_col(table, "actual", bag, "actual")
@@ -428,9 +467,12 @@ def _validate_demand(table: _Table, bag: _Collector, stored: str | None, known: 
             if conflict.any():
                 vals = np.append(avals, "")
                 crow = np.flatnonzero(conflict)
-                msgs = [f"item '{items[codes[r]]}' has {a} '{vals[acodes[r]]}' here but "
-                        f"'{vals[ref[r]]}' in row {int(table.rows[first_row[codes[r]]])}; "
-                        "an item has one value per attribute" for r in crow[:bag.cap]]
+                msgs = [
+                    f"item '{items[codes[r]]}' has {a} '{vals[acodes[r]]}' here but "
+                    f"'{vals[ref[r]]}' in row {int(table.rows[first_row[codes[r]]])}; "
+                    "an item has one value per attribute"
+                    for r in crow[: bag.cap]
+                ]
                 msgs += [""] * (len(crow) - len(msgs))
                 bag.add_many(pd.Series(table.rows[crow]), table.labels[a], pd.Series(msgs))
             fv = acodes[first_row]
@@ -441,21 +483,47 @@ def _validate_demand(table: _Table, bag: _Collector, stored: str | None, known: 
     pmin = int(pnum["period"][ok].min()) if ok.any() else 0
     width = int(pnum["period"][ok].max()) - pmin + 1 if ok.any() else 1
     key = np.where(ok, codes * width + pnum["period"] - pmin, -1)
-    _duplicates(table, key, ok, bag, table.labels["period"],
-                lambda r: f"item '{items[codes[r]]}' for period {periods.label(_period_start(pnum['period'][r:r + 1], cadence)[0], cadence)}")
+    _duplicates(
+        table,
+        key,
+        ok,
+        bag,
+        table.labels["period"],
+        lambda r: (
+            f"item '{items[codes[r]]}' for period {periods.label(_period_start(pnum['period'][r : r + 1], cadence)[0], cadence)}"
+        ),
+    )
     bag.raise_if_any()
-    return _Rows("demand", table.n, codes, np.asarray(items, dtype=object), pnum["period"], cadence, value,
-                 attributes=attrs, attribute_names=attr_names)
+    return _Rows(
+        "demand",
+        table.n,
+        codes,
+        np.asarray(items, dtype=object),
+        pnum["period"],
+        cadence,
+        value,
+        attributes=attrs,
+        attribute_names=attr_names,
+    )
 
 
-def _validate_forecasts(table: _Table, bag: _Collector, stored: str | None, known: dict[str, tuple[int, dict]],
-                        stages_cfg: list[str]) -> _Rows:
+def _validate_forecasts(
+    table: _Table, bag: _Collector, stored: str | None, known: dict[str, tuple[int, dict]], stages_cfg: list[str]
+) -> _Rows:
     hint = "item, period, lag (or snapshot), stage, forecast"
     need = ["item", "period", "stage", "forecast"]
     _require_columns(table, need, hint)
     if "lag" not in table.columns and "snapshot" not in table.columns:
-        raise ImportFailed([Problem(table.name, 1, None, f"missing column 'lag' (or 'snapshot', the period the "
-                                                         f"forecast was made in); expected {hint}")])
+        raise ImportFailed(
+            [
+                Problem(
+                    table.name,
+                    1,
+                    None,
+                    f"missing column 'lag' (or 'snapshot', the period the forecast was made in); expected {hint}",
+                )
+            ]
+        )
     ignored = tuple(table.labels[c] for c in table.columns if c not in (*need, "lag", "snapshot"))
     codes, items = _item_column(table, bag)
     if len(items):
@@ -467,10 +535,13 @@ def _validate_forecasts(table: _Table, bag: _Collector, stored: str | None, know
             eg = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
             first_row = int(_rows_where(table, sel).iloc[0])
             # one message, not one per forecast row: the fix is the same for all of them
-            bag.add(first_row, table.labels["item"],
-                    f"import demand first: {len(names):,} item{'s are' if len(names) != 1 else ' is'} unknown "
-                    f"(e.g. {eg}), in {n_rows:,} forecast row{'s' if n_rows != 1 else ''}; items and their attributes "
-                    "come from demand files")
+            bag.add(
+                first_row,
+                table.labels["item"],
+                f"import demand first: {len(names):,} item{'s are' if len(names) != 1 else ' is'} unknown "
+                f"(e.g. {eg}), in {n_rows:,} forecast row{'s' if n_rows != 1 else ''}; items and their attributes "
+                "come from demand files",
+            )
     pkeys = ["period"] + (["snapshot"] if "snapshot" in table.columns else [])
     pnum, cadence = _period_columns(table, pkeys, bag, stored)
     period = pnum["period"]
@@ -482,14 +553,24 @@ def _validate_forecasts(table: _Table, bag: _Collector, stored: str | None, know
         fin = np.isfinite(lv)
         frac = fin & (lv != np.round(lv))
         if frac.any():
-            bag.add_many(_rows_where(table, frac), lcol,
-                         pd.Series([f"lag {v:g} is not a whole number of periods" for v in lv[frac][:bag.cap]]
-                                   + [""] * max(0, int(frac.sum()) - bag.cap)))
+            bag.add_many(
+                _rows_where(table, frac),
+                lcol,
+                pd.Series(
+                    [f"lag {v:g} is not a whole number of periods" for v in lv[frac][: bag.cap]]
+                    + [""] * max(0, int(frac.sum()) - bag.cap)
+                ),
+            )
         neg = fin & ~frac & (lv < 0)
         if neg.any():
-            bag.add_many(_rows_where(table, neg), lcol,
-                         pd.Series([f"lag {v:g} is negative; lag = period − snapshot must be 0 or more"
-                                    for v in lv[neg][:bag.cap]] + [""] * max(0, int(neg.sum()) - bag.cap)))
+            bag.add_many(
+                _rows_where(table, neg),
+                lcol,
+                pd.Series(
+                    [f"lag {v:g} is negative; lag = period − snapshot must be 0 or more" for v in lv[neg][: bag.cap]]
+                    + [""] * max(0, int(neg.sum()) - bag.cap)
+                ),
+            )
         big = fin & ~frac & (lv > 1000)
         if big.any():
             bag.add_many(_rows_where(table, big), lcol, "lag is over 1000 periods")
@@ -502,18 +583,24 @@ def _validate_forecasts(table: _Table, bag: _Collector, stored: str | None, know
         scol = table.labels["snapshot"]
         after = both & (from_snap < 0)
         if after.any():
-            idx = np.flatnonzero(after)[:bag.cap]
-            msgs = [f"snapshot {periods.label(_period_start(snap[i:i + 1], cadence)[0], cadence)} is after period "
-                    f"{periods.label(_period_start(period[i:i + 1], cadence)[0], cadence)} (lag would be "
-                    f"{int(from_snap[i])}); a forecast is made before or in its period" for i in idx]
+            idx = np.flatnonzero(after)[: bag.cap]
+            msgs = [
+                f"snapshot {periods.label(_period_start(snap[i : i + 1], cadence)[0], cadence)} is after period "
+                f"{periods.label(_period_start(period[i : i + 1], cadence)[0], cadence)} (lag would be "
+                f"{int(from_snap[i])}); a forecast is made before or in its period"
+                for i in idx
+            ]
             bag.add_many(_rows_where(table, after), scol, pd.Series(msgs + [""] * (int(after.sum()) - len(msgs))))
         if "lag" in table.columns:
             differ = both & ~after & lag_ok & (from_snap != lag)
             if differ.any():
-                idx = np.flatnonzero(differ)[:bag.cap]
+                idx = np.flatnonzero(differ)[: bag.cap]
                 msgs = [f"lag {int(lag[i])} does not match period − snapshot = {int(from_snap[i])}" for i in idx]
-                bag.add_many(_rows_where(table, differ), table.labels["lag"],
-                             pd.Series(msgs + [""] * (int(differ.sum()) - len(msgs))))
+                bag.add_many(
+                    _rows_where(table, differ),
+                    table.labels["lag"],
+                    pd.Series(msgs + [""] * (int(differ.sum()) - len(msgs))),
+                )
         else:
             lag = np.where(both & ~after, from_snap, -1)
             lag_ok = lag >= 0
@@ -531,8 +618,11 @@ def _validate_forecasts(table: _Table, bag: _Collector, stored: str | None, know
         per = []
         for v in svals:
             hint_s = difflib.get_close_matches(str(v).lower(), list(by_lower), n=1)
-            per.append(f"unknown stage '{v}'" + (f" (did you mean '{by_lower[hint_s[0]]}'?)" if hint_s else "")
-                       + f"; configured stages: {', '.join(stages_cfg)}")
+            per.append(
+                f"unknown stage '{v}'"
+                + (f" (did you mean '{by_lower[hint_s[0]]}'?)" if hint_s else "")
+                + f"; configured stages: {', '.join(stages_cfg)}"
+            )
         bag.add_many(_rows_where(table, bad_stage), slabel, _msgs_by_code(scodes, bad_stage, per))
     value = _numbers_col(table, "forecast", bag, "forecast")
     ok = (codes >= 0) & (period >= 0) & (lag >= 0) & (row_stage >= 0)
@@ -543,10 +633,21 @@ def _validate_forecasts(table: _Table, bag: _Collector, stored: str | None, know
         key = np.where(ok, ((codes * np_ + (period - pmin)) * nl + lag) * max(len(stage_list), 1) + row_stage, -1)
 
         def what(r: int) -> str:
-            lab = periods.label(_period_start(period[r:r + 1], cadence)[0], cadence)
+            lab = periods.label(_period_start(period[r : r + 1], cadence)[0], cadence)
             return f"item '{items[codes[r]]}', period {lab}, lag {int(lag[r])}, stage '{stage_list[row_stage[r]]}'"
 
         _duplicates(table, key, ok, bag, table.labels["period"], what)
     bag.raise_if_any()
-    return _Rows("forecasts", table.n, codes, np.asarray(items, dtype=object), period, cadence, value, lag=lag,
-                 stage_codes=row_stage, stages=stage_list, ignored=ignored)
+    return _Rows(
+        "forecasts",
+        table.n,
+        codes,
+        np.asarray(items, dtype=object),
+        period,
+        cadence,
+        value,
+        lag=lag,
+        stage_codes=row_stage,
+        stages=stage_list,
+        ignored=ignored,
+    )

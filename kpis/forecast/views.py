@@ -9,7 +9,7 @@ import pandas as pd
 from kpis.config import KPI, AppConfig
 from kpis.forecast.metrics import FVA_MIN_N
 
-PAGE_ROWS = 200   # rows of the exception work list sent to the browser at once, each with its small trends
+PAGE_ROWS = 200  # rows of the exception work list sent to the browser at once, each with its small trends
 
 
 def page_label(page: int, rows: int, size: int | None = None) -> str:
@@ -25,13 +25,23 @@ def accuracy_kpi(config: AppConfig, cadence: str) -> KPI:
 
     base = next((k for k in config.kpis if k.source == "forecast" and k.forecast_metric == "accuracy"), None)
     if base is not None and base.cadence == cadence:
-        target = base.target            # same cadence: the catalog's target steps apply as they are
+        target = base.target  # same cadence: the catalog's target steps apply as they are
     else:
         target = 0.8 if base is None else float(catalog.targets_at(base, [pd.Timestamp.today()])[0])
-    fields = {"id": "forecast_accuracy_view", "name": "Forecast accuracy", "function": "sales",
-              "owner": base.owner if base else "Demand planning", "unit": "%", "direction": "higher",
-              "target": target, "amber": base.amber if base else 0.0, "red": base.red if base else 0.05,
-              "cadence": cadence, "rollup": "mean", "practices": ["evaluation"]}
+    fields = {
+        "id": "forecast_accuracy_view",
+        "name": "Forecast accuracy",
+        "function": "sales",
+        "owner": base.owner if base else "Demand planning",
+        "unit": "%",
+        "direction": "higher",
+        "target": target,
+        "amber": base.amber if base else 0.0,
+        "red": base.red if base else 0.05,
+        "cadence": cadence,
+        "rollup": "mean",
+        "practices": ["evaluation"],
+    }
     return KPI.model_validate(fields)
 
 
@@ -51,7 +61,9 @@ def value_destroying_steps(fva: pd.DataFrame) -> list[str]:
     stages = fva["stage"].tolist()
     for _, r in bad.iterrows():
         prev = stages[stages.index(r["stage"]) - 1]
-        out.append(f"{r['stage']} makes the forecast worse than {prev} by {-r['fva_vs_previous'] * 100:.1f} pts of WAPE")
+        out.append(
+            f"{r['stage']} makes the forecast worse than {prev} by {-r['fva_vs_previous'] * 100:.1f} pts of WAPE"
+        )
     return out
 
 
@@ -63,8 +75,10 @@ def fva_small_sample_note(fva: pd.DataFrame) -> str | None:
         return None
     n = int(worse["n"].max())
     steps = ", ".join(str(s) for s in worse["stage"])
-    return (f"{steps} looks worse than the step before it, but on only {n:,} matched item-period{'s' * (n != 1)}: "
-            f"too few to call it value-destroying (at least {FVA_MIN_N} needed). Widen the window or the filters.")
+    return (
+        f"{steps} looks worse than the step before it, but on only {n:,} matched item-period{'s' * (n != 1)}: "
+        f"too few to call it value-destroying (at least {FVA_MIN_N} needed). Widen the window or the filters."
+    )
 
 
 def fva_sample_text(fva: pd.DataFrame) -> str:
@@ -79,8 +93,9 @@ def fva_sample_text(fva: pd.DataFrame) -> str:
 
 def abc_xyz_table(cube, *, stage, lag, period_from, period_to, filters) -> pd.DataFrame:
     """Accuracy per ABC × XYZ cell with the number of items in the cell."""
-    cells = cube.accuracy(["abc", "xyz"], stage=stage, lag=lag, period_from=period_from, period_to=period_to,
-                          filters=filters)
+    cells = cube.accuracy(
+        ["abc", "xyz"], stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=filters
+    )
     items = cube.attribute_of(cube.items_of(filters))
     counts = items.groupby(["abc", "xyz"]).size().rename("items").reset_index()
     return cells.merge(counts, on=["abc", "xyz"], how="left")
@@ -89,8 +104,14 @@ def abc_xyz_table(cube, *, stage, lag, period_from, period_to, filters) -> pd.Da
 def exception_summary(exc: pd.DataFrame) -> dict:
     """Counts of flagged items by direction and the share of total error the list covers."""
     flagged = exc[exc["flagged"]]
-    return {"flagged": int(len(flagged)), "over": int((flagged["ts"] > 0).sum()), "under": int((flagged["ts"] < 0).sum()),
-            "share": float(exc["share"].sum()), "no_ts": int(exc["ts"].isna().sum()), "listed": int(len(exc))}
+    return {
+        "flagged": len(flagged),
+        "over": int((flagged["ts"] > 0).sum()),
+        "under": int((flagged["ts"] < 0).sum()),
+        "share": float(exc["share"].sum()),
+        "no_ts": int(exc["ts"].isna().sum()),
+        "listed": len(exc),
+    }
 
 
 def tracking_note(window_periods: int, limit: float, summary: dict, tracking_window: int | None = None) -> str | None:
@@ -101,19 +122,25 @@ def tracking_note(window_periods: int, limit: float, summary: dict, tracking_win
 
     need = tracking_min_periods(limit)
     if tracking_window is not None and tracking_window < need:
-        return (f"No item can be flagged: the tracking signal is taken over the last {tracking_window} periods "
-                f"([forecast] tracking_window), and over that many it can never pass {limit:g} (over n periods it is "
-                f"at most n). Set tracking_window to {need} or more, or tracking_limit below {tracking_window}, in "
-                "config.toml. This list holds the largest error contributors only.")
+        return (
+            f"No item can be flagged: the tracking signal is taken over the last {tracking_window} periods "
+            f"([forecast] tracking_window), and over that many it can never pass {limit:g} (over n periods it is "
+            f"at most n). Set tracking_window to {need} or more, or tracking_limit below {tracking_window}, in "
+            "config.toml. This list holds the largest error contributors only."
+        )
     if window_periods < need:
-        return (f"No tracking signal over {window_periods} period{'s' if window_periods != 1 else ''}: it needs "
-                f"at least {need} periods with actual and forecast to be able to pass {limit:g} (over n periods it "
-                f"is at most n, and over one it is always ±1). This list holds the largest error contributors "
-                f"only; choose a window of {need} periods or more to see flagged items.")
+        return (
+            f"No tracking signal over {window_periods} period{'s' if window_periods != 1 else ''}: it needs "
+            f"at least {need} periods with actual and forecast to be able to pass {limit:g} (over n periods it "
+            f"is at most n, and over one it is always ±1). This list holds the largest error contributors "
+            f"only; choose a window of {need} periods or more to see flagged items."
+        )
     if summary.get("no_ts"):
         k = summary["no_ts"]
-        return (f"{k:,} of the {summary['listed']:,} listed items have no tracking signal (None in the table): "
-                f"fewer than {need} periods with actual and forecast in this window, or no error at all.")
+        return (
+            f"{k:,} of the {summary['listed']:,} listed items have no tracking signal (None in the table): "
+            f"fewer than {need} periods with actual and forecast in this window, or no error at all."
+        )
     return None
 
 
@@ -122,10 +149,17 @@ def exception_table(exc: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
     s = series.sort_values("period")
     actual = s.groupby("item")["actual"].agg(lambda v: [float(x) for x in v])
     forecast = s.groupby("item")["forecast"].agg(lambda v: [float(x) for x in v])
-    why = np.where(exc["flagged"] & (exc["ts"] > 0), "Tracking signal: over-forecast",
-                   np.where(exc["flagged"], "Tracking signal: under-forecast", "Large error"))
-    attrs = [c for c in exc.columns if c not in {"item", "ts", "flagged", "abs_error", "share", "rank", "n", "wape",
-                                                   "bias", "mad", "sum_e", "cum_share"}]
+    why = np.where(
+        exc["flagged"] & (exc["ts"] > 0),
+        "Tracking signal: over-forecast",
+        np.where(exc["flagged"], "Tracking signal: under-forecast", "Large error"),
+    )
+    attrs = [
+        c
+        for c in exc.columns
+        if c
+        not in {"item", "ts", "flagged", "abs_error", "share", "rank", "n", "wape", "bias", "mad", "sum_e", "cum_share"}
+    ]
     out = pd.DataFrame({"rank": np.arange(1, len(exc) + 1), "item": exc["item"].to_numpy(), "why": why})
     out["actual_trend"] = out["item"].map(actual).map(lambda v: v if isinstance(v, list) else [])
     out["forecast_trend"] = out["item"].map(forecast).map(lambda v: v if isinstance(v, list) else [])
@@ -140,8 +174,10 @@ def data_summary(cube) -> str:
 
     first, last = (periods.label(cube.periods[0], cube.cadence), periods.label(cube.periods[-1], cube.cadence))
     stages = ", ".join(s + (" (derived)" if s in cube.derived else "") for s in cube.stages)
-    return (f"{len(cube.items_of(None)):,} items, {cube.cadence}ly periods {first} to {last}; stages {stages}; "
-            f"lags {', '.join(str(k) for k in cube.lags)}.")
+    return (
+        f"{len(cube.items_of(None)):,} items, {cube.cadence}ly periods {first} to {last}; stages {stages}; "
+        f"lags {', '.join(str(k) for k in cube.lags)}."
+    )
 
 
 def accuracy_series(by_period: pd.DataFrame) -> pd.DataFrame:

@@ -31,8 +31,8 @@ class Window:
     end: pd.Timestamp
     first_label: str
     last_label: str
-    count: int                  # periods in the window
-    unit: str = "period"        # week, month, quarter
+    count: int  # periods in the window
+    unit: str = "period"  # week, month, quarter
 
     @property
     def text(self) -> str:
@@ -56,8 +56,7 @@ class Window:
         return f"{self.key}_{span}"
 
 
-def resolve(period_starts: pd.DatetimeIndex, cadence: str, key: str,
-            custom: tuple[str, str] | None = None) -> Window:
+def resolve(period_starts: pd.DatetimeIndex, cadence: str, key: str, custom: tuple[str, str] | None = None) -> Window:
     """The window `key` over the periods with data (ending at the newest one; custom = (first, last) labels)."""
     if key not in WINDOWS:
         raise ValueError(f"unknown window {key!r}; choose from {', '.join(WINDOWS)}")
@@ -77,12 +76,25 @@ def resolve(period_starts: pd.DatetimeIndex, cadence: str, key: str,
     else:
         lo = 0
     unit = {"week": "week", "month": "month", "quarter": "quarter"}.get(cadence, "period")
-    return Window(key=key, start=starts[lo], end=starts[hi], first_label=labels[lo], last_label=labels[hi],
-                  count=hi - lo + 1, unit=unit)
+    return Window(
+        key=key,
+        start=starts[lo],
+        end=starts[hi],
+        first_label=labels[lo],
+        last_label=labels[hi],
+        count=hi - lo + 1,
+        unit=unit,
+    )
 
 
-def with_filters(df: pd.DataFrame, *, window: Window, stage: str | None = None, lag: int | None | str = "",
-                 filters: dict[str, list[str]] | None = None) -> pd.DataFrame:
+def with_filters(
+    df: pd.DataFrame,
+    *,
+    window: Window,
+    stage: str | None = None,
+    lag: int | str | None = "",
+    filters: dict[str, list[str]] | None = None,
+) -> pd.DataFrame:
     """A table for download with the view it was made with as leading columns (window, stage, lag, filters)."""
     out = df.copy()
     lead = {"window": window.text}
@@ -99,8 +111,14 @@ def with_filters(df: pd.DataFrame, *, window: Window, stage: str | None = None, 
     return out
 
 
-def file_name(base: str, *, window: Window, stage: str | None = None, lag: int | None | str = "",
-              filters: dict[str, list[str]] | None = None) -> str:
+def file_name(
+    base: str,
+    *,
+    window: Window,
+    stage: str | None = None,
+    lag: int | str | None = "",
+    filters: dict[str, list[str]] | None = None,
+) -> str:
     """'fva_stairstep_consensus_lag1_last12_2025-11_2026-10.csv' (filters named, values counted)."""
     parts = [base]
     if stage:

@@ -23,16 +23,20 @@ from kpis.config import PRACTICES, AppConfig
 from kpis.improvement import effect
 from kpis.store import audit, versions
 from kpis.store.engine import session_factory
-from kpis.store.retry import retrying
 from kpis.store.models import ACTION_STATUSES, Action, Decision, Review, utcnow
+from kpis.store.retry import retrying
 
 STATUSES = ACTION_STATUSES
 OPEN_STATES = ("open", "in progress")
 COMPLETED_STATES = ("done", "verified", "not effective")
 DECIDED_STATES = ("verified", "not effective")
 TYPES = ("improvement", "corrective", "preventive")
-SOURCES = {"pir": "Post-implementation review", "kpi_exception": "KPI exception",
-           "meeting_decision": "Meeting decision", "other": "Other"}
+SOURCES = {
+    "pir": "Post-implementation review",
+    "kpi_exception": "KPI exception",
+    "meeting_decision": "Meeting decision",
+    "other": "Other",
+}
 PRIORITIES = ("high", "medium", "low")
 DIRECTIONS = ("higher", "lower")
 MOVES: dict[str, tuple[str, ...]] = {
@@ -44,8 +48,24 @@ MOVES: dict[str, tuple[str, ...]] = {
     "cancelled": (),
 }
 # Fields a person types or picks; status, dates of moves and the verdict only change through move_action.
-FIELDS = ("title", "description", "type", "source", "review_id", "decision_id", "source_note", "practice", "kpi_id",
-          "segment", "expected_direction", "owner", "sponsor", "priority", "due_date", "ref")
+FIELDS = (
+    "title",
+    "description",
+    "type",
+    "source",
+    "review_id",
+    "decision_id",
+    "source_note",
+    "practice",
+    "kpi_id",
+    "segment",
+    "expected_direction",
+    "owner",
+    "sponsor",
+    "priority",
+    "due_date",
+    "ref",
+)
 LIMITS = {"title": 200, "source_note": 255, "owner": 120, "sponsor": 120, "segment": 80, "ref": 60}
 
 
@@ -85,8 +105,15 @@ def check_fields(fields: dict[str, Any], config: AppConfig) -> list[tuple[str, s
         problems.append(("kpi_id", f"unknown KPI '{kpi_id}'; see the KPI catalog for valid ids"))
     direction = fields.get("expected_direction") or None
     if kpi_id and direction not in DIRECTIONS:
-        problems.append(("expected_direction", ("an action linked to a KPI needs the expected direction 'higher' or "
-                                                "'lower' (the way the action should move the KPI)")))
+        problems.append(
+            (
+                "expected_direction",
+                (
+                    "an action linked to a KPI needs the expected direction 'higher' or "
+                    "'lower' (the way the action should move the KPI)"
+                ),
+            )
+        )
     if direction is not None and direction not in DIRECTIONS:
         problems.append(("expected_direction", "expected direction must be 'higher' or 'lower'"))
     if fields.get("segment") and not kpi_id:
@@ -148,8 +175,15 @@ def create_action(*, engine: Engine, fields: dict[str, Any], user: User, config:
     return retrying(write)
 
 
-def update_action(*, engine: Engine, action_id: int, fields: dict[str, Any], user: User, config: AppConfig,
-                  expected_version: int | None = None) -> list[str]:
+def update_action(
+    *,
+    engine: Engine,
+    action_id: int,
+    fields: dict[str, Any],
+    user: User,
+    config: AppConfig,
+    expected_version: int | None = None,
+) -> list[str]:
     """Change an action's fields (not its status); audited with before/after; returns the changed field names.
 
     `expected_version` is the version the form was opened at: when the action changed since, EditConflict."""
@@ -170,17 +204,32 @@ def update_action(*, engine: Engine, action_id: int, fields: dict[str, Any], use
                 return []
             for k, (_, v) in changed.items():
                 setattr(a, k, v)
-            a.updated_at, a.updated_by = utcnow(), user.name   # the version goes up in the checked UPDATE
-            audit.record(s, user=user, action="update", entity="action", entity_id=a.id,
-                         details={k: {"old": _jsonable(o), "new": _jsonable(n)} for k, (o, n) in changed.items()})
+            a.updated_at, a.updated_by = utcnow(), user.name  # the version goes up in the checked UPDATE
+            audit.record(
+                s,
+                user=user,
+                action="update",
+                entity="action",
+                entity_id=a.id,
+                details={k: {"old": _jsonable(o), "new": _jsonable(n)} for k, (o, n) in changed.items()},
+            )
             return sorted(changed)
 
     return retrying(write)
 
 
-def move_action(*, engine: Engine, action_id: int, to: str, user: User, config: AppConfig,
-                completed_on: dt.date | None = None, on: dt.date | None = None,
-                expected_status: str | None = None, expected_version: int | None = None) -> str:
+def move_action(
+    *,
+    engine: Engine,
+    action_id: int,
+    to: str,
+    user: User,
+    config: AppConfig,
+    completed_on: dt.date | None = None,
+    on: dt.date | None = None,
+    expected_status: str | None = None,
+    expected_version: int | None = None,
+) -> str:
     """Move an action to status `to` if the rules allow it (audited); returns a sentence saying what happened.
 
     `expected_status` / `expected_version` are what the caller saw: when the action changed meanwhile the move is
@@ -194,8 +243,10 @@ def move_action(*, engine: Engine, action_id: int, to: str, user: User, config: 
             a = _get(s, action_id)
             versions.check(a, expected_version, entity="action")
             if expected_status is not None and a.status != expected_status:
-                raise ActionRefused(f"action #{a.id} is now '{a.status}' (it was '{expected_status}' when you opened "
-                                    "it); reload and try again")
+                raise ActionRefused(
+                    f"action #{a.id} is now '{a.status}' (it was '{expected_status}' when you opened "
+                    "it); reload and try again"
+                )
             if to not in STATUSES:
                 raise ActionRefused(f"unknown status '{to}'; statuses are {', '.join(STATUSES)}")
             if to not in MOVES[a.status]:
@@ -214,15 +265,21 @@ def move_action(*, engine: Engine, action_id: int, to: str, user: User, config: 
                 a.cancelled_on = on
                 details["cancelled_on"] = on.isoformat()
             elif to in DECIDED_STATES:
-                v = effect.current_verdict(engine, config, kpi_id=a.kpi_id, segment=a.segment,
-                                           direction=a.expected_direction, completed_on=a.completed_on)
+                v = effect.current_verdict(
+                    engine,
+                    config,
+                    kpi_id=a.kpi_id,
+                    segment=a.segment,
+                    direction=a.expected_direction,
+                    completed_on=a.completed_on,
+                )
                 a.verdict = v.verdict if v is not None else None
                 a.verdict_figures = v.figures() if v is not None else None
                 a.verified_by, a.verified_at = user.name, utcnow()
                 details["verdict"] = a.verdict
                 details["figures"] = a.verdict_figures
             a.status = to
-            a.updated_at, a.updated_by = utcnow(), user.name   # the version goes up in the checked UPDATE
+            a.updated_at, a.updated_by = utcnow(), user.name  # the version goes up in the checked UPDATE
             details["before"] = before
             audit.record(s, user=user, action="status", entity="action", entity_id=a.id, details=details)
             return f"Action #{a.id} moved from '{before['status']}' to '{to}'."

@@ -48,7 +48,7 @@ class Verdict:
     p_bad: float | None
     median_shift: float | None
     explanation: str
-    provisional: bool = False      # fewer than 12 baseline points
+    provisional: bool = False  # fewer than 12 baseline points
 
     def figures(self) -> dict[str, Any]:
         """The verdict as a JSON-safe dict (NaN becomes None), as frozen in the database."""
@@ -57,7 +57,7 @@ class Verdict:
     @classmethod
     def from_figures(cls, figures: dict[str, Any]) -> Verdict:
         """A verdict read back from its frozen figures."""
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in figures.items() if k in known})
 
 
@@ -96,9 +96,20 @@ def judge(values: Any, periods: Any, completion: Any, *, direction: str) -> Verd
     limits = spc.xmr_limits(before)
     lims = (limits.centre, limits.lcl, limits.ucl) if limits else (None, None, None)
     if nb < MIN_POINTS or na < MIN_POINTS:
-        return Verdict("too little data", nb, na, *lims, False, False, None, None, None,
-                       f"Too little data to judge: {nb} point{'s' * (nb != 1)} before and {na} after the completion "
-                       f"date; at least {MIN_POINTS} are needed on each side.", provisional=bool(limits and limits.provisional))
+        return Verdict(
+            "too little data",
+            nb,
+            na,
+            *lims,
+            False,
+            False,
+            None,
+            None,
+            None,
+            f"Too little data to judge: {nb} point{'s' * (nb != 1)} before and {na} after the completion "
+            f"date; at least {MIN_POINTS} are needed on each side.",
+            provisional=bool(limits and limits.provisional),
+        )
     good = 1 if direction == "higher" else -1
     flags = spc.signals(after, limits)
     side = flags["side"].to_numpy()
@@ -107,7 +118,7 @@ def judge(values: Any, periods: Any, completion: Any, *, direction: str) -> Verd
     run_good, run_bad = bool((run & (side == good)).any()), bool((run & (side == -good)).any())
     sig_good, sig_bad = beyond_good or run_good, beyond_bad or run_bad
     alt_good, alt_bad = ("greater", "less") if good == 1 else ("less", "greater")
-    from scipy import stats   # on first use: about a second of CPU that pages showing no verdict never pay
+    from scipy import stats  # on first use: about a second of CPU that pages showing no verdict never pay
 
     p_good = float(stats.mannwhitneyu(after, before, alternative=alt_good).pvalue)
     p_bad = float(stats.mannwhitneyu(after, before, alternative=alt_bad).pvalue)
@@ -133,23 +144,30 @@ def judge(values: Any, periods: Any, completion: Any, *, direction: str) -> Verd
     else:
         verdict = "no clear change"
         if sig_good:
-            why = (f"No clear change: {_signal_words(beyond_good, run_good, good_side)} after completion, but the "
-                   f"before/after difference is not significant (one-sided Mann–Whitney {spc.format_p(p_good)}).")
+            why = (
+                f"No clear change: {_signal_words(beyond_good, run_good, good_side)} after completion, but the "
+                f"before/after difference is not significant (one-sided Mann–Whitney {spc.format_p(p_good)})."
+            )
             if sig_bad:
                 why += " There are worsening signals too, so the evidence is mixed."
         elif p_good < ALPHA:
-            why = (f"No clear change: {test_good}, but no point lies beyond the baseline limits and there is no run "
-                   f"of {RUN_LENGTH} on the improving side; this may be a drift rather than a step.")
+            why = (
+                f"No clear change: {test_good}, but no point lies beyond the baseline limits and there is no run "
+                f"of {RUN_LENGTH} on the improving side; this may be a drift rather than a step."
+            )
         else:
-            why = ("No clear change: no point beyond the baseline limits, no run of "
-                   f"{RUN_LENGTH} on one side, and no significant difference (one-sided Mann–Whitney "
-                   f"{spc.format_p(p_good)}); the after values look like routine variation.")
-    return Verdict(verdict, nb, na, *lims, sig_good, sig_bad, p_good, p_bad, shift, why + tail,
-                   provisional=limits.provisional)
-
+            why = (
+                "No clear change: no point beyond the baseline limits, no run of "
+                f"{RUN_LENGTH} on one side, and no significant difference (one-sided Mann–Whitney "
+                f"{spc.format_p(p_good)}); the after values look like routine variation."
+            )
+    return Verdict(
+        verdict, nb, na, *lims, sig_good, sig_bad, p_good, p_bad, shift, why + tail, provisional=limits.provisional
+    )
 
 
 # ---------------------------------------------------------------- the KPI series an action is judged on
+
 
 def kpi_series(engine, config, kpi_id: str, segment: str = "") -> pd.DataFrame:
     """The KPI's points (period, value) for a segment ('' = the total) at the KPI's own cadence."""
@@ -170,8 +188,9 @@ def kpi_series(engine, config, kpi_id: str, segment: str = "") -> pd.DataFrame:
     return out.sort_values("period", ignore_index=True)
 
 
-def current_verdict(engine, config, *, kpi_id: str | None, segment: str, direction: str | None,
-                    completed_on: dt.date | None) -> Verdict | None:
+def current_verdict(
+    engine, config, *, kpi_id: str | None, segment: str, direction: str | None, completed_on: dt.date | None
+) -> Verdict | None:
     """The verdict on today's data; None when the action has no KPI, direction or completion date."""
     if not kpi_id or direction not in DIRECTIONS or completed_on is None:
         return None

@@ -53,8 +53,13 @@ def _number(v: Any) -> str:
     return "—" if v is None or (isinstance(v, float) and pd.isna(v)) else f"{v:g}"
 
 
-def review_markdown(review: dict[str, Any], *, kpi_names: dict[str, str] | None = None,
-                    value_format: Callable[[str, float], str] | None = None, top: int = 1) -> str:
+def review_markdown(
+    review: dict[str, Any],
+    *,
+    kpi_names: dict[str, str] | None = None,
+    value_format: Callable[[str, float], str] | None = None,
+    top: int = 1,
+) -> str:
     """A review as a Markdown document (title at heading level `top`); every user-typed text is escaped, so it
     renders as plain text. `value_format(kpi_id, value)` formats KPI figures (default: the stored number)."""
     kpi_names = kpi_names or {}
@@ -68,12 +73,21 @@ def review_markdown(review: dict[str, Any], *, kpi_names: dict[str, str] | None 
 
     practices = ", ".join(PRACTICES.get(p, p) for p in review.get("practices") or [])
     status = "Draft" if review.get("status") == "draft" else "Submitted"
-    lines = [f"{h1} {e(review['initiative'])}", "",
-             (f"**Review date** {review['review_date']} · **Period** {review.get('period') or '—'} · "
-              f"**Rating** {review['rating']}/5 · **{status}**"), "",
-             f"**Team** {e(review.get('team'))} · **Facilitator** {e(review.get('facilitator'))}", "",
-             f"**Participants** {e(', '.join(review.get('participants') or [])) or '—'}", "",
-             f"**Practices** {e(practices) or '—'}", ""]
+    lines = [
+        f"{h1} {e(review['initiative'])}",
+        "",
+        (
+            f"**Review date** {review['review_date']} · **Period** {review.get('period') or '—'} · "
+            f"**Rating** {review['rating']}/5 · **{status}**"
+        ),
+        "",
+        f"**Team** {e(review.get('team'))} · **Facilitator** {e(review.get('facilitator'))}",
+        "",
+        f"**Participants** {e(', '.join(review.get('participants') or [])) or '—'}",
+        "",
+        f"**Practices** {e(practices) or '—'}",
+        "",
+    ]
     from kpis.improvement.reviews import TEXT_FIELDS
 
     for field, heading in TEXT_FIELDS.items():
@@ -84,16 +98,19 @@ def review_markdown(review: dict[str, Any], *, kpi_names: dict[str, str] | None 
     if review.get("kpis"):
         lines += ["| KPI | Baseline | Target | Actual |", "|---|---|---|---|"]
         for k in review["kpis"]:
-            lines.append(f"| {e(kpi_names.get(k['kpi_id'], k['kpi_id']))} | {num(k['kpi_id'], k.get('baseline'))} | "
-                         f"{num(k['kpi_id'], k.get('target'))} | {num(k['kpi_id'], k.get('actual'))} |")
+            lines.append(
+                f"| {e(kpi_names.get(k['kpi_id'], k['kpi_id']))} | {num(k['kpi_id'], k.get('baseline'))} | "
+                f"{num(k['kpi_id'], k.get('target'))} | {num(k['kpi_id'], k.get('actual'))} |"
+            )
     else:
         lines.append("No KPI recorded.")
     lines += ["", f"{h2} Follow-up actions", ""]
     if review.get("follow_up"):
         for a in review["follow_up"]:
             verdict = f", verdict {a['verdict']}" if a.get("verdict") else ""
-            lines.append(f"- \\#{a['id']} {e(a['title'])} — {e(a['owner'])}, due {a['due_date']}, "
-                         f"{a['status']}{verdict}")
+            lines.append(
+                f"- \\#{a['id']} {e(a['title'])} — {e(a['owner'])}, due {a['due_date']}, {a['status']}{verdict}"
+            )
     else:
         lines.append("None yet.")
     by = review.get("submitted_by") or review.get("created_by")

@@ -41,17 +41,39 @@ from kpis.ingest import (
 )
 from kpis.store import audit
 from kpis.store.engine import session_factory
-from kpis.store.retry import retrying
 from kpis.store.models import Action, ImportBatch, utcnow
 from kpis.store.repo import find_import
+from kpis.store.retry import retrying
 
 REQUIRED = ("ref", "title", "owner", "practice", "due_date")
-OPTIONAL = ("kpi", "segment", "expected_direction", "sponsor", "type", "priority", "status", "completed_on",
-            "description")
+OPTIONAL = (
+    "kpi",
+    "segment",
+    "expected_direction",
+    "sponsor",
+    "type",
+    "priority",
+    "status",
+    "completed_on",
+    "description",
+)
 # File column -> action field.
-FIELD = {"ref": "ref", "title": "title", "kpi": "kpi_id", "segment": "segment", "expected_direction": "expected_direction",
-         "owner": "owner", "sponsor": "sponsor", "practice": "practice", "type": "type", "priority": "priority",
-         "due_date": "due_date", "status": "status", "completed_on": "completed_on", "description": "description"}
+FIELD = {
+    "ref": "ref",
+    "title": "title",
+    "kpi": "kpi_id",
+    "segment": "segment",
+    "expected_direction": "expected_direction",
+    "owner": "owner",
+    "sponsor": "sponsor",
+    "practice": "practice",
+    "type": "type",
+    "priority": "priority",
+    "due_date": "due_date",
+    "status": "status",
+    "completed_on": "completed_on",
+    "description": "description",
+}
 FROZEN_FIELDS = ("status", "completed_on", "kpi_id", "segment", "expected_direction")
 
 
@@ -63,8 +85,10 @@ class ActionsImportResult(ImportResult):
         if not self.changed:
             seen = self.seen_before()
             return f"{self.filename}: no changes — all {self.unchanged} actions already stored as in the file{seen}."
-        return (f"{self.filename}: {self.inserted} actions added, {self.updated} updated, {self.unchanged} unchanged "
-                f"(import #{self.batch_id}).")
+        return (
+            f"{self.filename}: {self.inserted} actions added, {self.updated} updated, {self.unchanged} unchanged "
+            f"(import #{self.batch_id})."
+        )
 
 
 def _date(v: Any) -> tuple[dt.date | None, bool]:
@@ -93,12 +117,22 @@ def validate_actions(df: pd.DataFrame, filename: str, config: AppConfig) -> list
     cols = {str(c).strip().lower(): c for c in df.columns if c != "_row"}
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
-        raise ImportFailed([Problem(name, 1, None, f"missing column(s) {', '.join(repr(c) for c in missing)}; "
-                                                   f"expected {', '.join(REQUIRED)} and optionally {', '.join(OPTIONAL)}")])
+        raise ImportFailed(
+            [
+                Problem(
+                    name,
+                    1,
+                    None,
+                    f"missing column(s) {', '.join(repr(c) for c in missing)}; "
+                    f"expected {', '.join(REQUIRED)} and optionally {', '.join(OPTIONAL)}",
+                )
+            ]
+        )
     unknown = [c for c in cols if c not in FIELD]
     if unknown:
-        raise ImportFailed([Problem(name, 1, cols[c], "unknown column; expected one of " + ", ".join(FIELD))
-                            for c in unknown])
+        raise ImportFailed(
+            [Problem(name, 1, cols[c], "unknown column; expected one of " + ", ".join(FIELD)) for c in unknown]
+        )
     raw = {c: (_text(df[cols[c]]) if c in cols else pd.Series("", index=df.index)) for c in FIELD}
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
@@ -120,20 +154,33 @@ def validate_actions(df: pd.DataFrame, filename: str, config: AppConfig) -> list
         kpi = cell["kpi"]
         if kpi and kpi not in config.kpi_by_id:
             hint = difflib.get_close_matches(kpi, list(config.kpi_by_id), n=1)
-            bag.add(r, cols["kpi"], f"unknown KPI '{kpi}'" + (f" (did you mean '{hint[0]}'?)" if hint else
-                                                              "; see the KPI catalog for valid ids"))
+            bag.add(
+                r,
+                cols["kpi"],
+                f"unknown KPI '{kpi}'"
+                + (f" (did you mean '{hint[0]}'?)" if hint else "; see the KPI catalog for valid ids"),
+            )
         direction = cell["expected_direction"].lower()
         if kpi and not direction:
-            bag.add(r, cols.get("expected_direction", "expected_direction"),
-                    "expected_direction is needed with a KPI: 'higher' or 'lower' (the way the action should move it)")
+            bag.add(
+                r,
+                cols.get("expected_direction", "expected_direction"),
+                "expected_direction is needed with a KPI: 'higher' or 'lower' (the way the action should move it)",
+            )
         elif direction and direction not in DIRECTIONS:
-            bag.add(r, cols["expected_direction"], f"expected_direction '{cell['expected_direction']}' is not 'higher' "
-                                                   "or 'lower'")
+            bag.add(
+                r,
+                cols["expected_direction"],
+                f"expected_direction '{cell['expected_direction']}' is not 'higher' or 'lower'",
+            )
         if cell["segment"] and not kpi:
             bag.add(r, cols["segment"], "a segment needs a KPI")
-        checks = (("practice", cell["practice"], tuple(PRACTICES), None), ("type", cell["type"].lower(), TYPES, "improvement"),
-                  ("priority", cell["priority"].lower(), PRIORITIES, "medium"),
-                  ("status", cell["status"].lower(), STATUSES, "open"))
+        checks = (
+            ("practice", cell["practice"], tuple(PRACTICES), None),
+            ("type", cell["type"].lower(), TYPES, "improvement"),
+            ("priority", cell["priority"].lower(), PRIORITIES, "medium"),
+            ("status", cell["status"].lower(), STATUSES, "open"),
+        )
         for c, v, allowed, default in checks:
             if not v and default is not None:
                 out[FIELD[c]] = default
@@ -154,13 +201,26 @@ def validate_actions(df: pd.DataFrame, filename: str, config: AppConfig) -> list
         if status in COMPLETED_STATES and out["completed_on"] is None and not bad_date:
             bag.add(r, cols.get("completed_on", "completed_on"), f"status '{status}' needs completed_on (YYYY-MM-DD)")
         if status in ("open", "in progress", "cancelled") and out["completed_on"] is not None:
-            bag.add(r, cols["completed_on"], f"completed_on is set but the status is '{status}'; leave it empty or "
-                                             "use done, verified or not effective")
+            bag.add(
+                r,
+                cols["completed_on"],
+                f"completed_on is set but the status is '{status}'; leave it empty or "
+                "use done, verified or not effective",
+            )
         if out["completed_on"] is not None and out["completed_on"] > dt.date.today():
             bag.add(r, cols["completed_on"], f"completed_on {out['completed_on']} is in the future")
-        out.update({"ref": cell["ref"], "title": cell["title"], "owner": cell["owner"], "kpi_id": kpi or None,
-                    "segment": cell["segment"], "expected_direction": direction or None,
-                    "sponsor": cell["sponsor"] or None, "description": cell["description"]})
+        out.update(
+            {
+                "ref": cell["ref"],
+                "title": cell["title"],
+                "owner": cell["owner"],
+                "kpi_id": kpi or None,
+                "segment": cell["segment"],
+                "expected_direction": direction or None,
+                "sponsor": cell["sponsor"] or None,
+                "description": cell["description"],
+            }
+        )
         rows.append(out)
     bag.raise_if_any()
     return rows
@@ -193,9 +253,12 @@ def import_actions(engine: Engine, data: bytes, filename: str, *, config: AppCon
                 changed = {k: (getattr(a, k), v) for k, v in fields.items() if (getattr(a, k) or None) != (v or None)}
                 if a.verified_by and a.status in ("verified", "not effective") and set(changed) & set(FROZEN_FIELDS):
                     cols = sorted(set(changed) & set(FROZEN_FIELDS))
-                    bag.add(r["_row"], cols[0].replace("kpi_id", "kpi"),
-                            f"action '{a.ref}' (#{a.id}) has a verdict frozen by {a.verified_by} on "
-                            f"{a.verified_at:%Y-%m-%d}; an import cannot change its {', '.join(cols)}")
+                    bag.add(
+                        r["_row"],
+                        cols[0].replace("kpi_id", "kpi"),
+                        f"action '{a.ref}' (#{a.id}) has a verdict frozen by {a.verified_by} on "
+                        f"{a.verified_at:%Y-%m-%d}; an import cannot change its {', '.join(cols)}",
+                    )
                 plan.append((fields, a, changed))
             bag.raise_if_any()
             result.inserted = sum(1 for _, a, _ in plan if a is None)
@@ -204,34 +267,74 @@ def import_actions(engine: Engine, data: bytes, filename: str, *, config: AppCon
             if not result.changed:
                 result.previous = find_import(engine, sha, "actions")
                 return result
-            batch = ImportBatch(kind="actions", filename=name, sha256=sha, rows_in_file=len(rows),
-                                inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
-                                created_at=now, created_by=user.name)
+            batch = ImportBatch(
+                kind="actions",
+                filename=name,
+                sha256=sha,
+                rows_in_file=len(rows),
+                inserted=result.inserted,
+                updated=result.updated,
+                unchanged=result.unchanged,
+                created_at=now,
+                created_by=user.name,
+            )
             s.add(batch)
             s.flush()
             result.batch_id = batch.id
             for fields, a, changed in plan:
                 if a is None:
-                    a = Action(**fields, source="other", source_note=f"imported from {name}"[:255], created_at=now,
-                               created_by=user.name)
+                    a = Action(
+                        **fields,
+                        source="other",
+                        source_note=f"imported from {name}"[:255],
+                        created_at=now,
+                        created_by=user.name,
+                    )
                     if fields["status"] == "cancelled":
                         a.cancelled_on = now.date()
                     s.add(a)
                     s.flush()
-                    audit.record(s, user=user, action="import", entity="action", entity_id=a.id,
-                                 details={"import": batch.id, "ref": a.ref, "status": a.status})
+                    audit.record(
+                        s,
+                        user=user,
+                        action="import",
+                        entity="action",
+                        entity_id=a.id,
+                        details={"import": batch.id, "ref": a.ref, "status": a.status},
+                    )
                 elif changed:
                     for k, (_, v) in changed.items():
                         setattr(a, k, v)
                     if "status" in changed and fields["status"] == "cancelled" and a.cancelled_on is None:
                         a.cancelled_on = now.date()
-                    a.updated_at, a.updated_by = now, user.name   # version: the checked UPDATE
-                    audit.record(s, user=user, action="import", entity="action", entity_id=a.id,
-                                 details={"import": batch.id, "ref": a.ref,
-                                          **{k: {"old": _iso(o), "new": _iso(n)} for k, (o, n) in changed.items()}})
-            audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
-                         details={"file": name, "kind": "actions", "inserted": result.inserted,
-                                  "updated": result.updated, "unchanged": result.unchanged, "sha256": sha})
+                    a.updated_at, a.updated_by = now, user.name  # version: the checked UPDATE
+                    audit.record(
+                        s,
+                        user=user,
+                        action="import",
+                        entity="action",
+                        entity_id=a.id,
+                        details={
+                            "import": batch.id,
+                            "ref": a.ref,
+                            **{k: {"old": _iso(o), "new": _iso(n)} for k, (o, n) in changed.items()},
+                        },
+                    )
+            audit.record(
+                s,
+                user=user,
+                action="import",
+                entity="import_batch",
+                entity_id=batch.id,
+                details={
+                    "file": name,
+                    "kind": "actions",
+                    "inserted": result.inserted,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                    "sha256": sha,
+                },
+            )
         return result
 
     return retrying(write)

@@ -17,17 +17,32 @@ from kpis.config import PRACTICES, AppConfig
 from kpis.improvement.effect import kpi_series
 from kpis.store import audit, versions
 from kpis.store.engine import session_factory
-from kpis.store.retry import retrying
 from kpis.store.models import Action, Review, ReviewKpi, utcnow
+from kpis.store.retry import retrying
 
 METHODS = ("5 whys", "fishbone", "other")
 TEXT_FIELDS = {  # field -> heading, in the order a review reads
-    "objectives": "Objectives", "planned": "What was planned", "happened": "What happened",
-    "root_cause": "Why they differ (root cause)", "went_well": "What went well", "to_improve": "What to improve",
-    "lessons": "Lessons learned", "benefits": "Benefits realised",
+    "objectives": "Objectives",
+    "planned": "What was planned",
+    "happened": "What happened",
+    "root_cause": "Why they differ (root cause)",
+    "went_well": "What went well",
+    "to_improve": "What to improve",
+    "lessons": "Lessons learned",
+    "benefits": "Benefits realised",
 }
-FIELDS = ("initiative", "practices", "review_date", "period", "team", "facilitator", "participants",
-          *TEXT_FIELDS, "root_cause_method", "rating")
+FIELDS = (
+    "initiative",
+    "practices",
+    "review_date",
+    "period",
+    "team",
+    "facilitator",
+    "participants",
+    *TEXT_FIELDS,
+    "root_cause_method",
+    "rating",
+)
 KPI_FIELDS = ("kpi_id", "baseline", "target", "actual", "baseline_period", "actual_period")
 
 
@@ -35,8 +50,9 @@ class ReviewRefused(ValueError):
     """A review write that breaks a rule; the message says why."""
 
 
-def check_review(fields: dict[str, Any], kpis: list[dict[str, Any]], config: AppConfig, *, submit: bool
-                 ) -> list[tuple[str, str]]:
+def check_review(
+    fields: dict[str, Any], kpis: list[dict[str, Any]], config: AppConfig, *, submit: bool
+) -> list[tuple[str, str]]:
     """Problems as (field, message). A draft needs an initiative; a submitted review needs every core field."""
     problems: list[tuple[str, str]] = [(n, f"{n} {safety.NUL_MESSAGE}") for n in safety.nul_fields(fields)]
     problems += [("kpis", f"KPI {n} {safety.NUL_MESSAGE}") for k in kpis for n in safety.nul_fields(k)]
@@ -100,8 +116,17 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def save_review(*, engine: Engine, fields: dict[str, Any], kpis: list[dict[str, Any]], user: User, config: AppConfig,
-                submit: bool, review_id: int | None = None, expected_version: int | None = None) -> int:
+def save_review(
+    *,
+    engine: Engine,
+    fields: dict[str, Any],
+    kpis: list[dict[str, Any]],
+    user: User,
+    config: AppConfig,
+    submit: bool,
+    review_id: int | None = None,
+    expected_version: int | None = None,
+) -> int:
     """Create or change a review (draft or submitted); amendments of a submitted review are audited with before/after.
 
     `expected_version` is the version the form was opened at: when the review was saved since, EditConflict."""
@@ -118,7 +143,7 @@ def save_review(*, engine: Engine, fields: dict[str, Any], kpis: list[dict[str, 
         with session_factory(engine).begin() as s:
             if review_id is None:
                 r = Review(**fields, status="draft", created_at=now, created_by=user.name)
-                if submit:   # submitted in the INSERT, so a new review starts at version 1
+                if submit:  # submitted in the INSERT, so a new review starts at version 1
                     r.status, r.submitted_by, r.submitted_at = "submitted", user.name, now
                 s.add(r)
                 s.flush()
@@ -143,7 +168,7 @@ def save_review(*, engine: Engine, fields: dict[str, Any], kpis: list[dict[str, 
                 was = r.status
                 if submit and r.status == "draft":
                     r.status, r.submitted_by, r.submitted_at = "submitted", user.name, now
-                s.flush()   # one checked UPDATE, one version, before the KPI rows are replaced
+                s.flush()  # one checked UPDATE, one version, before the KPI rows are replaced
                 s.execute(delete(ReviewKpi).where(ReviewKpi.review_id == r.id))
             for k in kpis:
                 s.add(ReviewKpi(review_id=r.id, **{f: k.get(f) for f in KPI_FIELDS}))
@@ -154,11 +179,11 @@ def save_review(*, engine: Engine, fields: dict[str, Any], kpis: list[dict[str, 
                 action = "submit" if submit else "create"
                 audit.record(s, user=user, action=action, entity="review", entity_id=r.id, details={"after": after})
             else:
-                changed = {k: {"old": before.get(k), "new": after.get(k)} for k in after
-                           if before.get(k) != after.get(k)}
+                changed = {
+                    k: {"old": before.get(k), "new": after.get(k)} for k in after if before.get(k) != after.get(k)
+                }
                 action = "amend" if was == "submitted" else ("submit" if submit else "update")
-                audit.record(s, user=user, action=action, entity="review", entity_id=r.id,
-                             details={"changed": changed})
+                audit.record(s, user=user, action=action, entity="review", entity_id=r.id, details={"changed": changed})
             return r.id
 
     return retrying(write)
@@ -167,24 +192,51 @@ def save_review(*, engine: Engine, fields: dict[str, Any], kpis: list[dict[str, 
 def list_reviews(engine: Engine, user: User) -> pd.DataFrame:
     """Reviews the user may see (every submitted one, plus their own drafts), newest first, with KPI ids and
     counts of follow-up actions and of those awaiting verification."""
-    cols = ["id", "initiative", "practices", "review_date", "period", "team", "facilitator", "participants",
-            *TEXT_FIELDS, "root_cause_method", "rating", "status", "created_by", "submitted_by", "submitted_at"]
-    q = (select(*[getattr(Review, c) for c in cols])
-         .where(or_(Review.status == "submitted", Review.created_by == user.name))
-         .order_by(Review.review_date.desc(), Review.id.desc()))
+    cols = [
+        "id",
+        "initiative",
+        "practices",
+        "review_date",
+        "period",
+        "team",
+        "facilitator",
+        "participants",
+        *TEXT_FIELDS,
+        "root_cause_method",
+        "rating",
+        "status",
+        "created_by",
+        "submitted_by",
+        "submitted_at",
+    ]
+    q = (
+        select(*[getattr(Review, c) for c in cols])
+        .where(or_(Review.status == "submitted", Review.created_by == user.name))
+        .order_by(Review.review_date.desc(), Review.id.desc())
+    )
     with engine.connect() as conn:
         df = pd.DataFrame(conn.execute(q).all(), columns=cols)
         kp = pd.DataFrame(conn.execute(select(ReviewKpi.review_id, ReviewKpi.kpi_id)).all(), columns=["id", "kpi_id"])
-        ac = pd.DataFrame(conn.execute(select(Action.review_id, Action.status).where(Action.review_id.is_not(None))).all(),
-                          columns=["id", "status"])
+        ac = pd.DataFrame(
+            conn.execute(select(Action.review_id, Action.status).where(Action.review_id.is_not(None))).all(),
+            columns=["id", "status"],
+        )
     df["kpis"] = df["id"].map(kp.groupby("id")["kpi_id"].agg(list)).apply(lambda v: v if isinstance(v, list) else [])
     df["actions"] = df["id"].map(ac.groupby("id").size()).fillna(0).astype(int)
     df["awaiting_verification"] = df["id"].map(ac[ac["status"] == "done"].groupby("id").size()).fillna(0).astype(int)
     return df
 
 
-def search_reviews(df: pd.DataFrame, *, text: str = "", practices=None, teams=None, ratings=None,
-                   period_from: dt.date | None = None, period_to: dt.date | None = None) -> pd.DataFrame:
+def search_reviews(
+    df: pd.DataFrame,
+    *,
+    text: str = "",
+    practices=None,
+    teams=None,
+    ratings=None,
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
+) -> pd.DataFrame:
     """Reviews matching every filter; text is searched (case-insensitive) in every text field."""
     keep = pd.Series(True, index=df.index)
     if text.strip():
@@ -213,11 +265,22 @@ def get_review(engine: Engine, review_id: int, user: User) -> dict[str, Any] | N
         if r is None or (r.status == "draft" and r.created_by != user.name):
             return None
         out = {c.name: getattr(r, c.name) for c in Review.__table__.columns}
-        out["kpis"] = [{k: getattr(x, k) for k in KPI_FIELDS}
-                       for x in s.execute(select(ReviewKpi).where(ReviewKpi.review_id == r.id)).scalars()]
-        out["follow_up"] = [{"id": a.id, "ref": a.ref, "title": a.title, "owner": a.owner, "due_date": a.due_date,
-                             "status": a.status, "verdict": a.verdict}
-                            for a in s.execute(select(Action).where(Action.review_id == r.id).order_by(Action.id)).scalars()]
+        out["kpis"] = [
+            {k: getattr(x, k) for k in KPI_FIELDS}
+            for x in s.execute(select(ReviewKpi).where(ReviewKpi.review_id == r.id)).scalars()
+        ]
+        out["follow_up"] = [
+            {
+                "id": a.id,
+                "ref": a.ref,
+                "title": a.title,
+                "owner": a.owner,
+                "due_date": a.due_date,
+                "status": a.status,
+                "verdict": a.verdict,
+            }
+            for a in s.execute(select(Action).where(Action.review_id == r.id).order_by(Action.id)).scalars()
+        ]
         return out
 
 
@@ -230,8 +293,9 @@ def value_at(engine: Engine, config: AppConfig, kpi_id: str, period: dt.date | N
     return None if s.empty else float(s["value"].iloc[-1])
 
 
-def kpi_prefill(engine: Engine, config: AppConfig, kpi_id: str, *, baseline_period: dt.date | None,
-                actual_period: dt.date | None) -> dict[str, Any]:
+def kpi_prefill(
+    engine: Engine, config: AppConfig, kpi_id: str, *, baseline_period: dt.date | None, actual_period: dt.date | None
+) -> dict[str, Any]:
     """Baseline, target and actual of a KPI for a review's periods (the person may overwrite them)."""
     from kpis.catalog.targets import targets_at
 
@@ -240,6 +304,11 @@ def kpi_prefill(engine: Engine, config: AppConfig, kpi_id: str, *, baseline_peri
     if actual_period is not None:
         t = float(targets_at(kpi, [pd.Timestamp(actual_period)])[0])
         target = None if pd.isna(t) else t
-    return {"kpi_id": kpi_id, "baseline_period": baseline_period, "actual_period": actual_period,
-            "baseline": value_at(engine, config, kpi_id, baseline_period),
-            "actual": value_at(engine, config, kpi_id, actual_period), "target": target}
+    return {
+        "kpi_id": kpi_id,
+        "baseline_period": baseline_period,
+        "actual_period": actual_period,
+        "baseline": value_at(engine, config, kpi_id, baseline_period),
+        "actual": value_at(engine, config, kpi_id, actual_period),
+        "target": target,
+    }

@@ -12,9 +12,33 @@ from kpis.config import AppConfig
 from kpis.improvement.actions import COMPLETED_STATES, OPEN_STATES
 from kpis.store.models import Action
 
-COLUMNS = ["id", "ref", "title", "description", "type", "source", "review_id", "decision_id", "source_note", "practice",
-           "kpi_id", "segment", "expected_direction", "owner", "sponsor", "priority", "created_at", "created_by",
-           "due_date", "status", "completed_on", "cancelled_on", "verdict", "verified_by", "verified_at"]
+COLUMNS = [
+    "id",
+    "ref",
+    "title",
+    "description",
+    "type",
+    "source",
+    "review_id",
+    "decision_id",
+    "source_note",
+    "practice",
+    "kpi_id",
+    "segment",
+    "expected_direction",
+    "owner",
+    "sponsor",
+    "priority",
+    "created_at",
+    "created_by",
+    "due_date",
+    "status",
+    "completed_on",
+    "cancelled_on",
+    "verdict",
+    "verified_by",
+    "verified_at",
+]
 
 
 def load_actions(engine: Engine, *, as_of: dt.date) -> pd.DataFrame:
@@ -35,12 +59,26 @@ def add_overdue(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     return out
 
 
-def filter_actions(df: pd.DataFrame, *, statuses=None, owners=None, sponsors=None, practices=None, kpis=None,
-                   overdue_only: bool = False, text: str = "") -> pd.DataFrame:
+def filter_actions(
+    df: pd.DataFrame,
+    *,
+    statuses=None,
+    owners=None,
+    sponsors=None,
+    practices=None,
+    kpis=None,
+    overdue_only: bool = False,
+    text: str = "",
+) -> pd.DataFrame:
     """Rows matching every given filter (an empty filter keeps all); text searches title, description and ref."""
     keep = pd.Series(True, index=df.index)
-    for col, chosen in (("status", statuses), ("owner", owners), ("sponsor", sponsors), ("practice", practices),
-                        ("kpi_id", kpis)):
+    for col, chosen in (
+        ("status", statuses),
+        ("owner", owners),
+        ("sponsor", sponsors),
+        ("practice", practices),
+        ("kpi_id", kpis),
+    ):
         if chosen:
             keep &= df[col].isin(list(chosen))
     if overdue_only:
@@ -78,8 +116,9 @@ def closed_on_time(df: pd.DataFrame, by: pd.Series, *, as_of: dt.date) -> pd.Dat
     done = pd.to_datetime(df["completed_on"])
     base = (due <= pd.Timestamp(as_of)) & (df["status"] != "cancelled")
     on_time = base & df["status"].isin(COMPLETED_STATES) & done.notna() & (done <= due)
-    g = pd.DataFrame({"group": by.fillna("(none)").replace("", "(none)"), "n": base.astype(int),
-                      "on_time": on_time.astype(int)})[base]
+    g = pd.DataFrame(
+        {"group": by.fillna("(none)").replace("", "(none)"), "n": base.astype(int), "on_time": on_time.astype(int)}
+    )[base]
     out = g.groupby("group", as_index=False)[["n", "on_time"]].sum()
     out["rate"] = out["on_time"] / out["n"]
     return out.sort_values("rate", ascending=False, ignore_index=True)
@@ -109,15 +148,22 @@ def timeline_marks(engine: Engine, kpi_id: str, segment: str = "") -> pd.DataFra
     from kpis.store.models import Review, ReviewKpi
 
     qa = select(Action.id, Action.completed_on, Action.title, Action.status, Action.verdict).where(
-        Action.kpi_id == kpi_id, Action.segment == (segment or ""), Action.completed_on.is_not(None),
-        Action.status != "cancelled")
-    qr = (select(Review.id, Review.period, Review.review_date, Review.initiative)
-          .join(ReviewKpi, ReviewKpi.review_id == Review.id)
-          .where(ReviewKpi.kpi_id == kpi_id, Review.status == "submitted"))
+        Action.kpi_id == kpi_id,
+        Action.segment == (segment or ""),
+        Action.completed_on.is_not(None),
+        Action.status != "cancelled",
+    )
+    qr = (
+        select(Review.id, Review.period, Review.review_date, Review.initiative)
+        .join(ReviewKpi, ReviewKpi.review_id == Review.id)
+        .where(ReviewKpi.kpi_id == kpi_id, Review.status == "submitted")
+    )
     with engine.connect() as conn:
         acts = conn.execute(qa).all()
         revs = conn.execute(qr).all() if not segment else []
-    rows = [{"kind": "action", "id": i, "date": d, "label": f"Action #{i} done: {t} ({s}{', ' + v if v else ''})"}
-            for i, d, t, s, v in acts]
+    rows = [
+        {"kind": "action", "id": i, "date": d, "label": f"Action #{i} done: {t} ({s}{', ' + v if v else ''})"}
+        for i, d, t, s, v in acts
+    ]
     rows += [{"kind": "review", "id": i, "date": p or rd, "label": f"Review #{i}: {t}"} for i, p, rd, t in revs]
     return pd.DataFrame(rows, columns=["kind", "id", "date", "label"]).sort_values("date", ignore_index=True)

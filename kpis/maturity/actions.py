@@ -12,8 +12,11 @@ OPEN = ("open", "in progress")
 
 def open_actions(engine: Engine) -> pd.DataFrame:
     """Open and in-progress actions: id, practice, title, status, owner, due_date, oldest due first."""
-    q = (select(Action.id, Action.practice, Action.title, Action.status, Action.owner, Action.due_date)
-         .where(Action.status.in_(OPEN)).order_by(Action.due_date, Action.id))
+    q = (
+        select(Action.id, Action.practice, Action.title, Action.status, Action.owner, Action.due_date)
+        .where(Action.status.in_(OPEN))
+        .order_by(Action.due_date, Action.id)
+    )
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(q).all(), columns=["id", "practice", "title", "status", "owner", "due_date"])
 

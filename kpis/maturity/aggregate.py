@@ -34,8 +34,11 @@ def summarise(scores: pd.DataFrame, targets: dict[str, int], by: tuple[str, ...]
     groups = scores[by].drop_duplicates().sort_values(by)
     grid = groups.merge(pd.DataFrame({"practice": list(PRACTICES)}), how="cross")
     answered = scores[scores["score"].notna()]
-    stats = (answered.groupby([*by, "practice"])["score"]
-             .agg(n="size", median="median", mean="mean", min="min", max="max").reset_index())
+    stats = (
+        answered.groupby([*by, "practice"])["score"]
+        .agg(n="size", median="median", mean="mean", min="min", max="max")
+        .reset_index()
+    )
     unknown = scores[scores["score"].isna()].groupby([*by, "practice"]).size().rename("dont_know").reset_index()
     out = grid.merge(stats, on=[*by, "practice"], how="left").merge(unknown, on=[*by, "practice"], how="left")
     out["n"] = out["n"].fillna(0).astype(int)
@@ -69,8 +72,14 @@ def _overall(rows: pd.DataFrame, scores: pd.DataFrame, by: list[str]) -> pd.Data
 def index_series(summary: pd.DataFrame) -> pd.DataFrame:
     """The overall index per quarter (period, label, index, respondents) from a by-period summary."""
     o = summary[summary["practice"] == OVERALL].sort_values("period")
-    return pd.DataFrame({"period": o["period"].to_numpy(), "label": [quarter_label(p) for p in o["period"]],
-                         "index": o["median"].to_numpy(float), "respondents": o["n"].to_numpy(int)})
+    return pd.DataFrame(
+        {
+            "period": o["period"].to_numpy(),
+            "label": [quarter_label(p) for p in o["period"]],
+            "index": o["median"].to_numpy(float),
+            "respondents": o["n"].to_numpy(int),
+        }
+    )
 
 
 def quarter_number(periods: pd.Series | list) -> np.ndarray:
@@ -113,9 +122,13 @@ def no_consensus(summary: pd.DataFrame) -> pd.DataFrame:
 
 def practice_median(engine: Engine, practice: str, period_start: dt.date) -> float | None:
     """Median score of one practice over every assessment of a quarter ("don't know" left out); None if unscored."""
-    q = (select(AssessmentScore.score).join(Assessment, Assessment.id == AssessmentScore.assessment_id)
-         .where(Assessment.period == period_start, AssessmentScore.practice == practice,
-                AssessmentScore.score.is_not(None)))
+    q = (
+        select(AssessmentScore.score)
+        .join(Assessment, Assessment.id == AssessmentScore.assessment_id)
+        .where(
+            Assessment.period == period_start, AssessmentScore.practice == practice, AssessmentScore.score.is_not(None)
+        )
+    )
     with engine.connect() as conn:
         values = [float(v) for v in conn.execute(q).scalars().all()]
     return float(np.median(values)) if values else None

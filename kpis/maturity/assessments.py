@@ -21,7 +21,7 @@ from kpis.store.models import Assessment, AssessmentScore, utcnow
 _QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
 MAX_NAME = 120
 MAX_COMMENT = 2000
-LOOKBACK = 4   # quarters: people who answered in any of these and not in the current one are listed as missing
+LOOKBACK = 4  # quarters: people who answered in any of these and not in the current one are listed as missing
 
 
 def quarter_start(day: dt.date) -> dt.date:
@@ -67,9 +67,18 @@ class Answers:
 
     def problems(self) -> list[str]:
         """What is wrong with the answers, in words (empty when they can be stored)."""
-        out = [f"{n} {safety.NUL_MESSAGE}" for n in safety.nul_fields(
-            {"respondent": self.respondent, "team": self.team, "function": self.function, "comments": self.comments,
-             "comment": self.comment})]
+        out = [
+            f"{n} {safety.NUL_MESSAGE}"
+            for n in safety.nul_fields(
+                {
+                    "respondent": self.respondent,
+                    "team": self.team,
+                    "function": self.function,
+                    "comments": self.comments,
+                    "comment": self.comment,
+                }
+            )
+        ]
         if self.period != quarter_start(self.period):
             out.append(f"period {self.period} is not the first day of a quarter")
         for name, value in (("respondent", self.respondent), ("team", self.team)):
@@ -92,13 +101,18 @@ class Answers:
 
     def as_record(self) -> dict:
         """What is compared to decide whether a resubmission changes anything (and what the audit keeps)."""
-        return {"team": self.team, "function": self.function, "comment": self.comment or "",
-                "scores": {p: self.scores.get(p) for p in PRACTICES},
-                "comments": {p: self.comments.get(p) or "" for p in PRACTICES}}
+        return {
+            "team": self.team,
+            "function": self.function,
+            "comment": self.comment or "",
+            "scores": {p: self.scores.get(p) for p in PRACTICES},
+            "comments": {p: self.comments.get(p) or "" for p in PRACTICES},
+        }
 
 
-def write(session: Session, *, answers: Answers, user: User, now: dt.datetime | None = None,
-          source: str = "form") -> str:
+def write(
+    session: Session, *, answers: Answers, user: User, now: dt.datetime | None = None, source: str = "form"
+) -> str:
     """Insert or replace one respondent's answers for a quarter in the caller's transaction.
 
     Returns 'inserted', 'updated' (the earlier answers replaced, old and new kept in the audit log) or
@@ -108,8 +122,9 @@ def write(session: Session, *, answers: Answers, user: User, now: dt.datetime | 
     if problems:
         raise ValueError("; ".join(problems))
     now = now or utcnow()
-    row = session.execute(select(Assessment).where(Assessment.period == answers.period,
-                                                   Assessment.respondent == answers.respondent)).scalar_one_or_none()
+    row = session.execute(
+        select(Assessment).where(Assessment.period == answers.period, Assessment.respondent == answers.respondent)
+    ).scalar_one_or_none()
     new = answers.as_record()
     key = {"period": quarter_label(answers.period), "respondent": answers.respondent, "source": source}
     if row is not None:
@@ -121,15 +136,30 @@ def write(session: Session, *, answers: Answers, user: User, now: dt.datetime | 
         session.execute(delete(AssessmentScore).where(AssessmentScore.assessment_id == row.id))
         action, details = "update", {**key, "old": old, "new": new}
     else:
-        row = Assessment(period=answers.period, respondent=answers.respondent, team=answers.team,
-                         function=answers.function, comments=answers.comment or None, created_at=now,
-                         created_by=user.name)
+        row = Assessment(
+            period=answers.period,
+            respondent=answers.respondent,
+            team=answers.team,
+            function=answers.function,
+            comments=answers.comment or None,
+            created_at=now,
+            created_by=user.name,
+        )
         session.add(row)
         action, details = "create", {**key, "new": new}
     session.flush()
-    session.execute(insert(AssessmentScore), [
-        {"assessment_id": row.id, "practice": p, "score": answers.scores.get(p),
-         "comment": (answers.comments.get(p) or None)} for p in PRACTICES])
+    session.execute(
+        insert(AssessmentScore),
+        [
+            {
+                "assessment_id": row.id,
+                "practice": p,
+                "score": answers.scores.get(p),
+                "comment": (answers.comments.get(p) or None),
+            }
+            for p in PRACTICES
+        ],
+    )
     audit.record(session, user=user, action=action, entity="assessment", entity_id=row.id, details=details)
     return "updated" if action == "update" else "inserted"
 
@@ -145,26 +175,40 @@ def submit(engine: Engine, *, answers: Answers, user: User) -> str:
 
 
 def _stored(session: Session, row: Assessment) -> Answers:
-    scores = session.execute(select(AssessmentScore.practice, AssessmentScore.score, AssessmentScore.comment)
-                             .where(AssessmentScore.assessment_id == row.id)).all()
-    return Answers(period=row.period, respondent=row.respondent, team=row.team, function=row.function or "",
-                   scores={p: (None if s is None else int(s)) for p, s, _ in scores},
-                   comments={p: c for p, _, c in scores if c}, comment=row.comments or "")
+    scores = session.execute(
+        select(AssessmentScore.practice, AssessmentScore.score, AssessmentScore.comment).where(
+            AssessmentScore.assessment_id == row.id
+        )
+    ).all()
+    return Answers(
+        period=row.period,
+        respondent=row.respondent,
+        team=row.team,
+        function=row.function or "",
+        scores={p: (None if s is None else int(s)) for p, s, _ in scores},
+        comments={p: c for p, _, c in scores if c},
+        comment=row.comments or "",
+    )
 
 
 def answers_of(engine: Engine, respondent: str, period: dt.date) -> Answers | None:
     """A respondent's stored answers for a quarter, or None."""
     with session_factory(engine)() as s:
-        row = s.execute(select(Assessment).where(Assessment.period == period,
-                                                 Assessment.respondent == respondent)).scalar_one_or_none()
+        row = s.execute(
+            select(Assessment).where(Assessment.period == period, Assessment.respondent == respondent)
+        ).scalar_one_or_none()
         return None if row is None else _stored(s, row)
 
 
 def last_answers(engine: Engine, respondent: str, before: dt.date) -> Answers | None:
     """The respondent's most recent answers for a quarter before `before` (shown for reference), or None."""
     with session_factory(engine)() as s:
-        row = s.execute(select(Assessment).where(Assessment.respondent == respondent, Assessment.period < before)
-                        .order_by(Assessment.period.desc()).limit(1)).scalar_one_or_none()
+        row = s.execute(
+            select(Assessment)
+            .where(Assessment.respondent == respondent, Assessment.period < before)
+            .order_by(Assessment.period.desc())
+            .limit(1)
+        ).scalar_one_or_none()
         return None if row is None else _stored(s, row)
 
 
@@ -173,10 +217,20 @@ SCORE_COLUMNS = ["assessment_id", "period", "respondent", "team", "function", "p
 
 def load_scores(engine: Engine) -> pd.DataFrame:
     """Every answer, one row per assessment and practice; score NaN = "don't know"; period as a date."""
-    q = (select(Assessment.id, Assessment.period, Assessment.respondent, Assessment.team, Assessment.function,
-                AssessmentScore.practice, AssessmentScore.score, AssessmentScore.comment)
-         .join(AssessmentScore, AssessmentScore.assessment_id == Assessment.id)
-         .order_by(Assessment.period, Assessment.team, Assessment.respondent, AssessmentScore.practice))
+    q = (
+        select(
+            Assessment.id,
+            Assessment.period,
+            Assessment.respondent,
+            Assessment.team,
+            Assessment.function,
+            AssessmentScore.practice,
+            AssessmentScore.score,
+            AssessmentScore.comment,
+        )
+        .join(AssessmentScore, AssessmentScore.assessment_id == Assessment.id)
+        .order_by(Assessment.period, Assessment.team, Assessment.respondent, AssessmentScore.practice)
+    )
     with engine.connect() as conn:
         df = pd.DataFrame(conn.execute(q).all(), columns=SCORE_COLUMNS)
     df["score"] = pd.to_numeric(df["score"], errors="coerce").astype(float)
@@ -211,6 +265,10 @@ def not_answered(scores: pd.DataFrame, period: dt.date, lookback: int = LOOKBACK
     answered = set(people.loc[people["period"] == period, "respondent"])
     latest = recent.sort_values("period").groupby("respondent").tail(1)
     out = latest[~latest["respondent"].isin(answered)]
-    return pd.DataFrame({"respondent": out["respondent"], "team": out["team"],
-                         "last_answered": [quarter_label(p) for p in out["period"]]}
-                        ).sort_values(["team", "respondent"], ignore_index=True)
+    return pd.DataFrame(
+        {
+            "respondent": out["respondent"],
+            "team": out["team"],
+            "last_answered": [quarter_label(p) for p in out["period"]],
+        }
+    ).sort_values(["team", "respondent"], ignore_index=True)

@@ -27,26 +27,50 @@ TEAMS: dict[str, tuple[str, list[str], float]] = {
     "Marketing": ("marketing", ["Aisha Rahman", "Ben Clarke"], 0.0),
     "Supply planning": ("supply", ["Priya Nair", "Kenji Sato", "Eva Novak"], 0.1),
     "Production": ("production", ["Diego Alvarez", "Ivan Petrov"], 0.0),
-    "Procurement": ("partners", ["Hannah Scott", "Paul Moreau"], -0.75),   # the team that lags
+    "Procurement": ("partners", ["Hannah Scott", "Paul Moreau"], -0.75),  # the team that lags
     "Finance": ("finance", ["Lars Nilsson", "Chloe Martin"], 0.05),
     "Executive team": ("executive", ["Richard Osei", "Julia Weber"], 0.15),
 }
-START = {"collaboration": 1.9, "alignment": 1.7, "data": 2.0, "technology": 1.8, "process": 2.0, "change": 1.5,
-         "improvement": 1.6, "sponsorship": 1.8, "partners": 1.4, "evaluation": 1.9}
-GAIN = {"collaboration": 1.4, "alignment": 1.0, "data": 0.8, "technology": 1.2, "process": 1.3, "change": 1.0,
-        "improvement": 1.3, "sponsorship": 1.8, "partners": 1.0, "evaluation": 1.4}
+START = {
+    "collaboration": 1.9,
+    "alignment": 1.7,
+    "data": 2.0,
+    "technology": 1.8,
+    "process": 2.0,
+    "change": 1.5,
+    "improvement": 1.6,
+    "sponsorship": 1.8,
+    "partners": 1.4,
+    "evaluation": 1.9,
+}
+GAIN = {
+    "collaboration": 1.4,
+    "alignment": 1.0,
+    "data": 0.8,
+    "technology": 1.2,
+    "process": 1.3,
+    "change": 1.0,
+    "improvement": 1.3,
+    "sponsorship": 1.8,
+    "partners": 1.0,
+    "evaluation": 1.4,
+}
 # Data: the people who work with it every day (the first respondent of each team) rate it low, the others,
 # who see the reports, rate it high, quarter after quarter.
 DATA_VIEW = (-1.1, 1.0)
 NOISE = 0.22
 COMMENTS = {
-    "data": ["Still two versions of the sales history.", "Master data fixes take weeks.",
-             "Reports look fine to us.", "Item attributes missing for new products."],
+    "data": [
+        "Still two versions of the sales history.",
+        "Master data fixes take weeks.",
+        "Reports look fine to us.",
+        "Item attributes missing for new products.",
+    ],
     "sponsorship": ["CEO now chairs the executive meeting.", "Decisions still slip to the next month."],
     "partners": ["Only two customers send forecasts.", "Supplier portal helps with the top suppliers."],
     "collaboration": ["Pre-meetings settle most issues now.", "Sales joins late in the cycle."],
 }
-ANSWER_LATE = 0.4   # share of people who have not answered the current (last) quarter yet
+ANSWER_LATE = 0.4  # share of people who have not answered the current (last) quarter yet
 
 
 def demo_answers(end: dt.date, seed: int = 7) -> list[Answers]:
@@ -67,13 +91,15 @@ def demo_answers(end: dt.date, seed: int = 7) -> list[Answers]:
                     level = START[p] + GAIN[p] * progress + offset + rng.normal(0, NOISE)
                     if p == "data":
                         level += DATA_VIEW[min(k, 1)]
-                    dont_know = rng.random() < (0.15 if (p == "partners" and function in ("finance", "marketing"))
-                                                else 0.03)
+                    dont_know = rng.random() < (
+                        0.15 if (p == "partners" and function in ("finance", "marketing")) else 0.03
+                    )
                     scores[p] = None if dont_know else int(np.clip(round(level), 1, 5))
                     if p in COMMENTS and rng.random() < 0.18:
                         comments[p] = COMMENTS[p][int(rng.integers(0, len(COMMENTS[p])))]
-                out.append(Answers(period=q, respondent=person, team=team, function=function, scores=scores,
-                                   comments=comments))
+                out.append(
+                    Answers(period=q, respondent=person, team=team, function=function, scores=scores, comments=comments)
+                )
     return out
 
 

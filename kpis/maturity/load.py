@@ -71,16 +71,27 @@ def _columns(df: pd.DataFrame, name: str) -> tuple[dict[str, str], list[str]]:
             continue
         hint = difflib.get_close_matches(low, sorted(known), n=1, cutoff=0.8)
         if hint or low.startswith("comment_"):
-            what = (f"did you mean '{hint[0]}'?" if hint
-                    else f"expected comment_<practice> with a practice id of {list(PRACTICES)}")
+            what = (
+                f"did you mean '{hint[0]}'?"
+                if hint
+                else f"expected comment_<practice> with a practice id of {list(PRACTICES)}"
+            )
             problems.append(Problem(name, 1, str(orig), f"unknown column; {what}"))
         else:
             ignored.append(str(orig))
     missing = [c for c in (*REQUIRED, *PRACTICES) if c not in cols]
     if missing:
-        problems.insert(0, Problem(name, 1, None, f"missing column(s) {', '.join(repr(c) for c in missing)}; expected "
-                                                  f"respondent, team, period and one column per practice id "
-                                                  f"({', '.join(PRACTICES)})"))
+        problems.insert(
+            0,
+            Problem(
+                name,
+                1,
+                None,
+                f"missing column(s) {', '.join(repr(c) for c in missing)}; expected "
+                f"respondent, team, period and one column per practice id "
+                f"({', '.join(PRACTICES)})",
+            ),
+        )
     if problems:
         raise ImportFailed(problems)
     return cols, ignored
@@ -95,10 +106,10 @@ def _score(raw: str) -> tuple[int | None, str]:
         value = float(text.replace(",", "."))
     except ValueError:
         value = math.nan
-    if not math.isfinite(value):     # 'inf', 'nan' and words
+    if not math.isfinite(value):  # 'inf', 'nan' and words
         return None, f"'{text}' is not a score; expected a whole number from 1 to 5, or empty for \"don't know\""
     if value != int(value) or not 1 <= value <= 5:
-        return None, f"{text} is not a whole number from 1 to 5 (empty means \"don't know\")"
+        return None, f'{text} is not a whole number from 1 to 5 (empty means "don\'t know")'
     return int(value), ""
 
 
@@ -148,19 +159,33 @@ def validate(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[A
         if period is not None and cell("respondent"):
             key = (cell("respondent"), period)
             if key in seen:
-                bag.add(r, cols["respondent"], f"duplicate: row {seen[key]} already has {key[0]} for "
-                                               f"{quarter_label(period)} (one row per respondent and quarter)")
+                bag.add(
+                    r,
+                    cols["respondent"],
+                    f"duplicate: row {seen[key]} already has {key[0]} for "
+                    f"{quarter_label(period)} (one row per respondent and quarter)",
+                )
                 ok = False
             seen.setdefault(key, r)
         if ok:
-            out.append(Answers(period=period, respondent=cell("respondent"), team=cell("team"), function=func,
-                               scores=scores, comments=comments, comment=cell("comment")))
+            out.append(
+                Answers(
+                    period=period,
+                    respondent=cell("respondent"),
+                    team=cell("team"),
+                    function=func,
+                    scores=scores,
+                    comments=comments,
+                    comment=cell("comment"),
+                )
+            )
     bag.raise_if_any()
     return out, ignored
 
 
-def import_assessments(engine: Engine, data: bytes, filename: str, *, config: AppConfig,
-                       user: User) -> AssessmentImport:
+def import_assessments(
+    engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User
+) -> AssessmentImport:
     """Validate a file and store its assessments in one audited transaction (nothing on any problem)."""
     require(user, "import", engine=engine, what="import assessments")
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
@@ -177,14 +202,35 @@ def import_assessments(engine: Engine, data: bytes, filename: str, *, config: Ap
             if not result.changed:
                 result.previous = find_import(engine, sha, KIND)
                 return result
-            batch = ImportBatch(kind=KIND, filename=name, sha256=sha, rows_in_file=len(answers), inserted=result.inserted,
-                                updated=result.updated, unchanged=result.unchanged, created_at=now, created_by=user.name)
+            batch = ImportBatch(
+                kind=KIND,
+                filename=name,
+                sha256=sha,
+                rows_in_file=len(answers),
+                inserted=result.inserted,
+                updated=result.updated,
+                unchanged=result.unchanged,
+                created_at=now,
+                created_by=user.name,
+            )
             s.add(batch)
             s.flush()
             result.batch_id = batch.id
-            audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch.id,
-                         details={"file": name, "kind": KIND, "inserted": result.inserted, "updated": result.updated,
-                                  "unchanged": result.unchanged, "sha256": sha})
+            audit.record(
+                s,
+                user=user,
+                action="import",
+                entity="import_batch",
+                entity_id=batch.id,
+                details={
+                    "file": name,
+                    "kind": KIND,
+                    "inserted": result.inserted,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                    "sha256": sha,
+                },
+            )
         return result
 
     # two imports of the same file at once: the second runs again and finds the first one's answers

@@ -13,9 +13,11 @@ from kpis import spc
 from kpis.config import KPI
 from kpis.maturity.assessments import quarter_label
 
-MIN_QUARTERS = 4   # below this a rank correlation says nothing
-CAUTION = ("This is an association over {n} quarters, not proof that maturity moved the KPI: both can rise with "
-           "time for other reasons, and with so few points one odd quarter changes the figure.")
+MIN_QUARTERS = 4  # below this a rank correlation says nothing
+CAUTION = (
+    "This is an association over {n} quarters, not proof that maturity moved the KPI: both can rise with "
+    "time for other reasons, and with so few points one odd quarter changes the figure."
+)
 
 
 def _quarter(ts: pd.Series) -> pd.Series:
@@ -61,11 +63,11 @@ def _sub_periods(q: pd.Timestamp, cadence: str) -> int:
 class Relation:
     """The quarters compared, Spearman's rho and p-value, and what it means in words."""
 
-    table: pd.DataFrame          # period, label, maturity, kpi, kpi_complete, used
+    table: pd.DataFrame  # period, label, maturity, kpi, kpi_complete, used
     n: int
     rho: float
     p_value: float
-    left_out: list[str]          # quarter labels with maturity but no complete KPI quarter
+    left_out: list[str]  # quarter labels with maturity but no complete KPI quarter
     text: str
     caution: str
 
@@ -85,14 +87,23 @@ def compare(maturity: pd.DataFrame, kpi_quarters: pd.DataFrame, kpi: KPI) -> Rel
     if n >= MIN_QUARTERS and used["maturity"].nunique() > 1 and used["kpi"].nunique() > 1:
         res = stats.spearmanr(used["maturity"].to_numpy(float), used["kpi"].to_numpy(float))
         rho, p = float(res.statistic), float(res.pvalue)
-    return Relation(table=t, n=n, rho=rho, p_value=p, left_out=left_out, text=_words(rho, p, n, kpi, used),
-                    caution=CAUTION.format(n=n))
+    return Relation(
+        table=t,
+        n=n,
+        rho=rho,
+        p_value=p,
+        left_out=left_out,
+        text=_words(rho, p, n, kpi, used),
+        caution=CAUTION.format(n=n),
+    )
 
 
 def _words(rho: float, p: float, n: int, kpi: KPI, used: pd.DataFrame) -> str:
     if n < MIN_QUARTERS:
-        return (f"Too few quarters to compare: {n} with both a maturity figure and a complete KPI quarter "
-                f"(at least {MIN_QUARTERS} needed).")
+        return (
+            f"Too few quarters to compare: {n} with both a maturity figure and a complete KPI quarter "
+            f"(at least {MIN_QUARTERS} needed)."
+        )
     if math.isnan(rho):
         return f"No rank correlation over {n} quarters: one of the two series does not vary."
     p_text = spc.format_p(p)
@@ -109,4 +120,3 @@ def practice_series(summary: pd.DataFrame, practice: str) -> pd.DataFrame:
     """period, value: the index (practice 'overall') or one practice's median per quarter."""
     rows = summary[summary["practice"] == practice].sort_values("period")
     return pd.DataFrame({"period": rows["period"].to_numpy(), "value": rows["median"].to_numpy(float)})
-

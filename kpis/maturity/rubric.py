@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from kpis.config import PRACTICES, AppConfig
 
 LEVELS = (1, 2, 3, 4, 5)
-NO_CONSENSUS_SPREAD = 2   # max − min of the answers at or above this: respondents disagree
+NO_CONSENSUS_SPREAD = 2  # max − min of the answers at or above this: respondents disagree
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,17 @@ def practice_name(practice: str) -> str:
 
 def short_name(practice: str) -> str:
     """A short label for charts: the practice's first words."""
-    names = {"collaboration": "Collaboration", "alignment": "Objectives & metrics", "data": "Data",
-             "technology": "Technology", "process": "Process", "change": "Change & training",
-             "improvement": "Improvement culture", "sponsorship": "Executive sponsorship",
-             "partners": "External partners", "evaluation": "Performance evaluation", "overall": "Overall index"}
+    names = {
+        "collaboration": "Collaboration",
+        "alignment": "Objectives & metrics",
+        "data": "Data",
+        "technology": "Technology",
+        "process": "Process",
+        "change": "Change & training",
+        "improvement": "Improvement culture",
+        "sponsorship": "Executive sponsorship",
+        "partners": "External partners",
+        "evaluation": "Performance evaluation",
+        "overall": "Overall index",
+    }
     return names.get(practice, practice)

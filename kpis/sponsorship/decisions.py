@@ -14,8 +14,8 @@ from kpis.access.users import User, require
 from kpis.config import AppConfig
 from kpis.store import audit, versions
 from kpis.store.engine import session_factory
-from kpis.store.retry import retrying
 from kpis.store.models import Decision, Meeting, utcnow
+from kpis.store.retry import retrying
 
 MAX_TEXT = 2000
 
@@ -43,8 +43,10 @@ class DecisionInput:
 
 def check(d: DecisionInput, config: AppConfig) -> list[str]:
     """Problems of a decision, each naming its field ('' list = fine)."""
-    out = [f"{n}: {safety.NUL_MESSAGE}" for n in safety.nul_fields(
-        {"text": d.text, "owner": d.owner, "kpi": d.kpi_id, "ref": d.ref})]
+    out = [
+        f"{n}: {safety.NUL_MESSAGE}"
+        for n in safety.nul_fields({"text": d.text, "owner": d.owner, "kpi": d.kpi_id, "ref": d.ref})
+    ]
     if not d.text.strip():
         out.append("text: is empty; say what was (or is to be) decided")
     elif len(d.text) > MAX_TEXT:
@@ -64,13 +66,27 @@ def check(d: DecisionInput, config: AppConfig) -> list[str]:
 
 def add(session: Session, *, decision: DecisionInput, user: User) -> Decision:
     """Add one checked decision in the caller's transaction, audited."""
-    row = Decision(text=decision.text.strip(), raised_on=decision.raised_on, decided_on=decision.decided_on,
-                   owner=decision.owner.strip(), meeting_id=decision.meeting_id, kpi_id=decision.kpi_id or None,
-                   ref=decision.ref or None, created_at=utcnow(), created_by=user.name)
+    row = Decision(
+        text=decision.text.strip(),
+        raised_on=decision.raised_on,
+        decided_on=decision.decided_on,
+        owner=decision.owner.strip(),
+        meeting_id=decision.meeting_id,
+        kpi_id=decision.kpi_id or None,
+        ref=decision.ref or None,
+        created_at=utcnow(),
+        created_by=user.name,
+    )
     session.add(row)
     session.flush()
-    audit.record(session, user=user, action="create", entity="decision", entity_id=row.id,
-                 details={"owner": row.owner, "raised_on": str(row.raised_on), "pending": row.decided_on is None})
+    audit.record(
+        session,
+        user=user,
+        action="create",
+        entity="decision",
+        entity_id=row.id,
+        details={"owner": row.owner, "raised_on": str(row.raised_on), "pending": row.decided_on is None},
+    )
     return row
 
 
@@ -106,36 +122,70 @@ def decide(engine: Engine, *, decision_id: int, decided_on: dt.date, user: User,
             stmt = update(Decision).where(Decision.id == decision_id)
             if only_if_pending:
                 stmt = stmt.where(Decision.decided_on.is_(None))
-            done = s.execute(stmt.values(decided_on=decided_on, updated_at=now, updated_by=user.name),
-                             execution_options={"synchronize_session": False})
+            done = s.execute(
+                stmt.values(decided_on=decided_on, updated_at=now, updated_by=user.name),
+                execution_options={"synchronize_session": False},
+            )
             if done.rowcount == 0:
                 s.expire(row)
-                raise versions.EditConflict(entity="decision", entity_id=decision_id,
-                                            by=row.updated_by or row.created_by, at=row.updated_at or row.created_at)
-            audit.record(s, user=user, action="update", entity="decision", entity_id=decision_id,
-                         details={"decided_on": {"old": str(old) if old else None, "new": str(decided_on)}})
+                raise versions.EditConflict(
+                    entity="decision",
+                    entity_id=decision_id,
+                    by=row.updated_by or row.created_by,
+                    at=row.updated_at or row.created_at,
+                )
+            audit.record(
+                s,
+                user=user,
+                action="update",
+                entity="decision",
+                entity_id=decision_id,
+                details={"decided_on": {"old": str(old) if old else None, "new": str(decided_on)}},
+            )
 
     retrying(write)
 
 
-REGISTER_COLUMNS = ["id", "ref", "status", "age_days", "text", "owner", "raised_on", "decided_on", "meeting",
-                    "kpi_id", "action_id"]
+REGISTER_COLUMNS = [
+    "id",
+    "ref",
+    "status",
+    "age_days",
+    "text",
+    "owner",
+    "raised_on",
+    "decided_on",
+    "meeting",
+    "kpi_id",
+    "action_id",
+]
 
 
 def register(engine: Engine, *, today: dt.date, owner: str | None = None, kpi_id: str | None = None) -> pd.DataFrame:
     """Every decision, pending first (oldest first) then decided (newest first); age_days = days pending, or
     days it took to decide."""
-    q = (select(Decision.id, Decision.ref, Decision.text, Decision.owner, Decision.raised_on, Decision.decided_on,
-                Meeting.type, Meeting.date, Decision.kpi_id, Decision.action_id)
-         .join(Meeting, Meeting.id == Decision.meeting_id, isouter=True))
+    q = select(
+        Decision.id,
+        Decision.ref,
+        Decision.text,
+        Decision.owner,
+        Decision.raised_on,
+        Decision.decided_on,
+        Meeting.type,
+        Meeting.date,
+        Decision.kpi_id,
+        Decision.action_id,
+    ).join(Meeting, Meeting.id == Decision.meeting_id, isouter=True)
     if owner:
         q = q.where(Decision.owner == owner)
     if kpi_id:
         q = q.where(Decision.kpi_id == kpi_id)
     with engine.connect() as conn:
         rows = conn.execute(q).all()
-    df = pd.DataFrame(rows, columns=["id", "ref", "text", "owner", "raised_on", "decided_on", "m_type", "m_date",
-                                     "kpi_id", "action_id"])
+    df = pd.DataFrame(
+        rows,
+        columns=["id", "ref", "text", "owner", "raised_on", "decided_on", "m_type", "m_date", "kpi_id", "action_id"],
+    )
     if df.empty:
         return pd.DataFrame(columns=REGISTER_COLUMNS)
     pending = df["decided_on"].isna()
@@ -143,14 +193,18 @@ def register(engine: Engine, *, today: dt.date, owner: str | None = None, kpi_id
     end = df["decided_on"].where(~pending, today)
     df["age_days"] = [(e - r).days for e, r in zip(end, df["raised_on"])]
     df["meeting"] = [f"{t} {d}" if t else "" for t, d in zip(df["m_type"], df["m_date"])]
-    df = pd.concat([df[pending].sort_values(["raised_on", "id"]),
-                    df[~pending].sort_values(["decided_on", "id"], ascending=False)])
+    df = pd.concat(
+        [df[pending].sort_values(["raised_on", "id"]), df[~pending].sort_values(["decided_on", "id"], ascending=False)]
+    )
     return df[REGISTER_COLUMNS].reset_index(drop=True)
 
 
 def meeting_decisions(engine: Engine, meeting_id: int) -> pd.DataFrame:
     """The decisions raised in one meeting (id, text, owner, raised_on, decided_on)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(Decision.id, Decision.text, Decision.owner, Decision.raised_on, Decision.decided_on)
-                            .where(Decision.meeting_id == meeting_id).order_by(Decision.id)).all()
+        rows = conn.execute(
+            select(Decision.id, Decision.text, Decision.owner, Decision.raised_on, Decision.decided_on)
+            .where(Decision.meeting_id == meeting_id)
+            .order_by(Decision.id)
+        ).all()
     return pd.DataFrame(rows, columns=["id", "text", "owner", "raised_on", "decided_on"])

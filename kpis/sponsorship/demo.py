@@ -16,37 +16,57 @@ from sqlalchemy.orm import Session
 
 from kpis.store.models import Decision, Meeting, MeetingAttendee
 
-CEO_CHAIRS_FROM = 11   # month index: the CEO chairs the executive S&OP meeting from here on
-STEPS = (("data review", "DATA", 3, "Maria Chen", ("Maria Chen", "Hannah Scott", "Julia Weber")),
-         ("demand review", "DEM", 8, "Tom Becker", ("Tom Becker", "Maria Chen", "Aisha Rahman", "Julia Weber")),
-         ("supply review", "SUP", 12, "Priya Nair", ("Priya Nair", "Diego Alvarez", "Hannah Scott", "Julia Weber")),
-         ("reconciliation", "REC", 16, "Lars Nilsson", ("Lars Nilsson", "Priya Nair", "Tom Becker", "Julia Weber")),
-         ("executive S&OP", "EX", 20, "Richard Osei", ()))
+CEO_CHAIRS_FROM = 11  # month index: the CEO chairs the executive S&OP meeting from here on
+STEPS = (
+    ("data review", "DATA", 3, "Maria Chen", ("Maria Chen", "Hannah Scott", "Julia Weber")),
+    ("demand review", "DEM", 8, "Tom Becker", ("Tom Becker", "Maria Chen", "Aisha Rahman", "Julia Weber")),
+    ("supply review", "SUP", 12, "Priya Nair", ("Priya Nair", "Diego Alvarez", "Hannah Scott", "Julia Weber")),
+    ("reconciliation", "REC", 16, "Lars Nilsson", ("Lars Nilsson", "Priya Nair", "Tom Becker", "Julia Weber")),
+    ("executive S&OP", "EX", 20, "Richard Osei", ()),
+)
 INVITED = ("Richard Osei", "Lars Nilsson", "Tom Becker", "Priya Nair", "Diego Alvarez", "Aisha Rahman")
-OWNER_WEIGHTS = (0.25, 0.25, 0.15, 0.15, 0.15, 0.05)   # who owns the decisions, in INVITED order
-DELEGATE = {"Tom Becker": "Maria Chen"}   # who goes instead when the executive does not
+OWNER_WEIGHTS = (0.25, 0.25, 0.15, 0.15, 0.15, 0.05)  # who owns the decisions, in INVITED order
+DELEGATE = {"Tom Becker": "Maria Chen"}  # who goes instead when the executive does not
 
 
 def attend_probability(person: str, month: int) -> float:
     """How likely an executive attends the executive S&OP meeting in a month of the demo."""
     after = month >= CEO_CHAIRS_FROM
-    return {"Richard Osei": 0.97 if after else 0.55, "Tom Becker": 0.3, "Lars Nilsson": 0.88 if after else 0.7,
-            "Priya Nair": 0.95, "Diego Alvarez": 0.85 if after else 0.6, "Aisha Rahman": 0.75}[person]
+    return {
+        "Richard Osei": 0.97 if after else 0.55,
+        "Tom Becker": 0.3,
+        "Lars Nilsson": 0.88 if after else 0.7,
+        "Priya Nair": 0.95,
+        "Diego Alvarez": 0.85 if after else 0.6,
+        "Aisha Rahman": 0.75,
+    }[person]
 
 
 DECISION_TEXTS = [
-    "Approve overtime on line 3 to cover the Q{q} peak", "Accept 2 weeks of extra safety stock for Pumps",
-    "Delay the Sensors launch by one month", "Prioritise OEM orders during the allocation period",
-    "Fund a second demand planner for APAC", "Phase out 40 slow-moving Fittings SKUs",
-    "Raise the consensus forecast for Valves by 5 %", "Switch Seals to a dual-source supplier",
-    "Release budget for the Q{q} promotion of Bearings", "Agree the capacity plan for the new Pumps line",
+    "Approve overtime on line 3 to cover the Q{q} peak",
+    "Accept 2 weeks of extra safety stock for Pumps",
+    "Delay the Sensors launch by one month",
+    "Prioritise OEM orders during the allocation period",
+    "Fund a second demand planner for APAC",
+    "Phase out 40 slow-moving Fittings SKUs",
+    "Raise the consensus forecast for Valves by 5 %",
+    "Switch Seals to a dual-source supplier",
+    "Release budget for the Q{q} promotion of Bearings",
+    "Agree the capacity plan for the new Pumps line",
 ]
-OWNER_KPI = {"Richard Osei": "exec_meeting_attendance", "Lars Nilsson": "excess_obsolete_stock",
-             "Tom Becker": "forecast_bias", "Priya Nair": "otif", "Diego Alvarez": "production_plan_adherence",
-             "Aisha Rahman": "promo_forecast_accuracy"}
+OWNER_KPI = {
+    "Richard Osei": "exec_meeting_attendance",
+    "Lars Nilsson": "excess_obsolete_stock",
+    "Tom Becker": "forecast_bias",
+    "Priya Nair": "otif",
+    "Diego Alvarez": "production_plan_adherence",
+    "Aisha Rahman": "promo_forecast_accuracy",
+}
 
 
-def write_cycle(s: Session, rng: np.random.Generator, months: pd.DatetimeIndex, stamp: dict, end: dt.date) -> dict[str, int]:
+def write_cycle(
+    s: Session, rng: np.random.Generator, months: pd.DatetimeIndex, stamp: dict, end: dt.date
+) -> dict[str, int]:
     """Meetings (with refs and attendance) and decisions for every demo month; returns counts."""
     today = (pd.Timestamp(end) + pd.offsets.MonthEnd(0)).date()
     n_meetings = n_decisions = 0
@@ -58,8 +78,14 @@ def write_cycle(s: Session, rng: np.random.Generator, months: pd.DatetimeIndex, 
                 continue  # a step skipped that month
             date = (pd.Timestamp(m) + pd.Timedelta(days=day)).date()
             chair_name = chair if not executive or i >= CEO_CHAIRS_FROM else "Julia Weber"
-            mt = Meeting(ref=f"{abbr}-{date:%Y-%m}", type=typ, date=date, chair=chair_name,
-                         notes="Plan agreed; open issues carried to next cycle." if executive else None, **stamp)
+            mt = Meeting(
+                ref=f"{abbr}-{date:%Y-%m}",
+                type=typ,
+                date=date,
+                chair=chair_name,
+                notes="Plan agreed; open issues carried to next cycle." if executive else None,
+                **stamp,
+            )
             s.add(mt)
             s.flush()
             n_meetings += 1
@@ -83,8 +109,9 @@ def _executive_attendance(rng: np.random.Generator, month: int) -> list[dict]:
     return rows
 
 
-def _decisions(s: Session, rng, month: int, meeting_id: int, date: dt.date, stamp: dict,
-               today: dt.date, start: int) -> int:
+def _decisions(
+    s: Session, rng, month: int, meeting_id: int, date: dt.date, stamp: dict, today: dt.date, start: int
+) -> int:
     n = int(rng.integers(3, 6))
     for j in range(n):
         owner = str(rng.choice(INVITED, p=OWNER_WEIGHTS))
@@ -96,7 +123,16 @@ def _decisions(s: Session, rng, month: int, meeting_id: int, date: dt.date, stam
         decided = date + dt.timedelta(days=latency)
         pending = decided > today
         text = DECISION_TEXTS[(month + j) % len(DECISION_TEXTS)].format(q=(date.month - 1) // 3 + 1)
-        s.add(Decision(ref=f"D-{start + j + 1:04d}", text=text, raised_on=date, decided_on=None if pending else decided,
-                       owner=owner, meeting_id=meeting_id, kpi_id=OWNER_KPI[owner] if rng.random() < 0.5 else None,
-                       **stamp))
+        s.add(
+            Decision(
+                ref=f"D-{start + j + 1:04d}",
+                text=text,
+                raised_on=date,
+                decided_on=None if pending else decided,
+                owner=owner,
+                meeting_id=meeting_id,
+                kpi_id=OWNER_KPI[owner] if rng.random() < 0.5 else None,
+                **stamp,
+            )
+        )
     return n

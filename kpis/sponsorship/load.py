@@ -28,7 +28,6 @@ from kpis.ingest import (
 )
 from kpis.store import audit
 from kpis.store.engine import session_factory
-from kpis.store.retry import retrying
 from kpis.store.models import (
     MEETING_TYPES,
     Decision,
@@ -38,6 +37,7 @@ from kpis.store.models import (
     utcnow,
 )
 from kpis.store.repo import find_import
+from kpis.store.retry import retrying
 
 MEETING_COLUMNS = ("meeting", "type", "date", "chair", "person", "invited", "attended")
 DECISION_COLUMNS = ("ref", "text", "raised_on", "decided_on", "owner", "meeting", "kpi")
@@ -55,8 +55,10 @@ class RecordImportResult(ImportResult):
         if not self.changed:
             seen = self.seen_before()
             return f"{self.filename}: no changes — all {self.unchanged} {self.unit} already stored{seen}."
-        return (f"{self.filename}: {self.inserted} {self.unit} inserted, {self.updated} updated, "
-                f"{self.unchanged} unchanged (import #{self.batch_id}).")
+        return (
+            f"{self.filename}: {self.inserted} {self.unit} inserted, {self.updated} updated, "
+            f"{self.unchanged} unchanged (import #{self.batch_id})."
+        )
 
 
 def _columns(df: pd.DataFrame, name: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, str]:
@@ -64,13 +66,23 @@ def _columns(df: pd.DataFrame, name: str, required: tuple[str, ...], optional: t
     cols = {str(c).strip().lower(): c for c in df.columns if c != "_row"}
     missing = [c for c in required if c not in cols]
     if missing:
-        raise ImportFailed([Problem(name, 1, None, f"missing column(s) {', '.join(repr(c) for c in missing)}; expected "
-                                                   f"{','.join((*required, *optional))}")])
+        raise ImportFailed(
+            [
+                Problem(
+                    name,
+                    1,
+                    None,
+                    f"missing column(s) {', '.join(repr(c) for c in missing)}; expected "
+                    f"{','.join((*required, *optional))}",
+                )
+            ]
+        )
     return cols
 
 
 def _dates(raw: pd.Series) -> pd.Series:
     """ISO dates (or Excel dates) as datetime.date; None where empty or not a date."""
+
     def one(v):
         if isinstance(v, (dt.datetime, pd.Timestamp)):
             return pd.Timestamp(v).date()
@@ -83,6 +95,7 @@ def _dates(raw: pd.Series) -> pd.Series:
             return dt.date.fromisoformat(text) if len(text) == 10 else None
         except ValueError:
             return None
+
     return raw.map(one)
 
 
@@ -103,8 +116,13 @@ def _flags(bag: _Collector, df: pd.DataFrame, col: str, label: str) -> pd.Series
     out = pd.Series([True if v in TRUE else False if v in FALSE else None for v in raw], index=df.index, dtype=object)
     for i in df.index[out.isna()]:
         shown = _text(df[col])[i]
-        bag.add(int(df.at[i, "_row"]), label, f"'{shown}' is not yes/no; expected yes/no, true/false or 1/0"
-                if shown else "is empty; expected yes/no, true/false or 1/0")
+        bag.add(
+            int(df.at[i, "_row"]),
+            label,
+            f"'{shown}' is not yes/no; expected yes/no, true/false or 1/0"
+            if shown
+            else "is empty; expected yes/no, true/false or 1/0",
+        )
     return out
 
 
@@ -119,6 +137,7 @@ def _required_text(bag: _Collector, df: pd.DataFrame, col: str, label: str, limi
 
 # ---------------------------------------------------------------- meetings
 
+
 def parse_meetings(data: bytes, filename: str, config: AppConfig) -> dict[str, dict]:
     """Checked meetings by their id: type, date, chair, notes and people [(person, invited, attended)]."""
     name = Path(filename).name
@@ -132,8 +151,13 @@ def parse_meetings(data: bytes, filename: str, config: AppConfig) -> dict[str, d
     raw_type = _text(df[cols["type"]])
     mtype = raw_type.str.lower().map(types)
     for i in df.index[mtype.isna()]:
-        bag.add(int(df.at[i, "_row"]), "type", f"unknown meeting type '{raw_type[i]}'; expected one of "
-                                               f"{', '.join(MEETING_TYPES)}" if raw_type[i] else "is empty")
+        bag.add(
+            int(df.at[i, "_row"]),
+            "type",
+            f"unknown meeting type '{raw_type[i]}'; expected one of {', '.join(MEETING_TYPES)}"
+            if raw_type[i]
+            else "is empty",
+        )
     date = _date_problems(bag, df, cols["date"], "date", required=True)
     invited = _flags(bag, df, cols["invited"], "invited")
     attended = _flags(bag, df, cols["attended"], "attended")
@@ -144,18 +168,26 @@ def parse_meetings(data: bytes, filename: str, config: AppConfig) -> dict[str, d
         r, key = int(df.at[i, "_row"]), ref[i]
         if not key:
             continue
-        m = meetings.setdefault(key, {"type": mtype[i], "date": date[i], "chair": chair[i], "notes": notes[i] or None,
-                                      "people": [], "row": r})
+        m = meetings.setdefault(
+            key,
+            {"type": mtype[i], "date": date[i], "chair": chair[i], "notes": notes[i] or None, "people": [], "row": r},
+        )
         for field, val in (("type", mtype[i]), ("date", date[i]), ("chair", chair[i])):
             if m[field] is not None and val is not None and val != m[field]:
-                bag.add(r, field, f"meeting '{key}' has {field} '{m[field]}' on row {m['row']}; every row of a "
-                                  "meeting must agree")
+                bag.add(
+                    r,
+                    field,
+                    f"meeting '{key}' has {field} '{m[field]}' on row {m['row']}; every row of a meeting must agree",
+                )
         if notes[i] and not m["notes"]:
             m["notes"] = notes[i]
         if person[i]:
             if (key, person[i]) in first_row:
-                bag.add(r, "person", f"'{person[i]}' is listed twice for meeting '{key}' (also row "
-                                     f"{first_row[(key, person[i])]})")
+                bag.add(
+                    r,
+                    "person",
+                    f"'{person[i]}' is listed twice for meeting '{key}' (also row {first_row[(key, person[i])]})",
+                )
                 continue
             first_row[(key, person[i])] = r
             m["people"].append((person[i], invited[i], attended[i]))
@@ -176,9 +208,14 @@ def import_meetings(engine: Engine, data: bytes, filename: str, *, config: AppCo
             stored_people: dict[int, set] = {}
             if existing:
                 ids = [m.id for m in existing.values()]
-                for mid, p, inv, att in s.execute(select(MeetingAttendee.meeting_id, MeetingAttendee.person,
-                                                         MeetingAttendee.invited, MeetingAttendee.attended)
-                                                  .where(MeetingAttendee.meeting_id.in_(ids))):
+                for mid, p, inv, att in s.execute(
+                    select(
+                        MeetingAttendee.meeting_id,
+                        MeetingAttendee.person,
+                        MeetingAttendee.invited,
+                        MeetingAttendee.attended,
+                    ).where(MeetingAttendee.meeting_id.in_(ids))
+                ):
                     stored_people.setdefault(mid, set()).add((p, bool(inv), bool(att)))
             now = utcnow()
             todo: list[tuple[str, dict, Meeting | None]] = []
@@ -186,8 +223,12 @@ def import_meetings(engine: Engine, data: bytes, filename: str, *, config: AppCo
                 row = existing.get(ref)
                 if row is None:
                     result.inserted += 1
-                elif ((row.type, row.date, row.chair, row.notes) != (m["type"], m["date"], m["chair"], m["notes"])
-                      or stored_people.get(row.id, set()) != set(m["people"])):
+                elif (row.type, row.date, row.chair, row.notes) != (
+                    m["type"],
+                    m["date"],
+                    m["chair"],
+                    m["notes"],
+                ) or stored_people.get(row.id, set()) != set(m["people"]):
                     result.updated += 1
                 else:
                     result.unchanged += 1
@@ -199,8 +240,15 @@ def import_meetings(engine: Engine, data: bytes, filename: str, *, config: AppCo
             batch = _batch(s, "meetings", name, sha, result, now, user)
             for ref, m, row in todo:
                 if row is None:
-                    row = Meeting(ref=ref, type=m["type"], date=m["date"], chair=m["chair"], notes=m["notes"],
-                                  created_at=now, created_by=user.name)
+                    row = Meeting(
+                        ref=ref,
+                        type=m["type"],
+                        date=m["date"],
+                        chair=m["chair"],
+                        notes=m["notes"],
+                        created_at=now,
+                        created_by=user.name,
+                    )
                     s.add(row)
                     s.flush()
                 else:
@@ -208,19 +256,45 @@ def import_meetings(engine: Engine, data: bytes, filename: str, *, config: AppCo
                     row.updated_at, row.updated_by = now, user.name
                     s.execute(delete(MeetingAttendee).where(MeetingAttendee.meeting_id == row.id))
                 if m["people"]:
-                    s.execute(insert(MeetingAttendee), [{"meeting_id": row.id, "person": p, "invited": inv,
-                                                         "attended": att} for p, inv, att in m["people"]])
-            audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch,
-                         details={"file": name, "kind": "meetings", "inserted": result.inserted,
-                                  "updated": result.updated, "unchanged": result.unchanged, "sha256": sha})
+                    s.execute(
+                        insert(MeetingAttendee),
+                        [
+                            {"meeting_id": row.id, "person": p, "invited": inv, "attended": att}
+                            for p, inv, att in m["people"]
+                        ],
+                    )
+            audit.record(
+                s,
+                user=user,
+                action="import",
+                entity="import_batch",
+                entity_id=batch,
+                details={
+                    "file": name,
+                    "kind": "meetings",
+                    "inserted": result.inserted,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                    "sha256": sha,
+                },
+            )
         return result
 
     return retrying(write)
 
 
 def _batch(s, kind: str, name: str, sha: str, result: RecordImportResult, now, user: User) -> int:
-    b = ImportBatch(kind=kind, filename=name, sha256=sha, rows_in_file=result.rows, inserted=result.inserted,
-                    updated=result.updated, unchanged=result.unchanged, created_at=now, created_by=user.name)
+    b = ImportBatch(
+        kind=kind,
+        filename=name,
+        sha256=sha,
+        rows_in_file=result.rows,
+        inserted=result.inserted,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        created_at=now,
+        created_by=user.name,
+    )
     s.add(b)
     s.flush()
     result.batch_id = b.id
@@ -228,6 +302,7 @@ def _batch(s, kind: str, name: str, sha: str, result: RecordImportResult, now, u
 
 
 # ---------------------------------------------------------------- decisions
+
 
 def parse_decisions(engine: Engine, data: bytes, filename: str, config: AppConfig) -> dict[str, dict]:
     """Checked decisions by ref: text, raised_on, decided_on, owner, meeting_id, kpi_id."""
@@ -239,19 +314,27 @@ def parse_decisions(engine: Engine, data: bytes, filename: str, config: AppConfi
     text = _required_text(bag, df, cols["text"], "text", 2000, "say what was (or is to be) decided")
     owner = _required_text(bag, df, cols["owner"], "owner", 120, "every decision needs an owner")
     raised = _date_problems(bag, df, cols["raised_on"], "raised_on", required=True)
-    decided = (_date_problems(bag, df, cols["decided_on"], "decided_on", required=False) if "decided_on" in cols
-               else pd.Series([None] * len(df), index=df.index, dtype=object))   # no column: all pending
+    decided = (
+        _date_problems(bag, df, cols["decided_on"], "decided_on", required=False)
+        if "decided_on" in cols
+        else pd.Series([None] * len(df), index=df.index, dtype=object)
+    )  # no column: all pending
     meeting = _text(df[cols["meeting"]]) if "meeting" in cols else pd.Series("", index=df.index)
     kpi = _text(df[cols["kpi"]]) if "kpi" in cols else pd.Series("", index=df.index)
     wanted = sorted(set(meeting) - {""})
     with engine.connect() as conn:
-        meeting_ids = dict(conn.execute(select(Meeting.ref, Meeting.id).where(Meeting.ref.in_(wanted))).all()) if wanted else {}
+        meeting_ids = (
+            dict(conn.execute(select(Meeting.ref, Meeting.id).where(Meeting.ref.in_(wanted))).all()) if wanted else {}
+        )
     out: dict[str, dict] = {}
     for i in df.index:
         r = int(df.at[i, "_row"])
         if raised[i] is not None and decided[i] is not None and decided[i] < raised[i]:
-            bag.add(r, "decided_on", f"{decided[i]} is before raised_on {raised[i]}; a decision cannot be decided "
-                                     "before it was raised")
+            bag.add(
+                r,
+                "decided_on",
+                f"{decided[i]} is before raised_on {raised[i]}; a decision cannot be decided before it was raised",
+            )
         if meeting[i] and meeting[i] not in meeting_ids:
             bag.add(r, "meeting", f"unknown meeting '{meeting[i]}'; import the meetings file first (its 'meeting' ids)")
         if kpi[i] and kpi[i] not in config.kpi_by_id:
@@ -261,8 +344,15 @@ def parse_decisions(engine: Engine, data: bytes, filename: str, config: AppConfi
         if ref[i] in out:
             bag.add(r, "ref", f"decision '{ref[i]}' is listed twice (also row {out[ref[i]]['row']})")
             continue
-        out[ref[i]] = {"text": text[i], "raised_on": raised[i], "decided_on": decided[i], "owner": owner[i],
-                       "meeting_id": meeting_ids.get(meeting[i]), "kpi_id": kpi[i] or None, "row": r}
+        out[ref[i]] = {
+            "text": text[i],
+            "raised_on": raised[i],
+            "decided_on": decided[i],
+            "owner": owner[i],
+            "meeting_id": meeting_ids.get(meeting[i]),
+            "kpi_id": kpi[i] or None,
+            "row": r,
+        }
     bag.raise_if_any()
     return out
 
@@ -270,19 +360,22 @@ def parse_decisions(engine: Engine, data: bytes, filename: str, config: AppConfi
 FIELDS = ("text", "raised_on", "decided_on", "owner", "meeting_id", "kpi_id")
 
 
-def import_decisions(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> RecordImportResult:
+def import_decisions(
+    engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User
+) -> RecordImportResult:
     """Validate and store decisions in one transaction; a stored ref is updated."""
     require(user, "import", engine=engine, what="import decisions")
     decisions = parse_decisions(engine, data, filename, config)
     name, sha = Path(filename).name, hashlib.sha256(data).hexdigest()
     if any(d["kpi_id"] for d in decisions.values()):
-        sync_catalog(engine, config, user)   # the KPI rows the decisions point to
+        sync_catalog(engine, config, user)  # the KPI rows the decisions point to
 
     def write():  # one whole transaction, rerun by kpis.store.retry when the database asks
         result = RecordImportResult(filename=name, rows=len(decisions), unit="decisions")
         with session_factory(engine).begin() as s:
-            existing = {d.ref: d for d in
-                        s.execute(select(Decision).where(Decision.ref.in_(list(decisions)))).scalars()}
+            existing = {
+                d.ref: d for d in s.execute(select(Decision).where(Decision.ref.in_(list(decisions)))).scalars()
+            }
             todo = []
             for ref, d in decisions.items():
                 row = existing.get(ref)
@@ -307,9 +400,21 @@ def import_decisions(engine: Engine, data: bytes, filename: str, *, config: AppC
                     for f, v in values.items():
                         setattr(row, f, v)
                     row.updated_at, row.updated_by = now, user.name
-            audit.record(s, user=user, action="import", entity="import_batch", entity_id=batch,
-                         details={"file": name, "kind": "decisions", "inserted": result.inserted,
-                                  "updated": result.updated, "unchanged": result.unchanged, "sha256": sha})
+            audit.record(
+                s,
+                user=user,
+                action="import",
+                entity="import_batch",
+                entity_id=batch,
+                details={
+                    "file": name,
+                    "kind": "decisions",
+                    "inserted": result.inserted,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                    "sha256": sha,
+                },
+            )
         return result
 
     return retrying(write)

@@ -19,10 +19,10 @@ from kpis.config import AppConfig
 from kpis.sponsorship import decisions as dec
 from kpis.store import audit, versions
 from kpis.store.engine import session_factory
-from kpis.store.retry import retrying
 from kpis.store.models import MEETING_TYPES, Decision, Meeting, MeetingAttendee, utcnow
+from kpis.store.retry import retrying
 
-STEPS: tuple[str, ...] = MEETING_TYPES   # the cycle's steps, in order
+STEPS: tuple[str, ...] = MEETING_TYPES  # the cycle's steps, in order
 MAX_NOTES = 10_000
 
 
@@ -50,8 +50,12 @@ class MeetingInput:
 
 def check(m: MeetingInput, config: AppConfig) -> list[str]:
     """Problems of a meeting and its decisions, each naming its field."""
-    out = [f"{n}: {safety.NUL_MESSAGE}" for n in safety.nul_fields(
-        {"type": m.type, "chair": m.chair, "people": [*m.invited, *m.attended], "notes": m.notes, "ref": m.ref})]
+    out = [
+        f"{n}: {safety.NUL_MESSAGE}"
+        for n in safety.nul_fields(
+            {"type": m.type, "chair": m.chair, "people": [*m.invited, *m.attended], "notes": m.notes, "ref": m.ref}
+        )
+    ]
     if m.type not in STEPS:
         out.append(f"type: '{m.type}' is not a step of the cycle ({', '.join(STEPS)})")
     if not m.chair.strip():
@@ -94,24 +98,47 @@ def log_meeting(engine: Engine, *, meeting: MeetingInput, config: AppConfig, use
 
     def write() -> int:
         with session_factory(engine).begin() as s:
-            row = Meeting(type=meeting.type, date=meeting.date, chair=meeting.chair.strip(),
-                          notes=meeting.notes or None, ref=meeting.ref or None, created_at=utcnow(),
-                          created_by=user.name)
+            row = Meeting(
+                type=meeting.type,
+                date=meeting.date,
+                chair=meeting.chair.strip(),
+                notes=meeting.notes or None,
+                ref=meeting.ref or None,
+                created_at=utcnow(),
+                created_by=user.name,
+            )
             s.add(row)
             s.flush()
             _write(s, row, meeting)
             for d in meeting.decisions:
                 dec.add(s, decision=dec.DecisionInput(**{**d.__dict__, "meeting_id": row.id}), user=user)
-            audit.record(s, user=user, action="create", entity="meeting", entity_id=row.id,
-                         details={"type": row.type, "date": str(row.date), "people": len(attendee_rows(meeting)),
-                                  "decisions": len(meeting.decisions)})
+            audit.record(
+                s,
+                user=user,
+                action="create",
+                entity="meeting",
+                entity_id=row.id,
+                details={
+                    "type": row.type,
+                    "date": str(row.date),
+                    "people": len(attendee_rows(meeting)),
+                    "decisions": len(meeting.decisions),
+                },
+            )
             return row.id
 
     return retrying(write)
 
 
-def update_meeting(engine: Engine, *, meeting_id: int, meeting: MeetingInput, config: AppConfig, user: User,
-                   expected_version: int | None = None) -> None:
+def update_meeting(
+    engine: Engine,
+    *,
+    meeting_id: int,
+    meeting: MeetingInput,
+    config: AppConfig,
+    user: User,
+    expected_version: int | None = None,
+) -> None:
     """Replace a meeting's type, date, chair, notes and people; new decisions in `meeting.decisions` are added.
 
     `expected_version` is the version the form was opened at: when the meeting changed since, EditConflict."""
@@ -129,31 +156,57 @@ def update_meeting(engine: Engine, *, meeting_id: int, meeting: MeetingInput, co
             before = {"type": row.type, "date": str(row.date), "chair": row.chair}
             row.type, row.date, row.chair = meeting.type, meeting.date, meeting.chair.strip()
             row.notes = meeting.notes or None
-            row.updated_at, row.updated_by = utcnow(), user.name   # the version goes up in the checked UPDATE
+            row.updated_at, row.updated_by = utcnow(), user.name  # the version goes up in the checked UPDATE
             s.flush()
             _write(s, row, meeting)
             for d in meeting.decisions:
                 dec.add(s, decision=dec.DecisionInput(**{**d.__dict__, "meeting_id": row.id}), user=user)
-            audit.record(s, user=user, action="update", entity="meeting", entity_id=meeting_id,
-                         details={"before": before, "after": {"type": row.type, "date": str(row.date),
-                                                              "chair": row.chair}})
+            audit.record(
+                s,
+                user=user,
+                action="update",
+                entity="meeting",
+                entity_id=meeting_id,
+                details={"before": before, "after": {"type": row.type, "date": str(row.date), "chair": row.chair}},
+            )
 
     retrying(write)
 
 
 def list_meetings(engine: Engine) -> pd.DataFrame:
     """Every meeting, newest first: id, ref, type, date, chair, invited, attended, decisions, notes, version."""
-    inv = (select(MeetingAttendee.meeting_id, func.sum(cast(MeetingAttendee.invited, Integer)).label("invited"),
-                  func.sum(cast(MeetingAttendee.attended, Integer)).label("attended"))
-           .group_by(MeetingAttendee.meeting_id).subquery())
+    inv = (
+        select(
+            MeetingAttendee.meeting_id,
+            func.sum(cast(MeetingAttendee.invited, Integer)).label("invited"),
+            func.sum(cast(MeetingAttendee.attended, Integer)).label("attended"),
+        )
+        .group_by(MeetingAttendee.meeting_id)
+        .subquery()
+    )
     nd = select(Decision.meeting_id, func.count().label("n")).group_by(Decision.meeting_id).subquery()
-    q = (select(Meeting.id, Meeting.ref, Meeting.type, Meeting.date, Meeting.chair, inv.c.invited, inv.c.attended,
-                nd.c.n, Meeting.notes, Meeting.version)
-         .join(inv, inv.c.meeting_id == Meeting.id, isouter=True).join(nd, nd.c.meeting_id == Meeting.id, isouter=True)
-         .order_by(Meeting.date.desc(), Meeting.id.desc()))
+    q = (
+        select(
+            Meeting.id,
+            Meeting.ref,
+            Meeting.type,
+            Meeting.date,
+            Meeting.chair,
+            inv.c.invited,
+            inv.c.attended,
+            nd.c.n,
+            Meeting.notes,
+            Meeting.version,
+        )
+        .join(inv, inv.c.meeting_id == Meeting.id, isouter=True)
+        .join(nd, nd.c.meeting_id == Meeting.id, isouter=True)
+        .order_by(Meeting.date.desc(), Meeting.id.desc())
+    )
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=["id", "ref", "type", "date", "chair", "invited", "attended",
-                                                          "decisions", "notes", "version"])
+        df = pd.DataFrame(
+            conn.execute(q).all(),
+            columns=["id", "ref", "type", "date", "chair", "invited", "attended", "decisions", "notes", "version"],
+        )
     for c in ("invited", "attended", "decisions"):
         df[c] = df[c].fillna(0).astype(int)
     return df
@@ -162,8 +215,11 @@ def list_meetings(engine: Engine) -> pd.DataFrame:
 def people(engine: Engine, meeting_id: int) -> pd.DataFrame:
     """Who was invited to a meeting and who attended (person, invited, attended)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(MeetingAttendee.person, MeetingAttendee.invited, MeetingAttendee.attended)
-                            .where(MeetingAttendee.meeting_id == meeting_id).order_by(MeetingAttendee.person)).all()
+        rows = conn.execute(
+            select(MeetingAttendee.person, MeetingAttendee.invited, MeetingAttendee.attended)
+            .where(MeetingAttendee.meeting_id == meeting_id)
+            .order_by(MeetingAttendee.person)
+        ).all()
     return pd.DataFrame(rows, columns=["person", "invited", "attended"])
 
 
@@ -175,6 +231,7 @@ def known_people(engine: Engine, config: AppConfig) -> list[str]:
 
 
 # ---------------------------------------------------------------- cycle adherence
+
 
 def cycle_grid(meetings: pd.DataFrame) -> pd.DataFrame:
     """Month × step grid from meetings (type, date): how many meetings of each step were held in each month,

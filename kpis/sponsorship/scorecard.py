@@ -41,24 +41,25 @@ LABELS = {
 }
 HOW = {
     "attendance_rate": "Attended ÷ invited over the executive S&OP meetings dated in the quarter that the executive "
-                       "was invited to (no figure when invited to none).",
+    "was invited to (no figure when invited to none).",
     "decision_latency_days": "Median days from raised to decided over the executive's decisions decided in the quarter.",
     "pending_decisions": "The executive's decisions raised by the quarter's last day, not decided by then, and open "
-                         "for more than one cycle ({cycle} days) on that day.",
+    "for more than one cycle ({cycle} days) on that day.",
     "sponsored_on_time": "Share of the actions they sponsor, due in the quarter and not cancelled, completed on or "
-                         "before their due date.",
+    "before their due date.",
     "overdue_sponsored": "Actions they sponsor, not cancelled, due before the quarter's last day and not completed "
-                         "on or before that day.",
+    "on or before that day.",
     "kpis_on_target": "Share of the KPIs they own with a value in the quarter whose latest value in the quarter "
-                      "(at the KPI's own cadence) is on target (green).",
+    "(at the KPI's own cadence) is on target (green).",
     "sponsorship_maturity": "Median 'executive sponsorship' score of all maturity assessments of the quarter "
-                            "(\"don't know\" left out); the same for every executive.",
+    '("don\'t know" left out); the same for every executive.',
 }
 RATES = {"attendance_rate", "sponsored_on_time", "kpis_on_target"}
 COUNTS = {"pending_decisions", "overdue_sponsored"}
 
 
 # ---------------------------------------------------------------- quarters
+
 
 @dataclass(frozen=True, order=True)
 class Quarter:
@@ -107,6 +108,7 @@ def quarters_back(last: Quarter, n: int) -> list[Quarter]:
 
 # ---------------------------------------------------------------- inputs
 
+
 @dataclass(frozen=True)
 class Inputs:
     """What the scorecard is computed from, as small frames.
@@ -137,16 +139,23 @@ def load_inputs(engine: Engine, config: AppConfig) -> Inputs:
     names = [e.name for e in config.executives]
     with engine.connect() as conn:
         att = conn.execute(
-            select(Meeting.date, Meeting.type, MeetingAttendee.person, MeetingAttendee.invited, MeetingAttendee.attended)
-            .join(MeetingAttendee, MeetingAttendee.meeting_id == Meeting.id).where(MeetingAttendee.person.in_(names))
+            select(
+                Meeting.date, Meeting.type, MeetingAttendee.person, MeetingAttendee.invited, MeetingAttendee.attended
+            )
+            .join(MeetingAttendee, MeetingAttendee.meeting_id == Meeting.id)
+            .where(MeetingAttendee.person.in_(names))
         ).all()
-        dec = conn.execute(select(Decision.owner, Decision.raised_on, Decision.decided_on)
-                           .where(Decision.owner.in_(names))).all()
-        act = conn.execute(select(Action.sponsor, Action.due_date, Action.status, Action.completed_on)
-                           .where(Action.sponsor.in_(names))).all()
-        mat = conn.execute(select(Assessment.period, AssessmentScore.score)
-                           .join(AssessmentScore, AssessmentScore.assessment_id == Assessment.id)
-                           .where(AssessmentScore.practice == "sponsorship", AssessmentScore.score.is_not(None))).all()
+        dec = conn.execute(
+            select(Decision.owner, Decision.raised_on, Decision.decided_on).where(Decision.owner.in_(names))
+        ).all()
+        act = conn.execute(
+            select(Action.sponsor, Action.due_date, Action.status, Action.completed_on).where(Action.sponsor.in_(names))
+        ).all()
+        mat = conn.execute(
+            select(Assessment.period, AssessmentScore.score)
+            .join(AssessmentScore, AssessmentScore.assessment_id == Assessment.id)
+            .where(AssessmentScore.practice == "sponsorship", AssessmentScore.score.is_not(None))
+        ).all()
     owned = [k.id for k in config.kpis if k.owner in names]
     return Inputs(
         attendance=_frame(att, ["meeting_date", "type", "person", "invited", "attended"], ("meeting_date",)),
@@ -187,6 +196,7 @@ def with_status(values: pd.DataFrame, config: AppConfig) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- the seven figures
 
+
 def _in(q: Quarter, s: pd.Series) -> pd.Series:
     return (s >= pd.Timestamp(q.start)) & (s <= pd.Timestamp(q.end))
 
@@ -194,8 +204,12 @@ def _in(q: Quarter, s: pd.Series) -> pd.Series:
 def attendance_rate(attendance: pd.DataFrame, person: str, q: Quarter) -> tuple[float, str]:
     """Attended / invited over the executive S&OP meetings in q the person was invited to (NaN: none)."""
     a = attendance
-    sel = a[(a["person"] == person) & (a["type"] == EXECUTIVE_MEETING) & a["invited"].astype(bool)
-            & _in(q, a["meeting_date"])]
+    sel = a[
+        (a["person"] == person)
+        & (a["type"] == EXECUTIVE_MEETING)
+        & a["invited"].astype(bool)
+        & _in(q, a["meeting_date"])
+    ]
     if sel.empty:
         return math.nan, "invited to no executive S&OP meeting"
     att = int(sel["attended"].astype(bool).sum())
@@ -236,8 +250,12 @@ def overdue_sponsored(actions: pd.DataFrame, person: str, q: Quarter) -> tuple[i
     """Sponsored actions, not cancelled, due before q's last day with no completion on or before that day."""
     a = actions
     end = pd.Timestamp(q.end)
-    sel = ((a["sponsor"] == person) & (a["status"] != "cancelled") & (a["due_date"] < end)
-           & ~(a["completed_on"].notna() & (a["completed_on"] <= end)))
+    sel = (
+        (a["sponsor"] == person)
+        & (a["status"] != "cancelled")
+        & (a["due_date"] < end)
+        & ~(a["completed_on"].notna() & (a["completed_on"] <= end))
+    )
     n_sponsored = int(((a["sponsor"] == person) & (a["status"] != "cancelled")).sum())
     return int(sel.sum()), f"of {n_sponsored} sponsored"
 
@@ -294,6 +312,7 @@ def figures(inputs: Inputs, config: AppConfig, person: str, q: Quarter) -> dict[
 
 # ---------------------------------------------------------------- status, cards, portfolio
 
+
 def rag(config: AppConfig, figure: str, value: float) -> str:
     """green / amber / red for a figure's value by its configured limits; 'none' when undefined."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -317,9 +336,19 @@ def card(inputs: Inputs, config: AppConfig, person: str, q: Quarter) -> pd.DataF
     for f in FIGURES:
         value, basis = now[f]
         prev = before[f][0]
-        rows.append({"figure": f, "label": LABELS[f], "value": float(value), "basis": basis,
-                     "status": rag(config, f, value), "previous": float(prev), "change": float(value) - float(prev),
-                     "better": "higher" if SCORECARD_FIGURES[f] else "lower", "how": how(f, config)})
+        rows.append(
+            {
+                "figure": f,
+                "label": LABELS[f],
+                "value": float(value),
+                "basis": basis,
+                "status": rag(config, f, value),
+                "previous": float(prev),
+                "change": float(value) - float(prev),
+                "better": "higher" if SCORECARD_FIGURES[f] else "lower",
+                "how": how(f, config),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -372,9 +401,11 @@ def format_change(figure: str, change: float) -> str:
 
 def overdue_actions(engine: Engine, sponsor: str, today: dt.date) -> pd.DataFrame:
     """Actions a person sponsors that are overdue today (due date passed, open or in progress), oldest due first."""
-    q = (select(Action.id, Action.title, Action.owner, Action.due_date, Action.status)
-         .where(Action.sponsor == sponsor, Action.due_date < today, Action.status.in_(["open", "in progress"]))
-         .order_by(Action.due_date, Action.id))
+    q = (
+        select(Action.id, Action.title, Action.owner, Action.due_date, Action.status)
+        .where(Action.sponsor == sponsor, Action.due_date < today, Action.status.in_(["open", "in progress"]))
+        .order_by(Action.due_date, Action.id)
+    )
     with engine.connect() as conn:
         df = pd.DataFrame(conn.execute(q).all(), columns=["id", "title", "owner", "due_date", "status"])
     df["days_overdue"] = [(today - d).days for d in df["due_date"]]

@@ -13,13 +13,26 @@ if TYPE_CHECKING:  # the store never imports a domain at run time
     from kpis.access.users import User
 
 
-def record(session: Session, *, user: User, action: str, entity: str, entity_id: Any = None,
-           details: dict[str, Any] | None = None) -> AuditEvent:
+def record(
+    session: Session,
+    *,
+    user: User,
+    action: str,
+    entity: str,
+    entity_id: Any = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
     """Append one audit event in the caller's transaction."""
     if getattr(user, "via", None):  # an admin acting as someone else: both names are kept
         details = {**(details or {}), "via": user.via}
-    ev = AuditEvent(at=utcnow(), actor=user.name[:120], action=action[:40], entity=entity[:40],
-                    entity_id=None if entity_id is None else str(entity_id), details=details)
+    ev = AuditEvent(
+        at=utcnow(),
+        actor=user.name[:120],
+        action=action[:40],
+        entity=entity[:40],
+        entity_id=None if entity_id is None else str(entity_id),
+        details=details,
+    )
     session.add(ev)
     return ev
 

@@ -15,8 +15,10 @@ class BackupError(ValueError):
 def sqlite_path(url: str) -> Path:
     """The file of a sqlite:/// URL; BackupError for any other database."""
     if not url.startswith("sqlite"):
-        raise BackupError("backup and restore work on SQLite databases; back up PostgreSQL with pg_dump "
-                          "(see the README, 'Using PostgreSQL')")
+        raise BackupError(
+            "backup and restore work on SQLite databases; back up PostgreSQL with pg_dump "
+            "(see the README, 'Using PostgreSQL')"
+        )
     path = url.split("///", 1)[-1].split("?", 1)[0]
     if not path or path == ":memory:":
         raise BackupError("an in-memory database cannot be backed up")

@@ -25,7 +25,7 @@ def _private_file(path: Path) -> None:
     """Create a new SQLite file (and any missing folders) readable by the owner only; SQLite gives its -wal and
     -shm files the same permissions. Existing files and folders are left as they are."""
     missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
-    for folder in reversed(missing):     # mkdir(parents=True) would give the folders above the default mode
+    for folder in reversed(missing):  # mkdir(parents=True) would give the folders above the default mode
         folder.mkdir(mode=0o700)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -36,7 +36,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         from sqlalchemy.engine import make_url
 
-        path = make_url(url).database   # None or "" for "sqlite://" (in memory)
+        path = make_url(url).database  # None or "" for "sqlite://" (in memory)
         if path and path != ":memory:" and not path.startswith("file:"):
             _private_file(Path(path))
         engine = create_engine(url, **kwargs)

@@ -67,8 +67,8 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(120))
-    action: Mapped[str] = mapped_column(String(40))      # create, update, delete, import, config
-    entity: Mapped[str] = mapped_column(String(40))      # table name
+    action: Mapped[str] = mapped_column(String(40))  # create, update, delete, import, config
+    entity: Mapped[str] = mapped_column(String(40))  # table name
     entity_id: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
@@ -95,7 +95,7 @@ class ImportBatch(Base):
 
     __tablename__ = "import_batch"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(20))        # actuals, demand, forecasts
+    kind: Mapped[str] = mapped_column(String(20))  # actuals, demand, forecasts
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     rows_in_file: Mapped[int] = mapped_column(Integer)
@@ -125,6 +125,7 @@ class KpiValue(Stamped, Base):
 
 # --- Forecast accuracy data (docs/methodology.md) ----------------------------------------
 
+
 class Item(Stamped, Base):
     """A demand item (SKU) and its attributes (family, region, channel, ...)."""
 
@@ -138,7 +139,7 @@ class DemandActual(Base):
     """Actual demand of an item in a period."""
 
     __tablename__ = "demand_actual"
-    __table_args__ = {"sqlite_with_rowid": False}   # one b-tree in primary-key order (migration 0008)
+    __table_args__ = {"sqlite_with_rowid": False}  # one b-tree in primary-key order (migration 0008)
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
     period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     actual: Mapped[float] = mapped_column(Float)
@@ -149,8 +150,10 @@ class ForecastValue(Base):
     """A forecast snapshot: item, target period, lag (periods ahead) and process stage."""
 
     __tablename__ = "forecast"
-    __table_args__ = (CheckConstraint("lag >= 0", name="lag_non_negative"),
-                      {"sqlite_with_rowid": False})   # one b-tree in primary-key order (migration 0008)
+    __table_args__ = (
+        CheckConstraint("lag >= 0", name="lag_non_negative"),
+        {"sqlite_with_rowid": False},
+    )  # one b-tree in primary-key order (migration 0008)
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
     period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     lag: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
@@ -161,6 +164,7 @@ class ForecastValue(Base):
 
 # --- Integration maturity (docs/methodology.md) -----------------------------------------
 
+
 class Assessment(Stamped, Base):
     """One respondent's maturity scores for a quarter."""
 
@@ -168,7 +172,7 @@ class Assessment(Stamped, Base):
     # One assessment per respondent and quarter: answering again replaces it (migration 0003).
     __table_args__ = (Index("uq_assessment_period_respondent", "period", "respondent", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    period: Mapped[dt.date] = mapped_column(Date, index=True)     # quarter start
+    period: Mapped[dt.date] = mapped_column(Date, index=True)  # quarter start
     respondent: Mapped[str] = mapped_column(String(120))
     team: Mapped[str] = mapped_column(String(120))
     function: Mapped[str] = mapped_column(String(20))
@@ -187,6 +191,7 @@ class AssessmentScore(Base):
 
 
 # --- Post-implementation reviews and improvement actions (docs/methodology.md) -----------
+
 
 class Review(Stamped, Base):
     """A post-implementation review (PIR) of an initiative."""
@@ -238,12 +243,14 @@ class Meeting(Stamped, Base):
 
     __tablename__ = "meeting"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ref: Mapped[str | None] = mapped_column(String(64), unique=True)   # the organisation's own meeting id
-    type: Mapped[str] = mapped_column(String(30))   # data review, demand review, supply review, reconciliation, executive S&OP
+    ref: Mapped[str | None] = mapped_column(String(64), unique=True)  # the organisation's own meeting id
+    type: Mapped[str] = mapped_column(
+        String(30)
+    )  # data review, demand review, supply review, reconciliation, executive S&OP
     date: Mapped[dt.date] = mapped_column(Date, index=True)
     chair: Mapped[str] = mapped_column(String(120))
     notes: Mapped[str | None] = mapped_column(Text)
-    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")   # see kpis.store.versions
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # see kpis.store.versions
     __mapper_args__ = {"version_id_col": version}
 
 
@@ -262,7 +269,7 @@ class Decision(Stamped, Base):
 
     __tablename__ = "decision"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ref: Mapped[str | None] = mapped_column(String(64), unique=True)   # the organisation's own decision id
+    ref: Mapped[str | None] = mapped_column(String(64), unique=True)  # the organisation's own decision id
     text: Mapped[str] = mapped_column(Text)
     raised_on: Mapped[dt.date] = mapped_column(Date)
     decided_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -279,16 +286,16 @@ class Action(Stamped, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    type: Mapped[str] = mapped_column(String(20))          # corrective, preventive, improvement
-    source: Mapped[str] = mapped_column(String(20))        # pir, kpi_exception, meeting_decision, other
+    type: Mapped[str] = mapped_column(String(20))  # corrective, preventive, improvement
+    source: Mapped[str] = mapped_column(String(20))  # pir, kpi_exception, meeting_decision, other
     review_id: Mapped[int | None] = mapped_column(ForeignKey("review.id"))
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decision.id"))
     source_note: Mapped[str | None] = mapped_column(String(255))
     practice: Mapped[str] = mapped_column(String(20))
     kpi_id: Mapped[str | None] = mapped_column(ForeignKey("kpi.id"))
-    segment: Mapped[str] = mapped_column(String(80), default="", server_default="")   # '' = the KPI's total
-    expected_direction: Mapped[str | None] = mapped_column(String(10))   # higher, lower
-    ref: Mapped[str | None] = mapped_column(String(60), unique=True)      # the organisation's own action number
+    segment: Mapped[str] = mapped_column(String(80), default="", server_default="")  # '' = the KPI's total
+    expected_direction: Mapped[str | None] = mapped_column(String(10))  # higher, lower
+    ref: Mapped[str | None] = mapped_column(String(60), unique=True)  # the organisation's own action number
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     owner: Mapped[str] = mapped_column(String(120))
     sponsor: Mapped[str | None] = mapped_column(String(120))
@@ -298,7 +305,7 @@ class Action(Stamped, Base):
     completed_on: Mapped[dt.date | None] = mapped_column(Date)
     cancelled_on: Mapped[dt.date | None] = mapped_column(Date)
     verdict: Mapped[str | None] = mapped_column(String(20))
-    verdict_figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)   # frozen with the verdict
+    verdict_figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # frozen with the verdict
     verified_by: Mapped[str | None] = mapped_column(String(120))
     verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
@@ -306,7 +313,7 @@ class Action(Stamped, Base):
             "status IN ('open','in progress','done','verified','not effective','cancelled')", name="status_known"
         ),
     )
-    __mapper_args__ = {"version_id_col": version}   # see kpis.store.versions
+    __mapper_args__ = {"version_id_col": version}  # see kpis.store.versions
 
 
 ACTION_STATUSES = ("open", "in progress", "done", "verified", "not effective", "cancelled")

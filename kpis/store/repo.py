@@ -36,9 +36,13 @@ def segments(engine: Engine, kpi_id: str) -> list[str]:
 
 def current_through(engine: Engine) -> pd.DataFrame:
     """Per KPI: latest period with data, number of values, segments, last change."""
-    q = (select(KpiValue.kpi_id, func.max(KpiValue.period), func.count(), func.count(func.distinct(KpiValue.segment)),
-                func.max(func.coalesce(KpiValue.updated_at, KpiValue.created_at)))
-         .group_by(KpiValue.kpi_id))
+    q = select(
+        KpiValue.kpi_id,
+        func.max(KpiValue.period),
+        func.count(),
+        func.count(func.distinct(KpiValue.segment)),
+        func.max(func.coalesce(KpiValue.updated_at, KpiValue.created_at)),
+    ).group_by(KpiValue.kpi_id)
     with engine.connect() as conn:
         rows = conn.execute(q).all()
     return pd.DataFrame(rows, columns=["kpi_id", "last_period", "values", "segments", "last_change"])
@@ -46,9 +50,21 @@ def current_through(engine: Engine) -> pd.DataFrame:
 
 def import_history(engine: Engine, limit: int = 100) -> pd.DataFrame:
     """Past imports, newest first."""
-    q = select(ImportBatch.id, ImportBatch.created_at, ImportBatch.created_by, ImportBatch.kind, ImportBatch.filename,
-               ImportBatch.rows_in_file, ImportBatch.inserted, ImportBatch.updated, ImportBatch.unchanged
-               ).order_by(ImportBatch.id.desc()).limit(limit)
+    q = (
+        select(
+            ImportBatch.id,
+            ImportBatch.created_at,
+            ImportBatch.created_by,
+            ImportBatch.kind,
+            ImportBatch.filename,
+            ImportBatch.rows_in_file,
+            ImportBatch.inserted,
+            ImportBatch.updated,
+            ImportBatch.unchanged,
+        )
+        .order_by(ImportBatch.id.desc())
+        .limit(limit)
+    )
     with engine.connect() as conn:
         rows = conn.execute(q).all()
     return pd.DataFrame(rows, columns=["id", "when", "who", "kind", "file", "rows", "inserted", "updated", "unchanged"])
@@ -56,15 +72,20 @@ def import_history(engine: Engine, limit: int = 100) -> pd.DataFrame:
 
 def find_import(engine: Engine, sha256: str, kind: str) -> dict[str, Any] | None:
     """The latest import of a file with this content hash, if any."""
-    q = (select(ImportBatch.created_at, ImportBatch.created_by, ImportBatch.filename)
-         .where(ImportBatch.sha256 == sha256, ImportBatch.kind == kind).order_by(ImportBatch.id.desc()).limit(1))
+    q = (
+        select(ImportBatch.created_at, ImportBatch.created_by, ImportBatch.filename)
+        .where(ImportBatch.sha256 == sha256, ImportBatch.kind == kind)
+        .order_by(ImportBatch.id.desc())
+        .limit(1)
+    )
     with engine.connect() as conn:
         row = conn.execute(q).first()
     return None if row is None else {"when": row[0], "who": row[1], "file": row[2]}
 
 
-def _audit_filtered(q, *, entity: str | None = None, actors=(), entities=(), since: dt.date | None = None,
-                    until: dt.date | None = None):
+def _audit_filtered(
+    q, *, entity: str | None = None, actors=(), entities=(), since: dt.date | None = None, until: dt.date | None = None
+):
     """The audit query narrowed in SQL (bound parameters): people, record types, and days from `since` to `until`
     (both included, UTC)."""
     if entity:
@@ -80,11 +101,27 @@ def _audit_filtered(q, *, entity: str | None = None, actors=(), entities=(), sin
     return q
 
 
-def audit_log(engine: Engine, limit: int = 200, entity: str | None = None, *, actors=(), entities=(),
-              since: dt.date | None = None, until: dt.date | None = None, offset: int = 0) -> pd.DataFrame:
+def audit_log(
+    engine: Engine,
+    limit: int = 200,
+    entity: str | None = None,
+    *,
+    actors=(),
+    entities=(),
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    offset: int = 0,
+) -> pd.DataFrame:
     """Newest audit events first, optionally narrowed to people, record types and a UTC date range."""
-    q = select(AuditEvent.id, AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.entity,
-               AuditEvent.entity_id, AuditEvent.details)
+    q = select(
+        AuditEvent.id,
+        AuditEvent.at,
+        AuditEvent.actor,
+        AuditEvent.action,
+        AuditEvent.entity,
+        AuditEvent.entity_id,
+        AuditEvent.details,
+    )
     q = _audit_filtered(q, entity=entity, actors=actors, entities=entities, since=since, until=until)
     q = q.order_by(AuditEvent.id.desc()).limit(limit).offset(max(int(offset), 0))
     with engine.connect() as conn:
@@ -92,11 +129,13 @@ def audit_log(engine: Engine, limit: int = 200, entity: str | None = None, *, ac
     return pd.DataFrame(rows, columns=["id", "at", "actor", "action", "entity", "entity_id", "details"])
 
 
-def audit_count(engine: Engine, *, actors=(), entities=(), since: dt.date | None = None,
-                until: dt.date | None = None) -> int:
+def audit_count(
+    engine: Engine, *, actors=(), entities=(), since: dt.date | None = None, until: dt.date | None = None
+) -> int:
     """How many audit events match the same filters as audit_log."""
-    q = _audit_filtered(select(func.count()).select_from(AuditEvent), actors=actors, entities=entities,
-                        since=since, until=until)
+    q = _audit_filtered(
+        select(func.count()).select_from(AuditEvent), actors=actors, entities=entities, since=since, until=until
+    )
     with engine.connect() as conn:
         return int(conn.execute(q).scalar_one())
 
@@ -124,9 +163,11 @@ def kpi_totals(engine: Engine, config: AppConfig, kpi_ids: list[str] | None = No
     only by segment, the segments rolled up in SQL (sum for rollup 'sum', mean otherwise)."""
     has_total = select(KpiValue.kpi_id).where(KpiValue.segment == "").distinct()
     totals = select(KpiValue.kpi_id, KpiValue.period, KpiValue.value).where(KpiValue.segment == "")
-    rolled = (select(KpiValue.kpi_id, KpiValue.period, func.sum(KpiValue.value), func.avg(KpiValue.value))
-              .where(KpiValue.segment != "", KpiValue.kpi_id.not_in(has_total))
-              .group_by(KpiValue.kpi_id, KpiValue.period))
+    rolled = (
+        select(KpiValue.kpi_id, KpiValue.period, func.sum(KpiValue.value), func.avg(KpiValue.value))
+        .where(KpiValue.segment != "", KpiValue.kpi_id.not_in(has_total))
+        .group_by(KpiValue.kpi_id, KpiValue.period)
+    )
     if kpi_ids is not None:
         totals = totals.where(KpiValue.kpi_id.in_(kpi_ids))
         rolled = rolled.where(KpiValue.kpi_id.in_(kpi_ids))

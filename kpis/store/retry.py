@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 T = TypeVar("T")
 
-_PG_RETRY = {"40001", "40P01", "55P03"}   # serialization failure, deadlock detected, lock not available
+_PG_RETRY = {"40001", "40P01", "55P03"}  # serialization failure, deadlock detected, lock not available
 _PG_UNIQUE = "23505"
 
 
@@ -32,8 +32,9 @@ def is_retryable(exc: BaseException, *, unique: bool = False) -> bool:
     if code in _PG_RETRY or (unique and code == _PG_UNIQUE):
         return True
     text = str(orig).lower()
-    if type(orig).__name__ == "OperationalError" and ("database is locked" in text or "database table is locked"
-                                                      in text or "busy" in text):
+    if type(orig).__name__ == "OperationalError" and (
+        "database is locked" in text or "database table is locked" in text or "busy" in text
+    ):
         return True
     return unique and type(orig).__name__ == "IntegrityError" and "unique" in text
 
@@ -43,8 +44,8 @@ def retrying(fn: Callable[[], T], *, attempts: int = 8, unique: bool = True, bas
     for attempt in range(attempts):
         try:
             return fn()
-        except Exception as exc:  # noqa: BLE001 - re-raised unless retryable
+        except Exception as exc:
             if attempt == attempts - 1 or not is_retryable(exc, unique=unique):
                 raise
-            time.sleep(base_delay * (2 ** attempt) * (0.5 + random.random()))
+            time.sleep(base_delay * (2**attempt) * (0.5 + random.random()))
     raise AssertionError("unreachable")

@@ -13,8 +13,16 @@ from typing import Any
 class EditConflict(ValueError):
     """Someone else changed the record since the form was opened; never retried, always shown to the person."""
 
-    def __init__(self, *, entity: str, entity_id: Any, by: str | None, at: dt.datetime | None,
-                 expected: int | None = None, current: int | None = None):
+    def __init__(
+        self,
+        *,
+        entity: str,
+        entity_id: Any,
+        by: str | None,
+        at: dt.datetime | None,
+        expected: int | None = None,
+        current: int | None = None,
+    ):
         self.entity, self.entity_id, self.by, self.at = entity, entity_id, by or "someone", at
         self.expected, self.current = expected, current
         when = f" at {format_at(at)}" if at is not None else ""
@@ -34,5 +42,11 @@ def check(row: Any, expected_version: int | None, *, entity: str) -> None:
         return
     current = row.version or 1
     if int(expected_version) != current:
-        raise EditConflict(entity=entity, entity_id=row.id, by=row.updated_by or row.created_by,
-                           at=row.updated_at or row.created_at, expected=int(expected_version), current=current)
+        raise EditConflict(
+            entity=entity,
+            entity_id=row.id,
+            by=row.updated_by or row.created_by,
+            at=row.updated_at or row.created_at,
+            expected=int(expected_version),
+            current=current,
+        )

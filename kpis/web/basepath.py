@@ -24,8 +24,22 @@ import json
 
 # The url_path of every page in app.py's st.navigation (tests/test_web.py checks they match), and the default
 # page's own name.
-PAGE_PATHS = ("overview", "my_work", "kpi-trends", "maturity", "forecast-accuracy", "exceptions", "reviews",
-              "actions", "assess", "scorecard", "meetings", "data", "catalog", "audit_log")
+PAGE_PATHS = (
+    "overview",
+    "my_work",
+    "kpi-trends",
+    "maturity",
+    "forecast-accuracy",
+    "exceptions",
+    "reviews",
+    "actions",
+    "assess",
+    "scorecard",
+    "meetings",
+    "data",
+    "catalog",
+    "audit_log",
+)
 
 _SCRIPT = """<script>(function () {
   var pages = %s;
@@ -58,8 +72,14 @@ def _is_page_request(scope) -> bool:
     """A GET for a page address: not Streamlit's own endpoints, not a static file (no dot in the last part)."""
     path = scope.get("path", "")
     last = path.rstrip("/").rsplit("/", 1)[-1]
-    return (scope["type"] == "http" and scope.get("method") == "GET" and "/_stcore/" not in path
-            and "/static/" not in path and "/~/" not in path and "." not in last)
+    return (
+        scope["type"] == "http"
+        and scope.get("method") == "GET"
+        and "/_stcore/" not in path
+        and "/static/" not in path
+        and "/~/" not in path
+        and "." not in last
+    )
 
 
 def page_of(path: str, base_path: str = "") -> str | None:
@@ -70,7 +90,7 @@ def page_of(path: str, base_path: str = "") -> str | None:
     if base:
         if rel != base and not rel.startswith(base + "/"):
             return None
-        rel = rel[len(base):].strip("/")
+        rel = rel[len(base) :].strip("/")
     return rel
 
 
@@ -97,9 +117,12 @@ class BackendHint:
         async def hold(message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
-                headers = dict((k.lower(), v) for k, v in message.get("headers", []))
-                if message.get("status") == 200 and headers.get(b"content-type", b"").startswith(b"text/html") \
-                        and b"content-encoding" not in headers:
+                headers = {k.lower(): v for k, v in message.get("headers", [])}
+                if (
+                    message.get("status") == 200
+                    and headers.get(b"content-type", b"").startswith(b"text/html")
+                    and b"content-encoding" not in headers
+                ):
                     start = message
                     return
                 start = None

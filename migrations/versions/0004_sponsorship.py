@@ -7,9 +7,9 @@ A nullable column plus a unique index, not a table constraint: on SQLite adding 
 the table, and dropping the old `meeting` table would cascade-delete its attendees (or fail on the
 decisions that point at it).
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0004"
 down_revision = "0003"

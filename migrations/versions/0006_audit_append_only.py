@@ -29,7 +29,7 @@ _SQLITE = [
 
 
 def upgrade() -> None:
-    for sql in (_PG if op.get_bind().dialect.name == "postgresql" else _SQLITE):
+    for sql in _PG if op.get_bind().dialect.name == "postgresql" else _SQLITE:
         op.execute(sql)
 
 

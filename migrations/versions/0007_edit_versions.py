@@ -4,9 +4,9 @@ so a second save from a form opened before the first is refused instead of overw
 Revision ID: 0007
 Revises: 0006
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0007"
 down_revision = "0006"

@@ -9,10 +9,10 @@ elsewhere.
 Revision ID: 0008
 Revises: 0007
 """
+
 import re
 
 from alembic import op
-
 
 revision = "0008"
 down_revision = "0007"
@@ -30,11 +30,11 @@ def _rebuild(table: str, without_rowid: bool) -> None:
     has = body.upper().endswith(_SUFFIX)
     if has == without_rowid:
         return
-    body = body[:-len(_SUFFIX)].rstrip() if has else body
-    head = re.match(rf'CREATE TABLE\s+("?){table}\1\s*\(', body)   # quoted once SQLite has renamed it
+    body = body[: -len(_SUFFIX)].rstrip() if has else body
+    head = re.match(rf'CREATE TABLE\s+("?){table}\1\s*\(', body)  # quoted once SQLite has renamed it
     assert head, body[:60]
     new = f"_rebuild_{table}"
-    conn.exec_driver_sql(f"CREATE TABLE {new} (" + body[head.end():] + (_SUFFIX if without_rowid else ""))
+    conn.exec_driver_sql(f"CREATE TABLE {new} (" + body[head.end() :] + (_SUFFIX if without_rowid else ""))
     conn.exec_driver_sql(f"INSERT INTO {new} SELECT * FROM {table}")
     conn.exec_driver_sql(f"DROP TABLE {table}")
     conn.exec_driver_sql(f"ALTER TABLE {new} RENAME TO {table}")
