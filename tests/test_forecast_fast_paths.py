@@ -42,7 +42,7 @@ def _loaded(engine, config, admin) -> None:
 
 def _read(engine, table, stages, where="", params=None):
     with engine.connect() as conn:
-        k, v = fsql._fetch_keys(conn, table, stages, where, params)
+        k, v = fsql.fetch_keys(conn, table, stages, where, params)
     order = np.argsort(k)
     return k[order], v[order]
 
@@ -118,7 +118,7 @@ def test_the_app_process_never_loads_a_second_sqlite(engine, config, admin, arro
     It runs in a reader process of its own."""
     _sqlite_only(engine)
     _loaded(engine, config, admin)
-    assert fsql._load_raw(engine, config) is not None
+    assert fsql.load_raw(engine, config) is not None
     with open("/proc/self/maps") as maps:
         loaded = maps.read()
     assert "libadbc_driver_sqlite" not in loaded
@@ -171,7 +171,7 @@ def test_a_commit_between_the_reads_is_read_again(engine, config, admin, monkeyp
         return b, a, raw
 
     monkeypatch.setattr(fsql, "_read_raw", moving)
-    assert fsql._load_raw(engine, config) is not None
+    assert fsql.load_raw(engine, config) is not None
     assert calls == [(1, 2), (2, 2)]
 
 
@@ -179,19 +179,20 @@ def test_threaded_pre_aggregates_equal_one_thread(engine, config, admin, monkeyp
     """The (stage, lag) slices of the pre-aggregates are summed on several threads for big data: the very same
     arrays as one thread."""
     from kpis.forecast import cube as cube_module
+    from kpis.forecast import cube_terms
 
     _loaded(engine, config, admin)
-    monkeypatch.setattr(cube_module, "_PARALLEL_CELLS", 0)
-    monkeypatch.setattr(cube_module, "_BUILD_THREADS", 4)
-    monkeypatch.setattr(cube_module.os, "cpu_count", lambda: 4)
-    threaded = cube_module.ForecastCube(fsql._load_raw(engine, config), config)
-    monkeypatch.setattr(cube_module, "_BUILD_THREADS", 1)
-    single = cube_module.ForecastCube(fsql._load_raw(engine, config), config)
+    monkeypatch.setattr(cube_terms, "_PARALLEL_CELLS", 0)
+    monkeypatch.setattr(cube_terms, "_BUILD_THREADS", 4)
+    monkeypatch.setattr(cube_terms.os, "cpu_count", lambda: 4)
+    threaded = cube_module.ForecastCube(fsql.load_raw(engine, config), config)
+    monkeypatch.setattr(cube_terms, "_BUILD_THREADS", 1)
+    single = cube_module.ForecastCube(fsql.load_raw(engine, config), config)
     assert len(threaded.stages) * len(threaded.lags) > 1
     np.testing.assert_array_equal(threaded.K, single.K)
     np.testing.assert_array_equal(threaded.Q, single.Q)
     one = single.fva(["family"], lag=None)  # the matched sample's sums, one lag per thread
-    monkeypatch.setattr(cube_module, "_BUILD_THREADS", 4)
+    monkeypatch.setattr(cube_terms, "_BUILD_THREADS", 4)
     pd.testing.assert_frame_equal(single.fva(["family"], lag=None), one)
     assert len(single.lags) > 1
 

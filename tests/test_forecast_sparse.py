@@ -18,12 +18,12 @@ import pytest
 from kpis import forecast, periods
 from kpis.access.users import User
 from kpis.config import load_config
-from kpis.forecast import cache
+from kpis.forecast import cache, cube_build
 from kpis.forecast import cube as cube_module
 from kpis.forecast import metrics as accuracy
-from kpis.forecast.common import _period_start
+from kpis.forecast.common import period_start
 from kpis.forecast.metrics import METRIC_COLUMNS
-from kpis.forecast.sql import _Raw
+from kpis.forecast.sql import Raw
 from kpis.store.audit import data_version
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +106,7 @@ def expected_rows(d: pd.DataFrame, f: pd.DataFrame, cfg) -> tuple[pd.DataFrame, 
     seg = accuracy.abc_xyz(hist)
     attrs = d.drop_duplicates("item").set_index("item")[["family", "region", "channel"]]
     rows = rows.join(attrs, on="item").join(seg[["abc", "xyz"]], on="item")
-    rows["period"] = pd.to_datetime(_period_start(rows["period"].to_numpy(), "week"))
+    rows["period"] = pd.to_datetime(period_start(rows["period"].to_numpy(), "week"))
     scale = accuracy.mase_scale(hist, season_length=m)
     return rows, scale
 
@@ -241,7 +241,7 @@ def test_late_start_and_early_stop_by_hand(engine, config, admin):
 
 
 # --------------------------------------------------------------------------- the pathological grid
-def raw_two_weeks_25_years_apart(n_items: int) -> _Raw:
+def raw_two_weeks_25_years_apart(n_items: int) -> Raw:
     """n_items items, each with actuals and 4 lags of one stage in two weeks 25 years apart (weekly)."""
     ids = np.arange(1, n_items + 1, dtype=np.int64)
     days = np.array(
@@ -259,7 +259,7 @@ def raw_two_weeks_25_years_apart(n_items: int) -> _Raw:
     f_key = (f_item << 32) | (f_day << 16) | (f_lag << 6) | 3  # stage index 3 = consensus
     f_val = np.full(len(f_key), 110.0)
     stages = ["naive", "statistical", "sales", "consensus"]
-    return _Raw(
+    return Raw(
         ids, [f"I{i:05d}" for i in ids], [{"family": f"F{i % 7}"} for i in ids], d_key, d_val, f_key, f_val, stages
     )
 
@@ -302,7 +302,7 @@ def test_too_large_is_a_clear_message_in_get_cube_and_the_cli(tmp_path, monkeypa
         user=user,
         filename="f.csv",
     )
-    monkeypatch.setattr(cube_module, "_MAX_CELLS", 1)
+    monkeypatch.setattr(cube_build, "_MAX_CELLS", 1)
     forecast.clear_cache()
     with pytest.raises(forecast.CubeTooLarge, match="too large for the in-memory accuracy views"):
         forecast.get_cube(engine, cfg, data_version(engine))

@@ -535,12 +535,13 @@ def test_filters_and_period_ranges_match_accuracy_table(generated, case):
 def test_views_without_the_combination_cube_give_the_same_figures(generated, monkeypatch):
     engine, cfg, cube, demand = generated
     from kpis.forecast import cube as cube_module
+    from kpis.forecast import cube_build
 
-    monkeypatch.setattr(cube_module, "_COMBO_BUDGET", 1)
+    monkeypatch.setattr(cube_build, "_COMBO_BUDGET", 1)
     forecast.clear_cache()
-    from kpis.forecast.sql import _load_raw
+    from kpis.forecast.sql import load_raw
 
-    slim = cube_module.ForecastCube(_load_raw(engine, cfg), cfg)
+    slim = cube_module.ForecastCube(load_raw(engine, cfg), cfg)
     assert slim.combo_attrs == [] or slim.n_combos == 1
     for by in (["family"], ["period", "region"], ["abc"]):
         assert_same(

@@ -27,7 +27,7 @@ _PUBLIC = {
     "import_file": "kpis.forecast.load",
     "ForecastCube": "kpis.forecast.cube",
     "final_stage": "kpis.forecast.cube",
-    "CubeTooLarge": "kpis.forecast.cube",
+    "CubeTooLarge": "kpis.forecast.cube_build",
     "get_cube": "kpis.forecast.cache",
     "forecast_version": "kpis.forecast.cache",
     "clear_cache": "kpis.forecast.cache",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from kpis.config import AppConfig
 from kpis.forecast import snapshot
-from kpis.forecast.common import _release_memory
+from kpis.forecast.common import VERSION_SQL, release_memory
 from kpis.forecast.cube import ForecastCube
 
 if TYPE_CHECKING:
@@ -34,24 +34,15 @@ _CACHE_SIZE = 2
 _SNAPSHOTS_KEPT = 2
 _PATTERN = "cube-*"
 
-# The forecast-data version: the audit id of the newest demand or forecast import (or demo load). Catalog
-# syncs and KPI imports leave it alone, so they do not rebuild the cube. Plain SQL (no parameters) so the
-# engine and the light DB-API path of the CLI run the very same query.
-_VERSION_SQL = (
-    "SELECT COALESCE(MAX(id), 0) FROM audit_event WHERE action = 'demo' OR (entity = 'import_batch' "
-    "AND entity_id IN (SELECT CAST(id AS VARCHAR(20)) FROM import_batch "
-    "WHERE kind IN ('demand', 'forecasts')))"
-)
-
 
 def _at_sql(version: int) -> str:
     return f"SELECT CAST(at AS VARCHAR(40)) FROM audit_event WHERE id = {int(version)}"
 
 
 def forecast_version(engine: Engine) -> int:
-    """A number that changes only when forecast data changes (see _VERSION_SQL)."""
+    """A number that changes only when forecast data changes (see VERSION_SQL)."""
     with engine.connect() as conn:
-        return int(conn.exec_driver_sql(_VERSION_SQL).scalar_one())
+        return int(conn.exec_driver_sql(VERSION_SQL).scalar_one())
 
 
 def _settings(config: AppConfig) -> tuple:
@@ -90,13 +81,13 @@ def get_cube(engine: Engine, config: AppConfig, version: int) -> ForecastCube | 
                 _CACHE.move_to_end(key)
                 return held[2]
             del _CACHE[key], held  # release the old version's cube before building the new one
-            _release_memory()
+            release_memory()
         snap = _snapshot_path(engine, version, settings)
         cube = _read_snapshot(snap)
         if cube is None:
-            from kpis.forecast.sql import _load_raw
+            from kpis.forecast.sql import load_raw
 
-            raw = _load_raw(engine, config)
+            raw = load_raw(engine, config)
             cube = None if raw is None else ForecastCube(raw, config)
             del raw
             if cube is not None:
@@ -126,7 +117,7 @@ def cube_from_snapshot(config: AppConfig) -> tuple[bool, ForecastCube | None]:
         if conn is None:
             return False, None
         try:
-            version = int(dbapi.scalar(conn, _VERSION_SQL) or 0)
+            version = int(dbapi.scalar(conn, VERSION_SQL) or 0)
             if version == 0:
                 return True, None
             at = dbapi.scalar(conn, _at_sql(version))

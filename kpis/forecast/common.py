@@ -53,19 +53,29 @@ VIEW_COLUMNS = {
 }
 RESERVED = KEY_COLUMNS | VIEW_COLUMNS
 
+# The forecast-data version: the audit id of the newest demand or forecast import (or demo load). Catalog
+# syncs and KPI imports leave it alone, so they do not rebuild the cube. Plain SQL (no parameters) so the
+# engine and the light DB-API path of the CLI run the very same query.
+VERSION_SQL = (
+    "SELECT COALESCE(MAX(id), 0) FROM audit_event WHERE action = 'demo' OR (entity = 'import_batch' "
+    "AND entity_id IN (SELECT CAST(id AS VARCHAR(20)) FROM import_batch "
+    "WHERE kind IN ('demand', 'forecasts')))"
+)
+
+
 FVA_COLUMNS = ["stage", "n", "wape", "fva_vs_previous", "fva_vs_naive", "left_out"]
 Progress = Callable[[float, str], None]
 
 
-def _adj(cadence: str) -> str:
+def cadence_adjective(cadence: str) -> str:
     return {"week": "weekly", "month": "monthly"}.get(cadence, cadence)
 
 
-def _plural(cadence: str) -> str:
+def cadence_plural(cadence: str) -> str:
     return {"week": "ISO weeks", "month": "months"}.get(cadence, cadence)
 
 
-def _period_start(num: np.ndarray, cadence: str) -> np.ndarray:
+def period_start(num: np.ndarray, cadence: str) -> np.ndarray:
     """Period numbers (periods.period_number) back to start dates (datetime64[D])."""
     num = np.asarray(num, dtype=np.int64)
     if cadence == "week":
@@ -73,7 +83,7 @@ def _period_start(num: np.ndarray, cadence: str) -> np.ndarray:
     return (num - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]")
 
 
-def _cadence_of_days(days: np.ndarray) -> str | None:
+def cadence_of_days(days: np.ndarray) -> str | None:
     """Cadence implied by a set of stored period start dates (days since 1970-01-01)."""
     if not len(days):
         return None
@@ -89,7 +99,7 @@ def _cadence_of_days(days: np.ndarray) -> str | None:
     return None
 
 
-def _release_memory() -> None:
+def release_memory() -> None:
     """Collect garbage, hand Arrow's freed buffers and (on glibc) the freed heap back to the OS (keeps an import's
     peak memory down: the cube is built right after it)."""
     gc.collect()

@@ -55,15 +55,15 @@ from kpis.forecast.bulk import (
 from kpis.forecast.cache import forecast_version, get_cube
 from kpis.forecast.common import (
     Progress,
-    _period_start,
-    _release_memory,
+    period_start,
+    release_memory,
 )
 from kpis.forecast.sql import (
-    _fetch_keys,
-    _items,
-    _placeholder,
-    _stored_cadence,
-    _stored_cadences,
+    fetch_keys,
+    placeholder,
+    stored_cadence,
+    stored_cadences,
+    stored_items,
 )
 from kpis.forecast.validate import (
     _read,
@@ -164,8 +164,8 @@ def import_file(
     progress(0.15, f"checking {table.n:,} rows")
     bag = _Collector(name, config.app.max_import_errors)
     with engine.connect() as conn:
-        known = _items(conn)
-        stored = _stored_cadence(conn)
+        known = stored_items(conn)
+        stored = stored_cadence(conn)
     if kind == "demand":
         rows = _validate_demand(table, bag, stored, known)
     else:
@@ -183,7 +183,7 @@ def import_file(
 def _after_import(
     engine: Engine, config: AppConfig, result: ForecastImportResult, progress: Progress
 ) -> ForecastImportResult:
-    _release_memory()
+    release_memory()
     if result.changed:
         # Build the cube (and its on-disk snapshot) now, at load time, so the first page render after an
         # import does not pay for it, while a big SQLite load's log is copied into the database file beside it.
@@ -271,7 +271,7 @@ def _write(
 def _check_granularity(conn, rows: _Rows, filename: str) -> None:
     """Refuse a file whose granularity differs from any demand or forecast period stored (checked inside the
     write transaction, so two imports running at the same time cannot mix granularities)."""
-    stored = _stored_cadences(conn)
+    stored = stored_cadences(conn)
     other = stored - {rows.cadence}
     if not other:
         return
@@ -309,7 +309,7 @@ def _write_in(
     elif dialect == "postgresql":  # two imports at the same time are checked one after the other
         conn.exec_driver_sql("LOCK TABLE demand_actual, forecast IN SHARE ROW EXCLUSIVE MODE")
     _check_granularity(conn, rows, filename)
-    known = _items(conn)
+    known = stored_items(conn)
     new_items, changed_items = [], []
     if kind == "demand":
         for code in rows.items:
@@ -324,19 +324,19 @@ def _write_in(
     # compare values (item ids of new items are unknown yet: all their rows are new)
     ids = np.array([known[c][0] if c in known else -1 for c in rows.items], dtype=np.int64)
     row_ids = ids[rows.item_codes]
-    day = _period_start(rows.period, rows.cadence).astype(np.int64)
+    day = period_start(rows.period, rows.cadence).astype(np.int64)
     lag = rows.lag if rows.lag is not None else np.zeros(rows.n, dtype=np.int64)
     stg = rows.stage_codes if rows.stage_codes is not None else np.zeros(rows.n, dtype=np.int64)
     table = "demand_actual" if kind == "demand" else "forecast"
     d0, d1 = int(day.min()), int(day.max())
     lo, hi = (np.datetime64(d0, "D").astype(dt.date), np.datetime64(d1, "D").astype(dt.date))
-    ph = _placeholder(conn)
+    ph = placeholder(conn)
     where = f"period BETWEEN {ph} AND {ph}"
     where_params: list = [lo, hi] if conn.dialect.name == "postgresql" else [lo.isoformat(), hi.isoformat()]
     if kind == "forecasts":
         where += " AND stage IN (" + ", ".join([ph] * len(rows.stages)) + ")"
         where_params += list(rows.stages)
-    old_k, old_v = _fetch_keys(conn, table, rows.stages, where, where_params)
+    old_k, old_v = fetch_keys(conn, table, rows.stages, where, where_params)
     is_new = np.ones(rows.n, dtype=bool)
     changed = np.zeros(rows.n, dtype=bool)
     old = np.full(rows.n, np.nan)
@@ -382,7 +382,7 @@ def _write_in(
         )
         conn.execute(stmt, [{"b_id": i, "b_attrs": m} for i, _c, _o, m in changed_items])
     if new_items:
-        known = _items(conn)
+        known = stored_items(conn)
         ids = np.array([known[c][0] for c in rows.items], dtype=np.int64)
         row_ids = ids[rows.item_codes]
     changed_rows = _changed_rows(rows, changed, old, day, lag, stg, kind)

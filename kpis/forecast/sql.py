@@ -11,17 +11,17 @@ import numpy as np
 from sqlalchemy import Engine, select
 
 from kpis.config import AppConfig
-from kpis.forecast.common import _cadence_of_days
+from kpis.forecast.common import VERSION_SQL, cadence_of_days
 from kpis.store.models import ForecastValue, Item
 
 
 # ---------------------------------------------------------------------------- database reads
-def _items(conn) -> dict[str, tuple[int, dict]]:
+def stored_items(conn) -> dict[str, tuple[int, dict]]:
     """Stored items: code -> (id, attributes)."""
     return {code: (int(i), attrs or {}) for i, code, attrs in conn.execute(select(Item.id, Item.code, Item.attributes))}
 
 
-def _stored_cadences(conn) -> set[str]:
+def stored_cadences(conn) -> set[str]:
     """Cadences of every demand and forecast period already stored ({'month'}, {'week'}, both when the stored
     data is already mixed, empty when nothing is stored). Reads the distinct periods of both tables."""
     days = []
@@ -39,14 +39,14 @@ def _stored_cadences(conn) -> set[str]:
     if (monday & ~first).any():
         out.add("week")
     if not out:
-        c = _cadence_of_days(d)
+        c = cadence_of_days(d)
         out = {c} if c else set()
     return out
 
 
-def _stored_cadence(conn) -> str | None:
+def stored_cadence(conn) -> str | None:
     """Cadence of the demand/forecast periods already stored (None when empty or already mixed)."""
-    found = _stored_cadences(conn)
+    found = stored_cadences(conn)
     return next(iter(found)) if len(found) == 1 else None
 
 
@@ -71,12 +71,12 @@ def _stage_case(stages: list[str], ph: str) -> tuple[str, list[str]]:
     return f"(CASE stage {whens} ELSE 63 END)", list(stages)
 
 
-def _placeholder(conn) -> str:
+def placeholder(conn) -> str:
     """The DBAPI parameter marker of the connection's driver."""
     return "%s" if conn.dialect.name == "postgresql" else "?"
 
 
-def _fetch_keys(
+def fetch_keys(
     conn, table: str, stages: list[str] | None, where: str = "", where_params: list | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(packed key, value) of stored rows (see the packed row key above); every value is a bound parameter."""
@@ -85,7 +85,7 @@ def _fetch_keys(
     day = _PG_DAY if dialect == "postgresql" else _SQLITE_DAY
     params: list = []
     if table == "forecast":
-        case, params = _stage_case(stages or [], _placeholder(conn))
+        case, params = _stage_case(stages or [], placeholder(conn))
         key = (
             f"((item_id::int8 << 32) | ({day}::int8 << 16) | (lag::int8 << 6) | {case})"
             if dialect == "postgresql"
@@ -181,7 +181,7 @@ def _arrow_fetch(conn, table: str, sql: str, params: list, filtered: bool) -> tu
 
     The reader sees what is committed. Callers use it only where that is what their own connection sees: before
     their transaction has written anything (an import holds the write lock but has not written yet), or outside a
-    transaction; _load_raw checks the data version around the reads."""
+    transaction; load_raw checks the data version around the reads."""
     import json
     import shutil
     import subprocess
@@ -291,7 +291,7 @@ def _pg_fetch(conn, sql: str, params: list) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass
-class _Raw:
+class Raw:
     item_ids: np.ndarray
     item_codes: list[str]
     item_attrs: list[dict]
@@ -302,7 +302,7 @@ class _Raw:
     stages: list[str]
 
 
-def _load_raw(engine: Engine, config: AppConfig) -> _Raw | None:
+def load_raw(engine: Engine, config: AppConfig) -> Raw | None:
     """Items, demand and forecasts from the database as packed numpy arrays."""
     for _attempt in range(3):
         raw = _read_raw(engine, config)
@@ -311,18 +311,16 @@ def _load_raw(engine: Engine, config: AppConfig) -> _Raw | None:
     return raw[2]  # data kept changing while read: the last read (the next page asks again for the new version)
 
 
-def _read_raw(engine: Engine, config: AppConfig) -> tuple[int, int, _Raw | None] | None:
+def _read_raw(engine: Engine, config: AppConfig) -> tuple[int, int, Raw | None] | None:
     """(data version before, after, the arrays); None when there are no forecasts. The version is read around
     the reads: parallel readers each see their own moment, so a commit in between shows as a changed version."""
-    from kpis.forecast.cache import _VERSION_SQL
-
     stages = list(config.forecast.stages)
     with engine.connect() as conn:
-        before = conn.exec_driver_sql(_VERSION_SQL).scalar()
+        before = conn.exec_driver_sql(VERSION_SQL).scalar()
         items = conn.execute(select(Item.id, Item.code, Item.attributes).order_by(Item.id)).all()
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-        f_key, f_val = _fetch_keys(conn, "forecast", stages)
+        f_key, f_val = fetch_keys(conn, "forecast", stages)
         if not len(f_key):
             return None
         if ((f_key & 63) == 63).any():  # stages not in config: read again with them appended
@@ -330,13 +328,13 @@ def _read_raw(engine: Engine, config: AppConfig) -> tuple[int, int, _Raw | None]
                 conn.execute(select(ForecastValue.stage).where(ForecastValue.stage.not_in(stages)).distinct()).scalars()
             )
             stages = stages + extra
-            f_key, f_val = _fetch_keys(conn, "forecast", stages)
-        d_key, d_val = _fetch_keys(conn, "demand_actual", None)
-        after = conn.exec_driver_sql(_VERSION_SQL).scalar()
+            f_key, f_val = fetch_keys(conn, "forecast", stages)
+        d_key, d_val = fetch_keys(conn, "demand_actual", None)
+        after = conn.exec_driver_sql(VERSION_SQL).scalar()
     return (
         before,
         after,
-        _Raw(
+        Raw(
             np.array([r[0] for r in items], dtype=np.int64),
             [r[1] for r in items],
             [r[2] or {} for r in items],

@@ -22,8 +22,8 @@ import numpy as np
 from kpis.access.users import User
 from kpis.config import AppConfig
 from kpis.forecast.bulk import _BULK_ROWS, _Columns, _pg_add_fks, _pg_drop_fks, _pg_write, _sqlite_write, sqlite_bulk
-from kpis.forecast.common import Progress, _period_start
-from kpis.forecast.sql import _fetch_keys, _items, _stored_cadence
+from kpis.forecast.common import Progress, period_start
+from kpis.forecast.sql import fetch_keys, stored_cadence, stored_items
 from kpis.ingest import ImportFailed, _Collector
 
 STREAM_ROWS = 1_000_000  # files with more rows than this stream; also the rows of one batch
@@ -239,7 +239,7 @@ def import_streamed(
 
     stages_cfg = list(config.forecast.stages)
     with engine.connect() as conn:
-        stored = _stored_cadence(conn)
+        stored = stored_cadence(conn)
     n_total = result.rows
     batches = _batches(data, name)
     with engine.connect() as conn, sqlite_bulk(conn, n_total):
@@ -251,8 +251,8 @@ def import_streamed(
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             else:
                 conn.exec_driver_sql("LOCK TABLE demand_actual, forecast IN SHARE ROW EXCLUSIVE MODE")
-            known = _items(conn)
-            old_k, old_v = _fetch_keys(conn, "forecast", stages_cfg)
+            known = stored_items(conn)
+            old_k, old_v = fetch_keys(conn, "forecast", stages_cfg)
             order = np.argsort(old_k)
             ks, vs = old_k[order], old_v[order]
             del old_k, old_v, order
@@ -295,7 +295,7 @@ def import_streamed(
                 used_stages.update(rows.stages)
                 ids = np.array([known[c][0] for c in rows.items], dtype=np.int64)
                 row_ids = ids[rows.item_codes]
-                day = _period_start(rows.period, rows.cadence).astype(np.int64)
+                day = period_start(rows.period, rows.cadence).astype(np.int64)
                 stg = np.array([stages_cfg.index(s) for s in rows.stages], dtype=np.int64)[rows.stage_codes]
                 key = (row_ids << 32) | (day << 16) | (rows.lag << 6) | stg
                 keys.append(key)

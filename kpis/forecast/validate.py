@@ -17,9 +17,9 @@ import pandas as pd
 from kpis import periods
 from kpis.forecast.common import (
     RESERVED,
-    _adj,
-    _period_start,
-    _plural,
+    cadence_adjective,
+    cadence_plural,
+    period_start,
 )
 from kpis.ingest import (
     MAX_ABS_VALUE,
@@ -313,8 +313,8 @@ def _period_columns(
         bag.add(
             None,
             table.labels[keys[0]],
-            f"this file is {_adj(cadence)} but the stored demand and forecasts are "
-            f"{_adj(stored)}; use one granularity for all forecast data",
+            f"this file is {cadence_adjective(cadence)} but the stored demand and forecasts are "
+            f"{cadence_adjective(stored)}; use one granularity for all forecast data",
         )
     out = {}
     for k, (codes, values) in facts.items():
@@ -329,7 +329,7 @@ def _period_columns(
         for j in np.flatnonzero(mixed):
             err[j] = (
                 f"is {'an ISO week' if kind[j] == 'week' else 'a day within a month' if kind[j] == 'day' else 'a month'}, "
-                f"but other rows in this file are {_plural(cadence)} (e.g. '{example[cadence]}'); "
+                f"but other rows in this file are {cadence_plural(cadence)} (e.g. '{example[cadence]}'); "
                 "use one granularity per file"
             )
         for j in np.flatnonzero(quarter):
@@ -338,7 +338,7 @@ def _period_columns(
         ok = (err == "") & start.notna().to_numpy()
         if ok.any():
             num[ok] = periods.period_number(start[ok], cadence)
-            day = _period_start(num, cadence).astype(np.int64)
+            day = period_start(num, cadence).astype(np.int64)
             out_of_range = ok & ((day < 0) | (day >= 1 << 16))
             err[out_of_range] = "is outside the supported years 1970-2149"
             ok &= ~out_of_range
@@ -490,7 +490,7 @@ def _validate_demand(table: _Table, bag: _Collector, stored: str | None, known: 
         bag,
         table.labels["period"],
         lambda r: (
-            f"item '{items[codes[r]]}' for period {periods.label(_period_start(pnum['period'][r : r + 1], cadence)[0], cadence)}"
+            f"item '{items[codes[r]]}' for period {periods.label(period_start(pnum['period'][r : r + 1], cadence)[0], cadence)}"
         ),
     )
     bag.raise_if_any()
@@ -585,8 +585,8 @@ def _validate_forecasts(
         if after.any():
             idx = np.flatnonzero(after)[: bag.cap]
             msgs = [
-                f"snapshot {periods.label(_period_start(snap[i : i + 1], cadence)[0], cadence)} is after period "
-                f"{periods.label(_period_start(period[i : i + 1], cadence)[0], cadence)} (lag would be "
+                f"snapshot {periods.label(period_start(snap[i : i + 1], cadence)[0], cadence)} is after period "
+                f"{periods.label(period_start(period[i : i + 1], cadence)[0], cadence)} (lag would be "
                 f"{int(from_snap[i])}); a forecast is made before or in its period"
                 for i in idx
             ]
@@ -633,7 +633,7 @@ def _validate_forecasts(
         key = np.where(ok, ((codes * np_ + (period - pmin)) * nl + lag) * max(len(stage_list), 1) + row_stage, -1)
 
         def what(r: int) -> str:
-            lab = periods.label(_period_start(period[r : r + 1], cadence)[0], cadence)
+            lab = periods.label(period_start(period[r : r + 1], cadence)[0], cadence)
             return f"item '{items[codes[r]]}', period {lab}, lag {int(lag[r])}, stage '{stage_list[row_stage[r]]}'"
 
         _duplicates(table, key, ok, bag, table.labels["period"], what)
