@@ -234,7 +234,8 @@ def mase_scale(actuals: pd.DataFrame, *, season_length: int = 1) -> pd.Series:
 
 
 def row_terms(df: pd.DataFrame, scale: pd.Series | None = None) -> pd.DataFrame:
-    """Additive per-row terms (SUM_COLUMNS) from columns actual, forecast (+ item when scale given); drops rows missing A or F."""
+    """Additive per-row terms (SUM_COLUMNS) from columns actual, forecast (+ item when scale given); drops rows
+    missing A or F."""
     a_all = _float(df["actual"])
     f_all = _float(df["forecast"])
     keep = ~(np.isnan(a_all) | np.isnan(f_all))
@@ -281,7 +282,8 @@ def aggregate(terms: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def finalize(sums: pd.DataFrame) -> pd.DataFrame:
-    """Turn summed terms into METRIC_COLUMNS (group columns kept first); actual=sum_a, forecast=sum_f, n and mape_excluded as ints."""
+    """Turn summed terms into METRIC_COLUMNS (group columns kept first); actual=sum_a, forecast=sum_f, n and
+    mape_excluded as ints."""
     g = [c for c in sums.columns if c not in SUM_COLUMNS]
     metrics = finalize_columns({c: sums[c].to_numpy(dtype=np.float64) for c in SUM_COLUMNS})
     out = pd.DataFrame(metrics, index=sums.index)

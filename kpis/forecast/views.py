@@ -87,7 +87,10 @@ def fva_sample_text(fva: pd.DataFrame) -> str:
         return "No item-period has a forecast from every stage."
     n = int(fva["n"].max())
     left = [f"{r['stage']} {int(r['left_out']):,}" for _, r in fva.iterrows() if int(r["left_out"]) > 0]
-    text = f"Every stage compared on the same {n:,} item-periods (where all stages have a forecast and the actual is known)."
+    text = (
+        f"Every stage compared on the same {n:,} item-periods "
+        "(where all stages have a forecast and the actual is known)."
+    )
     return text + (" Rows left out: " + ", ".join(left) + "." if left else " No rows left out.")
 
 
