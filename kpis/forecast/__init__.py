@@ -6,7 +6,8 @@ Modules, one concern each:
                 checking rows), ``bulk`` (SQLite/PostgreSQL bulk writes) and ``stream`` (big Parquet
                 forecast files batch by batch)
 * ``sql``       fast reads of stored rows as numpy arrays
-* ``cube``      ``ForecastCube``: the item-periods present plus additive pre-aggregates; every view is vectorised
+* ``cube``      ``ForecastCube``: the item-periods present plus additive pre-aggregates; every view is vectorised;
+                built stage by stage in ``cube_build``, from the additive error terms of ``cube_terms``
 * ``cache``     one cube per data version, in memory and as an on-disk snapshot (``get_cube``)
 * ``metrics``   the error metrics on plain data frames (WAPE, bias, MASE, FVA, ABC/XYZ, tracking signal)
 * ``views``     the numbers the Forecast accuracy and Exceptions pages show
