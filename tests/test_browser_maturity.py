@@ -1,5 +1,5 @@
 """The maturity pages in headless Chromium: submit an assessment and see the radar change; screenshots of the
-Assess and Maturity pages on the demo (SOP_PULSE_SCREENSHOTS=docs/screenshots to refresh the README's)."""
+Assess and Maturity pages on the demo (SOP_PULSE_SCREENSHOTS=docs/screenshots to refresh the docs' pictures)."""
 
 from __future__ import annotations
 

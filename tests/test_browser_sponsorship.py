@@ -89,7 +89,7 @@ def test_log_meeting_changes_scorecard_and_print_layout(writable_server, browser
         page.get_by_text("S&OP KPI overview").first.wait_for(timeout=60000)
         _settle(page)
         _open(page, base, "Sponsorship scorecard", "Executive sponsorship scorecard")
-        _choose(page, page, "Executive", "Lars Nilsson")  # the CFO whose decisions wait, for the README picture
+        _choose(page, page, "Executive", "Lars Nilsson")  # the CFO whose decisions wait, for the user guide picture
         _choose(page, page, "Quarter", "2026-Q3")
         _settle(page)
         page.screenshot(path=str(_shots() / "scorecard.png"), full_page=True)

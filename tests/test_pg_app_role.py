@@ -1,4 +1,4 @@
-"""PostgreSQL run as a role that does not own the schema, with the README's grants: the app imports and
+"""PostgreSQL run as a role that does not own the schema, with the grants of docs/deployment.md: the app imports and
 writes as usual (big forecast loads keep per-row key checks), and it cannot change the audit log."""
 
 from __future__ import annotations
