@@ -35,6 +35,8 @@ run: demo
 
 ## make test: set up and run the whole test suite
 test: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 screenshots: setup-dev

@@ -1,4 +1,5 @@
-"""Tests for kpis.forecast.metrics (docs/methodology.md, Forecast accuracy): hand-calculated examples, utilsforecast cross-checks
+"""Tests for kpis.forecast.metrics (docs/methodology.md, Forecast accuracy): hand-calculated examples,
+utilsforecast cross-checks
 and a 500k-row comparison against a plain pandas reference.
 
 Conventions: e = F - A (positive = over-forecast); every ratio is a fraction.

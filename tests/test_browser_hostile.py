@@ -17,7 +17,8 @@ pytestmark = pytest.mark.browser
 
 # url path, a text the page shows when it has drawn, drill-downs: ("row", table key, text) ticks the table's first
 # row (and waits for the text it brings),
-# ("view", option) switches a radio or segmented control, ("pick", label, text, tab) chooses the option holding `text` in a dropdown (on a tab).
+# ("view", option) switches a radio or segmented control, ("pick", label, text, tab) chooses the option holding
+# `text` in a dropdown (on a tab).
 PAGES = [
     ("", "S&OP KPI overview", []),
     (f"kpi-trends?trend_kpi=otif&trend_segment={quote(H.SEGMENTS[1])}", "Control-limit baseline", []),

@@ -1,4 +1,5 @@
-"""Tests for kpis.catalog: targets over time, direction-aware status, value formatting (docs/methodology.md, KPI status against targets)."""
+"""Tests for kpis.catalog: targets over time, direction-aware status, value formatting
+(docs/methodology.md, KPI status against targets)."""
 
 import math
 

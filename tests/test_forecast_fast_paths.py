@@ -3,7 +3,8 @@
 Big SQLite reads go through Apache Arrow's SQLite driver (ADBC) in a reader process, in parallel rowid ranges
 (kpis.forecast.sql._arrow_fetch): they must return exactly what the sqlite3 module returns, bind every value, fall
 back when the driver cannot answer, never load a second SQLite into the app's process, and never mix two moments of
-the data in one cube. The pre-aggregates of a big cube and the FVA's matched sums are summed on several threads: the same as one."""
+the data in one cube. The pre-aggregates of a big cube and the FVA's matched sums are summed on several threads:
+the same as one."""
 
 from __future__ import annotations
 

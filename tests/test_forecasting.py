@@ -1,4 +1,5 @@
-"""Tests for kpis.forecast (load, cube, cache, computed): demand/forecast imports (both databases), the ForecastCube views
+"""Tests for kpis.forecast (load, cube, cache, computed): demand/forecast imports (both databases),
+the ForecastCube views
 against kpis.forecast.metrics on the same rows, computed KPI values and the accuracy/fva CLI.
 """
 

@@ -16,9 +16,13 @@ from kpis.improvement.load import import_actions
 from kpis.ingest import ImportFailed
 from kpis.store.models import Action, ImportBatch
 
-HEADER = "ref,title,kpi,segment,expected_direction,owner,sponsor,practice,type,priority,due_date,status,completed_on,description\n"
+HEADER = (
+    "ref,title,kpi,segment,expected_direction,owner,sponsor,practice,type,priority,"
+    "due_date,status,completed_on,description\n"
+)
 GOOD = HEADER + (
-    "CI-1,Weekly supplier call,supplier_otif,,higher,Hannah Scott,Priya Nair,partners,corrective,high,2026-03-31,done,2026-03-20,Top 20\n"
+    "CI-1,Weekly supplier call,supplier_otif,,higher,Hannah Scott,Priya Nair,partners,corrective,high,"
+    "2026-03-31,done,2026-03-20,Top 20\n"
     "CI-2,Clean obsolete stock,excess_obsolete_stock,,lower,Lars Nilsson,,improvement,,,2026-12-31,in progress,,\n"
     "CI-3,Decision log,,,,Julia Weber,Richard Osei,sponsorship,improvement,low,2026-02-28,cancelled,,\n"
 )

@@ -86,7 +86,8 @@ def seeded(engine, config, admin):
                 s.add(AssessmentScore(assessment_id=a.id, practice="process", score=1))
     csv = (
         "kpi,period,value\n"
-        "inventory_turns,2026-01,8.5\ninventory_turns,2026-02,7.5\ninventory_turns,2026-03,8.2\n"  # latest 8.2 >= 8: green
+        # latest 8.2 >= 8: green
+        "inventory_turns,2026-01,8.5\ninventory_turns,2026-02,7.5\ninventory_turns,2026-03,8.2\n"
         "revenue_vs_plan,2026-01,1.0\nrevenue_vs_plan,2026-03,0.95\n"  # 0.05 off, band 0.02: amber
         "gross_margin_vs_plan,2026-04,0.01\n"  # no value in Q1: left out
         "excess_obsolete_stock,2026-02,300000\n"  # below 350000: green

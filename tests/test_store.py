@@ -43,7 +43,10 @@ APP_TABLES = {
     "review_kpi",
 }
 
-BASE = b"kpi,period,value,segment\notif,2025-01,0.91,\notif,2025-02,0.92,\notif,2025-02,0.88,EMEA\nfill_rate,2025-01,0.95,\n"
+BASE = (
+    b"kpi,period,value,segment\notif,2025-01,0.91,\notif,2025-02,0.92,\notif,2025-02,0.88,EMEA\n"
+    b"fill_rate,2025-01,0.95,\n"
+)
 
 
 def tables(engine) -> set[str]:
