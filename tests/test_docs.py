@@ -153,3 +153,19 @@ def test_command_line_page_names_every_command_and_option(kind, command, word):
         found = re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text)
     where = f"`{command}`" if command else "the program"
     assert found, f"docs/command-line.md does not mention the {kind} {word} of {where}"
+
+
+# Files the docs name that are not in the repository: the database the app creates, the secrets file a site writes.
+NOT_IN_REPOSITORY = {"data/sop_pulse.db", ".streamlit/secrets.toml"}
+CODE_PATH = re.compile(r"`((?:\.ci|\.streamlit|bench|data|docs|kpis|migrations|pages|tests)/[^`\s<>]*)`")
+
+
+def code_paths(path: Path) -> list[str]:
+    """Repository paths named in backticks (`kpis/forecast/cube.py`, `tests/pages/test_browser*.py`)."""
+    return CODE_PATH.findall(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", markdown_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_path_named_in_the_docs_exists(path):
+    missing = [p for p in code_paths(path) if p not in NOT_IN_REPOSITORY and not any(ROOT.glob(p.rstrip("/")))]
+    assert not missing, f"{path.relative_to(ROOT).as_posix()} names paths that do not exist: {missing}"
