@@ -35,10 +35,12 @@ run: demo
 
 ## make test: set up and run the whole test suite
 test: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 screenshots: setup-dev
-	SOP_PULSE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_browser.py tests/test_browser_maturity.py
+	SOP_PULSE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/pages/test_browser.py tests/pages/test_browser_maturity.py
 
 bench: setup-dev
 	$(BIN)/python bench/overview_bench.py

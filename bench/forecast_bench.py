@@ -222,7 +222,8 @@ def duckdb_sql(folder: Path, cube) -> dict[str, str]:
     metrics = """count(*) n, sum(actual) actual, sum(forecast) forecast, avg(abs(e)) mae, sqrt(avg(e * e)) rmse,
         sum(abs(e)) / sum(abs(actual)) wape, greatest(0, 1 - sum(abs(e)) / sum(abs(actual))) accuracy,
         avg(abs(e) / abs(actual)) FILTER (WHERE actual <> 0) mape, count(*) FILTER (WHERE actual = 0) mape_excluded,
-        sum(e) / sum(actual) bias, sum(abs(e) / scale) FILTER (WHERE scale > 0) / count(*) FILTER (WHERE scale > 0) mase"""
+        sum(e) / sum(actual) bias,
+        sum(abs(e) / scale) FILTER (WHERE scale > 0) / count(*) FILTER (WHERE scale > 0) mase"""
     base_nonaive = base.replace("(SELECT * FROM fc UNION ALL SELECT * FROM nv)", "fc")
 
     def q(by: str, where: str = "", naive: bool = False) -> str:
@@ -265,7 +266,8 @@ def duckdb_sql(folder: Path, cube) -> dict[str, str]:
                                   row_number() OVER (ORDER BY abs_error DESC, item) rnk FROM ae JOIN ts USING (item))
             WHERE rnk <= 50 OR abs(ts) > {cube.tracking_limit} ORDER BY rnk""",
         "item series (5 items)": f"""SELECT d.item::VARCHAR item, d.period::DATE period, d.actual, f.forecast
-            FROM read_parquet('{d}') d LEFT JOIN (SELECT * FROM read_parquet('{f}') WHERE lag = 1 AND stage = '{stage}') f
+            FROM read_parquet('{d}') d
+            LEFT JOIN (SELECT * FROM read_parquet('{f}') WHERE lag = 1 AND stage = '{stage}') f
             USING (item, period) WHERE d.item IN ({five}) ORDER BY 1, 2""",
         "by period, lag": q("period, lag"),
     }

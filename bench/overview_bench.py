@@ -160,13 +160,15 @@ def render(args) -> None:
     print(f"  tiles rendered:                     {tiles}")
     print(f"  render, first run of a fresh process (imports pandas, SQLAlchemy, … once): {cold:.3f} s")
     print(
-        f"  render, new session after a data change (cache miss): {miss:.3f} s   target < 1 s: {'OK' if miss < 1 else 'MISSED'}"
+        f"  render, new session after a data change (cache miss): {miss:.3f} s   "
+        f"target < 1 s: {'OK' if miss < 1 else 'MISSED'}"
     )
     print(
         f"  render, warm (median of {args.runs}):        {warm:.3f} s   target < 1 s: {'OK' if warm < 1 else 'MISSED'}"
     )
     print(
-        f"  peak memory (process RSS):          {peak:.0f} MB (interpreter before importing the app: {rss_before:.0f} MB)   "
+        f"  peak memory (process RSS):          {peak:.0f} MB "
+        f"(interpreter before importing the app: {rss_before:.0f} MB)   "
         f"target < 300 MB: {'OK' if peak < 300 else 'MISSED'}"
     )
 

@@ -20,9 +20,10 @@ reused when the sizes match), starts the app on it as `make run` does (`python a
    "Finished rendering" (DONE_JS below): the script has reached the page's last section (a marker text is in
    the main area), Streamlit reports no script running (`data-test-script-state` of the app is
    `notRunning`), no element is stale (left from a previous run) or a loading skeleton, every chart has drawn
-   (a Plotly chart its SVG, a Vega-Lite chart its marks) and every dataframe its grid, and all of this has held for 300 ms; the time reported is when
-   it first held. Beside the wall time: the CPU time of the tab's main thread (Chromium's ThreadTime: script,
-   style, layout, paint), the browser's own share of the wait, which a busy machine inflates far less.
+   (a Plotly chart its SVG, a Vega-Lite chart its marks) and every dataframe its grid, and all of this has held
+   for 300 ms; the time reported is when it first held. Beside the wall time: the CPU time of the tab's main
+   thread (Chromium's ThreadTime: script, style, layout, paint), the browser's own share of the wait, which a
+   busy machine inflates far less.
 2. The server without a browser: N Python clients speak Streamlit's websocket protocol (/_stcore/stream,
    BackMsg/ForwardMsg), connect at once and each asks for the page (a new session's first run, as a browser
    does); the time from the request to the run's `script_finished` message, per session, median and worst,

@@ -118,9 +118,8 @@ def hostile_db(tmp_path_factory, demo_db):
     (tests/hostile_data.py), built once per test session (worker)."""
     import shutil
 
-    from hostile_data import add_hostile
-
     from kpis import demo
+    from tests.hostile_data import add_hostile
 
     path = tmp_path_factory.mktemp("hostile") / "hostile.db"
     shutil.copy(demo_db.removeprefix("sqlite:///"), path)

@@ -110,7 +110,8 @@ def test_wrong_direction(raw):
 def test_band_missing_for_band_direction(raw):
     del raw["kpi"][kpi_index(raw, "forecast_bias")]["band"]
     assert problems_of(raw) == [
-        "broken.toml: KPI 'forecast_bias' field 'band': is required when direction is 'band' (half-width of the green band)"
+        "broken.toml: KPI 'forecast_bias' field 'band': "
+        "is required when direction is 'band' (half-width of the green band)"
     ]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 
-import hostile_data as H
 import pandas as pd
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -26,6 +25,7 @@ from kpis.store.models import (
     MeetingAttendee,
     Review,
 )
+from tests import hostile_data as H
 
 
 def test_every_attack_is_stored_verbatim(engine, config):

@@ -1,4 +1,4 @@
-"""Project self-checks: layering, no raw HTML in the UI, and README kept in step with config and samples."""
+"""Project self-checks: layering, no raw HTML in the UI, and the docs kept in step with config and samples."""
 
 import ast
 import re
@@ -9,6 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
+IMPORTING_DOC = ROOT / "docs" / "importing-data.md"
 SAMPLES = ROOT / "data" / "samples"
 
 # Tables whose keys are data (user names, practice ids), not configuration keys.
@@ -25,6 +27,11 @@ MAP_TABLES = {
 def readme_text() -> str:
     assert README.is_file(), "README.md is missing"
     return README.read_text(encoding="utf-8")
+
+
+def doc_text(path: Path) -> str:
+    assert path.is_file(), f"{path.relative_to(ROOT)} is missing"
+    return path.read_text(encoding="utf-8")
 
 
 def mentioned(word: str, text: str) -> bool:
@@ -112,7 +119,7 @@ def test_no_unsafe_allow_html_in_core():
         assert "unsafe_allow_html" not in path.read_text(encoding="utf-8"), path
 
 
-# ---------------------------------------------------------------- README in step with config and samples
+# ---------------------------------------------------------------- docs in step with config and samples
 
 
 def test_config_keys_are_found():
@@ -136,14 +143,16 @@ def test_config_keys_are_found():
 
 
 @pytest.mark.parametrize("key", config_keys())
-def test_config_key_documented_in_readme(key):
+def test_config_key_documented_in_configuration_doc(key):
     name = key.rsplit(".", 1)[-1]
-    assert mentioned(name, readme_text()), f"config key '{key}' is not documented in README.md"
+    assert mentioned(name, doc_text(CONFIGURATION_DOC)), (
+        f"config key '{key}' is not documented in docs/configuration.md"
+    )
 
 
 @pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.iterdir() if p.is_file()))
-def test_sample_file_mentioned_in_readme(sample):
-    assert sample in readme_text(), f"data/samples/{sample} is not mentioned in README.md"
+def test_sample_file_mentioned_in_importing_doc(sample):
+    assert sample in doc_text(IMPORTING_DOC), f"data/samples/{sample} is not mentioned in docs/importing-data.md"
 
 
 def test_samples_folder_has_files():

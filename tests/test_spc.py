@@ -1,4 +1,5 @@
-"""Tests for kpis.spc (XmR limits, Western Electric signals, trends); the action verdict is tested in test_improvement_effect.py."""
+"""Tests for kpis.spc (XmR limits, Western Electric signals, trends); the action verdict is tested in
+tests/improvement/test_effect.py."""
 
 import math
 

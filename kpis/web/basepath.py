@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 
-# The url_path of every page in app.py's st.navigation (tests/test_web.py checks they match), and the default
+# The url_path of every page in app.py's st.navigation (tests/web/test_basepath.py checks they match), and the default
 # page's own name.
 PAGE_PATHS = (
     "overview",
