@@ -21,9 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser
 
 USERS = {
-    "carla@example.com": {"email": "carla@example.com", "name": "Carla Contributor", "groups": ["sop-planners"]},
-    "victor@example.com": {"email": "victor@example.com", "name": "Victor Viewer"},
-    "erin@example.com": {"email": "erin@example.com", "name": "Erin Editor", "groups": ["sop-data-owners"]},
+    "carla@example.com": {
+        "email": "carla@example.com",
+        "email_verified": True,
+        "name": "Carla Contributor",
+        "groups": ["sop-planners"],
+    },
+    "victor@example.com": {"email": "victor@example.com", "email_verified": True, "name": "Victor Viewer"},
+    "erin@example.com": {
+        "email": "erin@example.com",
+        "email_verified": True,
+        "name": "Erin Editor",
+        "groups": ["sop-data-owners"],
+    },
 }
 
 
