@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, or_, select
 
 from kpis import safety
+from kpis.access import rules
 from kpis.access.users import User, require
 from kpis.config import PRACTICES, AppConfig
 from kpis.improvement.effect import kpi_series
@@ -157,7 +158,9 @@ def save_review(
                     raise ReviewRefused("a draft can only be changed by its author")
                 if r.status == "submitted" and not submit:
                     raise ReviewRefused("a submitted review cannot go back to draft; amend it instead")
-                if r.status == "submitted" and not user.is_self(r.created_by) and not user.can("manage_actions"):
+                if r.status == "submitted" and not rules.allowed(
+                    user.role, "amend review", own=user.is_self(r.created_by)
+                ):
                     raise ReviewRefused("only the author or a manager may amend a submitted review")
                 old_kpis = list(s.execute(select(ReviewKpi).where(ReviewKpi.review_id == r.id)).scalars())
                 before = _snapshot(r, old_kpis)
