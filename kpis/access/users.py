@@ -90,7 +90,7 @@ def require(user: User, permission: str, *, engine=None, what: str | None = None
         record_refusal(engine, user, permission, what)
     verb = {"admin": "administer"}.get(permission, permission.replace("_", " "))
     raise NotAllowed(
-        f"{user.name} ({user.role}) may not {verb}"
+        f"{user.display or user.name} ({user.role}) may not {verb}"
         + (f" ({what})" if what else "")
         + f"; this needs the {PERMISSIONS[permission]} role"
     )

@@ -13,10 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from kpis.access import identity, signin
+from kpis.access import identity, mywork, signin
 from kpis.access.users import NotAllowed, User, os_login
 from kpis.catalog.sync import sync_catalog
 from kpis.config import PRACTICES, load_config
@@ -128,6 +129,9 @@ def test_someone_named_like_maria_cannot_see_or_change_her_drafts(engine, config
             )
     assert set(reviews.list_reviews(engine, maria)["id"]) == {new_id, old_id}
     assert reviews.list_reviews(engine, mallory).empty
+    no_kpis = pd.DataFrame(columns=["kpi_id", "period", "value"])
+    assert set(mywork.my_work(engine, config, maria, totals=no_kpis).drafts["id"]) == {new_id, old_id}
+    assert mywork.my_work(engine, config, mallory, totals=no_kpis).drafts.empty  # not by her display name
     with engine.connect() as conn:
         actors = set(conn.execute(select(AuditEvent.actor)).scalars())
     assert "oidc:https://id.example.com|maria-1" in actors and "maria.chen@example.com" in actors
@@ -166,9 +170,7 @@ def test_logname_does_not_make_the_command_line_an_admin(tmp_path):
         [sys.executable, "-m", "kpis", *a], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert run("db", "upgrade").returncode == 0
-    actions = tmp_path / "actions.csv"
-    actions.write_text("title,owner,due_date\nCall suppliers,Hannah Scott,2026-06-30\n", encoding="utf-8")
-    r = run("import", "actions", str(actions))
+    r = run("import", "actions", str(ROOT / "data" / "samples" / "actions.csv"))  # a valid file: only the role refuses
     assert r.returncode == 2 and f"{real} (viewer) may not import" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
 
