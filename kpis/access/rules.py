@@ -51,6 +51,12 @@ def allowed(role: str, action: str, *, own: bool = False) -> bool:
     return bool(rule.own) and own and RANK[role] >= RANK["contributor"]
 
 
+def may(user: User, action: str, owner: str | None = None) -> bool:
+    """True when the user may do the action; `owner`: the name recorded on the record (a meeting's chair, a
+    decision's owner, a review's author), the user's own when it is their key or verified e-mail."""
+    return allowed(user.role, action, own=user.is_self(owner))
+
+
 def require(user: User, action: str, *, own: bool = False, engine=None, what: str | None = None) -> None:
     """Raise NotAllowed unless the user may do the action (see RULES); with an engine the refusal is audited."""
     if allowed(user.role, action, own=own):

@@ -204,3 +204,21 @@ def test_a_contributor_owns_by_verified_email_never_by_a_typed_name(engine, conf
     with pytest.raises(NotAllowed, match="may not edit meeting"):
         mt.update_meeting(engine, meeting_id=mid, meeting=_meeting(attended=()), config=config, user=impostor)
     mt.update_meeting(engine, meeting_id=mid, meeting=_meeting(chair="carla@example.com"), config=config, user=carla)
+
+
+def test_the_meetings_page_offers_the_correction_form_only_to_who_may_save_it(demo_env, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    text = text.replace("\n[roles.users]\n", '\n[roles.users]\n"carla" = "contributor"\n"erin" = "editor"\n', 1)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("SOP_PULSE_CONFIG", str(cfg))
+    offered = {}
+    for who in ("carla", "erin"):
+        monkeypatch.setenv("SOP_PULSE_USER", who)  # named by the admin OS login (the default role)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        at.switch_page("pages/meetings.py").run()
+        assert not at.exception
+        offered[who] = any("Correct this meeting" in e.label for e in at.expander)
+    assert offered == {"carla": False, "erin": True}  # carla chairs none of the demo's meetings
