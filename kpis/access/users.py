@@ -45,6 +45,12 @@ class User:
         """What a row may name this person by: the key, and the verified e-mail address."""
         return (self.name, self.email) if self.email else (self.name,)
 
+    @property
+    def known_as(self) -> str:
+        """The name a person is listed under among people named in data (a maturity respondent): the verified
+        e-mail address, else the key. Either counts as this person (is_self); a display name never does."""
+        return self.email or self.name
+
     def is_self(self, recorded: str | None) -> bool:
         """True when a name recorded in a row (created_by, respondent, owner) is this person."""
         return identity.is_self(self.name, self.email, recorded)

@@ -145,6 +145,7 @@ def test_the_assessment_respondent_is_the_key(engine, config, admin, team):
     with pytest.raises(NotAllowed):  # answering as Maria is answering for someone else: editors only
         submit_answers(engine, answers=answers, user=mallory)
     maria = signin.signed_in_user(team, MARIA)
+    assert maria.known_as == "maria.chen@example.com" and mallory.known_as == mallory.name
     assert submit_answers(engine, answers=answers, user=maria) == "inserted"  # her verified address
 
 
