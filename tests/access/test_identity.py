@@ -132,9 +132,18 @@ def test_someone_named_like_maria_cannot_see_or_change_her_drafts(engine, config
     no_kpis = pd.DataFrame(columns=["kpi_id", "period", "value"])
     assert set(mywork.my_work(engine, config, maria, totals=no_kpis).drafts["id"]) == {new_id, old_id}
     assert mywork.my_work(engine, config, mallory, totals=no_kpis).drafts.empty  # not by her display name
+    own = reviews.save_review(engine=engine, fields=REVIEW, kpis=[], user=mallory, config=config, submit=False)
     with engine.connect() as conn:
         actors = set(conn.execute(select(AuditEvent.actor)).scalars())
+        mallorys = (
+            conn.execute(
+                select(AuditEvent.actor).where(AuditEvent.entity == "review", AuditEvent.entity_id == str(own))
+            )
+            .scalars()
+            .all()
+        )
     assert "oidc:https://id.example.com|maria-1" in actors and "maria.chen@example.com" in actors
+    assert mallorys and set(mallorys) == {"oidc:https://id.example.com|mallory-7"}  # the audit names her, not Maria
 
 
 def test_the_assessment_respondent_is_the_key(engine, config, admin, team):
