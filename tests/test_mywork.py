@@ -1,4 +1,4 @@
-"""My work (kpis.access.mywork): what waits for one person, on SQLite and PostgreSQL."""
+"""My work (kpis.mywork): what waits for one person, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from kpis.access import mywork
+from kpis import mywork
 from kpis.access.users import User
 from kpis.catalog import overview
 from kpis.improvement import views
