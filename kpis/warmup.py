@@ -30,7 +30,7 @@ MODULES = (
     "kpis.store.models",
     "kpis.store.repo",
     "kpis.catalog",
-    "kpis.catalog.series",
+    "kpis.series",
     "kpis.catalog.overview",
     "kpis.catalog.trends",
     "kpis.spc",
