@@ -43,7 +43,8 @@ LABELS = {
 HOW = {
     "attendance_rate": "Attended ÷ invited over the executive S&OP meetings dated in the quarter that the executive "
     "was invited to (no figure when invited to none).",
-    "decision_latency_days": "Median days from raised to decided over the executive's decisions decided in the quarter.",
+    "decision_latency_days": "Median days from raised to decided over the executive's decisions decided in the "
+    "quarter.",
     "pending_decisions": "The executive's decisions raised by the quarter's last day, not decided by then, and open "
     "for more than one cycle ({cycle} days) on that day.",
     "sponsored_on_time": "Share of the actions they sponsor, due in the quarter and not cancelled, completed on or "
