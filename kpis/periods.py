@@ -50,13 +50,18 @@ class PeriodError(ValueError):
 def _as_text(values: pd.Series) -> pd.Series:
     """Text form of raw cells; datetimes (from Excel) become ISO dates."""
     s = pd.Series(values, copy=False)
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s.dt.strftime("%Y-%m-%d").astype("object")
+    if pd.api.types.is_datetime64_any_dtype(s):  # years before 1000 keep four digits ('0001-01-01', not '1-01-01')
+        return s.dt.strftime("%Y-%m-%d").str.replace(r"^(\d{1,3})-", lambda m: m[1].zfill(4) + "-", regex=True)
     out = s.astype("object")
     is_dt = out.map(lambda v: isinstance(v, (dt.date, pd.Timestamp)))
     if is_dt.any():
-        out = out.where(~is_dt, out[is_dt].map(lambda v: pd.Timestamp(v).strftime("%Y-%m-%d")))
+        out = out.where(~is_dt, out[is_dt].map(_iso_day))
     return out.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+
+
+def _iso_day(v: dt.date) -> str:
+    """'YYYY-MM-DD' of a date, datetime or Timestamp at any year ('' for NaT), without strftime's '1-01-01'."""
+    return "" if v is pd.NaT else f"{v.year:04d}-{v.month:02d}-{v.day:02d}"
 
 
 def normalise(

@@ -515,3 +515,16 @@ def test_cli_import_of_far_periods_exits_2_without_traceback(tmp_path):
         "import failed, nothing was written (1 problem):",
         f"far.csv, row 2, column 'period': period '9999-12' {OUTSIDE}; expected {periods.FORMAT_HINT}",
     ]
+
+
+def test_excel_and_parquet_dates_before_year_1000_keep_four_digits():
+    start, err = periods.normalise([dt.date(1, 1, 1), dt.datetime(999, 5, 1), pd.Timestamp("2025-03-05")], "month")
+    assert err.tolist() == [OUTSIDE, OUTSIDE, ""]
+    s = pd.Series(pd.to_datetime(["0001-01-01", "2025-03-05"], format="%Y-%m-%d").astype("datetime64[s]"))
+    start, err = periods.normalise(s, "month")
+    assert err.tolist() == [OUTSIDE, ""] and start[1] == pd.Timestamp("2025-03-01")
+
+
+def test_a_missing_datetime_among_dates_is_empty_not_a_crash():
+    start, err = periods.normalise([pd.NaT, dt.date(2025, 3, 5)], "month")
+    assert err.tolist() == ["is empty", ""]
