@@ -2,8 +2,9 @@
 and dates, against config [limits] (docs/configuration.md).
 
 Each check is a pure, fast function: `check_parquet` reads only a Parquet file's footer (its metadata), never a
-row; `check_header` looks at the first line in time linear in its length; `check_segments` takes counts the
-caller has; `period_problem` and `date_problem` look at one value. The file checks return a list of
+row; `check_header` looks at a CSV's first line and `check_csv` also counts its lines, in time linear in their
+length; `check_rows`, `check_columns` and `check_segments` take counts the caller has (an Excel sheet's, the
+segments per KPI); `period_problem` and `date_problem` look at one value. The file checks return a list of
 `LimitProblem` (empty when the file may be read), located like an import problem (file, row, column, message)
 so a runner turns each into its own problem type with `Problem(*p)`; the value checks return the message or
 None.
@@ -108,18 +109,8 @@ def check_parquet(
         facts = parquet_facts(source)
     except Exception as e:  # pyarrow's own errors (ArrowInvalid, OSError) say what is wrong with the file
         return [LimitProblem(name, None, None, f"cannot read the file as Parquet: {str(e)[:300]}")]
-    out = check_columns(facts.columns, limits, name)
+    out = check_columns(facts.columns, limits, name) + check_rows(facts.rows, limits, name)
     rows = f"{facts.rows:,} rows"
-    if facts.rows > limits.max_rows:
-        out.append(
-            LimitProblem(
-                name,
-                None,
-                None,
-                f"file holds {rows}, over the limit of {limits.max_rows:,} rows an import may have "
-                "(config [limits] max_rows); split the file",
-            )
-        )
     if facts.decoded_bytes > limits.max_decoded_mb * MB:
         out.append(
             LimitProblem(
@@ -143,6 +134,31 @@ def check_parquet(
             )
         )
     return out
+
+
+def check_rows(n: int, limits: LimitsSection, name: str, *, lines: bool = False) -> list[LimitProblem]:
+    """Refuse a file with more data rows than `max_rows`; `lines` when `n` counts a CSV's lines (an upper bound:
+    a quoted cell may span lines)."""
+    if n <= limits.max_rows:
+        return []
+    what = f"{n:,} lines of data" if lines else f"{n:,} rows"
+    return [
+        LimitProblem(
+            name,
+            None,
+            None,
+            f"file holds {what}, over the limit of {limits.max_rows:,} rows an import may have "
+            "(config [limits] max_rows); split the file",
+        )
+    ]
+
+
+def check_csv(data: bytes, limits: LimitsSection, name: str) -> list[LimitProblem]:
+    """`check_header` and `check_rows` for a whole CSV before pandas reads it: the header's columns and the
+    number of lines after it, both counted in time linear in the file's size."""
+    end = data.find(b"\n")
+    body = 0 if end < 0 else data.count(b"\n", end + 1) + (0 if data.endswith(b"\n") else 1)
+    return check_header(data, limits, name) + check_rows(body, limits, name, lines=True)
 
 
 def check_columns(n: int, limits: LimitsSection, name: str) -> list[LimitProblem]:

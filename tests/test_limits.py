@@ -267,3 +267,34 @@ def test_date_outside_plausible_range(day):
 )
 def test_date_inside_plausible_range(day):
     assert limits.date_problem(day, DEFAULTS) is None
+
+
+# ---------------------------------------------------------------- a whole CSV
+
+
+def test_csv_rows_counted_before_reading():
+    data = b"kpi,period,value\n" + b"otif,2025-01,0.9\n" * 12
+    assert limits.check_csv(data, LimitsSection(max_rows=12), "a.csv") == []
+    assert limits.check_csv(data.rstrip(b"\n"), LimitsSection(max_rows=12), "a.csv") == []
+    assert [str(p) for p in limits.check_csv(data, LimitsSection(max_rows=11), "a.csv")] == [
+        "a.csv: file holds 12 lines of data, over the limit of 11 rows an import may have (config [limits] "
+        "max_rows); split the file"
+    ]
+
+
+def test_csv_header_and_rows_both_named():
+    data = b"," * 10 + b"\n" + b"1\n" * 5
+    problems = limits.check_csv(data, LimitsSection(max_rows=4, max_columns=10), "b.csv")
+    assert [p.message.split(",")[0] for p in problems] == ["header has 11 columns", "file holds 5 lines of data"]
+
+
+def test_csv_without_newline_is_a_header_only():
+    assert limits.check_csv(b"kpi,period,value", DEFAULTS, "c.csv") == []
+    assert limits.check_csv(b"", DEFAULTS, "c.csv") == []
+
+
+def test_csv_of_many_megabytes_checked_in_linear_time():
+    data = b"kpi,period,value\n" + b"otif,2025-01,0.9\n" * 2_000_000  # 34 MB
+    t = time.perf_counter()
+    assert limits.check_csv(data, DEFAULTS, "big.csv") == []
+    assert time.perf_counter() - t < 0.5
