@@ -413,3 +413,11 @@ def test_limits_refused_with_field(raw, limits, problem):
     raw["limits"] = limits
     found = problems_of(raw)
     assert any(p.startswith(f"broken.toml: {problem}") for p in found), found
+
+
+def test_target_from_outside_the_supported_years_is_a_problem(raw):
+    raw["kpi"][kpi_index(raw, "otif")]["target"] = [{"from": "9999-01", "value": 0.9}]
+    assert problems_of(raw) == [
+        "broken.toml: KPI 'otif' field 'target.0.from': '9999-01' is outside the supported years 1700 to 2199 "
+        "(config [limits] min_period_year, max_period_year)"
+    ]
