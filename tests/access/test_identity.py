@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from kpis.access import identity, mywork, signin
+from kpis import mywork
+from kpis.access import identity, signin
 from kpis.access.users import NotAllowed, User, os_login
 from kpis.catalog.sync import sync_catalog
 from kpis.config import PRACTICES, load_config

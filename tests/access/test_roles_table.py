@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kpis.access import auditlog, rules
+from kpis import auditlog
+from kpis.access import rules
 from kpis.access.users import NotAllowed, User, current_user
 from kpis.catalog.sync import sync_catalog
 from kpis.config import PRACTICES
