@@ -93,6 +93,8 @@ with tab_register:
                 "ref": "Ref",
             },
         )
+    # Only the decisions this user may decide: editors, or the decision's owner (kpis.access.rules).
+    pending = pending[[rules.may(user, "decide", o) for o in pending["owner"]]] if len(pending) else pending
     if can_write and len(pending):
         st.subheader("Act on a pending decision")
         options = list(pending["id"])

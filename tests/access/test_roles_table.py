@@ -207,7 +207,7 @@ def test_a_contributor_owns_by_verified_email_never_by_a_typed_name(engine, conf
     mt.update_meeting(engine, meeting_id=mid, meeting=_meeting(chair="carla@example.com"), config=config, user=carla)
 
 
-def test_the_meetings_page_offers_the_correction_form_only_to_who_may_save_it(demo_env, tmp_path, monkeypatch):
+def test_the_meetings_page_offers_corrections_and_decisions_only_to_who_may_save_them(demo_env, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
@@ -221,5 +221,8 @@ def test_the_meetings_page_offers_the_correction_form_only_to_who_may_save_it(de
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
         at.switch_page("pages/meetings.py").run()
         assert not at.exception
-        offered[who] = any("Correct this meeting" in e.label for e in at.expander)
-    assert offered == {"carla": False, "erin": True}  # carla chairs none of the demo's meetings
+        offered[who] = (
+            any("Correct this meeting" in e.label for e in at.expander),
+            any(h.value == "Act on a pending decision" for h in at.subheader),
+        )
+    assert offered == {"carla": (False, False), "erin": (True, True)}  # carla chairs and owns nothing
