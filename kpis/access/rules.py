@@ -65,7 +65,7 @@ def require(user: User, action: str, *, own: bool = False, engine=None, what: st
     if engine is not None:
         record_refusal(engine, user, action, what or action)
     who = f"the {rule.role} role" + (f", or a contributor who is {rule.own}" if rule.own else "")
-    raise NotAllowed(f"{user.display or user.name} ({user.role}) may not {action}" + f"; this needs {who}")
+    raise NotAllowed(f"{user.display or user.name} ({user.role}) may not {action}; this needs {who}")
 
 
 def _cell(rule: Rule, role: str) -> str:
