@@ -1,0 +1,89 @@
+"""Backing up and restoring the database as an admin, with an audit event for each (kpis.store.backup does the file
+work and the checks).
+
+A restore must never bring back a data version a running server has already seen: caches (the pages', the forecast
+cube's) are keyed on the newest audit id, and the restored database's ids would otherwise come round again (162 ->
+restore of a backup at 160 -> 162 after one more import, showing the figures cached before the restore). So the
+restore's own audit event takes an id above every id the live database and the backup ever had: the data version
+only ever grows, and the forecast data version (kpis.forecast.common.VERSION_SQL counts restores) moves too.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from kpis.access.users import User, require
+from kpis.store import audit, backup
+from kpis.store.engine import current_revision, head_revision, session_factory, upgrade
+from kpis.store.models import AuditEvent
+
+ENTITY = "database"
+
+
+def backup_database(engine: Engine, url: str, user: User, target: Path) -> int:
+    """Copy the live database into a new owner-only file (admins only; audited); the number of pages copied."""
+    require(user, "admin", engine=engine, what="backup")
+    pages = backup.backup(url, Path(target))
+    with session_factory(engine).begin() as s:
+        audit.record(s, user=user, action="backup", entity=ENTITY, details={"file": str(target), "pages": pages})
+    return pages
+
+
+def check_restore(engine: Engine, user: User, source: Path) -> str:
+    """The revision of a backup that may be restored (admins only; nothing changes): BackupError says what is wrong."""
+    require(user, "admin", engine=engine, what="restore")
+    return backup.check_backup(Path(source))
+
+
+def restore_database(engine: Engine, url: str, user: User, source: Path) -> tuple[str, Path]:
+    """Replace the live database with a checked backup (admins only): the live one is kept aside and put back on any
+    failure; the restored database is migrated to this code's revision and gets a 'restore' audit event whose id is
+    above every id seen before. (The backup's revision, the copy kept aside.)"""
+    require(user, "admin", engine=engine, what="restore")
+    before = _top_audit_id(backup.sqlite_path(url))
+    engine.dispose()
+
+    def finish(revision: str, kept: Path | None) -> None:
+        engine.dispose()
+        if current_revision(engine) != head_revision():
+            upgrade(engine)  # migrations keep the restored data
+        with session_factory(engine).begin() as s:
+            top = max(before, _top_audit_id(backup.sqlite_path(url)), s.scalar(select(func.max(AuditEvent.id))) or 0)
+            event = audit.record(
+                s,
+                user=user,
+                action="restore",
+                entity=ENTITY,
+                details={"file": str(source), "revision": revision, "kept": str(kept) if kept else None},
+            )
+            event.id = top + 1
+        engine.dispose()
+
+    try:
+        return backup.restore(url, Path(source), finish=finish)
+    finally:
+        engine.dispose()
+
+
+def _top_audit_id(path: Path) -> int:
+    """The highest audit id a SQLite file holds or ever handed out (0 when it has none yet)."""
+    if not path.is_file():
+        return 0
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        top = 0
+        for sql in (
+            "SELECT MAX(id) FROM audit_event",
+            "SELECT seq FROM sqlite_sequence WHERE name = 'audit_event'",
+        ):
+            try:
+                row = con.execute(sql).fetchone()
+            except sqlite3.DatabaseError:  # no such table yet
+                continue
+            top = max(top, int(row[0] or 0) if row else 0)
+        return top
+    finally:
+        con.close()
