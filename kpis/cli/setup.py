@@ -9,7 +9,6 @@ from kpis.cli import common
 
 def cmd_check_config(args) -> int:
     from kpis import redact
-
     from kpis.store.engine import check_url
 
     cfg = common.config(args)
