@@ -21,7 +21,12 @@ if __name__ == "__main__" and not runtime.exists():  # `python app.py`, not a sc
     from streamlit.web import cli
 
     from kpis import warmup
+    from kpis.web.startup import flag_value, local_mode_refusal
 
+    refusal = local_mode_refusal(flag_value(sys.argv[1:], "server.address"))
+    if refusal:  # local mode on a network address: refuse before the warm-up, never serve everyone as this user
+        print(refusal, file=sys.stderr)
+        sys.exit(2)
     took = warmup.warm_up()
     print("S&OP Pulse warmed up: " + ", ".join(f"{k} {v:.1f} s" for k, v in took.items()), flush=True)
     sys.argv = ["streamlit", "run", str(Path(__file__).resolve()), *sys.argv[1:]]
@@ -124,5 +129,11 @@ else:  # imported by `streamlit run`: what it serves (found by name: `app = st.A
     from starlette.middleware import Middleware
 
     from kpis.web.basepath import BackendHint
+    from kpis.web.startup import local_mode_refusal
+
+    refusal = local_mode_refusal()
+    if refusal:  # local mode on a network address (`streamlit run app.py --server.address 0.0.0.0`): do not start
+        print(refusal, file=sys.stderr)
+        sys.exit(2)
 
     app = st.App(__file__, middleware=[Middleware(BackendHint, base_path=st.get_option("server.baseUrlPath"))])
