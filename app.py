@@ -21,9 +21,10 @@ if __name__ == "__main__" and not runtime.exists():  # `python app.py`, not a sc
     from streamlit.web import cli
 
     from kpis import warmup
-    from kpis.web.startup import flag_value, local_mode_refusal
+    from kpis.web.startup import auth_in, flag_value, local_mode_refusal
 
-    refusal = local_mode_refusal(flag_value(sys.argv[1:], "server.address"))
+    address = flag_value(sys.argv[1:], "server.address") or st.get_option("server.address")
+    refusal = local_mode_refusal(address, signed_in=auth_in(st.secrets))
     if refusal:  # local mode on a network address: refuse before the warm-up, never serve everyone as this user
         print(refusal, file=sys.stderr)
         sys.exit(2)
@@ -129,9 +130,9 @@ else:  # imported by `streamlit run`: what it serves (found by name: `app = st.A
     from starlette.middleware import Middleware
 
     from kpis.web.basepath import BackendHint
-    from kpis.web.startup import local_mode_refusal
+    from kpis.web.startup import auth_in, local_mode_refusal
 
-    refusal = local_mode_refusal()
+    refusal = local_mode_refusal(st.get_option("server.address"), signed_in=auth_in(st.secrets))
     if refusal:  # local mode on a network address (`streamlit run app.py --server.address 0.0.0.0`): do not start
         print(refusal, file=sys.stderr)
         sys.exit(2)
