@@ -118,8 +118,9 @@ def main() -> None:
         nav.run()
     except _ui.DATABASE_ERRORS as exc:  # the database went away while the app runs: say so, never a traceback
         _ui.database_down(exc)
-    except ValueError as exc:  # the forecast data too large for the accuracy views: the reason, never a traceback
-        if type(exc).__name__ != "CubeTooLarge":
+    except ValueError as exc:  # forecast data too large for the accuracy views, or a database URL that cannot be
+        # used (kpis.store.engine: an unknown driver, a port that is not a number): the reason, never a traceback
+        if type(exc).__name__ not in ("CubeTooLarge", "DatabaseUrlError"):
             raise
         st.error(safety.md(str(exc)), icon=":material/error:")
 

@@ -62,3 +62,16 @@ def test_the_page_notice_never_shows_the_password(monkeypatch):
     notices = [e.value for e in at.error]
     assert any("database cannot be reached" in n for n in notices), notices
     assert not any(SECRET in n or "pw@" in n for n in notices), notices
+
+
+@pytest.mark.parametrize(
+    "url", [f"postgresql+psycopg://sop:{SECRET}@127.0.0.1:notaport/sop", f"nosuchdb://sop:{SECRET}@db/sop"]
+)
+def test_a_database_url_the_page_cannot_use_is_a_clear_notice(monkeypatch, url):
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SOP_PULSE_USER", "tester")
+    monkeypatch.chdir(ROOT.parent)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    notices = [e.value for e in at.error]
+    assert any("database URL" in n for n in notices) and not any(SECRET in n for n in notices), notices
