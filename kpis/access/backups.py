@@ -51,7 +51,8 @@ def restore_database(engine: Engine, url: str, user: User, source: Path) -> tupl
         if current_revision(engine) != head_revision():
             upgrade(engine)  # migrations keep the restored data
         with session_factory(engine).begin() as s:
-            top = max(before, _top_audit_id(backup.sqlite_path(url)), s.scalar(select(func.max(AuditEvent.id))) or 0)
+            # above the live database when the restore began and when it was copied aside, and the backup
+            top = max(before, _top_audit_id(kept) if kept else 0, s.scalar(select(func.max(AuditEvent.id))) or 0)
             event = audit.record(
                 s,
                 user=user,

@@ -232,3 +232,17 @@ def test_the_forecast_version_changes_after_a_restore(tmp_path, config, admin):
     assert cube4 is not cube3
     engine.dispose()
     forecast.clear_cache()
+
+
+def test_a_backup_at_an_older_revision_is_checked_against_that_revision_and_migrated(live, config, admin, tmp_path):
+    old = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(old, "0007")
+    old.dispose()
+    saved = tmp_path / "old-backup.db"
+    backup.backup(f"sqlite:///{tmp_path / 'old.db'}", saved)
+    assert backup.check_backup(saved) == "0007"
+    rev, _kept = restore_database(live, live.url_text, admin, saved)
+    assert rev == "0007" and current_revision(live) == head_revision()
+    bad = _altered(saved, tmp_path, "old-wipe.db", "CREATE TRIGGER wipe AFTER INSERT ON kpi BEGIN SELECT 1; END")
+    with pytest.raises(backup.BackupError, match="trigger wipe"):
+        backup.check_backup(bad)
