@@ -75,3 +75,9 @@ def test_a_database_url_the_page_cannot_use_is_a_clear_notice(monkeypatch, url):
     assert not at.exception
     notices = [e.value for e in at.error]
     assert any("database URL" in n for n in notices) and not any(SECRET in n for n in notices), notices
+
+
+def test_the_configured_url_is_remembered_so_no_message_shows_its_password(config, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg://sop@db/sop?password=cfg-{SECRET}")
+    config.database_url()
+    assert redact.text(f"authentication failed with 'cfg-{SECRET}'") == "authentication failed with '***'"
