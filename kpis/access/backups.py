@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from kpis.access.users import User, require
 from kpis.store import audit, backup
-from kpis.store.engine import current_revision, head_revision, session_factory, upgrade
+from kpis.store.engine import current_revision, head_revision, make_engine, session_factory, upgrade
 from kpis.store.models import AuditEvent
 
 ENTITY = "database"
@@ -39,32 +39,36 @@ def check_restore(engine: Engine, user: User, source: Path) -> str:
 
 
 def restore_database(engine: Engine, url: str, user: User, source: Path) -> tuple[str, Path]:
-    """Replace the live database with a checked backup (admins only): the live one is kept aside and put back on any
-    failure; the restored database is migrated to this code's revision and gets a 'restore' audit event whose id is
-    above every id seen before. (The backup's revision, the copy kept aside.)"""
+    """Replace the live database with a checked backup (admins only); (the backup's revision, the copy kept aside).
+
+    The backup is migrated to this code's revision and given a 'restore' audit event whose id is above every id seen
+    before, all in a staged copy; the live database is kept aside, then replaced in one step (put back on failure)."""
     require(user, "admin", engine=engine, what="restore")
     before = _top_audit_id(backup.sqlite_path(url))
+
+    def prepare(revision: str, staged_url: str, kept: Path) -> None:
+        """Migrate the staged copy to this code's schema and give it the restore's audit event."""
+        staged = make_engine(staged_url)
+        try:
+            if current_revision(staged) != head_revision():
+                upgrade(staged)  # migrations keep the restored data
+            with session_factory(staged).begin() as s:
+                # above the live database when the restore began and when it was copied aside, and the backup
+                top = max(before, _top_audit_id(kept), s.scalar(select(func.max(AuditEvent.id))) or 0)
+                event = audit.record(
+                    s,
+                    user=user,
+                    action="restore",
+                    entity=ENTITY,
+                    details={"file": str(source), "revision": revision, "kept": str(kept)},
+                )
+                event.id = top + 1
+        finally:
+            staged.dispose()
+
     engine.dispose()
-
-    def finish(revision: str, kept: Path | None) -> None:
-        engine.dispose()
-        if current_revision(engine) != head_revision():
-            upgrade(engine)  # migrations keep the restored data
-        with session_factory(engine).begin() as s:
-            # above the live database when the restore began and when it was copied aside, and the backup
-            top = max(before, _top_audit_id(kept) if kept else 0, s.scalar(select(func.max(AuditEvent.id))) or 0)
-            event = audit.record(
-                s,
-                user=user,
-                action="restore",
-                entity=ENTITY,
-                details={"file": str(source), "revision": revision, "kept": str(kept) if kept else None},
-            )
-            event.id = top + 1
-        engine.dispose()
-
     try:
-        return backup.restore(url, Path(source), finish=finish)
+        return backup.restore(url, Path(source), prepare=prepare)
     finally:
         engine.dispose()
 

@@ -3,9 +3,10 @@ runs; WAL included). PostgreSQL is backed up with its own tools (pg_dump / pg_re
 
 A restore checks the file before it touches anything: an intact SQLite database whose schema revision is one this
 code ships (never a newer one), holding every table, column, index and trigger that revision has (the append-only
-audit triggers included) and no trigger or view of its own. Then the live database is copied aside (kept next to
-it as ``<file>.before-restore-<UTC time>``), the backup is copied in, and the caller's ``finish`` step runs
-(migrations, the audit event); on any failure the copy is put back. Who may do this (admins) and the audit events
+audit triggers included) and no trigger or view of its own. Then the backup is staged next to the live database
+(migrated, given its audit event by the caller), the live database is copied aside (kept as
+``<file>.before-restore-<UTC time>``) and replaced by the staged copy in one step; a failure before that step
+changes nothing, a failure in it puts the copy back. Who may do this (admins) and the audit events
 are kpis.access.backups'.
 """
 
@@ -190,45 +191,59 @@ def check_backup(path: Path) -> str:
 # ------------------------------------------------------------------------------------------------------ restoring
 
 
-def _aside_name(target: Path) -> Path:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return target.with_name(f"{target.name}.before-restore-{stamp}")
-
-
-def restore(url: str, source: Path, *, finish: Callable[[str, Path | None], None] | None = None) -> tuple[str, Path]:
+def restore(url: str, source: Path, *, prepare: Callable[[str, str, Path], None] | None = None) -> tuple[str, Path]:
     """Replace the live database's content with a checked backup; (its revision, the copy of the database as it was).
 
-    Nothing changes until the file has passed check_backup. The live database is then copied aside (kept), the
-    backup copied in and `finish(revision, kept)` run (migrations, the audit event); if any of this fails, the copy
-    is put back and BackupError says so."""
+    Nothing changes until the file has passed check_backup. The backup is copied into a staging file next to the
+    live database, the live database is copied aside (kept, owner-only) and `prepare(revision, staging_url, kept)`
+    readies the staged copy (migrations, the audit event); only then is the live database replaced, in one step of
+    SQLite's backup API (one transaction: a kill leaves the old database or the new one, never a mix). A failure
+    before that step changes nothing; a failure in it puts the copy back. BackupError says which happened."""
+    from kpis import redact
+
     rev = check_backup(source)
     target = sqlite_path(url)
-    kept = _aside_name(target)
-    _new_private_file(kept)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    kept = target.with_name(f"{target.name}.before-restore-{stamp}")
+    staging = target.with_name(f"{target.name}.restoring-{stamp}")
+    _new_private_file(staging)
     try:
-        if target.exists():
-            _copy(target, kept)
-    except (sqlite3.Error, OSError) as e:
-        kept.unlink(missing_ok=True)
-        raise BackupError(f"the live database could not be copied aside ({e}); nothing was changed") from None
-    try:
-        _copy(Path(source), target)
-        if finish is not None:
-            finish(rev, kept)
-    except BaseException as exc:
         try:
-            _copy(kept, target)
-        except Exception as again:
+            _copy(Path(source), staging)
+            _new_private_file(kept)
+            if target.exists():
+                _copy(target, kept)
+            if prepare is not None:
+                prepare(rev, f"sqlite:///{staging}", kept)
+        except BaseException as exc:
+            kept.unlink(missing_ok=True)
+            if not isinstance(exc, Exception):
+                raise
             raise BackupError(
-                f"the restore failed ({type(exc).__name__}) and putting the database back failed too ({again}); "
-                f"the database as it was is kept in {kept}: stop the app and copy that file over {target}"
+                f"the restore could not be prepared ({_reason(exc, redact)}); the database was not touched"
             ) from None
-        if not isinstance(exc, Exception):
-            raise
-        from kpis import redact
-
-        raise BackupError(
-            f"the restore failed ({type(exc).__name__}: {redact.text(str(exc).splitlines()[0] if str(exc) else '')}); "
-            f"the database was put back as it was (a copy is kept in {kept})"
-        ) from None
+        try:
+            _copy(staging, target)
+        except BaseException as exc:
+            try:
+                _copy(kept, target)
+            except Exception as again:
+                raise BackupError(
+                    f"the restore failed ({type(exc).__name__}) and putting the database back failed too ({again}); "
+                    f"the database as it was is kept in {kept}: stop the app and copy that file over {target}"
+                ) from None
+            if not isinstance(exc, Exception):
+                raise
+            raise BackupError(
+                f"the restore failed ({_reason(exc, redact)}); the database was put back as it was (a copy is kept "
+                f"in {kept})"
+            ) from None
+    finally:
+        for leftover in (staging, Path(f"{staging}-wal"), Path(f"{staging}-shm"), Path(f"{staging}-journal")):
+            leftover.unlink(missing_ok=True)
     return rev, kept
+
+
+def _reason(exc: BaseException, redact) -> str:
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {redact.text(first)[:200]}" if first else type(exc).__name__

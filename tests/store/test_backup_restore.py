@@ -129,17 +129,39 @@ def test_a_good_backup_passes_the_check(live, good_backup, admin):
     assert backup.check_backup(good_backup) == head_revision()
 
 
-def test_the_live_database_is_kept_aside_and_put_back_on_any_failure(live, good_backup, config, admin):
+def test_a_restore_that_cannot_be_prepared_changes_nothing(live, good_backup, config, admin, tmp_path):
     import_actuals(live, _with_otif("0.50"), "b.csv", config=config, user=admin)
     live.dispose()
     before = _live_state(live, config)
 
-    def failing(_revision, kept):
-        assert kept.is_file()  # the copy exists before the backup is copied in
+    def failing(_revision, staged_url, kept):
+        assert kept.is_file() and Path(staged_url.split("///", 1)[1]).is_file()
         raise RuntimeError("the disk filled up")
 
+    with pytest.raises(backup.BackupError, match="the database was not touched"):
+        backup.restore(live.url_text, good_backup, prepare=failing)
+    live.dispose()
+    assert _live_state(live, config) == before and _otif(live, config) == 0.50
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("live.db.")) == []  # nothing left behind
+
+
+def test_the_copy_aside_is_put_back_when_the_last_step_fails(live, good_backup, config, admin, monkeypatch):
+    """Fault injection: the final copy into the live database fails (a full disk, an I/O error)."""
+    import_actuals(live, _with_otif("0.50"), "b.csv", config=config, user=admin)
+    live.dispose()
+    before = _live_state(live, config)
+    real_copy = backup._copy
+    live_file = backup.sqlite_path(live.url_text)
+
+    def copy(source, target):
+        if Path(target) == live_file and ".restoring-" in Path(source).name:
+            real_copy(source, target)  # the new content went in ...
+            raise sqlite3.OperationalError("disk I/O error")  # ... and then the disk failed
+        return real_copy(source, target)
+
+    monkeypatch.setattr(backup, "_copy", copy)
     with pytest.raises(backup.BackupError, match="put back as it was") as err:
-        backup.restore(live.url_text, good_backup, finish=failing)
+        restore_database(live, live.url_text, admin, good_backup)
     live.dispose()
     assert _live_state(live, config) == before and _otif(live, config) == 0.50
     kept = Path(str(err.value).rsplit("kept in ", 1)[1].rstrip(")"))
