@@ -90,7 +90,7 @@ def main() -> None:
         "Data": [
             st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
             st.Page("pages/catalog.py", title="KPI catalog", icon=":material/menu_book:", url_path="catalog"),
-            # Listed for admins only; opened by URL, the page itself (kpis.access.auditlog) says it is for admins.
+            # Listed for admins only; opened by URL, the page itself (kpis.auditlog) says it is for admins.
             st.Page(
                 "pages/audit_log.py",
                 title="Audit log",

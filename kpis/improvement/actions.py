@@ -27,7 +27,6 @@ from kpis.store.models import ACTION_STATUSES, Action, Decision, Review, utcnow
 from kpis.store.retry import retrying
 
 STATUSES = ACTION_STATUSES
-OPEN_STATES = ("open", "in progress")
 COMPLETED_STATES = ("done", "verified", "not effective")
 DECIDED_STATES = ("verified", "not effective")
 TYPES = ("improvement", "corrective", "preventive")
