@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     except PermissionError as e:  # kpis.access.users.NotAllowed
         print(str(e), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except Exception as e:  # the database unreachable or refusing: one clear line, never SQL or a traceback
         from kpis import redact
 
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             print(redact.text(e), file=sys.stderr)
             return 2
         if not _is_database_error(e):
-            raise
+            return _unexpected(e)
         from kpis.store.engine import describe_db_error
 
         reason = describe_db_error(e)
@@ -66,6 +69,24 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"the database could not answer ({reason}); {hint}", file=sys.stderr)
         return 2
+
+
+def _unexpected(e: BaseException) -> int:
+    """Anything else: one line naming the error (its text redacted), exit 1; SOP_PULSE_DEBUG=1 shows the traceback."""
+    import os
+    import traceback
+
+    from kpis import redact
+
+    if os.environ.get("SOP_PULSE_DEBUG"):
+        print(redact.text("".join(traceback.format_exception(e))), file=sys.stderr, end="")
+    detail = redact.text(str(e)).strip().splitlines()
+    reason = f": {detail[0][:300]}" if detail else ""
+    print(
+        f"the command failed ({type(e).__name__}{reason}); run again with SOP_PULSE_DEBUG=1 for the details",
+        file=sys.stderr,
+    )
+    return 1
 
 
 # Errors whose message is written for the person running the command (found by name, without importing them):

@@ -143,3 +143,42 @@ def test_no_password_is_printed(url):
     _one_clear_line(r2, "could not answer")
     for out in (r.stdout, r.stderr, r2.stdout, r2.stderr):
         assert SECRET not in out and SECRET[3:] not in out and SECRET[:3] + "@" not in out, out
+
+
+def test_an_unexpected_error_is_one_line_with_the_secret_redacted(monkeypatch, capsys):
+    """Whatever a command raises, the person running it sees one line (no traceback, no password); the details only
+    with SOP_PULSE_DEBUG=1."""
+    import kpis.cli as cli
+    from kpis import redact
+
+    redact.remember(f"postgresql+psycopg://sop:{SECRET}@db.example/sop")
+
+    def boom(_args):
+        raise RuntimeError(f"cannot go on with postgresql+psycopg://sop:{SECRET}@db.example/sop\nsecond line")
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["check-config"])
+    args.func = boom
+    monkeypatch.setattr(cli, "build_parser", lambda: type("P", (), {"parse_args": lambda self, argv: args})())
+    monkeypatch.delenv("SOP_PULSE_DEBUG", raising=False)
+    assert cli.main([]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RuntimeError" in err and "SOP_PULSE_DEBUG" in err, err
+    assert SECRET not in err and "Traceback" not in err
+
+    monkeypatch.setenv("SOP_PULSE_DEBUG", "1")
+    assert cli.main([]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_an_interrupt_ends_quietly(monkeypatch, capsys):
+    import kpis.cli as cli
+
+    def stop(_args):
+        raise KeyboardInterrupt
+
+    args = cli.build_parser().parse_args(["check-config"])
+    args.func = stop
+    monkeypatch.setattr(cli, "build_parser", lambda: type("P", (), {"parse_args": lambda self, argv: args})())
+    assert cli.main([]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
