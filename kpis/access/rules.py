@@ -37,7 +37,7 @@ RULES: tuple[Rule, ...] = (
     Rule("import", "editor", "import data (the Data page and `python -m kpis import`)"),
     Rule("manage actions", "editor", "create improvement actions, move them, mark them verified or not effective"),
     Rule("audit log", "admin", "read the Audit log"),
-    Rule("destroy", "admin", "`db downgrade`, `demo --yes` and `restore`"),
+    Rule("destroy", "admin", "`db downgrade`, `demo --yes`, `backup` and `restore`"),
     Rule("act as another user", "admin", "name another user on the command line (`--user`, `SOP_PULSE_USER`)"),
 )
 BY_ACTION = {r.action: r for r in RULES}
