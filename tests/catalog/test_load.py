@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from kpis.access.users import NotAllowed, User
 from kpis.catalog.load import import_actuals, write_actuals
-from kpis.ingest import ImportFailed
+from kpis.imports.problems import ImportFailed
 from kpis.store.models import AuditEvent, ImportBatch, Kpi, KpiValue
 
 ROOT = Path(__file__).resolve().parents[2]

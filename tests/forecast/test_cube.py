@@ -21,7 +21,7 @@ from kpis.access.users import NotAllowed
 from kpis.config import ConfigError, load_config, parse_config
 from kpis.forecast import metrics as accuracy
 from kpis.forecast.metrics import METRIC_COLUMNS
-from kpis.ingest import ImportFailed
+from kpis.imports.problems import ImportFailed
 from kpis.store.audit import data_version
 from kpis.store.models import DemandActual, ForecastValue, ImportBatch, Item
 
