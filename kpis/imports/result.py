@@ -20,6 +20,7 @@ class ImportResult:
     sheet: str | None = None  # the Excel sheet read
     kind: str = ""
     unit: str = "values"
+    noun: str = ""  # what the counts of a change name ('2 meetings inserted'); '' for values and assessments
     added: str = "inserted"  # the word for new records ('added' for actions)
     items_added: int = 0  # demand files: items created
     items_changed: int = 0  # demand files: items whose attributes changed
@@ -51,7 +52,7 @@ class ImportResult:
         if not self.changed:
             seen = self.seen_before()
             return f"{self.source}: no changes — all {self.unchanged} {self.unit} already stored{seen}.{ignored}"
-        noun = "" if self.unit == "values" else f"{self.unit} "
+        noun = f"{self.noun} " if self.noun else ""
         items = ""
         if self.items_added or self.items_changed:
             items = f"; items: {self.items_added} added, {self.items_changed} with changed attributes"

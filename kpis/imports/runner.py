@@ -177,6 +177,7 @@ class Kind:
     rights: tuple[str, ...] = ("import",)
     what: str = ""  # 'import actuals'
     unit: str = "values"
+    noun: str = ""
     added: str = "inserted"
     ignored_label: str = "Ignored column(s)"
     count: Callable[[Any], int] = len
@@ -306,6 +307,7 @@ def _fresh(kind: Kind, source: Source, n: int, ignored: tuple[str, ...], sheet: 
         sheet=sheet,
         kind=kind.name,
         unit=kind.unit,
+        noun=kind.noun,
         added=kind.added,
         ignored_columns=tuple(ignored),
         ignored_label=kind.ignored_label,

@@ -292,6 +292,7 @@ ACTIONS = Kind(
     rights=("import", "manage_actions"),
     what="import actions",
     unit="actions",
+    noun="actions",
     added="added",
     prepare=_sync,
 )
