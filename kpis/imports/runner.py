@@ -88,7 +88,7 @@ class Writing:
                     .values(
                         kind=r.kind,
                         filename=self.source.name,
-                        sha256=self.source.digest,
+                        sha256=self.source.digest or "",
                         rows_in_file=r.rows,
                         inserted=r.inserted,
                         updated=r.updated,
@@ -320,7 +320,7 @@ def _run_streamed(
     """A kind that takes batches one at a time: checked, compared and written batch by batch in one transaction
     (the kind's `stream`); the batches are read once, so a failed attempt is not retried."""
     digest = CellDigest() if source.digest is None else None
-    result = _fresh(kind, source, 0, (), None)
+    result = _fresh(kind, source, getattr(batches, "n", 0), (), None)
     w = Writing(None, result, source, user, utcnow(), ctx.progress, cancel=cancel)
 
     def digested(it):
@@ -331,7 +331,7 @@ def _run_streamed(
             yield b
 
     try:
-        with kind.transaction(engine, None) as handle:
+        with kind.transaction(engine, batches) as handle:
             w.handle = handle
             kind.stream(digested(batches), w, ctx)
             w.check_cancel()

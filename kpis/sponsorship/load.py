@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, insert, select
 from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
 from kpis.config import AppConfig
-from kpis.imports.cells import text as _text
+from kpis.imports.cells import text as cell_text
 from kpis.imports.problems import Collector, ImportFailed, missing_columns, too_long
 from kpis.imports.read import read_table
 from kpis.imports.result import ImportResult
@@ -58,7 +58,7 @@ def _dates(raw: pd.Series) -> pd.Series:
 
 
 def _date_problems(bag: Collector, df: pd.DataFrame, col: str, label: str, required: bool) -> pd.Series:
-    raw = _text(df[col])
+    raw = cell_text(df[col])
     out = _dates(df[col])
     for i in df.index[out.isna()]:
         if raw[i] == "":
@@ -70,10 +70,10 @@ def _date_problems(bag: Collector, df: pd.DataFrame, col: str, label: str, requi
 
 
 def _flags(bag: Collector, df: pd.DataFrame, col: str, label: str) -> pd.Series:
-    raw = _text(df[col]).str.lower()
+    raw = cell_text(df[col]).str.lower()
     out = pd.Series([True if v in TRUE else False if v in FALSE else None for v in raw], index=df.index, dtype=object)
     for i in df.index[out.isna()]:
-        shown = _text(df[col])[i]
+        shown = cell_text(df[col])[i]
         bag.add(
             int(df.at[i, "_row"]),
             label,
@@ -85,7 +85,7 @@ def _flags(bag: Collector, df: pd.DataFrame, col: str, label: str) -> pd.Series:
 
 
 def _required_text(bag: Collector, df: pd.DataFrame, col: str, label: str, limit: int, what: str) -> pd.Series:
-    txt = _text(df[col])
+    txt = cell_text(df[col])
     for i in df.index[txt == ""]:
         bag.add(int(df.at[i, "_row"]), label, f"is empty; {what}")
     for i in df.index[txt.str.len() > limit]:
@@ -111,7 +111,7 @@ def check_meetings(df: pd.DataFrame, ctx: Context) -> dict[str, dict]:
     chair = _required_text(bag, df, cols["chair"], "chair", 120, "expected who chaired the meeting")
     person = _required_text(bag, df, cols["person"], "person", 120, "expected a person's name")
     types = {t.lower(): t for t in MEETING_TYPES}
-    raw_type = _text(df[cols["type"]])
+    raw_type = cell_text(df[cols["type"]])
     mtype = raw_type.str.lower().map(types)
     for i in df.index[mtype.isna()]:
         bag.add(
@@ -124,7 +124,7 @@ def check_meetings(df: pd.DataFrame, ctx: Context) -> dict[str, dict]:
     date = _date_problems(bag, df, cols["date"], "date", required=True)
     invited = _flags(bag, df, cols["invited"], "invited")
     attended = _flags(bag, df, cols["attended"], "attended")
-    notes = _text(df[cols["notes"]]) if "notes" in cols else pd.Series("", index=df.index)
+    notes = cell_text(df[cols["notes"]]) if "notes" in cols else pd.Series("", index=df.index)
     meetings: dict[str, dict] = {}
     first_row: dict[tuple[str, str], int] = {}
     for i in df.index:
@@ -258,8 +258,8 @@ def check_decisions(df: pd.DataFrame, ctx: Context) -> dict[str, dict]:
         if "decided_on" in cols
         else pd.Series([None] * len(df), index=df.index, dtype=object)
     )  # no column: all pending
-    meeting = _text(df[cols["meeting"]]) if "meeting" in cols else pd.Series("", index=df.index)
-    kpi = _text(df[cols["kpi"]]) if "kpi" in cols else pd.Series("", index=df.index)
+    meeting = cell_text(df[cols["meeting"]]) if "meeting" in cols else pd.Series("", index=df.index)
+    kpi = cell_text(df[cols["kpi"]]) if "kpi" in cols else pd.Series("", index=df.index)
     wanted = sorted(set(meeting) - {""})
     with engine.connect() as conn:
         meeting_ids = (
