@@ -56,7 +56,8 @@ def sqlite_write(conn, table: str, c: Columns, is_new: np.ndarray, changed: np.n
                 sql = (
                     "INSERT INTO forecast (forecast, import_id, item_id, period, lag, stage) VALUES (?, ?, ?, ?, ?, ?)"
                     if part == "insert"
-                    else "UPDATE forecast SET forecast = ?, import_id = ? WHERE item_id = ? AND period = ? AND lag = ? AND stage = ?"
+                    else "UPDATE forecast SET forecast = ?, import_id = ? "
+                    "WHERE item_id = ? AND period = ? AND lag = ? AND stage = ?"
                 )
             else:
                 sql = (

@@ -77,7 +77,7 @@ def digest(src: FileData) -> str:
 
 
 def _csv_header(src: FileData) -> tuple[list[str], str] | None:
-    """The header row's names and the separator (',' or ';', as kpis.ingest.read_csv_text picks it); None when the
+    """The header row's names and the separator (',' or ';', as kpis.imports.read.read_csv_text picks it); None when the
     first line is not UTF-8."""
     import csv
 
@@ -147,15 +147,15 @@ def _batches(src: FileData, name: str):
 
 
 def _csv_batches(src: FileData, name: str):
-    """(first file row, Table) per chunk of a CSV file: text cells, as kpis.ingest.read_csv_text reads the whole
+    """(first file row, Table) per chunk of a CSV file: text cells, as kpis.imports.read.read_csv_text reads the whole
     file (UTF-8, ',' or ';', the header kept as written), rows numbered as in the file (the header is row 1) and rows
     with every cell blank left out, as validate._read does."""
     import pandas as pd
 
     names, sep = _csv_header(src)
-    # Read as kpis.ingest.read_csv_text reads the whole file: no header row for pandas (it would take a first column
-    # as the index when every row has one cell more than the header), the header line skipped; a chunk whose width
-    # is not the header's falls back to the whole-file check, which names the row.
+    # Read as kpis.imports.read.read_csv_text reads the whole file: no header row for pandas (it would take a first
+    # column as the index when every row has one cell more than the header), the header line skipped; a chunk whose
+    # width is not the header's falls back to the whole-file check, which names the row.
     reader = None
     first = 2
     while True:

@@ -228,9 +228,10 @@ def _period_columns(
         else:
             mixed = np.isin(kind, ("month",))
         quarter = kind == "quarter"
+        spelled = {"week": "an ISO week", "day": "a day within a month"}
         for j in np.flatnonzero(mixed):
             err[j] = (
-                f"is {'an ISO week' if kind[j] == 'week' else 'a day within a month' if kind[j] == 'day' else 'a month'}, "
+                f"is {spelled.get(kind[j], 'a month')}, "
                 f"but other rows in this file are {cadence_plural(cadence)} (e.g. '{example[cadence]}'); "
                 "use one granularity per file"
             )
@@ -390,7 +391,8 @@ def validate_demand(table: Table, bag: Collector, stored: str | None, known: dic
         bag,
         table.labels["period"],
         lambda r: (
-            f"item '{items[codes[r]]}' for period {periods.label(period_start(pnum['period'][r : r + 1], cadence)[0], cadence)}"
+            f"item '{items[codes[r]]}' for period "
+            f"{periods.label(period_start(pnum['period'][r : r + 1], cadence)[0], cadence)}"
         ),
     )
     bag.raise_if_any()

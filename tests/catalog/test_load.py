@@ -1,4 +1,4 @@
-"""Tests for kpis.ingest: reading long/wide CSV and Excel actuals, row-level problems, all-or-nothing writes.
+"""Tests for kpis.catalog.load: reading long/wide CSV and Excel actuals, row-level problems, all-or-nothing writes.
 
 Every test runs on SQLite and PostgreSQL (the `engine` fixture).
 """
