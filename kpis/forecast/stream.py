@@ -23,7 +23,7 @@ from kpis.forecast.common import period_start
 from kpis.forecast.sql import fetch_keys, stored_cadence, stored_items
 from kpis.forecast.validate import Table, table_of, validate_forecasts
 from kpis.forecast.write import CHANGED_ROWS_KEPT, changed_rows, check_granularity
-from kpis.imports.problems import ImportFailed
+from kpis.imports.problems import ImportFailed, Problem
 from kpis.imports.read import arrow_frame, check_headers, without_blank_rows
 from kpis.imports.runner import Context, Kind, Writing, run_import
 from kpis.imports.source import Source as ImportSource
@@ -34,6 +34,12 @@ STREAM_ROWS = 1_000_000  # files with more rows than this stream; also the rows 
 
 class Fallback(Exception):
     """Something only the whole-file check can report as it always has: roll back and check the whole file."""
+
+
+def _refuse(from_file: bool, name: str, message: str) -> Exception:
+    """Fallback for a file (the whole-file check reports it); for batches with no file behind them (a data
+    connector's) the problem itself."""
+    return Fallback() if from_file else ImportFailed([Problem(name, None, None, message)])
 
 
 def _plain(names: list[str]) -> bool:
@@ -212,6 +218,8 @@ def _parquet_batches(src: FileData, name: str):
 class FileBatches:
     """The batches of a big file (`n`: its rows, estimated for CSV), read afresh each time they are iterated."""
 
+    from_file = True  # a problem: the whole file is checked again (Fallback), which names it as it always has
+
     def __init__(self, src: FileData, name: str):
         self.src, self.name, self.n = src, name, row_estimate(src, name)
 
@@ -234,6 +242,9 @@ def _tables(batches):
         rows = np.arange(first, first + len(df), dtype=np.int64)
         yield first, table_of(df, rows, "")
         first += len(df)
+
+
+DUPLICATE = "duplicate: a row repeats the item, period, lag and stage of a row in another batch"
 
 
 def stream_write(batches, w: Writing, ctx: Context) -> None:
@@ -261,19 +272,22 @@ def stream_write(batches, w: Writing, ctx: Context) -> None:
             raw_cur = conn.connection.driver_connection.cursor()
             fks = pg_drop_fks(raw_cur, "forecast")
         seen = 0  # rows read: a CSV file's line count is only an estimate (blank lines, quoted line breaks)
+        from_file = getattr(batches, "from_file", False)
         for _first, table in _tables(batches):
             table.name = name
             bag = ctx.collector()
             try:
                 rows = validate_forecasts(table, bag, stored or cadence, known, stages_cfg)
             except ImportFailed:
-                raise Fallback from None
+                if from_file:
+                    raise Fallback from None
+                raise
             del table
             if cadence is None:
                 cadence, ignored = rows.cadence, rows.ignored
                 check_granularity(conn, rows, name)
             elif rows.cadence != cadence:
-                raise Fallback
+                raise _refuse(from_file, name, "batches of different granularity; use one granularity per import")
             ids = np.array([known[c][0] for c in rows.items], dtype=np.int64)
             row_ids = ids[rows.item_codes]
             day = period_start(rows.period, rows.cadence).astype(np.int64)
@@ -310,17 +324,17 @@ def stream_write(batches, w: Writing, ctx: Context) -> None:
                         writer(conn, "forecast", cols, is_new, changed, part)
                 except Exception as e:  # a key repeated across batches, both new: the whole-file check says so
                     if "IntegrityError" in {c.__name__ for c in type(e).__mro__}:
-                        raise Fallback from None
+                        raise _refuse(from_file, name, DUPLICATE) from None
                     raise
             progress(0.05 + 0.9 * (done + rows.n) / n_total, f"{done + rows.n:,} of {n_total:,} rows")
             del rows, cols, key, is_new, changed, old, row_ids, day, stg
         if not seen:
-            raise Fallback  # no data rows after all: the whole-file check says so
+            raise _refuse(from_file, name, "no data rows")  # a file: the whole-file check says so
         all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
         keys.clear()
         all_keys.sort()
         if len(all_keys) > 1 and (all_keys[1:] == all_keys[:-1]).any():
-            raise Fallback  # a key repeated across batches: the whole-file check names both rows
+            raise _refuse(from_file, name, DUPLICATE)  # a file: the whole-file check names both rows
         del all_keys
         if fks:
             progress(0.96, "checking references")

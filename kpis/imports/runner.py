@@ -250,6 +250,8 @@ def run_import(
         d.add_frame(table.drop(columns="_row"))
         source = source.with_digest(d.hexdigest())
     del table
+    if cancel is not None and cancel.is_set():
+        raise ImportCancelled("import cancelled; nothing was written")
     if kind.prepare is not None:
         kind.prepare(engine, config, user, rows)
     return write_checked(
@@ -314,6 +316,22 @@ def _fresh(kind: Kind, source: Source, n: int, ignored: tuple[str, ...], sheet: 
     )
 
 
+class _Watched:
+    """Batches as the kind's `stream` reads them: cancel checked before each one, cells digested when the source has
+    no digest; `n` (rows expected) and `from_file` passed on."""
+
+    def __init__(self, batches: Iterable, w: Writing, digest: CellDigest | None):
+        self.batches, self.w, self.digest = batches, w, digest
+        self.n, self.from_file = getattr(batches, "n", 0), getattr(batches, "from_file", False)
+
+    def __iter__(self):
+        for b in self.batches:
+            self.w.check_cancel()
+            if self.digest is not None:
+                self.digest.add_frame(arrow_frame(b))
+            yield b
+
+
 def _run_streamed(
     engine: Engine, kind: Kind, batches: Iterable, source: Source, ctx: Context, user: User, cancel
 ) -> ImportResult:
@@ -323,17 +341,10 @@ def _run_streamed(
     result = _fresh(kind, source, getattr(batches, "n", 0), (), None)
     w = Writing(None, result, source, user, utcnow(), ctx.progress, cancel=cancel)
 
-    def digested(it):
-        for b in it:
-            w.check_cancel()
-            if digest is not None:
-                digest.add_frame(arrow_frame(b))
-            yield b
-
     try:
         with kind.transaction(engine, batches) as handle:
             w.handle = handle
-            kind.stream(digested(batches), w, ctx)
+            kind.stream(_Watched(batches, w, digest), w, ctx)
             w.check_cancel()
             if digest is not None:
                 w.source = source = source.with_digest(digest.hexdigest())
