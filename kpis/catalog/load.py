@@ -95,7 +95,7 @@ def to_long(df: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
     )
 
 
-def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
+def check_long(long: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
     """Checked rows (kpi_id, segment, period, value, note, _row); raise ImportFailed listing all problems."""
     name = Path(filename).name
     bag = Collector(name, config.app.max_import_errors)
@@ -249,14 +249,14 @@ def parse_actuals(data: bytes, filename: str, config: AppConfig, sheet: str | No
     """Read and validate an actuals file (an Excel file's first sheet, or `sheet`) into checked rows, or raise
     ImportFailed; `rows.attrs['sheet']` names the sheet read."""
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, sheet=sheet)
-    rows = validate_actuals(to_long(df, filename, config), filename, config)
+    rows = check_long(to_long(df, filename, config), filename, config)
     rows.attrs["sheet"] = df.attrs.get("sheet")
     return rows
 
 
-def parse(table: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+def check_actuals(table: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     """Checked rows (kpi_id, segment, period, value, note, _row) of a long or wide table of actuals."""
-    return validate_actuals(to_long(table, ctx.file, ctx.config), ctx.file, ctx.config)
+    return check_long(to_long(table, ctx.file, ctx.config), ctx.file, ctx.config)
 
 
 def _sync(engine: Engine, config: AppConfig, user: User, rows) -> None:
@@ -277,7 +277,7 @@ def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: 
     return write_checked(engine, WRITE_ACTUALS, rows, Source(filename, sha256), user=user)
 
 
-def write(rows: pd.DataFrame, w: Writing) -> None:
+def store_actuals(rows: pd.DataFrame, w: Writing) -> None:
     """Insert new and update changed values in the import's transaction; a file without a note leaves the stored
     note alone."""
     s, result, user = w.handle, w.result, w.user
@@ -363,13 +363,15 @@ def write(rows: pd.DataFrame, w: Writing) -> None:
 ACTUALS = Kind(
     name="actuals",
     columns="the long layout kpi,period,value[,segment,note] or the wide layout kpi[,segment],<period>,<period>,…",
-    parse=parse,
-    write=write,
+    parse=check_actuals,
+    write=store_actuals,
     what="import actuals",
     prepare=_sync,
 )
 # rows already checked (the demo data, benchmarks): written as an import of actuals
-WRITE_ACTUALS = Kind(name="actuals", columns=ACTUALS.columns, parse=parse, write=write, what="write actuals")
+WRITE_ACTUALS = Kind(
+    name="actuals", columns=ACTUALS.columns, parse=check_actuals, write=store_actuals, what="write actuals"
+)
 
 
 def _note_change(old, new) -> dict:

@@ -45,7 +45,7 @@ from kpis.forecast.cache import forecast_version, get_cube
 from kpis.forecast.common import Progress, release_memory
 from kpis.forecast.sql import stored_cadence, stored_items
 from kpis.forecast.validate import SUPPORTED, Rows, table_from_rows, validate_demand, validate_forecasts
-from kpis.forecast.write import transaction, write_rows
+from kpis.forecast.write import store_rows, transaction
 from kpis.imports.problems import ImportFailed, Problem
 from kpis.imports.read import check_filename, read_frame, row_table
 from kpis.imports.result import ImportResult
@@ -60,30 +60,35 @@ def _noop(_fraction: float, _text: str) -> None:
     return None
 
 
-def _parse(kind: str):
-    def parse(df: pd.DataFrame, ctx: Context) -> Rows:
-        """Checked rows of a demand or forecast table (kpis.forecast.validate)."""
-        table = table_from_rows(df, ctx.file)
-        ctx.progress(0.15, f"checking {table.n:,} rows")
-        bag = ctx.collector()
-        with ctx.engine.connect() as conn:
-            known = stored_items(conn)
-            stored = stored_cadence(conn)
-        if kind == "demand":
-            rows = validate_demand(table, bag, stored, known)
-        else:
-            rows = validate_forecasts(table, bag, stored, known, list(ctx.config.forecast.stages))
-        ctx.progress(0.3, "comparing with stored data")
-        return rows
+def _check(kind: str, df: pd.DataFrame, ctx: Context) -> Rows:
+    """Checked rows of a demand or forecast table (kpis.forecast.validate)."""
+    table = table_from_rows(df, ctx.file)
+    ctx.progress(0.15, f"checking {table.n:,} rows")
+    bag = ctx.collector()
+    with ctx.engine.connect() as conn:
+        known = stored_items(conn)
+        stored = stored_cadence(conn)
+    if kind == "demand":
+        rows = validate_demand(table, bag, stored, known)
+    else:
+        rows = validate_forecasts(table, bag, stored, known, list(ctx.config.forecast.stages))
+    ctx.progress(0.3, "comparing with stored data")
+    return rows
 
-    return parse
+
+def check_demand(df: pd.DataFrame, ctx: Context) -> Rows:
+    return _check("demand", df, ctx)
+
+
+def check_forecasts(df: pd.DataFrame, ctx: Context) -> Rows:
+    return _check("forecasts", df, ctx)
 
 
 DEMAND = Kind(
     name="demand",
     columns="item, period, actual and any attribute columns (family, region, channel, ...)",
-    parse=_parse("demand"),
-    write=write_rows,
+    parse=check_demand,
+    write=store_rows,
     what="import demand",
     count=lambda rows: rows.n,
     ignored=lambda rows: rows.ignored,
@@ -92,8 +97,8 @@ DEMAND = Kind(
 FORECASTS = Kind(
     name="forecasts",
     columns="item, period, stage, forecast and lag or snapshot",
-    parse=_parse("forecasts"),
-    write=write_rows,
+    parse=check_forecasts,
+    write=store_rows,
     what="import forecasts",
     count=lambda rows: rows.n,
     ignored=lambda rows: rows.ignored,

@@ -60,7 +60,7 @@ def check_granularity(conn, rows: Rows, filename: str) -> None:
     raise ImportFailed([Problem(filename, None, None, msg)])
 
 
-def write_rows(rows: Rows, w: Writing) -> None:
+def store_rows(rows: Rows, w: Writing) -> None:
     """Insert new and update changed rows (and a demand file's items) in the import's transaction; count what
     changed into w.result."""
     conn, result, user, now, progress = w.handle, w.result, w.user, w.now, w.progress

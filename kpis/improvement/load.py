@@ -89,7 +89,7 @@ def _date(v: Any) -> tuple[dt.date | None, bool]:
         return None, False
 
 
-def validate_actions(df: pd.DataFrame, filename: str, config: AppConfig) -> list[dict[str, Any]]:
+def check_rows(df: pd.DataFrame, filename: str, config: AppConfig) -> list[dict[str, Any]]:
     """Checked rows as action fields (plus `_row`); raise ImportFailed listing every problem."""
     name = Path(filename).name
     bag = Collector(name, config.app.max_import_errors)
@@ -195,8 +195,8 @@ def validate_actions(df: pd.DataFrame, filename: str, config: AppConfig) -> list
     return rows
 
 
-def parse(table: pd.DataFrame, ctx: Context) -> list[dict[str, Any]]:
-    return validate_actions(table, ctx.file, ctx.config)
+def check_actions(table: pd.DataFrame, ctx: Context) -> list[dict[str, Any]]:
+    return check_rows(table, ctx.file, ctx.config)
 
 
 def _sync(engine: Engine, config: AppConfig, user: User, rows) -> None:
@@ -211,7 +211,7 @@ def import_actions(engine: Engine, data: bytes, filename: str, *, config: AppCon
     return run_import(engine, ACTIONS, df, Source.of_bytes(data, filename), config=config, user=user)
 
 
-def write(rows: list[dict[str, Any]], w: Writing) -> None:
+def store_actions(rows: list[dict[str, Any]], w: Writing) -> None:
     """Add new refs and update changed ones in the import's transaction; an action whose verdict a manager froze
     keeps its frozen fields (any attempt to change them is a problem and nothing is written)."""
     s, result, user, now, name = w.handle, w.result, w.user, w.now, w.source.name
@@ -287,8 +287,8 @@ COLUMNS = f"{', '.join(REQUIRED)} and optionally {', '.join(OPTIONAL)}"
 ACTIONS = Kind(
     name="actions",
     columns=COLUMNS,
-    parse=parse,
-    write=write,
+    parse=check_actions,
+    write=store_actions,
     rights=("import", "manage_actions"),
     what="import actions",
     unit="actions",

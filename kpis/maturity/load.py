@@ -80,7 +80,7 @@ def _score(raw: str) -> tuple[int | None, str]:
     return int(value), ""
 
 
-def validate(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[Answers], list[str]]:
+def check_rows(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[Answers], list[str]]:
     """Checked answers, one per row, and the ignored columns; ImportFailed lists every problem."""
     name = Path(filename).name
     cols, ignored = _columns(df, name)
@@ -150,8 +150,8 @@ def validate(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[A
     return out, ignored
 
 
-def parse(table: pd.DataFrame, ctx: Context) -> tuple[list[Answers], list[str]]:
-    return validate(table, ctx.file, ctx.config)
+def check_assessments(table: pd.DataFrame, ctx: Context) -> tuple[list[Answers], list[str]]:
+    return check_rows(table, ctx.file, ctx.config)
 
 
 def import_assessments(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
@@ -161,7 +161,7 @@ def import_assessments(engine: Engine, data: bytes, filename: str, *, config: Ap
     return run_import(engine, ASSESSMENTS, df, Source.of_bytes(data, filename), config=config, user=user)
 
 
-def write_answers(checked: tuple[list[Answers], list[str]], w: Writing) -> None:
+def store_assessments(checked: tuple[list[Answers], list[str]], w: Writing) -> None:
     """Store each respondent's quarter (a stored one is replaced, audited by kpis.maturity.assessments.write)."""
     for a in checked[0]:
         outcome = write(w.handle, answers=a, user=w.user, now=w.now, source=f"import {w.source.name}")
@@ -172,8 +172,8 @@ COLUMNS = f"respondent, team, period and one column per practice id ({', '.join(
 ASSESSMENTS = Kind(
     name=KIND,
     columns=COLUMNS,
-    parse=parse,
-    write=write_answers,
+    parse=check_assessments,
+    write=store_assessments,
     what="import assessments",
     unit="assessments",
     count=lambda checked: len(checked[0]),

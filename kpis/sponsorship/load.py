@@ -165,7 +165,7 @@ def import_meetings(engine: Engine, data: bytes, filename: str, *, config: AppCo
     return run_import(engine, MEETINGS, df, Source.of_bytes(data, filename), config=config, user=user)
 
 
-def write_meetings(meetings: dict[str, dict], w: Writing) -> None:
+def store_meetings(meetings: dict[str, dict], w: Writing) -> None:
     """Add new meetings, update changed ones (their attendance replaced) in the import's transaction."""
     s, result, now, user = w.handle, w.result, w.now, w.user
     existing = {m.ref: m for m in s.execute(select(Meeting).where(Meeting.ref.in_(list(meetings)))).scalars()}
@@ -228,7 +228,7 @@ MEETINGS = Kind(
     name="meetings",
     columns=",".join((*MEETING_COLUMNS, "notes")),
     parse=check_meetings,
-    write=write_meetings,
+    write=store_meetings,
     what="import meetings",
     unit="meetings",
     noun="meetings",
@@ -311,7 +311,7 @@ def _sync_if_kpis(engine: Engine, config: AppConfig, user: User, decisions: dict
         sync_catalog(engine, config, user)  # the KPI rows the decisions point to
 
 
-def write_decisions(decisions: dict[str, dict], w: Writing) -> None:
+def store_decisions(decisions: dict[str, dict], w: Writing) -> None:
     """Add new decisions and update changed ones in the import's transaction."""
     s, result, now, user = w.handle, w.result, w.now, w.user
     existing = {d.ref: d for d in s.execute(select(Decision).where(Decision.ref.in_(list(decisions)))).scalars()}
@@ -343,7 +343,7 @@ DECISIONS = Kind(
     name="decisions",
     columns="ref,text,raised_on,owner,decided_on,meeting,kpi",
     parse=check_decisions,
-    write=write_decisions,
+    write=store_decisions,
     what="import decisions",
     unit="decisions",
     noun="decisions",
