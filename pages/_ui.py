@@ -11,9 +11,9 @@ import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
 from kpis import catalog, safety
+from kpis import series as kpi_series
 from kpis.access.signin import ALLOW_NETWORK_ENV, local_mode_problem, signed_in_user
 from kpis.access.users import NotAllowed, User, current_user
-from kpis.catalog import series as kpi_series
 from kpis.catalog.sync import sync_catalog
 from kpis.config import AppConfig, ConfigError, get_config
 from kpis.store import repo
