@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
+from kpis.access import people
 from kpis.access.users import User, require
 from kpis.config import AppConfig
 from kpis.store import repo
@@ -105,6 +106,13 @@ def describe(action: str, entity: str, entity_id: Any, details: dict | None, con
                 if isinstance(c, dict)
             ]
             return f"KPI {name} changed: " + ("; ".join(said) if said else "reactivated")
+    if entity == "person":  # the people directory (kpis.access.people): written at sign-in
+        if action == "create":
+            return f"First sign-in of {d.get('name') or entity_id}"
+        if action == "update":
+            return "Sign-in name or e-mail changed: " + "; ".join(
+                f"{k} {_short(c.get('old'))} → {_short(c.get('new'))}" for k, c in _changes(d).items()
+            )
     if entity == "database" and action == "demo":
         counts = [f"{_num(v)} {k.replace('_', ' ')}" for k, v in d.items() if k not in ("seed", "end")]
         return "Demo data loaded" + (f" ({', '.join(counts)})" if counts else "")
@@ -175,17 +183,24 @@ def before_after(action: str, entity: str, details: dict | None, config: AppConf
 
 
 def log_table(
-    log: pd.DataFrame, config: AppConfig | None = None, *, before_after_columns: bool = False
+    log: pd.DataFrame,
+    config: AppConfig | None = None,
+    *,
+    before_after_columns: bool = False,
+    names: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """The audit log (from repo.audit_log) as When (UTC), Who, What: one readable sentence per event; with
-    before_after_columns also the record type, its id and what it held Before and After the event."""
+    before_after_columns also the record type, its id and what it held Before and After the event. `names`:
+    stored actor -> the name shown (kpis.access.people.names); without it the stored actor is shown."""
     ids = [None if i is None or pd.isna(i) else i for i in log["entity_id"]]
     what = [
         describe(a, e, i, d if isinstance(d, dict) else None, config)
         for a, e, i, d in zip(log["action"], log["entity"], ids, log["details"])
     ]
     when = pd.to_datetime(log["at"], utc=True).dt.strftime("%Y-%m-%d %H:%M") if len(log) else pd.Series([], dtype=str)
-    out = pd.DataFrame({"When (UTC)": when.to_numpy(), "Who": log["actor"].to_numpy(), "What": what})
+    out = pd.DataFrame(
+        {"When (UTC)": when.to_numpy(), "Who": [(names or {}).get(a, a) for a in log["actor"]], "What": what}
+    )
     if before_after_columns:
         pairs = [
             before_after(a, e, d if isinstance(d, dict) else None, config)
@@ -272,9 +287,15 @@ class Page:
 
 
 def choices(engine: Engine, user: User) -> tuple[list[str], list[str]]:
-    """The people and record types the filters offer (admins only)."""
+    """The people (stored actors: filter on these) and record types the filters offer (admins only); show the
+    people with `people_names`."""
     require(user, "admin", engine=engine, what=WHAT)
     return repo.audit_choices(engine)
+
+
+def people_names(engine: Engine, actors: list[str]) -> dict[str, str]:
+    """Stored actors -> the names shown for them (kpis.access.people.names); filters still compare the actors."""
+    return people.names(engine, actors)
 
 
 def count(engine: Engine, user: User, filters: Filters = Filters()) -> int:
@@ -305,7 +326,7 @@ def search(
     total = repo.audit_count(engine, **filters.args())
     offset = max(0, min(int(offset), max(total - 1, 0)))
     raw = repo.audit_log(engine, limit=max(int(limit), 0), offset=offset, **filters.args())
-    rows = log_table(raw, config, before_after_columns=True)
+    rows = log_table(raw, config, before_after_columns=True, names=people.names(engine, raw["actor"]))
     return Page(rows, total, offset, shown(len(rows), total, offset))
 
 

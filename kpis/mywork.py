@@ -192,6 +192,11 @@ class MyWork:
     red_kpis: pd.DataFrame
     known: bool  # some record names the person (see known_owner)
 
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """The names to tell the person (their owner names without the unreadable ``oidc:`` key)."""
+        return tuple(n for n in self.names if not n.startswith(OIDC))
+
     def counts(self) -> dict[str, int]:
         """The figures at the top of the page."""
         return {

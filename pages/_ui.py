@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from kpis import catalog, safety
 from kpis import series as kpi_series
+from kpis.access import people
 from kpis.access.signin import ALLOW_NETWORK_ENV, local_mode_problem, signed_in_user
 from kpis.access.users import NotAllowed, User, current_user
 from kpis.catalog.sync import sync_catalog
@@ -183,6 +184,12 @@ def user() -> User:
             )
             st.button("Sign out", on_click=st.logout, key="sign_out_refused")
             st.stop()
+        if st.session_state.get("_person_recorded") != (who.name, who.display, who.email):  # once a session
+            try:
+                people.record_sign_in(engine(), who)
+            except DATABASE_ERRORS as exc:
+                database_down(exc)
+            st.session_state["_person_recorded"] = (who.name, who.display, who.email)
         return who
     problem = local_mode_problem(st.get_option("server.address"), os.environ.get(ALLOW_NETWORK_ENV))
     if problem:

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from kpis import catalog, safety
+from kpis.access import people
 from kpis.config import PRACTICES
 from kpis.improvement import actions, effect, export, prefill, views
 from kpis.improvement import charts as icharts
@@ -160,6 +161,7 @@ def _pick(event, frame: pd.DataFrame, key: str) -> None:
 
 
 def _excel(frame: pd.DataFrame, key: str) -> None:
+    frame = people.show_columns(eng, frame, ("created_by", "verified_by"))
     data = export.to_excel({"Actions": frame.drop(columns=["description"], errors="ignore")})
     st.download_button(
         "Download Excel",
@@ -419,7 +421,7 @@ facts = pd.DataFrame(
             a["owner"],
             a["sponsor"] or "—",
             a["priority"],
-            f"{a['created_at']:%Y-%m-%d} by {a['created_by']}",
+            f"{a['created_at']:%Y-%m-%d} by {people.name(eng, a['created_by'])}",
             str(a["due_date"]),
             str(a["completed_on"] or "—"),
             str(a["cancelled_on"] or "—"),
@@ -464,7 +466,8 @@ if moves and a["status"] != "done":
                 )
             except EditConflict as e:
                 st.error(
-                    f"Not moved: {safety.md(str(e))}. The page now shows their change; check it and try again.",
+                    f"Not moved: {safety.md(people.conflict(eng, e))}. "
+                    "The page now shows their change; check it and try again.",
                     icon=":material/sync_problem:",
                 )
             except actions.ActionRefused as e:
@@ -503,7 +506,7 @@ else:
         st.markdown(v.explanation.replace("$", "\\$"))  # our own words and figures, no user text
         if frozen:
             st.caption(
-                f"Frozen when {export.escape_md(a['verified_by'])} marked the action "
+                f"Frozen when {export.escape_md(people.name(eng, a['verified_by']))} marked the action "
                 f"'{a['status']}' on {a['verified_at']:%Y-%m-%d %H:%M} UTC; later data does not change it."
             )
         else:
@@ -549,7 +552,8 @@ if a["status"] == "done" and moves:
                 )
             except EditConflict as e:
                 st.error(
-                    f"Not marked: {safety.md(str(e))}. The page now shows their change; check it and try again.",
+                    f"Not marked: {safety.md(people.conflict(eng, e))}. "
+                    "The page now shows their change; check it and try again.",
                     icon=":material/sync_problem:",
                 )
             except actions.ActionRefused as e:
@@ -576,7 +580,7 @@ if can_manage and a["status"] not in actions.DECIDED_STATES and a["status"] != "
                     expected_version=st.session_state.get("act_edit_version"),
                 )
             except EditConflict as e:  # the typed values stay in the form's widgets
-                st.session_state["act_edit_conflict"] = str(e)
+                st.session_state["act_edit_conflict"] = people.conflict(eng, e)
             except actions.ActionRefused as e:
                 st.error(f"Not saved: {safety.md(str(e))}")
             else:
@@ -596,7 +600,9 @@ with st.expander("History", expanded=False):
     log = repo.audit_log(eng, limit=500, entity="action")
     log = log[log["entity_id"] == str(a["id"])]
     st.dataframe(
-        log.assign(details=log["details"].astype(str))[["at", "actor", "action", "details"]],
+        people.show_columns(eng, log, ("actor",)).assign(details=log["details"].astype(str))[
+            ["at", "actor", "action", "details"]
+        ],
         hide_index=True,
         width="stretch",
         key="act_history",

@@ -28,7 +28,10 @@ st.caption(
     "The app only ever appends to this log."
 )
 c1, c2, c3, c4 = st.columns([1.3, 1.3, 1, 1])
-actors = c1.multiselect("Person", people, key="audit_actors", placeholder="Everyone")
+shown_as = auditlog.people_names(eng, people)
+actors = c1.multiselect(
+    "Person", people, key="audit_actors", placeholder="Everyone", format_func=lambda a: shown_as.get(a, a)
+)
 entities = c2.multiselect(
     "Record type", kinds, key="audit_entities", placeholder="All records", format_func=lambda e: e.replace("_", " ")
 )

@@ -6,6 +6,7 @@ import streamlit as st
 
 from kpis import auditlog as audit_text
 from kpis import safety
+from kpis.access import people
 from kpis.access.users import NotAllowed
 from kpis.catalog import overview
 from kpis.catalog.load import import_actuals
@@ -150,7 +151,12 @@ history = repo.import_history(eng)
 if history.empty:
     st.info("No imports yet.")
 else:
-    st.dataframe(overview.history_table(history), hide_index=True, width="stretch", key="data_history")
+    st.dataframe(
+        overview.history_table(people.show_columns(eng, history, ("who",))),
+        hide_index=True,
+        width="stretch",
+        key="data_history",
+    )
 
 st.subheader("Data current through")
 try:

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from kpis import safety
+from kpis.access import people as directory
 from kpis.access import rules
 from kpis.access.users import NotAllowed
 from kpis.sponsorship import decisions as dec
@@ -111,7 +112,10 @@ with tab_register:
             try:
                 dec.decide(eng, decision_id=int(chosen), decided_on=when, user=user, only_if_pending=True)
             except EditConflict as e:
-                st.error(f"Not marked: {safety.md(str(e))}; reload to see their date.", icon=":material/sync_problem:")
+                st.error(
+                    f"Not marked: {safety.md(directory.conflict(eng, e))}; reload to see their date.",
+                    icon=":material/sync_problem:",
+                )
             except (dec.DecisionError, NotAllowed) as e:
                 st.error(safety.md(str(e)))
             else:
@@ -325,7 +329,7 @@ with tab_list:
                                 expected_version=st.session_state[seed],
                             )
                         except EditConflict as e:
-                            st.session_state[f"ed_conflict_{chosen}"] = str(e)
+                            st.session_state[f"ed_conflict_{chosen}"] = directory.conflict(eng, e)
                         except mt.MeetingError as e:
                             _problems("The meeting was not changed:", e.problems)
                         except NotAllowed as e:

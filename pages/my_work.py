@@ -33,7 +33,7 @@ st.caption(f"For {safety.md(who)}. Items are yours when their owner is {mywork.M
 
 if not work.known:
     st.warning(
-        f"No action, decision, KPI, review or assessment names you ({safety.md(', '.join(work.names))}). "
+        f"No action, decision, KPI, review or assessment names you ({safety.md(', '.join(work.spellings))}). "
         "If you own items under another spelling, ask for the owner names in the data (or the KPI owners in "
         "config.toml) to be written as one of these.",
         icon=":material/person_search:",

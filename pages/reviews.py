@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from kpis import catalog, safety
+from kpis.access import people
 from kpis.config import PRACTICES
 from kpis.improvement import export, prefill, reviews
 from kpis.store.versions import EditConflict
@@ -210,7 +211,7 @@ if view == "Write a review":
                 expected_version=st.session_state.get("rv_edit_version") if editing else None,
             )
         except EditConflict as e:  # the typed text stays in the widgets above
-            st.session_state["rv_conflict"] = str(e)
+            st.session_state["rv_conflict"] = people.conflict(eng, e)
         except reviews.ReviewRefused as e:
             st.error(f"Not saved: {safety.md(str(e))}")
         else:
@@ -296,7 +297,13 @@ if picked is not None and st.session_state.get("rv_table_last") != picked:
 st.session_state["rv_table_last"] = picked
 st.download_button(
     "Download Excel",
-    export.to_excel({"Reviews": table.drop(columns=["kpis"]).assign(kpis=table["kpis"])}),
+    export.to_excel(
+        {
+            "Reviews": people.show_columns(eng, table, ("created_by", "submitted_by"))
+            .drop(columns=["kpis"])
+            .assign(kpis=table["kpis"])
+        }
+    ),
     file_name=f"reviews_{today:%Y%m%d}.xlsx",
     key="rv_excel",
     icon=":material/download:",
@@ -340,9 +347,10 @@ def _value(kid: str, v: float) -> str:
     return catalog.format_value(cfg.kpi_by_id[kid], v, cfg.app.currency) if kid in cfg.kpi_by_id else f"{v:g}"
 
 
+author = people.name(eng, r.get("submitted_by") or r.get("created_by"))
 b3.download_button(
     "Markdown",
-    export.review_markdown(r, kpi_names=kpi_name, value_format=_value).encode("utf-8"),
+    export.review_markdown(r, kpi_names=kpi_name, value_format=_value, author=author).encode("utf-8"),
     file_name=f"review_{r['id']}.md",
     mime="text/markdown",
     key="rv_md",
@@ -350,7 +358,7 @@ b3.download_button(
 )
 
 with st.container(border=True):
-    st.markdown(export.review_markdown(r, kpi_names=kpi_name, value_format=_value, top=3))
+    st.markdown(export.review_markdown(r, kpi_names=kpi_name, value_format=_value, top=3, author=author))
 if r["follow_up"]:
     fu = pd.DataFrame(r["follow_up"])
     pick = st.selectbox(

@@ -88,6 +88,7 @@ def cmd_actions(args) -> int:
 
 
 def cmd_effect(args) -> int:
+    from kpis.access import people
     from kpis.improvement import actions, effect
 
     cfg = common.config(args)
@@ -132,7 +133,8 @@ def cmd_effect(args) -> int:
         text = "" if val is None else (f"{val:.6g}" if isinstance(val, float) else str(val))
         print(f"{k:<{width}}  {text}")
     state = (
-        f"frozen when {a['verified_by']} marked the action '{a['status']}' on {a['verified_at']:%Y-%m-%d}"
+        f"frozen when {people.name(engine, a['verified_by'])} marked the action '{a['status']}' "
+        f"on {a['verified_at']:%Y-%m-%d}"
         if frozen
         else "on today's data (not frozen yet)"
     )

@@ -60,9 +60,11 @@ def review_markdown(
     kpi_names: dict[str, str] | None = None,
     value_format: Callable[[str, float], str] | None = None,
     top: int = 1,
+    author: str | None = None,
 ) -> str:
     """A review as a Markdown document (title at heading level `top`); every user-typed text is escaped, so it
-    renders as plain text. `value_format(kpi_id, value)` formats KPI figures (default: the stored number)."""
+    renders as plain text. `value_format(kpi_id, value)` formats KPI figures (default: the stored number);
+    `author`: the name shown for who submitted it (kpis.access.people.name; default: the stored key)."""
     kpi_names = kpi_names or {}
     e = escape_md
     h1, h2 = "#" * top, "#" * (top + 1)
@@ -114,7 +116,7 @@ def review_markdown(
             )
     else:
         lines.append("None yet.")
-    by = review.get("submitted_by") or review.get("created_by")
+    by = author or review.get("submitted_by") or review.get("created_by")
     at = review.get("submitted_at") or review.get("created_at")
     lines += ["", f"*Submitted by {e(by)}, {at:%Y-%m-%d %H:%M} UTC*" if at is not None else ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -73,6 +73,18 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class Person(Base):
+    """The people directory: who a stored key (created_by, the audit actor) is, for showing it. Written at sign-in
+    (kpis.access.people) from the identity provider's claims; a name is only shown, never compared."""
+
+    __tablename__ = "person"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)  # oidc:<iss>|<sub> (kpis.access.identity)
+    name: Mapped[str] = mapped_column(String(200))  # display name, as the provider sends it (cleaned)
+    email: Mapped[str | None] = mapped_column(String(320))  # the verified e-mail address (folded), else NULL
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Kpi(Base):
     """A KPI as last synced from the catalog in config.toml (kept when removed: active=False)."""
 

@@ -25,8 +25,13 @@ class EditConflict(ValueError):
     ):
         self.entity, self.entity_id, self.by, self.at = entity, entity_id, by or "someone", at
         self.expected, self.current = expected, current
-        when = f" at {format_at(at)}" if at is not None else ""
-        super().__init__(f"{entity} #{entity_id} was changed by {self.by}{when} since you opened it")
+        super().__init__(self.said())
+
+    def said(self, by: str | None = None) -> str:
+        """The refusal in words, naming who changed the record as `by` (default: the stored key; a page passes
+        the name kpis.access.people shows for it)."""
+        when = f" at {format_at(self.at)}" if self.at is not None else ""
+        return f"{self.entity} #{self.entity_id} was changed by {by or self.by}{when} since you opened it"
 
 
 def format_at(at: dt.datetime) -> str:
