@@ -143,7 +143,9 @@ def save_review(
         now = utcnow()
         with session_factory(engine).begin() as s:
             if review_id is None:
-                r = Review(**fields, status="draft", created_at=now, created_by=user.name)
+                # A draft may lack the team and facilitator (check_review asks for them at submission): stored empty.
+                blank = {"team": "", "facilitator": ""}
+                r = Review(**{**blank, **fields}, status="draft", created_at=now, created_by=user.name)
                 if submit:  # submitted in the INSERT, so a new review starts at version 1
                     r.status, r.submitted_by, r.submitted_at = "submitted", user.name, now
                 s.add(r)

@@ -78,6 +78,21 @@ def test_draft_is_visible_to_its_author_only(db, config):
         _save(db, config, user=OTHER, review_id=rid)
 
 
+def test_a_draft_may_lack_a_facilitator_and_a_team(db, config):
+    """Saving a draft without a facilitator (or team) stores them empty instead of failing in the database; submitting
+    it then asks for them by name."""
+    fields = {k: v for k, v in _fields().items() if k not in ("facilitator", "team")}
+    rid = reviews.save_review(engine=db, fields=fields, kpis=[], user=AUTHOR, config=config, submit=False)
+    r = reviews.get_review(db, rid, AUTHOR)
+    assert (r["status"], r["facilitator"], r["team"]) == ("draft", "", "")
+    with pytest.raises(ReviewRefused, match="facilitator is required to submit"):
+        reviews.save_review(engine=db, fields=fields, kpis=[], user=AUTHOR, config=config, submit=True, review_id=rid)
+    with pytest.raises(ReviewRefused, match="facilitator is required to submit"):
+        reviews.save_review(engine=db, fields=fields, kpis=[], user=AUTHOR, config=config, submit=True)
+    _save(db, config, submit=True, review_id=rid)
+    assert reviews.get_review(db, rid, OTHER)["facilitator"] == "Julia"
+
+
 def test_submit_a_draft_then_everyone_sees_it(db, config):
     rid = _save(db, config, submit=False)
     _save(db, config, submit=True, review_id=rid)
