@@ -84,3 +84,25 @@ def _project(engine, table: str, cols: tuple[str, ...]) -> tuple[int, str]:
         rows = conn.execute(text(f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}"')).all()
     normal = sorted(repr(tuple(_norm(v) for v in row)) for row in rows)
     return len(rows), hashlib.sha256("\n".join(normal).encode()).hexdigest()
+
+
+def test_the_people_directory_migration_goes_down_and_up_keeping_every_other_row(engine, config, admin):
+    """0009 adds the people directory: down to 0008 and up again, every other table keeps every row; the
+    directory itself is dropped on the way down (it fills again as people sign in)."""
+    from kpis.access import people
+
+    demo.load_demo(engine, config, admin, seed=7)
+    maria = type(admin)(name="oidc:https://id.example.com|maria-1", role="contributor", display="Maria Chen")
+    people.record_sign_in(engine, maria)
+    before = fingerprint(engine)
+    assert before["person"][0] == 1
+    downgrade(engine, "0008")
+    assert "person" not in inspect(engine).get_table_names()
+    assert fingerprint(engine) == {t: v for t, v in before.items() if t != "person"}
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    after = fingerprint(engine)
+    assert {t: v for t, v in after.items() if t != "person"} == {t: v for t, v in before.items() if t != "person"}
+    assert after["person"][0] == 0
+    people.record_sign_in(engine, maria)
+    assert people.name(engine, maria.name) == "Maria Chen"
