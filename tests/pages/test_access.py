@@ -208,3 +208,27 @@ def test_data_page_links_the_audit_log_for_admins_only(demo_env, monkeypatch):
     monkeypatch.setenv("SOP_PULSE_USER", "viewer")
     at = _open("pages/data.py")
     assert not at.exception and not [p for p in at.get("page_link") if "Audit log" in p.label]
+
+
+def test_audit_log_shows_the_names_of_signed_in_people(empty_env, monkeypatch):
+    """The audit log stores oidc:<iss>|<sub>; the page shows the person's name in the table, the Person filter
+    and the event read in full (the filter still selects by key)."""
+    from kpis.access import people
+    from kpis.access.users import User
+
+    monkeypatch.setenv("SOP_PULSE_USER", "tester")
+    key = "oidc:https://id.example.com|00u-maria-1"
+    eng = make_engine(empty_env)
+    people.record_sign_in(eng, User(name=key, role="contributor", display="Maria Chen", email="maria.chen@example.com"))
+    with session_factory(eng).begin() as s:
+        s.add(AuditEvent(actor=key, action="create", entity="action", entity_id="7", details={"title": "Fix it"}))
+    eng.dispose()
+    at = _open("pages/audit_log.py")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(table.loc[table["Record"].isin(["action 7", f"person {key}"]), "Who"]) == {"Maria Chen"}
+    assert not table["Who"].str.contains("oidc:").any()
+    assert "Maria Chen" in at.multiselect(key="audit_actors").options
+    at.multiselect(key="audit_actors").set_value([key]).run()
+    assert not at.exception
+    assert set(at.dataframe[0].value["Who"]) == {"Maria Chen"} and any(c.value == "2 events shown" for c in at.caption)

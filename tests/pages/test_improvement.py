@@ -363,3 +363,42 @@ def test_second_amendment_of_a_review_is_refused_and_the_typed_text_stays(demo_c
     at.button(key="rv_submit").click().run()
     assert f"Review #{rid} amended." in _texts(at)
     eng.dispose()
+
+
+def test_a_signed_in_authors_review_shows_her_display_name(demo_copy, tmp_path, monkeypatch):
+    """Rows store a signed-in author as oidc:<iss>|<sub>; the review document shows her display name, to her and
+    to everyone reading it later (the directory is written at sign-in)."""
+    from tests.pages.test_access import AUTH
+
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    text = text.replace("[roles.emails]\n", '[roles.emails]\n"maria.chen@example.com" = "contributor"\n', 1)
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("SOP_PULSE_CONFIG", str(tmp_path / "config.toml"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = AUTH
+    at.user = {
+        "is_logged_in": True,
+        "iss": "https://id.example.com",
+        "sub": "00u-maria-1",
+        "email": "maria.chen@example.com",
+        "email_verified": True,
+        "name": "Maria Chen",
+    }
+    at.run()
+    at.switch_page("pages/reviews.py").run()
+    at.segmented_control(key="rv_view").set_value("Write a review").run()
+    at.text_input(key="rv_initiative").set_value("Consensus forecast sign-off")
+    at.multiselect(key="rv_practices").set_value(["alignment"])
+    at.text_input(key="rv_team").set_value("Demand planning")
+    at.text_input(key="rv_facilitator").set_value("Julia Weber").run()
+    at.button(key="rv_submit").click().run()
+    assert not at.exception, at.exception
+    shown = _texts(at)
+    assert "submitted." in shown and "Submitted by Maria Chen," in shown and "oidc:" not in shown
+    rid = at.session_state["rv_open"]
+
+    monkeypatch.setenv("SOP_PULSE_USER", "tester")  # the local admin reads it later (no sign-in)
+    later = _page("pages/reviews.py")
+    later.selectbox(key="rv_open").set_value(rid).run()
+    shown = _texts(later)
+    assert "Submitted by Maria Chen," in shown and "oidc:" not in shown
