@@ -205,9 +205,9 @@ def tile_marks(late: pd.DataFrame, day: dt.date) -> dict[str, str]:
         if len(own):
             marks[kid] = late_text(own.iloc[0], day)
             continue
-        first = rows.iloc[0]
-        who = f"{first['segment']}: " if len(rows) == 1 else f"{len(rows)} segments, first "
-        marks[kid] = who + late_text(first, day)
+        first, more = rows.iloc[0], len(rows) - 1
+        also = f" and {more} more segment{'s' if more != 1 else ''}" if more else ""
+        marks[kid] = f"{first['segment']}{also}: {late_text(first, day)}"
     return marks
 
 
