@@ -164,13 +164,21 @@ def red_kpis(totals: pd.DataFrame, config: AppConfig, names: tuple[str, ...]) ->
 
 
 def owed_data(
-    engine: Engine, config: AppConfig, names: tuple[str, ...], today: dt.date, totals: pd.DataFrame
+    engine: Engine,
+    config: AppConfig,
+    names: tuple[str, ...],
+    today: dt.date,
+    totals: pd.DataFrame,
+    late: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Overdue KPI values the person delivers (the KPI's data_owner, else its owner), oldest due first
-    (kpis.catalog.freshness: due_days after the period ends, not received by today)."""
+    (kpis.catalog.freshness: due_days after the period ends, not received by today); `late` = every overdue
+    value today when the caller has them."""
     kpi_ids = [k.id for k in config.kpis if _mine(freshness.data_owner(k), names)]
     if not kpi_ids:
         return pd.DataFrame(columns=freshness.LATE_COLUMNS)
+    if late is not None:
+        return late[late["kpi_id"].isin(kpi_ids)].reset_index(drop=True)
     return freshness.late_data(engine, config, today, totals=totals, kpi_ids=kpi_ids)
 
 
@@ -223,9 +231,16 @@ class MyWork:
 
 
 def my_work(
-    engine: Engine, config: AppConfig, user: User, *, today: dt.date | None = None, totals: pd.DataFrame | None = None
+    engine: Engine,
+    config: AppConfig,
+    user: User,
+    *,
+    today: dt.date | None = None,
+    totals: pd.DataFrame | None = None,
+    late: pd.DataFrame | None = None,
 ) -> MyWork:
-    """What waits for the user today; `totals` = the KPI total series when the caller has them (else loaded)."""
+    """What waits for the user today; `totals` = the KPI total series, `late` = every overdue KPI value today
+    (kpis.catalog.freshness.late_data), when the caller has them (else loaded)."""
     today = today or dt.date.today()
     names = owner_names(user)
     if totals is None:
@@ -238,5 +253,5 @@ def my_work(
         decisions=pending_decisions(engine, names, today),
         red_kpis=red_kpis(totals, config, names),
         known=known_owner(engine, config, names),
-        owed_data=owed_data(engine, config, names, today, totals),
+        owed_data=owed_data(engine, config, names, today, totals, late),
     )

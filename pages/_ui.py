@@ -239,6 +239,23 @@ def overview_tiles(kpis: list, as_of) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
+def _latest_received(url: str, data_version: int, config_mtime: float) -> pd.DataFrame:
+    """The latest period received per KPI and stored segment (kpis.catalog.freshness), until the data changes."""
+    from kpis.catalog import freshness
+
+    return freshness.latest_received(_engine(url), get_config(), kpi_totals(url, data_version))
+
+
+def late_data(day, kpi_ids: list[str] | None = None) -> pd.DataFrame:
+    """kpis.catalog.freshness.overdue on `day` for some KPIs (None = all), from the cached latest periods."""
+    from kpis.catalog import freshness
+
+    cfg = config()
+    latest = _latest_received(cfg.database_url(), version(), cfg.path.stat().st_mtime)
+    return freshness.overdue(latest, cfg, day, kpi_ids)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
 def _as_of_choices(url: str, data_version: int) -> list:
     from kpis.catalog import overview
 

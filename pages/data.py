@@ -182,7 +182,7 @@ from kpis.catalog import freshness
 
 st.subheader("Late data")
 late_day = dt.date.today()
-late = freshness.late_data(eng, cfg, late_day, totals=_ui.totals())
+late = _ui.late_data(late_day)
 if late.empty:
     st.caption("Nothing overdue: every value due before today has arrived (due dates: `due_days` in config.toml).")
 else:

@@ -15,7 +15,7 @@ eng = _ui.engine()
 user = _ui.user()
 st.title("My work")
 who = user.display or user.name
-work = mywork.my_work(eng, cfg, user, totals=_ui.totals())
+work = mywork.my_work(eng, cfg, user, totals=_ui.totals(), late=_ui.late_data(dt.date.today()))
 c = work.counts()
 
 m = st.columns(7)

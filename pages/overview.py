@@ -47,7 +47,7 @@ tiles = _ui.overview_tiles(kpis, as_of)
 counts = overview.status_counts(tiles)
 newest = tiles["period"].max()
 late_day = freshness.reference_day(as_of, months, dt.date.today())
-late = freshness.late_data(_ui.engine(), cfg, late_day, totals=_ui.totals(), kpi_ids=[k.id for k in kpis])
+late = _ui.late_data(late_day, [k.id for k in kpis])
 late_marks = freshness.tile_marks(late, late_day)
 
 m = st.columns(4)

@@ -223,11 +223,11 @@ def test_data_owed_goes_to_the_data_owner_else_the_kpi_owner(engine, config):
     sync_catalog(engine, config, admin)
     rows = pd.DataFrame(
         {
-            "kpi_id": ["capacity_utilisation", "otif"],
-            "segment": ["", ""],
-            "period": [dt.date(2026, 9, 1), dt.date(2026, 10, 1)],
-            "value": [0.85, 0.95],
-            "note": [None, None],
+            "kpi_id": ["capacity_utilisation", "otif", "supplier_otif"],
+            "segment": ["", "", ""],
+            "period": [dt.date(2026, 9, 1), dt.date(2026, 10, 1), dt.date(2026, 9, 1)],
+            "value": [0.85, 0.95, 0.9],
+            "note": [None, None, None],
         }
     )
     write_actuals(engine, rows, filename="t.csv", sha256="1" * 64, user=admin)
@@ -238,6 +238,12 @@ def test_data_owed_goes_to_the_data_owner_else_the_kpi_owner(engine, config):
     assert owed["kpi_id"].tolist() == ["capacity_utilisation"] and owed.iloc[0]["period_label"] == "2026-10"
     assert not work.empty and work.known
     assert mywork.my_work(engine, config, diego, today=dt.date(2026, 11, 10), totals=totals).owed_data.empty
+    from kpis.catalog import freshness
+
+    everyone = freshness.late_data(engine, config, TODAY, totals=totals)  # what the page hands over, cached
+    assert set(everyone["kpi_id"]) == {"capacity_utilisation", "supplier_otif"}  # Hannah Scott owes too
+    given = mywork.my_work(engine, config, diego, today=TODAY, totals=totals, late=everyone).owed_data
+    assert given["kpi_id"].tolist() == ["capacity_utilisation"]
     assert mywork.my_work(engine, config, MARIA, today=TODAY, totals=totals).owed_data.empty  # not hers
     # a data owner in the catalog: the plant controller owes the figures, the KPI's owner no longer does
     kpis = tuple(
