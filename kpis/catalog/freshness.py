@@ -95,7 +95,7 @@ def overdue(latest: pd.DataFrame, config: AppConfig, day: dt.date, kpi_ids: list
     last_period; segment '' = the KPI itself): one row per KPI or segment that owes data, with the first
     period it owes (period, period_label), that period's due date, how many periods it owes up to the newest
     one due (missing), the last period received, the data owner and what feeds it; oldest due first."""
-    rows = []
+    frames = []
     wanted = set(kpi_ids) if kpi_ids is not None else None
     by_kpi = dict(tuple(latest.groupby("kpi_id", sort=False))) if len(latest) else {}
     for k in config.kpis:
@@ -107,26 +107,28 @@ def overdue(latest: pd.DataFrame, config: AppConfig, day: dt.date, kpi_ids: list
         last = pd.to_datetime(got["last_period"])
         retired = periods.shift(newest_due, -PERIODS_A_YEAR[k.cadence], k.cadence)
         late = (last < pd.Timestamp(newest_due)) & ((got["segment"] == "") | (last >= pd.Timestamp(retired)))
+        if not late.any():
+            continue
         owed = periods.period_number(pd.Series([pd.Timestamp(newest_due)]), k.cadence)[0]
-        for segment, lp in zip(got["segment"][late], last[late]):
-            first = periods.shift(_as_date(lp), 1, k.cadence)
-            rows.append(
-                {
-                    "kpi_id": k.id,
-                    "name": k.name,
-                    "segment": segment,
-                    "period": first,
-                    "period_label": periods.label(first, k.cadence),
-                    "due": due_date(first, k.cadence, days),
-                    "missing": int(owed - periods.period_number(pd.Series([lp]), k.cadence)[0]),
-                    "last_label": periods.label(_as_date(lp), k.cadence),
-                    "data_owner": data_owner(k),
-                    "feeds": feeds(k),
-                }
-            )
-    out = pd.DataFrame(rows, columns=LATE_COLUMNS)
-    if out.empty:
-        return out
+        # one computation per distinct last period (a few), not per segment (up to thousands)
+        lasts = pd.DatetimeIndex(pd.unique(last[late]))
+        firsts = [periods.shift(_as_date(lp), 1, k.cadence) for lp in lasts]
+        per_last = pd.DataFrame(
+            {
+                "period": firsts,
+                "period_label": [periods.label(f, k.cadence) for f in firsts],
+                "due": [due_date(f, k.cadence, days) for f in firsts],
+                "missing": (owed - periods.period_number(pd.Series(lasts), k.cadence)).astype(int),
+                "last_label": [periods.label(_as_date(lp), k.cadence) for lp in lasts],
+            },
+            index=lasts,
+        )
+        facts = per_last.reindex(pd.DatetimeIndex(last[late])).reset_index(drop=True)
+        facts.insert(0, "segment", got["segment"][late].to_numpy())
+        frames.append(facts.assign(kpi_id=k.id, name=k.name, data_owner=data_owner(k), feeds=feeds(k)))
+    if not frames:
+        return pd.DataFrame(columns=LATE_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)[LATE_COLUMNS]
     order = {k.id: i for i, k in enumerate(config.kpis)}
     return (
         out.assign(_o=out["kpi_id"].map(order))
@@ -218,7 +220,7 @@ def late_table(late: pd.DataFrame, day: dt.date) -> pd.DataFrame:
             "KPI": late["name"],
             "Segment": late["segment"].replace("", "(total)"),
             "Owed from": late["period_label"],
-            "Due": [day_text(d, day) for d in late["due"]],
+            "Due": late["due"].map({d: day_text(d, day) for d in pd.unique(late["due"])}),
             "Periods owed": late["missing"].astype(int),
             "Last received": late["last_label"],
             "Data owner": late["data_owner"],
