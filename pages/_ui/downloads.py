@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
+if TYPE_CHECKING:
+    from kpis.forecast.filters import ForecastFilters
 
-def csv_button(df: pd.DataFrame, name: str, key: str, view: dict | None = None) -> None:
+
+def csv_button(df: pd.DataFrame, name: str, key: str, view: ForecastFilters | None = None) -> None:
     """A CSV download of a table (fractions stay fractions, no float noise, cells that a spreadsheet would run as
-    formulas neutralised); with `view` (the forecast_filters result) the window, stage, lag and filters become
+    formulas neutralised); with `view` (a forecast page's filters) the window, stage, lag and filters become
     leading columns and part of the file name."""
     from kpis.forecast import windows
 
-    if view is not None and "window" in view:
-        stage = view.get("stage") if "stage" not in df.columns else None
-        lag = view.get("lag", "") if "lag" not in df.columns else ""
-        window, filters = view["window"], view.get("filters")
+    if view is not None:
+        stage = view.stage if "stage" not in df.columns else None
+        lag = view.lag if "lag" not in df.columns else ""
+        window, filters = view.window, view.attribute_filters()
         name = windows.file_name(name, window=window, stage=stage, lag=lag, filters=filters)
 
         def data() -> bytes:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from kpis import safety
+from kpis.forecast.filters import ForecastFilters
 from pages._ui.caches import shared
 
 
-def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_lags: bool = True) -> dict:
-    """Window, lag, stage and attribute filters for the forecast pages; returns the view arguments.
+def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_lags: bool = True) -> ForecastFilters:
+    """Window, lag, stage and attribute filters for the forecast pages, as one frozen value.
 
     all_lags=False leaves "All lags" out (a view defined per snapshot lag, like the tracking signal)."""
     from kpis import forecast
@@ -58,7 +59,7 @@ def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_l
         bind="query-params",
         format_func=lambda s: s.capitalize() + (" (derived)" if s in cube.derived else ""),
     )
-    filters: dict[str, list[str]] = {}
+    chosen_values: list[tuple[str, tuple[str, ...]]] = []
     attrs = [a for a in cube.attributes if a not in ("abc", "xyz")]
     with st.expander("Filter items by attribute", expanded=False):
         cols = st.columns(max(len(attrs) + 2, 1))
@@ -71,13 +72,5 @@ def forecast_filters(cube, prefix: str, *, default_window: str = "last12", all_l
                 placeholder="All",
             )
             if chosen:
-                filters[a] = chosen
-    return {
-        "period_from": win.start,
-        "period_to": win.end,
-        "window": win,
-        "lag": lag,
-        "stage": stage,
-        "filters": filters or None,
-        "labels": (win.first_label, win.last_label),
-    }
+                chosen_values.append((a, tuple(chosen)))
+    return ForecastFilters(window=win, stage=stage, lag=lag, attributes=tuple(chosen_values))
