@@ -280,7 +280,7 @@ with tab_list:
                             f"ed_chair_{chosen}": m["chair"],
                             f"ed_inv_{chosen}": list(ppl.loc[ppl["invited"], "person"]),
                             f"ed_att_{chosen}": list(ppl.loc[ppl["attended"], "person"]),
-                            f"ed_notes_{chosen}": m["notes"] or "",
+                            f"ed_notes_{chosen}": mt.notes_text(m["notes"]),
                         }
                     )
                     st.session_state.pop(f"ed_conflict_{chosen}", None)

@@ -212,6 +212,14 @@ def list_meetings(engine: Engine) -> pd.DataFrame:
     return df
 
 
+def notes_text(notes: object) -> str:
+    """A meeting's notes as text to edit: "" when it has none. A row of list_meetings holds missing notes as
+    None or, once pandas has made the column's missing values NaN, as NaN (and `NaN or ""` is NaN)."""
+    if notes is None or (isinstance(notes, float) and pd.isna(notes)):
+        return ""
+    return str(notes)
+
+
 def people(engine: Engine, meeting_id: int) -> pd.DataFrame:
     """Who was invited to a meeting and who attended (person, invited, attended)."""
     with engine.connect() as conn:
