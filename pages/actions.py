@@ -10,6 +10,7 @@ from kpis import catalog, safety
 from kpis.config import PRACTICES
 from kpis.improvement import actions, effect, export, prefill, views
 from kpis.improvement import charts as icharts
+from kpis.improvement.counts import action_counts
 from kpis.store import repo
 from kpis.store.versions import EditConflict
 from pages import _ui
@@ -77,18 +78,19 @@ if df.empty and not can_manage:
     )
     st.stop()
 
+counts = action_counts(df)
 m = st.columns(4)
-m[0].metric("Open", int((df["status"] == "open").sum()) if len(df) else 0, border=True)
-m[1].metric("In progress", int((df["status"] == "in progress").sum()) if len(df) else 0, border=True)
+m[0].metric("Open", counts.open, border=True)
+m[1].metric("In progress", counts.in_progress, border=True)
 m[2].metric(
     "Overdue",
-    int(df["overdue"].sum()) if len(df) else 0,
+    counts.overdue,
     border=True,
     help="Due date passed and still open or in progress",
 )
 m[3].metric(
     "Awaiting verification",
-    int((df["status"] == "done").sum()) if len(df) else 0,
+    counts.awaiting_verification,
     border=True,
     help="Done; a manager marks them verified or not effective once the KPI shows the effect",
 )

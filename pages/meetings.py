@@ -7,6 +7,7 @@ import streamlit as st
 
 from kpis import safety
 from kpis.access.users import NotAllowed
+from kpis.sponsorship import cycle
 from kpis.sponsorship import decisions as dec
 from kpis.sponsorship import meetings as mt
 from kpis.store.versions import EditConflict
@@ -228,7 +229,7 @@ with tab_cycle:
         st.info("No meetings yet: log one, or import a meetings file on the Data page.")
     else:
         share = mt.cycle_share(grid)
-        done = int((grid[list(mt.STEPS)] > 0).all(axis=1).sum())
+        done = int(cycle.complete(grid).sum())
         st.caption(
             f"A cycle is complete when every one of the five steps was held in the month. "
             f"{done} of {len(grid)} months complete."
@@ -237,10 +238,7 @@ with tab_cycle:
             share.assign(**{"Complete cycles (%)": share["share"] * 100}).set_index("quarter")[["Complete cycles (%)"]],
             height=220,
         )
-        shown = grid.iloc[::-1].head(24)
-        marks = shown.apply(lambda c: c.map(lambda n: "✓" if n == 1 else (f"✓×{n}" if n > 1 else "—")))
-        marks["complete"] = (shown > 0).all(axis=1).map({True: "yes", False: "no"})
-        st.dataframe(marks, width="stretch", key="cycle_grid")
+        st.dataframe(cycle.marks(grid.iloc[::-1].head(24)), width="stretch", key="cycle_grid")
 
 # ---------------------------------------------------------------- meetings
 with tab_list:

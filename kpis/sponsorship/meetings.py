@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 from kpis import safety
 from kpis.access.users import User, require
 from kpis.config import AppConfig
+from kpis.sponsorship import cycle
 from kpis.sponsorship import decisions as dec
 from kpis.store import audit, versions
 from kpis.store.engine import session_factory
-from kpis.store.models import MEETING_TYPES, Decision, Meeting, MeetingAttendee, utcnow
+from kpis.store.models import Decision, Meeting, MeetingAttendee, utcnow
 from kpis.store.retry import retrying
 
-STEPS: tuple[str, ...] = MEETING_TYPES  # the cycle's steps, in order
+STEPS: tuple[str, ...] = cycle.STEPS  # the cycle's steps, in order
 MAX_NOTES = 10_000
 
 
@@ -257,10 +258,10 @@ def cycle_grid(meetings: pd.DataFrame) -> pd.DataFrame:
 
 
 def cycle_share(grid: pd.DataFrame) -> pd.DataFrame:
-    """Per quarter: months, complete cycles (every step held at least once) and their share."""
+    """Per quarter: months, complete cycles (kpis.sponsorship.cycle.complete) and their share."""
     if grid.empty:
         return pd.DataFrame(columns=["quarter", "months", "complete", "share"])
-    complete = (grid[list(STEPS)] > 0).all(axis=1)
+    complete = cycle.complete(grid)
     quarter = pd.PeriodIndex(grid.index, freq="M").asfreq("Q").strftime("%Y-Q%q")
     g = pd.DataFrame({"quarter": quarter, "complete": complete.to_numpy()}).groupby("quarter", sort=True)["complete"]
     out = pd.DataFrame({"months": g.size(), "complete": g.sum().astype(int)}).reset_index()
