@@ -12,8 +12,8 @@ from kpis.improvement import actions, effect, export, prefill, views
 from kpis.improvement import charts as icharts
 from kpis.improvement.counts import action_counts
 from kpis.store import repo
-from kpis.store.versions import EditConflict
 from pages import _ui
+from pages._ui import edits
 
 cfg = _ui.config()
 eng = _ui.engine()
@@ -452,8 +452,8 @@ if moves and a["status"] != "done":
             key=f"act_move_{to.replace(' ', '_')}",
             type="primary" if to in ("in progress", "done") else "secondary",
         ):
-            try:
-                msg = actions.move_action(
+            moved = edits.save(
+                lambda to=to: actions.move_action(
                     engine=eng,
                     action_id=a["id"],
                     to=to,
@@ -462,16 +462,12 @@ if moves and a["status"] != "done":
                     completed_on=when if to == "done" else None,
                     expected_status=a["status"],
                     expected_version=opened_version,
-                )
-            except EditConflict as e:
-                st.error(
-                    f"Not moved: {safety.md(str(e))}. The page now shows their change; check it and try again.",
-                    icon=":material/sync_problem:",
-                )
-            except actions.ActionRefused as e:
-                st.error(safety.md(str(e)))
-            else:
-                _moved(msg)
+                ),
+                refused=(actions.ActionRefused,),
+                conflict_text="Not moved: {}. The page now shows their change; check it and try again.",
+            )
+            if moved.ok:
+                _moved(moved.value)
 
 # Did it work?
 st.markdown("#### Did it work?")
@@ -538,8 +534,8 @@ if a["status"] == "done" and moves:
     c1, c2, _ = st.columns([1, 1, 3])
     for col, to, kind in ((c1, "verified", "primary"), (c2, "not effective", "secondary")):
         if col.button(f"Mark {to}", key=f"act_move_{to.replace(' ', '_')}", type=kind):
-            try:
-                msg = actions.move_action(
+            marked = edits.save(
+                lambda to=to: actions.move_action(
                     engine=eng,
                     action_id=a["id"],
                     to=to,
@@ -547,16 +543,12 @@ if a["status"] == "done" and moves:
                     config=cfg,
                     expected_status="done",
                     expected_version=opened_version,
-                )
-            except EditConflict as e:
-                st.error(
-                    f"Not marked: {safety.md(str(e))}. The page now shows their change; check it and try again.",
-                    icon=":material/sync_problem:",
-                )
-            except actions.ActionRefused as e:
-                st.error(safety.md(str(e)))
-            else:
-                _moved(msg)
+                ),
+                refused=(actions.ActionRefused,),
+                conflict_text="Not marked: {}. The page now shows their change; check it and try again.",
+            )
+            if marked.ok:
+                _moved(marked.value)
 
 if can_manage and a["status"] not in actions.DECIDED_STATES and a["status"] != "cancelled":
     with st.expander("Edit fields", expanded=False):
@@ -567,20 +559,21 @@ if can_manage and a["status"] not in actions.DECIDED_STATES and a["status"] != "
             st.session_state.pop("act_edit_conflict", None)
         saved, values = _fields_form("act_edit", submit_label="Save changes")
         if saved:
-            try:
-                changed = actions.update_action(
+            updated = edits.save(
+                lambda: actions.update_action(
                     engine=eng,
                     action_id=a["id"],
                     fields=values,
                     user=user,
                     config=cfg,
                     expected_version=st.session_state.get("act_edit_version"),
-                )
-            except EditConflict as e:  # the typed values stay in the form's widgets
-                st.session_state["act_edit_conflict"] = str(e)
-            except actions.ActionRefused as e:
-                st.error(f"Not saved: {safety.md(str(e))}")
-            else:
+                ),
+                refused=(actions.ActionRefused,),
+                conflict_key="act_edit_conflict",  # the typed values stay in the form's widgets
+                refused_text="Not saved: {}",
+            )
+            if updated.ok:
+                changed = updated.value
                 st.session_state["act_flash"] = f"Saved: {', '.join(changed)}." if changed else "Nothing changed."
                 st.session_state.pop("act_edit_for", None)
                 st.rerun()
