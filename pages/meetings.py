@@ -158,7 +158,8 @@ with tab_register:
 with tab_log:
     if not can_write:
         st.info(
-            f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). Logging meetings needs the contributor role or above."
+            f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). "
+            "Logging meetings needs the contributor role or above."
         )
     else:
         with st.form("meeting_form"):
