@@ -122,6 +122,41 @@ class AppSection(_Strict):
     max_import_errors: int = Field(default=50, ge=1)
 
 
+class LimitsSection(_Strict):
+    """What one import may hold, and which periods and dates are plausible (docs/configuration.md, [limits])."""
+
+    max_rows: int = Field(default=25_000_000, ge=1)  # rows of one import file
+    max_decoded_mb: float = Field(default=4096, gt=0)  # a Parquet file's size once decoded, from its metadata
+    max_expansion: float = Field(default=500, gt=1)  # decoded size / file size: more is a "bomb"
+    max_columns: int = Field(default=5_000, ge=1)  # columns in a header
+    max_segments_per_kpi: int = Field(default=10_000, ge=1)
+    min_period_year: int = Field(default=periods.SUPPORTED_YEARS[0], ge=periods.SAFE_YEARS[0], le=periods.SAFE_YEARS[1])
+    max_period_year: int = Field(default=periods.SUPPORTED_YEARS[1], ge=periods.SAFE_YEARS[0], le=periods.SAFE_YEARS[1])
+    min_date: dt.date = dt.date(1900, 1, 1)  # plausible dates: action due dates and the like
+    max_date: dt.date = dt.date(2199, 12, 31)
+
+    @field_validator("max_period_year", "max_date")
+    @classmethod
+    def _not_before_min(cls, v: Any, info: Any) -> Any:
+        low = info.data.get(info.field_name.replace("max_", "min_"))
+        if low is not None and v < low:
+            raise ValueError(f"{v} is before {info.field_name.replace('max_', 'min_')} ({low})")
+        return v
+
+    @field_validator("min_date", "max_date")
+    @classmethod
+    def _inside_pandas(cls, v: dt.date) -> dt.date:
+        lo, hi = (dt.date(y, 1, 1) for y in periods.SAFE_YEARS)
+        if not lo <= v <= hi.replace(month=12, day=31):
+            raise ValueError(f"must lie between {lo} and {hi.year}-12-31 (the dates pandas can hold)")
+        return v
+
+    @property
+    def period_years(self) -> tuple[int, int]:
+        """(first, last) year a period may lie in."""
+        return (self.min_period_year, self.max_period_year)
+
+
 class DatabaseSection(_Strict):
     url: str = "sqlite:///data/sop_pulse.db"
 
@@ -240,6 +275,7 @@ class AppConfig:
     kpis: tuple[KPI, ...]
     sponsorship: SponsorshipSection = field(default_factory=SponsorshipSection)
     executives: tuple[Executive, ...] = ()
+    limits: LimitsSection = field(default_factory=LimitsSection)
 
     @property
     def kpi_by_id(self) -> dict[str, KPI]:
@@ -248,6 +284,9 @@ class AppConfig:
     def database_url(self) -> str:
         """DATABASE_URL if set, else the configured URL with relative SQLite paths made absolute."""
         url = os.environ.get("DATABASE_URL") or self.database.url
+        from kpis import redact
+
+        redact.remember(url)  # no later message shows its password
         return resolve_sqlite_path(url, self.path.parent)
 
 
@@ -350,12 +389,13 @@ def _check_rubric(maturity: MaturitySection, where: str, problems: list[str]) ->
 def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CONFIG) -> AppConfig:
     """Validate a parsed TOML document; raise ConfigError listing every problem."""
     problems: list[str] = []
-    known = {"app", "database", "roles", "forecast", "maturity", "sponsorship", "executive", "kpi"}
+    known = {"app", "database", "roles", "forecast", "maturity", "sponsorship", "executive", "kpi", "limits"}
     for key in raw:
         if key not in known:
             problems.append(f"{where}: unknown section [{key}] (known: {sorted(known)})")
     app = _section(raw, "app", AppSection, where, problems)
     database = _section(raw, "database", DatabaseSection, where, problems)
+    limits = _section(raw, "limits", LimitsSection, where, problems)
     roles = _section(raw, "roles", RolesSection, where, problems)
     forecast = _section(raw, "forecast", ForecastSection, where, problems)
     maturity = _section(raw, "maturity", MaturitySection, where, problems)
@@ -398,6 +438,7 @@ def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CON
         kpis=tuple(kpis),
         sponsorship=sponsorship,
         executives=executives,
+        limits=limits,
     )
 
 

@@ -26,6 +26,22 @@ _RE_WEEK = r"^(\d{4})-?[Ww](\d{1,2})$"
 
 FORMAT_HINT = "an ISO date (2025-03-31), YYYY-MM, YYYY-Qn or YYYY-Www"
 
+# Years a period may lie in unless config [limits] says otherwise (min_period_year, max_period_year), and the
+# years any setting must stay within: pandas holds dates from 1677-09-21 to 2262-04-11 only, and a period's
+# start, week floor or neighbours must never fall outside that (the OutOfBoundsDatetime of issue 20).
+SUPPORTED_YEARS: tuple[int, int] = (1700, 2199)
+SAFE_YEARS: tuple[int, int] = (1678, 2261)
+_RE_YEAR = re.compile(r"^(\d{4})(?=[-Qq Ww])")
+
+
+def year_problem(text: str, years: tuple[int, int] = SUPPORTED_YEARS) -> str:
+    """'' when a period's (or ISO week's) year lies in `years` or the text is no period at all, else what is
+    wrong, worded to follow "period '9999-12' ". Only the leading four digits are read."""
+    m = _RE_YEAR.match(str(text).strip())
+    if m is None or years[0] <= int(m[1]) <= years[1]:
+        return ""
+    return _outside(years)
+
 
 class PeriodError(ValueError):
     """A period that cannot be read, or not at the KPI's cadence."""
@@ -34,19 +50,28 @@ class PeriodError(ValueError):
 def _as_text(values: pd.Series) -> pd.Series:
     """Text form of raw cells; datetimes (from Excel) become ISO dates."""
     s = pd.Series(values, copy=False)
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s.dt.strftime("%Y-%m-%d").astype("object")
+    if pd.api.types.is_datetime64_any_dtype(s):  # years before 1000 keep four digits ('0001-01-01', not '1-01-01')
+        return s.dt.strftime("%Y-%m-%d").str.replace(r"^(\d{1,3})-", lambda m: m[1].zfill(4) + "-", regex=True)
     out = s.astype("object")
     is_dt = out.map(lambda v: isinstance(v, (dt.date, pd.Timestamp)))
     if is_dt.any():
-        out = out.where(~is_dt, out[is_dt].map(lambda v: pd.Timestamp(v).strftime("%Y-%m-%d")))
+        out = out.where(~is_dt, out[is_dt].map(_iso_day))
     return out.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
 
 
-def normalise(values: pd.Series | list, cadence: str) -> tuple[pd.Series, pd.Series]:
-    """Period start dates for raw values at a cadence, plus an error text per value ('' if fine)."""
+def _iso_day(v: dt.date) -> str:
+    """'YYYY-MM-DD' of a date, datetime or Timestamp at any year ('' for NaT), without strftime's '1-01-01'."""
+    return "" if v is pd.NaT else f"{v.year:04d}-{v.month:02d}-{v.day:02d}"
+
+
+def normalise(
+    values: pd.Series | list, cadence: str, *, years: tuple[int, int] = SUPPORTED_YEARS
+) -> tuple[pd.Series, pd.Series]:
+    """Period start dates for raw values at a cadence, plus an error text per value ('' if fine). A period
+    whose year lies outside `years` (config [limits] period_years) is an error, never an OutOfBoundsDatetime."""
     if cadence not in CADENCES:
         raise ValueError(f"unknown cadence {cadence!r}")
+    _check_years(years)
     text = _as_text(pd.Series(values))
     n = len(text)
     start = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
@@ -57,6 +82,11 @@ def normalise(values: pd.Series | list, cadence: str) -> tuple[pd.Series, pd.Ser
     q = text.str.extract(_RE_QUARTER)
     w = text.str.extract(_RE_WEEK)
     is_d, is_m, is_q, is_w = d[0].notna(), m[0].notna(), q[0].notna(), w[0].notna()
+    year = pd.to_numeric(d[0].fillna(m[0]).fillna(q[0]).fillna(w[0]), errors="coerce")
+    outside = year.notna() & ((year < years[0]) | (year > years[1]))
+    if outside.any():  # refused before pandas sees them: their dates may not fit datetime64[ns]
+        err[outside[outside].index] = _outside(years)
+        is_d, is_m, is_q, is_w = is_d & ~outside, is_m & ~outside, is_q & ~outside, is_w & ~outside
 
     if is_d.any():
         dates = pd.to_datetime(text[is_d].str[:10], format="%Y-%m-%d", errors="coerce")
@@ -88,13 +118,22 @@ def normalise(values: pd.Series | list, cadence: str) -> tuple[pd.Series, pd.Ser
             valid = ws.notna() & (ws.dt.isocalendar().week.reindex(ws.index) == w[1][is_w].astype(int))
             err[valid[~valid].index] = "week number does not exist in that year"
             start[ws[valid].index] = ws[valid]
-    unknown = ~(is_d | is_m | is_q | is_w)
+    unknown = ~(is_d | is_m | is_q | is_w | outside)
     empty = text == ""
     err[(unknown & empty)[unknown & empty].index] = "is empty"
     err[(unknown & ~empty)[unknown & ~empty].index] = "is not a period"
     start[err != ""] = pd.NaT
     assert len(start) == n
     return start, err
+
+
+def _outside(years: tuple[int, int]) -> str:
+    return f"is outside the supported years {years[0]} to {years[1]} (config [limits] min_period_year, max_period_year)"
+
+
+def _check_years(years: tuple[int, int]) -> None:
+    if not SAFE_YEARS[0] <= years[0] <= years[1] <= SAFE_YEARS[1]:
+        raise ValueError(f"period years {years} must lie within {SAFE_YEARS[0]} to {SAFE_YEARS[1]}")
 
 
 def _adj(cadence: str) -> str:
@@ -136,13 +175,17 @@ def _parse_simple(text: str, cadence: str) -> dt.date | None:
     return None
 
 
-def parse_one(value: str | dt.date, cadence: str) -> dt.date:
-    """Start date of a single period value; raises PeriodError with the reason."""
+def parse_one(value: str | dt.date, cadence: str, *, years: tuple[int, int] = SUPPORTED_YEARS) -> dt.date:
+    """Start date of a single period value; raises PeriodError with the reason (a year outside `years` too)."""
+    if isinstance(value, str) and (problem := year_problem(value, years)):
+        raise PeriodError(f"{value!r} {problem}")
     if isinstance(value, str) and cadence in CADENCES and (quick := _parse_simple(value.strip(), cadence)):
         return quick
-    start, err = normalise([value], cadence)
+    start, err = normalise([value], cadence, years=years)
     if err.iloc[0]:
-        hint = "" if "but this KPI is" in err.iloc[0] else f"; expected {FORMAT_HINT}"
+        hint = (
+            "" if "but this KPI is" in err.iloc[0] or "supported years" in err.iloc[0] else f"; expected {FORMAT_HINT}"
+        )
         raise PeriodError(f"{value!r} {err.iloc[0]}{hint}")
     return start.iloc[0].date()
 

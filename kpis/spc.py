@@ -101,7 +101,8 @@ def _run_flags(side: np.ndarray, min_len: int) -> np.ndarray:
 
 
 def signals(values: Any, limits: XmR) -> pd.DataFrame:
-    """Per-point Western Electric flags: columns beyond_limits, two_of_three, four_of_five, eight_in_a_row, any, side (+1 above centre, -1 below, 0 on centre)."""
+    """Per-point Western Electric flags: columns beyond_limits, two_of_three, four_of_five, eight_in_a_row, any,
+    side (+1 above centre, -1 below, 0 on centre)."""
     arr = _as_float(values)
     ok = ~np.isnan(arr)
     x = arr[ok]
@@ -175,7 +176,8 @@ def phased_signals(values: Any, phases: Any, limits: list[XmR | None]) -> pd.Dat
 
 
 def trend(values: Any, times: Any = None) -> Trend | None:
-    """Theil–Sen slope (per time unit) with 95% CI and Kendall tau p-value; None under 3 non-NaN points or constant time."""
+    """Theil–Sen slope (per time unit) with 95% CI and Kendall tau p-value; None under 3 non-NaN points or
+    constant time."""
     y = _as_float(values)
     t = np.arange(y.size, dtype=float) if times is None else _as_float(times)
     if t.size != y.size:

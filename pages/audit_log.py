@@ -1,12 +1,11 @@
 """Audit log (admins): who changed what and when, with before and after; filters, paging and an Excel export
-(kpis.access.auditlog checks the admin role)."""
+(kpis.auditlog checks the admin role)."""
 
 import datetime as dt
 
 import streamlit as st
 
-from kpis import export, safety
-from kpis.access import auditlog
+from kpis import auditlog, export, safety
 from kpis.access.users import NotAllowed
 from pages import _ui
 

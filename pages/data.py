@@ -4,7 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpis import audit_text, safety
+from kpis import auditlog as audit_text
+from kpis import safety
 from kpis.access.users import NotAllowed
 from kpis.catalog import overview
 from kpis.catalog.load import import_actuals

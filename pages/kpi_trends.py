@@ -5,8 +5,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, charts, export, periods, safety, shortlist
-from kpis.catalog import trends
+from kpis import catalog, export, periods, safety, shortlist
+from kpis.catalog import charts, trends
 from pages import _ui
 
 cfg = _ui.config()

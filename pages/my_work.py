@@ -1,10 +1,9 @@
 """My work: the acting user's open and overdue actions, draft reviews, this quarter's assessment, pending
-decisions and red KPIs, each with a way to act on it (kpis.access.mywork)."""
+decisions and red KPIs, each with a way to act on it (kpis.mywork)."""
 
 import streamlit as st
 
-from kpis import safety
-from kpis.access import mywork
+from kpis import mywork, safety
 from kpis.improvement import prefill
 from pages import _ui
 

@@ -1,4 +1,4 @@
-"""The admins' audit log (kpis.access.auditlog): role check, filters in SQL, paging, before/after, export."""
+"""The admins' audit log (kpis.auditlog): role check, filters in SQL, paging, before/after, export."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from kpis import audit_text, export
-from kpis.access import auditlog
+from kpis import auditlog, export
 from kpis.access.users import NotAllowed, User
 from kpis.store.engine import session_factory
 from kpis.store.models import AuditEvent
@@ -115,7 +114,7 @@ def test_rows_read_as_before_and_after(engine, config):
 
 
 def test_before_after_of_each_recorded_shape(config):
-    ba = audit_text.before_after
+    ba = auditlog.before_after
     assert ba("update", "kpi_value", {"kpi": "otif", "old": 0.943, "new": 0.951}, config) == ("94.3 %", "95.1 %")
     assert ba("status", "action", {"from": "open", "to": "in progress", "before": {"status": "open"}}) == (
         "status: open",

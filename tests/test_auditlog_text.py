@@ -1,8 +1,8 @@
-"""The audit log in words (kpis.audit_text)."""
+"""The audit log in words (kpis.auditlog)."""
 
 import pandas as pd
 
-from kpis import audit_text
+from kpis import auditlog
 
 
 def test_kpi_value_change_in_words(config):
@@ -16,7 +16,7 @@ def test_kpi_value_change_in_words(config):
         "new_note": "late carrier",
     }
     assert (
-        audit_text.describe("update", "kpi_value", "12", d, config)
+        auditlog.describe("update", "kpi_value", "12", d, config)
         == "Customer OTIF, EMEA, 2026-09: 94.3 % → 95.1 %; note added (import #7)"
     )
 
@@ -33,7 +33,7 @@ def test_import_in_words_without_hashes(config):
         "items_changed": 0,
         "changed_values": [{"item": "A"}],
     }
-    text = audit_text.describe("import", "import_batch", "3", d, config)
+    text = auditlog.describe("import", "import_batch", "3", d, config)
     assert text == (
         "Imported demand actuals from demand.csv (import #3): 4,320 inserted, 2 updated, 0 unchanged, "
         "items: 120 added, 0 with changed attributes"
@@ -42,7 +42,7 @@ def test_import_in_words_without_hashes(config):
 
 
 def test_unknown_event_shows_pairs_not_a_dict(config):
-    text = audit_text.describe("create", "action", 5, {"title": "Fix OTIF", "owner": "Ana", "sha256": "x"}, config)
+    text = auditlog.describe("create", "action", 5, {"title": "Fix OTIF", "owner": "Ana", "sha256": "x"}, config)
     assert text == "Create action 5 — title: Fix OTIF; owner: Ana"
 
 
@@ -53,7 +53,7 @@ def test_kpi_definition_change_in_words(config):
         }
     }
     assert (
-        audit_text.describe("update", "kpi", "otif", d, config)
+        auditlog.describe("update", "kpi", "otif", d, config)
         == "KPI Customer OTIF changed: target 0.95 from 2024-01 → 0.96 from 2024-01"
     )
 
@@ -84,11 +84,11 @@ def test_import_changes_lists_old_and_new_values(config):
             },
         ]
     )
-    one = audit_text.import_changes(log, 4, config)
+    one = auditlog.import_changes(log, 4, config)
     assert one.to_dict("records") == [
         {"what": "Customer OTIF", "segment": "", "period": "2026-09", "old": 0.9, "new": 0.91, "note": ""}
     ]
-    two = audit_text.import_changes(log, 5, config)
+    two = auditlog.import_changes(log, 5, config)
     assert two[["what", "period", "lag", "old", "new"]].iloc[0].tolist() == ["A", "2026-09", 1, 10.0, 12.0]
-    table = audit_text.log_table(log, config)
+    table = auditlog.log_table(log, config)
     assert table.columns.tolist() == ["When (UTC)", "Who", "What"] and "{" not in " ".join(table["What"])

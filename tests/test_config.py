@@ -349,3 +349,75 @@ def test_weekly_kpi_target_may_start_from_a_month(config):
     cfg = parse_config(raw)
     steps = cfg.kpi_by_id["stockout_weeks"].target_steps()
     assert [d.isoformat() for d, _ in steps] == ["2023-10-30", "2025-06-30"]
+
+
+# ---------------------------------------------------------------- [limits] (issue 20)
+
+
+def test_limits_defaults_when_the_section_is_left_out(raw):
+    raw.pop("limits", None)
+    lim = parse_config(raw).limits
+    assert (lim.max_rows, lim.max_decoded_mb, lim.max_expansion, lim.max_columns, lim.max_segments_per_kpi) == (
+        25_000_000,
+        4096,
+        500,
+        5_000,
+        10_000,
+    )
+    assert lim.period_years == (1700, 2199)
+    assert (lim.min_date, lim.max_date) == (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+
+
+def test_shipped_limits_are_the_defaults(config):
+    assert config.limits == cfgmod.LimitsSection()
+
+
+def test_commented_limits_in_config_toml_are_the_defaults():
+    """Every `# key = value` line of the shipped [limits] section is the default, and every key is there."""
+    text = SHIPPED.read_text(encoding="utf-8").split("[limits]", 1)[1].split("\n[", 1)[0]
+    commented = {}
+    for line in text.splitlines():
+        if line.startswith("# ") and " = " in line.split("#")[1]:
+            key, value = line[2:].split("#", 1)[0].split(" = ", 1)
+            commented[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+    assert commented == {k: getattr(cfgmod.LimitsSection(), k) for k in cfgmod.LimitsSection.model_fields}
+
+
+def test_limits_read_from_toml_with_dates(raw):
+    raw["limits"] = tomllib.loads(
+        "max_rows = 1000\nmin_period_year = 2000\nmax_period_year = 2030\nmin_date = 2020-01-01\nmax_date = 2030-12-31"
+    )
+    lim = parse_config(raw).limits
+    assert lim.max_rows == 1000 and lim.period_years == (2000, 2030)
+    assert (lim.min_date, lim.max_date) == (dt.date(2020, 1, 1), dt.date(2030, 12, 31))
+
+
+@pytest.mark.parametrize(
+    ("limits", "problem"),
+    [
+        ({"min_period_year": 1600}, "[limits] field 'min_period_year': Input should be greater than or equal to 1678"),
+        ({"max_period_year": 9999}, "[limits] field 'max_period_year': Input should be less than or equal to 2261"),
+        (
+            {"min_period_year": 2100, "max_period_year": 2000},
+            "[limits] field 'max_period_year': Value error, 2000 is before min_period_year (2100)",
+        ),
+        ({"max_date": dt.date(9999, 12, 31)}, "[limits] field 'max_date': Value error, must lie between 1678-01-01"),
+        ({"min_date": dt.date(1, 1, 1)}, "[limits] field 'min_date': Value error, must lie between 1678-01-01"),
+        ({"min_date": dt.date(2030, 1, 1), "max_date": dt.date(2020, 1, 1)}, "[limits] field 'max_date': Value error"),
+        ({"max_rows": 0}, "[limits] field 'max_rows': Input should be greater than or equal to 1"),
+        ({"max_expansion": 1}, "[limits] field 'max_expansion': Input should be greater than 1"),
+        ({"max_colums": 10}, "[limits] field 'max_colums': Extra inputs are not permitted"),
+    ],
+)
+def test_limits_refused_with_field(raw, limits, problem):
+    raw["limits"] = limits
+    found = problems_of(raw)
+    assert any(p.startswith(f"broken.toml: {problem}") for p in found), found
+
+
+def test_target_from_outside_the_supported_years_is_a_problem(raw):
+    raw["kpi"][kpi_index(raw, "otif")]["target"] = [{"from": "9999-01", "value": 0.9}]
+    assert problems_of(raw) == [
+        "broken.toml: KPI 'otif' field 'target.0.from': '9999-01' is outside the supported years 1700 to 2199 "
+        "(config [limits] min_period_year, max_period_year)"
+    ]

@@ -1,4 +1,4 @@
-"""My work (kpis.access.mywork): what waits for one person, on SQLite and PostgreSQL."""
+"""My work (kpis.mywork): what waits for one person, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from kpis.access import mywork
+from kpis import mywork, series
 from kpis.access.users import User
 from kpis.catalog import overview
 from kpis.improvement import views
-from kpis.improvement.actions import OPEN_STATES
 from kpis.maturity.assessments import current_quarter, shift_quarter
 from kpis.sponsorship import decisions
 from kpis.store.engine import session_factory
-from kpis.store.models import Action, Assessment, Decision, Review
+from kpis.store.models import OPEN_ACTION_STATUSES, Action, Assessment, Decision, Review
 
 TODAY = dt.date(2026, 11, 25)
 MARIA = User(name="maria.chen@example.com", role="contributor", display="Maria Chen")
@@ -116,7 +115,7 @@ def test_actions_overdue_boundary_is_today_and_closed_ones_are_left_out(engine):
     assert acts["title"].tolist() == ["due yesterday", "due today", "later"]  # overdue first, then by due date
     assert acts["overdue"].tolist() == [True, False, False]
     assert acts["days_overdue"].tolist() == [1, 0, 0]
-    assert set(acts["status"]) <= set(OPEN_STATES)
+    assert set(acts["status"]) <= set(OPEN_ACTION_STATUSES)
 
 
 def test_drafts_decisions_and_assessment_are_the_persons_own(engine):
@@ -199,12 +198,12 @@ def test_demo_data_matches_the_pages_own_rules(demo_engine, config):
     eng, today = demo_engine, dt.date.today()
     acts = views.load_actions(eng, as_of=today)
     reg = decisions.register(eng, today=today)
-    totals = mywork.kpi_totals(eng, config)
+    totals = series.kpi_totals(eng, config)
     tiles = overview.overview_tiles(totals, list(config.kpis), config)
     for person in ("Lars Nilsson", "Maria Chen", "Aisha Rahman", "Priya Nair"):
         user = User(name=person, role="editor", display=person)
         work = mywork.my_work(eng, config, user, today=today, totals=totals)
-        theirs = acts[(acts["owner"] == person) & acts["status"].isin(OPEN_STATES)]
+        theirs = acts[(acts["owner"] == person) & acts["status"].isin(OPEN_ACTION_STATUSES)]
         assert sorted(work.actions["id"]) == sorted(theirs["id"])
         assert work.counts()["overdue_actions"] == int(theirs["overdue"].sum())
         pending = reg[(reg["owner"] == person) & (reg["status"] == "pending")]

@@ -381,3 +381,150 @@ def test_label_accepts_dates_timestamps_and_datetime64():
     assert periods.label(np.datetime64("2025-03-03T00:00:00.000000000"), "week") == "2025-W10"
     assert periods.label(pd.Timestamp("2025-03-01"), "month") == "2025-03"
     assert periods.label(dt.date(2025, 4, 1), "quarter") == "2025-Q2"
+
+
+# ---------------------------------------------------------------- years outside the supported range (issue 20)
+
+OUTSIDE = "is outside the supported years 1700 to 2199 (config [limits] min_period_year, max_period_year)"
+
+
+@pytest.mark.parametrize(
+    ("value", "cadence"),
+    [
+        ("9999-12", "month"),
+        ("0001-01", "month"),
+        ("2263-01", "month"),
+        ("1677-09", "month"),
+        ("9999-W52", "week"),
+        ("9999-Q4", "quarter"),
+        ("9999-12-31", "week"),
+        ("0001-01-01", "quarter"),
+        (dt.date(9999, 12, 31), "month"),
+        (dt.datetime(1, 1, 1), "week"),
+    ],
+)
+def test_period_outside_supported_years_is_an_error_not_a_crash(value, cadence):
+    assert one(value, cadence) == (None, OUTSIDE)
+
+
+def test_outside_years_beside_good_periods_keep_order_and_index():
+    start, err = periods.normalise(pd.Series(["2025-01", "9999-12", "2025-02"], index=[7, 8, 9]), "month")
+    assert start.index.tolist() == [7, 8, 9]
+    assert start[7] == pd.Timestamp("2025-01-01") and pd.isna(start[8]) and start[9] == pd.Timestamp("2025-02-01")
+    assert err.tolist() == ["", OUTSIDE, ""]
+
+
+@pytest.mark.parametrize(
+    ("value", "cadence", "start"),
+    [
+        ("1700-01", "month", dt.date(1700, 1, 1)),
+        ("1700-01-01", "week", dt.date(1699, 12, 28)),  # the week starts in 1699: its date is what counts
+        ("2199-12-31", "week", dt.date(2199, 12, 30)),
+        ("2199-Q4", "quarter", dt.date(2199, 10, 1)),
+        ("2199-W52", "week", dt.date(2199, 12, 23)),
+    ],
+)
+def test_edges_of_the_supported_years_parse(value, cadence, start):
+    assert one(value, cadence) == (start, "")
+    assert periods.parse_one(value, cadence) == start
+
+
+def test_years_can_be_narrowed():
+    start, err = periods.normalise(["1999-12", "2000-01"], "month", years=(2000, 2030))
+    assert err.tolist() == [
+        "is outside the supported years 2000 to 2030 (config [limits] min_period_year, max_period_year)",
+        "",
+    ]
+    with pytest.raises(periods.PeriodError, match="outside the supported years 2000 to 2030"):
+        periods.parse_one("2031-01", "month", years=(2000, 2030))
+
+
+def test_years_beyond_what_pandas_holds_are_refused_as_a_setting():
+    with pytest.raises(ValueError, match="must lie within 1678 to 2261"):
+        periods.normalise(["2025-01"], "month", years=(1600, 2199))
+
+
+@pytest.mark.parametrize(("value", "cadence"), [("9999-12", "month"), ("9999-W52", "week"), ("0001-01", "quarter")])
+def test_parse_one_refuses_outside_years_without_pandas_error(value, cadence):
+    with pytest.raises(periods.PeriodError) as e:
+        periods.parse_one(value, cadence)
+    assert str(e.value) == f"'{value}' {OUTSIDE}"
+
+
+def test_parse_from_refuses_outside_years():
+    with pytest.raises(periods.PeriodError, match="outside the supported years"):
+        periods.parse_from("9999-Q4", "week")
+
+
+def test_year_problem():
+    assert periods.year_problem("9999-12") == OUTSIDE
+    assert periods.year_problem(" 2025-W01 ") == "" and periods.year_problem("junk") == ""
+
+
+ACTUALS_FAR = (
+    b"kpi,period,value\n"
+    b"otif,2025-01,0.91\n"
+    b"otif,9999-12,0.90\n"
+    b"stockout_weeks,9999-W52,3\n"
+    b"otif,0001-01,0.50\n"
+    b"otif,2263-01,0.50\n"
+)
+
+
+def test_actuals_import_refuses_far_periods_with_row_and_range(engine, config, admin):
+    from kpis.catalog.load import import_actuals
+    from kpis.ingest import ImportFailed
+
+    with pytest.raises(ImportFailed) as e:
+        import_actuals(engine, ACTUALS_FAR, "far.csv", config=config, user=admin)
+    lines = str(e.value).splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == [f"far.csv, row {r}, column 'period'" for r in (3, 4, 5, 6)]
+    for line, period in zip(lines, ("9999-12", "9999-W52", "0001-01", "2263-01")):
+        assert f"period '{period}' {OUTSIDE}" in line
+
+
+def test_actuals_wide_header_with_far_period_is_one_problem(engine, config, admin):
+    from kpis.catalog.load import import_actuals
+    from kpis.ingest import ImportFailed
+
+    with pytest.raises(ImportFailed) as e:
+        import_actuals(engine, b"kpi,2025-01,9999-12\notif,0.9,0.8\n", "wide.csv", config=config, user=admin)
+    assert str(e.value).startswith(f"wide.csv, row 1, column '9999-12': column header period '9999-12' {OUTSIDE}")
+
+
+def test_cli_import_of_far_periods_exits_2_without_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    bad = tmp_path / "far.csv"
+    bad.write_bytes(b"kpi,period,value\notif,9999-12,0.90\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("SOP_PULSE_CONFIG", "DATABASE_URL", "SOP_PULSE_USER")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", SOP_PULSE_USER="tester", PYTHONIOENCODING="utf-8")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "kpis", *args]
+        return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, encoding="utf-8", timeout=300)
+
+    assert run("db", "upgrade").returncode == 0
+    r = run("import", "actuals", str(bad))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == [
+        "import failed, nothing was written (1 problem):",
+        f"far.csv, row 2, column 'period': period '9999-12' {OUTSIDE}; expected {periods.FORMAT_HINT}",
+    ]
+
+
+def test_excel_and_parquet_dates_before_year_1000_keep_four_digits():
+    start, err = periods.normalise([dt.date(1, 1, 1), dt.datetime(999, 5, 1), pd.Timestamp("2025-03-05")], "month")
+    assert err.tolist() == [OUTSIDE, OUTSIDE, ""]
+    s = pd.Series(pd.to_datetime(["0001-01-01", "2025-03-05"], format="%Y-%m-%d").astype("datetime64[s]"))
+    start, err = periods.normalise(s, "month")
+    assert err.tolist() == [OUTSIDE, ""] and start[1] == pd.Timestamp("2025-03-01")
+
+
+def test_a_missing_datetime_among_dates_is_empty_not_a_crash():
+    start, err = periods.normalise([pd.NaT, dt.date(2025, 3, 5)], "month")
+    assert err.tolist() == ["is empty", ""]

@@ -61,7 +61,7 @@ def test_forecast_csv_neutralises_headers_too():
 
 
 def test_heat_map_and_item_chart_do_not_render_plotly_markup():
-    from kpis import charts
+    from kpis.forecast import charts
 
     evil = '<a href="https://evil.example">x</a>'
     table = pd.DataFrame({evil: ["a", "b"], "region": ["EMEA", evil], "wape": [0.1, 0.2], "n": [3, 4]})

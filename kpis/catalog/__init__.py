@@ -1,7 +1,8 @@
 """The KPI catalog domain: targets and status, units, actuals import, catalog sync, Overview and trends.
 
 ``from kpis import catalog`` gives the names used everywhere (status, targets, formats); the
-modules ``load``, ``sync``, ``overview`` and ``trends`` are imported where they are needed.
+modules ``load``, ``sync``, ``overview``, ``trends`` and ``charts`` (the trend chart) are imported where they are
+needed.
 """
 
 from kpis.catalog.targets import (  # noqa: F401

@@ -8,7 +8,8 @@ from kpis.cli import common
 def cmd_trend(args) -> int:
     import pandas as pd
 
-    from kpis.catalog import series, trends
+    from kpis import series
+    from kpis.catalog import trends
 
     cfg = common.config(args)
     try:

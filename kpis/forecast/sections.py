@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from kpis import charts
+from kpis.catalog import charts as catalog_charts
 from kpis.catalog import trends
 from kpis.config import AppConfig
-from kpis.forecast import views, windows
+from kpis.forecast import charts, views, windows
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -63,7 +63,7 @@ def trend(cube, config: AppConfig, *, stage, lag, period_from, period_to, filter
         ["period"], stage=stage, lag=lag, period_from=period_from, period_to=period_to, filters=filters
     )
     tview = trends.trend_view(views.accuracy_series(by_period), views.accuracy_kpi(config, cube.cadence))
-    figure = charts.trend_figure(tview, title=title, cap_100=True)
+    figure = catalog_charts.trend_figure(tview, title=title, cap_100=True)
     signals = " ".join(trends.signal_summary(tview)[:2])
     if not signals:
         signals = (

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from kpis import safety
+from kpis import limits, safety
 from kpis.access.users import User, require
 from kpis.config import PRACTICES, AppConfig
 from kpis.improvement import effect
@@ -27,7 +27,6 @@ from kpis.store.models import ACTION_STATUSES, Action, Decision, Review, utcnow
 from kpis.store.retry import retrying
 
 STATUSES = ACTION_STATUSES
-OPEN_STATES = ("open", "in progress")
 COMPLETED_STATES = ("done", "verified", "not effective")
 DECIDED_STATES = ("verified", "not effective")
 TYPES = ("improvement", "corrective", "preventive")
@@ -100,6 +99,8 @@ def check_fields(fields: dict[str, Any], config: AppConfig) -> list[tuple[str, s
         problems.append(("priority", f"priority must be one of {', '.join(PRIORITIES)}"))
     if not isinstance(fields.get("due_date"), dt.date):
         problems.append(("due_date", "due date is required (YYYY-MM-DD)"))
+    elif problem := limits.date_problem(fields["due_date"], config.limits, "due date"):
+        problems.append(("due_date", problem))
     kpi_id = fields.get("kpi_id") or None
     if kpi_id is not None and kpi_id not in config.kpi_by_id:
         problems.append(("kpi_id", f"unknown KPI '{kpi_id}'; see the KPI catalog for valid ids"))

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from kpis.catalog import display_scale
-from kpis.charts import _layout, axis_title
+from kpis.chartstyle import axis_title, layout
 from kpis.config import KPI
 from kpis.improvement.effect import Verdict
 
@@ -87,7 +87,7 @@ def effect_figure(
         font={"color": "#1565c0", "size": 12},
         xanchor="left",
     )
-    fig = _layout(fig, plotly_text(title), axis_title(kpi, currency), height=420)
+    fig = layout(fig, plotly_text(title), axis_title(kpi, currency), height=420)
     fig.update_layout(hovermode="closest")
     if kpi.unit == "%":
         fig.update_yaxes(ticksuffix=" %")
@@ -115,7 +115,7 @@ def open_over_time_figure(table: pd.DataFrame) -> go.Figure:
             hovertemplate="%{x|%b %Y}: %{y} overdue<extra></extra>",
         )
     )
-    fig = _layout(fig, "Open actions at each month end", "Actions", x_title="Month", height=340)
+    fig = layout(fig, "Open actions at each month end", "Actions", x_title="Month", height=340)
     fig.update_layout(barmode="stack", hovermode="closest")
     return fig
 
@@ -134,7 +134,7 @@ def on_time_figure(table: pd.DataFrame, by: str) -> go.Figure:
             hovertemplate="%{y}: %{x:.0f} %<extra></extra>",
         )
     )
-    fig = _layout(
+    fig = layout(
         fig,
         f"Closed on time by {by}",
         "",

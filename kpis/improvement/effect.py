@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from kpis import spc
+from kpis.series import kpi_series  # the KPI series an action is judged on (pages call effect.kpi_series)
 
 MIN_POINTS = spc.MIN_POINTS
 ALPHA = spc.ALPHA
@@ -164,28 +165,6 @@ def judge(values: Any, periods: Any, completion: Any, *, direction: str) -> Verd
     return Verdict(
         verdict, nb, na, *lims, sig_good, sig_bad, p_good, p_bad, shift, why + tail, provisional=limits.provisional
     )
-
-
-# ---------------------------------------------------------------- the KPI series an action is judged on
-
-
-def kpi_series(engine, config, kpi_id: str, segment: str = "") -> pd.DataFrame:
-    """The KPI's points (period, value) for a segment ('' = the total) at the KPI's own cadence."""
-    from kpis.store import repo
-
-    kpi = config.kpi_by_id.get(kpi_id)
-    if kpi is not None and kpi.source == "forecast" and not segment:
-        from kpis.forecast import computed_kpi_values
-
-        df = computed_kpi_values(engine, config)
-        df = df[df["kpi_id"] == kpi_id]
-    elif segment:
-        df = repo.load_values(engine, [kpi_id], segment=segment)
-    else:
-        df = repo.kpi_totals(engine, config, [kpi_id])
-    out = df[["period", "value"]].copy()
-    out["period"] = pd.to_datetime(out["period"])
-    return out.sort_values("period", ignore_index=True)
 
 
 def current_verdict(

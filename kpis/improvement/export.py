@@ -14,7 +14,8 @@ from kpis.safety import spreadsheet_cell
 
 
 def escape_md(text: Any) -> str:
-    """User text made inert for Markdown: special characters escaped, no autolinks, line breaks kept (kpis.safety.md)."""
+    """User text made inert for Markdown: special characters escaped, no autolinks, line breaks kept
+    (kpis.safety.md)."""
     return safety.md(text)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, delete, or_, select
 from kpis import safety
 from kpis.access.users import User, require
 from kpis.config import PRACTICES, AppConfig
-from kpis.improvement.effect import kpi_series
+from kpis.series import kpi_series
 from kpis.store import audit, versions
 from kpis.store.engine import session_factory
 from kpis.store.models import Action, Review, ReviewKpi, utcnow

@@ -9,8 +9,8 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from kpis.config import AppConfig
-from kpis.improvement.actions import COMPLETED_STATES, OPEN_STATES
-from kpis.store.models import Action
+from kpis.improvement.actions import COMPLETED_STATES
+from kpis.store.models import OPEN_ACTION_STATUSES, Action
 
 COLUMNS = [
     "id",
@@ -54,7 +54,7 @@ def add_overdue(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     out = df.copy()
     due = pd.to_datetime(out["due_date"])
     days = (pd.Timestamp(as_of) - due).dt.days
-    out["overdue"] = out["status"].isin(OPEN_STATES) & (days > 0)
+    out["overdue"] = out["status"].isin(OPEN_ACTION_STATUSES) & (days > 0)
     out["days_overdue"] = np.where(out["overdue"], days, 0).astype(int)
     return out
 
@@ -92,7 +92,9 @@ def filter_actions(
 
 def my_actions(df: pd.DataFrame, user_name: str) -> pd.DataFrame:
     """Actions the user owns or sponsors that are not closed, overdue first then by due date."""
-    mine = df[((df["owner"] == user_name) | (df["sponsor"] == user_name)) & df["status"].isin((*OPEN_STATES, "done"))]
+    mine = df[
+        ((df["owner"] == user_name) | (df["sponsor"] == user_name)) & df["status"].isin((*OPEN_ACTION_STATUSES, "done"))
+    ]
     return mine.sort_values(["overdue", "due_date"], ascending=[False, True])
 
 

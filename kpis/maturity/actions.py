@@ -5,16 +5,14 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from kpis.store.models import Action
-
-OPEN = ("open", "in progress")
+from kpis.store.models import OPEN_ACTION_STATUSES, Action
 
 
 def open_actions(engine: Engine) -> pd.DataFrame:
     """Open and in-progress actions: id, practice, title, status, owner, due_date, oldest due first."""
     q = (
         select(Action.id, Action.practice, Action.title, Action.status, Action.owner, Action.due_date)
-        .where(Action.status.in_(OPEN))
+        .where(Action.status.in_(OPEN_ACTION_STATUSES))
         .order_by(Action.due_date, Action.id)
     )
     with engine.connect() as conn:

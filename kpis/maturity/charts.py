@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from kpis.charts import FONT, GRID, TEXT, _layout
+from kpis.chartstyle import FONT, GRID, TEXT, layout
 from kpis.config import PRACTICES
 from kpis.maturity.aggregate import OVERALL
 from kpis.maturity.assessments import quarter_label
@@ -115,7 +115,7 @@ def index_figure(index: pd.DataFrame, target: float | None, trend_line: tuple[fl
             hovertemplate="%{x}: index %{y:.2f} (%{customdata} respondents)<extra></extra>",
         )
     )
-    _layout(fig, "Maturity index by quarter", "Level (1–5)", "Quarter", height=500)
+    layout(fig, "Maturity index by quarter", "Level (1–5)", "Quarter", height=500)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, xanchor="center", x=0.5), margin=dict(b=120))
     fig.update_yaxes(range=[0.8, 5.2], tickvals=[1, 2, 3, 4, 5])
     fig.update_xaxes(type="category")
@@ -261,7 +261,7 @@ def relation_figure(table: pd.DataFrame, measure: str, kpi_name: str, scale: flo
         ),
         secondary_y=True,
     )
-    _layout(
+    layout(
         fig,
         f"{safe(measure)} and {safe(kpi_name)} by quarter",
         "Maturity level",

@@ -18,8 +18,9 @@ from sqlalchemy import Engine, select
 
 from kpis import catalog
 from kpis.config import SCORECARD_FIGURES, AppConfig
-from kpis.store import repo
+from kpis.series import kpi_totals
 from kpis.store.models import (
+    OPEN_ACTION_STATUSES,
     Action,
     Assessment,
     AssessmentScore,
@@ -42,7 +43,8 @@ LABELS = {
 HOW = {
     "attendance_rate": "Attended ÷ invited over the executive S&OP meetings dated in the quarter that the executive "
     "was invited to (no figure when invited to none).",
-    "decision_latency_days": "Median days from raised to decided over the executive's decisions decided in the quarter.",
+    "decision_latency_days": "Median days from raised to decided over the executive's decisions decided in the "
+    "quarter.",
     "pending_decisions": "The executive's decisions raised by the quarter's last day, not decided by then, and open "
     "for more than one cycle ({cycle} days) on that day.",
     "sponsored_on_time": "Share of the actions they sponsor, due in the quarter and not cancelled, completed on or "
@@ -161,25 +163,9 @@ def load_inputs(engine: Engine, config: AppConfig) -> Inputs:
         attendance=_frame(att, ["meeting_date", "type", "person", "invited", "attended"], ("meeting_date",)),
         decisions=_frame(dec, ["owner", "raised_on", "decided_on"], ("raised_on", "decided_on")),
         actions=_frame(act, ["sponsor", "due_date", "status", "completed_on"], ("due_date", "completed_on")),
-        values=with_status(kpi_series(engine, config, owned), config),
+        values=with_status(kpi_totals(engine, config, owned), config),
         maturity=_frame(mat, ["period", "score"], ("period",)),
     )
-
-
-def kpi_series(engine: Engine, config: AppConfig, kpi_ids: list[str]) -> pd.DataFrame:
-    """Total series (kpi_id, period, value) of some KPIs: stored values, and forecast KPIs computed from forecasts."""
-    stored = repo.kpi_totals(engine, config, kpi_ids)
-    computed_ids = [k for k in kpi_ids if config.kpi_by_id[k].source == "forecast"]
-    if not computed_ids:
-        return stored[["kpi_id", "period", "value"]]
-    from kpis.forecast import (
-        computed_kpi_values,  # only when an executive owns a forecast KPI
-    )
-
-    comp = computed_kpi_values(engine, config)
-    comp = comp[comp["kpi_id"].isin(computed_ids)][["kpi_id", "period", "value"]]
-    stored = stored[~stored["kpi_id"].isin(computed_ids)][["kpi_id", "period", "value"]]
-    return pd.concat([stored, comp], ignore_index=True)
 
 
 def with_status(values: pd.DataFrame, config: AppConfig) -> pd.DataFrame:
@@ -403,7 +389,7 @@ def overdue_actions(engine: Engine, sponsor: str, today: dt.date) -> pd.DataFram
     """Actions a person sponsors that are overdue today (due date passed, open or in progress), oldest due first."""
     q = (
         select(Action.id, Action.title, Action.owner, Action.due_date, Action.status)
-        .where(Action.sponsor == sponsor, Action.due_date < today, Action.status.in_(["open", "in progress"]))
+        .where(Action.sponsor == sponsor, Action.due_date < today, Action.status.in_(OPEN_ACTION_STATUSES))
         .order_by(Action.due_date, Action.id)
     )
     with engine.connect() as conn:

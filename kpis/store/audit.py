@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from kpis.store.models import AuditEvent, utcnow
 
-if TYPE_CHECKING:  # the store never imports a domain at run time
-    from kpis.access.users import User
+
+class Actor(Protocol):
+    """Whoever acts (kpis.access.users.User fits): the store names the actor without importing a domain."""
+
+    @property
+    def name(self) -> str: ...
 
 
 def record(
     session: Session,
     *,
-    user: User,
+    user: Actor,
     action: str,
     entity: str,
     entity_id: Any = None,

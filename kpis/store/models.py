@@ -317,5 +317,6 @@ class Action(Stamped, Base):
 
 
 ACTION_STATUSES = ("open", "in progress", "done", "verified", "not effective", "cancelled")
+OPEN_ACTION_STATUSES = ("open", "in progress")  # an open action: not completed and not cancelled
 MEETING_TYPES = ("data review", "demand review", "supply review", "reconciliation", "executive S&OP")
 _ = func  # re-exported for callers building queries

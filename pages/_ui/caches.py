@@ -9,7 +9,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kpis.catalog import series as kpi_series
+from kpis import series as kpi_series
 from kpis.config import get_config
 from kpis.store import repo
 from pages._ui.database import engine, engine_for, version

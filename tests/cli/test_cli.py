@@ -255,7 +255,8 @@ def test_trend_command_gives_the_page_numbers(demo_db, config):
 
     import pandas as pd
 
-    from kpis.catalog import series, trends
+    from kpis import series
+    from kpis.catalog import trends
     from kpis.store.engine import make_engine
 
     db = Path(demo_db.removeprefix("sqlite:///"))

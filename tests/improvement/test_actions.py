@@ -113,6 +113,42 @@ def test_update_is_audited_with_before_and_after(db, config, admin):
     )
 
 
+@pytest.mark.parametrize("due", [dt.date(1, 1, 1), dt.date(9999, 12, 31), dt.date(1899, 12, 31), dt.date(2200, 1, 1)])
+def test_due_date_outside_the_plausible_range_is_refused(db, config, admin, due):
+    with pytest.raises(ActionRefused) as e:
+        _new(db, config, admin, due_date=due)
+    assert str(e.value) == (
+        f"due date {due.isoformat()} is outside the plausible range 1900-01-01 to 2199-12-31 "
+        "(config [limits] min_date, max_date)"
+    )
+    with Session(db) as s:
+        assert s.scalars(select(Action)).all() == []
+
+
+def test_update_to_an_implausible_due_date_is_refused(db, config, admin):
+    aid = _new(db, config, admin)
+    with pytest.raises(ActionRefused, match="due date 9999-12-31 is outside the plausible range"):
+        actions.update_action(
+            engine=db, action_id=aid, fields={"due_date": dt.date(9999, 12, 31)}, user=admin, config=config
+        )
+    assert actions.get_action(db, aid)["due_date"] == dt.date(2026, 6, 30)
+
+
+def test_due_dates_at_the_edges_and_a_configured_range(db, config, admin):
+    import dataclasses
+
+    from kpis.config import LimitsSection
+
+    assert _new(db, config, admin, due_date=dt.date(1900, 1, 1))
+    assert _new(db, config, admin, due_date=dt.date(2199, 12, 31))
+    narrow = dataclasses.replace(
+        config, limits=LimitsSection(min_date=dt.date(2020, 1, 1), max_date=dt.date(2030, 12, 31))
+    )
+    with pytest.raises(ActionRefused, match="outside the plausible range 2020-01-01 to 2030-12-31"):
+        _new(db, narrow, admin, due_date=dt.date(2031, 1, 1))
+    assert not actions.check_fields(_fields(due_date=dt.date(2030, 12, 31)), narrow)
+
+
 # ---------------------------------------------------------------- the status machine
 
 ALLOWED = [

@@ -20,13 +20,11 @@ from sqlalchemy import Engine, func, select
 
 from kpis.access.users import User
 from kpis.catalog import overview, units
-from kpis.catalog import series as kpi_series
 from kpis.config import AppConfig
-from kpis.improvement.actions import OPEN_STATES
 from kpis.improvement.views import add_overdue
 from kpis.maturity.assessments import current_quarter, quarter_label
-from kpis.store import repo
-from kpis.store.models import Action, Assessment, Decision, Review
+from kpis.series import kpi_totals
+from kpis.store.models import OPEN_ACTION_STATUSES, Action, Assessment, Decision, Review
 
 ACTION_COLUMNS = ["id", "ref", "title", "status", "due_date", "priority", "overdue", "days_overdue"]
 DRAFT_COLUMNS = ["id", "initiative", "review_date", "updated"]
@@ -62,7 +60,7 @@ def open_actions(engine: Engine, names: tuple[str, ...], today: dt.date) -> pd.D
     if not names:
         return pd.DataFrame(columns=ACTION_COLUMNS)
     q = select(Action.id, Action.ref, Action.title, Action.status, Action.due_date, Action.priority).where(
-        _is(Action.owner, names), Action.status.in_(OPEN_STATES)
+        _is(Action.owner, names), Action.status.in_(OPEN_ACTION_STATUSES)
     )
     with engine.connect() as conn:
         df = pd.DataFrame(conn.execute(q).all(), columns=ACTION_COLUMNS[:6])
@@ -137,11 +135,6 @@ def assessment_due(engine: Engine, user: User, names: tuple[str, ...], today: dt
                 ).scalar_one()
             )
     return AssessmentDue(quarter, quarter_label(quarter), team, n)
-
-
-def kpi_totals(engine: Engine, config: AppConfig) -> pd.DataFrame:
-    """Every KPI's total series as the Overview reads it (stored values, computed KPIs from the forecast data)."""
-    return kpi_series.merge_computed(repo.kpi_totals(engine, config), kpi_series.computed_values(engine, config))
 
 
 def red_kpis(totals: pd.DataFrame, config: AppConfig, names: tuple[str, ...]) -> pd.DataFrame:

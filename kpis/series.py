@@ -1,5 +1,11 @@
-"""A KPI's stored series as the pages and the CLI read it: imported values, with KPIs computed from the
-forecast data (source = "forecast") taking their computed values; KPI ids looked up forgivingly."""
+"""A KPI's stored series as every page, the CLI, the action verdicts and the scorecard read it: imported values,
+with KPIs computed from the forecast data (source = "forecast") taking their computed values; KPI ids looked up
+forgivingly.
+
+The one rule: a KPI's total series is its stored total (or its segments rolled up, repo.kpi_totals); a
+computed KPI's series computed from the forecast data replaces it. The forecast data is read only when a
+computed KPI is asked for.
+"""
 
 from __future__ import annotations
 
@@ -29,14 +35,28 @@ def computed_values(engine: Engine, config: AppConfig) -> pd.DataFrame | None:
     return forecast.computed_kpi_values(engine, config)
 
 
+def kpi_totals(engine: Engine, config: AppConfig, kpi_ids: list[str] | None = None) -> pd.DataFrame:
+    """Total series (kpi_id, period, value) of some KPIs (None = all), as the Overview reads them."""
+    stored = repo.kpi_totals(engine, config, kpi_ids)
+    wanted = config.kpis if kpi_ids is None else [config.kpi_by_id[k] for k in kpi_ids if k in config.kpi_by_id]
+    if not any(k.source == "forecast" for k in wanted):  # the forecast data is read only when it counts
+        return stored
+    computed = computed_values(engine, config)
+    if computed is not None and kpi_ids is not None:
+        computed = computed[computed["kpi_id"].isin(kpi_ids)]
+    return merge_computed(stored, computed)
+
+
 def kpi_series(engine: Engine, config: AppConfig, kpi_id: str, segment: str = "") -> pd.DataFrame:
-    """One KPI's series (period, value) for a segment ('' = total), the one the KPI trends page shows."""
+    """One KPI's series (period, value) for a segment ('' = total), oldest first: the one the KPI trends page
+    shows and an action's verdict is judged on."""
     if segment:
         s = repo.load_values(engine, [kpi_id], segment=segment)
     else:
-        s = merge_computed(repo.kpi_totals(engine, config, [kpi_id]), computed_values(engine, config))
+        s = kpi_totals(engine, config, [kpi_id])
         s = s[s["kpi_id"] == kpi_id]
-    return s[["period", "value"]].assign(period=lambda d: pd.to_datetime(d["period"])).sort_values("period")
+    out = s[["period", "value"]].assign(period=lambda d: pd.to_datetime(d["period"]))
+    return out.sort_values("period", ignore_index=True)
 
 
 def resolve_kpi(config: AppConfig, text: str) -> KPI:
