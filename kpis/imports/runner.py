@@ -28,6 +28,7 @@ import pandas as pd
 from sqlalchemy import Engine, insert, update
 from sqlalchemy.orm import Session
 
+from kpis.access import people
 from kpis.access.users import User, require
 from kpis.config import AppConfig
 from kpis.imports.problems import Collector, ImportFailed
@@ -41,6 +42,12 @@ from kpis.store.repo import find_import
 from kpis.store.retry import retrying
 
 Progress = Callable[[float, str], None]
+
+
+def previous_import(engine: Engine, sha256: str, kind: str) -> dict[str, Any] | None:
+    """The latest import of the same content (repo.find_import), `who` as people know them (kpis.access.people)."""
+    found = find_import(engine, sha256, kind)
+    return None if found is None else {**found, "who": people.name(engine, found["who"])}
 
 
 class ImportCancelled(Exception):
@@ -296,7 +303,7 @@ def write_checked(
                     raise _Unchanged
                 w.finish()
         except _Unchanged:
-            result.previous = find_import(engine, source.digest, kind.name)
+            result.previous = previous_import(engine, source.digest, kind.name)
         return result
 
     return retrying(attempt)
@@ -352,5 +359,5 @@ def _run_streamed(
                 raise _Unchanged
             w.finish()
     except _Unchanged:
-        result.previous = find_import(engine, source.digest, kind.name)
+        result.previous = previous_import(engine, source.digest, kind.name)
     return result

@@ -106,6 +106,20 @@ def test_identical_reimport_names_the_earlier_import(engine, config, admin):
     assert "same content imported" in again.summary()
 
 
+def test_a_reimport_names_a_signed_in_importer_by_name(engine, config):
+    """The earlier importer is stored by key (oidc:<iss>|<sub>); the message names them as the directory does."""
+    from kpis.access import people
+    from kpis.access.users import User
+    from kpis.catalog.load import ACTUALS
+
+    maria = User(name="oidc:https://id.example.com|maria-1", role="editor", display="Maria Chen")
+    people.record_sign_in(engine, maria)
+    data, df = sample("actuals", config)
+    assert run_import(engine, ACTUALS, df, Source.of_bytes(data, "a.csv"), config=config, user=maria).changed
+    again = run_import(engine, ACTUALS, df, Source.of_bytes(data, "a.csv"), config=config, user=maria)
+    assert again.previous["who"] == "Maria Chen" and "UTC by Maria Chen)" in again.summary()
+
+
 @pytest.mark.parametrize("source", ["frame", "arrow"])
 def test_a_refused_table_writes_nothing_and_keeps_what_is_stored(engine, config, admin, source):
     for name in ORDER:
