@@ -84,7 +84,7 @@ def review_markdown(
             f"**Rating** {review['rating']}/5 · **{status}**"
         ),
         "",
-        f"**Team** {e(review.get('team'))} · **Facilitator** {e(review.get('facilitator'))}",
+        f"**Team** {e(review.get('team')) or '—'} · **Facilitator** {e(review.get('facilitator')) or '—'}",
         "",
         f"**Participants** {e(', '.join(review.get('participants') or [])) or '—'}",
         "",
@@ -118,5 +118,6 @@ def review_markdown(
         lines.append("None yet.")
     by = author or review.get("submitted_by") or review.get("created_by")
     at = review.get("submitted_at") or review.get("created_at")
-    lines += ["", f"*Submitted by {e(by)}, {at:%Y-%m-%d %H:%M} UTC*" if at is not None else ""]
+    verb = "Drafted" if review.get("status") == "draft" else "Submitted"
+    lines += ["", f"*{verb} by {e(by)}, {at:%Y-%m-%d %H:%M} UTC*" if at is not None else ""]
     return "\n".join(lines).rstrip() + "\n"

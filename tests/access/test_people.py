@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from kpis import auditlog, export
+from kpis import auditlog, export, safety
 from kpis.access import people, signin
 from kpis.access.users import User
 from kpis.catalog.sync import sync_catalog
@@ -156,7 +156,7 @@ def test_hostile_display_names_are_kept_as_text_and_neutralised_in_exports(engin
     md = review_export.review_markdown(
         {**REVIEW, "created_by": u.name, "created_at": T0, "status": "draft"}, author=shown
     )
-    assert "<b>" not in md and "**boss**" not in md and "Submitted by" in md
+    assert "<b>" not in md and "**boss**" not in md and f"Drafted by {safety.md(shown)}," in md
 
 
 def test_a_shown_name_never_counts_as_the_person(engine, cfg):

@@ -226,3 +226,36 @@ def test_a_foreign_host_name_cannot_open_the_app_socket(signed_server):
     _base, port = signed_server
     assert _ws_handshake(port, f"localhost:{port}") == 101
     assert _ws_handshake(port, f"evil.example:{port}") != 101
+
+
+def test_a_signed_in_authors_draft_shows_her_name_not_her_key(provider, browser, demo_db, tmp_path):
+    """Carla signs in for real and saves a draft with only its initiative (no team, no facilitator): it is saved,
+    and the review reads "Drafted by Carla Contributor", never the stored oidc:<iss>|<sub> key."""
+    import shutil
+
+    copy = tmp_path / "demo.db"
+    shutil.copy(demo_db.removeprefix("sqlite:///"), copy)
+    with _serve(provider, f"sqlite:///{copy}", tmp_path) as (base, _port):
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
+        page = ctx.new_page()
+        try:
+            _sign_in(page, base, "carla@example.com")
+            page.goto(base + "/reviews", wait_until="domcontentloaded")
+            _settle(page)
+            main = page.locator('[data-testid="stMain"]')
+            main.get_by_text("Write a review", exact=True).first.click()
+            _settle(page)
+            box = page.get_by_label("Initiative (what was changed)")
+            box.fill("Draft written without a facilitator")
+            box.press("Tab")
+            _settle(page)
+            page.get_by_role("button", name="Save draft").click()
+            main.get_by_text("saved as a draft.").first.wait_for(timeout=60000)
+            byline = main.get_by_text("Drafted by Carla Contributor").first
+            byline.wait_for(timeout=60000)
+            shown = main.inner_text()
+            assert "oidc:" not in shown and "IntegrityError" not in shown and "Facilitator —" in shown
+            byline.scroll_into_view_if_needed()
+            page.screenshot(path=str(_shots() / "review_author_name.png"))
+        finally:
+            ctx.close()
