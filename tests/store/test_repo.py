@@ -39,6 +39,7 @@ APP_TABLES = {
     "kpi_value",
     "meeting",
     "meeting_attendee",
+    "person",
     "review",
     "review_kpi",
 }
