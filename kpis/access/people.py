@@ -38,6 +38,7 @@ from kpis.store.retry import retrying
 from kpis.store.versions import EditConflict
 
 MAX_NAME = 200
+MAX_EMAIL = 320  # the column's width
 
 
 def clean_name(text: str | None) -> str:
@@ -56,7 +57,7 @@ def record_sign_in(engine: Engine, user: User, *, now: dt.datetime | None = None
     if not user.name.startswith(OIDC):
         return False
     name = clean_name(user.display) or user.name
-    email = user.email or None
+    email = user.email if user.email and len(user.email) <= MAX_EMAIL else None  # RFC 5321: at most 254 in practice
     now = now or utcnow()
 
     def write() -> bool:

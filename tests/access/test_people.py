@@ -95,6 +95,12 @@ def test_sign_in_upserts_the_person_first_and_last_seen(engine, cfg):
     assert log["What"][0] == "Sign-in name or e-mail changed: name Maria Chen → Maria Chen-Lopez"
 
 
+def test_a_long_name_is_cut_and_an_overlong_address_left_out(engine):
+    u = User(name="oidc:https://id.example.com|long-1", role="viewer", display="N" * 500, email="a" * 400 + "@x.org")
+    assert people.record_sign_in(engine, u)
+    assert _rows(engine)[u.name][:2] == ("N" * people.MAX_NAME, None)
+
+
 def test_local_and_command_line_users_are_not_written(engine):
     assert people.record_sign_in(engine, User("tester", "admin", display="tester", local=True)) is False
     assert _rows(engine) == {} and _events(engine) == []
