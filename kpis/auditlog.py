@@ -210,7 +210,11 @@ def log_table(
         out.insert(
             3,
             "Record",
-            [e.replace("_", " ") + ("" if i in (None, "") else f" {i}") for e, i in zip(log["entity"], ids)],
+            [
+                e.replace("_", " ")
+                + ("" if i in (None, "") else f" {(names or {}).get(i, i) if e == 'person' else i}")  # a key: its name
+                for e, i in zip(log["entity"], ids)
+            ],
         )
         out["Before"] = [b for b, _ in pairs]
         out["After"] = [a for _, a in pairs]

@@ -205,4 +205,5 @@ def test_the_audit_log_shows_names_and_filters_on_keys(engine, cfg):
     page = auditlog.search(engine, admin, auditlog.Filters(actors=(maria.name,)))
     assert page.total == 1 and page.rows["Who"].tolist() == ["Maria Chen"]
     assert page.rows["What"].tolist() == ["First sign-in of Maria Chen"]
+    assert page.rows["Record"].tolist() == ["person Maria Chen"]
     assert auditlog.search(engine, admin, auditlog.Filters(actors=("Maria Chen",))).total == 0  # a name is no key
