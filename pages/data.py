@@ -178,12 +178,11 @@ st.caption(
 )
 
 # Late data: values due by the KPI's due_days and not received by today (kpis.catalog.freshness).
-import datetime as dt
 
 from kpis.catalog import freshness
 
 st.subheader("Late data")
-late_day = dt.date.today()
+late_day = freshness.today()
 late = _ui.late_data(late_day)
 if late.empty:
     st.caption("Nothing overdue: every value due before today has arrived (due dates: `due_days` in config.toml).")
