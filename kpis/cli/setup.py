@@ -78,6 +78,11 @@ def cmd_demo(args) -> int:
         upgrade(engine)
     summary = demo.load_demo(engine, cfg, user, seed=args.seed)
     print("demo data loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+    from kpis.sources.run import run_source
+
+    for src in (s for s in cfg.sources if s.path):  # the folder sources shipped with the demo: one run each
+        r = run_source(engine, cfg, src)
+        print(f"source {src.name}: {r.status}, {r.inserted} inserted" + (f" ({r.message})" if r.message else ""))
     return 0
 
 
