@@ -201,3 +201,11 @@ def test_sqlite_source_is_opened_read_only(app_db, tmp_path):
     )
     res = run_source(app_db, cfg, cfg.sources[0])
     assert res.status == "unreachable" and "readonly" in res.message.replace("-", "").replace(" ", ""), res.message
+
+
+def test_a_password_variable_not_set_when_the_source_runs_is_named(app_db, tmp_path, monkeypatch):
+    monkeypatch.delenv("SOP_TEST_ERP_PW", raising=False)
+    cfg = config_with(source(MARIADB_URL.rsplit("/", 1)[0] + "/test", table="kpi_actuals"))
+    res = run_source(app_db, cfg, cfg.sources[0])
+    assert res.status == "unreachable" and res.exit_code == 3
+    assert res.message == "erp: environment variable SOP_TEST_ERP_PW (password_env) is not set"
