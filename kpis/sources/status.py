@@ -8,7 +8,8 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from kpis.access.users import User, require
+from kpis.access import rules
+from kpis.access.users import User
 from kpis.config import AppConfig
 from kpis.sources.config import SourceConfig
 from kpis.store.models import SourceRun, utcnow
@@ -81,12 +82,12 @@ def _when(t: dt.datetime) -> str:
 
 def may_run(user: User) -> bool:
     """Editors and admins may run a source now."""
-    return user.can("import")
+    return rules.may(user, "import")
 
 
 def run_now(engine: Engine, config: AppConfig, src: SourceConfig, user: User):
     """Run a source at a person's request (an editor or admin; audited as source:NAME via that person)."""
     from kpis.sources.run import run_source
 
-    require(user, "import", engine=engine, what=f"run source {src.name}")
+    rules.require(user, "import", engine=engine, what=f"run source {src.name}")
     return run_source(engine, config, src, by=user)
