@@ -24,13 +24,15 @@ def cmd_sync(args) -> int:
     if unknown:
         known = ", ".join(by_name) or "none declared"
         return common.fail(f"unknown source(s) {', '.join(unknown)}; the sources are: {known}")
+    chosen = [by_name[n] for n in args.names] if args.names else list(cfg.sources)
     if args.watch:
         from kpis.sources.watch import watch
 
+        if not any(s.schedule for s in chosen):
+            return common.fail('no source to watch has a schedule; add schedule = "<cron>" to its [[source]]')
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-        watch(engine, cfg)
+        watch(engine, cfg, sources=chosen)
         return 0
-    chosen = [by_name[n] for n in args.names] if args.names else list(cfg.sources)
     if not chosen:
         return common.fail("config.toml declares no [[source]]; see docs/sources.md")
     results = [run_source(engine, cfg, s) for s in chosen]

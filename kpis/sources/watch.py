@@ -47,13 +47,15 @@ def watch(
     stop: Callable[[], bool] = lambda: False,
     run: Callable[[Engine, AppConfig, SourceConfig], object] | None = None,
     max_sleep: float = 30.0,
+    sources: list[SourceConfig] | None = None,
 ) -> int:
-    """Run each scheduled source when it is due until `stop()` says so; returns the number of runs started."""
+    """Run each scheduled source (of `sources`, default all) when it is due until `stop()` says so; returns the
+    number of runs started."""
     from kpis.sources.run import run_source
 
     clock = clock or SystemClock()
     run = run or run_source
-    scheduled = [s for s in config.sources if s.schedule]
+    scheduled = [s for s in (config.sources if sources is None else sources) if s.schedule]
     if not scheduled:
         log.warning("no source has a schedule; nothing to watch")
         return 0

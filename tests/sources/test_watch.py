@@ -117,3 +117,16 @@ def test_watch_skips_and_logs_a_run_that_overlaps_the_previous(engine, tmp_path,
     assert "drop: run due at 06:02 skipped: the previous run is still going" in caplog.text
     with engine.connect() as c:
         assert c.execute(select(SourceRun.status, SourceRun.inserted)).all() == [("ok", 3)]
+
+
+def test_cli_watch_without_a_schedule_says_so(tmp_path):
+    import subprocess as sp
+
+    cfg = folder_config(tmp_path, settle=0)  # 'drop' has no schedule
+    r = sp.run(
+        [sys.executable, "-m", "kpis", "--config", cfg, "sync", "drop", "--watch"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "no source to watch has a schedule" in r.stderr
