@@ -12,7 +12,9 @@ import importlib
 import logging
 import os
 import socket
+import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -43,6 +45,7 @@ KIND_OBJECTS = {  # kind -> "module:Kind"
 }
 EXIT = {"ok": 0, "unchanged": 0, "busy": 0, "refused": 2, "unreachable": 3}
 LEASE = dt.timedelta(hours=1)  # a lock left by a crashed run is taken over after this
+RENEW = 300.0  # seconds: a running run pushes its lock's expiry on this often
 MAX_PROBLEMS = 50
 
 
@@ -89,7 +92,8 @@ class SyncResult:
 
 
 def holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:200]
+    """This run: host, process and a tag of its own (two runs in one process never share a lock)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[:200]
 
 
 def acquire(engine: Engine, name: str, who: str, now: dt.datetime | None = None) -> bool:
@@ -108,6 +112,20 @@ def acquire(engine: Engine, name: str, who: str, now: dt.datetime | None = None)
 def release(engine: Engine, name: str, who: str) -> None:
     with engine.begin() as c:
         c.execute(delete(SourceLock).where(SourceLock.source == name, SourceLock.holder == who))
+
+
+def _keep(engine: Engine, name: str, who: str, done: threading.Event, every: float) -> None:
+    """While the run goes, push its lock's expiry on (a run longer than the lease is never taken over)."""
+    while not done.wait(every):
+        try:
+            with engine.begin() as c:
+                c.execute(
+                    update(SourceLock)
+                    .where(SourceLock.source == name, SourceLock.holder == who)
+                    .values(expires_at=utcnow() + LEASE)
+                )
+        except Exception:  # the next beat tries again; the lease is long
+            log.warning("%s: could not renew the run's lock", name)
 
 
 def lock_holder(engine: Engine, name: str) -> tuple[str, dt.datetime] | None:
@@ -129,6 +147,9 @@ def run_source(engine: Engine, config: AppConfig, src: SourceConfig, *, by: User
         )
         log.info(res.message)
         return res
+    done = threading.Event()
+    beat = threading.Thread(target=_keep, args=(engine, src.name, who, done, RENEW), daemon=True)
+    beat.start()
     try:
         _run(engine, config, src, res, source_user(src, by))
     except ImportFailed as e:
@@ -144,6 +165,8 @@ def run_source(engine: Engine, config: AppConfig, src: SourceConfig, *, by: User
         res.status, res.message = "refused", f"{src.name}: {e}"
         res.problems = [res.message]
     finally:
+        done.set()
+        beat.join()
         release(engine, src.name, who)
     res.seconds = time.perf_counter() - t0
     _record(engine, res, started, source_user(src, by))

@@ -63,6 +63,25 @@ def test_a_lock_left_by_a_crashed_run_is_taken_over_after_its_lease(engine):
     assert acquire(engine, "erp", "host-b:2", t0 + dt.timedelta(minutes=61))
 
 
+def test_a_long_run_keeps_pushing_its_lock_on(engine, tmp_path, monkeypatch):
+    from kpis.config import load_config
+    from kpis.sources import run as run_module
+
+    monkeypatch.setattr(run_module, "RENEW", 0.3)
+    cfg = load_config(folder_config(tmp_path, settle=2.5))  # a fresh file: the run takes 2.5 s
+    write_actuals_csv(tmp_path / "drop" / "a.csv")
+    src = next(s for s in cfg.sources if s.name == "drop")
+    t = threading.Thread(target=run_source, args=(engine, cfg, src))
+    t.start()
+    seen = []
+    for _ in range(8):
+        time.sleep(0.25)
+        with engine.connect() as c:
+            seen += c.execute(select(SourceLock.expires_at)).scalars().all()
+    t.join()
+    assert len(set(seen)) >= 2, seen  # the expiry moved on while the run went
+
+
 class StepClock:
     """A clock that starts at `start` and moves on by the time asked for on each sleep; `real` seconds of real time
     pass with each sleep (0: none); `wait_idle`: a sleep first lets the runs started finish."""
