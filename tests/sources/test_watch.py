@@ -34,17 +34,27 @@ def folder_config(tmp_path, *, settle: float, schedule: str | None = None) -> st
 
 
 def test_two_syncs_at_once_make_one_run_and_one_already_running(engine, tmp_path):
-    cfg_path = folder_config(tmp_path, settle=8)  # a fresh file: the run waits 8 s for it to settle, holding the lock
+    cfg_path = folder_config(tmp_path, settle=20)  # a fresh file: the run waits 20 s for it to settle, holding the lock
     write_actuals_csv(tmp_path / "drop" / "a.csv")
     env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False)}
     if engine.dialect.name == "postgresql":
         with engine.connect() as c:  # the test's own schema (libpq reads PGOPTIONS)
             env["PGOPTIONS"] = f"-csearch_path={c.execute(text('SELECT current_schema()')).scalar()}"
     cmd = [sys.executable, "-m", "kpis", "--config", cfg_path, "sync", "drop", "--format", "json"]
-    both = [  # started together: whichever takes the lock first holds it while its file settles
-        subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
+
+    def start():
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    # The second starts once the first holds the lock (it keeps it while its file settles), so the overlap does not
+    # depend on how fast a loaded machine starts two processes.
+    first = start()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and first.poll() is None:
+        with engine.connect() as c:
+            if c.execute(select(func.count()).select_from(SourceLock)).scalar():
+                break
+        time.sleep(0.05)
+    both = [first, start()]
     (out, err), (out2, err2) = (p.communicate(timeout=120) for p in both)
     assert [p.returncode for p in both] == [0, 0], err + err2
     statuses = [json.loads(o)[0]["status"] for o in (out, out2)]
