@@ -42,6 +42,9 @@ APP_TABLES = {
     "person",
     "review",
     "review_kpi",
+    "source_file",
+    "source_lock",
+    "source_run",
 }
 
 BASE = (
