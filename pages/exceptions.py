@@ -66,7 +66,7 @@ def work_list_and_item() -> None:
             table = _ui.shared(sections.work_list, cube, **view, filters=f["filters"], top=top, page=page).table
     # One table per list shown (filters, length, page): a row picked in one must not stay picked in another.
     pick = st.container(key="ex_table").dataframe(
-        table,
+        forecast_views.shown(table),
         hide_index=True,
         width="stretch",
         key=_ui.view_key("ex_rows", view, f["filters"], top, page),

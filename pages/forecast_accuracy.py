@@ -176,7 +176,7 @@ def _drill_down_body() -> None:
     )
     # keyed on what the table shows: a group picked under one filter must not stay picked, by position, under another
     pick = st.container(key=f"fa_groups_{'sel' if selectable else 'plain'}").dataframe(
-        grouped,
+        forecast_views.shown(grouped),
         hide_index=True,
         width="stretch",
         key=_ui.view_key("fa_group_rows", group, stage, view),
@@ -193,7 +193,7 @@ def _drill_down_body() -> None:
             f"**Items in {safety.md(group)} {safety.md(value)}** ({len(items)}, largest share of the error first)"
         )
         ipick = st.container(key="fa_items").dataframe(
-            items,
+            forecast_views.shown(items),
             hide_index=True,
             width="stretch",
             key=_ui.view_key("fa_item_rows", group, value, stage, view),
