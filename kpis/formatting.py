@@ -89,7 +89,7 @@ def pts(delta: float | None, decimals: int = 1) -> str:
 
 
 def p_value(p: float | None, alpha: float = 0.05) -> str:
-    """A p-value with two significant figures ('p = 0.031', 'p = 0.50'), 'p < 0.001' when tiny. A value on one side
+    """A p-value with two significant figures ('p = 0.031', 'p = 0.5'), 'p < 0.001' when tiny. A value on one side
     of the threshold `alpha` is never shown on it or beyond it: 0.0496 is 'p = 0.0496', not 'p = 0.050'."""
     if missing(p) or not math.isfinite(float(p)):
         return "p = n/a"
@@ -101,8 +101,7 @@ def p_value(p: float | None, alpha: float = 0.05) -> str:
         exp = d.adjusted() - digits + 1  # the place of the last significant digit
         shown = d.quantize(Decimal(1).scaleb(exp), rounding=ROUND_HALF_EVEN)
         if (float(shown) < alpha) == (p < alpha):
-            places = max(-shown.as_tuple().exponent, 0)
-            return f"p = {float(shown):.{places}f}"
+            return f"p = {float(shown):g}"
     return f"p < {alpha:g}" if p < alpha else f"p ≥ {alpha:g}"
 
 

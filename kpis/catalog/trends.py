@@ -177,7 +177,9 @@ def trend_view(
         label += ", partial periods left out"
     lims = spc.phased_limits(s["value"].to_numpy(), ph, baseline=base) if len(s) else []
     lims += [None] * (n_phases - len(lims))
-    flags = spc.phased_signals(used["value"].to_numpy(), ph[s["used"].to_numpy()], lims) if len(used) else None
+    # a run or window of the signal rules stops at a missing or left-out period (its period number jumps)
+    numbers = np.asarray(periods.period_number(used["period"], cadence), dtype=float) if len(used) else None
+    flags = spc.phased_signals(used["value"].to_numpy(), ph[s["used"].to_numpy()], lims, numbers) if len(used) else None
     for c in SIGNAL_COLUMNS:
         s[c] = False
         if flags is not None:
