@@ -6,7 +6,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, safety
+from kpis import catalog, safety, spc
 from kpis.config import PRACTICES
 from kpis.improvement import actions, effect, export, prefill, views
 from kpis.improvement import charts as icharts
@@ -528,8 +528,8 @@ else:
             )
         )
         mm[1].metric("Median shift", shift, help="Median of the after points minus median of the before points")
-        mm[2].metric("p (improving side)", "–" if v.p_good is None else f"{v.p_good:.3g}")
-        mm[3].metric("p (worsening side)", "–" if v.p_bad is None else f"{v.p_bad:.3g}")
+        mm[2].metric("p (improving side)", "–" if v.p_good is None else spc.format_p(v.p_good))
+        mm[3].metric("p (worsening side)", "–" if v.p_bad is None else spc.format_p(v.p_bad))
         mm[4].metric("Signal", "improving" if v.signal_improving else ("worsening" if v.signal_worsening else "none"))
 if a["status"] == "done" and moves:
     st.markdown("**Decide** (frozen with the verdict and its figures)")

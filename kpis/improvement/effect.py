@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from kpis import spc
+from kpis import formatting, spc
 from kpis.series import kpi_series  # the KPI series an action is judged on (pages call effect.kpi_series)
 
 MIN_POINTS = spc.MIN_POINTS
@@ -88,11 +89,18 @@ def _signal_words(beyond: bool, run: bool, side: str) -> str:
     return " and ".join(parts)
 
 
-def judge(values: Any, periods: Any, completion: Any, *, direction: str) -> Verdict:
-    """The verdict for a KPI series (values by period start) and an action completed on `completion`."""
+def judge(
+    values: Any, periods: Any, completion: Any, *, direction: str, change_text: Callable[[float], str] | None = None
+) -> Verdict:
+    """The verdict for a KPI series (values by period start) and an action completed on `completion`.
+
+    `change_text` writes the median shift in the KPI's own unit (kpis.catalog.format_change: '-4.5 pts'), as the
+    page's figures show it; without it the shift is a plain number."""
     if direction not in DIRECTIONS:
         raise ValueError(f"the expected direction must be 'higher' or 'lower', got {direction!r}")
     before, after = split(values, periods, completion)
+    # Rank-based test: values equal on paper must tie (float noise from a roll-up rounded away).
+    before, after = np.atleast_1d(formatting.significant(before)), np.atleast_1d(formatting.significant(after))
     nb, na = int(before.size), int(after.size)
     limits = spc.xmr_limits(before)
     lims = (limits.centre, limits.lcl, limits.ucl) if limits else (None, None, None)
@@ -127,7 +135,7 @@ def judge(values: Any, periods: Any, completion: Any, *, direction: str) -> Verd
     good_side, bad_side = ("above", "below") if good == 1 else ("below", "above")
     test_good = f"the after values are better than the before values (one-sided Mann–Whitney {spc.format_p(p_good)})"
     test_bad = f"the after values are worse than the before values (one-sided Mann–Whitney {spc.format_p(p_bad)})"
-    tail = f" Median {_fmt(shift)} ({nb} points before, {na} after)."
+    tail = f" Median {(change_text or _fmt)(shift)} ({nb} points before, {na} after)."
     if limits.provisional:
         tail += f" The baseline limits are provisional (under {spc.PROVISIONAL_BELOW} points)."
 
@@ -174,4 +182,14 @@ def current_verdict(
     if not kpi_id or direction not in DIRECTIONS or completed_on is None:
         return None
     s = kpi_series(engine, config, kpi_id, segment or "")
-    return judge(s["value"], s["period"], completed_on, direction=direction)
+    return judge(s["value"], s["period"], completed_on, direction=direction, change_text=change_text(config, kpi_id))
+
+
+def change_text(config, kpi_id: str) -> Callable[[float], str] | None:
+    """The KPI's change format ('-4.5 pts', '+2.0 days') for a verdict's median shift; None for an unknown KPI."""
+    kpi = config.kpi_by_id.get(kpi_id)
+    if kpi is None:
+        return None
+    from kpis.catalog.units import format_change
+
+    return lambda d: format_change(kpi, d, config.app.currency)
