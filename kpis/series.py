@@ -23,7 +23,10 @@ def merge_computed(stored: pd.DataFrame, computed: pd.DataFrame | None) -> pd.Da
     if computed is None or computed.empty:
         return stored
     keep = stored[~stored["kpi_id"].isin(computed["kpi_id"].unique())]
-    return pd.concat([keep, computed[[c for c in stored.columns if c in computed.columns]]], ignore_index=True)
+    out = pd.concat([keep, computed[[c for c in stored.columns if c in computed.columns]]], ignore_index=True)
+    if "partial" in out:  # a computed value is complete
+        out["partial"] = out["partial"].fillna(False).astype(bool)
+    return out
 
 
 def computed_values(engine: Engine, config: AppConfig) -> pd.DataFrame | None:
@@ -48,14 +51,17 @@ def kpi_totals(engine: Engine, config: AppConfig, kpi_ids: list[str] | None = No
 
 
 def kpi_series(engine: Engine, config: AppConfig, kpi_id: str, segment: str = "") -> pd.DataFrame:
-    """One KPI's series (period, value) for a segment ('' = total), oldest first: the one the KPI trends page
-    shows and an action's verdict is judged on."""
+    """One KPI's series (period, value) for a segment ('' = total), oldest first: the one the KPI trends page shows
+    and an action's verdict is judged on; with partial, segments, expected when a total rolled up from segments
+    misses one in some period."""
     if segment:
         s = repo.load_values(engine, [kpi_id], segment=segment)
     else:
         s = kpi_totals(engine, config, [kpi_id])
         s = s[s["kpi_id"] == kpi_id]
-    out = s[["period", "value"]].assign(period=lambda d: pd.to_datetime(d["period"]))
+    partial = "partial" in s.columns and bool(s["partial"].fillna(False).astype(bool).any())
+    cols = ["period", "value", *(["partial", "segments", "expected"] if partial else [])]
+    out = s[cols].assign(period=lambda d: pd.to_datetime(d["period"]))
     return out.sort_values("period", ignore_index=True)
 
 

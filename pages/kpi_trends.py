@@ -89,9 +89,9 @@ include_partial = o3.toggle(
     key="trend_partial",
     bind="query-params",
     value=False,
-    help="A period missing some of its weeks or months is left out of the latest value, "
-    "change, status, limits, signals and trend unless included here.",
-    disabled=cadence == kpi.cadence,
+    help="A period missing some of its weeks or months, or a total missing one of its segments, is left out of the "
+    "latest value, change, status, limits, signals and trend unless included here.",
+    disabled=cadence == kpi.cadence and not ("partial" in series and series["partial"].any()),
 )
 for b in bad:
     st.warning(safety.md(b), icon=":material/warning:")

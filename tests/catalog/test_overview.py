@@ -164,3 +164,33 @@ def test_catalog_search_ignores_hyphens_and_case(config):
     names = [k.name for k in overview.filter_catalog(config, search="stock out")]
     assert "Stock-out SKU-weeks" in names
     assert overview.catalog_table(overview.filter_catalog(config), "EUR").columns.tolist()[:2] == ["KPI", "Import id"]
+
+
+def test_a_segment_without_a_value_makes_the_rolled_up_period_partial(engine, config, admin):
+    """Issue 21: a KPI stored only by segment was totalled over the segments present, so a period missing a
+    segment was silently understated. It is partial, like a rolled-up period missing a sub-period."""
+    from kpis import series
+    from kpis.catalog import trends
+
+    sync_catalog(engine, config, admin)
+    weeks = pd.date_range("2025-01-06", periods=8, freq="W-MON")  # stockout_weeks: weekly, summed
+    missing = weeks[4]  # APAC did not report the week of 2025-02-03
+    rows = [
+        ("stockout_weeks", seg, w.strftime("%Y-%m-%d"), n)
+        for w in weeks
+        for seg, n in (("EMEA", 4), ("APAC", 3))
+        if not (seg == "APAC" and w == missing)
+    ]
+    _write(engine, admin, rows)
+    t = repo.kpi_totals(engine, config)
+    t = t[t["kpi_id"] == "stockout_weeks"].set_index("period")
+    assert t.at[missing, "value"] == 4 and t.at[missing, "partial"]
+    assert (t.at[missing, "segments"], t.at[missing, "expected"]) == (1, 2)
+    assert not t.drop(index=missing)["partial"].any() and (t.drop(index=missing)["value"] == 7).all()
+    s = series.kpi_series(engine, config, "stockout_weeks")
+    view = trends.trend_view(s, config.kpi_by_id["stockout_weeks"])
+    row = view.table.set_index("period").loc[missing]
+    assert row["partial"] and not row["used"]
+    assert "2025-W06 (1 of 2 segments)" in view.partial_note
+    month = trends.roll_up(s, config.kpi_by_id["stockout_weeks"], "month").set_index("period")
+    assert month.at[pd.Timestamp("2025-02-01"), "partial"]  # February lacks one complete week
