@@ -23,7 +23,8 @@ def merge_computed(stored: pd.DataFrame, computed: pd.DataFrame | None) -> pd.Da
     if computed is None or computed.empty:
         return stored
     keep = stored[~stored["kpi_id"].isin(computed["kpi_id"].unique())]
-    out = pd.concat([keep, computed[[c for c in stored.columns if c in computed.columns]]], ignore_index=True)
+    cols = [c for c in [*stored.columns, "weight"] if c in computed.columns]  # weight: a ratio's denominator
+    out = pd.concat([keep, computed[cols]], ignore_index=True)
     if "partial" in out:  # a computed value is complete
         out["partial"] = out["partial"].fillna(False).astype(bool)
     return out
@@ -35,7 +36,7 @@ def computed_values(engine: Engine, config: AppConfig) -> pd.DataFrame | None:
         from kpis import forecast
     except ImportError:
         return None
-    return forecast.computed_kpi_values(engine, config)
+    return forecast.computed_kpi_values(engine, config, with_weight=True)
 
 
 def kpi_totals(engine: Engine, config: AppConfig, kpi_ids: list[str] | None = None) -> pd.DataFrame:

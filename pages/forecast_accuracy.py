@@ -43,7 +43,8 @@ hkey = hc.selectbox(
     key="fa_head_window",
     bind="query-params",
     format_func=windows.WINDOWS.get,
-    help="The headline figures; the Overview tile of the same KPI shows the last period",
+    help="The headline figures, each the ratio of the window's sums (the Overview tile's year to date is computed "
+    "the same way, 'ratio of sums'); the Overview tile of the same KPI shows the last period",
 )
 hwin = _ui.shared(sections.window, cube, hkey)
 h = _ui.shared(

@@ -51,17 +51,28 @@ def _same_period_last_year(period: pd.Timestamp, cadence: str) -> pd.Timestamp:
     return pd.Timestamp(periods.shift(period.date(), {"week": -52, "month": -12, "quarter": -4}[cadence], cadence))
 
 
-def _ytd(values: pd.DataFrame, k: KPI, period: pd.Timestamp) -> float:
-    """Year-to-date value up to and including `period` by the KPI's roll-up (sum, mean or last)."""
+YTD_METHODS = {"ratio": "ratio of sums", "sum": "sum", "mean": "mean of periods", "last": "last value"}
+
+
+def _ytd(values: pd.DataFrame, k: KPI, period: pd.Timestamp) -> tuple[float, str]:
+    """Year-to-date value up to and including `period`, and its method (docs/methodology.md, Year to date).
+
+    A ratio KPI whose periods carry their denominators (`weight`: the KPIs computed from the forecast data) is
+    the ratio of the year's sums, Σ(value × weight) / Σweight, the figure the Forecast accuracy page shows for
+    its "Year to date" window; any other KPI by its roll-up (sum, mean of its periods, or the last value)."""
     start = (
         pd.Timestamp(period.year, 1, 1)
         if k.cadence != "week"
         else pd.Timestamp.fromisocalendar(period.isocalendar().year, 1, 1)
     )
-    v = values[(values["period"] >= start) & (values["period"] <= period)]["value"]
+    rows = values[(values["period"] >= start) & (values["period"] <= period)]
+    v = rows["value"]
     if v.empty:
-        return np.nan
-    return float({"sum": v.sum(), "mean": v.mean(), "last": v.iloc[-1]}[k.rollup])
+        return np.nan, ""
+    if "weight" in rows and rows["weight"].notna().all() and float(rows["weight"].sum()) > 0:
+        w = rows["weight"].astype(float)
+        return float((v * w).sum() / w.sum()), YTD_METHODS["ratio"]
+    return float({"sum": v.sum(), "mean": v.mean(), "last": v.iloc[-1]}[k.rollup]), YTD_METHODS[k.rollup]
 
 
 def overview_tiles(
@@ -94,12 +105,13 @@ def overview_tiles(
         stale = bool(has and pd.notna(newest) and periods.shift(period.date(), 2, k.cadence) <= newest.date())
         mine = series[series["kpi_id"] == k.id]
         last_year = ytd = ytd_last = np.nan
+        ytd_method = ""
         if has:
             ly = _same_period_last_year(period, k.cadence)
             hit = mine.loc[mine["period"] == ly, "value"]
             last_year = float(hit.iloc[0]) if len(hit) else np.nan
-            ytd = _ytd(mine, k, period)
-            ytd_last = _ytd(mine, k, ly)
+            ytd, ytd_method = _ytd(mine, k, period)
+            ytd_last = _ytd(mine, k, ly)[0]
         rows.append(
             {
                 "kpi_id": k.id,
@@ -119,6 +131,7 @@ def overview_tiles(
                 "change_vs_last_year": value - last_year,
                 "ytd": ytd,
                 "ytd_last_year": ytd_last,
+                "ytd_method": ytd_method,
                 "spark": spark.get(k.id, []),
                 "stale": stale,
             }
@@ -127,7 +140,8 @@ def overview_tiles(
 
 
 def comparison_text(kpi: KPI, tile: pd.Series, currency: str = "EUR") -> str:
-    """'vs last year +1.2 pts · YTD 93.1 % (a year earlier 91.0 %)', or what is missing, for a tile."""
+    """'vs last year +1.2 pts · YTD 93.1 %, mean of periods (a year earlier 91.0 %)', or what is missing, for a
+    tile: the year to date names its method."""
     if pd.isna(tile["value"]):
         return ""
     parts = []
@@ -137,6 +151,8 @@ def comparison_text(kpi: KPI, tile: pd.Series, currency: str = "EUR") -> str:
         parts.append("no value a year earlier")
     if pd.notna(tile.get("ytd", np.nan)):
         ytd = f"YTD {catalog.format_value(kpi, tile['ytd'], currency)}"
+        if tile.get("ytd_method"):
+            ytd += f", {tile['ytd_method']}"
         if pd.notna(tile.get("ytd_last_year", np.nan)):
             ytd += f" (a year earlier {catalog.format_value(kpi, tile['ytd_last_year'], currency)})"
         parts.append(ytd)

@@ -194,3 +194,47 @@ def test_a_segment_without_a_value_makes_the_rolled_up_period_partial(engine, co
     assert "2025-W06 (1 of 2 segments)" in view.partial_note
     month = trends.roll_up(s, config.kpi_by_id["stockout_weeks"], "month").set_index("period")
     assert month.at[pd.Timestamp("2025-02-01"), "partial"]  # February lacks one complete week
+
+
+def test_year_to_date_of_a_ratio_kpi_is_the_ratio_of_sums_as_on_the_forecast_page(demo_db, config):
+    """Issue 21: the Overview tile's YTD for forecast accuracy was the mean of the monthly values (86.8 %) and the
+    Forecast accuracy page's "Year to date" the ratio of sums (86.7 %). One method: the ratio of the year's sums,
+    named where it is shown."""
+    from kpis import forecast
+    from kpis.forecast import sections
+    from kpis.forecast.cube import final_stage
+    from kpis.store.engine import make_engine
+
+    eng = make_engine(demo_db)
+    try:
+        values = forecast.computed_kpi_values(eng, config, with_weight=True)
+        cube = forecast.get_cube(eng, config, forecast.forecast_version(eng))
+    finally:
+        eng.dispose()
+    for metric in ("accuracy", "bias"):
+        k = next((k for k in config.kpis if k.source == "forecast" and k.forecast_metric == metric), None)
+        if k is None:
+            continue
+        mine = values[values["kpi_id"] == k.id]
+        tile = overview.overview_tiles(mine, [k], config).iloc[0]
+        win = sections.window(cube, config, "ytd")
+        lag = k.forecast_lag if k.forecast_lag is not None else config.forecast.headline_lag
+        page = sections.headline(
+            cube, config, stage=final_stage(cube), lag=lag, period_from=win.start, period_to=win.end, filters=None
+        )
+        assert tile["ytd"] == pytest.approx(float(page[metric]), rel=1e-9)
+        assert tile["ytd_method"] == "ratio of sums"
+        year = mine[mine["period"].dt.year == mine["period"].max().year]["value"]
+        assert tile["ytd"] != pytest.approx(year.mean(), rel=1e-9)  # not the mean of the months
+        assert ", ratio of sums" in overview.comparison_text(k, tile)
+
+
+def test_year_to_date_of_an_imported_kpi_names_its_method(config):
+    otif = config.kpi_by_id["otif"]  # rollup mean, imported: only the monthly ratios are known
+    series = _series("otif", [0.90, 0.92, 0.94])
+    t = overview.overview_tiles(series, [otif], config).iloc[0]
+    assert t["ytd"] == pytest.approx(0.92) and t["ytd_method"] == "mean of periods"
+    assert "YTD 92.0 %, mean of periods" in overview.comparison_text(otif, t)
+    weighted = series.assign(weight=[1.0, 1.0, 2.0])  # with denominators: Σ(v·w)/Σw = (0.90+0.92+1.88)/4
+    t = overview.overview_tiles(weighted, [otif], config).iloc[0]
+    assert t["ytd"] == pytest.approx(0.925) and t["ytd_method"] == "ratio of sums"
