@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog
-from kpis.catalog import overview
+from kpis import catalog, formatting
+from kpis.catalog import overview, units
 from kpis.config import PRACTICES
 from pages import _ui
 
@@ -33,7 +33,7 @@ as_of = c5.selectbox(
     "As of",
     months,
     key="ov_as_of",
-    format_func=lambda m: f"{m:%b %Y}",
+    format_func=formatting.month,
     help="See every KPI as it stood at the end of a month",
 )
 
@@ -45,7 +45,7 @@ tiles = _ui.overview_tiles(kpis, as_of)
 counts = overview.status_counts(tiles)
 newest = tiles["period"].max()
 
-m = st.columns(4)
+m = st.columns(5)
 for col, s in zip(m, catalog.STATUSES):
     col.metric(
         f"{catalog.STATUS_LABELS[s]}",
@@ -54,7 +54,14 @@ for col, s in zip(m, catalog.STATUSES):
         help=f"KPIs whose latest value is {catalog.STATUS_LABELS[s].lower()} "
         "(rules: docs/methodology.md, KPI status against targets)",
     )
-latest = f"latest data {newest:%B %Y}" if pd.notna(newest) else "no data yet for these KPIs"
+if overview.late_count(tiles):  # counted apart, not by the status of their last value
+    m[4].metric(
+        "Not reported yet",
+        overview.late_count(tiles),
+        border=True,
+        help="KPIs with no value yet for the month seen; their tiles show the last value, marked as such",
+    )
+latest = f"latest data {formatting.month(newest)}" if pd.notna(newest) else "no data yet for these KPIs"
 st.caption(
     f"{len(tiles)} KPIs · {latest} · status of each KPI's latest period against its target "
     "(green on target, amber inside the tolerance, red beyond)."
@@ -80,22 +87,25 @@ for start in range(0, len(tiles), per_row):
         kpi = cfg.kpi_by_id[t["kpi_id"]]
         scale = catalog.display_scale(kpi)
         with col.container(border=True, height=400):
-            _ui.status_badge(t["status"])
-            delta_colour = {"higher": "normal", "lower": "inverse", "band": "off"}[kpi.direction]
+            if t["late"]:
+                st.badge("Not reported yet", icon=":material/schedule:", color="gray")
+            else:
+                _ui.status_badge(t["status"])
             change = catalog.format_change(kpi, t["change"], cfg.app.currency) or None
             st.metric(
                 kpi.name,
                 catalog.format_value(kpi, t["value"], cfg.app.currency),
                 delta=change,
-                delta_color=delta_colour,
-                delta_arrow="off" if change is None or not change.startswith(("+", "-")) else "auto",
+                delta_color=t["spark_colour"],  # what the line shows over the drawn periods, not the last change
+                delta_arrow="auto" if change and units.has_direction(change) else "off",
                 chart_data=[v * scale for v in t["spark"]] or None,
                 chart_type="line",
-                help=f"{kpi.description} Change vs the previous period; line = last {overview.SPARK_POINTS} periods.",
+                help=f"{kpi.description} Change vs the previous period; line = last {overview.SPARK_POINTS} periods, "
+                "green when it ends better than it starts, red when worse.",
             )
             stale = " · :orange[not updated recently]" if t["stale"] else ""
             st.caption(
-                f"Target {catalog.target_text(kpi, t['target'], cfg.app.currency)} · {t['period_label'] or 'no data'}"
+                f"Target {catalog.target_text(kpi, t['target'], cfg.app.currency)} · {overview.period_text(t)}"
                 f" · {kpi.owner}{stale}"
             )
             st.caption(overview.comparison_text(kpi, t, cfg.app.currency))

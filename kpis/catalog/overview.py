@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kpis import catalog, periods
+from kpis import catalog, formatting, periods
 from kpis.config import KPI, AppConfig
 
 SPARK_POINTS = 12
@@ -84,6 +84,12 @@ def overview_tiles(
     series = series[series["kpi_id"].isin([k.id for k in kpis])].sort_values(["kpi_id", "period"])
     if as_of is not None:  # periods that start within or before the chosen month
         series = series[series["period"] < pd.Timestamp(as_of) + pd.offsets.MonthBegin(1)]
+    # The month the Overview is seen as of: the chosen one, else the newest month with data.
+    month = (
+        pd.Timestamp(as_of)
+        if as_of is not None
+        else (series["period"].max().to_period("M").start_time if len(series) else pd.NaT)
+    )
     g = series.groupby("kpi_id", sort=False)
     latest = g.tail(1).set_index("kpi_id")
     prev = g.nth(-2).set_index("kpi_id")["value"] if len(series) else pd.Series(dtype=float)
@@ -103,6 +109,10 @@ def overview_tiles(
         st = catalog.status(k, np.array([value]), np.array([target]))[0]
         # Stale: the latest value is more than one of its own periods behind the newest data anywhere.
         stale = bool(has and pd.notna(newest) and periods.shift(period.date(), 2, k.cadence) <= newest.date())
+        # Not reported yet: no value for the period that holds the first day of the month seen (its last value is
+        # shown as such and the tile is counted apart).
+        due = pd.Timestamp(periods.start_of(month, k.cadence)) if pd.notna(month) else pd.NaT
+        late = bool(has and pd.notna(due) and period < due)
         mine = series[series["kpi_id"] == k.id]
         last_year = ytd = ytd_last = np.nan
         ytd_method = ""
@@ -133,7 +143,10 @@ def overview_tiles(
                 "ytd_last_year": ytd_last,
                 "ytd_method": ytd_method,
                 "spark": spark.get(k.id, []),
+                "spark_colour": spark_colour(k, spark.get(k.id, [])),
                 "stale": stale,
+                "late": late,
+                "due_label": periods.label(due, k.cadence) if late else "",
             }
         )
     return pd.DataFrame(rows)
@@ -160,9 +173,40 @@ def comparison_text(kpi: KPI, tile: pd.Series, currency: str = "EUR") -> str:
 
 
 def status_counts(tiles: pd.DataFrame) -> dict[str, int]:
-    """Number of KPIs per status, in the order green, amber, red, none."""
+    """Number of KPIs per status, in the order green, amber, red, none; a KPI not reported yet for the month seen
+    is counted apart (late_count), not by the status of its last value."""
+    if len(tiles) and "late" in tiles:
+        tiles = tiles[~tiles["late"].astype(bool)]
     counts = tiles["status"].value_counts() if len(tiles) else pd.Series(dtype=int)
     return {s: int(counts.get(s, 0)) for s in catalog.STATUSES}
+
+
+def late_count(tiles: pd.DataFrame) -> int:
+    """Number of KPIs with a value, but none yet for the month the Overview is seen as of ('not reported yet')."""
+    return int(tiles["late"].sum()) if len(tiles) and "late" in tiles else 0
+
+
+def period_text(tile: pd.Series) -> str:
+    """What period a tile's value is for: '2026-10', or '2026-10 (last value; 2026-11 not reported yet)'."""
+    if not tile.get("period_label"):
+        return "no data"
+    if tile.get("late"):
+        return f"{tile['period_label']} (last value; {tile['due_label']} not reported yet)"
+    return str(tile["period_label"])
+
+
+def spark_colour(kpi: KPI, spark: list[float]) -> str:
+    """Colour of a tile's line by what the drawn line shows for the KPI's direction: 'green' when it ends better
+    than it starts, 'red' when worse, 'gray' when level (as shown), for a band KPI or under two points. The last
+    change alone does not colour it (a rising good series is never drawn red)."""
+    if kpi.direction == "band" or len(spark) < 2:
+        return "gray"
+    d = catalog.decimals(kpi)
+    scale = catalog.display_scale(kpi)
+    first, last = (formatting.round_half_even(float(v) * scale, d) for v in (spark[0], spark[-1]))
+    if first == last:
+        return "gray"
+    return "green" if (last > first) == (kpi.direction == "higher") else "red"
 
 
 def data_freshness(current: pd.DataFrame, config: AppConfig, computed: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -238,3 +238,39 @@ def test_year_to_date_of_an_imported_kpi_names_its_method(config):
     weighted = series.assign(weight=[1.0, 1.0, 2.0])  # with denominators: Σ(v·w)/Σw = (0.90+0.92+1.88)/4
     t = overview.overview_tiles(weighted, [otif], config).iloc[0]
     assert t["ytd"] == pytest.approx(0.925) and t["ytd_method"] == "ratio of sums"
+
+
+def test_a_kpi_without_a_value_for_the_month_seen_is_not_reported_yet(config):
+    """Issue 21: after November was imported for some KPIs, "As of Nov 2026" showed the others with October values
+    and "No data 0". Such a tile says so, shows its last value as such, and is counted apart."""
+    otif, fill = config.kpi_by_id["otif"], config.kpi_by_id["fill_rate"]
+    data = pd.concat([_series("otif", [0.96] * 11), _series("fill_rate", [0.97] * 10)])  # to 2025-11 and 2025-10
+    for as_of in (None, pd.Timestamp("2025-11-01")):
+        tiles = overview.overview_tiles(data, [otif, fill], config, as_of=as_of).set_index("kpi_id")
+        assert not tiles.at["otif", "late"] and tiles.at["fill_rate", "late"]
+        assert (
+            tiles.at["fill_rate", "value"] == pytest.approx(0.97) and tiles.at["fill_rate", "period_label"] == "2025-10"
+        )
+        assert overview.period_text(tiles.loc["fill_rate"]) == "2025-10 (last value; 2025-11 not reported yet)"
+        assert overview.period_text(tiles.loc["otif"]) == "2025-11"
+        assert overview.late_count(tiles) == 1
+        assert overview.status_counts(tiles) == {"green": 1, "amber": 0, "red": 0, "none": 0}
+    tiles = overview.overview_tiles(data, [otif, fill], config, as_of=pd.Timestamp("2025-10-01"))
+    assert overview.late_count(tiles) == 0  # as of October both are reported
+
+
+def test_sparkline_colour_follows_the_drawn_line_for_the_kpis_direction(config):
+    """Issue 21: the line's colour followed the last change only, so a rising good series was drawn red."""
+    otif, dos, cycle = (
+        config.kpi_by_id["otif"],
+        config.kpi_by_id["days_of_supply"],
+        config.kpi_by_id["decision_cycle_time"],
+    )
+    rising_then_dip = [0.90, 0.91, 0.92, 0.93, 0.94, 0.935]  # last change down, the line rises
+    t = overview.overview_tiles(_series("otif", rising_then_dip), [otif], config).iloc[0]
+    assert t["change"] < 0 and t["spark_colour"] == "green"
+    assert overview.spark_colour(otif, [0.95, 0.90, 0.96, 0.91]) == "red"
+    assert overview.spark_colour(otif, [0.9, 0.95, 0.90001]) == "gray"  # ends where it starts, as shown
+    assert overview.spark_colour(cycle, [10.0, 9.0, 8.0]) == "green"  # lower is better
+    assert overview.spark_colour(dos, [30.0, 40.0]) == "gray"  # a band KPI has no better side
+    assert overview.spark_colour(otif, [0.9]) == "gray"
