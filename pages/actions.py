@@ -443,7 +443,10 @@ if moves and a["status"] != "done":
     cols = st.columns(len(moves) + 1)
     when = None
     if "done" in moves:
-        when = cols[-1].date_input("Completion date", value=today, max_value=today, key="act_done_date")
+        created = actions.created_day(a["created_at"]) or today
+        when = cols[-1].date_input(
+            "Completion date", value=today, min_value=min(created, today), max_value=today, key="act_done_date"
+        )
     for col, to in zip(cols, moves):
         if col.button(
             to.capitalize(),
@@ -460,6 +463,7 @@ if moves and a["status"] != "done":
                     completed_on=when if to == "done" else None,
                     expected_status=a["status"],
                     expected_version=opened_version,
+                    not_before_created=True,
                 )
             except EditConflict as e:
                 st.error(
