@@ -28,11 +28,14 @@ if __name__ == "__main__" and not runtime.exists():  # `python app.py`, not a sc
     sys.exit(cli.main())
 
 from kpis import safety
-from pages import _ui
 
 
 def main() -> None:
     """Page config, who is signed in, navigation by audience, then the chosen page."""
+    # Imported here, inside the server's runtime: imported by `streamlit run` before the runtime exists, each of
+    # its cached functions would print "No runtime found, using MemoryCacheStorageManager" at start.
+    from pages import _ui
+
     # The favicon is a file the app serves itself: a ":material/...:" or emoji icon makes every browser fetch it from
     # an outside server (fonts.gstatic.com), telling that server who opens the app and when.
     st.set_page_config(page_title="S&OP Pulse", page_icon=Path(__file__).parent / "assets" / "icon.png", layout="wide")

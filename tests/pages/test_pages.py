@@ -222,3 +222,16 @@ def test_overview_as_of_an_earlier_month_with_comparisons(demo_env):
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "vs last year" in captions and "YTD" in captions
+
+
+def test_starting_the_server_prints_no_runtime_warnings():
+    """Issue 21: `streamlit run app.py` imports app.py before its runtime exists; the console then printed one
+    "No runtime found, using MemoryCacheStorageManager" line per cached function."""
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-c", "import app"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert r.returncode == 0, r.stderr
+    assert "No runtime found" not in r.stdout + r.stderr
