@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from kpis import catalog, safety, spc
+from kpis.catalog import units
 from kpis.config import PRACTICES
 from kpis.improvement import actions, effect, export, prefill, views
 from kpis.improvement import charts as icharts
@@ -297,7 +298,9 @@ elif view == "Board":
                 st.text(f"#{a['id']} {a['title']}")
                 st.caption(f"{export.escape_md(a['owner'])} · due {a['due_date']:%Y-%m-%d}")
                 if a["overdue"]:
-                    st.badge(f"{a['days_overdue']} d overdue", color="red", icon=":material/schedule:")
+                    st.badge(
+                        f"{units.count(a['days_overdue'], 'day')} overdue", color="red", icon=":material/schedule:"
+                    )
                 if st.button("Open", key=f"act_board_{a['id']}", type="tertiary"):
                     st.session_state["act_open"] = int(a["id"])
         if len(lane) > 25:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from kpis import safety
+from kpis.catalog import units
 from kpis.forecast import sections
 from kpis.forecast import views as forecast_views
 from pages import _ui
@@ -46,7 +47,7 @@ m[1].metric(
     border=True,
     help="Flagged items with a positive / negative tracking signal",
 )
-m[2].metric("Share of total error in this list", f"{summary['share']:.0%}", border=True)
+m[2].metric("Share of total error in this list", units.pct(summary["share"], decimals=0), border=True)
 
 
 @st.fragment

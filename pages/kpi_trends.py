@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from kpis import catalog, export, periods, safety
-from kpis.catalog import charts, trends
+from kpis.catalog import charts, trends, units
 from pages import _ui
 
 cfg = _ui.config()
@@ -123,11 +123,13 @@ if last is None:
     st.info(f"Every {cadence} shown is partial. Choose a finer View by, or include partial periods.")
     st.stop()
 m1, m2, m3, m4 = st.columns(4)
+change = catalog.format_change(kpi, last["value"] - prev["value"], cfg.app.currency) if prev is not None else None
 m1.metric(
     f"Latest ({last['label']}{', partial' if last.get('partial', False) else ''})",
     catalog.format_value(kpi, last["value"], cfg.app.currency),
-    delta=catalog.format_change(kpi, last["value"] - prev["value"], cfg.app.currency) if prev is not None else None,
+    delta=change,
     delta_color={"higher": "normal", "lower": "inverse", "band": "off"}[kpi.direction],
+    delta_arrow="auto" if units.has_direction(change or "") else "off",  # no arrow on an unchanged value
     border=True,
     help=f"Change against {prev['label']}" if prev is not None else None,
 )
@@ -135,7 +137,7 @@ m2.metric("Target", catalog.target_text(kpi, last["target"], cfg.app.currency), 
 with m3.container(border=True):
     st.caption("Status")
     _ui.status_badge(last["status"])
-    st.caption(f"On target in {view.on_target_share:.0%} of {len(view.used)} periods")
+    st.caption(f"On target in {units.pct(view.on_target_share, decimals=0)} of {len(view.used)} periods")
 with m4.container(border=True):
     st.caption("Trend")
     st.markdown(f"**{view.trend_headline}**")

@@ -7,6 +7,7 @@ import streamlit as st
 
 from kpis import safety
 from kpis.access.users import NotAllowed
+from kpis.catalog import units
 from kpis.sponsorship import decisions as dec
 from kpis.sponsorship import meetings as mt
 from kpis.store.versions import EditConflict
@@ -38,7 +39,7 @@ def _problems(title: str, problems: list[str]) -> None:
 
 def _decision_label(row) -> str:
     text = str(row["text"])
-    return f"#{row['id']} · {text[:70]}{'…' if len(text) > 70 else ''} · {row['owner']} · {row['age_days']} d"
+    return f"#{row['id']} · {text[:70]}{'…' if len(text) > 70 else ''} · {row['owner']} · {units.count(row['age_days'], 'day')}"
 
 
 tab_register, tab_log, tab_cycle, tab_list = st.tabs(

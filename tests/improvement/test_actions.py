@@ -481,7 +481,7 @@ def test_prefill_from_review_exception_and_decision(config):
     }
     e = prefill.from_exception("SKU-1001", why="tracking signal", wape=0.42, bias=0.18, ts=5.2)
     assert e["source_note"] == (
-        "Forecast exception SKU-1001: tracking signal, tracking signal 5.2, WAPE 42.0%, bias +18.0%"
+        "Forecast exception SKU-1001: tracking signal, tracking signal 5.2, WAPE 42.0 %, bias +18.0 %"
     )
     d = prefill.from_decision({"id": 9, "text": "Fund a planner", "owner": "Lars", "kpi_id": None})
     assert d["decision_id"] == 9 and d["source"] == "meeting_decision"
