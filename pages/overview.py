@@ -86,7 +86,7 @@ for start in range(0, len(tiles), per_row):
     for col, (_, t) in zip(cols, tiles.iloc[start : start + per_row].iterrows()):
         kpi = cfg.kpi_by_id[t["kpi_id"]]
         scale = catalog.display_scale(kpi)
-        with col.container(border=True, height=400):
+        with col.container(border=True, height=450):
             if t["late"]:
                 st.badge("Not reported yet", icon=":material/schedule:", color="gray")
             else:
