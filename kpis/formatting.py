@@ -112,6 +112,16 @@ def day(value) -> str:
     return pd.Timestamp(value).strftime("%Y-%m-%d") if not isinstance(value, dt.date) else f"{value:%Y-%m-%d}"
 
 
+def moment(value) -> str:
+    """A point in time (UTC) as the app writes it: '2026-12-06 03:33' (NO_VALUE when missing, never 'None')."""
+    if missing(value):
+        return NO_VALUE
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC")
+    return ts.strftime("%Y-%m-%d %H:%M")
+
+
 def month(value) -> str:
     """A month as the app writes months, the period label: '2026-10' (NO_VALUE when missing)."""
     if missing(value):

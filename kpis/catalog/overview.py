@@ -233,7 +233,7 @@ def data_freshness(current: pd.DataFrame, config: AppConfig, computed: pd.DataFr
                 "Current through": periods.label(last, k.cadence) if last is not None else "no data",
                 "Values": n,
                 "Segments": segs,
-                "Last change (UTC)": changed,
+                "Last change (UTC)": formatting.moment(changed),  # '–' for a computed KPI, never 'None'
                 "Source": "computed from forecasts" if k.source == "forecast" else "imported",
                 "Import id": k.id,
             }

@@ -274,3 +274,13 @@ def test_sparkline_colour_follows_the_drawn_line_for_the_kpis_direction(config):
     assert overview.spark_colour(cycle, [10.0, 9.0, 8.0]) == "green"  # lower is better
     assert overview.spark_colour(dos, [30.0, 40.0]) == "gray"  # a band KPI has no better side
     assert overview.spark_colour(otif, [0.9]) == "gray"
+
+
+def test_data_freshness_shows_no_none(engine, config, admin):
+    """Issue 21: a computed KPI's "Last change (UTC)" showed "None"; a cell without a value shows '–'."""
+    sync_catalog(engine, config, admin)
+    _write(engine, admin, [("otif", "", "2025-01-01", 0.95)])
+    fresh = overview.data_freshness(repo.current_through(engine), config).set_index("Import id")
+    assert fresh["Last change (UTC)"].notna().all()
+    assert fresh.at["fill_rate", "Last change (UTC)"] == "–"
+    assert fresh.at["otif", "Last change (UTC)"].count(":") == 1  # '2026-12-06 03:33'

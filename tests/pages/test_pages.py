@@ -235,3 +235,13 @@ def test_starting_the_server_prints_no_runtime_warnings():
     )
     assert r.returncode == 0, r.stderr
     assert "No runtime found" not in r.stdout + r.stderr
+
+
+def test_data_page_tables_have_no_empty_cell_shown_as_none(demo_env):
+    """Issue 21: a cell without a value was drawn as "None" (a computed KPI's last change); it reads '–'."""
+    at = _app()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    fresh = next(d.value for d in at.dataframe if "Current through" in d.value.columns)
+    assert not fresh.isna().any().any()
+    assert "–" in fresh["Last change (UTC)"].tolist()  # the computed forecast KPIs
