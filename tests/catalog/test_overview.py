@@ -284,3 +284,15 @@ def test_data_freshness_shows_no_none(engine, config, admin):
     assert fresh["Last change (UTC)"].notna().all()
     assert fresh.at["fill_rate", "Last change (UTC)"] == "–"
     assert fresh.at["otif", "Last change (UTC)"].count(":") == 1  # '2026-12-06 03:33'
+
+
+def test_an_unchanged_value_has_no_sign_and_no_arrow(config):
+    """Issue 21: no '−0.0 %' and no arrow on a zero change."""
+    from kpis.catalog import units
+
+    otif = config.kpi_by_id["otif"]
+    assert units.format_change(otif, -0.00004) == "0.0 pts" and not units.has_direction("0.0 pts")
+    assert units.has_direction(units.format_change(otif, 0.001)) and units.format_value(otif, -0.0004) == "0.0 %"
+    assert units.pct(-0.0004, signed=True) == "0.0 %"
+    t = overview.overview_tiles(_series("otif", [0.93, 0.93]), [otif], config).iloc[0]
+    assert not units.has_direction(units.format_change(otif, t["change"]))
