@@ -363,6 +363,7 @@ def add_actions(
                     completed,
                     direction=d.direction,
                     change_text=change_text(config, d.kpi_id),
+                    cadence=config.kpi_by_id[d.kpi_id].cadence,
                 )
                 verdict, figures = v.verdict, v.figures()
         at = dt.datetime.combine(created, dt.time(9), tzinfo=dt.UTC)

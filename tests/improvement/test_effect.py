@@ -167,3 +167,16 @@ def test_mann_whitney_ties_values_equal_on_paper():
     v = effect.judge(before + after, MONTHS[:12], MONTHS[6], direction="higher")
     assert v.p_good == pytest.approx(stats.mannwhitneyu(paper, before, alternative="greater").pvalue, rel=1e-12)
     assert v.p_bad == pytest.approx(stats.mannwhitneyu(paper, before, alternative="less").pvalue, rel=1e-12)
+
+
+def test_a_run_of_after_points_stops_at_a_missing_period():
+    """Issue 21: 8 after points above the centre with a month missing among them are not a run of 8."""
+    after = [14.0] * 9
+    values = BEFORE * 2 + after  # 12 before points, centre 12.08, all after points above it but inside the limits
+    months = MONTHS[: len(values)]
+    whole = effect.judge(values, months, months[12], direction="higher", cadence="month")
+    assert whole.signal_improving
+    holed_values = values[:16] + values[17:]
+    holed_months = months[:16] + months[17:]  # the fifth after month was never reported: 4 + 4 around a gap
+    v = effect.judge(holed_values, holed_months, months[12], direction="higher", cadence="month")
+    assert not v.signal_improving and v.n_after == 8
