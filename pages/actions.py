@@ -306,9 +306,10 @@ elif view == "Board":
         if len(lane) > 25:
             col.caption(f"… and {len(lane) - 25} more (see List)")
 elif view == "My actions":
-    mine = views.my_actions(df, user.name)
+    mine = views.my_actions(df, user.email or user.name)  # the verified e-mail, else the key (login)
     st.caption(
-        f"Open, in progress and done actions that **{export.escape_md(user.name)}** owns or sponsors, overdue first."
+        f"Open, in progress and done actions that **{export.escape_md(user.email or user.name)}** owns or sponsors, "
+        "overdue first."
     )
     if mine.empty:
         st.info("You own or sponsor no open action.", icon=":material/task_alt:")

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from kpis import safety
+from kpis.access import rules
 from kpis.access.users import NotAllowed
 from kpis.catalog import units
 from kpis.sponsorship import decisions as dec
@@ -93,6 +94,8 @@ with tab_register:
                 "ref": "Ref",
             },
         )
+    # Only the decisions this user may decide: editors, or the decision's owner (kpis.access.rules).
+    pending = pending[[rules.may(user, "decide", o) for o in pending["owner"]]] if len(pending) else pending
     if can_write and len(pending):
         st.subheader("Act on a pending decision")
         options = list(pending["id"])
@@ -265,7 +268,8 @@ with tab_list:
         with p2:
             st.markdown("**Decisions**")
             st.dataframe(dec.meeting_decisions(eng, chosen), hide_index=True, width="stretch", key="mt_decisions")
-        if can_write:
+        chair = meetings.loc[meetings["id"] == chosen, "chair"].iloc[0]
+        if rules.may(user, "edit meeting", chair):  # editors, or the meeting's chair (kpis.access.rules)
             m = meetings[meetings["id"] == chosen].iloc[0]
             ppl = mt.people(eng, chosen)
             with st.expander("Correct this meeting (step, date, chair, people, notes)"):

@@ -77,7 +77,7 @@ if df.empty and not can_submit:
 submitted = df[df["status"] == "submitted"]
 m = st.columns(4)
 m[0].metric("Submitted reviews", len(submitted), border=True)
-m[1].metric("Your drafts", int(((df["status"] == "draft") & (df["created_by"] == user.name)).sum()), border=True)
+m[1].metric("Your drafts", int(((df["status"] == "draft") & df["created_by"].map(user.is_self)).sum()), border=True)
 m[2].metric("Average rating", f"{submitted['rating'].mean():.1f} / 5" if len(submitted) else "–", border=True)
 m[3].metric(
     "Follow-up actions awaiting verification",
@@ -327,7 +327,7 @@ if (
 ):
     st.session_state[prefill.SESSION_KEY] = prefill.from_review(r, cfg.kpi_by_id)
     _ui.go(prefill.PAGE_ACTIONS)
-may_edit = can_submit and (r["created_by"] == user.name or (r["status"] == "submitted" and can_manage))
+may_edit = can_submit and (user.is_self(r["created_by"]) or (r["status"] == "submitted" and can_manage))
 if may_edit and b2.button(
     "Amend" if r["status"] == "submitted" else "Edit draft", key="rv_amend", icon=":material/edit:"
 ):

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, Integer, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from kpis import safety
+from kpis.access import rules
 from kpis.access.users import User, require
 from kpis.config import AppConfig
 from kpis.sponsorship import decisions as dec
@@ -143,6 +144,9 @@ def update_meeting(
 
     `expected_version` is the version the form was opened at: when the meeting changed since, EditConflict."""
     require(user, "submit", engine=engine, what="update meeting")
+    with session_factory(engine)() as s:
+        chair = s.scalar(select(Meeting.chair).where(Meeting.id == meeting_id))
+    rules.require(user, "edit meeting", own=user.is_self(chair), engine=engine, what=f"update meeting #{meeting_id}")
     problems = check(meeting, config)
     if problems:
         raise MeetingError(problems)
