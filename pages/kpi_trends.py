@@ -175,10 +175,7 @@ if len(marks):
 
 st.markdown(trends.limits_text(view, cfg.app.currency))
 table = trends.export_table(view, cfg.app.currency)
-scale = catalog.display_scale(kpi)
-shown = table.copy()
-for col in ("value", "target", "centre", "lower_limit", "upper_limit"):
-    shown[col] = shown[col] * scale
+shown = trends.shown_table(view, cfg.app.currency)
 unit = catalog.unit_label(kpi, cfg.app.currency)
 fmt = "%.1f" if kpi.unit in ("%", "days", "turns", "score") else "%,.0f"
 with st.expander(f"Values ({len(shown)} periods)", expanded=False):

@@ -270,6 +270,18 @@ def export_table(view: TrendView, currency: str = "EUR") -> pd.DataFrame:
     return out
 
 
+def shown_table(view: TrendView, currency: str = "EUR") -> pd.DataFrame:
+    """export_table as the page shows it: values in the display unit (percent for a % KPI) rounded by the app's one
+    rule to the KPI's decimals (kpis.formatting), so the table reads what the chart and the tiles say."""
+    from kpis import formatting
+
+    out = export_table(view, currency)
+    scale, d = catalog.display_scale(view.kpi), catalog.decimals(view.kpi)
+    for col in ("value", "target", "centre", "lower_limit", "upper_limit"):
+        out[col] = [formatting.round_half_even(v * scale, d) if pd.notna(v) else np.nan for v in out[col]]
+    return out
+
+
 def limits_text(view: TrendView, currency: str = "EUR") -> str:
     """Markdown under the chart: the trend, the control limits (per phase) and the signals, in words.
     Nothing is said about signals when no phase has limits."""

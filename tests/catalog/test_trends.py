@@ -207,3 +207,14 @@ def test_a_run_stops_at_a_missing_month(config):
     assert len(holed) == 20 and holed["period"].diff().dt.days.max() > 31
     view = trends.trend_view(holed, otif, baseline="first12")
     assert not view.table["eight_in_a_row"].any()
+
+
+def test_the_trend_table_is_shown_rounded_by_the_one_rule(config):
+    """Issue 21: the page's table holds the figures as shown (percent, rounded half to even), not cut by the
+    browser; the CSV keeps the fractions."""
+    otif = config.kpi_by_id["otif"]
+    view = trends.trend_view(_series([0.11488, 0.1145, 0.1155, 0.5, 0.6, 0.7]), otif)
+    shown = trends.shown_table(view)
+    assert shown["value"].tolist() == [11.5, 11.4, 11.6, 50.0, 60.0, 70.0]
+    assert trends.export_table(view)["value"].tolist()[0] == 0.11488
+    assert shown["target"].tolist()[0] == 95.0
