@@ -236,7 +236,7 @@ else:
     fmt = {sc.LABELS[f]: (lambda v, f=f: sc.format_figure(f, v)) for f in sc.FIGURES}
     st.caption(
         f"All executives for {q.label}; click a column header to sort. Cells coloured by their threshold; "
-        "None = no figure (e.g. invited to no executive meeting)."
+        f"{formatting.NO_VALUE} = no figure (e.g. invited to no executive meeting)."
     )
     st.dataframe(
         shown.style.apply(_fill, axis=0).format(fmt, na_rep=formatting.NO_VALUE),
