@@ -1,9 +1,8 @@
 """Forecast accuracy: headline, trend with control limits, lag waterfall, FVA, heat map, ABC/XYZ, drill-down."""
 
-import pandas as pd
 import streamlit as st
 
-from kpis import safety
+from kpis import formatting, safety
 from kpis.catalog import units
 from kpis.forecast import sections, windows
 from kpis.forecast import views as forecast_views
@@ -65,7 +64,7 @@ m[1].metric("WAPE", units.pct(h["wape"]), border=True, help="Σ|F−A| / Σ|A|")
 m[2].metric("Bias", units.pct(h["bias"], signed=True), border=True, help="Σ(F−A) / ΣA; + means over-forecast")
 m[3].metric(
     "MASE",
-    "–" if pd.isna(h["mase"]) else f"{h['mase']:.2f}",
+    formatting.fixed(h["mase"], 2),
     border=True,
     help=f"MAE / mean |A_t − A_(t−{cube.season_length})|; below 1 beats the naive forecast",
 )
