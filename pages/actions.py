@@ -11,9 +11,10 @@ from kpis.catalog import units
 from kpis.config import PRACTICES
 from kpis.improvement import actions, effect, export, prefill, views
 from kpis.improvement import charts as icharts
+from kpis.improvement.counts import action_counts
 from kpis.store import repo
-from kpis.store.versions import EditConflict
 from pages import _ui
+from pages._ui import edits
 
 cfg = _ui.config()
 eng = _ui.engine()
@@ -78,18 +79,19 @@ if df.empty and not can_manage:
     )
     st.stop()
 
+counts = action_counts(df)
 m = st.columns(4)
-m[0].metric("Open", int((df["status"] == "open").sum()) if len(df) else 0, border=True)
-m[1].metric("In progress", int((df["status"] == "in progress").sum()) if len(df) else 0, border=True)
+m[0].metric("Open", counts.open, border=True)
+m[1].metric("In progress", counts.in_progress, border=True)
 m[2].metric(
     "Overdue",
-    int(df["overdue"].sum()) if len(df) else 0,
+    counts.overdue,
     border=True,
     help="Due date passed and still open or in progress",
 )
 m[3].metric(
     "Awaiting verification",
-    int((df["status"] == "done").sum()) if len(df) else 0,
+    counts.awaiting_verification,
     border=True,
     help="Done; a manager marks them verified or not effective once the KPI shows the effect",
 )
@@ -457,8 +459,8 @@ if moves and a["status"] != "done":
             key=f"act_move_{to.replace(' ', '_')}",
             type="primary" if to in ("in progress", "done") else "secondary",
         ):
-            try:
-                msg = actions.move_action(
+            moved = edits.save(
+                lambda to=to: actions.move_action(
                     engine=eng,
                     action_id=a["id"],
                     to=to,
@@ -468,16 +470,12 @@ if moves and a["status"] != "done":
                     expected_status=a["status"],
                     expected_version=opened_version,
                     not_before_created=True,
-                )
-            except EditConflict as e:
-                st.error(
-                    f"Not moved: {safety.md(str(e))}. The page now shows their change; check it and try again.",
-                    icon=":material/sync_problem:",
-                )
-            except actions.ActionRefused as e:
-                st.error(safety.md(str(e)))
-            else:
-                _moved(msg)
+                ),
+                refused=(actions.ActionRefused,),
+                conflict_text="Not moved: {}. The page now shows their change; check it and try again.",
+            )
+            if moved.ok:
+                _moved(moved.value)
 
 # Did it work?
 st.markdown("#### Did it work?")
@@ -544,8 +542,8 @@ if a["status"] == "done" and moves:
     c1, c2, _ = st.columns([1, 1, 3])
     for col, to, kind in ((c1, "verified", "primary"), (c2, "not effective", "secondary")):
         if col.button(f"Mark {to}", key=f"act_move_{to.replace(' ', '_')}", type=kind):
-            try:
-                msg = actions.move_action(
+            marked = edits.save(
+                lambda to=to: actions.move_action(
                     engine=eng,
                     action_id=a["id"],
                     to=to,
@@ -553,16 +551,12 @@ if a["status"] == "done" and moves:
                     config=cfg,
                     expected_status="done",
                     expected_version=opened_version,
-                )
-            except EditConflict as e:
-                st.error(
-                    f"Not marked: {safety.md(str(e))}. The page now shows their change; check it and try again.",
-                    icon=":material/sync_problem:",
-                )
-            except actions.ActionRefused as e:
-                st.error(safety.md(str(e)))
-            else:
-                _moved(msg)
+                ),
+                refused=(actions.ActionRefused,),
+                conflict_text="Not marked: {}. The page now shows their change; check it and try again.",
+            )
+            if marked.ok:
+                _moved(marked.value)
 
 if can_manage and a["status"] not in actions.DECIDED_STATES and a["status"] != "cancelled":
     with st.expander("Edit fields", expanded=False):
@@ -573,20 +567,21 @@ if can_manage and a["status"] not in actions.DECIDED_STATES and a["status"] != "
             st.session_state.pop("act_edit_conflict", None)
         saved, values = _fields_form("act_edit", submit_label="Save changes")
         if saved:
-            try:
-                changed = actions.update_action(
+            updated = edits.save(
+                lambda: actions.update_action(
                     engine=eng,
                     action_id=a["id"],
                     fields=values,
                     user=user,
                     config=cfg,
                     expected_version=st.session_state.get("act_edit_version"),
-                )
-            except EditConflict as e:  # the typed values stay in the form's widgets
-                st.session_state["act_edit_conflict"] = str(e)
-            except actions.ActionRefused as e:
-                st.error(f"Not saved: {safety.md(str(e))}")
-            else:
+                ),
+                refused=(actions.ActionRefused,),
+                conflict_key="act_edit_conflict",  # the typed values stay in the form's widgets
+                refused_text="Not saved: {}",
+            )
+            if updated.ok:
+                changed = updated.value
                 st.session_state["act_flash"] = f"Saved: {', '.join(changed)}." if changed else "Nothing changed."
                 st.session_state.pop("act_edit_for", None)
                 st.rerun()

@@ -25,8 +25,8 @@ st.caption(
 
 if not user.can("submit"):
     st.info(
-        f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). Answering the assessment needs the contributor role "
-        "or higher; ask an admin. You can still see the results.",
+        f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). "
+        "Answering the assessment needs the contributor role or higher; ask an admin. You can still see the results.",
         icon=":material/lock:",
     )
     st.page_link(_ui.PAGE_MATURITY, label="See the maturity results", icon=":material/radar:")

@@ -9,8 +9,8 @@ import streamlit as st
 from kpis import catalog, safety
 from kpis.config import PRACTICES
 from kpis.improvement import export, prefill, reviews
-from kpis.store.versions import EditConflict
 from pages import _ui
+from pages._ui import edits
 
 cfg = _ui.config()
 eng = _ui.engine()
@@ -198,8 +198,8 @@ if view == "Write a review":
         st.session_state["rv_load_next"] = None
         st.rerun()
     if draft or send:
-        try:
-            rid = reviews.save_review(
+        saved = edits.save(
+            lambda: reviews.save_review(
                 engine=eng,
                 fields=fields,
                 kpis=kpi_rows,
@@ -208,12 +208,13 @@ if view == "Write a review":
                 submit=bool(send),
                 review_id=editing,
                 expected_version=st.session_state.get("rv_edit_version") if editing else None,
-            )
-        except EditConflict as e:  # the typed text stays in the widgets above
-            st.session_state["rv_conflict"] = str(e)
-        except reviews.ReviewRefused as e:
-            st.error(f"Not saved: {safety.md(str(e))}")
-        else:
+            ),
+            refused=(reviews.ReviewRefused,),
+            conflict_key="rv_conflict",  # the typed text stays in the widgets above
+            refused_text="Not saved: {}",
+        )
+        if saved.ok:
+            rid = saved.value
             st.session_state["rv_load_next"] = None
             st.session_state["rv_open"] = rid
             st.session_state["rv_view_next"] = "Reviews"

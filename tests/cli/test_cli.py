@@ -344,3 +344,15 @@ def test_output_cut_short_by_head_ends_quietly(demo_db):
     assert first.startswith(b"period,lag") or b"period" in first.split(b"\n")[0]
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
     assert err == b"" and p.returncode == 0
+
+
+def test_check_config_names_a_bad_due_days(cli, tmp_path):
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    p = tmp_path / "late.toml"
+    p.write_text(text.replace('id = "otif"\n', 'id = "otif"\ndue_days = -5\n', 1), encoding="utf-8")
+    r = cli("--config", str(p), "check-config")
+    assert r.returncode == 2
+    assert (
+        "  - late.toml: KPI 'otif' field 'due_days': Value error, -5 is not a whole number of days from 0 to 366 "
+        "(days after the period ends)" in r.stderr.splitlines()
+    )
