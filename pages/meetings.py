@@ -48,7 +48,8 @@ def _not_changed(e: Exception) -> None:
 
 def _decision_label(row) -> str:
     text = str(row["text"])
-    return f"#{row['id']} · {text[:70]}{'…' if len(text) > 70 else ''} · {row['owner']} · {units.count(row['age_days'], 'day')}"
+    age = units.count(row["age_days"], "day")
+    return f"#{row['id']} · {text[:70]}{'…' if len(text) > 70 else ''} · {row['owner']} · {age}"
 
 
 tab_register, tab_log, tab_cycle, tab_list = st.tabs(
