@@ -123,7 +123,7 @@ def test_data_page_lists_imports_and_freshness(demo_env, config):
     at.switch_page("pages/data.py").run()
     assert not at.exception
     assert "Past imports" in _texts(at)
-    history = next(d.value for d in at.dataframe if "Inserted" in d.value.columns)
+    history = next(d.value for d in at.dataframe if {"Inserted", "File"} <= set(d.value.columns))
     assert "demo data" in set(history["File"])
     fresh = next(d.value for d in at.dataframe if "Current through" in d.value.columns)
     assert len(fresh) == len(config.kpis)
