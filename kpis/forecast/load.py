@@ -47,7 +47,7 @@ from kpis.forecast.sql import stored_cadence, stored_items
 from kpis.forecast.validate import SUPPORTED, Rows, table_from_rows, validate_demand, validate_forecasts
 from kpis.forecast.write import store_rows, transaction
 from kpis.imports.problems import ImportFailed, Problem
-from kpis.imports.read import check_filename, read_frame, row_table
+from kpis.imports.read import check_file, check_filename, read_frame, row_table
 from kpis.imports.result import ImportResult
 from kpis.imports.runner import Context, Kind, run_import
 from kpis.imports.source import Source
@@ -148,6 +148,7 @@ def import_file(
         data = path  # a big forecast file streams from disk; any other is read whole below
     progress(0.02, f"reading {name}")
     check_filename(name)  # before either path: the streamed one records the name too
+    check_file(data, name, config.limits)  # rows, columns, decoded size: from the footer or the bytes, undecoded
     if stream.streamable(data, name, kind):  # a big Parquet or CSV forecast file: batch by batch (kpis.forecast.stream)
         done = _import_streamed(engine, data, name=name, config=config, user=user, progress=progress)
         if done is not None:
@@ -157,7 +158,9 @@ def import_file(
             data = data.read_bytes()
         except FileNotFoundError:
             raise ImportFailed([Problem(name, None, None, "file not found")]) from None
-    frame = read_frame(data, name, sheet=sheet, max_mb=config.app.max_upload_mb, formats=SUPPORTED)
+    frame = read_frame(
+        data, name, sheet=sheet, max_mb=config.app.max_upload_mb, formats=SUPPORTED, limits=config.limits
+    )
     source = Source(name, hashlib.sha256(data).hexdigest(), sheet=frame.sheet)
     del data  # keep the peak memory of big imports down
     table = row_table(frame)

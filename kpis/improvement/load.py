@@ -207,7 +207,9 @@ def import_actions(engine: Engine, data: bytes, filename: str, *, config: AppCon
     """Validate and store an action log in one transaction: new refs are added, changed ones updated, audited."""
     require(user, "import", engine=engine, what="import actions")
     require(user, "manage_actions", engine=engine, what="import actions")
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    df = read_table(
+        data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, limits=config.limits
+    )
     return run_import(engine, ACTIONS, df, Source.of_bytes(data, filename), config=config, user=user)
 
 

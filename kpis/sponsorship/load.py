@@ -98,7 +98,9 @@ def _required_text(bag: Collector, df: pd.DataFrame, col: str, label: str, limit
 
 def parse_meetings(data: bytes, filename: str, config: AppConfig) -> dict[str, dict]:
     """Checked meetings of a file by their id (check_meetings)."""
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    df = read_table(
+        data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, limits=config.limits
+    )
     return check_meetings(df, Context(Path(filename).name, config, None, None, None))
 
 
@@ -161,7 +163,9 @@ def check_meetings(df: pd.DataFrame, ctx: Context) -> dict[str, dict]:
 def import_meetings(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
     """Validate and store meetings and their attendance in one transaction; a stored meeting id is updated."""
     require(user, "import", engine=engine, what="import meetings")
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    df = read_table(
+        data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, limits=config.limits
+    )
     return run_import(engine, MEETINGS, df, Source.of_bytes(data, filename), config=config, user=user)
 
 
@@ -240,7 +244,9 @@ MEETINGS = Kind(
 
 def parse_decisions(engine: Engine, data: bytes, filename: str, config: AppConfig) -> dict[str, dict]:
     """Checked decisions of a file by ref (check_decisions)."""
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    df = read_table(
+        data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, limits=config.limits
+    )
     return check_decisions(df, Context(Path(filename).name, config, engine, None, None))
 
 
@@ -302,7 +308,9 @@ FIELDS = ("text", "raised_on", "decided_on", "owner", "meeting_id", "kpi_id")
 def import_decisions(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
     """Validate and store decisions in one transaction; a stored ref is updated."""
     require(user, "import", engine=engine, what="import decisions")
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    df = read_table(
+        data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, limits=config.limits
+    )
     return run_import(engine, DECISIONS, df, Source.of_bytes(data, filename), config=config, user=user)
 
 
