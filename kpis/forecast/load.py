@@ -69,9 +69,11 @@ def _check(kind: str, df: pd.DataFrame, ctx: Context) -> Rows:
         known = stored_items(conn)
         stored = stored_cadence(conn)
     if kind == "demand":
-        rows = validate_demand(table, bag, stored, known)
+        rows = validate_demand(table, bag, stored, known, ctx.config.limits.period_years)
     else:
-        rows = validate_forecasts(table, bag, stored, known, list(ctx.config.forecast.stages))
+        rows = validate_forecasts(
+            table, bag, stored, known, list(ctx.config.forecast.stages), ctx.config.limits.period_years
+        )
     ctx.progress(0.3, "comparing with stored data")
     return rows
 

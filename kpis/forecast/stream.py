@@ -277,7 +277,9 @@ def stream_write(batches, w: Writing, ctx: Context) -> None:
             table.name = name
             bag = ctx.collector()
             try:
-                rows = validate_forecasts(table, bag, stored or cadence, known, stages_cfg)
+                rows = validate_forecasts(
+                    table, bag, stored or cadence, known, stages_cfg, ctx.config.limits.period_years
+                )
             except ImportFailed:
                 if from_file:
                     raise Fallback from None

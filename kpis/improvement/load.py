@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from kpis import limits
 from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
 from kpis.config import PRACTICES, AppConfig
@@ -163,6 +164,10 @@ def check_rows(df: pd.DataFrame, filename: str, config: AppConfig) -> list[dict[
             if not ok:
                 bad_date = True
                 bag.add(r, cols[c], f"{c} '{cell[c]}' is not a date; expected YYYY-MM-DD")
+            elif d is not None and (far := limits.date_problem(d, config.limits, c.replace("_", " "))):
+                bad_date = True
+                bag.add(r, cols[c], far)
+                d = None
             out[c] = d
         if cell["due_date"] == "":
             bag.add(r, cols["due_date"], "due_date is empty")
