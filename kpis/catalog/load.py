@@ -308,9 +308,18 @@ def _sync(engine: Engine, config: AppConfig, user: User, rows) -> None:
 
 
 def import_actuals(
-    engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User, sheet: str | None = None
+    engine: Engine,
+    data: bytes,
+    filename: str,
+    *,
+    config: AppConfig,
+    user: User,
+    sheet: str | None = None,
+    progress=None,
+    cancel=None,
 ) -> ImportResult:
-    """Validate and store KPI actuals in one transaction; unchanged values are left alone."""
+    """Validate and store KPI actuals in one transaction; unchanged values are left alone (`cancel`, a
+    threading.Event, stops it before it commits)."""
     require(user, "import", engine=engine, what="import actuals")
     df = read_table(
         data,
@@ -320,7 +329,9 @@ def import_actuals(
         sheet=sheet,
         limits=config.limits,
     )
-    return run_import(engine, ACTUALS, df, Source.of_bytes(data, filename), config=config, user=user)
+    return run_import(
+        engine, ACTUALS, df, Source.of_bytes(data, filename), config=config, user=user, progress=progress, cancel=cancel
+    )
 
 
 def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: str, user: User) -> ImportResult:

@@ -120,8 +120,10 @@ def import_file(
     filename: str | None = None,
     progress: Progress | None = None,
     sheet: str | None = None,
+    cancel=None,
 ) -> ImportResult:
-    """Validate and store a demand (kind='demand') or forecast (kind='forecasts') file in one transaction."""
+    """Validate and store a demand (kind='demand') or forecast (kind='forecasts') file in one transaction;
+    `cancel` (a threading.Event) stops it between batches or before it commits, writing nothing."""
     require(user, "import", engine=engine, what=f"import {kind}")
     if kind not in KINDS:
         raise ValueError(f"kind must be 'demand' or 'forecasts', not {kind!r}")
@@ -152,7 +154,7 @@ def import_file(
     check_filename(name)  # before either path: the streamed one records the name too
     check_file(data, name, config.limits)  # rows, columns, decoded size: from the footer or the bytes, undecoded
     if stream.streamable(data, name, kind):  # a big Parquet or CSV forecast file: batch by batch (kpis.forecast.stream)
-        done = _import_streamed(engine, data, name=name, config=config, user=user, progress=progress)
+        done = _import_streamed(engine, data, name=name, config=config, user=user, progress=progress, cancel=cancel)
         if done is not None:
             return done
     if isinstance(data, Path):
@@ -167,7 +169,7 @@ def import_file(
     del data  # keep the peak memory of big imports down
     table = row_table(frame)
     del frame
-    result = run_import(engine, KINDS[kind], table, source, config=config, user=user, progress=progress)
+    result = run_import(engine, KINDS[kind], table, source, config=config, user=user, progress=progress, cancel=cancel)
     del table  # free the import's arrays before the cube takes its memory
     progress(1.0, result.summary() if result.changed else "no changes")
     return _after_import(engine, config, result, progress)
@@ -192,12 +194,12 @@ def _after_import(engine: Engine, config: AppConfig, result: ImportResult, progr
 
 
 def _import_streamed(
-    engine: Engine, data: bytes | Path, *, name: str, config: AppConfig, user: User, progress: Progress
+    engine: Engine, data: bytes | Path, *, name: str, config: AppConfig, user: User, progress: Progress, cancel=None
 ) -> ImportResult | None:
     """A big Parquet or CSV forecast file batch by batch in one transaction (run_import with the file's batches);
     None when it has a problem (nothing written: the whole-file path then reports it as always)."""
     result = stream.import_streamed(
-        engine, data, kind=FORECASTS, name=name, config=config, user=user, progress=progress
+        engine, data, kind=FORECASTS, name=name, config=config, user=user, progress=progress, cancel=cancel
     )
     if result is None:
         return None

@@ -352,13 +352,15 @@ def stream_write(batches, w: Writing, ctx: Context) -> None:
             raw_cur.close()
 
 
-def import_streamed(engine, data: FileData, *, kind: Kind, name: str, config, user, progress):
+def import_streamed(engine, data: FileData, *, kind: Kind, name: str, config, user, progress, cancel=None):
     """Import a big clean forecast file batch by batch through the runner (one transaction, rerun when the database
     asks); None when the whole-file path must run instead (any problem: nothing written)."""
     source = ImportSource(name, digest(data))
 
     def run():
-        return run_import(engine, kind, FileBatches(data, name), source, config=config, user=user, progress=progress)
+        return run_import(
+            engine, kind, FileBatches(data, name), source, config=config, user=user, progress=progress, cancel=cancel
+        )
 
     try:
         return retrying(run)
