@@ -20,6 +20,7 @@ from kpis.imports.runner import ImportCancelled, Progress
 
 SLOTS = threading.BoundedSemaphore(1)  # imports running at once in this server process
 WAIT_STEP = 0.2  # seconds between looks at the cancel button while waiting for a turn
+COMMITTING = 0.98  # importers report this fraction as they commit, and only after it what follows the commit
 
 
 class ImportJob:
@@ -39,6 +40,10 @@ class ImportJob:
         return self
 
     def _progress(self, fraction: float, text: str) -> None:
+        """The importer's progress; once Cancel is pressed, the next report before the commit stops the import
+        (ImportCancelled, raised inside the import's transaction, which is rolled back)."""
+        if self.cancel_event.is_set() and fraction < COMMITTING:
+            raise ImportCancelled("import cancelled; nothing was written")
         self.fraction, self.text = min(max(float(fraction), 0.0), 1.0), text
 
     def _run(self) -> None:
