@@ -325,10 +325,11 @@ def read_csv_text(data: bytes) -> pd.DataFrame:
 
 def _cell_states(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(missing, blank) per cell as (rows, columns) arrays: missing is None/NaN, blank is missing or only
-    whitespace. One vectorised pass over the cells: a few columns are looked at one by one, a wide table as one
-    flat column (a header of thousands of columns costs no more than as many rows)."""
+    whitespace. One vectorised pass over the cells: a tall table column by column, a wide one (more columns than
+    rows, e.g. a header of thousands of columns) as one flat column, so neither costs a pandas pass per cell row or
+    per column beyond what its cells take."""
     n, m = df.shape
-    if m <= 32:
+    if m <= 32 or n >= m:
         missing = np.empty((n, m), dtype=bool)
         blank = np.empty((n, m), dtype=bool)
         for i in range(m):
