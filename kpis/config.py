@@ -172,6 +172,9 @@ class RolesSection(_Strict):
     groups: dict[str, Role] = {}  # signed in: group (from the provider's groups claim) -> role
     groups_claim: str = "groups"
     unknown: Literal["viewer", "refuse"] = "viewer"  # signed in but matched by none of the above
+    # An e-mail without an email_verified claim counts as verified (only for providers that send verified addresses
+    # alone and no such claim); email_verified false never counts.
+    trust_email_without_verified_claim: bool = False
 
 
 class ForecastSection(_Strict):

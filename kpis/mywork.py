@@ -4,10 +4,14 @@ Ownership is matched by name. The records keep people as typed or imported names
 decision's owner, a KPI's owner in config.toml, a maturity respondent) or as the acting user's name (a
 review's author); a person is matched, ignoring case and surrounding spaces, by:
 
-- their user name (the e-mail when signed in, the login or SOP_PULSE_USER in local mode),
+- their user name (the key ``oidc:<iss>|<sub>`` when signed in, the login or SOP_PULSE_USER in local mode),
+- their e-mail address, when the identity provider verified it (kpis.access.identity),
 - their display name (the identity provider's `name` claim),
-- the name in their e-mail address: `maria.chen@example.com` -> "maria chen" (dots, underscores and
-  hyphens read as spaces).
+- the name in their verified e-mail address: `maria.chen@example.com` -> "maria chen" (dots, underscores
+  and hyphens read as spaces).
+
+A draft review is private to its author, so drafts are matched by who the person is (their key or verified
+e-mail: User.keys), never by a display name.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from kpis.access.identity import OIDC
 from kpis.access.users import User
 from kpis.catalog import overview, units
 from kpis.config import AppConfig
@@ -31,16 +36,17 @@ DRAFT_COLUMNS = ["id", "initiative", "review_date", "updated"]
 DECISION_COLUMNS = ["id", "ref", "text", "owner", "raised_on", "age_days"]
 KPI_COLUMNS = ["kpi_id", "name", "value", "target", "period_label"]
 MATCHED_BY = (
-    "your user name (sign-in e-mail or login), your display name, and the name in your e-mail address "
+    "your login or verified sign-in e-mail, your display name, and the name in your e-mail address "
     '(maria.chen@… matches "Maria Chen"), ignoring upper and lower case'
 )
 
 
 def owner_names(user: User) -> tuple[str, ...]:
     """The lower-case names that count as this user in owner fields (see the module docstring)."""
-    names = [user.name, user.display]
-    if "@" in user.name:
-        local = user.name.split("@", 1)[0]
+    mail = user.email or (user.name if "@" in user.name and not user.name.startswith(OIDC) else None)
+    names = [user.name, mail or "", user.display]
+    if mail:
+        local = mail.split("@", 1)[0]
         names.append(" ".join(local.replace(".", " ").replace("_", " ").replace("-", " ").split()))
     return tuple(dict.fromkeys(n.strip().lower() for n in names if n and n.strip()))
 
@@ -215,7 +221,7 @@ def my_work(
     return MyWork(
         names=names,
         actions=open_actions(engine, names, today),
-        drafts=draft_reviews(engine, names),
+        drafts=draft_reviews(engine, tuple(k.strip().lower() for k in user.keys)),  # by identity only
         assessment=assessment_due(engine, user, names, today),
         decisions=pending_decisions(engine, names, today),
         red_kpis=red_kpis(totals, config, names),

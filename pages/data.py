@@ -44,20 +44,22 @@ with up:
         kind = st.radio("What is in the file?", list(KINDS), format_func=KINDS.get, key="data_kind", horizontal=True)
         st.caption(
             {
-                "actuals": "Long layout `kpi,period,value[,segment,note]` or wide layout `kpi[,segment],<period>,<period>,…`. "
-                "Periods as ISO dates, `YYYY-MM`, `YYYY-Qn` or `YYYY-Www`; percentages as fractions (0.87).",
+                "actuals": "Long layout `kpi,period,value[,segment,note]` or wide layout "
+                "`kpi[,segment],<period>,<period>,…`. Periods as ISO dates, `YYYY-MM`, `YYYY-Qn` or `YYYY-Www`; "
+                "percentages as fractions (0.87).",
                 "demand": "`item,period,actual` plus attribute columns (family, region, channel, …).",
                 "forecasts": "`item,period,lag,stage,forecast` (or `snapshot` instead of `lag`).",
-                "assessments": "`respondent,team,period` (quarter `YYYY-Qn`), one column per practice id (`collaboration` … "
-                '`evaluation`) with 1–5 or empty for "don\'t know", optional `function`, `comment` and '
-                "`comment_<practice>`. A respondent's quarter already stored is replaced.",
-                "meetings": "One row per meeting and person: `meeting,type,date,chair,person,invited,attended[,notes]`; "
-                "`meeting` = your own meeting id (re-importing it updates the meeting); invited/attended "
-                "yes/no, true/false or 1/0.",
-                "decisions": "`ref,text,raised_on,decided_on,owner,meeting,kpi`; empty `decided_on` = pending; `meeting` = "
-                "a meeting id already imported; `kpi` = a catalog id. Re-importing a ref updates it.",
-                "actions": "`ref,title,owner,practice,due_date` plus optional `kpi,segment,expected_direction,sponsor,type,"
-                "priority,status,completed_on,description`; dates as YYYY-MM-DD; re-importing a ref updates it.",
+                "assessments": "`respondent,team,period` (quarter `YYYY-Qn`), one column per practice id "
+                '(`collaboration` … `evaluation`) with 1–5 or empty for "don\'t know", optional `function`, '
+                "`comment` and `comment_<practice>`. A respondent's quarter already stored is replaced.",
+                "meetings": "One row per meeting and person: "
+                "`meeting,type,date,chair,person,invited,attended[,notes]`; `meeting` = your own meeting id "
+                "(re-importing it updates the meeting); invited/attended yes/no, true/false or 1/0.",
+                "decisions": "`ref,text,raised_on,decided_on,owner,meeting,kpi`; empty `decided_on` = pending; "
+                "`meeting` = a meeting id already imported; `kpi` = a catalog id. Re-importing a ref updates it.",
+                "actions": "`ref,title,owner,practice,due_date` plus optional "
+                "`kpi,segment,expected_direction,sponsor,type,priority,status,completed_on,description`; "
+                "dates as YYYY-MM-DD; re-importing a ref updates it.",
             }[kind]
         )
         types = ["csv", "xlsx"] + (["parquet"] if kind not in TABLE_ONLY else [])
