@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+
+from kpis import textkeys
 
 MAX_ABS_VALUE = 1e15  # a number beyond ± this is a mistake (and sums of it would overflow to inf)
 
@@ -71,11 +72,9 @@ def parse_numbers(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def key_canon(value: str) -> str:
-    """The form keys are compared in: Unicode format characters (category Cf: zero-width spaces and joiners,
-    direction marks and overrides, the BOM) removed, then NFKC."""
-    if value.isascii():
-        return value
-    return unicodedata.normalize("NFKC", "".join(ch for ch in value if unicodedata.category(ch) != "Cf"))
+    """The form keys are compared in: kpis.textkeys.clean (NFKC, Unicode format characters removed: zero-width
+    spaces and joiners, direction marks and overrides, the BOM), case kept ('EMEA' and 'emea' stay two keys)."""
+    return value if value.isascii() else textkeys.clean(value)
 
 
 def key_spellings(values: Iterable[str], stored: Iterable[str] = ()) -> dict[str, str]:
