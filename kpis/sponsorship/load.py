@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
 
+from kpis import limits as file_limits
 from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
-from kpis.config import AppConfig
+from kpis.config import AppConfig, LimitsSection
 from kpis.imports.cells import text as cell_text
 from kpis.imports.problems import Collector, ImportFailed, missing_columns, too_long
 from kpis.imports.read import read_table
@@ -57,9 +58,17 @@ def _dates(raw: pd.Series) -> pd.Series:
     return raw.map(one)
 
 
-def _date_problems(bag: Collector, df: pd.DataFrame, col: str, label: str, required: bool) -> pd.Series:
+def _date_problems(
+    bag: Collector, df: pd.DataFrame, col: str, label: str, required: bool, limits: LimitsSection | None = None
+) -> pd.Series:
+    """Dates of a column, each problem (empty when required, not a date, outside config [limits] min_date ..
+    max_date) added to `bag` with its row."""
     raw = cell_text(df[col])
     out = _dates(df[col])
+    limits = limits or LimitsSection()
+    for i in df.index[out.notna()]:
+        if far := file_limits.date_problem(out[i], limits, label.replace("_", " ")):
+            bag.add(int(df.at[i, "_row"]), label, far)
     for i in df.index[out.isna()]:
         if raw[i] == "":
             if required:
@@ -123,7 +132,7 @@ def check_meetings(df: pd.DataFrame, ctx: Context) -> dict[str, dict]:
             if raw_type[i]
             else "is empty",
         )
-    date = _date_problems(bag, df, cols["date"], "date", required=True)
+    date = _date_problems(bag, df, cols["date"], "date", required=True, limits=config.limits)
     invited = _flags(bag, df, cols["invited"], "invited")
     attended = _flags(bag, df, cols["attended"], "attended")
     notes = cell_text(df[cols["notes"]]) if "notes" in cols else pd.Series("", index=df.index)
@@ -258,9 +267,9 @@ def check_decisions(df: pd.DataFrame, ctx: Context) -> dict[str, dict]:
     ref = _required_text(bag, df, cols["ref"], "ref", 64, "expected the decision's own id")
     text = _required_text(bag, df, cols["text"], "text", 2000, "say what was (or is to be) decided")
     owner = _required_text(bag, df, cols["owner"], "owner", 120, "every decision needs an owner")
-    raised = _date_problems(bag, df, cols["raised_on"], "raised_on", required=True)
+    raised = _date_problems(bag, df, cols["raised_on"], "raised_on", required=True, limits=config.limits)
     decided = (
-        _date_problems(bag, df, cols["decided_on"], "decided_on", required=False)
+        _date_problems(bag, df, cols["decided_on"], "decided_on", required=False, limits=config.limits)
         if "decided_on" in cols
         else pd.Series([None] * len(df), index=df.index, dtype=object)
     )  # no column: all pending

@@ -397,3 +397,22 @@ print(r.rows, r.inserted, before, resource.getrusage(resource.RUSAGE_SELF).ru_ma
     rows, inserted, _before, peak = map(int, r.stdout.split())
     assert rows == inserted == 3000 * 104 * 4
     assert peak < 700_000, f"peak RSS {peak / 1024:.0f} MB"
+
+
+def test_meeting_and_decision_dates_outside_the_plausible_range_are_refused(engine, config, admin):
+    from kpis.sponsorship.load import import_decisions, import_meetings
+
+    meetings = (
+        b"meeting,type,date,chair,person,invited,attended\n"
+        b"M-1,executive S&OP,9999-12-31,Kim,Kim,yes,yes\n"
+        b"M-2,executive S&OP,2026-03-20,Kim,Kim,yes,yes\n"
+    )
+    with pytest.raises(ImportFailed) as e:
+        import_meetings(engine, meetings, "meetings.csv", config=config, user=admin)
+    assert [str(p) for p in e.value.problems] == [
+        "meetings.csv, row 2, column 'date': date 9999-12-31 is outside the plausible range 1900-01-01 to "
+        "2199-12-31 (config [limits] min_date, max_date)"
+    ]
+    decisions = b"ref,text,raised_on,decided_on,owner\nD-1,Decide,0001-01-01,,Kim\n"
+    with pytest.raises(ImportFailed, match="row 2, column 'raised_on': raised on 0001-01-01 is outside the plausible"):
+        import_decisions(engine, decisions, "decisions.csv", config=config, user=admin)
