@@ -169,6 +169,19 @@ st.caption(
     )
 )
 
+# Late data: values due by the KPI's due_days and not received by today (kpis.catalog.freshness).
+
+from kpis.catalog import freshness
+
+st.subheader("Late data")
+late_day = freshness.today()
+late = _ui.late_data(late_day)
+if late.empty:
+    st.caption("Nothing overdue: every value due before today has arrived (due dates: `due_days` in config.toml).")
+else:
+    st.caption(f"Values due before {late_day.day} {late_day:%b %Y} and not received, oldest first.")
+    st.dataframe(freshness.late_table(late, late_day), hide_index=True, width="stretch", key="data_late")
+
 with st.expander("Values changed by an import"):
     log = repo.audit_log(eng, limit=5000, entities=("import_batch", "kpi_value"))
     batches = [int(i) for i in log.loc[log["entity"] == "import_batch", "entity_id"].dropna().unique()]
