@@ -13,7 +13,7 @@ from kpis.imports import job as import_job
 from kpis.imports.problems import ImportFailed
 from kpis.imports.read import excel_sheets
 from kpis.store import repo
-from pages import _ui
+from pages import _sources, _ui
 
 cfg = _ui.config()
 eng = _ui.engine()
@@ -138,6 +138,8 @@ with samples:
             icon=":material/download:",
             type="tertiary",
         )
+
+_sources.show(cfg, eng, user)
 
 st.subheader("Past imports")
 history = repo.import_history(eng)
