@@ -40,6 +40,7 @@ MAX_SEGMENT = 80
 COLUMNS = ("kpi", "period", "segment", "author", "text")
 FIELDS = ("author", "text", "action_id", "decision_id")
 LIST_COLUMNS = ["id", "kpi_id", "segment", "period", "author", "text", "action_id", "decision_id", "version"]
+DUE_COLUMNS = ["kpi_id", "name", "status", "period", "period_label"]
 NEEDS_COMMENT = ("red", "amber")  # statuses whose latest period wants a comment before the meeting
 
 
@@ -197,14 +198,14 @@ def _short(text: str, n: int = 120) -> str:
 def without_comment(engine: Engine, totals: pd.DataFrame, config: AppConfig, owned: list) -> pd.DataFrame:
     """Tiles of the `owned` KPIs whose latest period is red or amber and has no company-total comment yet."""
     if not owned or totals.empty:
-        return pd.DataFrame(columns=["kpi_id", "name", "status", "period", "period_label"])
+        return pd.DataFrame(columns=DUE_COLUMNS)
     tiles = overview.overview_tiles(totals, owned, config)
     due = tiles[tiles["status"].isin(NEEDS_COMMENT)]
     if due.empty:
-        return due[["kpi_id", "name", "status", "period", "period_label"]].reset_index(drop=True)
+        return due[DUE_COLUMNS].reset_index(drop=True)
     found = comments(engine, list(due["kpi_id"]))
     keep = [comment_at(found, k, p) is None for k, p in zip(due["kpi_id"], due["period"])]
-    return due[keep][["kpi_id", "name", "status", "period", "period_label"]].reset_index(drop=True)
+    return due[keep][DUE_COLUMNS].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- import

@@ -17,11 +17,12 @@ e-mail: User.keys), never by a display name.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from kpis import commentary
 from kpis.access.identity import OIDC
 from kpis.access.users import User
 from kpis.catalog import overview, units
@@ -191,6 +192,8 @@ class MyWork:
     decisions: pd.DataFrame
     red_kpis: pd.DataFrame
     known: bool  # some record names the person (see known_owner)
+    # red and amber KPIs they own whose latest period has no comment yet (kpis.commentary.without_comment)
+    uncommented: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=commentary.DUE_COLUMNS))
 
     def counts(self) -> dict[str, int]:
         """The figures at the top of the page."""
@@ -207,7 +210,7 @@ class MyWork:
     def empty(self) -> bool:
         """True when nothing waits for the person."""
         c = self.counts()
-        return not any(v for k, v in c.items() if k != "overdue_actions")
+        return not any(v for k, v in c.items() if k != "overdue_actions") and self.uncommented.empty
 
 
 def my_work(
@@ -226,4 +229,7 @@ def my_work(
         decisions=pending_decisions(engine, names, today),
         red_kpis=red_kpis(totals, config, names),
         known=known_owner(engine, config, names),
+        uncommented=commentary.without_comment(
+            engine, totals, config, [k for k in config.kpis if _mine(k.owner, names)]
+        ),
     )
