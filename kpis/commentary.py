@@ -184,13 +184,30 @@ def chart_marks(found: pd.DataFrame, kpi_id: str) -> pd.DataFrame:
             "kind": "comment",
             "id": mine["id"].to_numpy(),
             "date": mine["period"].dt.date.to_numpy(),
-            "label": [f"Comment by {a}: {_short(t)}" for a, t in zip(mine["author"], mine["text"])],
+            "label": [f"Comment by {a}: {short(t)}" for a, t in zip(mine["author"], mine["text"])],
         },
         columns=["kind", "id", "date", "label"],
     )
 
 
-def _short(text: str, n: int = 120) -> str:
+def links(engine: Engine, kpi_id: str) -> tuple[dict[int, str], dict[int, str]]:
+    """What a comment on the KPI may link: its improvement actions and its decisions, as id -> label."""
+    with engine.connect() as conn:
+        acts = conn.execute(
+            select(Action.id, Action.ref, Action.title).where(Action.kpi_id == kpi_id).order_by(Action.id.desc())
+        ).all()
+        decs = conn.execute(
+            select(Decision.id, Decision.ref, Decision.text)
+            .where(Decision.kpi_id == kpi_id)
+            .order_by(Decision.id.desc())
+        ).all()
+    return (
+        {i: f"{r or '#' + str(i)}: {short(t, 80)}" for i, r, t in acts},
+        {i: f"{r or '#' + str(i)}: {short(t, 80)}" for i, r, t in decs},
+    )
+
+
+def short(text: str, n: int = 120) -> str:
     one = " ".join(str(text).split())
     return one if len(one) <= n else one[: n - 1] + "…"
 

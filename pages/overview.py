@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog
+from kpis import catalog, commentary, safety
 from kpis.catalog import overview
 from kpis.config import PRACTICES
 from pages import _ui
@@ -72,6 +72,7 @@ if awaiting:
     )
 
 tiles = overview.order_tiles(tiles, "worst" if order == "Worst status first" else "catalog")
+said = commentary.tile_comments(_ui.engine(), tiles)  # the owner's comment on each tile's period
 
 per_row = 4
 for start in range(0, len(tiles), per_row):
@@ -99,5 +100,10 @@ for start in range(0, len(tiles), per_row):
                 f" · {kpi.owner}{stale}"
             )
             st.caption(overview.comparison_text(kpi, t, cfg.app.currency))
+            if (c := said.get(kpi.id)) is not None:
+                st.caption(
+                    f":material/chat: {safety.md(commentary.short(c['text'], 140))} — {safety.md(c['author'])}",
+                    help=safety.md(c["text"]),
+                )
             if st.button("Trend", key=f"open_{kpi.id}", icon=":material/show_chart:", type="tertiary"):
                 _ui.open_trend(kpi.id)
