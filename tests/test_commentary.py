@@ -190,3 +190,19 @@ def test_the_command_line_imports_comments(tmp_path):
     bad.write_text("kpi,period,segment,author,text\nnope,2026-05,,A,x\n", encoding="utf-8")
     out = subprocess.run([*run, "import", "comments", str(bad)], env=env, cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and "unknown KPI 'nope'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_comments_are_marked_on_the_trend_chart(config):
+    from kpis.catalog import charts, trends
+
+    kpi = config.kpi_by_id["otif"]
+    months = pd.date_range("2025-01-01", periods=14, freq="MS")
+    series = pd.DataFrame({"kpi_id": "otif", "segment": "", "period": months, "value": 0.9})
+    view = trends.trend_view(series, kpi, cadence="month", baseline="all", baseline_until=None, currency="EUR",
+                             include_partial=False, splits=[])  # fmt: skip
+    found = pd.DataFrame([{"id": 1, "kpi_id": "otif", "period": pd.Timestamp("2025-05-01"), "author": "A",
+                           "text": "<b>x</b>\n  y"}])  # fmt: skip
+    fig = charts.trend_figure(view, "EUR", marks=commentary.chart_marks(found, "otif"))
+    marks = fig["datasets"]["marks"]
+    assert list(marks["series"]) == ["Comment"] and list(marks["label"]) == ["Comment by A: <b>x</b> y"]
+    assert "Comment" in str(fig["layer"])

@@ -3,6 +3,8 @@ comment (the KPI's owner or an editor, kpis.commentary), the form to write or ch
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
@@ -48,7 +50,7 @@ def section(cfg: AppConfig, kpi: KPI, segment: str, series: pd.DataFrame, found:
     starts = sorted(pd.to_datetime(series["period"]).unique(), reverse=True)
     if not starts:
         return
-    with st.expander("Write a comment", expanded=False, icon=":material/edit_note:"):
+    with st.container():
         period = st.selectbox(
             "Period",
             starts,
@@ -56,35 +58,34 @@ def section(cfg: AppConfig, kpi: KPI, segment: str, series: pd.DataFrame, found:
             format_func=lambda p: periods.label(pd.Timestamp(p), kpi.cadence),
         )
         existing = commentary.comment_at(found, kpi.id, period)
-        stamp = f"{kpi.id}|{segment}|{pd.Timestamp(period):%Y-%m-%d}"
-        with st.form(f"comment_form|{stamp}", border=False):
-            text = st.text_area(
-                "What happened, why, and what is being done",
-                value=existing["text"] if existing else "",
-                max_chars=commentary.MAX_TEXT,
-                key=f"comment_text|{stamp}",
-            )
-            none = [None]
-            action = st.selectbox(
-                "Linked action (optional)",
-                none + list(actions),
-                index=(none + list(actions)).index(existing["action_id"])
-                if existing and existing["action_id"] in actions
-                else 0,
-                format_func=lambda i: "—" if i is None else actions[i],
-                key=f"comment_action|{stamp}",
-            )
-            decision = st.selectbox(
-                "Linked decision (optional)",
-                none + list(decisions),
-                index=(none + list(decisions)).index(existing["decision_id"])
-                if existing and existing["decision_id"] in decisions
-                else 0,
-                format_func=lambda i: "—" if i is None else decisions[i],
-                key=f"comment_decision|{stamp}",
-            )
-            if not st.form_submit_button("Save comment", type="primary", icon=":material/save:"):
-                return
+        stamp = hashlib.sha256(f"{kpi.id}|{segment}|{pd.Timestamp(period):%Y-%m-%d}".encode()).hexdigest()[:16]
+        text = st.text_area(
+            "What happened, why, and what is being done",
+            value=existing["text"] if existing else "",
+            max_chars=commentary.MAX_TEXT,
+            key=f"comment_text_{stamp}",
+        )
+        none = [None]
+        action = st.selectbox(
+            "Linked action (optional)",
+            none + list(actions),
+            index=(none + list(actions)).index(existing["action_id"])
+            if existing and existing["action_id"] in actions
+            else 0,
+            format_func=lambda i: "—" if i is None else actions[i],
+            key=f"comment_action_{stamp}",
+        )
+        decision = st.selectbox(
+            "Linked decision (optional)",
+            none + list(decisions),
+            index=(none + list(decisions)).index(existing["decision_id"])
+            if existing and existing["decision_id"] in decisions
+            else 0,
+            format_func=lambda i: "—" if i is None else decisions[i],
+            key=f"comment_decision_{stamp}",
+        )
+        if not st.button("Save comment", type="primary", icon=":material/save:", key=f"comment_save_{stamp}"):
+            return
         saved = edits.save(
             lambda: commentary.save_comment(
                 engine(),
@@ -99,7 +100,7 @@ def section(cfg: AppConfig, kpi: KPI, segment: str, series: pd.DataFrame, found:
                 expected_version=int(existing["version"]) if existing else None,
             ),
             refused=(commentary.CommentRefused, NotAllowed),
-            conflict_text="Not saved: {}. Reload the page to see the comment as it is now; your text is kept above.",
+            conflict_text="Not saved: {}. Your text is kept above; reload the page to see the comment as it is now.",
         )
         if saved.ok:
             st.session_state[SAVED] = f"Comment on {periods.label(pd.Timestamp(period), kpi.cadence)} saved."
