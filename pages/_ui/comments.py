@@ -50,7 +50,7 @@ def section(cfg: AppConfig, kpi: KPI, segment: str, series: pd.DataFrame, found:
     starts = sorted(pd.to_datetime(series["period"]).unique(), reverse=True)
     if not starts:
         return
-    with st.container():
+    with st.expander("Write a comment", expanded=False, icon=":material/edit_note:"):
         period = st.selectbox(
             "Period",
             starts,
