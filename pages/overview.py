@@ -80,7 +80,7 @@ for start in range(0, len(tiles), per_row):
     for col, (_, t) in zip(cols, tiles.iloc[start : start + per_row].iterrows()):
         kpi = cfg.kpi_by_id[t["kpi_id"]]
         scale = catalog.display_scale(kpi)
-        with col.container(border=True, height=400):
+        with col.container(border=True, height=520 if said else 400):  # room for a comment's first words
             _ui.status_badge(t["status"])
             delta_colour = {"higher": "normal", "lower": "inverse", "band": "off"}[kpi.direction]
             change = catalog.format_change(kpi, t["change"], cfg.app.currency) or None
@@ -100,10 +100,10 @@ for start in range(0, len(tiles), per_row):
                 f" · {kpi.owner}{stale}"
             )
             st.caption(overview.comparison_text(kpi, t, cfg.app.currency))
-            if (c := said.get(kpi.id)) is not None:
-                st.caption(
-                    f":material/chat: {safety.md(commentary.short(c['text'], 140))} — {safety.md(c['author'])}",
-                    help=safety.md(c["text"]),
-                )
             if st.button("Trend", key=f"open_{kpi.id}", icon=":material/show_chart:", type="tertiary"):
                 _ui.open_trend(kpi.id)
+            if (c := said.get(kpi.id)) is not None:
+                st.caption(
+                    f":material/chat: {safety.md(commentary.short(c['text'], 70))} — {safety.md(c['author'])}",
+                    help=safety.md(c["text"]),
+                )

@@ -1,5 +1,6 @@
 """Headless Chromium: an admin writes a comment on KPI trends; it is saved (audited), marked on the chart and listed
-below it as the text typed (hostile markup shown, never rendered); a screenshot shows the trend with its comment."""
+below it and on the Overview's tile as the text typed (hostile markup shown, never rendered); screenshots show the
+trend and the tile with the comment."""
 
 from __future__ import annotations
 
@@ -71,5 +72,13 @@ def test_a_comment_written_on_kpi_trends_is_marked_and_shown_as_text(own_server,
         page.evaluate(f"() => window.scrollTo(0, {max(top - 40, 0)})")
         page.wait_for_timeout(500)
         page.screenshot(path=str(_shots() / "kpi_trends_comment.png"))
+        # the Overview's tile for that period shows the comment, as text
+        page.goto(f"{base}/", wait_until="domcontentloaded")
+        page.get_by_text("S&OP KPI overview").first.wait_for(timeout=60000)
+        _settle(page)
+        tile = page.locator('[data-testid="stCaptionContainer"]', has_text="Two carriers missed").first
+        assert "<b>bold?</b>" in tile.inner_text() and tile.locator("b, strong, a").count() == 0
+        tile.scroll_into_view_if_needed()
+        page.screenshot(path=str(_shots() / "overview_comment.png"))
     finally:
         page.close()
