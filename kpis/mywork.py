@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select
 from kpis import commentary
 from kpis.access.identity import OIDC
 from kpis.access.users import User
-from kpis.catalog import overview, units
+from kpis.catalog import freshness, overview, units
 from kpis.config import AppConfig
 from kpis.improvement.views import add_overdue
 from kpis.maturity.assessments import current_quarter, quarter_label
@@ -164,12 +164,31 @@ def red_kpis(totals: pd.DataFrame, config: AppConfig, names: tuple[str, ...]) ->
     ).reset_index(drop=True)
 
 
+def owed_data(
+    engine: Engine,
+    config: AppConfig,
+    names: tuple[str, ...],
+    today: dt.date,
+    totals: pd.DataFrame,
+    late: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Overdue KPI values the person delivers (the KPI's data_owner, else its owner), oldest due first
+    (kpis.catalog.freshness: due_days after the period ends, not received by today); `late` = every overdue
+    value today when the caller has them."""
+    kpi_ids = [k.id for k in config.kpis if _mine(freshness.data_owner(k), names)]
+    if not kpi_ids:
+        return pd.DataFrame(columns=freshness.LATE_COLUMNS)
+    if late is not None:
+        return late[late["kpi_id"].isin(kpi_ids)].reset_index(drop=True)
+    return freshness.late_data(engine, config, today, totals=totals, kpi_ids=kpi_ids)
+
+
 def known_owner(engine: Engine, config: AppConfig, names: tuple[str, ...]) -> bool:
-    """True when any record names the person: an action's owner or sponsor, a decision's owner, a KPI's owner,
-    a maturity respondent, or a review's author."""
+    """True when any record names the person: an action's owner or sponsor, a decision's owner, a KPI's owner or
+    data owner, a maturity respondent, or a review's author."""
     if not names:
         return False
-    if any(_mine(k.owner, names) for k in config.kpis):
+    if any(_mine(k.owner, names) or _mine(k.data_owner, names) for k in config.kpis):
         return True
     probes = [
         select(Action.id).where(_is(Action.owner, names) | _is(Action.sponsor, names)),
@@ -194,6 +213,7 @@ class MyWork:
     known: bool  # some record names the person (see known_owner)
     # red and amber KPIs they own whose latest period has no comment yet (kpis.commentary.without_comment)
     uncommented: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=commentary.DUE_COLUMNS))
+    owed_data: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=freshness.LATE_COLUMNS))
 
     def counts(self) -> dict[str, int]:
         """The figures at the top of the page."""
@@ -210,13 +230,24 @@ class MyWork:
     def empty(self) -> bool:
         """True when nothing waits for the person."""
         c = self.counts()
-        return not any(v for k, v in c.items() if k != "overdue_actions") and self.uncommented.empty
+        return (
+            not any(v for k, v in c.items() if k != "overdue_actions")
+            and self.owed_data.empty
+            and self.uncommented.empty
+        )
 
 
 def my_work(
-    engine: Engine, config: AppConfig, user: User, *, today: dt.date | None = None, totals: pd.DataFrame | None = None
+    engine: Engine,
+    config: AppConfig,
+    user: User,
+    *,
+    today: dt.date | None = None,
+    totals: pd.DataFrame | None = None,
+    late: pd.DataFrame | None = None,
 ) -> MyWork:
-    """What waits for the user today; `totals` = the KPI total series when the caller has them (else loaded)."""
+    """What waits for the user today; `totals` = the KPI total series, `late` = every overdue KPI value today
+    (kpis.catalog.freshness.late_data), when the caller has them (else loaded)."""
     today = today or dt.date.today()
     names = owner_names(user)
     if totals is None:
@@ -229,6 +260,7 @@ def my_work(
         decisions=pending_decisions(engine, names, today),
         red_kpis=red_kpis(totals, config, names),
         known=known_owner(engine, config, names),
+        owed_data=owed_data(engine, config, names, today, totals, late),
         uncommented=commentary.without_comment(
             engine, totals, config, [k for k in config.kpis if _mine(k.owner, names)]
         ),

@@ -13,7 +13,7 @@ from kpis.forecast import views as forecast_views
 from kpis.imports.problems import ImportFailed
 from kpis.imports.read import excel_sheets
 from kpis.store import repo
-from pages import _ui
+from pages import _sources, _ui
 
 cfg = _ui.config()
 eng = _ui.engine()
@@ -161,6 +161,8 @@ with samples:
             type="tertiary",
         )
 
+_sources.show(cfg, eng, user)
+
 st.subheader("Past imports")
 history = repo.import_history(eng)
 if history.empty:
@@ -190,6 +192,19 @@ st.caption(
         else "none yet — import demand actuals, then forecast snapshots."
     )
 )
+
+# Late data: values due by the KPI's due_days and not received by today (kpis.catalog.freshness).
+
+from kpis.catalog import freshness
+
+st.subheader("Late data")
+late_day = freshness.today()
+late = _ui.late_data(late_day)
+if late.empty:
+    st.caption("Nothing overdue: every value due before today has arrived (due dates: `due_days` in config.toml).")
+else:
+    st.caption(f"Values due before {late_day.day} {late_day:%b %Y} and not received, oldest first.")
+    st.dataframe(freshness.late_table(late, late_day), hide_index=True, width="stretch", key="data_late")
 
 with st.expander("Values changed by an import"):
     log = repo.audit_log(eng, limit=5000, entities=("import_batch", "kpi_value"))

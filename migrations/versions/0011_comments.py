@@ -2,14 +2,14 @@
 linking an improvement action or a decision, edited with a version check like reviews (kpis.commentary).
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0009"  # main's head when merged (0009_sources); the integrator chains 0009_people in
 branch_labels = None
 depends_on = None
 

@@ -59,6 +59,24 @@ def overview_tiles(kpis: list, as_of) -> pd.DataFrame:
     return _overview_tiles(cfg.database_url(), version(), cfg.path.stat().st_mtime, tuple(k.id for k in kpis), as_of)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _late_data(url: str, data_version: int, config_mtime: float, day, kpi_ids: tuple[str, ...] | None) -> pd.DataFrame:
+    """Overdue KPI values on a day (kpis.catalog.freshness), shared by every session until the data, the config
+    or the day changes."""
+    from kpis.catalog import freshness
+
+    cfg = get_config()
+    latest = freshness.latest_received(engine_for(url), cfg, kpi_totals(url, data_version))
+    return freshness.overdue(latest, cfg, day, None if kpi_ids is None else list(kpi_ids))
+
+
+def late_data(day, kpi_ids: list[str] | None = None) -> pd.DataFrame:
+    """kpis.catalog.freshness.overdue on `day` for some KPIs (None = all), cached (see above)."""
+    cfg = config()
+    ids = None if kpi_ids is None else tuple(kpi_ids)
+    return _late_data(cfg.database_url(), version(), cfg.path.stat().st_mtime, day, ids)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def _as_of_choices(url: str, data_version: int) -> list:
     from kpis.catalog import overview
