@@ -206,3 +206,12 @@ def test_comments_are_marked_on_the_trend_chart(config):
     marks = fig["datasets"]["marks"]
     assert list(marks["series"]) == ["Comment"] and list(marks["label"]) == ["Comment by A: <b>x</b> y"]
     assert "Comment" in str(fig["layer"])
+
+
+def test_the_data_page_job_imports_comments(engine, config, admin):
+    from kpis.imports import job
+
+    data = (ROOT / "data" / "samples" / "comments.csv").read_bytes()
+    running = job.upload(engine, "comments", data, "comments.csv", config=config, user=admin)
+    assert running.wait(60) and running.error is None
+    assert running.result.inserted == 3 and len(commentary.comments(engine)) == 3
