@@ -248,7 +248,8 @@ class Threshold(_Strict):
     amber: float
 
 
-# Scorecard figures and whether a higher value is better (the order of docs/methodology.md, "Executive sponsorship scorecard").
+# Scorecard figures and whether a higher value is better (the order of docs/methodology.md, "Executive sponsorship
+# scorecard").
 SCORECARD_FIGURES: dict[str, bool] = {
     "attendance_rate": True,
     "decision_latency_days": False,
