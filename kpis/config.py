@@ -38,6 +38,18 @@ UNITS = ("%", "days", "turns", "count", "score", "currency")
 ROLES = ("viewer", "contributor", "editor", "admin")
 
 Direction = Literal["higher", "lower", "band"]
+# source = "records": the KPIs the app's own records define (kpis/records.py computes them), each with the unit
+# its value comes in and the cadences it can be computed at.
+RecordsMetric = Literal[
+    "exec_attendance", "decision_cycle_time", "actions_on_time", "cycle_steps_held", "maturity_index"
+]
+RECORDS_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "exec_attendance": ("%", ("month", "quarter")),
+    "decision_cycle_time": ("days", ("month", "quarter")),
+    "actions_on_time": ("%", ("month", "quarter")),
+    "cycle_steps_held": ("%", ("month", "quarter")),
+    "maturity_index": ("score", ("quarter",)),
+}
 
 
 class ConfigError(Exception):
@@ -78,11 +90,12 @@ class KPI(_Strict):
     practices: list[str] = Field(min_length=1)
     min: float | None = None
     max: float | None = None
-    source: Literal["import", "forecast"] = "import"
+    source: Literal["import", "forecast", "records"] = "import"
     forecast_metric: Literal["accuracy", "bias", "wape", "mape"] | None = None  # source "forecast": which figure
     forecast_lag: int | None = Field(
         default=None, ge=0
     )  # source "forecast": lag used (default [forecast] headline_lag)
+    records_metric: RecordsMetric | None = None  # source "records": which figure of the app's own records
 
     @field_validator("practices")
     @classmethod
@@ -302,6 +315,23 @@ def resolve_sqlite_path(url: str, base: Path) -> str:
     return u.set(database=str((base / u.database).resolve())).render_as_string(hide_password=False)
 
 
+def _records_problems(kpi: KPI, label: str) -> list[str]:
+    """A source = "records" KPI names its figure, in that figure's unit and at a cadence it can be computed at."""
+    if kpi.source != "records":
+        return [f"{label} field 'records_metric': only applies when source is 'records'"] if kpi.records_metric else []
+    if kpi.records_metric is None:
+        return [f"{label} field 'records_metric': is required when source is 'records' ({', '.join(RECORDS_METRICS)})"]
+    unit, cadences = RECORDS_METRICS[kpi.records_metric]
+    out = []
+    if kpi.unit != unit:
+        out.append(f"{label} field 'unit': records_metric '{kpi.records_metric}' is in '{unit}', not '{kpi.unit}'")
+    if kpi.cadence not in cadences:
+        out.append(
+            f"{label} field 'cadence': records_metric '{kpi.records_metric}' is computed per {' or '.join(cadences)}"
+        )
+    return out
+
+
 def _loc(item: tuple[Any, ...]) -> str:
     return ".".join(str(p) if p != "from_" else "from" for p in item)
 
@@ -343,6 +373,7 @@ def _check_kpi(raw: dict, index: int, where: str, problems: list[str]) -> KPI | 
     if kpi.source != "forecast" and (kpi.forecast_metric is not None or kpi.forecast_lag is not None):
         field = "forecast_metric" if kpi.forecast_metric is not None else "forecast_lag"
         problems.append(f"{label} field '{field}': only applies when source is 'forecast'")
+    problems += _records_problems(kpi, label)
     if kpi.amber > kpi.red:
         problems.append(f"{label} field 'amber': {kpi.amber} must not exceed red ({kpi.red})")
     lo, hi = kpi.value_range
