@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -39,17 +39,38 @@ ROLES = ("viewer", "contributor", "editor", "admin")
 
 Direction = Literal["higher", "lower", "band"]
 # source = "records": the KPIs the app's own records define (kpis/records.py computes them), each with the unit
-# its value comes in and the cadences it can be computed at.
+# its value comes in, the cadences it can be computed at, and the records it comes from (in full, and in short).
 RecordsMetric = Literal[
     "exec_attendance", "decision_cycle_time", "actions_on_time", "cycle_steps_held", "maturity_index"
 ]
-RECORDS_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "exec_attendance": ("%", ("month", "quarter")),
-    "decision_cycle_time": ("days", ("month", "quarter")),
-    "actions_on_time": ("%", ("month", "quarter")),
-    "cycle_steps_held": ("%", ("month", "quarter")),
-    "maturity_index": ("score", ("quarter",)),
+
+
+class RecordsMetricInfo(NamedTuple):
+    unit: str
+    cadences: tuple[str, ...]
+    records: str
+    short: str
+
+
+RECORDS_METRICS: dict[str, RecordsMetricInfo] = {
+    "exec_attendance": RecordsMetricInfo(
+        "%",
+        ("month", "quarter"),
+        "the meeting log (executive S&OP meetings, invited and attended people)",
+        "meeting log",
+    ),
+    "decision_cycle_time": RecordsMetricInfo(
+        "days", ("month", "quarter"), "the decision register (raised and decided dates)", "decision register"
+    ),
+    "actions_on_time": RecordsMetricInfo(
+        "%", ("month", "quarter"), "the improvement action log (due and completion dates)", "action log"
+    ),
+    "cycle_steps_held": RecordsMetricInfo(
+        "%", ("month", "quarter"), "the meeting log (the steps of the S&OP cycle held each month)", "meeting log"
+    ),
+    "maturity_index": RecordsMetricInfo("score", ("quarter",), "the maturity assessments", "maturity assessments"),
 }
+FORECAST_RECORDS = "the forecast data (demand actuals and forecast snapshots)"
 
 
 class ConfigError(Exception):
@@ -104,6 +125,20 @@ class KPI(_Strict):
         if unknown:
             raise ValueError(f"unknown practice(s) {unknown}; expected any of {list(PRACTICES)}")
         return v
+
+    @property
+    def computed_from(self) -> str:
+        """What a computed KPI's values come from, in words ('' for an imported KPI)."""
+        if self.source == "records" and self.records_metric:
+            return RECORDS_METRICS[self.records_metric].records
+        return FORECAST_RECORDS if self.source == "forecast" else ""
+
+    @property
+    def source_label(self) -> str:
+        """Where the KPI's values come from, in a word or two: imported, forecast data, meeting log, ..."""
+        if self.source == "records" and self.records_metric:
+            return RECORDS_METRICS[self.records_metric].short
+        return "forecast data" if self.source == "forecast" else "imported"
 
     @property
     def value_range(self) -> tuple[float, float]:
@@ -321,7 +356,7 @@ def _records_problems(kpi: KPI, label: str) -> list[str]:
         return [f"{label} field 'records_metric': only applies when source is 'records'"] if kpi.records_metric else []
     if kpi.records_metric is None:
         return [f"{label} field 'records_metric': is required when source is 'records' ({', '.join(RECORDS_METRICS)})"]
-    unit, cadences = RECORDS_METRICS[kpi.records_metric]
+    unit, cadences = RECORDS_METRICS[kpi.records_metric][:2]
     out = []
     if kpi.unit != unit:
         out.append(f"{label} field 'unit': records_metric '{kpi.records_metric}' is in '{unit}', not '{kpi.unit}'")

@@ -9,7 +9,8 @@
 The figures are the sponsorship scorecard's (kpis.sponsorship.scorecard) for everyone instead of one executive,
 the Meetings page's cycle grid (kpis.sponsorship.meetings) and the Maturity page's index
 (kpis.maturity.aggregate): one definition each. docs/methodology.md has the formulas. kpis.series reads these
-values in place of stored ones, and an import of actuals for such a KPI is refused naming ``RECORDS[metric]``.
+values in place of stored ones, and an import of actuals for such a KPI is refused naming the records it comes
+from (``KPI.computed_from``, kpis.config.RECORDS_METRICS).
 """
 
 from __future__ import annotations
@@ -28,22 +29,6 @@ from kpis.sponsorship import scorecard
 from kpis.sponsorship.meetings import STEPS, cycle_grid
 from kpis.store.models import Action, Decision, Meeting, MeetingAttendee
 
-# Per records_metric: the records it is computed from, as the catalog and an import's refusal name them.
-RECORDS: dict[str, str] = {
-    "exec_attendance": "the meeting log (executive S&OP meetings, invited and attended people)",
-    "decision_cycle_time": "the decision register (raised and decided dates)",
-    "actions_on_time": "the improvement action log (due and completion dates)",
-    "cycle_steps_held": "the meeting log (the steps of the S&OP cycle held each month)",
-    "maturity_index": "the maturity assessments",
-}
-# The same, in a word or two (the catalog's Source column).
-SHORT: dict[str, str] = {
-    "exec_attendance": "meeting log",
-    "decision_cycle_time": "decision register",
-    "actions_on_time": "action log",
-    "cycle_steps_held": "meeting log",
-    "maturity_index": "maturity assessments",
-}
 COLUMNS = ["kpi_id", "segment", "period", "value", "note"]
 
 
@@ -53,13 +38,6 @@ class Span:
 
     start: dt.date
     end: dt.date
-
-
-def records_of(kpi: KPI) -> str:
-    """What a KPI is computed from, in words ('' for an imported KPI)."""
-    if kpi.source == "records" and kpi.records_metric:
-        return RECORDS[kpi.records_metric]
-    return "the forecast data (demand actuals and forecast snapshots)" if kpi.source == "forecast" else ""
 
 
 def _spans(first: pd.Timestamp, last: pd.Timestamp, cadence: str) -> list[Span]:
