@@ -6,7 +6,7 @@
 * ``cycle_steps_held``     steps of the S&OP cycle held in each month / steps (meeting log)
 * ``maturity_index``       mean of the practice medians of the quarter's assessments (maturity assessments)
 
-The figures are the sponsorship scorecard's (kpis.sponsorship.scorecard) for everyone instead of one executive,
+The figures are the sponsorship scorecard's (kpis.sponsorship.measures) for everyone instead of one executive,
 the Meetings page's cycle grid (kpis.sponsorship.meetings) and the Maturity page's index
 (kpis.maturity.aggregate): one definition each. docs/methodology.md has the formulas. kpis.series reads these
 values in place of stored ones, and an import of actuals for such a KPI is refused naming the records it comes
@@ -25,7 +25,7 @@ from sqlalchemy import Engine, select
 from kpis.config import KPI, AppConfig
 from kpis.maturity import aggregate
 from kpis.maturity.assessments import scores_from
-from kpis.sponsorship import scorecard
+from kpis.sponsorship import measures
 from kpis.sponsorship.meetings import STEPS, cycle_grid
 from kpis.store.models import Action, Decision, Meeting, MeetingAttendee
 
@@ -65,29 +65,29 @@ def _empty() -> pd.DataFrame:
 
 
 def attendance_series(attendance: pd.DataFrame, cadence: str, today: dt.date) -> pd.DataFrame:
-    """(period, value): scorecard.attendance_rate for everyone invited, per period with an executive S&OP meeting.
+    """(period, value): measures.attendance_rate for everyone invited, per period with an executive S&OP meeting.
 
     attendance: meeting_date, type, person, invited, attended (one row per meeting and person)."""
-    exe = attendance[attendance["type"] == scorecard.EXECUTIVE_MEETING]
-    return _per_span(exe["meeting_date"], cadence, today, lambda s: scorecard.attendance_rate(exe, None, s)[0])
+    exe = attendance[attendance["type"] == measures.EXECUTIVE_MEETING]
+    return _per_span(exe["meeting_date"], cadence, today, lambda s: measures.attendance_rate(exe, None, s)[0])
 
 
 def decision_series(decisions: pd.DataFrame, cadence: str, today: dt.date) -> pd.DataFrame:
-    """(period, value): scorecard.decision_latency over every decision, per period with a decision decided.
+    """(period, value): measures.decision_latency over every decision, per period with a decision decided.
 
     decisions: owner, raised_on, decided_on (NaT = pending)."""
     decided = decisions[decisions["decided_on"].notna()]
-    return _per_span(decided["decided_on"], cadence, today, lambda s: scorecard.decision_latency(decided, None, s)[0])
+    return _per_span(decided["decided_on"], cadence, today, lambda s: measures.decision_latency(decided, None, s)[0])
 
 
 def on_time_series(actions: pd.DataFrame, cadence: str, today: dt.date) -> pd.DataFrame:
-    """(period, value): scorecard.sponsored_on_time over every action, per period with an action due by today (an
+    """(period, value): measures.sponsored_on_time over every action, per period with an action due by today (an
     action due later and not completed yet is not judged).
 
     actions: sponsor, due_date, status, completed_on."""
     live = actions[actions["status"] != "cancelled"]
     return _per_span(
-        live["due_date"], cadence, today, lambda s: scorecard.sponsored_on_time(live, None, s, today=today)[0]
+        live["due_date"], cadence, today, lambda s: measures.sponsored_on_time(live, None, s, today=today)[0]
     )
 
 
@@ -158,7 +158,7 @@ def kpi_values(conn, config: AppConfig, kpi_ids: list[str] | None = None, today:
                 Meeting.date, Meeting.type, MeetingAttendee.person, MeetingAttendee.invited, MeetingAttendee.attended
             )
             .join(MeetingAttendee, MeetingAttendee.meeting_id == Meeting.id)
-            .where(Meeting.type == scorecard.EXECUTIVE_MEETING)
+            .where(Meeting.type == measures.EXECUTIVE_MEETING)
         ).all()
         frames["attendance"] = _frame(
             rows, ["meeting_date", "type", "person", "invited", "attended"], ("meeting_date",)
