@@ -21,7 +21,13 @@ if __name__ == "__main__" and not runtime.exists():  # `python app.py`, not a sc
     from streamlit.web import cli
 
     from kpis import warmup
+    from kpis.web.startup import auth_in, flag_value, local_mode_refusal
 
+    address = flag_value(sys.argv[1:], "server.address") or st.get_option("server.address")
+    refusal = local_mode_refusal(address, signed_in=auth_in(st.secrets))
+    if refusal:  # local mode on a network address: refuse before the warm-up, never serve everyone as this user
+        print(refusal, file=sys.stderr)
+        sys.exit(2)
     took = warmup.warm_up()
     print("S&OP Pulse warmed up: " + ", ".join(f"{k} {v:.1f} s" for k, v in took.items()), flush=True)
     sys.argv = ["streamlit", "run", str(Path(__file__).resolve()), *sys.argv[1:]]
@@ -112,8 +118,9 @@ def main() -> None:
         nav.run()
     except _ui.DATABASE_ERRORS as exc:  # the database went away while the app runs: say so, never a traceback
         _ui.database_down(exc)
-    except ValueError as exc:  # the forecast data too large for the accuracy views: the reason, never a traceback
-        if type(exc).__name__ != "CubeTooLarge":
+    except ValueError as exc:  # forecast data too large for the accuracy views, or a database URL that cannot be
+        # used (kpis.store.engine: an unknown driver, a port that is not a number): the reason, never a traceback
+        if type(exc).__name__ not in ("CubeTooLarge", "DatabaseUrlError"):
             raise
         st.error(safety.md(str(exc)), icon=":material/error:")
 
@@ -124,5 +131,11 @@ else:  # imported by `streamlit run`: what it serves (found by name: `app = st.A
     from starlette.middleware import Middleware
 
     from kpis.web.basepath import BackendHint
+    from kpis.web.startup import auth_in, local_mode_refusal
+
+    refusal = local_mode_refusal(st.get_option("server.address"), signed_in=auth_in(st.secrets))
+    if refusal:  # local mode on a network address (`streamlit run app.py --server.address 0.0.0.0`): do not start
+        print(refusal, file=sys.stderr)
+        sys.exit(2)
 
     app = st.App(__file__, middleware=[Middleware(BackendHint, base_path=st.get_option("server.baseUrlPath"))])

@@ -332,6 +332,9 @@ class AppConfig:
     def database_url(self) -> str:
         """DATABASE_URL if set, else the configured URL with relative SQLite paths made absolute."""
         url = os.environ.get("DATABASE_URL") or self.database.url
+        from kpis import redact
+
+        redact.remember(url)  # no later message shows its password
         return resolve_sqlite_path(url, self.path.parent)
 
 

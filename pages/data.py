@@ -11,7 +11,8 @@ from kpis.access.users import NotAllowed
 from kpis.catalog import overview
 from kpis.catalog.load import import_actuals
 from kpis.forecast import views as forecast_views
-from kpis.ingest import ImportFailed, excel_sheets
+from kpis.imports.problems import ImportFailed
+from kpis.imports.read import excel_sheets
 from kpis.store import repo
 from pages import _ui
 

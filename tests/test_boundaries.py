@@ -17,51 +17,13 @@ MAX_LINES = 600
 PIPELINE = {"kpis/forecast/load.py", "kpis/forecast/stream.py", "kpis/forecast/validate.py", "kpis/forecast/bulk.py"}
 
 # "file: module._name" of every underscore import across modules that other branches are fixing.
-KNOWN: set[str] = {
-    "kpis/catalog/load.py: kpis.ingest._Collector",
-    "kpis/catalog/load.py: kpis.ingest._numbers",
-    "kpis/catalog/load.py: kpis.ingest._text",
-    "kpis/forecast/load.py: kpis.forecast.bulk._BULK_ROWS",
-    "kpis/forecast/load.py: kpis.forecast.bulk._Columns",
-    "kpis/forecast/load.py: kpis.forecast.bulk._bp",
-    "kpis/forecast/load.py: kpis.forecast.bulk._pg_write",
-    "kpis/forecast/load.py: kpis.forecast.bulk._sqlite_write",
-    "kpis/forecast/load.py: kpis.forecast.validate._Rows",
-    "kpis/forecast/load.py: kpis.forecast.validate._read",
-    "kpis/forecast/load.py: kpis.forecast.validate._validate_demand",
-    "kpis/forecast/load.py: kpis.forecast.validate._validate_forecasts",
-    "kpis/forecast/load.py: kpis.ingest._Collector",
-    "kpis/forecast/stream.py: kpis.forecast.bulk._BULK_ROWS",
-    "kpis/forecast/stream.py: kpis.forecast.bulk._Columns",
-    "kpis/forecast/stream.py: kpis.forecast.bulk._pg_add_fks",
-    "kpis/forecast/stream.py: kpis.forecast.bulk._pg_drop_fks",
-    "kpis/forecast/stream.py: kpis.forecast.bulk._pg_write",
-    "kpis/forecast/stream.py: kpis.forecast.bulk._sqlite_write",
-    "kpis/forecast/stream.py: kpis.forecast.load._changed_rows",
-    "kpis/forecast/stream.py: kpis.forecast.load._check_granularity",
-    "kpis/forecast/stream.py: kpis.forecast.validate._Table",
-    "kpis/forecast/stream.py: kpis.forecast.validate._validate_forecasts",
-    "kpis/forecast/stream.py: kpis.forecast.validate._without_blank_rows",
-    "kpis/forecast/stream.py: kpis.ingest._Collector",
-    "kpis/forecast/validate.py: kpis.ingest._Collector",
-    "kpis/forecast/validate.py: kpis.ingest._numbers",
-    "kpis/improvement/load.py: kpis.ingest._Collector",
-    "kpis/improvement/load.py: kpis.ingest._text",
-    "kpis/maturity/load.py: kpis.ingest._Collector",
-    "kpis/maturity/load.py: kpis.ingest._text",
-    "kpis/sponsorship/load.py: kpis.ingest._Collector",
-    "kpis/sponsorship/load.py: kpis.ingest._text",
-}
+KNOWN: set[str] = set()
 
 # Runtime import loops between files that other branches are fixing (each a set of modules).
-KNOWN_MODULE_LOOPS: list[set[str]] = [
-    {"kpis.forecast.load", "kpis.forecast.stream"},
-]
+KNOWN_MODULE_LOOPS: list[set[str]] = []
 
 # Modules over MAX_LINES that other branches are splitting.
-KNOWN_LONG: set[str] = {
-    "kpis/forecast/validate.py",
-}
+KNOWN_LONG: set[str] = set()
 
 
 def _files() -> list[Path]:

@@ -140,7 +140,7 @@ def test_parquet_with_too_many_columns(tmp_path):
 
 
 def test_problem_has_the_fields_of_an_import_problem():
-    from kpis.ingest import Problem
+    from kpis.imports.problems import Problem
 
     p = limits.LimitProblem("a.csv", 3, "period", "is wrong")
     assert str(Problem(*p)) == str(p) == "a.csv, row 3, column 'period': is wrong"

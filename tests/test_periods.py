@@ -473,7 +473,7 @@ ACTUALS_FAR = (
 
 def test_actuals_import_refuses_far_periods_with_row_and_range(engine, config, admin):
     from kpis.catalog.load import import_actuals
-    from kpis.ingest import ImportFailed
+    from kpis.imports.problems import ImportFailed
 
     with pytest.raises(ImportFailed) as e:
         import_actuals(engine, ACTUALS_FAR, "far.csv", config=config, user=admin)
@@ -485,7 +485,7 @@ def test_actuals_import_refuses_far_periods_with_row_and_range(engine, config, a
 
 def test_actuals_wide_header_with_far_period_is_one_problem(engine, config, admin):
     from kpis.catalog.load import import_actuals
-    from kpis.ingest import ImportFailed
+    from kpis.imports.problems import ImportFailed
 
     with pytest.raises(ImportFailed) as e:
         import_actuals(engine, b"kpi,2025-01,9999-12\notif,0.9,0.8\n", "wide.csv", config=config, user=admin)

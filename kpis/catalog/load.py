@@ -7,32 +7,23 @@ nothing; re-importing the same content changes nothing.
 from __future__ import annotations
 
 import difflib
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, insert, select, tuple_, update
+from sqlalchemy import Engine, insert, select, update
 
 from kpis import periods
 from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
 from kpis.config import KPI, AppConfig
-from kpis.ingest import (
-    MAX_ABS_VALUE,
-    ImportFailed,
-    ImportResult,
-    Problem,
-    _Collector,
-    _numbers,
-    _text,
-    read_table,
-    too_long,
-)
-from kpis.store import audit
-from kpis.store.engine import session_factory
-from kpis.store.models import AuditEvent, ImportBatch, Kpi, KpiValue, utcnow
-from kpis.store.repo import find_import
+from kpis.imports.cells import MAX_ABS_VALUE, numbers, text
+from kpis.imports.problems import Collector, ImportFailed, Problem, too_long
+from kpis.imports.read import read_table
+from kpis.imports.result import ImportResult
+from kpis.imports.runner import Context, Kind, Writing, run_import, write_checked
+from kpis.imports.source import Source
+from kpis.store.models import AuditEvent, KpiValue
 from kpis.store.retry import retrying
 
 LONG_REQUIRED = ("kpi", "period", "value")
@@ -104,19 +95,19 @@ def to_long(df: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
     )
 
 
-def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
+def check_long(long: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
     """Checked rows (kpi_id, segment, period, value, note, _row); raise ImportFailed listing all problems."""
     name = Path(filename).name
-    bag = _Collector(name, config.app.max_import_errors)
+    bag = Collector(name, config.app.max_import_errors)
     catalog = config.kpi_by_id
-    kpi = _text(long["kpi"])
+    kpi = text(long["kpi"])
     # KPI ids match regardless of case ('OTIF' is 'otif') when that names exactly one KPI
     lower = {}
     for kid in catalog:
         lower.setdefault(kid.lower(), []).append(kid)
     kpi = kpi.map(lambda v: v if v in catalog or len(lower.get(v.lower(), [])) != 1 else lower[v.lower()][0])
-    segment = _text(long["segment"]) if not isinstance(long["segment"], str) else pd.Series("", index=long.index)
-    note = _text(long["note"])
+    segment = text(long["segment"]) if not isinstance(long["segment"], str) else pd.Series("", index=long.index)
+    note = text(long["note"])
     known = kpi.isin(list(catalog))
     kcol = "kpi"
     for bad in pd.unique(kpi[~known]):
@@ -146,7 +137,7 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
         start[sel] = s
         bad = err != ""
         if bad.any():
-            raw = _text(long.loc[sel, "period_raw"])[bad]
+            raw = text(long.loc[sel, "period_raw"])[bad]
             # a period of another cadence already says what to write; only unreadable ones get the general hint
             hint = err[bad].map(lambda e: "" if "but this KPI is" in e else f"; expected {periods.FORMAT_HINT}")
             msgs = "period '" + raw + "' " + err[bad] + hint
@@ -160,8 +151,8 @@ def validate_actuals(long: pd.DataFrame, filename: str, config: AppConfig) -> pd
             narrow = ~wide
             bag.add_many(long.loc[sel, "_row"][bad][narrow], long.loc[sel, "_col_period"][bad][narrow], msgs[narrow])
 
-    value, _pct = _numbers(long["value_raw"])
-    raw_v = _text(long["value_raw"])
+    value, _pct = numbers(long["value_raw"])
+    raw_v = text(long["value_raw"])
     nonnum = value.isna() | ~np.isfinite(value)
     if nonnum.any():
         # messages only for the rows kept (bag.cap): a million bad cells must not mean a million messages
@@ -258,9 +249,18 @@ def parse_actuals(data: bytes, filename: str, config: AppConfig, sheet: str | No
     """Read and validate an actuals file (an Excel file's first sheet, or `sheet`) into checked rows, or raise
     ImportFailed; `rows.attrs['sheet']` names the sheet read."""
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, sheet=sheet)
-    rows = validate_actuals(to_long(df, filename, config), filename, config)
+    rows = check_long(to_long(df, filename, config), filename, config)
     rows.attrs["sheet"] = df.attrs.get("sheet")
     return rows
+
+
+def check_actuals(table: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """Checked rows (kpi_id, segment, period, value, note, _row) of a long or wide table of actuals."""
+    return check_long(to_long(table, ctx.file, ctx.config), ctx.file, ctx.config)
+
+
+def _sync(engine: Engine, config: AppConfig, user: User, rows) -> None:
+    retrying(lambda: sync_catalog(engine, config, user))
 
 
 def import_actuals(
@@ -268,129 +268,110 @@ def import_actuals(
 ) -> ImportResult:
     """Validate and store KPI actuals in one transaction; unchanged values are left alone."""
     require(user, "import", engine=engine, what="import actuals")
-    rows = parse_actuals(data, filename, config, sheet)
-    retrying(lambda: sync_catalog(engine, config, user))
-    sha = hashlib.sha256(data).hexdigest()
-    result = retrying(lambda: write_actuals(engine, rows, filename=Path(filename).name, sha256=sha, user=user))
-    result.sheet = rows.attrs.get("sheet")
-    return result
+    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, sheet=sheet)
+    return run_import(engine, ACTUALS, df, Source.of_bytes(data, filename), config=config, user=user)
 
 
 def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: str, user: User) -> ImportResult:
     """Insert new and update changed values (kpi_id, segment, period, value, note) in one transaction, audited."""
-    require(user, "import", engine=engine, what="write actuals")
-    result = ImportResult(filename=filename, rows=len(rows))
-    with session_factory(engine).begin() as s:
-        existing = _existing(s, rows)
-        merged = rows.merge(existing, on=["kpi_id", "segment", "period"], how="left")
-        is_new = merged["id"].isna()
-        same_val = np.isclose(
-            merged["value"].to_numpy(float), merged["old_value"].to_numpy(float), rtol=1e-12, atol=1e-12
+    return write_checked(engine, WRITE_ACTUALS, rows, Source(filename, sha256), user=user)
+
+
+def store_actuals(rows: pd.DataFrame, w: Writing) -> None:
+    """Insert new and update changed values in the import's transaction; a file without a note leaves the stored
+    note alone."""
+    s, result, user = w.handle, w.result, w.user
+    existing = _existing(s, rows)
+    merged = rows.merge(existing, on=["kpi_id", "segment", "period"], how="left")
+    is_new = merged["id"].isna()
+    same_val = np.isclose(merged["value"].to_numpy(float), merged["old_value"].to_numpy(float), rtol=1e-12, atol=1e-12)
+    same_note = merged["note"].fillna("").eq(merged["old_note"].fillna("")) | merged["note"].isna()
+    changed = ~is_new & ~(same_val & same_note)
+    result.inserted, result.updated = int(is_new.sum()), int(changed.sum())
+    result.unchanged = len(rows) - result.inserted - result.updated
+    if not result.changed:
+        return
+    now = w.now
+    batch_id = w.batch_id
+    new = merged[is_new]
+    if len(new):
+        s.execute(
+            insert(KpiValue),
+            [
+                {
+                    "kpi_id": k,
+                    "segment": g,
+                    "period": p,
+                    "value": float(v),
+                    "note": None if n is None or pd.isna(n) else n,
+                    "import_id": batch_id,
+                    "created_at": now,
+                    "created_by": user.name,
+                }
+                for k, g, p, v, n in zip(new["kpi_id"], new["segment"], new["period"], new["value"], new["note"])
+            ],
         )
-        # A file without a note leaves the stored note alone.
-        same_note = merged["note"].fillna("").eq(merged["old_note"].fillna("")) | merged["note"].isna()
-        changed = ~is_new & ~(same_val & same_note)
-        result.inserted, result.updated = int(is_new.sum()), int(changed.sum())
-        result.unchanged = len(rows) - result.inserted - result.updated
-        if not result.changed:
-            result.previous = find_import(engine, sha256, "actuals")
-            return result
-        now = utcnow()
-        batch = ImportBatch(
-            kind="actuals",
-            filename=filename,
-            sha256=sha256,
-            rows_in_file=len(rows),
-            inserted=result.inserted,
-            updated=result.updated,
-            unchanged=result.unchanged,
-            created_at=now,
-            created_by=user.name,
+    upd = merged[changed]
+    if len(upd):
+        s.execute(
+            update(KpiValue),
+            [
+                {
+                    "id": int(i),
+                    "value": float(v),
+                    "note": o if n is None or pd.isna(n) else n,
+                    "import_id": batch_id,
+                    "updated_at": now,
+                    "updated_by": user.name,
+                }
+                for i, v, n, o in zip(upd["id"], upd["value"], upd["note"], upd["old_note"])
+            ],
         )
-        s.add(batch)
-        s.flush()
-        result.batch_id = batch.id
-        new = merged[is_new]
-        if len(new):
-            s.execute(
-                insert(KpiValue),
-                [
-                    {
-                        "kpi_id": k,
+        s.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "at": now,
+                    "actor": user.name,
+                    "action": "update",
+                    "entity": "kpi_value",
+                    "entity_id": str(int(i)),
+                    "details": {
+                        "kpi": k,
                         "segment": g,
-                        "period": p,
-                        "value": float(v),
-                        "note": None if n is None or pd.isna(n) else n,
-                        "import_id": batch.id,
-                        "created_at": now,
-                        "created_by": user.name,
-                    }
-                    for k, g, p, v, n in zip(new["kpi_id"], new["segment"], new["period"], new["value"], new["note"])
-                ],
-            )
-        upd = merged[changed]
-        if len(upd):
-            s.execute(
-                update(KpiValue),
-                [
-                    {
-                        "id": int(i),
-                        "value": float(v),
-                        "note": o if n is None or pd.isna(n) else n,
-                        "import_id": batch.id,
-                        "updated_at": now,
-                        "updated_by": user.name,
-                    }
-                    for i, v, n, o in zip(upd["id"], upd["value"], upd["note"], upd["old_note"])
-                ],
-            )
-            s.execute(
-                insert(AuditEvent),
-                [
-                    {
-                        "at": now,
-                        "actor": user.name,
-                        "action": "update",
-                        "entity": "kpi_value",
-                        "entity_id": str(int(i)),
-                        "details": {
-                            "kpi": k,
-                            "segment": g,
-                            "period": str(p),
-                            "old": float(o),
-                            "new": float(v),
-                            "import": batch.id,
-                            **_note_change(on, n),
-                        },
-                    }
-                    for i, k, g, p, o, v, on, n in zip(
-                        upd["id"],
-                        upd["kpi_id"],
-                        upd["segment"],
-                        upd["period"],
-                        upd["old_value"],
-                        upd["value"],
-                        upd["old_note"],
-                        upd["note"],
-                    )
-                ],
-            )
-        audit.record(
-            s,
-            user=user,
-            action="import",
-            entity="import_batch",
-            entity_id=batch.id,
-            details={
-                "file": filename,
-                "kind": "actuals",
-                "inserted": result.inserted,
-                "updated": result.updated,
-                "unchanged": result.unchanged,
-                "sha256": sha256,
-            },
+                        "period": str(p),
+                        "old": float(o),
+                        "new": float(v),
+                        "import": batch_id,
+                        **_note_change(on, n),
+                    },
+                }
+                for i, k, g, p, o, v, on, n in zip(
+                    upd["id"],
+                    upd["kpi_id"],
+                    upd["segment"],
+                    upd["period"],
+                    upd["old_value"],
+                    upd["value"],
+                    upd["old_note"],
+                    upd["note"],
+                )
+            ],
         )
-    return result
+
+
+ACTUALS = Kind(
+    name="actuals",
+    columns="the long layout kpi,period,value[,segment,note] or the wide layout kpi[,segment],<period>,<period>,…",
+    parse=check_actuals,
+    write=store_actuals,
+    what="import actuals",
+    prepare=_sync,
+)
+# rows already checked (the demo data, benchmarks): written as an import of actuals
+WRITE_ACTUALS = Kind(
+    name="actuals", columns=ACTUALS.columns, parse=check_actuals, write=store_actuals, what="write actuals"
+)
 
 
 def _note_change(old, new) -> dict:
@@ -415,9 +396,6 @@ def _existing(session, rows: pd.DataFrame) -> pd.DataFrame:
     out["period"] = pd.to_datetime(out["period"]).dt.date
     out["old_value"] = out["old_value"].astype(float)
     return out
-
-
-_ = (Kpi, tuple_)
 
 
 def import_actuals_file(

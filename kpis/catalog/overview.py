@@ -201,7 +201,7 @@ def history_table(history: pd.DataFrame) -> pd.DataFrame:
 def problems_table(problems: list) -> pd.DataFrame:
     """Import problems as a table, identical ones merged: file, rows (the first few and how many more), column,
     problem, count; an empty cell (never 'None') where a problem has no row or column."""
-    from kpis.ingest import group_problems
+    from kpis.imports.problems import group_problems
 
     out = []
     for g in group_problems(problems):

@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; config problems and refused permissions end with exit 2 and a message, not a traceback."""
+    """Run one command; config problems, refused permissions, a database that cannot be used or a migration or backup
+    that cannot be done end with exit 2 and one line, never a traceback, SQL or a password."""
     from kpis.config import ConfigError
 
     args = build_parser().parse_args(argv)
@@ -47,26 +48,55 @@ def main(argv: list[str] | None = None) -> int:
     except PermissionError as e:  # kpis.access.users.NotAllowed
         print(str(e), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except Exception as e:  # the database unreachable or refusing: one clear line, never SQL or a traceback
-        if type(e).__name__ == "CubeTooLarge":  # kpis.forecast.cube: the forecast data past the size limit
-            print(str(e), file=sys.stderr)
+        from kpis import redact
+
+        if type(e).__name__ in CLEAR_ERRORS:
+            print(redact.text(e), file=sys.stderr)
             return 2
         if not _is_database_error(e):
-            raise
+            return _unexpected(e)
         from kpis.store.engine import describe_db_error
 
         reason = describe_db_error(e)
         hint = (
             "run `python -m kpis db upgrade`"
-            if "no such table" in reason or "does not exist" in reason
+            if "no such table" in reason or "does not exist" in reason or "UndefinedTable" in reason
             else "check DATABASE_URL or [database] url in config.toml"
         )
         print(f"the database could not answer ({reason}); {hint}", file=sys.stderr)
         return 2
 
 
+def _unexpected(e: BaseException) -> int:
+    """Anything else: one line naming the error (its text redacted), exit 1; SOP_PULSE_DEBUG=1 shows the traceback."""
+    import os
+    import traceback
+
+    from kpis import redact
+
+    if os.environ.get("SOP_PULSE_DEBUG"):
+        print(redact.text("".join(traceback.format_exception(e))), file=sys.stderr, end="")
+    detail = redact.text(str(e)).strip().splitlines()
+    reason = f": {detail[0][:300]}" if detail else ""
+    print(
+        f"the command failed ({type(e).__name__}{reason}); run again with SOP_PULSE_DEBUG=1 for the details",
+        file=sys.stderr,
+    )
+    return 1
+
+
+# Errors whose message is written for the person running the command (found by name, without importing them):
+# the forecast data past the size limit (kpis.forecast.cube), a database URL that cannot be used, a migration that
+# cannot run (kpis.store.engine), a backup or restore refused (kpis.store.backup).
+CLEAR_ERRORS = frozenset({"CubeTooLarge", "DatabaseUrlError", "MigrationError", "BackupError"})
+
+
 def _is_database_error(e: BaseException) -> bool:
-    """True for a database that cannot be reached or used (SQLAlchemy's, the drivers' or SQLite's
-    OperationalError / InterfaceError), found without importing those packages."""
+    """True for a database that cannot be reached or used (SQLAlchemy's, the drivers' or SQLite's errors: a table
+    that does not exist in an un-migrated database too), found without importing those packages."""
     names = {c.__name__ for c in type(e).__mro__}
-    return bool(names & {"OperationalError", "InterfaceError"})
+    return bool(names & {"OperationalError", "InterfaceError", "ProgrammingError", "DBAPIError", "DatabaseError"})

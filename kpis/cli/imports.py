@@ -1,7 +1,7 @@
 """`python -m kpis import KIND FILE`: every import kind, each answered by its domain's loader.
 
 A loader is ``f(engine, path, *, config, user, sheet=None) -> result`` where ``result.summary()`` is one line;
-it raises ``kpis.ingest.ImportFailed`` (nothing written) on any bad row.
+it raises ``kpis.imports.problems.ImportFailed`` (nothing written) on any bad row.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ IMPORTERS = {
 
 
 def cmd_import(args) -> int:
-    from kpis.ingest import ImportFailed
+    from kpis.imports.problems import ImportFailed
 
     cfg = common.config(args)
     user = common.user(cfg, args)

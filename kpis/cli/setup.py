@@ -8,8 +8,12 @@ from kpis.cli import common
 
 
 def cmd_check_config(args) -> int:
+    from kpis import redact
+    from kpis.store.engine import check_url
+
     cfg = common.config(args)
-    print(f"{cfg.path.name}: OK — {len(cfg.kpis)} KPIs, database {cfg.database_url().split('@')[-1]}")
+    check_url(cfg.database_url())  # an unknown driver or a port that is not a number: one line, exit 2
+    print(f"{cfg.path.name}: OK — {len(cfg.kpis)} KPIs, database {redact.url(cfg.database_url(), user=False)}")
     owners = {k.owner for k in cfg.kpis}
     for ex in cfg.executives:
         if ex.name not in owners:
@@ -72,13 +76,10 @@ def cmd_demo(args) -> int:
 def cmd_backup(args) -> int:
     from pathlib import Path
 
-    from kpis.store import backup
+    from kpis.access.backups import backup_database
 
     cfg = common.config(args)
-    try:
-        pages = backup.backup(cfg.database_url(), Path(args.file))
-    except backup.BackupError as e:
-        return common.fail(str(e))
+    pages = backup_database(common.engine(cfg), cfg.database_url(), common.user(cfg, args), Path(args.file))
     print(f"backed up to {args.file} ({pages} pages)")
     return 0
 
@@ -86,27 +87,22 @@ def cmd_backup(args) -> int:
 def cmd_restore(args) -> int:
     from pathlib import Path
 
-    from kpis.access.users import require
-    from kpis.store import backup
-    from kpis.store.engine import head_revision, upgrade
+    from kpis.access.backups import check_restore, restore_database
 
     cfg = common.config(args)
     engine = common.engine(cfg)
-    require(common.user(cfg, args), "admin", engine=engine, what="restore")
-    try:
-        rev = backup.check_backup(Path(args.file))
-        if not args.yes:
-            return common.fail(
-                f"{args.file} is a good backup (schema revision {rev}); restoring replaces everything "
-                "stored now. Run again with --yes to do it."
-            )
-        engine.dispose()
-        backup.restore(cfg.database_url(), Path(args.file))
-    except backup.BackupError as e:
-        return common.fail(str(e))
-    if rev != head_revision():
-        upgrade(engine)  # migrations keep the restored data
-    print(f"restored {args.file} (schema revision {rev}, now at the latest revision)")
+    user = common.user(cfg, args)
+    rev = check_restore(engine, user, Path(args.file))
+    if not args.yes:
+        return common.fail(
+            f"{args.file} is a good backup (schema revision {rev}); restoring replaces everything "
+            "stored now (a copy of it is kept aside). Run again with --yes to do it."
+        )
+    rev, kept = restore_database(engine, cfg.database_url(), user, Path(args.file))
+    print(
+        f"restored {args.file} (schema revision {rev}, now at the latest revision); "
+        f"the database as it was is kept in {kept}"
+    )
     return 0
 
 
@@ -126,7 +122,7 @@ def register(sub) -> None:
     demo.add_argument("--yes", action="store_true", help="replace a database that has data with the demo (admins only)")
     demo.set_defaults(func=cmd_demo)
 
-    bk = sub.add_parser("backup", help="copy the SQLite database into a new file (online, consistent)")
+    bk = sub.add_parser("backup", help="copy the SQLite database into a new file (online, consistent; admins only)")
     bk.add_argument("file")
     bk.set_defaults(func=cmd_backup)
 

@@ -2,8 +2,9 @@
 
 Modules, one concern each:
 
-* ``load``      import a demand or forecast file (``import_file``), with ``validate`` (reading and
-                checking rows), ``bulk`` (SQLite/PostgreSQL bulk writes) and ``stream`` (big Parquet
+* ``load``      import a demand or forecast file (``import_file``) through ``kpis.imports.runner``, with
+                ``validate`` (checking rows), ``write`` (comparing with what is stored, in the import's
+                transaction), ``bulk`` (SQLite/PostgreSQL bulk writes) and ``stream`` (big Parquet and CSV
                 forecast files batch by batch)
 * ``sql``       fast reads of stored rows as numpy arrays
 * ``cube``      ``ForecastCube``: the item-periods present plus additive pre-aggregates; every view is vectorised;

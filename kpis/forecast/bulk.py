@@ -14,14 +14,14 @@ from kpis.forecast.common import (
 )
 
 
-def _bp(name: str):
+def bp(name: str):
     from sqlalchemy import bindparam
 
     return bindparam(name)
 
 
 @dataclass
-class _Columns:
+class Columns:
     item_id: np.ndarray
     day: np.ndarray
     lag: np.ndarray
@@ -38,7 +38,7 @@ def _iso_days(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return text, inv
 
 
-def _sqlite_write(conn, table: str, c: _Columns, is_new: np.ndarray, changed: np.ndarray, progress: Progress) -> None:
+def sqlite_write(conn, table: str, c: Columns, is_new: np.ndarray, changed: np.ndarray, progress: Progress) -> None:
     """executemany in chunks on the raw sqlite3 connection (inside the caller's transaction)."""
     raw = conn.connection.driver_connection
     cur = raw.cursor()
@@ -56,7 +56,8 @@ def _sqlite_write(conn, table: str, c: _Columns, is_new: np.ndarray, changed: np
                 sql = (
                     "INSERT INTO forecast (forecast, import_id, item_id, period, lag, stage) VALUES (?, ?, ?, ?, ?, ?)"
                     if part == "insert"
-                    else "UPDATE forecast SET forecast = ?, import_id = ? WHERE item_id = ? AND period = ? AND lag = ? AND stage = ?"
+                    else "UPDATE forecast SET forecast = ?, import_id = ? "
+                    "WHERE item_id = ? AND period = ? AND lag = ? AND stage = ?"
                 )
             else:
                 sql = (
@@ -82,7 +83,7 @@ def _sqlite_write(conn, table: str, c: _Columns, is_new: np.ndarray, changed: np
         cur.close()
 
 
-_BULK_ROWS = 200_000  # above this many rows foreign keys are checked once per load instead of per row
+BULK_ROWS = 200_000  # above this many rows foreign keys are checked once per load instead of per row
 
 
 @contextlib.contextmanager
@@ -92,7 +93,7 @@ def sqlite_bulk(conn, rows: int):
     other writer, and import_id is the batch inserted in it), and no checkpoint at commit: the commit returns when
     the load is in the write-ahead log, and `checkpoint_later` copies it into the database file while the accuracy
     views are prepared (on a 20 M-row load, 7 s less to wait)."""
-    big = conn.dialect.name == "sqlite" and rows > _BULK_ROWS
+    big = conn.dialect.name == "sqlite" and rows > BULK_ROWS
     if big:
         conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
         conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
@@ -129,7 +130,7 @@ _PG_EPOCH = (dt.date(2000, 1, 1) - dt.date(1970, 1, 1)).days
 _PG_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 
 
-def _pg_binary(c: _Columns, idx: np.ndarray, table: str):
+def _pg_binary(c: Columns, idx: np.ndarray, table: str):
     """Yield rows idx as PostgreSQL binary COPY chunks (value, import_id, item_id, period[, lag, stage])."""
     yield _PG_HEADER
     groups = [(None, idx)] if table != "forecast" else [(s, idx[c.stage[idx] == s]) for s in np.unique(c.stage[idx])]
@@ -166,8 +167,8 @@ def _pg_binary(c: _Columns, idx: np.ndarray, table: str):
     yield b"\xff\xff"
 
 
-def _pg_drop_fks(cur, table: str) -> list[tuple[str, str]]:
-    """Drop the table's foreign keys (bulk load: per-row FK triggers dominate); returns them for _pg_add_fks.
+def pg_drop_fks(cur, table: str) -> list[tuple[str, str]]:
+    """Drop the table's foreign keys (bulk load: per-row FK triggers dominate); returns them for pg_add_fks.
     Only the table's owner may: an app role that does not own the schema (README) keeps the per-row checks."""
     owner = cur.execute(
         "SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass", (table,)
@@ -183,14 +184,14 @@ def _pg_drop_fks(cur, table: str) -> list[tuple[str, str]]:
     return fks
 
 
-def _pg_add_fks(cur, table: str, fks: list[tuple[str, str]]) -> None:
-    """Re-add (and so validate) the foreign keys _pg_drop_fks dropped."""
+def pg_add_fks(cur, table: str, fks: list[tuple[str, str]]) -> None:
+    """Re-add (and so validate) the foreign keys pg_drop_fks dropped."""
     for name, definition in fks:
         cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
-def _pg_write(
-    conn, table: str, c: _Columns, is_new: np.ndarray, changed: np.ndarray, progress: Progress, manage_fks: bool = True
+def pg_write(
+    conn, table: str, c: Columns, is_new: np.ndarray, changed: np.ndarray, progress: Progress, manage_fks: bool = True
 ) -> None:
     """Binary COPY of new rows straight into the table; changed rows through a temp table and one UPDATE.
     manage_fks=False leaves the foreign keys to the caller (a load written in several parts)."""
@@ -205,8 +206,8 @@ def _pg_write(
     new_idx = np.flatnonzero(is_new)
     with raw.cursor() as cur:
         fks = []
-        if manage_fks and len(new_idx) > _BULK_ROWS:
-            fks = _pg_drop_fks(cur, table)
+        if manage_fks and len(new_idx) > BULK_ROWS:
+            fks = pg_drop_fks(cur, table)
         if len(new_idx):
             done = 0
             with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT binary)") as cp:
@@ -216,7 +217,7 @@ def _pg_write(
                     progress(0.4 + 0.45 * min(done / len(new_idx), 1.0), f"insert: {min(done, len(new_idx)):,} rows")
         if fks:
             progress(0.87, "checking references")
-            _pg_add_fks(cur, table, fks)
+            pg_add_fks(cur, table, fks)
         ch_idx = np.flatnonzero(changed)
         if len(ch_idx):
             progress(0.9, f"update: {len(ch_idx):,} rows")

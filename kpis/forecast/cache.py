@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kpis import redact
 from kpis.config import AppConfig
 from kpis.forecast import snapshot
 from kpis.forecast.common import VERSION_SQL, release_memory
@@ -56,11 +56,6 @@ def _settings(config: AppConfig) -> tuple:
         tuple(fc.abc),
         tuple(fc.xyz),
     )
-
-
-def _masked(url: str) -> str:
-    """The URL with any password replaced by ***."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def get_cube(engine: Engine, config: AppConfig, version: int) -> ForecastCube | None:
@@ -146,7 +141,7 @@ def _snapshot_name(url: str, where: str | None, version: int, at, settings: tupl
     folder = _snapshot_dir()
     if folder is None:
         return None
-    ident = repr((snapshot.FORMAT, _masked(url), where or "", int(version), str(at), settings))
+    ident = repr((snapshot.FORMAT, redact.url(url), where or "", int(version), str(at), settings))
     return folder / f"cube-{hashlib.sha256(ident.encode()).hexdigest()[:32]}"
 
 

@@ -53,11 +53,12 @@ VIEW_COLUMNS = {
 }
 RESERVED = KEY_COLUMNS | VIEW_COLUMNS
 
-# The forecast-data version: the audit id of the newest demand or forecast import (or demo load). Catalog
+# The forecast-data version: the audit id of the newest demand or forecast import, demo load or restore (a restore's
+# event takes an id above every earlier one, kpis.access.backups, so the version never comes round again). Catalog
 # syncs and KPI imports leave it alone, so they do not rebuild the cube. Plain SQL (no parameters) so the
 # engine and the light DB-API path of the CLI run the very same query.
 VERSION_SQL = (
-    "SELECT COALESCE(MAX(id), 0) FROM audit_event WHERE action = 'demo' OR (entity = 'import_batch' "
+    "SELECT COALESCE(MAX(id), 0) FROM audit_event WHERE action IN ('demo', 'restore') OR (entity = 'import_batch' "
     "AND entity_id IN (SELECT CAST(id AS VARCHAR(20)) FROM import_batch "
     "WHERE kind IN ('demand', 'forecasts')))"
 )

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import io
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,26 +19,17 @@ from kpis.forecast.common import (
     cadence_plural,
     period_start,
 )
-from kpis.ingest import (
-    MAX_ABS_VALUE,
-    ImportFailed,
-    Problem,
-    _Collector,
-    _numbers,
-    check_filename,
-    read_csv_text,
-    read_excel,
-    refuse_nul,
-    too_long,
-)
+from kpis.imports.cells import MAX_ABS_VALUE, numbers
+from kpis.imports.problems import Collector, ImportFailed, Problem, missing_columns, too_long
+from kpis.imports.read import CSV_EXCEL, PARQUET, read_frame
 
-SUPPORTED = (".csv", ".txt", ".xlsx", ".xlsm", ".parquet", ".pq")
+SUPPORTED = CSV_EXCEL + PARQUET
 MAX_ITEM = 120  # item.code
 
 
 # ---------------------------------------------------------------------------- reading
 @dataclass
-class _Table:
+class Table:
     """A file's columns (lower-case names) with the file row number of each record."""
 
     name: str
@@ -54,114 +43,27 @@ class _Table:
         return len(self.rows)
 
 
-def _read(data: bytes, name: str, sheet: str | None = None, *, max_mb: float = 20) -> _Table:
-    """Parse CSV / Excel (first sheet or `sheet`) / Parquet bytes into a _Table; ImportFailed when unreadable."""
-    check_filename(name)
-    ext = Path(name).suffix.lower()
-    if ext not in SUPPORTED:
-        raise ImportFailed(
-            [Problem(name, None, None, f"unsupported file type '{ext or '(none)'}'; expected .csv, .xlsx or .parquet")]
-        )
-    if not data or data.isspace():
-        raise ImportFailed([Problem(name, None, None, "file is empty; expected a header row and data rows")])
-    first = 2
-    sheet_read = None
-    try:
-        if ext in (".parquet", ".pq"):
-            df = _read_parquet(data)
-            first = 1
-        elif ext in (".xlsx", ".xlsm"):
-            df, sheet_read = read_excel(data, name, sheet, max_mb=max_mb)
-        else:
-            refuse_nul(data, name)
-            df = read_csv_text(data)
-    except UnicodeDecodeError:
-        raise ImportFailed([Problem(name, None, None, "file is not UTF-8 text; save the CSV as UTF-8")]) from None
-    except ImportFailed:
-        raise
-    except Exception as e:  # parser errors name the line themselves
-        raise ImportFailed([Problem(name, None, None, f"cannot read the file: {e}")]) from None
-    rows = np.arange(first, first + len(df), dtype=np.int64)
-    if ext in (".parquet", ".pq"):
-        _refuse_nul_cells(df, name, first)
-    if ext not in (".parquet", ".pq") and len(df):
-        df, rows = _without_blank_rows(df, rows)
-    labels: dict[str, str] = {}
-    columns: dict[str, pd.Series] = {}
-    problems = []
-    for i, c in enumerate(df.columns):
-        raw = c.strftime("%Y-%m-%d") if isinstance(c, (pd.Timestamp, dt.date)) else str(c)
-        key = raw.strip().lower()
-        col = df.iloc[:, i]
-        if key == "" or (key.startswith("unnamed:") and col.isna().all()):
-            if (col.notna() & (col.astype(str).str.strip() != "")).any():
-                problems.append(
-                    Problem(name, 1, None, f"column {i + 1} has values but no header; name it or delete it")
-                )
-            continue
-        if key in columns:
-            same = labels[key] == raw.strip()
-            problems.append(
-                Problem(
-                    name,
-                    1,
-                    raw,
-                    f"column '{raw}' appears twice" + ("" if same else f" (as '{labels[key]}')") + "; keep one",
-                )
-            )
-            continue
-        labels[key], columns[key] = raw.strip(), col
-    if problems:
-        raise ImportFailed(problems)
-    if not len(rows):
-        raise ImportFailed([Problem(name, None, None, "file has a header but no data rows")])
-    table = _Table(name, columns, labels, rows)
-    table.sheet = sheet_read
+def read(data: bytes, name: str, sheet: str | None = None, *, max_mb: float = 20) -> Table:
+    """Parse CSV / Excel (first sheet or `sheet`) / Parquet bytes into a Table; ImportFailed when unreadable (the
+    reader every import uses: kpis.imports.read)."""
+    frame = read_frame(data, name, sheet=sheet, max_mb=max_mb, formats=SUPPORTED)
+    table = table_of(frame.cells, frame.rows, frame.name)
+    table.sheet = frame.sheet
     return table
 
 
-def _without_blank_rows(df: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """A text table without the rows whose every cell is blank, and the file row numbers of the rows kept."""
-    blank = np.ones(len(df), dtype=bool)
-    for i in range(df.shape[1]):
-        col = df.iloc[:, i]
-        blank &= (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
-    if blank.any():
-        return df[~blank].reset_index(drop=True), rows[~blank]
-    return df, rows
+def table_of(cells: pd.DataFrame, rows: np.ndarray, name: str) -> Table:
+    """A Table of checked cells (headers stripped and unique, as kpis.imports.read makes them)."""
+    labels: dict[str, str] = {}
+    columns: dict[str, pd.Series] = {}
+    for i, c in enumerate(cells.columns):
+        labels[str(c).lower()], columns[str(c).lower()] = str(c), cells.iloc[:, i]
+    return Table(name, columns, labels, np.asarray(rows, dtype=np.int64))
 
 
-def _refuse_nul_cells(df: pd.DataFrame, name: str, first: int) -> None:
-    """Refuse text cells holding a NUL character (no database stores it in text), naming row and column."""
-    for c in df.columns:
-        col = df[c]
-        values = (
-            col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else (col if col.dtype == object else None)
-        )
-        if values is None:
-            continue
-        bad = {v for v in values if isinstance(v, str) and "\x00" in v}
-        if bad:
-            row = int(np.flatnonzero(col.isin(list(bad)).to_numpy())[0]) + first
-            raise ImportFailed(
-                [Problem(name, row, str(c), "contains a NUL character (byte 0), which cannot be stored as text")]
-            )
-
-
-def _read_parquet(data: bytes) -> pd.DataFrame:
-    """Parquet bytes as a frame; text columns come back categorical (dictionary-encoded) for speed."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(io.BytesIO(data))
-    cols = []
-    for i, f in enumerate(table.schema):
-        col = table.column(i)
-        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
-            col = col.dictionary_encode()
-        cols.append(col)
-    table = pa.table(cols, names=table.column_names)
-    return table.to_pandas(date_as_object=False)
+def table_from_rows(df: pd.DataFrame, name: str) -> Table:
+    """A Table of a frame with a `_row` column of file row numbers (kpis.imports.read.row_table)."""
+    return table_of(df.drop(columns="_row"), df["_row"].to_numpy(), name)
 
 
 # ---------------------------------------------------------------------------- cell helpers
@@ -208,7 +110,7 @@ def _factor(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, values
 
 
-def _rows_where(table: _Table, mask: np.ndarray) -> pd.Series:
+def _rows_where(table: Table, mask: np.ndarray) -> pd.Series:
     return pd.Series(table.rows[mask])
 
 
@@ -217,7 +119,7 @@ def _msgs_by_code(codes: np.ndarray, mask: np.ndarray, per_code: list[str] | np.
     return pd.Series(arr[codes[mask]])
 
 
-def _numbers_col(table: _Table, key: str, bag: _Collector, what: str) -> np.ndarray:
+def _numbers_col(table: Table, key: str, bag: Collector, what: str) -> np.ndarray:
     """Float values of a numeric column; missing / non-numeric cells are reported."""
     col = table.columns[key]
     label = table.labels[key]
@@ -236,7 +138,7 @@ def _numbers_col(table: _Table, key: str, bag: _Collector, what: str) -> np.ndar
     retry = np.isnan(vals)
     if retry.any():  # decimal commas, thousands separators, stray spaces
         sub = text[retry]
-        num, pct = _numbers(sub)
+        num, pct = numbers(sub)
         num = num.where(~pct, np.nan)
         vals[retry] = num.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(vals)  # empty, not a number, or 'inf' / 'nan' spelled out
@@ -248,7 +150,7 @@ def _numbers_col(table: _Table, key: str, bag: _Collector, what: str) -> np.ndar
     return vals
 
 
-def _refuse_absurd(table: _Table, vals: np.ndarray, bag: _Collector, label: str, what: str) -> None:
+def _refuse_absurd(table: Table, vals: np.ndarray, bag: Collector, label: str, what: str) -> None:
     """Report finite values beyond ±MAX_ABS_VALUE (a mistake, and sums of them would overflow)."""
     with np.errstate(invalid="ignore"):
         huge = np.isfinite(vals) & (np.abs(vals) > MAX_ABS_VALUE)
@@ -284,7 +186,7 @@ def _kind_of(text: str) -> str:
 
 
 def _period_columns(
-    table: _Table, keys: list[str], bag: _Collector, stored: str | None
+    table: Table, keys: list[str], bag: Collector, stored: str | None
 ) -> tuple[dict[str, np.ndarray], str]:
     """Period number per row for each period-like column (-1 on error) and the file's cadence."""
     facts = {k: _factor(table.columns[k]) for k in keys}
@@ -326,9 +228,10 @@ def _period_columns(
         else:
             mixed = np.isin(kind, ("month",))
         quarter = kind == "quarter"
+        spelled = {"week": "an ISO week", "day": "a day within a month"}
         for j in np.flatnonzero(mixed):
             err[j] = (
-                f"is {'an ISO week' if kind[j] == 'week' else 'a day within a month' if kind[j] == 'day' else 'a month'}, "
+                f"is {spelled.get(kind[j], 'a month')}, "
                 f"but other rows in this file are {cadence_plural(cadence)} (e.g. '{example[cadence]}'); "
                 "use one granularity per file"
             )
@@ -359,7 +262,7 @@ def _period_columns(
 
 # ---------------------------------------------------------------------------- validation
 @dataclass
-class _Rows:
+class Rows:
     """Checked rows ready to write (codes into small value tables)."""
 
     kind: str
@@ -377,15 +280,13 @@ class _Rows:
     ignored: tuple[str, ...] = ()
 
 
-def _require_columns(table: _Table, needed: list[str], hint: str) -> None:
+def _require_columns(table: Table, needed: list[str], hint: str) -> None:
     missing = [c for c in needed if c not in table.columns]
     if missing:
-        raise ImportFailed(
-            [Problem(table.name, 1, None, f"missing column(s) {', '.join(repr(c) for c in missing)}; expected {hint}")]
-        )
+        raise ImportFailed([missing_columns(table.name, missing, hint)])
 
 
-def _item_column(table: _Table, bag: _Collector) -> tuple[np.ndarray, np.ndarray]:
+def _item_column(table: Table, bag: Collector) -> tuple[np.ndarray, np.ndarray]:
     codes, values = _factor(table.columns["item"])
     label = table.labels["item"]
     empty = codes < 0
@@ -401,7 +302,7 @@ def _item_column(table: _Table, bag: _Collector) -> tuple[np.ndarray, np.ndarray
 
 
 def _duplicates(
-    table: _Table, key: np.ndarray, ok: np.ndarray, bag: _Collector, column: str, what: Callable[[int], str]
+    table: Table, key: np.ndarray, ok: np.ndarray, bag: Collector, column: str, what: Callable[[int], str]
 ) -> None:
     """Report rows whose key repeats an earlier row's key (keys >= 0; ok = rows to check)."""
     idx = np.flatnonzero(ok)
@@ -431,7 +332,7 @@ def _duplicates(
     bag.add_many(pd.Series(table.rows[later]), column, pd.Series(msgs))
 
 
-def _validate_demand(table: _Table, bag: _Collector, stored: str | None, known: dict[str, tuple[int, dict]]) -> _Rows:
+def validate_demand(table: Table, bag: Collector, stored: str | None, known: dict[str, tuple[int, dict]]) -> Rows:
     hint = "item, period, actual and any attribute columns (family, region, channel, ...)"
     _require_columns(table, ["item", "period", "actual"], hint)
     bad_names = [table.labels[c] for c in table.columns if c in RESERVED and c not in ("item", "period", "actual")]
@@ -490,11 +391,12 @@ def _validate_demand(table: _Table, bag: _Collector, stored: str | None, known: 
         bag,
         table.labels["period"],
         lambda r: (
-            f"item '{items[codes[r]]}' for period {periods.label(period_start(pnum['period'][r : r + 1], cadence)[0], cadence)}"
+            f"item '{items[codes[r]]}' for period "
+            f"{periods.label(period_start(pnum['period'][r : r + 1], cadence)[0], cadence)}"
         ),
     )
     bag.raise_if_any()
-    return _Rows(
+    return Rows(
         "demand",
         table.n,
         codes,
@@ -507,9 +409,9 @@ def _validate_demand(table: _Table, bag: _Collector, stored: str | None, known: 
     )
 
 
-def _validate_forecasts(
-    table: _Table, bag: _Collector, stored: str | None, known: dict[str, tuple[int, dict]], stages_cfg: list[str]
-) -> _Rows:
+def validate_forecasts(
+    table: Table, bag: Collector, stored: str | None, known: dict[str, tuple[int, dict]], stages_cfg: list[str]
+) -> Rows:
     hint = "item, period, lag (or snapshot), stage, forecast"
     need = ["item", "period", "stage", "forecast"]
     _require_columns(table, need, hint)
@@ -638,7 +540,7 @@ def _validate_forecasts(
 
         _duplicates(table, key, ok, bag, table.labels["period"], what)
     bag.raise_if_any()
-    return _Rows(
+    return Rows(
         "forecasts",
         table.n,
         codes,

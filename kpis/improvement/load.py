@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import hashlib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,12 @@ from sqlalchemy import Engine, select
 from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
 from kpis.config import PRACTICES, AppConfig
+from kpis.imports.cells import text
+from kpis.imports.problems import Collector, ImportFailed, Problem, missing_columns, too_long
+from kpis.imports.read import read_table
+from kpis.imports.result import ImportResult
+from kpis.imports.runner import Context, Kind, Writing, run_import
+from kpis.imports.source import Source
 from kpis.improvement.actions import (
     COMPLETED_STATES,
     DIRECTIONS,
@@ -30,19 +34,8 @@ from kpis.improvement.actions import (
     STATUSES,
     TYPES,
 )
-from kpis.ingest import (
-    ImportFailed,
-    ImportResult,
-    Problem,
-    _Collector,
-    _text,
-    read_table,
-    too_long,
-)
 from kpis.store import audit
-from kpis.store.engine import session_factory
-from kpis.store.models import Action, ImportBatch, utcnow
-from kpis.store.repo import find_import
+from kpis.store.models import Action
 from kpis.store.retry import retrying
 
 REQUIRED = ("ref", "title", "owner", "practice", "due_date")
@@ -77,20 +70,6 @@ FIELD = {
 FROZEN_FIELDS = ("status", "completed_on", "kpi_id", "segment", "expected_direction")
 
 
-@dataclass
-class ActionsImportResult(ImportResult):
-    """What an actions import changed."""
-
-    def summary(self) -> str:
-        if not self.changed:
-            seen = self.seen_before()
-            return f"{self.filename}: no changes — all {self.unchanged} actions already stored as in the file{seen}."
-        return (
-            f"{self.filename}: {self.inserted} actions added, {self.updated} updated, {self.unchanged} unchanged "
-            f"(import #{self.batch_id})."
-        )
-
-
 def _date(v: Any) -> tuple[dt.date | None, bool]:
     """(date, ok) from a cell: a date/datetime, or text YYYY-MM-DD; an empty cell is (None, True)."""
     if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NaT:
@@ -110,30 +89,20 @@ def _date(v: Any) -> tuple[dt.date | None, bool]:
         return None, False
 
 
-def validate_actions(df: pd.DataFrame, filename: str, config: AppConfig) -> list[dict[str, Any]]:
+def check_rows(df: pd.DataFrame, filename: str, config: AppConfig) -> list[dict[str, Any]]:
     """Checked rows as action fields (plus `_row`); raise ImportFailed listing every problem."""
     name = Path(filename).name
-    bag = _Collector(name, config.app.max_import_errors)
+    bag = Collector(name, config.app.max_import_errors)
     cols = {str(c).strip().lower(): c for c in df.columns if c != "_row"}
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
-        raise ImportFailed(
-            [
-                Problem(
-                    name,
-                    1,
-                    None,
-                    f"missing column(s) {', '.join(repr(c) for c in missing)}; "
-                    f"expected {', '.join(REQUIRED)} and optionally {', '.join(OPTIONAL)}",
-                )
-            ]
-        )
+        raise ImportFailed([missing_columns(name, missing, COLUMNS)])
     unknown = [c for c in cols if c not in FIELD]
     if unknown:
         raise ImportFailed(
             [Problem(name, 1, cols[c], "unknown column; expected one of " + ", ".join(FIELD)) for c in unknown]
         )
-    raw = {c: (_text(df[cols[c]]) if c in cols else pd.Series("", index=df.index)) for c in FIELD}
+    raw = {c: (text(df[cols[c]]) if c in cols else pd.Series("", index=df.index)) for c in FIELD}
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for i in df.index:
@@ -226,124 +195,113 @@ def validate_actions(df: pd.DataFrame, filename: str, config: AppConfig) -> list
     return rows
 
 
-def import_actions(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ActionsImportResult:
+def check_actions(table: pd.DataFrame, ctx: Context) -> list[dict[str, Any]]:
+    return check_rows(table, ctx.file, ctx.config)
+
+
+def _sync(engine: Engine, config: AppConfig, user: User, rows) -> None:
+    retrying(lambda: sync_catalog(engine, config, user))
+
+
+def import_actions(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
     """Validate and store an action log in one transaction: new refs are added, changed ones updated, audited."""
     require(user, "import", engine=engine, what="import actions")
     require(user, "manage_actions", engine=engine, what="import actions")
-    name = Path(filename).name
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
-    rows = validate_actions(df, filename, config)
-    retrying(lambda: sync_catalog(engine, config, user))
-    sha = hashlib.sha256(data).hexdigest()
+    return run_import(engine, ACTIONS, df, Source.of_bytes(data, filename), config=config, user=user)
 
-    def write():  # one whole transaction, rerun by kpis.store.retry when the database asks
-        result = ActionsImportResult(filename=name, rows=len(rows))
-        bag = _Collector(name, config.app.max_import_errors)
-        now = utcnow()
-        with session_factory(engine).begin() as s:
-            refs = [r["ref"] for r in rows]
-            existing = {a.ref: a for a in s.execute(select(Action).where(Action.ref.in_(refs))).scalars()}
-            plan: list[tuple[dict[str, Any], Action | None, dict[str, tuple[Any, Any]]]] = []
-            for r in rows:
-                fields = {k: v for k, v in r.items() if k != "_row"}
-                a = existing.get(r["ref"])
-                if a is None:
-                    plan.append((fields, None, {}))
-                    continue
-                changed = {k: (getattr(a, k), v) for k, v in fields.items() if (getattr(a, k) or None) != (v or None)}
-                if a.verified_by and a.status in ("verified", "not effective") and set(changed) & set(FROZEN_FIELDS):
-                    cols = sorted(set(changed) & set(FROZEN_FIELDS))
-                    bag.add(
-                        r["_row"],
-                        cols[0].replace("kpi_id", "kpi"),
-                        f"action '{a.ref}' (#{a.id}) has a verdict frozen by {a.verified_by} on "
-                        f"{a.verified_at:%Y-%m-%d}; an import cannot change its {', '.join(cols)}",
-                    )
-                plan.append((fields, a, changed))
-            bag.raise_if_any()
-            result.inserted = sum(1 for _, a, _ in plan if a is None)
-            result.updated = sum(1 for _, a, ch in plan if a is not None and ch)
-            result.unchanged = len(plan) - result.inserted - result.updated
-            if not result.changed:
-                result.previous = find_import(engine, sha, "actions")
-                return result
-            batch = ImportBatch(
-                kind="actions",
-                filename=name,
-                sha256=sha,
-                rows_in_file=len(rows),
-                inserted=result.inserted,
-                updated=result.updated,
-                unchanged=result.unchanged,
+
+def store_actions(rows: list[dict[str, Any]], w: Writing) -> None:
+    """Add new refs and update changed ones in the import's transaction; an action whose verdict a manager froze
+    keeps its frozen fields (any attempt to change them is a problem and nothing is written)."""
+    s, result, user, now, name = w.handle, w.result, w.user, w.now, w.source.name
+    bag = Collector(name, w.cap)
+    refs = [r["ref"] for r in rows]
+    existing = {a.ref: a for a in s.execute(select(Action).where(Action.ref.in_(refs))).scalars()}
+    plan: list[tuple[dict[str, Any], Action | None, dict[str, tuple[Any, Any]]]] = []
+    for r in rows:
+        fields = {k: v for k, v in r.items() if k != "_row"}
+        a = existing.get(r["ref"])
+        if a is None:
+            plan.append((fields, None, {}))
+            continue
+        changed = {k: (getattr(a, k), v) for k, v in fields.items() if (getattr(a, k) or None) != (v or None)}
+        if a.verified_by and a.status in ("verified", "not effective") and set(changed) & set(FROZEN_FIELDS):
+            cols = sorted(set(changed) & set(FROZEN_FIELDS))
+            bag.add(
+                r["_row"],
+                cols[0].replace("kpi_id", "kpi"),
+                f"action '{a.ref}' (#{a.id}) has a verdict frozen by {a.verified_by} on "
+                f"{a.verified_at:%Y-%m-%d}; an import cannot change its {', '.join(cols)}",
+            )
+        plan.append((fields, a, changed))
+    bag.raise_if_any()
+    result.inserted = sum(1 for _, a, _ in plan if a is None)
+    result.updated = sum(1 for _, a, ch in plan if a is not None and ch)
+    result.unchanged = len(plan) - result.inserted - result.updated
+    if not result.changed:
+        return
+    batch_id = w.batch_id
+    for fields, a, changed in plan:
+        if a is None:
+            a = Action(
+                **fields,
+                source="other",
+                source_note=f"imported from {name}"[:255],
                 created_at=now,
                 created_by=user.name,
             )
-            s.add(batch)
+            if fields["status"] == "cancelled":
+                a.cancelled_on = now.date()
+            s.add(a)
             s.flush()
-            result.batch_id = batch.id
-            for fields, a, changed in plan:
-                if a is None:
-                    a = Action(
-                        **fields,
-                        source="other",
-                        source_note=f"imported from {name}"[:255],
-                        created_at=now,
-                        created_by=user.name,
-                    )
-                    if fields["status"] == "cancelled":
-                        a.cancelled_on = now.date()
-                    s.add(a)
-                    s.flush()
-                    audit.record(
-                        s,
-                        user=user,
-                        action="import",
-                        entity="action",
-                        entity_id=a.id,
-                        details={"import": batch.id, "ref": a.ref, "status": a.status},
-                    )
-                elif changed:
-                    for k, (_, v) in changed.items():
-                        setattr(a, k, v)
-                    if "status" in changed and fields["status"] == "cancelled" and a.cancelled_on is None:
-                        a.cancelled_on = now.date()
-                    a.updated_at, a.updated_by = now, user.name  # version: the checked UPDATE
-                    audit.record(
-                        s,
-                        user=user,
-                        action="import",
-                        entity="action",
-                        entity_id=a.id,
-                        details={
-                            "import": batch.id,
-                            "ref": a.ref,
-                            **{k: {"old": _iso(o), "new": _iso(n)} for k, (o, n) in changed.items()},
-                        },
-                    )
             audit.record(
                 s,
                 user=user,
                 action="import",
-                entity="import_batch",
-                entity_id=batch.id,
+                entity="action",
+                entity_id=a.id,
+                details={"import": batch_id, "ref": a.ref, "status": a.status},
+            )
+        elif changed:
+            for k, (_, v) in changed.items():
+                setattr(a, k, v)
+            if "status" in changed and fields["status"] == "cancelled" and a.cancelled_on is None:
+                a.cancelled_on = now.date()
+            a.updated_at, a.updated_by = now, user.name  # version: the checked UPDATE
+            audit.record(
+                s,
+                user=user,
+                action="import",
+                entity="action",
+                entity_id=a.id,
                 details={
-                    "file": name,
-                    "kind": "actions",
-                    "inserted": result.inserted,
-                    "updated": result.updated,
-                    "unchanged": result.unchanged,
-                    "sha256": sha,
+                    "import": batch_id,
+                    "ref": a.ref,
+                    **{k: {"old": _iso(o), "new": _iso(n)} for k, (o, n) in changed.items()},
                 },
             )
-        return result
 
-    return retrying(write)
+
+COLUMNS = f"{', '.join(REQUIRED)} and optionally {', '.join(OPTIONAL)}"
+ACTIONS = Kind(
+    name="actions",
+    columns=COLUMNS,
+    parse=check_actions,
+    write=store_actions,
+    rights=("import", "manage_actions"),
+    what="import actions",
+    unit="actions",
+    noun="actions",
+    added="added",
+    prepare=_sync,
+)
 
 
 def _iso(v: Any) -> Any:
     return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
 
 
-def import_actions_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ActionsImportResult:
+def import_actions_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ImportResult:
     """import_actions on a file named on the command line."""
     return import_actions(engine, Path(path).read_bytes(), Path(path).name, config=config, user=user)

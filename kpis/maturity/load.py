@@ -9,9 +9,7 @@ importing the same content again changes nothing.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -19,15 +17,12 @@ from sqlalchemy import Engine
 
 from kpis.access.users import User, require
 from kpis.config import FUNCTIONS, PRACTICES, AppConfig
-from kpis.ingest import (
-    ImportFailed,
-    ImportResult,
-    Problem,
-    _Collector,
-    _text,
-    read_table,
-    too_long,
-)
+from kpis.imports.cells import text as cell_text
+from kpis.imports.problems import Collector, ImportFailed, Problem, missing_columns, too_long
+from kpis.imports.read import read_table
+from kpis.imports.result import ImportResult
+from kpis.imports.runner import Context, Kind, Writing, run_import
+from kpis.imports.source import Source
 from kpis.maturity.assessments import (
     MAX_COMMENT,
     MAX_NAME,
@@ -36,29 +31,11 @@ from kpis.maturity.assessments import (
     quarter_label,
     write,
 )
-from kpis.store import audit
-from kpis.store.engine import session_factory
-from kpis.store.models import ImportBatch, utcnow
-from kpis.store.repo import find_import
-from kpis.store.retry import retrying
 
 REQUIRED = ("respondent", "team", "period")
 OPTIONAL = ("function", "comment")
 DONT_KNOW = {"", "don't know", "dont know", "don’t know", "dk", "n/a", "na", "?"}
 KIND = "assessments"
-
-
-@dataclass
-class AssessmentImport(ImportResult):
-    """What an assessments import changed, and which columns it did not use."""
-
-    ignored: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        text = super().summary().replace("values already stored", "assessments already stored")
-        if self.ignored:
-            text += f" Columns not used: {', '.join(self.ignored)}."
-        return text
 
 
 def _columns(df: pd.DataFrame, name: str) -> tuple[dict[str, str], list[str]]:
@@ -81,17 +58,7 @@ def _columns(df: pd.DataFrame, name: str) -> tuple[dict[str, str], list[str]]:
             ignored.append(str(orig))
     missing = [c for c in (*REQUIRED, *PRACTICES) if c not in cols]
     if missing:
-        problems.insert(
-            0,
-            Problem(
-                name,
-                1,
-                None,
-                f"missing column(s) {', '.join(repr(c) for c in missing)}; expected "
-                f"respondent, team, period and one column per practice id "
-                f"({', '.join(PRACTICES)})",
-            ),
-        )
+        problems.insert(0, missing_columns(name, missing, COLUMNS))
     if problems:
         raise ImportFailed(problems)
     return cols, ignored
@@ -113,12 +80,12 @@ def _score(raw: str) -> tuple[int | None, str]:
     return int(value), ""
 
 
-def validate(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[Answers], list[str]]:
+def check_rows(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[Answers], list[str]]:
     """Checked answers, one per row, and the ignored columns; ImportFailed lists every problem."""
     name = Path(filename).name
     cols, ignored = _columns(df, name)
-    bag = _Collector(name, config.app.max_import_errors)
-    text = {low: _text(df[orig]) for low, orig in cols.items()}
+    bag = Collector(name, config.app.max_import_errors)
+    text = {low: cell_text(df[orig]) for low, orig in cols.items()}
     rows = df["_row"].astype(int).tolist()
     out: list[Answers] = []
     seen: dict[tuple, int] = {}
@@ -183,60 +150,38 @@ def validate(df: pd.DataFrame, filename: str, config: AppConfig) -> tuple[list[A
     return out, ignored
 
 
-def import_assessments(
-    engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User
-) -> AssessmentImport:
+def check_assessments(table: pd.DataFrame, ctx: Context) -> tuple[list[Answers], list[str]]:
+    return check_rows(table, ctx.file, ctx.config)
+
+
+def import_assessments(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
     """Validate a file and store its assessments in one audited transaction (nothing on any problem)."""
     require(user, "import", engine=engine, what="import assessments")
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
-    answers, ignored = validate(df, filename, config)
-    name, sha = Path(filename).name, hashlib.sha256(data).hexdigest()
-
-    def store() -> AssessmentImport:
-        result = AssessmentImport(filename=name, rows=len(answers), ignored=ignored)
-        now = utcnow()
-        with session_factory(engine).begin() as s:
-            for a in answers:
-                outcome = write(s, answers=a, user=user, now=now, source=f"import {name}")
-                setattr(result, outcome, getattr(result, outcome) + 1)
-            if not result.changed:
-                result.previous = find_import(engine, sha, KIND)
-                return result
-            batch = ImportBatch(
-                kind=KIND,
-                filename=name,
-                sha256=sha,
-                rows_in_file=len(answers),
-                inserted=result.inserted,
-                updated=result.updated,
-                unchanged=result.unchanged,
-                created_at=now,
-                created_by=user.name,
-            )
-            s.add(batch)
-            s.flush()
-            result.batch_id = batch.id
-            audit.record(
-                s,
-                user=user,
-                action="import",
-                entity="import_batch",
-                entity_id=batch.id,
-                details={
-                    "file": name,
-                    "kind": KIND,
-                    "inserted": result.inserted,
-                    "updated": result.updated,
-                    "unchanged": result.unchanged,
-                    "sha256": sha,
-                },
-            )
-        return result
-
-    # two imports of the same file at once: the second runs again and finds the first one's answers
-    return retrying(store)
+    return run_import(engine, ASSESSMENTS, df, Source.of_bytes(data, filename), config=config, user=user)
 
 
-def import_assessments_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> AssessmentImport:
+def store_assessments(checked: tuple[list[Answers], list[str]], w: Writing) -> None:
+    """Store each respondent's quarter (a stored one is replaced, audited by kpis.maturity.assessments.write)."""
+    for a in checked[0]:
+        outcome = write(w.handle, answers=a, user=w.user, now=w.now, source=f"import {w.source.name}")
+        setattr(w.result, outcome, getattr(w.result, outcome) + 1)
+
+
+COLUMNS = f"respondent, team, period and one column per practice id ({', '.join(PRACTICES)})"
+ASSESSMENTS = Kind(
+    name=KIND,
+    columns=COLUMNS,
+    parse=check_assessments,
+    write=store_assessments,
+    what="import assessments",
+    unit="assessments",
+    count=lambda checked: len(checked[0]),
+    ignored=lambda checked: tuple(checked[1]),
+    ignored_label="Columns not used",
+)
+
+
+def import_assessments_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ImportResult:
     """import_assessments on a file named on the command line."""
     return import_assessments(engine, Path(path).read_bytes(), Path(path).name, config=config, user=user)

@@ -7,8 +7,6 @@ or decision ref already stored is updated, and re-importing the same file change
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -17,27 +15,13 @@ from sqlalchemy import Engine, delete, insert, select
 from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
 from kpis.config import AppConfig
-from kpis.ingest import (
-    ImportFailed,
-    ImportResult,
-    Problem,
-    _Collector,
-    _text,
-    read_table,
-    too_long,
-)
-from kpis.store import audit
-from kpis.store.engine import session_factory
-from kpis.store.models import (
-    MEETING_TYPES,
-    Decision,
-    ImportBatch,
-    Meeting,
-    MeetingAttendee,
-    utcnow,
-)
-from kpis.store.repo import find_import
-from kpis.store.retry import retrying
+from kpis.imports.cells import text as cell_text
+from kpis.imports.problems import Collector, ImportFailed, missing_columns, too_long
+from kpis.imports.read import read_table
+from kpis.imports.result import ImportResult
+from kpis.imports.runner import Context, Kind, Writing, run_import
+from kpis.imports.source import Source
+from kpis.store.models import MEETING_TYPES, Decision, Meeting, MeetingAttendee
 
 MEETING_COLUMNS = ("meeting", "type", "date", "chair", "person", "invited", "attended")
 DECISION_COLUMNS = ("ref", "text", "raised_on", "decided_on", "owner", "meeting", "kpi")
@@ -45,38 +29,12 @@ TRUE = {"yes", "y", "true", "1", "1.0"}
 FALSE = {"no", "n", "false", "0", "0.0"}
 
 
-@dataclass
-class RecordImportResult(ImportResult):
-    """What an import of meetings or decisions changed (counted per record, not per row)."""
-
-    unit: str = "records"
-
-    def summary(self) -> str:
-        if not self.changed:
-            seen = self.seen_before()
-            return f"{self.filename}: no changes — all {self.unchanged} {self.unit} already stored{seen}."
-        return (
-            f"{self.filename}: {self.inserted} {self.unit} inserted, {self.updated} updated, "
-            f"{self.unchanged} unchanged (import #{self.batch_id})."
-        )
-
-
 def _columns(df: pd.DataFrame, name: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, str]:
     """Map lower-case column names to the file's; missing required ones fail the import."""
     cols = {str(c).strip().lower(): c for c in df.columns if c != "_row"}
     missing = [c for c in required if c not in cols]
     if missing:
-        raise ImportFailed(
-            [
-                Problem(
-                    name,
-                    1,
-                    None,
-                    f"missing column(s) {', '.join(repr(c) for c in missing)}; expected "
-                    f"{','.join((*required, *optional))}",
-                )
-            ]
-        )
+        raise ImportFailed([missing_columns(name, missing, ",".join((*required, *optional)))])
     return cols
 
 
@@ -99,8 +57,8 @@ def _dates(raw: pd.Series) -> pd.Series:
     return raw.map(one)
 
 
-def _date_problems(bag: _Collector, df: pd.DataFrame, col: str, label: str, required: bool) -> pd.Series:
-    raw = _text(df[col])
+def _date_problems(bag: Collector, df: pd.DataFrame, col: str, label: str, required: bool) -> pd.Series:
+    raw = cell_text(df[col])
     out = _dates(df[col])
     for i in df.index[out.isna()]:
         if raw[i] == "":
@@ -111,11 +69,11 @@ def _date_problems(bag: _Collector, df: pd.DataFrame, col: str, label: str, requ
     return out
 
 
-def _flags(bag: _Collector, df: pd.DataFrame, col: str, label: str) -> pd.Series:
-    raw = _text(df[col]).str.lower()
+def _flags(bag: Collector, df: pd.DataFrame, col: str, label: str) -> pd.Series:
+    raw = cell_text(df[col]).str.lower()
     out = pd.Series([True if v in TRUE else False if v in FALSE else None for v in raw], index=df.index, dtype=object)
     for i in df.index[out.isna()]:
-        shown = _text(df[col])[i]
+        shown = cell_text(df[col])[i]
         bag.add(
             int(df.at[i, "_row"]),
             label,
@@ -126,8 +84,8 @@ def _flags(bag: _Collector, df: pd.DataFrame, col: str, label: str) -> pd.Series
     return out
 
 
-def _required_text(bag: _Collector, df: pd.DataFrame, col: str, label: str, limit: int, what: str) -> pd.Series:
-    txt = _text(df[col])
+def _required_text(bag: Collector, df: pd.DataFrame, col: str, label: str, limit: int, what: str) -> pd.Series:
+    txt = cell_text(df[col])
     for i in df.index[txt == ""]:
         bag.add(int(df.at[i, "_row"]), label, f"is empty; {what}")
     for i in df.index[txt.str.len() > limit]:
@@ -139,16 +97,21 @@ def _required_text(bag: _Collector, df: pd.DataFrame, col: str, label: str, limi
 
 
 def parse_meetings(data: bytes, filename: str, config: AppConfig) -> dict[str, dict]:
-    """Checked meetings by their id: type, date, chair, notes and people [(person, invited, attended)]."""
-    name = Path(filename).name
+    """Checked meetings of a file by their id (check_meetings)."""
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    return check_meetings(df, Context(Path(filename).name, config, None, None, None))
+
+
+def check_meetings(df: pd.DataFrame, ctx: Context) -> dict[str, dict]:
+    """Checked meetings by their id: type, date, chair, notes and people [(person, invited, attended)]."""
+    name, config = ctx.file, ctx.config
     cols = _columns(df, name, MEETING_COLUMNS, ("notes",))
-    bag = _Collector(name, config.app.max_import_errors)
+    bag = Collector(name, config.app.max_import_errors)
     ref = _required_text(bag, df, cols["meeting"], "meeting", 64, "expected the meeting's own id")
     chair = _required_text(bag, df, cols["chair"], "chair", 120, "expected who chaired the meeting")
     person = _required_text(bag, df, cols["person"], "person", 120, "expected a person's name")
     types = {t.lower(): t for t in MEETING_TYPES}
-    raw_type = _text(df[cols["type"]])
+    raw_type = cell_text(df[cols["type"]])
     mtype = raw_type.str.lower().map(types)
     for i in df.index[mtype.isna()]:
         bag.add(
@@ -161,7 +124,7 @@ def parse_meetings(data: bytes, filename: str, config: AppConfig) -> dict[str, d
     date = _date_problems(bag, df, cols["date"], "date", required=True)
     invited = _flags(bag, df, cols["invited"], "invited")
     attended = _flags(bag, df, cols["attended"], "attended")
-    notes = _text(df[cols["notes"]]) if "notes" in cols else pd.Series("", index=df.index)
+    notes = cell_text(df[cols["notes"]]) if "notes" in cols else pd.Series("", index=df.index)
     meetings: dict[str, dict] = {}
     first_row: dict[tuple[str, str], int] = {}
     for i in df.index:
@@ -195,121 +158,97 @@ def parse_meetings(data: bytes, filename: str, config: AppConfig) -> dict[str, d
     return meetings
 
 
-def import_meetings(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> RecordImportResult:
+def import_meetings(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
     """Validate and store meetings and their attendance in one transaction; a stored meeting id is updated."""
     require(user, "import", engine=engine, what="import meetings")
-    meetings = parse_meetings(data, filename, config)
-    name, sha = Path(filename).name, hashlib.sha256(data).hexdigest()
+    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    return run_import(engine, MEETINGS, df, Source.of_bytes(data, filename), config=config, user=user)
 
-    def write():  # one whole transaction, rerun by kpis.store.retry when the database asks
-        result = RecordImportResult(filename=name, rows=len(meetings), unit="meetings")
-        with session_factory(engine).begin() as s:
-            existing = {m.ref: m for m in s.execute(select(Meeting).where(Meeting.ref.in_(list(meetings)))).scalars()}
-            stored_people: dict[int, set] = {}
-            if existing:
-                ids = [m.id for m in existing.values()]
-                for mid, p, inv, att in s.execute(
-                    select(
-                        MeetingAttendee.meeting_id,
-                        MeetingAttendee.person,
-                        MeetingAttendee.invited,
-                        MeetingAttendee.attended,
-                    ).where(MeetingAttendee.meeting_id.in_(ids))
-                ):
-                    stored_people.setdefault(mid, set()).add((p, bool(inv), bool(att)))
-            now = utcnow()
-            todo: list[tuple[str, dict, Meeting | None]] = []
-            for ref, m in meetings.items():
-                row = existing.get(ref)
-                if row is None:
-                    result.inserted += 1
-                elif (row.type, row.date, row.chair, row.notes) != (
-                    m["type"],
-                    m["date"],
-                    m["chair"],
-                    m["notes"],
-                ) or stored_people.get(row.id, set()) != set(m["people"]):
-                    result.updated += 1
-                else:
-                    result.unchanged += 1
-                    continue
-                todo.append((ref, m, row))
-            if not result.changed:
-                result.previous = find_import(engine, sha, "meetings")
-                return result
-            batch = _batch(s, "meetings", name, sha, result, now, user)
-            for ref, m, row in todo:
-                if row is None:
-                    row = Meeting(
-                        ref=ref,
-                        type=m["type"],
-                        date=m["date"],
-                        chair=m["chair"],
-                        notes=m["notes"],
-                        created_at=now,
-                        created_by=user.name,
-                    )
-                    s.add(row)
-                    s.flush()
-                else:
-                    row.type, row.date, row.chair, row.notes = m["type"], m["date"], m["chair"], m["notes"]
-                    row.updated_at, row.updated_by = now, user.name
-                    s.execute(delete(MeetingAttendee).where(MeetingAttendee.meeting_id == row.id))
-                if m["people"]:
-                    s.execute(
-                        insert(MeetingAttendee),
-                        [
-                            {"meeting_id": row.id, "person": p, "invited": inv, "attended": att}
-                            for p, inv, att in m["people"]
-                        ],
-                    )
-            audit.record(
-                s,
-                user=user,
-                action="import",
-                entity="import_batch",
-                entity_id=batch,
-                details={
-                    "file": name,
-                    "kind": "meetings",
-                    "inserted": result.inserted,
-                    "updated": result.updated,
-                    "unchanged": result.unchanged,
-                    "sha256": sha,
-                },
+
+def store_meetings(meetings: dict[str, dict], w: Writing) -> None:
+    """Add new meetings, update changed ones (their attendance replaced) in the import's transaction."""
+    s, result, now, user = w.handle, w.result, w.now, w.user
+    existing = {m.ref: m for m in s.execute(select(Meeting).where(Meeting.ref.in_(list(meetings)))).scalars()}
+    stored_people: dict[int, set] = {}
+    if existing:
+        ids = [m.id for m in existing.values()]
+        for mid, p, inv, att in s.execute(
+            select(
+                MeetingAttendee.meeting_id,
+                MeetingAttendee.person,
+                MeetingAttendee.invited,
+                MeetingAttendee.attended,
+            ).where(MeetingAttendee.meeting_id.in_(ids))
+        ):
+            stored_people.setdefault(mid, set()).add((p, bool(inv), bool(att)))
+    todo: list[tuple[str, dict, Meeting | None]] = []
+    for ref, m in meetings.items():
+        row = existing.get(ref)
+        if row is None:
+            result.inserted += 1
+        elif (row.type, row.date, row.chair, row.notes) != (
+            m["type"],
+            m["date"],
+            m["chair"],
+            m["notes"],
+        ) or stored_people.get(row.id, set()) != set(m["people"]):
+            result.updated += 1
+        else:
+            result.unchanged += 1
+            continue
+        todo.append((ref, m, row))
+    if not result.changed:
+        return
+    w.batch_id  # noqa: B018 -- the import batch comes first, as in every kind
+    for ref, m, row in todo:
+        if row is None:
+            row = Meeting(
+                ref=ref,
+                type=m["type"],
+                date=m["date"],
+                chair=m["chair"],
+                notes=m["notes"],
+                created_at=now,
+                created_by=user.name,
             )
-        return result
+            s.add(row)
+            s.flush()
+        else:
+            row.type, row.date, row.chair, row.notes = m["type"], m["date"], m["chair"], m["notes"]
+            row.updated_at, row.updated_by = now, user.name
+            s.execute(delete(MeetingAttendee).where(MeetingAttendee.meeting_id == row.id))
+        if m["people"]:
+            s.execute(
+                insert(MeetingAttendee),
+                [{"meeting_id": row.id, "person": p, "invited": inv, "attended": att} for p, inv, att in m["people"]],
+            )
 
-    return retrying(write)
 
-
-def _batch(s, kind: str, name: str, sha: str, result: RecordImportResult, now, user: User) -> int:
-    b = ImportBatch(
-        kind=kind,
-        filename=name,
-        sha256=sha,
-        rows_in_file=result.rows,
-        inserted=result.inserted,
-        updated=result.updated,
-        unchanged=result.unchanged,
-        created_at=now,
-        created_by=user.name,
-    )
-    s.add(b)
-    s.flush()
-    result.batch_id = b.id
-    return b.id
+MEETINGS = Kind(
+    name="meetings",
+    columns=",".join((*MEETING_COLUMNS, "notes")),
+    parse=check_meetings,
+    write=store_meetings,
+    what="import meetings",
+    unit="meetings",
+    noun="meetings",
+)
 
 
 # ---------------------------------------------------------------- decisions
 
 
 def parse_decisions(engine: Engine, data: bytes, filename: str, config: AppConfig) -> dict[str, dict]:
-    """Checked decisions by ref: text, raised_on, decided_on, owner, meeting_id, kpi_id."""
-    name = Path(filename).name
+    """Checked decisions of a file by ref (check_decisions)."""
     df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    return check_decisions(df, Context(Path(filename).name, config, engine, None, None))
+
+
+def check_decisions(df: pd.DataFrame, ctx: Context) -> dict[str, dict]:
+    """Checked decisions by ref: text, raised_on, decided_on, owner, meeting_id, kpi_id."""
+    name, config, engine = ctx.file, ctx.config, ctx.engine
     cols = _columns(df, name, ("ref", "text", "raised_on", "owner"), ("decided_on", "meeting", "kpi"))
-    bag = _Collector(name, config.app.max_import_errors)
+    bag = Collector(name, config.app.max_import_errors)
     ref = _required_text(bag, df, cols["ref"], "ref", 64, "expected the decision's own id")
     text = _required_text(bag, df, cols["text"], "text", 2000, "say what was (or is to be) decided")
     owner = _required_text(bag, df, cols["owner"], "owner", 120, "every decision needs an owner")
@@ -319,8 +258,8 @@ def parse_decisions(engine: Engine, data: bytes, filename: str, config: AppConfi
         if "decided_on" in cols
         else pd.Series([None] * len(df), index=df.index, dtype=object)
     )  # no column: all pending
-    meeting = _text(df[cols["meeting"]]) if "meeting" in cols else pd.Series("", index=df.index)
-    kpi = _text(df[cols["kpi"]]) if "kpi" in cols else pd.Series("", index=df.index)
+    meeting = cell_text(df[cols["meeting"]]) if "meeting" in cols else pd.Series("", index=df.index)
+    kpi = cell_text(df[cols["kpi"]]) if "kpi" in cols else pd.Series("", index=df.index)
     wanted = sorted(set(meeting) - {""})
     with engine.connect() as conn:
         meeting_ids = (
@@ -360,71 +299,63 @@ def parse_decisions(engine: Engine, data: bytes, filename: str, config: AppConfi
 FIELDS = ("text", "raised_on", "decided_on", "owner", "meeting_id", "kpi_id")
 
 
-def import_decisions(
-    engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User
-) -> RecordImportResult:
+def import_decisions(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
     """Validate and store decisions in one transaction; a stored ref is updated."""
     require(user, "import", engine=engine, what="import decisions")
-    decisions = parse_decisions(engine, data, filename, config)
-    name, sha = Path(filename).name, hashlib.sha256(data).hexdigest()
+    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    return run_import(engine, DECISIONS, df, Source.of_bytes(data, filename), config=config, user=user)
+
+
+def _sync_if_kpis(engine: Engine, config: AppConfig, user: User, decisions: dict[str, dict]) -> None:
     if any(d["kpi_id"] for d in decisions.values()):
         sync_catalog(engine, config, user)  # the KPI rows the decisions point to
 
-    def write():  # one whole transaction, rerun by kpis.store.retry when the database asks
-        result = RecordImportResult(filename=name, rows=len(decisions), unit="decisions")
-        with session_factory(engine).begin() as s:
-            existing = {
-                d.ref: d for d in s.execute(select(Decision).where(Decision.ref.in_(list(decisions)))).scalars()
-            }
-            todo = []
-            for ref, d in decisions.items():
-                row = existing.get(ref)
-                if row is None:
-                    result.inserted += 1
-                elif tuple(getattr(row, f) for f in FIELDS) != tuple(d[f] for f in FIELDS):
-                    result.updated += 1
-                else:
-                    result.unchanged += 1
-                    continue
-                todo.append((ref, d, row))
-            if not result.changed:
-                result.previous = find_import(engine, sha, "decisions")
-                return result
-            now = utcnow()
-            batch = _batch(s, "decisions", name, sha, result, now, user)
-            for ref, d, row in todo:
-                values = {f: d[f] for f in FIELDS}
-                if row is None:
-                    s.add(Decision(ref=ref, **values, created_at=now, created_by=user.name))
-                else:
-                    for f, v in values.items():
-                        setattr(row, f, v)
-                    row.updated_at, row.updated_by = now, user.name
-            audit.record(
-                s,
-                user=user,
-                action="import",
-                entity="import_batch",
-                entity_id=batch,
-                details={
-                    "file": name,
-                    "kind": "decisions",
-                    "inserted": result.inserted,
-                    "updated": result.updated,
-                    "unchanged": result.unchanged,
-                    "sha256": sha,
-                },
-            )
-        return result
 
-    return retrying(write)
+def store_decisions(decisions: dict[str, dict], w: Writing) -> None:
+    """Add new decisions and update changed ones in the import's transaction."""
+    s, result, now, user = w.handle, w.result, w.now, w.user
+    existing = {d.ref: d for d in s.execute(select(Decision).where(Decision.ref.in_(list(decisions)))).scalars()}
+    todo = []
+    for ref, d in decisions.items():
+        row = existing.get(ref)
+        if row is None:
+            result.inserted += 1
+        elif tuple(getattr(row, f) for f in FIELDS) != tuple(d[f] for f in FIELDS):
+            result.updated += 1
+        else:
+            result.unchanged += 1
+            continue
+        todo.append((ref, d, row))
+    if not result.changed:
+        return
+    w.batch_id  # noqa: B018 -- the import batch comes first, as in every kind
+    for ref, d, row in todo:
+        values = {f: d[f] for f in FIELDS}
+        if row is None:
+            s.add(Decision(ref=ref, **values, created_at=now, created_by=user.name))
+        else:
+            for f, v in values.items():
+                setattr(row, f, v)
+            row.updated_at, row.updated_by = now, user.name
 
 
-def import_meetings_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> RecordImportResult:
+DECISIONS = Kind(
+    name="decisions",
+    columns="ref,text,raised_on,owner,decided_on,meeting,kpi",
+    parse=check_decisions,
+    write=store_decisions,
+    what="import decisions",
+    unit="decisions",
+    noun="decisions",
+    prepare=_sync_if_kpis,
+)
+
+
+def import_meetings_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ImportResult:
     """import_meetings on a file named on the command line."""
     return import_meetings(engine, Path(path).read_bytes(), Path(path).name, config=config, user=user)
 
 
-def import_decisions_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> RecordImportResult:
+def import_decisions_file(engine: Engine, path: Path, *, config: AppConfig, user: User) -> ImportResult:
     """import_decisions on a file named on the command line."""
     return import_decisions(engine, Path(path).read_bytes(), Path(path).name, config=config, user=user)

@@ -1,4 +1,4 @@
-"""Tests for kpis.ingest: reading long/wide CSV and Excel actuals, row-level problems, all-or-nothing writes.
+"""Tests for kpis.catalog.load: reading long/wide CSV and Excel actuals, row-level problems, all-or-nothing writes.
 
 Every test runs on SQLite and PostgreSQL (the `engine` fixture).
 """
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from kpis.access.users import NotAllowed, User
 from kpis.catalog.load import import_actuals, write_actuals
-from kpis.ingest import ImportFailed
+from kpis.imports.problems import ImportFailed
 from kpis.store.models import AuditEvent, ImportBatch, Kpi, KpiValue
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -108,7 +108,7 @@ def test_data_freshness_names_last_period_per_kpi(engine, config, admin):
 
 
 def test_problems_table_has_file_row_column_problem():
-    from kpis.ingest import Problem
+    from kpis.imports.problems import Problem
 
     t = overview.problems_table([Problem("a.csv", 3, "value", "value 'x' is not a number")])
     assert t.to_dict("records") == [
@@ -117,7 +117,7 @@ def test_problems_table_has_file_row_column_problem():
 
 
 def test_problems_table_groups_identical_problems_and_shows_no_none():
-    from kpis.ingest import Problem
+    from kpis.imports.problems import Problem
 
     same = [Problem("a.csv", r, "value", "value is empty; expected a number") for r in range(2, 12)]
     t = overview.problems_table([*same, Problem("a.csv", None, None, "file has a header but no data rows")])

@@ -21,7 +21,7 @@ from kpis.access.users import NotAllowed
 from kpis.config import ConfigError, load_config, parse_config
 from kpis.forecast import metrics as accuracy
 from kpis.forecast.metrics import METRIC_COLUMNS
-from kpis.ingest import ImportFailed
+from kpis.imports.problems import ImportFailed
 from kpis.store.audit import data_version
 from kpis.store.models import DemandActual, ForecastValue, ImportBatch, Item
 
@@ -152,8 +152,8 @@ def test_bulk_path_keeps_foreign_keys(engine, config, admin, monkeypatch):
     from kpis.forecast import bulk
     from kpis.forecast import load as load_module
 
-    monkeypatch.setattr(load_module, "_BULK_ROWS", 0)  # take the big-file path with this small file (SQLite)
-    monkeypatch.setattr(bulk, "_BULK_ROWS", 0)  # and PostgreSQL's, which drops and re-adds the keys
+    monkeypatch.setattr(load_module, "BULK_ROWS", 0)  # take the big-file path with this small file (SQLite)
+    monkeypatch.setattr(bulk, "BULK_ROWS", 0)  # and PostgreSQL's, which drops and re-adds the keys
     load(engine, config, admin, DEMAND, "demand", "demand.csv")
     res = load(engine, config, admin, FORECASTS, "forecasts", "forecasts.csv")
     assert res.inserted == 8 and count(engine, ForecastValue) == 8
@@ -389,17 +389,18 @@ def test_granularity_checked_inside_the_write_transaction(engine, config, admin)
     when it writes, and nothing of it is stored."""
     from kpis.forecast import load as load_module
     from kpis.forecast import validate
+    from kpis.imports.problems import Collector
+    from kpis.imports.runner import write_checked
+    from kpis.imports.source import Source
 
     monthly = csv("item,period,actual\nA,2025-01,1")
     weekly = csv("item,period,actual\nB,2025-W03,1")
     load(engine, config, admin, monthly, "demand")
-    table = validate._read(weekly, "w.csv")
-    rows = validate._validate_demand(table, load_module._Collector("w.csv", 50), None, {})  # saw an empty store
+    table = validate.read(weekly, "w.csv")
+    rows = validate.validate_demand(table, Collector("w.csv", 50), None, {})  # saw an empty store
     assert rows.cadence == "week"
     with pytest.raises(ImportFailed, match="this file is weekly but the stored demand and forecasts are monthly"):
-        load_module._write(
-            engine, rows, kind="demand", filename="w.csv", sha256="x", user=admin, progress=lambda *_: None
-        )
+        write_checked(engine, load_module.DEMAND, rows, Source("w.csv", "x"), user=admin)
     assert count(engine, DemandActual) == 1
 
 

@@ -205,8 +205,8 @@ def test_big_sqlite_load_restores_its_pragmas_and_checkpoints(engine, config, ad
     from kpis.forecast import bulk
     from kpis.forecast import load as load_module
 
-    monkeypatch.setattr(bulk, "_BULK_ROWS", 10)
-    monkeypatch.setattr(load_module, "_BULK_ROWS", 10)
+    monkeypatch.setattr(bulk, "BULK_ROWS", 10)
+    monkeypatch.setattr(load_module, "BULK_ROWS", 10)
     started = []
     real = bulk.checkpoint_later
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from kpis import forecast
 from kpis.forecast import stream
-from kpis.ingest import ImportFailed
+from kpis.imports.problems import ImportFailed
 from kpis.store.models import AuditEvent, ForecastValue, ImportBatch
 
 

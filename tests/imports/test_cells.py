@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kpis.config import PRACTICES, ConfigError, load_config
-from kpis.ingest import ImportFailed
+from kpis.imports.problems import ImportFailed
 from kpis.store.models import Action, Assessment, Decision, ImportBatch, Item, KpiValue, Meeting, MeetingAttendee
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from kpis.ingest import ImportFailed
+from kpis.imports.problems import ImportFailed
 from kpis.store.models import ImportBatch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +116,7 @@ import json, resource, sys
 sys.path.insert(0, {root!r})
 from kpis.access.users import User
 from kpis.config import load_config
-from kpis.ingest import ImportFailed
+from kpis.imports.problems import ImportFailed
 from kpis.store.engine import make_engine, upgrade
 eng = make_engine({url!r})
 upgrade(eng)
@@ -138,7 +138,7 @@ try:
         from kpis.improvement.load import import_actions
         import_actions(eng, data, {name!r}, config=cfg, user=user)
     elif kind == "sheets":
-        from kpis.ingest import excel_sheets
+        from kpis.imports.read import excel_sheets
         excel_sheets(data)
     else:
         from kpis.forecast.load import import_file

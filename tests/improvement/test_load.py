@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from kpis.access.users import NotAllowed, User
 from kpis.catalog.sync import sync_catalog
+from kpis.imports.problems import ImportFailed
 from kpis.improvement import actions
 from kpis.improvement.load import import_actions
-from kpis.ingest import ImportFailed
 from kpis.store.models import Action, ImportBatch
 
 HEADER = (

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from kpis.access.users import NotAllowed, User
 from kpis.config import PRACTICES
-from kpis.ingest import ImportFailed
+from kpis.imports.problems import ImportFailed
 from kpis.maturity import aggregate, assessments
 from kpis.maturity.assessments import Answers
 from kpis.maturity.load import import_assessments

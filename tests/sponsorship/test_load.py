@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kpis.access.users import NotAllowed
-from kpis.ingest import ImportFailed
+from kpis.imports.problems import ImportFailed
 from kpis.sponsorship.load import import_decisions, import_meetings
 from kpis.store.models import (
     AuditEvent,

@@ -57,7 +57,7 @@ def test_app_role_without_ownership_imports_and_cannot_change_the_audit_log(
 ):
     from kpis.forecast import bulk
 
-    monkeypatch.setattr(bulk, "_BULK_ROWS", 0)  # the big-file COPY path, which drops keys only for the owner
+    monkeypatch.setattr(bulk, "BULK_ROWS", 0)  # the big-file COPY path, which drops keys only for the owner
     with app_role_engine.connect() as conn:
         assert conn.execute(text("SELECT current_user")).scalar().startswith("sop_app_")
     res = import_actuals(
