@@ -57,7 +57,7 @@ INTERVENTIONS = (
         11,
         "CEO chairs the executive S&OP meeting",
         "sponsorship",
-        {"exec_meeting_attendance": 0.16, "decision_cycle_time": -7.0, "sop_cycle_on_schedule": 0.12},
+        {"decision_cycle_time": -7.0, "exec_meeting_attendance": 0.16, "sop_cycle_on_schedule": 0.12},
     ),
     Intervention(
         16,

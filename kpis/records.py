@@ -81,8 +81,8 @@ def decision_series(decisions: pd.DataFrame, cadence: str, today: dt.date) -> pd
 
 
 def on_time_series(actions: pd.DataFrame, cadence: str, today: dt.date) -> pd.DataFrame:
-    """(period, value): measures.sponsored_on_time over every action, per period with an action due by today (an
-    action due later and not completed yet is not judged).
+    """(period, value): measures.sponsored_on_time over every action, per period with an action due by today (one
+    due later is not judged yet).
 
     actions: sponsor, due_date, status, completed_on."""
     live = actions[actions["status"] != "cancelled"]

@@ -158,9 +158,9 @@ def test_catalog_and_data_page_name_the_records(logged, config):
     assert (row["Current through"], row["Values"], row["Source"]) == ("2026-10", 2, "computed from the meeting log")
 
 
-def test_an_action_not_yet_due_waits(logged, config):
+def test_an_action_not_yet_due_is_not_judged(logged, config):
     v = records.kpi_values(logged, config, ["actions_closed_on_time"], today=dt.date(2026, 10, 20))
-    assert v.set_index("period")["value"][OCT] == pytest.approx(1 / 2)  # the one due 31 Oct can still be on time
+    assert v.set_index("period")["value"][OCT] == pytest.approx(1 / 2)  # the one due 31 Oct is not judged yet
 
 
 def test_maturity_index_kpi(engine, config, admin, tmp_path):
