@@ -40,6 +40,12 @@ class Span:
     end: dt.date
 
 
+def current_period(today: dt.date, cadence: str) -> pd.Timestamp:
+    """The first day of the month (or quarter) holding today: a period gets a value once it has ended, as a period
+    still running is partial (more meetings, decisions and due dates may come)."""
+    return pd.Timestamp(today).to_period("M" if cadence == "month" else "Q").start_time
+
+
 def _spans(first: pd.Timestamp, last: pd.Timestamp, cadence: str) -> list[Span]:
     """The months (or quarters) from the one holding `first` to the one holding `last`."""
     freq = "M" if cadence == "month" else "Q"
@@ -81,14 +87,11 @@ def decision_series(decisions: pd.DataFrame, cadence: str, today: dt.date) -> pd
 
 
 def on_time_series(actions: pd.DataFrame, cadence: str, today: dt.date) -> pd.DataFrame:
-    """(period, value): measures.sponsored_on_time over every action, per period with an action due by today (one
-    due later is not judged yet).
+    """(period, value): measures.sponsored_on_time over every action, per period with an action due in it.
 
     actions: sponsor, due_date, status, completed_on."""
     live = actions[actions["status"] != "cancelled"]
-    return _per_span(
-        live["due_date"], cadence, today, lambda s: measures.sponsored_on_time(live, None, s, today=today)[0]
-    )
+    return _per_span(live["due_date"], cadence, today, lambda s: measures.sponsored_on_time(live, None, s)[0])
 
 
 def cycle_series(meetings: pd.DataFrame, cadence: str, today: dt.date) -> pd.DataFrame:
@@ -96,7 +99,7 @@ def cycle_series(meetings: pd.DataFrame, cadence: str, today: dt.date) -> pd.Dat
     the first to the last with a meeting); per quarter the share of the quarter's month × step cells held.
 
     meetings: type, date."""
-    grid = cycle_grid(meetings[pd.to_datetime(meetings["date"]) <= pd.Timestamp(today)])
+    grid = cycle_grid(meetings[pd.to_datetime(meetings["date"]) < current_period(today, cadence)])
     if grid.empty:
         return pd.DataFrame({"period": pd.Series([], dtype="datetime64[ns]"), "value": pd.Series([], dtype=float)})
     held = (grid[list(STEPS)] > 0).mean(axis=1)
@@ -107,20 +110,21 @@ def cycle_series(meetings: pd.DataFrame, cadence: str, today: dt.date) -> pd.Dat
     return pd.DataFrame({"period": pd.to_datetime(out.index), "value": out.to_numpy(float)})
 
 
-def maturity_series(scores: pd.DataFrame) -> pd.DataFrame:
-    """(period, value): the maturity index (mean of the practice medians) per quarter, as the Maturity page shows it.
+def maturity_series(scores: pd.DataFrame, today: dt.date) -> pd.DataFrame:
+    """(period, value): the maturity index (mean of the practice medians) per quarter that has ended, as the Maturity
+    page shows it.
 
     scores: kpis.maturity.assessments.load_scores."""
     index = aggregate.index_series(aggregate.summarise(scores, {}))
-    index = index[index["index"].notna()]
+    index = index[index["index"].notna() & (pd.to_datetime(index["period"]) < current_period(today, "quarter"))]
     return pd.DataFrame({"period": pd.to_datetime(index["period"]), "value": index["index"].to_numpy(float)})
 
 
 def _per_span(dates: pd.Series, cadence: str, today: dt.date, figure) -> pd.DataFrame:
     """(period, value) of a figure per period from the one holding the first date to the one holding the last date
-    up to today; periods where the figure has no value are left out."""
+    among the periods that have ended by today; periods where the figure has no value are left out."""
     d = pd.to_datetime(dates)
-    d = d[d <= pd.Timestamp(today)]
+    d = d[d < current_period(today, cadence)]
     rows = []
     if len(d):
         for span in _spans(d.min(), d.max(), cadence):
@@ -196,4 +200,4 @@ def series_of(kpi: KPI, frames: dict[str, pd.DataFrame], today: dt.date) -> pd.D
         return on_time_series(frames["actions"], kpi.cadence, today)
     if m == "cycle_steps_held":
         return cycle_series(frames["meetings"], kpi.cadence, today)
-    return maturity_series(frames["scores"])
+    return maturity_series(frames["scores"], today)

@@ -193,8 +193,10 @@ def test_records_kpis_example():
         }
     )
     assert records.on_time_series(a, "month", today).set_index("period")["value"][oct_] == pytest.approx(1 / 3)
-    early = records.on_time_series(a, "month", dt.date(2026, 10, 20)).set_index("period")["value"]
-    assert early[oct_] == pytest.approx(1 / 2)
+    on_20_oct = dt.date(2026, 10, 20)  # October has not ended: no value yet
+    assert records.on_time_series(a, "month", on_20_oct).empty
+    assert records.attendance_series(att, "month", on_20_oct).empty
+    assert oct_ not in set(records.decision_series(d, "month", on_20_oct)["period"])
 
     m = pd.DataFrame(
         {

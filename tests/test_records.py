@@ -158,9 +158,10 @@ def test_catalog_and_data_page_name_the_records(logged, config):
     assert (row["Current through"], row["Values"], row["Source"]) == ("2026-10", 2, "computed from the meeting log")
 
 
-def test_an_action_not_yet_due_is_not_judged(logged, config):
-    v = records.kpi_values(logged, config, ["actions_closed_on_time"], today=dt.date(2026, 10, 20))
-    assert v.set_index("period")["value"][OCT] == pytest.approx(1 / 2)  # the one due 31 Oct is not judged yet
+def test_a_period_gets_a_value_once_it_has_ended(logged, config):
+    on_20_oct = records.kpi_values(logged, config, today=dt.date(2026, 10, 20))
+    assert set(on_20_oct["period"]) == {SEP}  # October is still running
+    assert len(records.kpi_values(logged, config, today=dt.date(2026, 11, 1))) == 8  # 4 KPIs x 2 months
 
 
 def test_maturity_index_kpi(engine, config, admin, tmp_path):
@@ -183,7 +184,7 @@ def test_maturity_index_kpi(engine, config, admin, tmp_path):
         }
     )
     cfg = parse_config(raw, path=ROOT / "config.toml")
-    q = dt.date(2026, 7, 1)
+    q = dt.date(2026, 7, 1)  # ended: the quarter running today has no value yet
     submit(engine, answers=Answers(q, "A", "T", scores={"process": 2, "data": 4}), user=admin)
     submit(engine, answers=Answers(q, "B", "T", scores={"process": 3, "data": None}), user=admin)
     s = series.kpi_series(engine, cfg, "maturity").set_index("period")["value"]

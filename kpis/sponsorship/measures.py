@@ -65,16 +65,11 @@ def decision_latency(decisions: pd.DataFrame, person: str | None, q: Span) -> tu
     return float(np.median(days)), f"n = {len(sel)} decision{'s' if len(sel) != 1 else ''}"
 
 
-def sponsored_on_time(
-    actions: pd.DataFrame, person: str | None, q: Span, today: dt.date | None = None
-) -> tuple[float, str]:
+def sponsored_on_time(actions: pd.DataFrame, person: str | None, q: Span) -> tuple[float, str]:
     """Share of the person's sponsored actions due in q, not cancelled, completed on or before the due date; person
-    None: every action (the Improvement actions closed on time KPI). With `today`, only actions due by today count,
-    as in kpis.improvement.views.closed_on_time: one due later is not judged yet."""
+    None: every action (the Improvement actions closed on time KPI)."""
     a = actions
     sel = a[whose(a["sponsor"], person) & (a["status"] != "cancelled") & within(q, a["due_date"])]
-    if today is not None:
-        sel = sel[sel["due_date"] <= pd.Timestamp(today)]
     if sel.empty:
         return math.nan, "no sponsored action due in the quarter"
     ok = int((sel["completed_on"].notna() & (sel["completed_on"] <= sel["due_date"])).sum())
