@@ -117,6 +117,13 @@ class KPI(_Strict):
         default=None, ge=0
     )  # source "forecast": lag used (default [forecast] headline_lag)
     records_metric: RecordsMetric | None = None  # source "records": which figure of the app's own records
+    due_days: int | None = None  # a period's value is due this many days after the period ends ([catalog] default)
+    data_owner: str | None = Field(default=None, min_length=1, max_length=120)  # who delivers the data (else owner)
+
+    @field_validator("due_days", mode="before")
+    @classmethod
+    def _whole_days(cls, v: Any) -> Any:
+        return check_due_days(v)
 
     @field_validator("practices")
     @classmethod
@@ -161,6 +168,27 @@ _UNIT_RANGES: dict[str, tuple[float, float]] = {
     "score": (0.0, 100.0),
     "currency": (-1e15, 1e15),
 }
+
+
+MAX_DUE_DAYS = 366
+
+
+def check_due_days(v: Any) -> Any:
+    """due_days as written: None, or a whole number of days from 0 to 366 (never a text, a fraction or true)."""
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_DUE_DAYS):
+        raise ValueError(f"{v!r} is not a whole number of days from 0 to {MAX_DUE_DAYS} (days after the period ends)")
+    return v
+
+
+class CatalogSection(_Strict):
+    """Defaults for every KPI of the catalog (docs/configuration.md, [catalog])."""
+
+    due_days: int | None = None  # a KPI without its own due_days: its value is due this many days after period end
+
+    @field_validator("due_days", mode="before")
+    @classmethod
+    def _whole_days(cls, v: Any) -> Any:
+        return check_due_days(v)
 
 
 class AppSection(_Strict):
@@ -220,6 +248,9 @@ class RolesSection(_Strict):
     groups: dict[str, Role] = {}  # signed in: group (from the provider's groups claim) -> role
     groups_claim: str = "groups"
     unknown: Literal["viewer", "refuse"] = "viewer"  # signed in but matched by none of the above
+    # An e-mail without an email_verified claim counts as verified (only for providers that send verified addresses
+    # alone and no such claim); email_verified false never counts.
+    trust_email_without_verified_claim: bool = False
 
 
 class ForecastSection(_Strict):
@@ -324,6 +355,7 @@ class AppConfig:
     sponsorship: SponsorshipSection = field(default_factory=SponsorshipSection)
     executives: tuple[Executive, ...] = ()
     limits: LimitsSection = field(default_factory=LimitsSection)
+    catalog: CatalogSection = field(default_factory=CatalogSection)
 
     @property
     def kpi_by_id(self) -> dict[str, KPI]:
@@ -455,13 +487,14 @@ def _check_rubric(maturity: MaturitySection, where: str, problems: list[str]) ->
 def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CONFIG) -> AppConfig:
     """Validate a parsed TOML document; raise ConfigError listing every problem."""
     problems: list[str] = []
-    known = {"app", "database", "roles", "forecast", "maturity", "sponsorship", "executive", "kpi", "limits"}
+    known = {"app", "database", "roles", "forecast", "maturity", "sponsorship", "executive", "kpi", "limits", "catalog"}
     for key in raw:
         if key not in known:
             problems.append(f"{where}: unknown section [{key}] (known: {sorted(known)})")
     app = _section(raw, "app", AppSection, where, problems)
     database = _section(raw, "database", DatabaseSection, where, problems)
     limits = _section(raw, "limits", LimitsSection, where, problems)
+    catalog = _section(raw, "catalog", CatalogSection, where, problems)
     roles = _section(raw, "roles", RolesSection, where, problems)
     forecast = _section(raw, "forecast", ForecastSection, where, problems)
     maturity = _section(raw, "maturity", MaturitySection, where, problems)
@@ -505,6 +538,7 @@ def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CON
         sponsorship=sponsorship,
         executives=executives,
         limits=limits,
+        catalog=catalog,
     )
 
 

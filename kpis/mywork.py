@@ -4,22 +4,27 @@ Ownership is matched by name. The records keep people as typed or imported names
 decision's owner, a KPI's owner in config.toml, a maturity respondent) or as the acting user's name (a
 review's author); a person is matched, ignoring case and surrounding spaces, by:
 
-- their user name (the e-mail when signed in, the login or SOP_PULSE_USER in local mode),
+- their user name (the key ``oidc:<iss>|<sub>`` when signed in, the login or SOP_PULSE_USER in local mode),
+- their e-mail address, when the identity provider verified it (kpis.access.identity),
 - their display name (the identity provider's `name` claim),
-- the name in their e-mail address: `maria.chen@example.com` -> "maria chen" (dots, underscores and
-  hyphens read as spaces).
+- the name in their verified e-mail address: `maria.chen@example.com` -> "maria chen" (dots, underscores
+  and hyphens read as spaces).
+
+A draft review is private to its author, so drafts are matched by who the person is (their key or verified
+e-mail: User.keys), never by a display name.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from kpis.access.identity import OIDC
 from kpis.access.users import User
-from kpis.catalog import overview, units
+from kpis.catalog import freshness, overview, units
 from kpis.config import AppConfig
 from kpis.improvement.views import add_overdue
 from kpis.maturity.assessments import current_quarter, quarter_label
@@ -31,16 +36,17 @@ DRAFT_COLUMNS = ["id", "initiative", "review_date", "updated"]
 DECISION_COLUMNS = ["id", "ref", "text", "owner", "raised_on", "age_days"]
 KPI_COLUMNS = ["kpi_id", "name", "value", "target", "period_label"]
 MATCHED_BY = (
-    "your user name (sign-in e-mail or login), your display name, and the name in your e-mail address "
+    "your login or verified sign-in e-mail, your display name, and the name in your e-mail address "
     '(maria.chen@… matches "Maria Chen"), ignoring upper and lower case'
 )
 
 
 def owner_names(user: User) -> tuple[str, ...]:
     """The lower-case names that count as this user in owner fields (see the module docstring)."""
-    names = [user.name, user.display]
-    if "@" in user.name:
-        local = user.name.split("@", 1)[0]
+    mail = user.email or (user.name if "@" in user.name and not user.name.startswith(OIDC) else None)
+    names = [user.name, mail or "", user.display]
+    if mail:
+        local = mail.split("@", 1)[0]
         names.append(" ".join(local.replace(".", " ").replace("_", " ").replace("-", " ").split()))
     return tuple(dict.fromkeys(n.strip().lower() for n in names if n and n.strip()))
 
@@ -157,12 +163,31 @@ def red_kpis(totals: pd.DataFrame, config: AppConfig, names: tuple[str, ...]) ->
     ).reset_index(drop=True)
 
 
+def owed_data(
+    engine: Engine,
+    config: AppConfig,
+    names: tuple[str, ...],
+    today: dt.date,
+    totals: pd.DataFrame,
+    late: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Overdue KPI values the person delivers (the KPI's data_owner, else its owner), oldest due first
+    (kpis.catalog.freshness: due_days after the period ends, not received by today); `late` = every overdue
+    value today when the caller has them."""
+    kpi_ids = [k.id for k in config.kpis if _mine(freshness.data_owner(k), names)]
+    if not kpi_ids:
+        return pd.DataFrame(columns=freshness.LATE_COLUMNS)
+    if late is not None:
+        return late[late["kpi_id"].isin(kpi_ids)].reset_index(drop=True)
+    return freshness.late_data(engine, config, today, totals=totals, kpi_ids=kpi_ids)
+
+
 def known_owner(engine: Engine, config: AppConfig, names: tuple[str, ...]) -> bool:
-    """True when any record names the person: an action's owner or sponsor, a decision's owner, a KPI's owner,
-    a maturity respondent, or a review's author."""
+    """True when any record names the person: an action's owner or sponsor, a decision's owner, a KPI's owner or
+    data owner, a maturity respondent, or a review's author."""
     if not names:
         return False
-    if any(_mine(k.owner, names) for k in config.kpis):
+    if any(_mine(k.owner, names) or _mine(k.data_owner, names) for k in config.kpis):
         return True
     probes = [
         select(Action.id).where(_is(Action.owner, names) | _is(Action.sponsor, names)),
@@ -185,6 +210,7 @@ class MyWork:
     decisions: pd.DataFrame
     red_kpis: pd.DataFrame
     known: bool  # some record names the person (see known_owner)
+    owed_data: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=freshness.LATE_COLUMNS))
 
     def counts(self) -> dict[str, int]:
         """The figures at the top of the page."""
@@ -201,13 +227,20 @@ class MyWork:
     def empty(self) -> bool:
         """True when nothing waits for the person."""
         c = self.counts()
-        return not any(v for k, v in c.items() if k != "overdue_actions")
+        return not any(v for k, v in c.items() if k != "overdue_actions") and self.owed_data.empty
 
 
 def my_work(
-    engine: Engine, config: AppConfig, user: User, *, today: dt.date | None = None, totals: pd.DataFrame | None = None
+    engine: Engine,
+    config: AppConfig,
+    user: User,
+    *,
+    today: dt.date | None = None,
+    totals: pd.DataFrame | None = None,
+    late: pd.DataFrame | None = None,
 ) -> MyWork:
-    """What waits for the user today; `totals` = the KPI total series when the caller has them (else loaded)."""
+    """What waits for the user today; `totals` = the KPI total series, `late` = every overdue KPI value today
+    (kpis.catalog.freshness.late_data), when the caller has them (else loaded)."""
     today = today or dt.date.today()
     names = owner_names(user)
     if totals is None:
@@ -215,9 +248,10 @@ def my_work(
     return MyWork(
         names=names,
         actions=open_actions(engine, names, today),
-        drafts=draft_reviews(engine, names),
+        drafts=draft_reviews(engine, tuple(k.strip().lower() for k in user.keys)),  # by identity only
         assessment=assessment_due(engine, user, names, today),
         decisions=pending_decisions(engine, names, today),
         red_kpis=red_kpis(totals, config, names),
         known=known_owner(engine, config, names),
+        owed_data=owed_data(engine, config, names, today, totals, late),
     )

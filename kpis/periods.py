@@ -266,7 +266,7 @@ def start_of(day: dt.date | pd.Timestamp, cadence: str) -> dt.date:
     """Start of the period (week, month, quarter, year) that contains a day."""
     ts = pd.Timestamp(day).normalize()
     if cadence == "week":
-        return (ts - pd.Timedelta(days=ts.dayofweek)).date()
+        return (ts - pd.Timedelta(days=ts.day_of_week)).date()
     return ts.to_period({"month": "M", "quarter": "Q", "year": "Y"}[cadence]).start_time.date()
 
 

@@ -10,9 +10,10 @@ from kpis import catalog, safety
 from kpis.config import PRACTICES
 from kpis.improvement import actions, effect, export, prefill, views
 from kpis.improvement import charts as icharts
+from kpis.improvement.counts import action_counts
 from kpis.store import repo
-from kpis.store.versions import EditConflict
 from pages import _ui
+from pages._ui import edits
 
 cfg = _ui.config()
 eng = _ui.engine()
@@ -77,18 +78,19 @@ if df.empty and not can_manage:
     )
     st.stop()
 
+counts = action_counts(df)
 m = st.columns(4)
-m[0].metric("Open", int((df["status"] == "open").sum()) if len(df) else 0, border=True)
-m[1].metric("In progress", int((df["status"] == "in progress").sum()) if len(df) else 0, border=True)
+m[0].metric("Open", counts.open, border=True)
+m[1].metric("In progress", counts.in_progress, border=True)
 m[2].metric(
     "Overdue",
-    int(df["overdue"].sum()) if len(df) else 0,
+    counts.overdue,
     border=True,
     help="Due date passed and still open or in progress",
 )
 m[3].metric(
     "Awaiting verification",
-    int((df["status"] == "done").sum()) if len(df) else 0,
+    counts.awaiting_verification,
     border=True,
     help="Done; a manager marks them verified or not effective once the KPI shows the effect",
 )
@@ -303,9 +305,10 @@ elif view == "Board":
         if len(lane) > 25:
             col.caption(f"… and {len(lane) - 25} more (see List)")
 elif view == "My actions":
-    mine = views.my_actions(df, user.name)
+    mine = views.my_actions(df, user.email or user.name)  # the verified e-mail, else the key (login)
     st.caption(
-        f"Open, in progress and done actions that **{export.escape_md(user.name)}** owns or sponsors, overdue first."
+        f"Open, in progress and done actions that **{export.escape_md(user.email or user.name)}** owns or sponsors, "
+        "overdue first."
     )
     if mine.empty:
         st.info("You own or sponsor no open action.", icon=":material/task_alt:")
@@ -450,8 +453,8 @@ if moves and a["status"] != "done":
             key=f"act_move_{to.replace(' ', '_')}",
             type="primary" if to in ("in progress", "done") else "secondary",
         ):
-            try:
-                msg = actions.move_action(
+            moved = edits.save(
+                lambda to=to: actions.move_action(
                     engine=eng,
                     action_id=a["id"],
                     to=to,
@@ -460,16 +463,12 @@ if moves and a["status"] != "done":
                     completed_on=when if to == "done" else None,
                     expected_status=a["status"],
                     expected_version=opened_version,
-                )
-            except EditConflict as e:
-                st.error(
-                    f"Not moved: {safety.md(str(e))}. The page now shows their change; check it and try again.",
-                    icon=":material/sync_problem:",
-                )
-            except actions.ActionRefused as e:
-                st.error(safety.md(str(e)))
-            else:
-                _moved(msg)
+                ),
+                refused=(actions.ActionRefused,),
+                conflict_text="Not moved: {}. The page now shows their change; check it and try again.",
+            )
+            if moved.ok:
+                _moved(moved.value)
 
 # Did it work?
 st.markdown("#### Did it work?")
@@ -536,8 +535,8 @@ if a["status"] == "done" and moves:
     c1, c2, _ = st.columns([1, 1, 3])
     for col, to, kind in ((c1, "verified", "primary"), (c2, "not effective", "secondary")):
         if col.button(f"Mark {to}", key=f"act_move_{to.replace(' ', '_')}", type=kind):
-            try:
-                msg = actions.move_action(
+            marked = edits.save(
+                lambda to=to: actions.move_action(
                     engine=eng,
                     action_id=a["id"],
                     to=to,
@@ -545,16 +544,12 @@ if a["status"] == "done" and moves:
                     config=cfg,
                     expected_status="done",
                     expected_version=opened_version,
-                )
-            except EditConflict as e:
-                st.error(
-                    f"Not marked: {safety.md(str(e))}. The page now shows their change; check it and try again.",
-                    icon=":material/sync_problem:",
-                )
-            except actions.ActionRefused as e:
-                st.error(safety.md(str(e)))
-            else:
-                _moved(msg)
+                ),
+                refused=(actions.ActionRefused,),
+                conflict_text="Not marked: {}. The page now shows their change; check it and try again.",
+            )
+            if marked.ok:
+                _moved(marked.value)
 
 if can_manage and a["status"] not in actions.DECIDED_STATES and a["status"] != "cancelled":
     with st.expander("Edit fields", expanded=False):
@@ -565,20 +560,21 @@ if can_manage and a["status"] not in actions.DECIDED_STATES and a["status"] != "
             st.session_state.pop("act_edit_conflict", None)
         saved, values = _fields_form("act_edit", submit_label="Save changes")
         if saved:
-            try:
-                changed = actions.update_action(
+            updated = edits.save(
+                lambda: actions.update_action(
                     engine=eng,
                     action_id=a["id"],
                     fields=values,
                     user=user,
                     config=cfg,
                     expected_version=st.session_state.get("act_edit_version"),
-                )
-            except EditConflict as e:  # the typed values stay in the form's widgets
-                st.session_state["act_edit_conflict"] = str(e)
-            except actions.ActionRefused as e:
-                st.error(f"Not saved: {safety.md(str(e))}")
-            else:
+                ),
+                refused=(actions.ActionRefused,),
+                conflict_key="act_edit_conflict",  # the typed values stay in the form's widgets
+                refused_text="Not saved: {}",
+            )
+            if updated.ok:
+                changed = updated.value
                 st.session_state["act_flash"] = f"Saved: {', '.join(changed)}." if changed else "Nothing changed."
                 st.session_state.pop("act_edit_for", None)
                 st.rerun()

@@ -25,8 +25,8 @@ st.caption(
 
 if not user.can("submit"):
     st.info(
-        f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). Answering the assessment needs the contributor role "
-        "or higher; ask an admin. You can still see the results.",
+        f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). "
+        "Answering the assessment needs the contributor role or higher; ask an admin. You can still see the results.",
         icon=":material/lock:",
     )
     st.page_link(_ui.PAGE_MATURITY, label="See the maturity results", icon=":material/radar:")
@@ -45,8 +45,8 @@ period = st.selectbox(
     key="assess_period",
 )
 label = quarter_label(period)
-mine = assessments.answers_of(eng, user.name, period)
-before = assessments.last_answers(eng, user.name, period)
+mine = assessments.answers_of(eng, user.known_as, period)
+before = assessments.last_answers(eng, user.known_as, period)
 known_teams = assessments.teams(_ui.assessment_scores())
 
 if mine is not None:
@@ -141,7 +141,7 @@ if sent:
         st.stop()
     answers = Answers(
         period=period,
-        respondent=user.name,
+        respondent=user.known_as,
         team=str(team).strip(),
         function=str(function),
         scores={p: (None if v == DONT_KNOW else int(v)) for p, v in picked.items()},

@@ -45,20 +45,22 @@ with up:
         kind = st.radio("What is in the file?", list(KINDS), format_func=KINDS.get, key="data_kind", horizontal=True)
         st.caption(
             {
-                "actuals": "Long layout `kpi,period,value[,segment,note]` or wide layout `kpi[,segment],<period>,<period>,…`. "
-                "Periods as ISO dates, `YYYY-MM`, `YYYY-Qn` or `YYYY-Www`; percentages as fractions (0.87).",
+                "actuals": "Long layout `kpi,period,value[,segment,note]` or wide layout "
+                "`kpi[,segment],<period>,<period>,…`. Periods as ISO dates, `YYYY-MM`, `YYYY-Qn` or `YYYY-Www`; "
+                "percentages as fractions (0.87).",
                 "demand": "`item,period,actual` plus attribute columns (family, region, channel, …).",
                 "forecasts": "`item,period,lag,stage,forecast` (or `snapshot` instead of `lag`).",
-                "assessments": "`respondent,team,period` (quarter `YYYY-Qn`), one column per practice id (`collaboration` … "
-                '`evaluation`) with 1–5 or empty for "don\'t know", optional `function`, `comment` and '
-                "`comment_<practice>`. A respondent's quarter already stored is replaced.",
-                "meetings": "One row per meeting and person: `meeting,type,date,chair,person,invited,attended[,notes]`; "
-                "`meeting` = your own meeting id (re-importing it updates the meeting); invited/attended "
-                "yes/no, true/false or 1/0.",
-                "decisions": "`ref,text,raised_on,decided_on,owner,meeting,kpi`; empty `decided_on` = pending; `meeting` = "
-                "a meeting id already imported; `kpi` = a catalog id. Re-importing a ref updates it.",
-                "actions": "`ref,title,owner,practice,due_date` plus optional `kpi,segment,expected_direction,sponsor,type,"
-                "priority,status,completed_on,description`; dates as YYYY-MM-DD; re-importing a ref updates it.",
+                "assessments": "`respondent,team,period` (quarter `YYYY-Qn`), one column per practice id "
+                '(`collaboration` … `evaluation`) with 1–5 or empty for "don\'t know", optional `function`, '
+                "`comment` and `comment_<practice>`. A respondent's quarter already stored is replaced.",
+                "meetings": "One row per meeting and person: "
+                "`meeting,type,date,chair,person,invited,attended[,notes]`; `meeting` = your own meeting id "
+                "(re-importing it updates the meeting); invited/attended yes/no, true/false or 1/0.",
+                "decisions": "`ref,text,raised_on,decided_on,owner,meeting,kpi`; empty `decided_on` = pending; "
+                "`meeting` = a meeting id already imported; `kpi` = a catalog id. Re-importing a ref updates it.",
+                "actions": "`ref,title,owner,practice,due_date` plus optional "
+                "`kpi,segment,expected_direction,sponsor,type,priority,status,completed_on,description`; "
+                "dates as YYYY-MM-DD; re-importing a ref updates it.",
             }[kind]
         )
         types = ["csv", "xlsx"] + (["parquet"] if kind not in TABLE_ONLY else [])
@@ -170,6 +172,20 @@ st.caption(
         else "none yet — import demand actuals, then forecast snapshots."
     )
 )
+
+# Late data: values due by the KPI's due_days and not received by today (kpis.catalog.freshness).
+import datetime as dt
+
+from kpis.catalog import freshness
+
+st.subheader("Late data")
+late_day = dt.date.today()
+late = _ui.late_data(late_day)
+if late.empty:
+    st.caption("Nothing overdue: every value due before today has arrived (due dates: `due_days` in config.toml).")
+else:
+    st.caption(f"Values due before {late_day.day} {late_day:%b %Y} and not received, oldest first.")
+    st.dataframe(freshness.late_table(late, late_day), hide_index=True, width="stretch", key="data_late")
 
 with st.expander("Values changed by an import"):
     log = repo.audit_log(eng, limit=5000, entities=("import_batch", "kpi_value"))

@@ -21,21 +21,20 @@ if cube is None:
 
 f = _ui.forecast_filters(cube, "ex", all_lags=False)  # the tracking signal is defined per snapshot lag
 top = st.slider("Largest error contributors to list", 10, 200, 50, step=10, key="ex_top", bind="query-params")
-view = {k: f[k] for k in ("stage", "lag", "period_from", "period_to")}
-work = _ui.shared(sections.work_list, cube, **view, filters=f["filters"], top=top)
+work = _ui.shared(sections.work_list, cube, **f.section_args(), top=top)
 st.caption(
-    f"{f['stage'].capitalize()} forecast, lag {f['lag']}, {f['window'].text}. "
+    f"{f.stage.capitalize()} forecast, lag {f.lag}, {f.window.text}. "
     f"Tracking signal = Σ(F−A) / MAD over each item's last {cube.tracking_window} periods with actual and "
     f"forecast in this window; flagged when "
     f"|TS| > {cube.tracking_limit:g}. Ranked by absolute error volume — the list to work through before the "
     "demand review."
 )
 if work is None:
-    st.success(f"No exceptions for these filters in the {f['window'].text}.")
+    st.success(f"No exceptions for these filters in the {f.window.text}.")
     st.stop()
 
 summary = work.summary
-note = forecast_views.tracking_note(f["window"].count, cube.tracking_limit, summary, cube.tracking_window)
+note = forecast_views.tracking_note(f.window.count, cube.tracking_limit, summary, cube.tracking_window)
 if note:
     st.caption(note)
 m = st.columns(3)
@@ -63,13 +62,13 @@ def work_list_and_item() -> None:
             help=f"The list is sent {forecast_views.PAGE_ROWS} rows at a time; the CSV holds every row",
         )
         if page != 1:
-            table = _ui.shared(sections.work_list, cube, **view, filters=f["filters"], top=top, page=page).table
+            table = _ui.shared(sections.work_list, cube, **f.section_args(), top=top, page=page).table
     # One table per list shown (filters, length, page): a row picked in one must not stay picked in another.
     pick = st.container(key="ex_table").dataframe(
         table,
         hide_index=True,
         width="stretch",
-        key=_ui.view_key("ex_rows", view, f["filters"], top, page),
+        key=_ui.view_key("ex_rows", f, top, page),
         on_select="rerun",
         selection_mode="single-row",
         column_config={
@@ -110,7 +109,11 @@ def work_list_and_item() -> None:
             item, why=str(picked["why"]), wape=float(picked["wape"]), bias=float(picked["bias"]), ts=float(picked["ts"])
         )
         _ui.go(prefill.PAGE_ACTIONS)
-    st.vega_lite_chart(_ui.shared(sections.item_chart, cube, item, **view), key="ex_item_chart", width="stretch")
+    st.vega_lite_chart(
+        _ui.shared(sections.item_chart, cube, item, **f.section_args(filters=False)),
+        key="ex_item_chart",
+        width="stretch",
+    )
 
 
 work_list_and_item()

@@ -23,11 +23,10 @@ if cube is None:
     st.stop()
 
 f = _ui.forecast_filters(cube, "fa")
-view = {k: f[k] for k in ("lag", "period_from", "period_to", "filters")}
-stage = f["stage"]
-win = f["window"]
-lag_text = "all lags" if f["lag"] is None else f"lag {f['lag']}"
-n_items = _ui.shared(sections.item_count, cube, f["filters"])
+stage = f.stage
+win = f.window
+lag_text = f.lag_text
+n_items = _ui.shared(sections.item_count, cube, f.attribute_filters())
 st.caption(
     f"{stage.capitalize()} forecast · {lag_text} · {win.text} · "
     f"{n_items} items · {cube.cadence}ly data. WAPE = Σ|F−A| / Σ|A|; "
@@ -46,9 +45,7 @@ hkey = hc.selectbox(
     help="The headline figures; the Overview tile of the same KPI shows the last period",
 )
 hwin = _ui.shared(sections.window, cube, hkey)
-h = _ui.shared(
-    sections.headline, cube, stage=stage, lag=f["lag"], period_from=hwin.start, period_to=hwin.end, filters=f["filters"]
-)
+h = _ui.shared(sections.headline, cube, **f.with_window(hwin).section_args())
 if h is None:
     st.warning(f"No item-period has both an actual and a forecast in the {hwin.text} for these filters.")
     st.stop()
@@ -71,26 +68,18 @@ m[3].metric(
 m[4].metric("n", units.count(h["n"]), border=True, help="Item-periods with both actual and forecast")
 
 trend = _ui.shared(
-    sections.trend, cube, stage=stage, **view, title=f"Accuracy over time — {stage}, {lag_text}, {win.text}"
+    sections.trend, cube, **f.section_args(), title=f"Accuracy over time — {stage}, {lag_text}, {win.text}"
 )
 st.vega_lite_chart(trend.figure, key="fa_trend", width="stretch")
 st.markdown(trend.text)
 
 left, right = st.columns(2)
 with left:
-    lags, lag_chart = _ui.shared(
-        sections.by_lag,
-        cube,
-        stage=stage,
-        period_from=view["period_from"],
-        period_to=view["period_to"],
-        filters=view["filters"],
-        window_text=win.text,
-    )
+    lags, lag_chart = _ui.shared(sections.by_lag, cube, **f.section_args(lag=False), window_text=win.text)
     st.vega_lite_chart(lag_chart, key="fa_lags", width="stretch")
     _ui.csv_button(lags, "accuracy_by_lag", "fa_lags_csv", f)
 with right:
-    fva = _ui.shared(sections.fva, cube, **view, window_text=f"{lag_text}, {win.text}")
+    fva = _ui.shared(sections.fva, cube, **f.section_args(stage=False), window_text=f"{lag_text}, {win.text}")
     st.vega_lite_chart(fva.figure, key="fa_fva", width="stretch")
     st.caption(fva.sample_text)
     if fva.destroying:
@@ -129,11 +118,11 @@ def where_the_error_is() -> None:
                 y = c2.selectbox(
                     "Rows", y_opts, key="fa_heat_y", index=y_opts.index(y_default) if y_default in y_opts else 0
                 )
-                heat, heat_chart = _ui.shared(sections.heat, cube, x, y, stage=stage, **view, window_text=win.text)
+                heat, heat_chart = _ui.shared(sections.heat, cube, x, y, **f.section_args(), window_text=win.text)
                 st.plotly_chart(heat_chart, key="fa_heat", width="stretch")
                 _ui.csv_button(heat, f"accuracy_by_{x}_{y}", "fa_heat_csv", f)
         with hr:
-            matrix, matrix_chart = _ui.shared(sections.abc_xyz, cube, stage=stage, **view, window_text=win.text)
+            matrix, matrix_chart = _ui.shared(sections.abc_xyz, cube, **f.section_args(), window_text=win.text)
             st.plotly_chart(matrix_chart, key="fa_abc", width="stretch")
             _ui.csv_button(matrix, "accuracy_by_abc_xyz", "fa_abc_csv", f)
 
@@ -157,7 +146,7 @@ def drill_down() -> None:
 
 def _drill_down_body() -> None:
     group = st.selectbox("Group by", [*attrs, "abc", "xyz", "lag", "stage"], key="fa_group", bind="query-params")
-    grouped = _ui.shared(sections.grouped, cube, group, stage=stage, **view)
+    grouped = _ui.shared(sections.grouped, cube, group, **f.section_args())
     selectable = group not in ("lag", "stage")
     st.caption(
         f"{win.text.capitalize()}. "
@@ -179,7 +168,7 @@ def _drill_down_body() -> None:
         grouped,
         hide_index=True,
         width="stretch",
-        key=_ui.view_key("fa_group_rows", group, stage, view),
+        key=_ui.view_key("fa_group_rows", group, f),
         column_config=_ui.METRIC_FORMAT,
         **({"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}),
     )
@@ -188,7 +177,7 @@ def _drill_down_body() -> None:
     rows = [r for r in rows if r < len(grouped)]  # a pick left from a longer table (new data, same view)
     if rows:
         value = str(grouped.iloc[rows[0]][group])
-        items = _ui.shared(sections.drill, cube, group, value, stage=stage, **view)
+        items = _ui.shared(sections.drill, cube, group, value, **f.section_args())
         st.markdown(
             f"**Items in {safety.md(group)} {safety.md(value)}** ({len(items)}, largest share of the error first)"
         )
@@ -196,7 +185,7 @@ def _drill_down_body() -> None:
             items,
             hide_index=True,
             width="stretch",
-            key=_ui.view_key("fa_item_rows", group, value, stage, view),
+            key=_ui.view_key("fa_item_rows", group, value, f),
             on_select="rerun",
             selection_mode="single-row",
             column_config=_ui.METRIC_FORMAT,
@@ -207,15 +196,7 @@ def _drill_down_body() -> None:
         if irows:
             item = str(items.iloc[irows[0]]["item"])
             st.vega_lite_chart(
-                _ui.shared(
-                    sections.item_chart,
-                    cube,
-                    item,
-                    stage=stage,
-                    lag=view["lag"],
-                    period_from=view["period_from"],
-                    period_to=view["period_to"],
-                ),
+                _ui.shared(sections.item_chart, cube, item, **f.section_args(filters=False)),
                 key="fa_item_chart",
                 width="stretch",
             )

@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, export, periods, safety
+from kpis import catalog, export, periods, safety, shortlist
 from kpis.catalog import charts, trends
 from pages import _ui
 
@@ -26,6 +26,10 @@ def _kpi_changed() -> None:
     st.session_state["trend_cadence"] = cfg.kpi_by_id[st.session_state[_ui.TREND_KPI]].cadence
 
 
+def _segment_label(s: str) -> str:
+    return s or "Total"
+
+
 kpi_id = c1.selectbox(
     "KPI",
     ids,
@@ -40,7 +44,18 @@ segs = sorted(mine["segment"].unique(), key=lambda s: (s != "", s))
 if "" not in segs:
     segs = ["", *segs]
 _ui.seed(_ui.TREND_SEGMENT, segs, "")
-segment = c2.selectbox("Segment", segs, key=_ui.TREND_SEGMENT, bind="query-params", format_func=lambda s: s or "Total")
+if len(segs) > shortlist.MAX_OPTIONS:  # thousands of segments: search them, list at most MAX_OPTIONS
+    find = c2.text_input(
+        "Find a segment",
+        key="trend_segment_find",
+        placeholder=f"Search {len(segs) - 1:,} segments",
+        help=f"Lists at most {shortlist.MAX_OPTIONS} segments whose name contains the text",
+    )
+    short = shortlist.shortlist(segs, find, keep=["", st.session_state[_ui.TREND_SEGMENT]], label=_segment_label)
+    segs = short.options
+    if short.cut:
+        c2.caption(f"{short.listed} of {short.matched:,} matching segments listed: type more to narrow")
+segment = c2.selectbox("Segment", segs, key=_ui.TREND_SEGMENT, bind="query-params", format_func=_segment_label)
 choices = trends.rollup_choices(kpi)
 _ui.seed("trend_cadence", choices, kpi.cadence)
 cadence = c3.selectbox("View by", choices, key="trend_cadence", bind="query-params", format_func=str.capitalize)

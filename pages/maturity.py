@@ -9,7 +9,7 @@ import streamlit as st
 
 from kpis import catalog, safety, spc
 from kpis.maturity import actions as maturity_actions
-from kpis.maturity import aggregate, assessments, relation, rubric
+from kpis.maturity import aggregate, assessments, levels, relation, rubric
 from kpis.maturity import charts as mcharts
 from kpis.maturity.assessments import quarter_label
 from pages import _ui
@@ -193,7 +193,7 @@ with tab_gaps:
             f"{rubric.practice_name(p)} — median {r['median']:g}, target {r['target']:g}, "
             f"{len(acts)} open action{'s' if len(acts) != 1 else ''}"
         ):
-            nxt = int(min(np.floor(r["median"]) + 1, 5))
+            nxt = levels.next_level(r["median"])
             st.caption(f"Next level ({rub.level_name(nxt)}): {rub.text(p, nxt)}")
             if len(acts):
                 st.dataframe(acts.drop(columns=["practice"]), hide_index=True, width="stretch", key=f"mat_acts_{p}")

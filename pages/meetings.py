@@ -6,11 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from kpis import safety
+from kpis.access import rules
 from kpis.access.users import NotAllowed
+from kpis.sponsorship import cycle
 from kpis.sponsorship import decisions as dec
 from kpis.sponsorship import meetings as mt
-from kpis.store.versions import EditConflict
 from pages import _ui
+from pages._ui import edits
 
 cfg = _ui.config()
 eng = _ui.engine()
@@ -34,6 +36,13 @@ today = dt.date.today()
 def _problems(title: str, problems: list[str]) -> None:
     st.error(title)
     st.dataframe(pd.DataFrame({"problem": problems}), hide_index=True, width="stretch")
+
+
+def _not_changed(e: Exception) -> None:
+    if isinstance(e, mt.MeetingError):
+        _problems("The meeting was not changed:", e.problems)
+    else:
+        st.error(safety.md(str(e)))
 
 
 def _decision_label(row) -> str:
@@ -92,6 +101,8 @@ with tab_register:
                 "ref": "Ref",
             },
         )
+    # Only the decisions this user may decide: editors, or the decision's owner (kpis.access.rules).
+    pending = pending[[rules.may(user, "decide", o) for o in pending["owner"]]] if len(pending) else pending
     if can_write and len(pending):
         st.subheader("Act on a pending decision")
         options = list(pending["id"])
@@ -105,13 +116,12 @@ with tab_register:
             "Decided on", value=max(today, row["raised_on"]), min_value=row["raised_on"], key="reg_decided_on"
         )
         if a2.button("Mark decided", key="reg_decide", type="primary", icon=":material/gavel:"):
-            try:
-                dec.decide(eng, decision_id=int(chosen), decided_on=when, user=user, only_if_pending=True)
-            except EditConflict as e:
-                st.error(f"Not marked: {safety.md(str(e))}; reload to see their date.", icon=":material/sync_problem:")
-            except (dec.DecisionError, NotAllowed) as e:
-                st.error(safety.md(str(e)))
-            else:
+            decided = edits.save(
+                lambda: dec.decide(eng, decision_id=int(chosen), decided_on=when, user=user, only_if_pending=True),
+                refused=(dec.DecisionError, NotAllowed),
+                conflict_text="Not marked: {}; reload to see their date.",
+            )
+            if decided.ok:
                 st.session_state[FLASH] = f"Decision #{chosen} marked decided on {when}."
                 st.rerun()
         if _ui.page_exists(_ui.PAGE_ACTIONS) and user.can("manage_actions"):
@@ -151,7 +161,8 @@ with tab_register:
 with tab_log:
     if not can_write:
         st.info(
-            f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). Logging meetings needs the contributor role or above."
+            f"You are signed in as {safety.md(user.display or user.name)} ({user.role}). "
+            "Logging meetings needs the contributor role or above."
         )
     else:
         with st.form("meeting_form"):
@@ -228,7 +239,7 @@ with tab_cycle:
         st.info("No meetings yet: log one, or import a meetings file on the Data page.")
     else:
         share = mt.cycle_share(grid)
-        done = int((grid[list(mt.STEPS)] > 0).all(axis=1).sum())
+        done = int(cycle.complete(grid).sum())
         st.caption(
             f"A cycle is complete when every one of the five steps was held in the month. "
             f"{done} of {len(grid)} months complete."
@@ -237,10 +248,7 @@ with tab_cycle:
             share.assign(**{"Complete cycles (%)": share["share"] * 100}).set_index("quarter")[["Complete cycles (%)"]],
             height=220,
         )
-        shown = grid.iloc[::-1].head(24)
-        marks = shown.apply(lambda c: c.map(lambda n: "✓" if n == 1 else (f"✓×{n}" if n > 1 else "—")))
-        marks["complete"] = (shown > 0).all(axis=1).map({True: "yes", False: "no"})
-        st.dataframe(marks, width="stretch", key="cycle_grid")
+        st.dataframe(cycle.marks(grid.iloc[::-1].head(24)), width="stretch", key="cycle_grid")
 
 # ---------------------------------------------------------------- meetings
 with tab_list:
@@ -264,7 +272,8 @@ with tab_list:
         with p2:
             st.markdown("**Decisions**")
             st.dataframe(dec.meeting_decisions(eng, chosen), hide_index=True, width="stretch", key="mt_decisions")
-        if can_write:
+        chair = meetings.loc[meetings["id"] == chosen, "chair"].iloc[0]
+        if rules.may(user, "edit meeting", chair):  # editors, or the meeting's chair (kpis.access.rules)
             m = meetings[meetings["id"] == chosen].iloc[0]
             ppl = mt.people(eng, chosen)
             with st.expander("Correct this meeting (step, date, chair, people, notes)"):
@@ -280,7 +289,7 @@ with tab_list:
                             f"ed_chair_{chosen}": m["chair"],
                             f"ed_inv_{chosen}": list(ppl.loc[ppl["invited"], "person"]),
                             f"ed_att_{chosen}": list(ppl.loc[ppl["attended"], "person"]),
-                            f"ed_notes_{chosen}": m["notes"] or "",
+                            f"ed_notes_{chosen}": mt.notes_text(m["notes"]),
                         }
                     )
                     st.session_state.pop(f"ed_conflict_{chosen}", None)
@@ -311,22 +320,20 @@ with tab_list:
                             attended=tuple(e_att),
                             notes=e_notes or None,
                         )
-                        try:
-                            mt.update_meeting(
+                        updated = edits.save(
+                            lambda: mt.update_meeting(
                                 eng,
                                 meeting_id=int(chosen),
                                 meeting=changed,
                                 config=cfg,
                                 user=user,
                                 expected_version=st.session_state[seed],
-                            )
-                        except EditConflict as e:
-                            st.session_state[f"ed_conflict_{chosen}"] = str(e)
-                        except mt.MeetingError as e:
-                            _problems("The meeting was not changed:", e.problems)
-                        except NotAllowed as e:
-                            st.error(safety.md(str(e)))
-                        else:
+                            ),
+                            refused=(mt.MeetingError, NotAllowed),
+                            conflict_key=f"ed_conflict_{chosen}",
+                            show_refused=_not_changed,
+                        )
+                        if updated.ok:
                             st.session_state.pop(seed, None)
                             st.session_state[FLASH] = f"Meeting #{chosen} updated."
                             st.rerun()

@@ -1,9 +1,12 @@
 """My work: the acting user's open and overdue actions, draft reviews, this quarter's assessment, pending
-decisions and red KPIs, each with a way to act on it (kpis.mywork)."""
+decisions, red KPIs and the KPI data they owe, each with a way to act on it (kpis.mywork)."""
+
+import datetime as dt
 
 import streamlit as st
 
 from kpis import mywork, safety
+from kpis.catalog import freshness
 from kpis.improvement import prefill
 from pages import _ui
 
@@ -12,10 +15,10 @@ eng = _ui.engine()
 user = _ui.user()
 st.title("My work")
 who = user.display or user.name
-work = mywork.my_work(eng, cfg, user, totals=_ui.totals())
+work = mywork.my_work(eng, cfg, user, totals=_ui.totals(), late=_ui.late_data(dt.date.today()))
 c = work.counts()
 
-m = st.columns(6)
+m = st.columns(7)
 m[0].metric("Open actions", c["open_actions"], border=True, help="Actions you own that are open or in progress")
 m[1].metric("Overdue", c["overdue_actions"], border=True, help="Of those, due before today")
 m[2].metric("Draft reviews", c["draft_reviews"], border=True, help="Reviews you started and have not submitted")
@@ -29,6 +32,12 @@ m[3].metric(
 )
 m[4].metric("Decisions", c["pending_decisions"], border=True, help="Pending decisions you own")
 m[5].metric("Red KPIs", c["red_kpis"], border=True, help="KPIs you own whose latest value is off target")
+m[6].metric(
+    "Data owed",
+    len(work.owed_data),
+    border=True,
+    help="KPI values you deliver (data owner, else owner) that were due and have not arrived",
+)
 st.caption(f"For {safety.md(who)}. Items are yours when their owner is {mywork.MATCHED_BY}.")
 
 if not work.known:
@@ -103,3 +112,17 @@ if len(work.red_kpis):
             )
             if right.button("Trend", key=f"mw_kpi_{k['kpi_id']}", icon=":material/show_chart:"):
                 _ui.open_trend(k["kpi_id"])
+
+if len(work.owed_data):
+    today = dt.date.today()
+    st.subheader(f"Data you owe ({len(work.owed_data)})")
+    for i, d in work.owed_data.iterrows():
+        with st.container(border=True):
+            left, right = st.columns([5, 1], vertical_alignment="center")
+            segment = f" · {safety.md(d['segment'])}" if d["segment"] else ""
+            left.markdown(
+                f"**{safety.md(d['name'])}**{segment} · :red[{safety.md(freshness.late_text(d, today))}]  \n"
+                f"last received {safety.md(d['last_label'])} · waiting for {safety.md(d['feeds'])}"
+            )
+            if right.button("Data", key=f"mw_late_{i}", icon=":material/upload:"):
+                _ui.go(_ui.PAGE_DATA)

@@ -1,10 +1,12 @@
 """Overview: every KPI against its target, for managers."""
 
+import datetime as dt
+
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog
-from kpis.catalog import overview
+from kpis import catalog, safety
+from kpis.catalog import freshness, overview
 from kpis.config import PRACTICES
 from pages import _ui
 
@@ -44,6 +46,9 @@ if not kpis:
 tiles = _ui.overview_tiles(kpis, as_of)
 counts = overview.status_counts(tiles)
 newest = tiles["period"].max()
+late_day = freshness.reference_day(as_of, months, dt.date.today())
+late = _ui.late_data(late_day, [k.id for k in kpis])
+late_marks = freshness.tile_marks(late, late_day)
 
 m = st.columns(4)
 for col, s in zip(m, catalog.STATUSES):
@@ -59,6 +64,13 @@ st.caption(
     f"{len(tiles)} KPIs · {latest} · status of each KPI's latest period against its target "
     "(green on target, amber inside the tolerance, red beyond)."
 )
+if late_marks:
+    st.page_link(
+        _ui.PAGE_DATA,
+        icon=":material/schedule:",
+        label=f"{len(late_marks)} KPI{'s' if len(late_marks) != 1 else ''} with data overdue on "
+        f"{freshness.day_text(late_day, dt.date.min)}",
+    )
 
 # Improvement loop: done actions waiting for a manager's verdict.
 from kpis.improvement import actions as improvement_actions
@@ -94,6 +106,8 @@ for start in range(0, len(tiles), per_row):
                 help=f"{kpi.description} Change vs the previous period; line = last {overview.SPARK_POINTS} periods.",
             )
             stale = " · :orange[not updated recently]" if t["stale"] else ""
+            if kpi.id in late_marks:  # late data says more than "not updated recently"
+                stale = f" · :red[{safety.md(late_marks[kpi.id])}]"
             st.caption(
                 f"Target {catalog.target_text(kpi, t['target'], cfg.app.currency)} · {t['period_label'] or 'no data'}"
                 f" · {kpi.owner}{stale}"

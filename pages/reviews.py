@@ -9,8 +9,8 @@ import streamlit as st
 from kpis import catalog, safety
 from kpis.config import PRACTICES
 from kpis.improvement import export, prefill, reviews
-from kpis.store.versions import EditConflict
 from pages import _ui
+from pages._ui import edits
 
 cfg = _ui.config()
 eng = _ui.engine()
@@ -77,7 +77,7 @@ if df.empty and not can_submit:
 submitted = df[df["status"] == "submitted"]
 m = st.columns(4)
 m[0].metric("Submitted reviews", len(submitted), border=True)
-m[1].metric("Your drafts", int(((df["status"] == "draft") & (df["created_by"] == user.name)).sum()), border=True)
+m[1].metric("Your drafts", int(((df["status"] == "draft") & df["created_by"].map(user.is_self)).sum()), border=True)
 m[2].metric("Average rating", f"{submitted['rating'].mean():.1f} / 5" if len(submitted) else "–", border=True)
 m[3].metric(
     "Follow-up actions awaiting verification",
@@ -198,8 +198,8 @@ if view == "Write a review":
         st.session_state["rv_load_next"] = None
         st.rerun()
     if draft or send:
-        try:
-            rid = reviews.save_review(
+        saved = edits.save(
+            lambda: reviews.save_review(
                 engine=eng,
                 fields=fields,
                 kpis=kpi_rows,
@@ -208,12 +208,13 @@ if view == "Write a review":
                 submit=bool(send),
                 review_id=editing,
                 expected_version=st.session_state.get("rv_edit_version") if editing else None,
-            )
-        except EditConflict as e:  # the typed text stays in the widgets above
-            st.session_state["rv_conflict"] = str(e)
-        except reviews.ReviewRefused as e:
-            st.error(f"Not saved: {safety.md(str(e))}")
-        else:
+            ),
+            refused=(reviews.ReviewRefused,),
+            conflict_key="rv_conflict",  # the typed text stays in the widgets above
+            refused_text="Not saved: {}",
+        )
+        if saved.ok:
+            rid = saved.value
             st.session_state["rv_load_next"] = None
             st.session_state["rv_open"] = rid
             st.session_state["rv_view_next"] = "Reviews"
@@ -327,7 +328,7 @@ if (
 ):
     st.session_state[prefill.SESSION_KEY] = prefill.from_review(r, cfg.kpi_by_id)
     _ui.go(prefill.PAGE_ACTIONS)
-may_edit = can_submit and (r["created_by"] == user.name or (r["status"] == "submitted" and can_manage))
+may_edit = can_submit and (user.is_self(r["created_by"]) or (r["status"] == "submitted" and can_manage))
 if may_edit and b2.button(
     "Amend" if r["status"] == "submitted" else "Edit draft", key="rv_amend", icon=":material/edit:"
 ):

@@ -20,7 +20,8 @@ RAG_FILL = {"green": "#c8e6c9", "amber": "#ffe0b2", "red": "#ffcdd2", "none": ""
 # Static stylesheet of the print layout: hides the app's chrome on screen and on paper, one page per card.
 PRINT_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
-[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"], footer { display: none !important; }
+[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
+footer { display: none !important; }
 [data-testid="stMainBlockContainer"] { padding-top: 1rem !important; max-width: 1100px; }
 @media print {
   @page { size: A4 landscape; margin: 10mm; }

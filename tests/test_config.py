@@ -421,3 +421,42 @@ def test_target_from_outside_the_supported_years_is_a_problem(raw):
         "broken.toml: KPI 'otif' field 'target.0.from': '9999-01' is outside the supported years 1700 to 2199 "
         "(config [limits] min_period_year, max_period_year)"
     ]
+
+
+# ---------------------------------------------------------------- late data: due_days and data_owner
+
+
+def test_shipped_config_has_a_catalog_due_days_and_a_weekly_kpi_of_its_own(config):
+    assert config.catalog.due_days == 10
+    assert config.kpi_by_id["stockout_weeks"].due_days == 3 and config.kpi_by_id["otif"].due_days is None
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, "5", True, 367])
+def test_due_days_must_be_a_whole_number_of_days(raw, bad):
+    raw["kpi"][kpi_index(raw, "otif")]["due_days"] = bad
+    raw["catalog"]["due_days"] = bad
+    assert problems_of(raw) == [
+        f"broken.toml: [catalog] field 'due_days': Value error, {bad!r} is not a whole number of days from 0 to 366 "
+        "(days after the period ends)",
+        f"broken.toml: KPI 'otif' field 'due_days': Value error, {bad!r} is not a whole number of days from 0 to 366 "
+        "(days after the period ends)",
+    ]
+
+
+def test_due_days_zero_and_no_default_are_fine(raw):
+    raw["kpi"][kpi_index(raw, "otif")]["due_days"] = 0
+    del raw["catalog"]
+    cfg = parse_config(raw)
+    assert cfg.kpi_by_id["otif"].due_days == 0 and cfg.catalog.due_days is None
+
+
+def test_data_owner_is_a_name(raw):
+    raw["kpi"][kpi_index(raw, "otif")]["data_owner"] = ""
+    assert problems_of(raw) == ["broken.toml: KPI 'otif' field 'data_owner': String should have at least 1 character"]
+    raw["kpi"][kpi_index(raw, "otif")]["data_owner"] = "Logistics Desk"
+    assert parse_config(raw).kpi_by_id["otif"].data_owner == "Logistics Desk"
+
+
+def test_unknown_key_in_the_catalog_section(raw):
+    raw["catalog"]["due"] = 5
+    assert problems_of(raw) == ["broken.toml: [catalog] field 'due': Extra inputs are not permitted"]

@@ -71,7 +71,7 @@ def test_a_query_failing_mid_page_shows_the_reason_without_sql_or_values(demo_en
     SQL and parameters never reach the page."""
     from sqlalchemy.exc import OperationalError
 
-    from pages import _ui
+    from pages._ui import database
 
     def boom(*_a, **_k):
         raise OperationalError(
@@ -80,7 +80,7 @@ def test_a_query_failing_mid_page_shows_the_reason_without_sql_or_values(demo_en
             Exception("server closed the connection unexpectedly"),
         )
 
-    monkeypatch.setattr(_ui, "data_version", boom)
+    monkeypatch.setattr(database, "data_version", boom)
     at = AppTest.from_file(APP, default_timeout=60).run()
     _assert_clear(at, "overview")
     text = _all_text(at)

@@ -205,3 +205,26 @@ def test_records_kpis_example():
         }
     )
     assert records.cycle_series(m, "month", today).set_index("period")["value"][oct_] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    ("cadence", "days", "last", "day", "expected"),
+    [
+        ("month", 5, "2026-09-01", dt.date(2026, 11, 5), None),
+        ("month", 5, "2026-09-01", dt.date(2026, 11, 6), "2026-10 due 5 Nov, not received"),
+        ("month", 5, "2026-08-01", dt.date(2026, 11, 6), "2026-09 due 5 Oct, not received (and 1 later period)"),
+        ("month", 5, "2024-01-01", dt.date(2024, 3, 6), "2024-02 due 5 Mar, not received"),
+        ("week", 2, "2026-10-26", dt.date(2026, 11, 11), "2026-W45 due 10 Nov, not received"),
+        ("quarter", 10, "2026-04-01", dt.date(2026, 10, 11), "2026-Q3 due 10 Oct, not received"),
+        ("month", 0, "2026-09-01", dt.date(2026, 11, 1), "2026-10 due 31 Oct, not received"),
+    ],
+)
+def test_late_data_examples(config, cadence, days, last, day, expected):
+    import dataclasses
+
+    from kpis.catalog import freshness
+
+    cfg = dataclasses.replace(config, kpis=(kpi(cadence=cadence, due_days=days),))
+    got = pd.DataFrame({"kpi_id": ["otif"], "segment": [""], "last_period": [pd.Timestamp(last)]})
+    late = freshness.overdue(got, cfg, day)
+    assert freshness.tile_marks(late, day).get("otif") == expected

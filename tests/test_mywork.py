@@ -211,3 +211,46 @@ def test_demo_data_matches_the_pages_own_rules(demo_engine, config):
         red = tiles[(tiles["owner"] == person) & (tiles["status"] == "red")]
         assert sorted(work.red_kpis["kpi_id"]) == sorted(red["kpi_id"])
         assert work.known
+
+
+def test_data_owed_goes_to_the_data_owner_else_the_kpi_owner(engine, config):
+    import dataclasses
+
+    from kpis.catalog.load import write_actuals
+    from kpis.catalog.sync import sync_catalog
+
+    admin = User(name="setup", role="admin")
+    sync_catalog(engine, config, admin)
+    rows = pd.DataFrame(
+        {
+            "kpi_id": ["capacity_utilisation", "otif", "supplier_otif"],
+            "segment": ["", "", ""],
+            "period": [dt.date(2026, 9, 1), dt.date(2026, 10, 1), dt.date(2026, 9, 1)],
+            "value": [0.85, 0.95, 0.9],
+            "note": [None, None, None],
+        }
+    )
+    write_actuals(engine, rows, filename="t.csv", sha256="1" * 64, user=admin)
+    totals = series.kpi_totals(engine, config)
+    diego = User(name="diego.alvarez@example.com", role="editor", display="Diego Alvarez")
+    work = mywork.my_work(engine, config, diego, today=TODAY, totals=totals)  # October was due 10 Nov
+    owed = work.owed_data
+    assert owed["kpi_id"].tolist() == ["capacity_utilisation"] and owed.iloc[0]["period_label"] == "2026-10"
+    assert not work.empty and work.known
+    assert mywork.my_work(engine, config, diego, today=dt.date(2026, 11, 10), totals=totals).owed_data.empty
+    from kpis.catalog import freshness
+
+    everyone = freshness.late_data(engine, config, TODAY, totals=totals)  # what the page hands over, cached
+    assert set(everyone["kpi_id"]) == {"capacity_utilisation", "supplier_otif"}  # Hannah Scott owes too
+    given = mywork.my_work(engine, config, diego, today=TODAY, totals=totals, late=everyone).owed_data
+    assert given["kpi_id"].tolist() == ["capacity_utilisation"]
+    assert mywork.my_work(engine, config, MARIA, today=TODAY, totals=totals).owed_data.empty  # not hers
+    # a data owner in the catalog: the plant controller owes the figures, the KPI's owner no longer does
+    kpis = tuple(
+        k.model_copy(update={"data_owner": "Ken Ito"}) if k.id == "capacity_utilisation" else k for k in config.kpis
+    )
+    cfg = dataclasses.replace(config, kpis=kpis)
+    ken = User(name="ken.ito@example.com", role="viewer")
+    work = mywork.my_work(engine, cfg, ken, today=TODAY, totals=totals)
+    assert work.known and work.owed_data["kpi_id"].tolist() == ["capacity_utilisation"] and not work.empty
+    assert mywork.my_work(engine, cfg, diego, today=TODAY, totals=totals).owed_data.empty

@@ -1,9 +1,11 @@
 """Who is signed in and with which role: OpenID Connect claims mapped to roles by config.toml [roles],
 and the rule that keeps the unauthenticated local mode on the local machine.
 
-Mapping (first match wins): an e-mail listed in ``[roles.emails]`` gets that role; otherwise the highest
-role of the e-mail's domain in ``[roles.domains]`` and of the user's groups (the ``groups_claim`` claim,
-where the provider sends it) in ``[roles.groups]``; otherwise ``[roles] unknown``: ``viewer`` or ``refuse``.
+Only an e-mail address the provider verified counts (``email_verified``; kpis.access.identity), and the
+person is their issuer and subject, never a name they can type. Mapping (first match wins): an e-mail
+listed in ``[roles.emails]`` gets that role; otherwise the highest role of the e-mail's domain in
+``[roles.domains]`` and of the user's groups (the ``groups_claim`` claim, where the provider sends it) in
+``[roles.groups]``; otherwise ``[roles] unknown``: ``viewer`` or ``refuse``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kpis import textkeys
+from kpis.access import identity
 from kpis.access.users import RANK, User
 from kpis.config import AppConfig
 
@@ -22,48 +26,63 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 @dataclass(frozen=True)
 class Identity:
-    """What the identity provider says about the person signing in."""
+    """What the identity provider says about the person signing in: a display name (only shown), the e-mail
+    address when verified (kpis.access.identity), groups, and the stable key (issuer and subject)."""
 
     name: str
     email: str | None
     groups: tuple[str, ...] = ()
+    key: str | None = None
 
 
-def identity_from_claims(claims: Mapping[str, Any], groups_claim: str = "groups") -> Identity:
-    """The identity in an ID token's claims (st.user): e-mail, display name, groups."""
-    email = claims.get("email") or None
-    email = str(email).strip().lower() if email else None
-    name = str(claims.get("name") or claims.get("preferred_username") or email or claims.get("sub") or "").strip()
+def identity_from_claims(
+    claims: Mapping[str, Any], groups_claim: str = "groups", *, trust_email_without_claim: bool = False
+) -> Identity:
+    """The identity in an ID token's claims (st.user): key, verified e-mail, display name, groups."""
+    found = identity.from_claims(claims, trust_without_claim=trust_email_without_claim)
     raw = claims.get(groups_claim) or ()
     if isinstance(raw, str):
         raw = [raw]
     groups = tuple(str(g) for g in raw if str(g).strip()) if isinstance(raw, (list, tuple)) else ()
-    return Identity(name=name or "unknown", email=email, groups=groups)
+    return Identity(name=found.name, email=found.email, groups=groups, key=found.key)
 
 
 def role_for(config: AppConfig, identity: Identity) -> str | None:
-    """The role of a signed-in identity, or None when it is refused (see the module docstring)."""
+    """The role of a signed-in identity, or None when it is refused (see the module docstring). Only a verified
+    e-mail address maps (identity.email); e-mails, domains and groups compare after kpis.textkeys.fold, and a
+    confusable group name matches nothing."""
     roles = config.roles
-    emails = {k.strip().lower(): v for k, v in roles.emails.items()}
-    if identity.email and identity.email in emails:
-        return emails[identity.email]
+    email = identity.email
+    if email is not None and textkeys.confusable(email):
+        email = None
+    emails = {textkeys.fold(k): v for k, v in roles.emails.items()}
+    if email and textkeys.fold(email) in emails:
+        return emails[textkeys.fold(email)]
     found: list[str] = []
-    if identity.email and "@" in identity.email:
-        domain = identity.email.rsplit("@", 1)[1]
-        found += [v for k, v in roles.domains.items() if k.strip().lower().lstrip("@") == domain]
-    found += [roles.groups[g] for g in identity.groups if g in roles.groups]
+    if email and "@" in email:
+        domain = textkeys.fold(email).rsplit("@", 1)[1]
+        found += [v for k, v in roles.domains.items() if textkeys.fold(k).lstrip("@") == domain]
+    groups = {textkeys.fold(k): v for k, v in roles.groups.items()}
+    found += [
+        groups[textkeys.fold(g)] for g in identity.groups if not textkeys.confusable(g) and textkeys.fold(g) in groups
+    ]
     if found:
         return max(found, key=RANK.__getitem__)
     return None if roles.unknown == "refuse" else "viewer"
 
 
 def signed_in_user(config: AppConfig, claims: Mapping[str, Any]) -> User | None:
-    """The User for a signed-in person (name = e-mail where there is one), or None when refused."""
-    identity = identity_from_claims(claims, config.roles.groups_claim)
-    role = role_for(config, identity)
+    """The User for a signed-in person (name = the key ``oidc:<iss>|<sub>``), or None when refused: no issuer
+    and subject, or no role."""
+    who = identity_from_claims(
+        claims, config.roles.groups_claim, trust_email_without_claim=config.roles.trust_email_without_verified_claim
+    )
+    if who.key is None:
+        return None
+    role = role_for(config, who)
     if role is None:
         return None
-    return User(name=identity.email or identity.name, role=role, display=identity.name)
+    return User(name=who.key, role=role, display=who.name, email=who.email)
 
 
 def is_loopback(address: str | None) -> bool:

@@ -1,15 +1,16 @@
 """Who is acting: the one place every write takes its user from, and what each role may do.
 
-Sign-in comes later; for now the user is SOP_PULSE_USER or the OS login, and the role comes
-from config.toml [roles].
+Signed in, the user comes from kpis.access.signin; in local mode and on the command line it is the login of
+the process's real user id (or SOP_PULSE_USER / --user, honoured for an admin login), and the role comes from
+config.toml [roles]. A user's `name` is their stable key (kpis.access.identity): what rows store and compare.
 """
 
 from __future__ import annotations
 
-import getpass
 import os
 from dataclasses import dataclass
 
+from kpis.access import identity
 from kpis.config import AppConfig
 
 # What each role may do; higher roles include the lower ones.
@@ -27,11 +28,32 @@ PERMISSIONS = {
 class User:
     """A person acting in the app."""
 
-    name: str
+    name: str  # the stable key rows store and compare: oidc:<iss>|<sub> signed in, the OS login locally
     role: str
-    display: str = ""  # the name shown (a signed-in user's name; `name` is their e-mail)
+    display: str = ""  # the name shown, never compared (a signed-in user's display name)
     local: bool = False  # local mode: no sign-in, the OS login or SOP_PULSE_USER
     via: str | None = None  # the OS login that named this user with --user / SOP_PULSE_USER (an admin)
+    email: str | None = None  # the e-mail address the provider verified (folded), else None
+
+    @property
+    def key(self) -> str:
+        """The stable key (the same as `name`)."""
+        return self.name
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """What a row may name this person by: the key, and the verified e-mail address."""
+        return (self.name, self.email) if self.email else (self.name,)
+
+    @property
+    def known_as(self) -> str:
+        """The name a person is listed under among people named in data (a maturity respondent): the verified
+        e-mail address, else the key. Either counts as this person (is_self); a display name never does."""
+        return self.email or self.name
+
+    def is_self(self, recorded: str | None) -> bool:
+        """True when a name recorded in a row (created_by, respondent, owner) is this person."""
+        return identity.is_self(self.name, self.email, recorded)
 
     def can(self, permission: str) -> bool:
         """True when the role allows the permission."""
@@ -43,11 +65,8 @@ class NotAllowed(PermissionError):
 
 
 def os_login() -> str:
-    """The login name of the account running this process."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "local"
+    """The login of the process's real user id (LOGNAME and USER are not asked: anyone can set them)."""
+    return identity.os_login()
 
 
 def current_user(config: AppConfig, name: str | None = None) -> User:
@@ -77,7 +96,7 @@ def require(user: User, permission: str, *, engine=None, what: str | None = None
         record_refusal(engine, user, permission, what)
     verb = {"admin": "administer"}.get(permission, permission.replace("_", " "))
     raise NotAllowed(
-        f"{user.name} ({user.role}) may not {verb}"
+        f"{user.display or user.name} ({user.role}) may not {verb}"
         + (f" ({what})" if what else "")
         + f"; this needs the {PERMISSIONS[permission]} role"
     )

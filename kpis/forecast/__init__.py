@@ -13,6 +13,7 @@ Modules, one concern each:
 * ``metrics``   the error metrics on plain data frames (WAPE, bias, MASE, FVA, ABC/XYZ, tracking signal)
 * ``views``     the numbers the Forecast accuracy and Exceptions pages show
 * ``charts``    their charts (lag waterfall, FVA stairstep, heat maps, an item's actual vs forecast)
+* ``filters``   ``ForecastFilters``: what those pages are cut by (window, lag, stage, attributes), one frozen value
 * ``computed``  the catalog's forecast KPIs, per period
 
 The package's public names are imported on first use, so ``import kpis.forecast`` costs nothing

@@ -1,9 +1,10 @@
 """What each section of the Forecast accuracy and Exceptions pages shows, figures included.
 
 Every function takes the cube and the app's config first, then the view's arguments (plain values: stage, lag,
-period starts, filters, window text), and returns what the section draws. They do not depend on who asks, so
-the pages compute each once per forecast-data version and arguments and share the result across sessions
-(pages._ui.shared). The figures they return are shared too: callers must not change them.
+period starts, filters, window text; kpis.forecast.filters.ForecastFilters.section_args gives them), and returns
+what the section draws. They do not depend on who asks, so the pages compute each once per forecast-data version
+and arguments and share the result across sessions (pages._ui.caches.shared). The figures they return are
+shared too: callers must not change them.
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@ import datetime as dt
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, delete, or_, select
+from sqlalchemy import Engine, delete, func, or_, select
 
 from kpis import safety
+from kpis.access import rules
 from kpis.access.users import User, require
 from kpis.config import PRACTICES, AppConfig
 from kpis.series import kpi_series
@@ -153,11 +154,13 @@ def save_review(
                 if r is None:
                     raise ReviewRefused(f"there is no review #{review_id}")
                 versions.check(r, expected_version, entity="review")
-                if r.status == "draft" and r.created_by != user.name:
+                if r.status == "draft" and not user.is_self(r.created_by):
                     raise ReviewRefused("a draft can only be changed by its author")
                 if r.status == "submitted" and not submit:
                     raise ReviewRefused("a submitted review cannot go back to draft; amend it instead")
-                if r.status == "submitted" and r.created_by != user.name and not user.can("manage_actions"):
+                if r.status == "submitted" and not rules.allowed(
+                    user.role, "amend review", own=user.is_self(r.created_by)
+                ):
                     raise ReviewRefused("only the author or a manager may amend a submitted review")
                 old_kpis = list(s.execute(select(ReviewKpi).where(ReviewKpi.review_id == r.id)).scalars())
                 before = _snapshot(r, old_kpis)
@@ -211,7 +214,7 @@ def list_reviews(engine: Engine, user: User) -> pd.DataFrame:
     ]
     q = (
         select(*[getattr(Review, c) for c in cols])
-        .where(or_(Review.status == "submitted", Review.created_by == user.name))
+        .where(or_(Review.status == "submitted", *_authored_by(user)))
         .order_by(Review.review_date.desc(), Review.id.desc())
     )
     with engine.connect() as conn:
@@ -258,11 +261,19 @@ def search_reviews(
     return df[keep]
 
 
+def _authored_by(user: User) -> list:
+    """SQL conditions for rows this user created: by key, or by their verified e-mail (User.is_self)."""
+    out = [Review.created_by == user.name]
+    if user.email:
+        out.append(func.lower(Review.created_by) == user.email)
+    return out
+
+
 def get_review(engine: Engine, review_id: int, user: User) -> dict[str, Any] | None:
     """One review with its KPIs and follow-up actions, or None when missing or a draft of someone else."""
     with session_factory(engine)() as s:
         r = s.get(Review, int(review_id))
-        if r is None or (r.status == "draft" and r.created_by != user.name):
+        if r is None or (r.status == "draft" and not user.is_self(r.created_by)):
             return None
         out = {c.name: getattr(r, c.name) for c in Review.__table__.columns}
         out["kpis"] = [

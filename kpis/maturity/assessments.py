@@ -168,7 +168,7 @@ def submit(engine: Engine, *, answers: Answers, user: User) -> str:
     """Store a respondent's answers for a quarter (replacing earlier ones); contributors answer for themselves,
     editors may enter answers for others. Returns 'inserted', 'updated' or 'unchanged'."""
     require(user, "submit", engine=engine, what="submit")
-    if answers.respondent != user.name:
+    if not user.is_self(answers.respondent):
         require(user, "import", engine=engine, what="submit")
     with session_factory(engine).begin() as s:
         return write(s, answers=answers, user=user)

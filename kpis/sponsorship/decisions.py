@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from kpis import safety
+from kpis.access import rules
 from kpis.access.users import User, require
 from kpis.config import AppConfig
 from kpis.store import audit, versions
@@ -110,6 +111,9 @@ def decide(engine: Engine, *, decision_id: int, decided_on: dt.date, user: User,
     `only_if_pending` (the page's "Act on a pending decision"): when someone marked it decided since the list was
     shown, EditConflict names who and when instead of overwriting their date (checked in the UPDATE itself)."""
     require(user, "submit", engine=engine, what="decide")
+    with session_factory(engine)() as s:
+        owner = s.scalar(select(Decision.owner).where(Decision.id == decision_id))
+    rules.require(user, "decide", own=user.is_self(owner), engine=engine, what=f"decide decision #{decision_id}")
 
     def write() -> None:
         with session_factory(engine).begin() as s:

@@ -14,15 +14,17 @@ from sqlalchemy import Engine, Integer, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from kpis import safety
+from kpis.access import rules
 from kpis.access.users import User, require
 from kpis.config import AppConfig
+from kpis.sponsorship import cycle
 from kpis.sponsorship import decisions as dec
 from kpis.store import audit, versions
 from kpis.store.engine import session_factory
-from kpis.store.models import MEETING_TYPES, Decision, Meeting, MeetingAttendee, utcnow
+from kpis.store.models import Decision, Meeting, MeetingAttendee, utcnow
 from kpis.store.retry import retrying
 
-STEPS: tuple[str, ...] = MEETING_TYPES  # the cycle's steps, in order
+STEPS: tuple[str, ...] = cycle.STEPS  # the cycle's steps, in order
 MAX_NOTES = 10_000
 
 
@@ -143,6 +145,9 @@ def update_meeting(
 
     `expected_version` is the version the form was opened at: when the meeting changed since, EditConflict."""
     require(user, "submit", engine=engine, what="update meeting")
+    with session_factory(engine)() as s:
+        chair = s.scalar(select(Meeting.chair).where(Meeting.id == meeting_id))
+    rules.require(user, "edit meeting", own=user.is_self(chair), engine=engine, what=f"update meeting #{meeting_id}")
     problems = check(meeting, config)
     if problems:
         raise MeetingError(problems)
@@ -212,6 +217,14 @@ def list_meetings(engine: Engine) -> pd.DataFrame:
     return df
 
 
+def notes_text(notes: object) -> str:
+    """A meeting's notes as text to edit: "" when it has none. A row of list_meetings holds missing notes as
+    None or, once pandas has made the column's missing values NaN, as NaN (and `NaN or ""` is NaN)."""
+    if notes is None or (isinstance(notes, float) and pd.isna(notes)):
+        return ""
+    return str(notes)
+
+
 def people(engine: Engine, meeting_id: int) -> pd.DataFrame:
     """Who was invited to a meeting and who attended (person, invited, attended)."""
     with engine.connect() as conn:
@@ -249,10 +262,10 @@ def cycle_grid(meetings: pd.DataFrame) -> pd.DataFrame:
 
 
 def cycle_share(grid: pd.DataFrame) -> pd.DataFrame:
-    """Per quarter: months, complete cycles (every step held at least once) and their share."""
+    """Per quarter: months, complete cycles (kpis.sponsorship.cycle.complete) and their share."""
     if grid.empty:
         return pd.DataFrame(columns=["quarter", "months", "complete", "share"])
-    complete = (grid[list(STEPS)] > 0).all(axis=1)
+    complete = cycle.complete(grid)
     quarter = pd.PeriodIndex(grid.index, freq="M").asfreq("Q").strftime("%Y-Q%q")
     g = pd.DataFrame({"quarter": quarter, "complete": complete.to_numpy()}).groupby("quarter", sort=True)["complete"]
     out = pd.DataFrame({"months": g.size(), "complete": g.sum().astype(int)}).reset_index()

@@ -5,6 +5,7 @@ Also: the server refuses a WebSocket whose Host header is not an allowed host na
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import subprocess
@@ -21,9 +22,19 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser
 
 USERS = {
-    "carla@example.com": {"email": "carla@example.com", "name": "Carla Contributor", "groups": ["sop-planners"]},
-    "victor@example.com": {"email": "victor@example.com", "name": "Victor Viewer"},
-    "erin@example.com": {"email": "erin@example.com", "name": "Erin Editor", "groups": ["sop-data-owners"]},
+    "carla@example.com": {
+        "email": "carla@example.com",
+        "email_verified": True,
+        "name": "Carla Contributor",
+        "groups": ["sop-planners"],
+    },
+    "victor@example.com": {"email": "victor@example.com", "email_verified": True, "name": "Victor Viewer"},
+    "erin@example.com": {
+        "email": "erin@example.com",
+        "email_verified": True,
+        "name": "Erin Editor",
+        "groups": ["sop-data-owners"],
+    },
 }
 
 
@@ -39,9 +50,11 @@ def provider():
         yield f"http://localhost:{server.server_port}"
 
 
-@pytest.fixture(scope="module")
-def signed_server(provider, demo_db, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("signin")
+@contextlib.contextmanager
+def _serve(provider: str, db_url: str, folder: Path, emails: str = ""):
+    """Streamlit with sign-in through the provider on a free port (config: unknown = "refuse", the groups
+    sop-planners = contributor and sop-data-owners = editor, the domain example.com = viewer, and `emails`
+    lines under [roles.emails]); yields (base URL, port)."""
     port = _free_port()
     secrets = folder / "secrets.toml"
     secrets.write_text(
@@ -62,8 +75,9 @@ client_kwargs = {{ scope = "openid profile email" }}
         "[roles.groups]\n", '[roles.groups]\n"sop-planners" = "contributor"\n"sop-data-owners" = "editor"\n', 1
     )
     text = text.replace("[roles.domains]\n", '[roles.domains]\n"example.com" = "viewer"\n', 1)
+    text = text.replace("[roles.emails]\n", "[roles.emails]\n" + emails, 1)
     config.write_text(text, encoding="utf-8")
-    env = {**os.environ, "DATABASE_URL": demo_db, "SOP_PULSE_CONFIG": str(config), "AUTHLIB_INSECURE_TRANSPORT": "1"}
+    env = {**os.environ, "DATABASE_URL": db_url, "SOP_PULSE_CONFIG": str(config), "AUTHLIB_INSECURE_TRANSPORT": "1"}
     env.pop("SOP_PULSE_USER", None)
     log_path = folder / "server.log"
     log = log_path.open("wb")
@@ -87,25 +101,33 @@ client_kwargs = {{ scope = "openid profile email" }}
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    base = f"http://localhost:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + log_path.read_text(errors="replace")[-2000:])
-    yield base, port
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        base = f"http://localhost:{port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            proc.kill()
+            pytest.fail("streamlit did not start: " + log_path.read_text(errors="replace")[-2000:])
+        yield base, port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def signed_server(provider, demo_db, tmp_path_factory):
+    with _serve(provider, demo_db, tmp_path_factory.mktemp("signin")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,9 @@ def with_roles(config, **kw):
 
 # ---------------------------------------------------------------- identities and roles
 def test_identity_from_claims_normalises_email_and_groups():
-    ident = signin.identity_from_claims({"email": " Maria.Chen@Example.COM ", "name": "Maria", "groups": "planners"})
+    ident = signin.identity_from_claims(
+        {"email": " Maria.Chen@Example.COM ", "email_verified": True, "name": "Maria", "groups": "planners"}
+    )
     assert ident == signin.Identity(name="Maria", email="maria.chen@example.com", groups=("planners",))
     assert signin.identity_from_claims({"sub": "abc"}).name == "abc"
     assert signin.identity_from_claims({"email": "a@b.c", "roles": ["x"]}, groups_claim="roles").groups == ("x",)
@@ -55,8 +57,10 @@ def test_email_wins_then_highest_of_domain_and_groups_then_unknown(config):
     refuse = with_roles(cfg, unknown="refuse")
     assert signin.role_for(refuse, signin.Identity("n", "ann@other.org")) is None
     assert signin.signed_in_user(refuse, {"email": "ann@other.org"}) is None
-    u = signin.signed_in_user(cfg, {"email": "Ann@Example.com", "name": "Ann"})
-    assert (u.name, u.display, u.role, u.local) == ("ann@example.com", "Ann", "contributor", False)
+    claims = {"iss": "https://id.example.com", "sub": "ann-1", "email": "Ann@Example.com", "name": "Ann"}
+    u = signin.signed_in_user(cfg, {**claims, "email_verified": True})
+    assert (u.name, u.display, u.role, u.local) == ("oidc:https://id.example.com|ann-1", "Ann", "contributor", False)
+    assert u.email == "ann@example.com"
 
 
 @pytest.mark.parametrize(
@@ -132,7 +136,16 @@ def test_signed_out_visitor_sees_only_the_sign_in_button(demo_env):
 
 
 def test_signed_in_viewer_reads_but_gets_no_import_form(demo_env, monkeypatch):
-    at = _app({"is_logged_in": True, "email": "someone@elsewhere.org", "name": "Some One"}).run()
+    at = _app(
+        {
+            "is_logged_in": True,
+            "iss": "https://id.example.com",
+            "sub": "some-one",
+            "email": "someone@elsewhere.org",
+            "email_verified": True,
+            "name": "Some One",
+        }
+    ).run()
     assert not at.exception and at.metric  # unknown -> viewer (shipped config)
     assert any("signed in as Some One (viewer)" in c.value.replace("\\", "") for c in at.sidebar.caption)
     at.switch_page("pages/data.py").run()
@@ -145,7 +158,9 @@ def test_refused_account_is_told_and_can_sign_out(demo_env, tmp_path, monkeypatc
     cfg = tmp_path / "config.toml"
     cfg.write_text(text, encoding="utf-8")
     monkeypatch.setenv("SOP_PULSE_CONFIG", str(cfg))
-    at = _app({"is_logged_in": True, "email": "stranger@elsewhere.org"}).run()
+    at = _app(
+        {"is_logged_in": True, "iss": "https://id.example.com", "sub": "stranger", "email": "stranger@elsewhere.org"}
+    ).run()
     assert not at.exception
     assert "has no role in this app" in at.error[0].value
     assert [b.key for b in at.button] == ["sign_out_refused"] and not at.metric

@@ -338,3 +338,15 @@ def test_cli_csv_output_neutralises_formulas_and_quotes_line_breaks(capsys):
         assert len(rows) == 8  # the carriage return stayed inside its cell
         assert all(c.startswith("'") for c in cells[:5]) and cells[5] == "ok\r=1+1" and cells[6] == "plain"
     assert fast[2][1] == "" and fast[1][1] == "0.5" and slow[1][1] == "0"  # numbers stay numbers
+
+
+def test_check_config_names_a_bad_due_days(cli, tmp_path):
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    p = tmp_path / "late.toml"
+    p.write_text(text.replace('id = "otif"\n', 'id = "otif"\ndue_days = -5\n', 1), encoding="utf-8")
+    r = cli("--config", str(p), "check-config")
+    assert r.returncode == 2
+    assert (
+        "  - late.toml: KPI 'otif' field 'due_days': Value error, -5 is not a whole number of days from 0 to 366 "
+        "(days after the period ends)" in r.stderr.splitlines()
+    )

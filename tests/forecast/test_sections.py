@@ -1,4 +1,4 @@
-"""kpis.forecast.sections (what each forecast-page section shows) and their sharing across sessions (pages._ui)."""
+"""kpis.forecast.sections (what each forecast-page section shows), shared across sessions by pages._ui.caches."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def test_item_chart_shows_the_items_actuals(cube, config, view):
 def test_shared_computes_once_per_version_and_arguments(cube, config):
     import streamlit as st
 
-    from pages import _ui
+    from pages._ui import caches
 
     st.cache_resource.clear()
     calls = []
@@ -160,11 +160,11 @@ def test_shared_computes_once_per_version_and_arguments(cube, config):
         return object()
 
     key = ("sqlite://", 1, "config.toml", 1.0, "tests.section")
-    a = _ui._shared(*key, (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)
-    b = _ui._shared(*key, (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)
+    a = caches._shared(*key, (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)
+    b = caches._shared(*key, (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)
     assert a is b and calls == [(1, 2)]  # the same object for every session
-    _ui._shared(*key, (1,), {"k": 3}, _fn=section, _cube=cube, _config=config)  # other arguments
-    _ui._shared(key[0], 2, *key[2:], (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)  # new data
+    caches._shared(*key, (1,), {"k": 3}, _fn=section, _cube=cube, _config=config)  # other arguments
+    caches._shared(key[0], 2, *key[2:], (1,), {"k": 2}, _fn=section, _cube=cube, _config=config)  # new data
     assert calls == [(1, 2), (1, 3), (1, 2)]
 
 

@@ -28,7 +28,9 @@ def _open(page: str, *, user: dict | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     if user is not None:
         at.secrets["auth"] = AUTH
-        at.user = {"is_logged_in": True, **user}
+        # An ID token names its issuer and subject; the test addresses are verified ones.
+        claims = {"iss": "https://id.example.com", "sub": user.get("email") or user.get("name"), "email_verified": True}
+        at.user = {"is_logged_in": True, **claims, **user}
     at.run()
     if page:
         at.switch_page(page).run()

@@ -238,6 +238,21 @@ def test_overview_tile_opens_trend(server, browser):
         page.close()
 
 
+def test_overview_marks_late_data_on_the_tile(server, browser):
+    """The demo's capacity figures for October 2026 were due 10 Nov and never arrived: the tile says so in red."""
+    page = browser.new_page(viewport={"width": 1400, "height": 3400})
+    try:
+        page.goto(server, wait_until="domcontentloaded")
+        page.get_by_text("S&OP KPI overview").first.wait_for(timeout=30000)
+        _settle(page)
+        mark = page.locator('[data-testid="stMain"]').get_by_text("2026-10 due 10 Nov, not received").first
+        mark.wait_for(timeout=30000)
+        page.locator('[data-testid="stMain"]').get_by_text("with data overdue on").first.wait_for(timeout=30000)
+        page.screenshot(path=str(_shots() / "overview_late_data.png"), full_page=True)
+    finally:
+        page.close()
+
+
 def _upload_and_import(page, name: str, data: bytes) -> None:
     uploader = page.locator('[data-testid="stFileUploader"]')
     uploader.locator('input[type="file"]').set_input_files(

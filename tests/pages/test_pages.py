@@ -222,3 +222,44 @@ def test_overview_as_of_an_earlier_month_with_comparisons(demo_env):
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "vs last year" in captions and "YTD" in captions
+
+
+# ---------------------------------------------------------------- late data (the demo's capacity figures for
+# October 2026 were due 10 Nov and never arrived; every test day is after that)
+
+
+def test_overview_marks_a_kpi_whose_value_is_overdue(demo_env):
+    at = _app()
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    capacity = [c for c in captions if "Diego Alvarez" in c and "2026-09" in c]
+    assert any(r":red[2026\-10 due 10 Nov, not received" in c for c in capacity), capacity
+    links = [p.label for p in at.get("page_link")]
+    assert any("with data overdue on" in label for label in links), links
+    # as of September (judged on 30 Sep) nothing of October was due yet
+    at.selectbox(key="ov_as_of").select_index(1).run()
+    assert not at.exception
+    assert not any("due 10 Nov" in c.value for c in at.caption)
+
+
+def test_data_page_lists_overdue_kpis(demo_env):
+    at = _app()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    assert "Late data" in [s.value for s in at.subheader]
+    late = next(d.value for d in at.dataframe if "Periods owed" in d.value.columns)
+    row = late[late["Import id"] == "capacity_utilisation"].iloc[0]
+    assert (row["Owed from"], row["Due"], row["Data owner"]) == ("2026-10", "10 Nov", "Diego Alvarez")
+
+
+def test_my_work_shows_the_data_owner_what_they_owe(demo_env, monkeypatch):
+    monkeypatch.setenv("SOP_PULSE_USER", "Diego Alvarez")
+    at = _app()
+    at.switch_page("pages/my_work.py").run()
+    assert not at.exception
+    assert int({m.label: m.value for m in at.metric}["Data owed"]) >= 1
+    assert any(s.value.startswith("Data you owe") for s in at.subheader)
+    assert r"**Capacity utilisation** · :red[2026\-10 due 10 Nov, not received" in _texts(at)
+    key = next(b.key for b in at.button if b.key.startswith("mw_late_"))
+    at.button(key=key).click().run()
+    assert not at.exception and at.title[0].value == "Data"

@@ -122,3 +122,16 @@ def test_cycle_grid_and_share():
 def test_cycle_grid_empty():
     assert mt.cycle_grid(pd.DataFrame(columns=["type", "date"])).empty
     assert mt.cycle_share(mt.cycle_grid(pd.DataFrame(columns=["type", "date"]))).empty
+
+
+def test_notes_to_edit_are_text_when_a_meeting_has_none(engine, config, admin):
+    """pandas holds a missing note as NaN once another meeting has notes: the edit form gets "" (not NaN, which
+    crashed the Meetings page for every editor), and a meeting's own notes as they are."""
+    mt.log_meeting(engine, meeting=_meeting(notes=None, date=D(2026, 3, 1)), config=config, user=admin)
+    mt.log_meeting(engine, meeting=_meeting(notes="Q2 plan"), config=config, user=admin)
+    listed = mt.list_meetings(engine)
+    without = listed.iloc[1]["notes"]
+    assert without is None or pd.isna(without)
+    assert mt.notes_text(without) == ""
+    assert mt.notes_text(listed.iloc[0]["notes"]) == "Q2 plan"
+    assert mt.notes_text(None) == "" and mt.notes_text(float("nan")) == ""
