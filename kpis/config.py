@@ -12,11 +12,12 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kpis import periods
+from kpis.recordmetrics import FORECAST_RECORDS, RECORDS_METRICS, RecordsMetric, records_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config.toml"
@@ -38,39 +39,6 @@ UNITS = ("%", "days", "turns", "count", "score", "currency")
 ROLES = ("viewer", "contributor", "editor", "admin")
 
 Direction = Literal["higher", "lower", "band"]
-# source = "records": the KPIs the app's own records define (kpis/records.py computes them), each with the unit
-# its value comes in, the cadences it can be computed at, and the records it comes from (in full, and in short).
-RecordsMetric = Literal[
-    "exec_attendance", "decision_cycle_time", "actions_on_time", "cycle_steps_held", "maturity_index"
-]
-
-
-class RecordsMetricInfo(NamedTuple):
-    unit: str
-    cadences: tuple[str, ...]
-    records: str
-    short: str
-
-
-RECORDS_METRICS: dict[str, RecordsMetricInfo] = {
-    "exec_attendance": RecordsMetricInfo(
-        "%",
-        ("month", "quarter"),
-        "the meeting log (executive S&OP meetings, invited and attended people)",
-        "meeting log",
-    ),
-    "decision_cycle_time": RecordsMetricInfo(
-        "days", ("month", "quarter"), "the decision register (raised and decided dates)", "decision register"
-    ),
-    "actions_on_time": RecordsMetricInfo(
-        "%", ("month", "quarter"), "the improvement action log (due and completion dates)", "action log"
-    ),
-    "cycle_steps_held": RecordsMetricInfo(
-        "%", ("month", "quarter"), "the meeting log (the steps of the S&OP cycle held each month)", "meeting log"
-    ),
-    "maturity_index": RecordsMetricInfo("score", ("quarter",), "the maturity assessments", "maturity assessments"),
-}
-FORECAST_RECORDS = "the forecast data (demand actuals and forecast snapshots)"
 
 
 class ConfigError(Exception):
@@ -385,23 +353,6 @@ def resolve_sqlite_path(url: str, base: Path) -> str:
     return u.set(database=str((base / u.database).resolve())).render_as_string(hide_password=False)
 
 
-def _records_problems(kpi: KPI, label: str) -> list[str]:
-    """A source = "records" KPI names its figure, in that figure's unit and at a cadence it can be computed at."""
-    if kpi.source != "records":
-        return [f"{label} field 'records_metric': only applies when source is 'records'"] if kpi.records_metric else []
-    if kpi.records_metric is None:
-        return [f"{label} field 'records_metric': is required when source is 'records' ({', '.join(RECORDS_METRICS)})"]
-    unit, cadences = RECORDS_METRICS[kpi.records_metric][:2]
-    out = []
-    if kpi.unit != unit:
-        out.append(f"{label} field 'unit': records_metric '{kpi.records_metric}' is in '{unit}', not '{kpi.unit}'")
-    if kpi.cadence not in cadences:
-        out.append(
-            f"{label} field 'cadence': records_metric '{kpi.records_metric}' is computed per {' or '.join(cadences)}"
-        )
-    return out
-
-
 def _loc(item: tuple[Any, ...]) -> str:
     return ".".join(str(p) if p != "from_" else "from" for p in item)
 
@@ -443,7 +394,7 @@ def _check_kpi(raw: dict, index: int, where: str, problems: list[str]) -> KPI | 
     if kpi.source != "forecast" and (kpi.forecast_metric is not None or kpi.forecast_lag is not None):
         field = "forecast_metric" if kpi.forecast_metric is not None else "forecast_lag"
         problems.append(f"{label} field '{field}': only applies when source is 'forecast'")
-    problems += _records_problems(kpi, label)
+    problems += records_problems(kpi, label)
     if kpi.amber > kpi.red:
         problems.append(f"{label} field 'amber': {kpi.amber} must not exceed red ({kpi.red})")
     lo, hi = kpi.value_range
