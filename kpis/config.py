@@ -324,6 +324,7 @@ class AppConfig:
     executives: tuple[Executive, ...] = ()
     limits: LimitsSection = field(default_factory=LimitsSection)
     catalog: CatalogSection = field(default_factory=CatalogSection)
+    sources: tuple = ()  # kpis.sources.config.SourceConfig, one per [[source]]
 
     @property
     def kpi_by_id(self) -> dict[str, KPI]:
@@ -438,7 +439,10 @@ def _check_rubric(maturity: MaturitySection, where: str, problems: list[str]) ->
 def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CONFIG) -> AppConfig:
     """Validate a parsed TOML document; raise ConfigError listing every problem."""
     problems: list[str] = []
-    known = {"app", "database", "roles", "forecast", "maturity", "sponsorship", "executive", "kpi", "limits", "catalog"}
+    known = {
+        *("app", "database", "roles", "forecast", "maturity", "sponsorship", "executive", "kpi", "limits"),
+        *("catalog", "source"),
+    }
     for key in raw:
         if key not in known:
             problems.append(f"{where}: unknown section [{key}] (known: {sorted(known)})")
@@ -453,6 +457,9 @@ def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CON
     sponsorship = _section(raw, "sponsorship", SponsorshipSection, where, problems)
     _check_thresholds(raw.get("sponsorship", {}), where, problems)
     executives = _executives(raw.get("executive", []), where, problems)
+    from kpis.sources.config import check_sources
+
+    sources = check_sources(raw.get("source"), where, problems)
     if len(set(forecast.stages)) != len(forecast.stages):
         problems.append(f"{where}: [forecast] field 'stages': lists a stage twice")
     for stage in forecast.stages:
@@ -490,6 +497,7 @@ def parse_config(raw: dict, where: str = "config.toml", path: Path = DEFAULT_CON
         executives=executives,
         limits=limits,
         catalog=catalog,
+        sources=sources,
     )
 
 

@@ -117,3 +117,10 @@ def text(message: object, *, urls: tuple[str, ...] = ()) -> str:
                 out = out.replace(piece + "@", MASK + "@")
     out = _URL_IN_TEXT.sub(_url_in_text, out)
     return _USERINFO.sub(lambda m: f"{m[1]}:{MASK}@", out)
+
+
+def remember_secret(value: str | None) -> None:
+    """Keep a secret that is not part of a URL (a password from the environment): :func:`text` takes it out."""
+    if value:
+        with _LOCK:
+            _SECRETS.add(value)

@@ -14,7 +14,7 @@ from kpis.forecast import views as forecast_views
 from kpis.imports.problems import ImportFailed
 from kpis.imports.read import excel_sheets
 from kpis.store import repo
-from pages import _ui
+from pages import _sources, _ui
 
 cfg = _ui.config()
 eng = _ui.engine()
@@ -148,6 +148,8 @@ with samples:
             type="tertiary",
         )
 
+_sources.show(cfg, eng, user)
+
 st.subheader("Past imports")
 history = repo.import_history(eng)
 if history.empty:
@@ -174,12 +176,11 @@ st.caption(
 )
 
 # Late data: values due by the KPI's due_days and not received by today (kpis.catalog.freshness).
-import datetime as dt
 
 from kpis.catalog import freshness
 
 st.subheader("Late data")
-late_day = dt.date.today()
+late_day = freshness.today()
 late = _ui.late_data(late_day)
 if late.empty:
     st.caption("Nothing overdue: every value due before today has arrived (due dates: `due_days` in config.toml).")

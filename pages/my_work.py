@@ -1,8 +1,6 @@
 """My work: the acting user's open and overdue actions, draft reviews, this quarter's assessment, pending
 decisions, red KPIs and the KPI data they owe, each with a way to act on it (kpis.mywork)."""
 
-import datetime as dt
-
 import streamlit as st
 
 from kpis import mywork, safety
@@ -15,7 +13,7 @@ eng = _ui.engine()
 user = _ui.user()
 st.title("My work")
 who = user.display or user.name
-work = mywork.my_work(eng, cfg, user, totals=_ui.totals(), late=_ui.late_data(dt.date.today()))
+work = mywork.my_work(eng, cfg, user, totals=_ui.totals(), late=_ui.late_data(freshness.today()))
 c = work.counts()
 
 m = st.columns(7)
@@ -114,7 +112,7 @@ if len(work.red_kpis):
                 _ui.open_trend(k["kpi_id"])
 
 if len(work.owed_data):
-    today = dt.date.today()
+    today = freshness.today()
     st.subheader(f"Data you owe ({len(work.owed_data)})")
     for i, d in work.owed_data.iterrows():
         with st.container(border=True):

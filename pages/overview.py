@@ -46,7 +46,7 @@ if not kpis:
 tiles = _ui.overview_tiles(kpis, as_of)
 counts = overview.status_counts(tiles)
 newest = tiles["period"].max()
-late_day = freshness.reference_day(as_of, months, dt.date.today())
+late_day = freshness.reference_day(as_of, months, freshness.today())
 late = _ui.late_data(late_day, [k.id for k in kpis])
 late_marks = freshness.tile_marks(late, late_day)
 

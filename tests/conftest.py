@@ -14,6 +14,8 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 # Forecast cube snapshots (kpis.forecast.cache) go to a folder private to this test run.
+# The demo data ends in 2026-10: late data is judged on a fixed day so the expected marks never move.
+os.environ.setdefault("SOP_PULSE_TODAY", "2026-12-06")
 os.environ.setdefault("SOP_PULSE_CUBE_CACHE", tempfile.mkdtemp(prefix="sop_cubes_"))
 
 from kpis.access.users import User  # noqa: E402

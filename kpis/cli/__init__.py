@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "kpis.cli.sponsorship",
     "kpis.cli.improvement",
     "kpis.cli.catalog",
+    "kpis.cli.sources",
 )
 
 

@@ -13,11 +13,19 @@ def cmd_check_config(args) -> int:
 
     cfg = common.config(args)
     check_url(cfg.database_url())  # an unknown driver or a port that is not a number: one line, exit 2
+    if cfg.sources:
+        from kpis.config import ConfigError
+        from kpis.sources.config import missing_env
+
+        if problems := missing_env(cfg.sources, cfg.path.name):
+            raise ConfigError(problems)
     print(f"{cfg.path.name}: OK — {len(cfg.kpis)} KPIs, database {redact.url(cfg.database_url(), user=False)}")
     owners = {k.owner for k in cfg.kpis}
     for ex in cfg.executives:
         if ex.name not in owners:
             print(f"note: executive '{ex.name}' owns no KPI in the catalog; their 'KPIs on target' stays empty")
+    if cfg.sources:
+        print(f"sources: {', '.join(s.name for s in cfg.sources)}")
     return 0
 
 
@@ -70,6 +78,11 @@ def cmd_demo(args) -> int:
         upgrade(engine)
     summary = demo.load_demo(engine, cfg, user, seed=args.seed)
     print("demo data loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+    from kpis.sources.run import run_source
+
+    for src in (s for s in cfg.sources if s.path):  # the folder sources shipped with the demo: one run each
+        r = run_source(engine, cfg, src)
+        print(f"source {src.name}: {r.status}, {r.inserted} inserted" + (f" ({r.message})" if r.message else ""))
     return 0
 
 

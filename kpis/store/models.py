@@ -320,3 +320,44 @@ ACTION_STATUSES = ("open", "in progress", "done", "verified", "not effective", "
 OPEN_ACTION_STATUSES = ("open", "in progress")  # an open action: not completed and not cancelled
 MEETING_TYPES = ("data review", "demand review", "supply review", "reconciliation", "executive S&OP")
 _ = func  # re-exported for callers building queries
+
+
+class SourceRun(Base):
+    """One run of a [[source]] (kpis.sources): when, its result, what it changed, its problems, the files read."""
+
+    __tablename__ = "source_run"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(60), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(20))  # ok, unchanged, refused, unreachable, busy
+    inserted: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    files: Mapped[list[str]] = mapped_column(JSON, default=list)
+    actor: Mapped[str] = mapped_column(String(120))
+
+
+class SourceFile(Base):
+    """A file a path source has imported (its content digest): a glob reads only the files not imported yet."""
+
+    __tablename__ = "source_file"
+    source: Mapped[str] = mapped_column(String(60), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    run_id: Mapped[int] = mapped_column(BigInteger)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SourceLock(Base):
+    """A source being run: the row is the lock (its primary key refuses a second one, on every database and across
+    processes and replicas); a lock older than `expires_at` is taken over."""
+
+    __tablename__ = "source_lock"
+    source: Mapped[str] = mapped_column(String(60), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

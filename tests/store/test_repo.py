@@ -41,6 +41,9 @@ APP_TABLES = {
     "meeting_attendee",
     "review",
     "review_kpi",
+    "source_file",
+    "source_lock",
+    "source_run",
 }
 
 BASE = (
