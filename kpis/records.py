@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from kpis import periods
 from kpis.config import KPI, AppConfig
 from kpis.maturity import aggregate
 from kpis.maturity.assessments import scores_from
@@ -150,7 +151,7 @@ def kpi_values(conn, config: AppConfig, kpi_ids: list[str] | None = None, today:
     if isinstance(conn, Engine):
         with conn.connect() as c:
             return kpi_values(c, config, kpi_ids, today)
-    today = today or dt.date.today()
+    today = today or periods.today()
     kpis = [
         k for k in config.kpis if k.source == "records" and k.records_metric and (kpi_ids is None or k.id in kpi_ids)
     ]

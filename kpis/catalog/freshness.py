@@ -20,7 +20,6 @@ feeds, and `late_data(..., kpi_ids=...)` tells which of them are overdue.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
@@ -181,15 +180,8 @@ def late_data(
 
 
 def today() -> dt.date:
-    """The day late data is judged on: today, or SOP_PULSE_TODAY (an ISO date) when set, so that a demo or a test
-    frozen at one month shows the same late data on every later day."""
-    fixed = os.environ.get("SOP_PULSE_TODAY", "").strip()
-    if fixed:
-        try:
-            return dt.date.fromisoformat(fixed)
-        except ValueError:
-            pass
-    return dt.date.today()
+    """The day late data is judged on: kpis.periods.today (SOP_PULSE_TODAY when set)."""
+    return periods.today()
 
 
 def reference_day(as_of: pd.Timestamp | dt.date | None, choices: list, today: dt.date) -> dt.date:
