@@ -34,14 +34,25 @@ if __name__ == "__main__" and not runtime.exists():  # `python app.py`, not a sc
     sys.exit(cli.main())
 
 from kpis import safety
-from pages import _ui
+
+# Metric titles (the Overview's KPI names, the scorecard's figures) wrap onto a second line rather than being cut.
+WRAP_CSS = """<style>
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; height: auto;
+}
+</style>"""
 
 
 def main() -> None:
     """Page config, who is signed in, navigation by audience, then the chosen page."""
+    # Imported here, inside the server's runtime: imported by `streamlit run` before the runtime exists, each of
+    # its cached functions would print "No runtime found, using MemoryCacheStorageManager" at start.
+    from pages import _ui
+
     # The favicon is a file the app serves itself: a ":material/...:" or emoji icon makes every browser fetch it from
     # an outside server (fonts.gstatic.com), telling that server who opens the app and when.
     st.set_page_config(page_title="S&OP Pulse", page_icon=Path(__file__).parent / "assets" / "icon.png", layout="wide")
+    st.html(WRAP_CSS)  # a tile's title wraps instead of being cut with "…"
 
     _ui.leave_folder_mode(rerun=False)  # a fresh server's first session: use st.navigation from here on
     cfg = _ui.config()

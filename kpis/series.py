@@ -33,7 +33,11 @@ def merge_computed(stored: pd.DataFrame, computed: pd.DataFrame | None) -> pd.Da
     keep = stored[~stored["kpi_id"].isin(gone)]
     if computed.empty:
         return keep.reset_index(drop=True)
-    return pd.concat([keep, computed[[c for c in stored.columns if c in computed.columns]]], ignore_index=True)
+    cols = [c for c in [*stored.columns, "weight"] if c in computed.columns]  # weight: a ratio's denominator
+    out = pd.concat([keep, computed[cols]], ignore_index=True)
+    if "partial" in out:  # a computed value is complete
+        out["partial"] = out["partial"].fillna(False).astype(bool)
+    return out
 
 
 def computed_values(engine: Engine, config: AppConfig, kpi_ids: list[str] | None = None) -> pd.DataFrame | None:
@@ -47,7 +51,7 @@ def computed_values(engine: Engine, config: AppConfig, kpi_ids: list[str] | None
         except ImportError:
             forecast = None
         if forecast is not None:
-            f = forecast.computed_kpi_values(engine, config)
+            f = forecast.computed_kpi_values(engine, config, with_weight=True)
             frames.append(f if kpi_ids is None else f[f["kpi_id"].isin(kpi_ids)])
     records_ids = [k.id for k in wanted if k.source == "records"]
     if records_ids:
@@ -69,14 +73,17 @@ def kpi_totals(engine: Engine, config: AppConfig, kpi_ids: list[str] | None = No
 
 
 def kpi_series(engine: Engine, config: AppConfig, kpi_id: str, segment: str = "") -> pd.DataFrame:
-    """One KPI's series (period, value) for a segment ('' = total), oldest first: the one the KPI trends page
-    shows and an action's verdict is judged on."""
+    """One KPI's series (period, value) for a segment ('' = total), oldest first: the one the KPI trends page shows
+    and an action's verdict is judged on; with partial, segments, expected when a total rolled up from segments
+    misses one in some period."""
     if segment:
         s = repo.load_values(engine, [kpi_id], segment=segment)
     else:
         s = kpi_totals(engine, config, [kpi_id])
         s = s[s["kpi_id"] == kpi_id]
-    out = s[["period", "value"]].assign(period=lambda d: pd.to_datetime(d["period"]))
+    partial = "partial" in s.columns and bool(s["partial"].fillna(False).astype(bool).any())
+    cols = ["period", "value", *(["partial", "segments", "expected"] if partial else [])]
+    out = s[cols].assign(period=lambda d: pd.to_datetime(d["period"]))
     return out.sort_values("period", ignore_index=True)
 
 

@@ -8,6 +8,7 @@ The verdict on whether an improvement action worked is built from these blocks i
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
+
+from kpis import formatting
 
 MIN_POINTS = 6
 PROVISIONAL_BELOW = 12
@@ -100,19 +103,39 @@ def _run_flags(side: np.ndarray, min_len: int) -> np.ndarray:
     return (side != 0) & (run_len[run_id] >= min_len)
 
 
-def signals(values: Any, limits: XmR) -> pd.DataFrame:
+def _blocks(positions: np.ndarray | None, m: int) -> list[slice]:
+    """Stretches of consecutive points: a new one starts where the position (period number) jumps by more than 1."""
+    if positions is None or m == 0:
+        return [slice(0, m)]
+    cuts = np.flatnonzero(np.diff(positions) != 1) + 1
+    edges = [0, *cuts.tolist(), m]
+    return [slice(a, b) for a, b in itertools.pairwise(edges)]
+
+
+def signals(values: Any, limits: XmR, positions: Any = None) -> pd.DataFrame:
     """Per-point Western Electric flags: columns beyond_limits, two_of_three, four_of_five, eight_in_a_row, any,
-    side (+1 above centre, -1 below, 0 on centre)."""
+    side (+1 above centre, -1 below, 0 on centre).
+
+    `positions` (each value's period number, consecutive periods 1 apart) marks gaps: the 2-of-3, 4-of-5 and
+    8-in-a-row rules count consecutive periods, so a run or window stops at a missing or left-out period and
+    starts afresh after it (docs/methodology.md, signal rules). Without positions the values are taken as
+    consecutive (NaN skipped)."""
     arr = _as_float(values)
     ok = ~np.isnan(arr)
     x = arr[ok]
+    pos = None if positions is None else _as_float(positions)[ok]
     c, s = limits.centre, limits.sigma
     side = np.sign(x - c).astype(int)
 
     rule1 = (x > limits.ucl) | (x < limits.lcl)
-    rule2 = _window_flags(x > c + 2 * s, 3, 2) | _window_flags(x < c - 2 * s, 3, 2)
-    rule3 = _window_flags(x > c + s, 5, 4) | _window_flags(x < c - s, 5, 4)
-    rule4 = _run_flags(side, RUN_LENGTH)
+    rule2 = np.zeros(x.size, dtype=bool)
+    rule3 = np.zeros(x.size, dtype=bool)
+    rule4 = np.zeros(x.size, dtype=bool)
+    for b in _blocks(pos, x.size):
+        xb = x[b]
+        rule2[b] = _window_flags(xb > c + 2 * s, 3, 2) | _window_flags(xb < c - 2 * s, 3, 2)
+        rule3[b] = _window_flags(xb > c + s, 5, 4) | _window_flags(xb < c - s, 5, 4)
+        rule4[b] = _run_flags(side[b], RUN_LENGTH)
 
     n = arr.size
     out = {}
@@ -153,10 +176,12 @@ def phased_limits(values: Any, phases: Any, *, baseline: Any = None) -> list[XmR
     return [xmr_limits(x[(ph == k) & use]) for k in range(n_phases)]
 
 
-def phased_signals(values: Any, phases: Any, limits: list[XmR | None]) -> pd.DataFrame:
+def phased_signals(values: Any, phases: Any, limits: list[XmR | None], positions: Any = None) -> pd.DataFrame:
     """Western Electric flags judged within each phase against that phase's limits (no flags without limits);
-    runs and windows never span a phase boundary. Columns as :func:`signals`."""
+    runs and windows never span a phase boundary, nor a gap in `positions` (see :func:`signals`). Columns as
+    :func:`signals`."""
     x = _as_float(values)
+    pos = None if positions is None else _as_float(positions)
     ph = np.asarray(phases, dtype=int)
     out = pd.DataFrame(
         {
@@ -169,7 +194,7 @@ def phased_signals(values: Any, phases: Any, limits: list[XmR | None]) -> pd.Dat
         idx = np.flatnonzero(ph == k)
         if lim is None or not idx.size:
             continue
-        flags = signals(x[idx], lim)
+        flags = signals(x[idx], lim, None if pos is None else pos[idx])
         for c in out.columns:
             out.loc[idx, c] = flags[c].to_numpy()
     return out
@@ -188,6 +213,9 @@ def trend(values: Any, times: Any = None) -> Trend | None:
         return None
     from scipy import stats  # on first use: about a second of CPU that pages showing no trend never pay
 
+    # Rank-based: values equal on paper must tie, so float noise from a roll-up (0.056 vs 0.055999999999999994)
+    # is rounded away first (12 significant digits, kpis.formatting.significant).
+    y, t = formatting.significant(y), formatting.significant(t)
     ts = stats.theilslopes(y, t, alpha=0.95)
     kt = stats.kendalltau(t, y)
     tau, p = float(kt.statistic), float(kt.pvalue)
@@ -204,13 +232,10 @@ def trend(values: Any, times: Any = None) -> Trend | None:
     )
 
 
-def format_p(p: float) -> str:
-    """p-value for display: 'p < 0.001' when tiny, else two significant digits, e.g. 'p = 0.031'."""
-    if p is None or math.isnan(p):
-        return "p = n/a"
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {float(f'{p:.2g}'):g}"
+def format_p(p: float, alpha: float = ALPHA) -> str:
+    """p-value for display (kpis.formatting.p_value): 'p < 0.001' when tiny, else two significant figures
+    ('p = 0.031'), more when two would put it on the other side of, or at, the threshold ('p = 0.0496')."""
+    return formatting.p_value(p, alpha)
 
 
 def _check_direction(direction: str) -> None:

@@ -6,7 +6,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, safety
+from kpis import catalog, safety, spc
+from kpis.catalog import units
 from kpis.config import PRACTICES
 from kpis.improvement import actions, effect, export, prefill, views
 from kpis.improvement import charts as icharts
@@ -299,7 +300,9 @@ elif view == "Board":
                 st.text(f"#{a['id']} {a['title']}")
                 st.caption(f"{export.escape_md(a['owner'])} · due {a['due_date']:%Y-%m-%d}")
                 if a["overdue"]:
-                    st.badge(f"{a['days_overdue']} d overdue", color="red", icon=":material/schedule:")
+                    st.badge(
+                        f"{units.count(a['days_overdue'], 'day')} overdue", color="red", icon=":material/schedule:"
+                    )
                 if st.button("Open", key=f"act_board_{a['id']}", type="tertiary"):
                     st.session_state["act_open"] = int(a["id"])
         if len(lane) > 25:
@@ -446,7 +449,10 @@ if moves and a["status"] != "done":
     cols = st.columns(len(moves) + 1)
     when = None
     if "done" in moves:
-        when = cols[-1].date_input("Completion date", value=today, max_value=today, key="act_done_date")
+        created = actions.created_day(a["created_at"]) or today
+        when = cols[-1].date_input(
+            "Completion date", value=today, min_value=min(created, today), max_value=today, key="act_done_date"
+        )
     for col, to in zip(cols, moves):
         if col.button(
             to.capitalize(),
@@ -463,6 +469,7 @@ if moves and a["status"] != "done":
                     completed_on=when if to == "done" else None,
                     expected_status=a["status"],
                     expected_version=opened_version,
+                    not_before_created=True,
                 ),
                 refused=(actions.ActionRefused,),
                 conflict_text="Not moved: {}. The page now shows their change; check it and try again.",
@@ -527,8 +534,8 @@ else:
             )
         )
         mm[1].metric("Median shift", shift, help="Median of the after points minus median of the before points")
-        mm[2].metric("p (improving side)", "–" if v.p_good is None else f"{v.p_good:.3g}")
-        mm[3].metric("p (worsening side)", "–" if v.p_bad is None else f"{v.p_bad:.3g}")
+        mm[2].metric("p (improving side)", "–" if v.p_good is None else spc.format_p(v.p_good))
+        mm[3].metric("p (worsening side)", "–" if v.p_bad is None else spc.format_p(v.p_bad))
         mm[4].metric("Signal", "improving" if v.signal_improving else ("worsening" if v.signal_worsening else "none"))
 if a["status"] == "done" and moves:
     st.markdown("**Decide** (frozen with the verdict and its figures)")

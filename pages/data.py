@@ -9,8 +9,8 @@ from kpis import safety
 from kpis import series as kpi_series
 from kpis.access.users import NotAllowed
 from kpis.catalog import overview
-from kpis.catalog.load import import_actuals
 from kpis.forecast import views as forecast_views
+from kpis.imports import job as import_job
 from kpis.imports.problems import ImportFailed
 from kpis.imports.read import excel_sheets
 from kpis.store import repo
@@ -88,53 +88,45 @@ with up:
             elif sheets:
                 st.caption(f"Reading sheet '{safety.md(sheets[0][0])}'.")
         if file is not None and st.button("Import", type="primary", key="data_import", icon=":material/upload:"):
-            bar = None
-            try:
-                if kind == "actuals":
-                    result = import_actuals(eng, file.getvalue(), file.name, config=cfg, user=user, sheet=sheet)
-                elif kind == "assessments":
-                    from kpis.maturity.load import import_assessments
+            st.session_state["data_job"] = import_job.upload(
+                eng, kind, file.getvalue(), file.name, config=cfg, user=user, sheet=sheet
+            )
+    job = st.session_state.get("data_job")
 
-                    result = import_assessments(eng, file.getvalue(), file.name, config=cfg, user=user)
-                elif kind in ("meetings", "decisions"):
-                    from kpis.sponsorship import load as sponsorship_load
+    @st.fragment(run_every=0.5 if job is not None and not job.done else None)
+    def import_status() -> None:
+        """The running import's progress and its Cancel button, looked at twice a second; when it ends, the
+        whole page runs again to show the outcome and the import history."""
+        job = st.session_state.get("data_job")
+        if job is None:
+            return
+        if not job.done:
+            st.progress(job.fraction, text=job.text)
+            if st.button("Cancel", key="data_cancel", icon=":material/cancel:"):
+                job.cancel()
+            return
+        st.session_state["data_outcome"] = st.session_state.pop("data_job")
+        st.rerun()
 
-                    importer = (
-                        sponsorship_load.import_meetings if kind == "meetings" else sponsorship_load.import_decisions
-                    )
-                    result = importer(eng, file.getvalue(), file.name, config=cfg, user=user)
-                elif kind == "actions":
-                    from kpis.improvement.load import import_actions
-
-                    result = import_actions(eng, file.getvalue(), file.name, config=cfg, user=user)
-                else:
-                    from kpis import forecast
-
-                    bar = st.progress(0.0, text="Reading the file…")
-                    result = forecast.import_file(
-                        eng,
-                        file.getvalue(),
-                        kind=kind,
-                        config=cfg,
-                        user=user,
-                        filename=file.name,
-                        sheet=sheet,
-                        progress=lambda f, t: bar.progress(min(f, 1.0), text=t),
-                    )
-            except ImportFailed as e:
-                st.error(
-                    f"**{safety.md(file.name)} was not imported** — nothing was written. "
-                    f"{e.total} problem{'s' if e.total != 1 else ''} found"
-                    f"{f' (showing the first {len(e.problems)})' if e.total > len(e.problems) else ''}:"
-                )
-                st.dataframe(overview.problems_table(e.problems), hide_index=True, width="stretch", key="data_problems")
-            except NotAllowed as e:
-                st.error(safety.md(str(e)))
-            else:
-                (st.success if result.changed else st.info)(safety.md(result.summary()))
-            finally:
-                if bar is not None:  # the progress bar goes away whether the import worked or not
-                    bar.empty()
+    import_status()
+    done = st.session_state.pop("data_outcome", None)
+    if done is not None:
+        e = done.error
+        if done.cancelled:
+            st.warning(f"**{safety.md(done.name)} was not imported**: cancelled, nothing was written.")
+        elif isinstance(e, ImportFailed):
+            st.error(
+                f"**{safety.md(done.name)} was not imported** — nothing was written. "
+                f"{e.total} problem{'s' if e.total != 1 else ''} found"
+                f"{f' (showing the first {len(e.problems)})' if e.total > len(e.problems) else ''}:"
+            )
+            st.dataframe(overview.problems_table(e.problems), hide_index=True, width="stretch", key="data_problems")
+        elif isinstance(e, NotAllowed):
+            st.error(safety.md(str(e)))
+        elif e is not None:
+            raise e
+        else:
+            (st.success if done.result.changed else st.info)(safety.md(done.result.summary()))
 with samples:
     st.subheader("Sample files")
     st.caption("Every import format, ready to copy.")

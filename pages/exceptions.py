@@ -3,6 +3,7 @@
 import streamlit as st
 
 from kpis import safety
+from kpis.catalog import units
 from kpis.forecast import sections
 from kpis.forecast import views as forecast_views
 from pages import _ui
@@ -45,7 +46,7 @@ m[1].metric(
     border=True,
     help="Flagged items with a positive / negative tracking signal",
 )
-m[2].metric("Share of total error in this list", f"{summary['share']:.0%}", border=True)
+m[2].metric("Share of total error in this list", units.pct(summary["share"], decimals=0), border=True)
 
 
 @st.fragment
@@ -65,7 +66,7 @@ def work_list_and_item() -> None:
             table = _ui.shared(sections.work_list, cube, **f.section_args(), top=top, page=page).table
     # One table per list shown (filters, length, page): a row picked in one must not stay picked in another.
     pick = st.container(key="ex_table").dataframe(
-        table,
+        forecast_views.shown(table),
         hide_index=True,
         width="stretch",
         key=_ui.view_key("ex_rows", f, top, page),

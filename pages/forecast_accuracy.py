@@ -1,9 +1,8 @@
 """Forecast accuracy: headline, trend with control limits, lag waterfall, FVA, heat map, ABC/XYZ, drill-down."""
 
-import pandas as pd
 import streamlit as st
 
-from kpis import safety
+from kpis import formatting, safety
 from kpis.catalog import units
 from kpis.forecast import sections, windows
 from kpis.forecast import views as forecast_views
@@ -42,7 +41,8 @@ hkey = hc.selectbox(
     key="fa_head_window",
     bind="query-params",
     format_func=windows.WINDOWS.get,
-    help="The headline figures; the Overview tile of the same KPI shows the last period",
+    help="The headline figures, each the ratio of the window's sums (the Overview tile's year to date is computed "
+    "the same way, 'ratio of sums'); the Overview tile of the same KPI shows the last period",
 )
 hwin = _ui.shared(sections.window, cube, hkey)
 h = _ui.shared(sections.headline, cube, **f.with_window(hwin).section_args())
@@ -61,7 +61,7 @@ m[1].metric("WAPE", units.pct(h["wape"]), border=True, help="Σ|F−A| / Σ|A|")
 m[2].metric("Bias", units.pct(h["bias"], signed=True), border=True, help="Σ(F−A) / ΣA; + means over-forecast")
 m[3].metric(
     "MASE",
-    "–" if pd.isna(h["mase"]) else f"{h['mase']:.2f}",
+    formatting.fixed(h["mase"], 2),
     border=True,
     help=f"MAE / mean |A_t − A_(t−{cube.season_length})|; below 1 beats the naive forecast",
 )
@@ -165,7 +165,7 @@ def _drill_down_body() -> None:
     )
     # keyed on what the table shows: a group picked under one filter must not stay picked, by position, under another
     pick = st.container(key=f"fa_groups_{'sel' if selectable else 'plain'}").dataframe(
-        grouped,
+        forecast_views.shown(grouped),
         hide_index=True,
         width="stretch",
         key=_ui.view_key("fa_group_rows", group, f),
@@ -182,7 +182,7 @@ def _drill_down_body() -> None:
             f"**Items in {safety.md(group)} {safety.md(value)}** ({len(items)}, largest share of the error first)"
         )
         ipick = st.container(key="fa_items").dataframe(
-            items,
+            forecast_views.shown(items),
             hide_index=True,
             width="stretch",
             key=_ui.view_key("fa_item_rows", group, value, f),

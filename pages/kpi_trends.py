@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from kpis import catalog, export, periods, safety, shortlist
-from kpis.catalog import charts, trends
+from kpis.catalog import charts, trends, units
 from pages import _ui
 
 cfg = _ui.config()
@@ -104,9 +104,9 @@ include_partial = o3.toggle(
     key="trend_partial",
     bind="query-params",
     value=False,
-    help="A period missing some of its weeks or months is left out of the latest value, "
-    "change, status, limits, signals and trend unless included here.",
-    disabled=cadence == kpi.cadence,
+    help="A period missing some of its weeks or months, or a total missing one of its segments, is left out of the "
+    "latest value, change, status, limits, signals and trend unless included here.",
+    disabled=cadence == kpi.cadence and not ("partial" in series and series["partial"].any()),
 )
 for b in bad:
     st.warning(safety.md(b), icon=":material/warning:")
@@ -138,11 +138,13 @@ if last is None:
     st.info(f"Every {cadence} shown is partial. Choose a finer View by, or include partial periods.")
     st.stop()
 m1, m2, m3, m4 = st.columns(4)
+change = catalog.format_change(kpi, last["value"] - prev["value"], cfg.app.currency) if prev is not None else None
 m1.metric(
     f"Latest ({last['label']}{', partial' if last.get('partial', False) else ''})",
     catalog.format_value(kpi, last["value"], cfg.app.currency),
-    delta=catalog.format_change(kpi, last["value"] - prev["value"], cfg.app.currency) if prev is not None else None,
+    delta=change,
     delta_color={"higher": "normal", "lower": "inverse", "band": "off"}[kpi.direction],
+    delta_arrow="auto" if units.has_direction(change or "") else "off",  # no arrow on an unchanged value
     border=True,
     help=f"Change against {prev['label']}" if prev is not None else None,
 )
@@ -150,7 +152,7 @@ m2.metric("Target", catalog.target_text(kpi, last["target"], cfg.app.currency), 
 with m3.container(border=True):
     st.caption("Status")
     _ui.status_badge(last["status"])
-    st.caption(f"On target in {view.on_target_share:.0%} of {len(view.used)} periods")
+    st.caption(f"On target in {units.pct(view.on_target_share, decimals=0)} of {len(view.used)} periods")
 with m4.container(border=True):
     st.caption("Trend")
     st.markdown(f"**{view.trend_headline}**")
@@ -188,10 +190,7 @@ if len(marks):
 
 st.markdown(trends.limits_text(view, cfg.app.currency))
 table = trends.export_table(view, cfg.app.currency)
-scale = catalog.display_scale(kpi)
-shown = table.copy()
-for col in ("value", "target", "centre", "lower_limit", "upper_limit"):
-    shown[col] = shown[col] * scale
+shown = trends.shown_table(view, cfg.app.currency)
 unit = catalog.unit_label(kpi, cfg.app.currency)
 fmt = "%.1f" if kpi.unit in ("%", "days", "turns", "score") else "%,.0f"
 with st.expander(f"Values ({len(shown)} periods)", expanded=False):

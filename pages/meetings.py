@@ -8,6 +8,7 @@ import streamlit as st
 from kpis import safety
 from kpis.access import rules
 from kpis.access.users import NotAllowed
+from kpis.catalog import units
 from kpis.sponsorship import cycle
 from kpis.sponsorship import decisions as dec
 from kpis.sponsorship import meetings as mt
@@ -47,7 +48,8 @@ def _not_changed(e: Exception) -> None:
 
 def _decision_label(row) -> str:
     text = str(row["text"])
-    return f"#{row['id']} · {text[:70]}{'…' if len(text) > 70 else ''} · {row['owner']} · {row['age_days']} d"
+    age = units.count(row["age_days"], "day")
+    return f"#{row['id']} · {text[:70]}{'…' if len(text) > 70 else ''} · {row['owner']} · {age}"
 
 
 tab_register, tab_log, tab_cycle, tab_list = st.tabs(

@@ -3,8 +3,8 @@ decisions, red KPIs and the KPI data they owe, each with a way to act on it (kpi
 
 import streamlit as st
 
-from kpis import mywork, safety
-from kpis.catalog import freshness
+from kpis import formatting, mywork, safety
+from kpis.catalog import freshness, units
 from kpis.improvement import prefill
 from pages import _ui
 
@@ -61,7 +61,7 @@ if len(work.actions):
         with st.container(border=True):
             left, right = st.columns([5, 1], vertical_alignment="center")
             due = f"due {a['due_date']:%Y-%m-%d}"
-            late = f" · :red[overdue by {a['days_overdue']} d]" if a["overdue"] else ""
+            late = f" · :red[overdue by {units.count(a['days_overdue'], 'day')}]" if a["overdue"] else ""
             ref = f"{a['ref']} · " if a["ref"] else ""
             left.markdown(f"**{safety.md(a['title'])}**  \n{safety.md(ref)}#{a['id']} · {a['status']} · {due}{late}")
             if right.button("Open", key=f"mw_action_{a['id']}", icon=":material/task_alt:"):
@@ -93,7 +93,7 @@ if len(work.decisions):
             ref = f"{d['ref']} · " if d["ref"] else ""
             left.markdown(
                 f"**{safety.md(d['text'])}**  \n{safety.md(ref)}#{d['id']} · raised "
-                f"{d['raised_on']:%Y-%m-%d} · pending {d['age_days']} d"
+                f"{formatting.day(d['raised_on'])} · pending {units.count(d['age_days'], 'day')}"
             )
             if right.button("Open", key=f"mw_decision_{d['id']}", icon=":material/gavel:"):
                 st.session_state["reg_decision"] = int(d["id"])

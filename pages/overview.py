@@ -5,8 +5,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, safety
-from kpis.catalog import freshness, overview
+from kpis import catalog, formatting, safety
+from kpis.catalog import freshness, overview, units
 from kpis.config import PRACTICES
 from pages import _ui
 
@@ -35,7 +35,7 @@ as_of = c5.selectbox(
     "As of",
     months,
     key="ov_as_of",
-    format_func=lambda m: f"{m:%b %Y}",
+    format_func=formatting.month,
     help="See every KPI as it stood at the end of a month",
 )
 
@@ -50,7 +50,7 @@ late_day = freshness.reference_day(as_of, months, freshness.today())
 late = _ui.late_data(late_day, [k.id for k in kpis])
 late_marks = freshness.tile_marks(late, late_day)
 
-m = st.columns(4)
+m = st.columns(5)
 for col, s in zip(m, catalog.STATUSES):
     col.metric(
         f"{catalog.STATUS_LABELS[s]}",
@@ -59,7 +59,14 @@ for col, s in zip(m, catalog.STATUSES):
         help=f"KPIs whose latest value is {catalog.STATUS_LABELS[s].lower()} "
         "(rules: docs/methodology.md, KPI status against targets)",
     )
-latest = f"latest data {newest:%B %Y}" if pd.notna(newest) else "no data yet for these KPIs"
+if overview.late_count(tiles):  # counted apart, not by the status of their last value
+    m[4].metric(
+        "Not reported yet",
+        overview.late_count(tiles),
+        border=True,
+        help="KPIs with no value yet for the month seen; their tiles show the last value, marked as such",
+    )
+latest = f"latest data {formatting.month(newest)}" if pd.notna(newest) else "no data yet for these KPIs"
 st.caption(
     f"{len(tiles)} KPIs · {latest} · status of each KPI's latest period against its target "
     "(green on target, amber inside the tolerance, red beyond)."
@@ -91,25 +98,28 @@ for start in range(0, len(tiles), per_row):
     for col, (_, t) in zip(cols, tiles.iloc[start : start + per_row].iterrows()):
         kpi = cfg.kpi_by_id[t["kpi_id"]]
         scale = catalog.display_scale(kpi)
-        with col.container(border=True, height=400):
-            _ui.status_badge(t["status"])
-            delta_colour = {"higher": "normal", "lower": "inverse", "band": "off"}[kpi.direction]
+        with col.container(border=True, height=450):
+            if t["late"]:
+                st.badge("Not reported yet", icon=":material/schedule:", color="gray")
+            else:
+                _ui.status_badge(t["status"])
             change = catalog.format_change(kpi, t["change"], cfg.app.currency) or None
             st.metric(
                 kpi.name,
                 catalog.format_value(kpi, t["value"], cfg.app.currency),
                 delta=change,
-                delta_color=delta_colour,
-                delta_arrow="off" if change is None or not change.startswith(("+", "-")) else "auto",
+                delta_color=t["spark_colour"],  # what the line shows over the drawn periods, not the last change
+                delta_arrow="auto" if change and units.has_direction(change) else "off",
                 chart_data=[v * scale for v in t["spark"]] or None,
                 chart_type="line",
-                help=f"{kpi.description} Change vs the previous period; line = last {overview.SPARK_POINTS} periods.",
+                help=f"{kpi.description} Change vs the previous period; line = last {overview.SPARK_POINTS} periods, "
+                "green when it ends better than it starts, red when worse.",
             )
             stale = " · :orange[not updated recently]" if t["stale"] else ""
             if kpi.id in late_marks:  # late data says more than "not updated recently"
                 stale = f" · :red[{safety.md(late_marks[kpi.id])}]"
             st.caption(
-                f"Target {catalog.target_text(kpi, t['target'], cfg.app.currency)} · {t['period_label'] or 'no data'}"
+                f"Target {catalog.target_text(kpi, t['target'], cfg.app.currency)} · {overview.period_text(t)}"
                 f" · {kpi.owner}{stale}"
             )
             st.caption(overview.comparison_text(kpi, t, cfg.app.currency))

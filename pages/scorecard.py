@@ -8,8 +8,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from kpis import catalog
-from kpis.catalog import overview
+from kpis import catalog, formatting
+from kpis.catalog import overview, units
 from kpis.sponsorship import decisions as dec
 from kpis.sponsorship import scorecard as sc
 from kpis.sponsorship.export import portfolio_xlsx
@@ -92,6 +92,7 @@ def _card(person: str, q: sc.Quarter, *, compact: bool = False) -> None:
                     r["label"],
                     sc.format_figure(r["figure"], r["value"]),
                     delta=sc.format_change(r["figure"], r["change"]) or None,
+                    delta_arrow="auto" if units.has_direction(sc.format_change(r["figure"], r["change"])) else "off",
                     delta_color="off" if r["change"] == 0 else ("normal" if r["better"] == "higher" else "inverse"),
                     help=r["how"],
                 )
@@ -145,7 +146,7 @@ view = st.radio("View", VIEWS, key="sc_view", horizontal=True, label_visibility=
 
 if view == "Scorecard":
     st.caption(
-        f"{q.start:%d %b %Y} – {q.end:%d %b %Y} · arrows: change against {q.previous().label} · "
+        f"{formatting.day(q.start)} – {formatting.day(q.end)} · arrows: change against {q.previous().label} · "
         f"one cycle = {cfg.sponsorship.cycle_days} days · hover a figure's (?) for how it is computed"
     )
     _card(person, q)
@@ -236,10 +237,13 @@ else:
     fmt = {sc.LABELS[f]: (lambda v, f=f: sc.format_figure(f, v)) for f in sc.FIGURES}
     st.caption(
         f"All executives for {q.label}; click a column header to sort. Cells coloured by their threshold; "
-        "None = no figure (e.g. invited to no executive meeting)."
+        f"{formatting.NO_VALUE} = no figure (e.g. invited to no executive meeting)."
     )
     st.dataframe(
-        shown.style.apply(_fill, axis=0).format(fmt, na_rep="—"), hide_index=True, width="stretch", key="pf_table"
+        shown.style.apply(_fill, axis=0).format(fmt, na_rep=formatting.NO_VALUE),
+        hide_index=True,
+        width="stretch",
+        key="pf_table",
     )
     st.download_button(
         "Download Excel",

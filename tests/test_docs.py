@@ -169,3 +169,10 @@ def code_paths(path: Path) -> list[str]:
 def test_every_path_named_in_the_docs_exists(path):
     missing = [p for p in code_paths(path) if p not in NOT_IN_REPOSITORY and not any(ROOT.glob(p.rstrip("/")))]
     assert not missing, f"{path.relative_to(ROOT).as_posix()} names paths that do not exist: {missing}"
+
+
+def test_readme_says_how_to_change_the_port():
+    """Issue 21: the README says how to change the port (and stays short)."""
+    text = README.read_text(encoding="utf-8")
+    assert "--server.port" in text and "PORT=" in text
+    assert len(README.read_bytes()) < README_LIMIT

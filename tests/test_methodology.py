@@ -207,6 +207,53 @@ def test_records_kpis_example():
     assert records.cycle_series(m, "month", today).set_index("period")["value"][oct_] == pytest.approx(0.8)
 
 
+def test_numbers_on_screen_examples():
+    from kpis import formatting
+
+    assert [formatting.fixed(v, 1) for v in (12.25, 12.35)] == ["12.2", "12.4"]
+    assert formatting.pts(-0.0425) == "-4.2 pts"
+    assert formatting.pct(0.11488) == "11.5 %" and formatting.pct(0.11450000000000001) == "11.4 %"
+    assert formatting.pct(0.1145) == "11.4 %" and formatting.pct(0.8855) == "88.6 %"
+    assert formatting.pct(-0.0004) == "0.0 %" and formatting.NO_VALUE == "–"
+    assert formatting.day(dt.date(2026, 10, 5)) == "2026-10-05" and formatting.month(dt.date(2026, 10, 5)) == "2026-10"
+    assert formatting.p_value(0.031) == "p = 0.031" and formatting.p_value(0.0496) == "p = 0.0496"
+    assert formatting.p_value(0.0504) == "p = 0.05" and formatting.p_value(0.0002) == "p < 0.001"
+
+
+def test_year_to_date_example():
+    from kpis.catalog import overview
+
+    k = kpi(id="forecast_accuracy", target=0.8)
+    # January Σ|e| 10 of Σ|A| 100 (90 %), February 30 of 200 (85 %): 1 − 40/300 = 86.7 %, not the mean 87.5 %
+    s = pd.DataFrame(
+        {
+            "kpi_id": k.id,
+            "period": pd.to_datetime(["2026-01-01", "2026-02-01"]),
+            "value": [0.9, 0.85],
+            "weight": [100, 200],
+        }
+    )
+    cfg = type("C", (), {"kpis": [k]})()
+    t = overview.overview_tiles(s, [k], cfg).iloc[0]
+    assert t["ytd"] == pytest.approx(1 - 40 / 300) and t["ytd_method"] == "ratio of sums"
+    t = overview.overview_tiles(s.drop(columns="weight"), [k], cfg).iloc[0]
+    assert t["ytd"] == pytest.approx(0.875) and t["ytd_method"] == "mean of periods"
+
+
+def test_runs_stop_at_a_gap_example():
+    lim = spc.XmR(centre=0.0, mr_bar=1.128, sigma=1.0, ucl=3.0, lcl=-3.0, n_baseline=20, provisional=False)
+    nine = [0.5] * 9
+    assert spc.signals(nine, lim, positions=range(9))["eight_in_a_row"].all()
+    eight_around_a_gap = [0.5] * 8
+    assert not spc.signals(eight_around_a_gap, lim, positions=[0, 1, 2, 3, 5, 6, 7, 8])["eight_in_a_row"].any()
+
+
+def test_sparkline_colour_example():
+    from kpis.catalog import overview
+
+    assert overview.spark_colour(kpi(), [0.90, 0.91, 0.92, 0.93, 0.94, 0.935]) == "green"
+
+
 @pytest.mark.parametrize(
     ("cadence", "days", "last", "day", "expected"),
     [

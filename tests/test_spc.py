@@ -256,3 +256,64 @@ def test_phase_without_enough_points_has_no_limits_and_no_signals():
     assert lims[1] is None
     flags = _spc.phased_signals(x, ph, lims)
     assert not flags["any"].iloc[6:].any()
+
+
+# ---------------------------------------------------------------- issue 21: gaps, float noise, p-values
+
+
+def test_runs_and_windows_stop_at_a_gap():
+    """A run of the 8-in-a-row rule, and a window of the 2-of-3 and 4-of-5 rules, counts consecutive periods: a
+    missing period (a jump in the period numbers) ends it."""
+    eight = [0.5] * 8
+    assert spc.signals(eight, UNIT, positions=range(8))["eight_in_a_row"].all()
+    gap = [0, 1, 2, 3, 5, 6, 7, 8]  # period 4 missing: two runs of 4
+    assert not spc.signals(eight, UNIT, positions=gap)["eight_in_a_row"].any()
+    assert spc.signals(eight, UNIT)["eight_in_a_row"].all()  # without positions the values are consecutive
+    assert flagged(spc.signals([2.5, 2.5, 0.5], UNIT, positions=[0, 1, 2]), "two_of_three") == [0, 1]
+    assert not spc.signals([2.5, 2.5, 0.5], UNIT, positions=[0, 2, 3])["two_of_three"].any()
+    four = [1.5, 1.5, 1.5, 1.5, 0.5]
+    assert flagged(spc.signals(four, UNIT, positions=[0, 1, 2, 3, 4]), "four_of_five") == [0, 1, 2, 3]
+    assert not spc.signals(four, UNIT, positions=[0, 1, 3, 4, 5])["four_of_five"].any()
+    # beyond the limits is a one-point rule: a gap changes nothing
+    assert flagged(spc.signals([3.5, 0.0], UNIT, positions=[0, 9]), "beyond_limits") == [0]
+
+
+def test_phased_signals_stop_at_a_gap_too():
+    x = np.array([0.5] * 8)
+    flags = spc.phased_signals(x, np.zeros(8, dtype=int), [UNIT], positions=[0, 1, 2, 3, 4, 5, 6, 8])
+    assert not flags["eight_in_a_row"].any()
+
+
+def test_rank_tests_round_float_noise_away_like_scipy_on_the_paper_values():
+    """Issue 21: values equal on paper differ after a roll-up (0.056 and 0.056000000000000015), so Kendall's tau
+    and Theil–Sen treated a tie as two values. Checked against scipy on the values as written."""
+    from kpis import formatting
+
+    noisy = [0.055, 0.069, 0.044, 0.068, 0.049, 0.053, 0.065, 0.052, 0.056, 0.041, 0.063, 0.057]  # mean 0.056
+    paper = [0.060, 0.056, 0.056, 0.054, 0.057, 0.052, 0.050, 0.051, 0.049, 0.047]
+    months = [v for i, p in enumerate(paper) for v in (noisy if i == 1 else [p] * 12)]
+    s = pd.DataFrame({"period": pd.date_range("2015-01-01", periods=120, freq="MS"), "value": months})
+    yearly = s.groupby(s["period"].dt.year)["value"].mean().to_numpy()  # the roll-up's mean
+    assert yearly[1] != yearly[2] and formatting.significant(yearly[1]) == formatting.significant(yearly[2])
+    t = np.arange(10.0)
+    assert stats.kendalltau(t, yearly).pvalue != pytest.approx(stats.kendalltau(t, paper).pvalue)  # the noise bites
+    tr = spc.trend(yearly, t)
+    want_tau = stats.kendalltau(t, paper)
+    want_ts = stats.theilslopes(paper, t, alpha=0.95)
+    assert tr.p_value == pytest.approx(want_tau.pvalue, rel=1e-12)
+    assert tr.tau == pytest.approx(want_tau.statistic, rel=1e-12)
+    assert (tr.slope, tr.slope_low, tr.slope_high) == pytest.approx(
+        (want_ts.slope, want_ts.low_slope, want_ts.high_slope), rel=1e-9
+    )
+    assert formatting.significant(0.055999999999999994) == 0.056
+
+
+def test_p_value_keeps_its_side_of_the_threshold():
+    """Two significant figures, but a p-value below 0.05 is never shown at 0.05 (0.0496 is not 'p = 0.05')."""
+    assert spc.format_p(0.0496) == "p = 0.0496"
+    assert spc.format_p(0.031) == "p = 0.031"
+    assert spc.format_p(0.0504) == "p = 0.05"  # not significant, and shown as such
+    assert spc.format_p(0.5) == "p = 0.5"
+    assert spc.format_p(0.0082) == "p = 0.0082"
+    assert spc.format_p(0.0004) == "p < 0.001"
+    assert spc.format_p(0.049999) == "p < 0.05"

@@ -7,17 +7,18 @@ nothing; re-importing the same content changes nothing.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
-from kpis import periods
+from kpis import limits, periods
 from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
 from kpis.config import KPI, AppConfig
-from kpis.imports.cells import MAX_ABS_VALUE, numbers, text
+from kpis.imports.cells import MAX_ABS_VALUE, merge_keys, numbers, text
 from kpis.imports.problems import Collector, ImportFailed, Problem, too_long
 from kpis.imports.read import read_table
 from kpis.imports.result import ImportResult
@@ -95,8 +96,16 @@ def to_long(df: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
     )
 
 
-def check_long(long: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataFrame:
-    """Checked rows (kpi_id, segment, period, value, note, _row); raise ImportFailed listing all problems."""
+def check_long(
+    long: pd.DataFrame,
+    filename: str,
+    config: AppConfig,
+    stored_segments: Callable[[str], Iterable[str]] | None = None,
+) -> pd.DataFrame:
+    """Checked rows (kpi_id, segment, period, value, note, _row); raise ImportFailed listing all problems.
+    Segments that differ only by Unicode form or invisible characters are one segment (kpis.imports.cells.merge_keys,
+    matched with `stored_segments(kpi)` when given), and a KPI may not have more segments, stored and new, than
+    config [limits] max_segments_per_kpi."""
     name = Path(filename).name
     bag = Collector(name, config.app.max_import_errors)
     catalog = config.kpi_by_id
@@ -136,18 +145,40 @@ def check_long(long: pd.DataFrame, filename: str, config: AppConfig) -> pd.DataF
         )
     known = known & ~is_computed & ~from_records
 
+    segment = segment.astype(object)
+    over: dict[str, int] = {}
+    for kid in pd.unique(kpi[known]):
+        sel = (kpi == kid).to_numpy()
+        new = segment[sel]
+        if new.nunique() > config.limits.max_segments_per_kpi:  # refused without looking at what is stored
+            over[kid] = int(new.nunique())
+            continue
+        stored = list(stored_segments(kid)) if stored_segments is not None else []
+        new = merge_keys(new, stored)
+        segment[sel] = new
+        over[kid] = len(set(new) | set(stored))
+    for p in limits.check_segments(over, config.limits, name):
+        bag.add(p.row, p.column, p.message)
+
     start = pd.Series(pd.NaT, index=long.index, dtype="datetime64[ns]")
     seen_headers: set[tuple[str, str]] = set()
     for kid in pd.unique(kpi[known]):
         sel = kpi == kid
         k = catalog[kid]
-        s, err = periods.normalise(long.loc[sel, "period_raw"], k.cadence)
+        s, err = periods.normalise(long.loc[sel, "period_raw"], k.cadence, years=config.limits.period_years)
         start[sel] = s
         bad = err != ""
         if bad.any():
             raw = text(long.loc[sel, "period_raw"])[bad]
             # a period of another cadence already says what to write; only unreadable ones get the general hint
-            hint = err[bad].map(lambda e: "" if "but this KPI is" in e else f"; expected {periods.FORMAT_HINT}")
+            # and a period outside the supported years is readable: the range it must lie in is the hint
+            hint = err[bad].map(
+                lambda e: (
+                    ""
+                    if "but this KPI is" in e or "outside the supported years" in e
+                    else f"; expected {periods.FORMAT_HINT}"
+                )
+            )
             msgs = "period '" + raw + "' " + err[bad] + hint
             wide = long.loc[sel, "wide"][bad].astype(bool) if "wide" in long else pd.Series(False, index=raw.index)
             if wide.any():  # a bad period in a wide header is one problem, reported once on the header row
@@ -256,15 +287,28 @@ def _scale_message(k: KPI, values: pd.Series, lo: float, hi: float) -> pd.Series
 def parse_actuals(data: bytes, filename: str, config: AppConfig, sheet: str | None = None) -> pd.DataFrame:
     """Read and validate an actuals file (an Excel file's first sheet, or `sheet`) into checked rows, or raise
     ImportFailed; `rows.attrs['sheet']` names the sheet read."""
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, sheet=sheet)
+    df = read_table(
+        data,
+        filename,
+        max_mb=config.app.max_upload_mb,
+        cap=config.app.max_import_errors,
+        sheet=sheet,
+        limits=config.limits,
+    )
     rows = check_long(to_long(df, filename, config), filename, config)
     rows.attrs["sheet"] = df.attrs.get("sheet")
     return rows
 
 
 def check_actuals(table: pd.DataFrame, ctx: Context) -> pd.DataFrame:
-    """Checked rows (kpi_id, segment, period, value, note, _row) of a long or wide table of actuals."""
-    return check_long(to_long(table, ctx.file, ctx.config), ctx.file, ctx.config)
+    """Checked rows (kpi_id, segment, period, value, note, _row) of a long or wide table of actuals; segments
+    matched with, and counted together with, the stored ones."""
+
+    def stored(kid: str) -> list[str]:
+        with ctx.engine.connect() as conn:
+            return list(conn.execute(select(KpiValue.segment).where(KpiValue.kpi_id == kid).distinct()).scalars())
+
+    return check_long(to_long(table, ctx.file, ctx.config), ctx.file, ctx.config, stored)
 
 
 def _sync(engine: Engine, config: AppConfig, user: User, rows) -> None:
@@ -272,12 +316,30 @@ def _sync(engine: Engine, config: AppConfig, user: User, rows) -> None:
 
 
 def import_actuals(
-    engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User, sheet: str | None = None
+    engine: Engine,
+    data: bytes,
+    filename: str,
+    *,
+    config: AppConfig,
+    user: User,
+    sheet: str | None = None,
+    progress=None,
+    cancel=None,
 ) -> ImportResult:
-    """Validate and store KPI actuals in one transaction; unchanged values are left alone."""
+    """Validate and store KPI actuals in one transaction; unchanged values are left alone (`cancel`, a
+    threading.Event, stops it before it commits)."""
     require(user, "import", engine=engine, what="import actuals")
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, sheet=sheet)
-    return run_import(engine, ACTUALS, df, Source.of_bytes(data, filename), config=config, user=user)
+    df = read_table(
+        data,
+        filename,
+        max_mb=config.app.max_upload_mb,
+        cap=config.app.max_import_errors,
+        sheet=sheet,
+        limits=config.limits,
+    )
+    return run_import(
+        engine, ACTUALS, df, Source.of_bytes(data, filename), config=config, user=user, progress=progress, cancel=cancel
+    )
 
 
 def write_actuals(engine: Engine, rows: pd.DataFrame, *, filename: str, sha256: str, user: User) -> ImportResult:

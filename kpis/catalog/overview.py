@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kpis import catalog, periods
+from kpis import catalog, formatting, periods
 from kpis.config import KPI, AppConfig
 
 SPARK_POINTS = 12
@@ -51,17 +51,28 @@ def _same_period_last_year(period: pd.Timestamp, cadence: str) -> pd.Timestamp:
     return pd.Timestamp(periods.shift(period.date(), {"week": -52, "month": -12, "quarter": -4}[cadence], cadence))
 
 
-def _ytd(values: pd.DataFrame, k: KPI, period: pd.Timestamp) -> float:
-    """Year-to-date value up to and including `period` by the KPI's roll-up (sum, mean or last)."""
+YTD_METHODS = {"ratio": "ratio of sums", "sum": "sum", "mean": "mean of periods", "last": "last value"}
+
+
+def _ytd(values: pd.DataFrame, k: KPI, period: pd.Timestamp) -> tuple[float, str]:
+    """Year-to-date value up to and including `period`, and its method (docs/methodology.md, Year to date).
+
+    A ratio KPI whose periods carry their denominators (`weight`: the KPIs computed from the forecast data) is
+    the ratio of the year's sums, Σ(value × weight) / Σweight, the figure the Forecast accuracy page shows for
+    its "Year to date" window; any other KPI by its roll-up (sum, mean of its periods, or the last value)."""
     start = (
         pd.Timestamp(period.year, 1, 1)
         if k.cadence != "week"
         else pd.Timestamp.fromisocalendar(period.isocalendar().year, 1, 1)
     )
-    v = values[(values["period"] >= start) & (values["period"] <= period)]["value"]
+    rows = values[(values["period"] >= start) & (values["period"] <= period)]
+    v = rows["value"]
     if v.empty:
-        return np.nan
-    return float({"sum": v.sum(), "mean": v.mean(), "last": v.iloc[-1]}[k.rollup])
+        return np.nan, ""
+    if "weight" in rows and rows["weight"].notna().all() and float(rows["weight"].sum()) > 0:
+        w = rows["weight"].astype(float)
+        return float((v * w).sum() / w.sum()), YTD_METHODS["ratio"]
+    return float({"sum": v.sum(), "mean": v.mean(), "last": v.iloc[-1]}[k.rollup]), YTD_METHODS[k.rollup]
 
 
 def overview_tiles(
@@ -73,6 +84,12 @@ def overview_tiles(
     series = series[series["kpi_id"].isin([k.id for k in kpis])].sort_values(["kpi_id", "period"])
     if as_of is not None:  # periods that start within or before the chosen month
         series = series[series["period"] < pd.Timestamp(as_of) + pd.offsets.MonthBegin(1)]
+    # The month the Overview is seen as of: the chosen one, else the newest month with data.
+    month = (
+        pd.Timestamp(as_of)
+        if as_of is not None
+        else (series["period"].max().to_period("M").start_time if len(series) else pd.NaT)
+    )
     g = series.groupby("kpi_id", sort=False)
     latest = g.tail(1).set_index("kpi_id")
     prev = g.nth(-2).set_index("kpi_id")["value"] if len(series) else pd.Series(dtype=float)
@@ -92,14 +109,19 @@ def overview_tiles(
         st = catalog.status(k, np.array([value]), np.array([target]))[0]
         # Stale: the latest value is more than one of its own periods behind the newest data anywhere.
         stale = bool(has and pd.notna(newest) and periods.shift(period.date(), 2, k.cadence) <= newest.date())
+        # Not reported yet: no value for the period that holds the first day of the month seen (its last value is
+        # shown as such and the tile is counted apart).
+        due = pd.Timestamp(periods.start_of(month, k.cadence)) if pd.notna(month) else pd.NaT
+        late = bool(has and pd.notna(due) and period < due)
         mine = series[series["kpi_id"] == k.id]
         last_year = ytd = ytd_last = np.nan
+        ytd_method = ""
         if has:
             ly = _same_period_last_year(period, k.cadence)
             hit = mine.loc[mine["period"] == ly, "value"]
             last_year = float(hit.iloc[0]) if len(hit) else np.nan
-            ytd = _ytd(mine, k, period)
-            ytd_last = _ytd(mine, k, ly)
+            ytd, ytd_method = _ytd(mine, k, period)
+            ytd_last = _ytd(mine, k, ly)[0]
         rows.append(
             {
                 "kpi_id": k.id,
@@ -119,15 +141,20 @@ def overview_tiles(
                 "change_vs_last_year": value - last_year,
                 "ytd": ytd,
                 "ytd_last_year": ytd_last,
+                "ytd_method": ytd_method,
                 "spark": spark.get(k.id, []),
+                "spark_colour": spark_colour(k, spark.get(k.id, [])),
                 "stale": stale,
+                "late": late,
+                "due_label": periods.label(due, k.cadence) if late else "",
             }
         )
     return pd.DataFrame(rows)
 
 
 def comparison_text(kpi: KPI, tile: pd.Series, currency: str = "EUR") -> str:
-    """'vs last year +1.2 pts · YTD 93.1 % (a year earlier 91.0 %)', or what is missing, for a tile."""
+    """'vs last year +1.2 pts · YTD 93.1 %, mean of periods (a year earlier 91.0 %)', or what is missing, for a
+    tile: the year to date names its method."""
     if pd.isna(tile["value"]):
         return ""
     parts = []
@@ -137,6 +164,8 @@ def comparison_text(kpi: KPI, tile: pd.Series, currency: str = "EUR") -> str:
         parts.append("no value a year earlier")
     if pd.notna(tile.get("ytd", np.nan)):
         ytd = f"YTD {catalog.format_value(kpi, tile['ytd'], currency)}"
+        if tile.get("ytd_method"):
+            ytd += f", {tile['ytd_method']}"
         if pd.notna(tile.get("ytd_last_year", np.nan)):
             ytd += f" (a year earlier {catalog.format_value(kpi, tile['ytd_last_year'], currency)})"
         parts.append(ytd)
@@ -144,9 +173,40 @@ def comparison_text(kpi: KPI, tile: pd.Series, currency: str = "EUR") -> str:
 
 
 def status_counts(tiles: pd.DataFrame) -> dict[str, int]:
-    """Number of KPIs per status, in the order green, amber, red, none."""
+    """Number of KPIs per status, in the order green, amber, red, none; a KPI not reported yet for the month seen
+    is counted apart (late_count), not by the status of its last value."""
+    if len(tiles) and "late" in tiles:
+        tiles = tiles[~tiles["late"].astype(bool)]
     counts = tiles["status"].value_counts() if len(tiles) else pd.Series(dtype=int)
     return {s: int(counts.get(s, 0)) for s in catalog.STATUSES}
+
+
+def late_count(tiles: pd.DataFrame) -> int:
+    """Number of KPIs with a value, but none yet for the month the Overview is seen as of ('not reported yet')."""
+    return int(tiles["late"].sum()) if len(tiles) and "late" in tiles else 0
+
+
+def period_text(tile: pd.Series) -> str:
+    """What period a tile's value is for: '2026-10', or '2026-10 (last value; 2026-11 not reported yet)'."""
+    if not tile.get("period_label"):
+        return "no data"
+    if tile.get("late"):
+        return f"{tile['period_label']} (last value; {tile['due_label']} not reported yet)"
+    return str(tile["period_label"])
+
+
+def spark_colour(kpi: KPI, spark: list[float]) -> str:
+    """Colour of a tile's line by what the drawn line shows for the KPI's direction: 'green' when it ends better
+    than it starts, 'red' when worse, 'gray' when level (as shown), for a band KPI or under two points. The last
+    change alone does not colour it (a rising good series is never drawn red)."""
+    if kpi.direction == "band" or len(spark) < 2:
+        return "gray"
+    d = catalog.decimals(kpi)
+    scale = catalog.display_scale(kpi)
+    first, last = (formatting.round_half_even(float(v) * scale, d) for v in (spark[0], spark[-1]))
+    if first == last:
+        return "gray"
+    return "green" if (last > first) == (kpi.direction == "higher") else "red"
 
 
 def data_freshness(current: pd.DataFrame, config: AppConfig, computed: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -173,7 +233,7 @@ def data_freshness(current: pd.DataFrame, config: AppConfig, computed: pd.DataFr
                 "Current through": periods.label(last, k.cadence) if last is not None else "no data",
                 "Values": n,
                 "Segments": segs,
-                "Last change (UTC)": changed,
+                "Last change (UTC)": formatting.moment(changed),  # '–' for a computed KPI, never 'None'
                 "Source": "imported" if k.source == "import" else f"computed from the {k.source_label}",
                 "Import id": k.id,
             }

@@ -24,26 +24,39 @@ def rollup_choices(kpi: KPI) -> list[str]:
 def roll_up(series: pd.DataFrame, kpi: KPI, cadence: str) -> pd.DataFrame:
     """Aggregate a KPI series (period, value) to a coarser cadence with the KPI's rollup rule.
 
-    Columns period, value, points (sub-periods with a value), expected (sub-periods a complete period holds),
-    partial (points < expected), target."""
+    Columns period, value, points (sub-periods with a complete value), expected (sub-periods a complete period
+    holds), partial (points < expected), target, of (what points count: '' for sub-periods, 'segments').
+
+    A total rolled up from segments may mark a period partial (series columns partial, segments, expected: one
+    of the KPI's segments has no value for it, kpis.store.repo.kpi_totals). At the KPI's own cadence that period
+    is partial (segments of expected); a coarser period holding it lacks one complete sub-period."""
+    has_partial = "partial" in series.columns
     if cadence == kpi.cadence or series.empty:
         out = series[["period", "value"]].reset_index(drop=True)
+        partial = series["partial"].fillna(False).astype(bool).to_numpy() if has_partial else False
+        by_segment = has_partial and len(series) and bool(np.any(partial))
         return out.assign(
-            points=1, expected=1, partial=False, target=catalog.targets_at(kpi, out["period"]) if len(out) else []
+            points=series["segments"].to_numpy() if by_segment else 1,
+            expected=series["expected"].to_numpy() if by_segment else 1,
+            partial=partial,
+            target=catalog.targets_at(kpi, out["period"]) if len(out) else [],
+            of="segments" if by_segment else "",
         )
     s = series.sort_values("period").dropna(subset=["value"])
     s = s.assign(target=catalog.targets_at(kpi, s["period"]))
+    s = s.assign(complete=~s["partial"].fillna(False).astype(bool) if has_partial else True)
     start = periods.coarse_start(s["period"], kpi.cadence, cadence)
     agg = {"sum": "sum", "mean": "mean", "last": "last"}[kpi.rollup]
     # A summed KPI is compared with the sum of its period targets; a mean or last one with the target in force.
     g = s.assign(period=start.to_numpy()).groupby("period")
-    out = g.agg(value=("value", agg), points=("value", "size"), target=("target", "last"))
+    out = g.agg(value=("value", agg), points=("complete", "sum"), present=("value", "size"), target=("target", "last"))
     if agg == "sum":  # a period without a target leaves the summed target undefined, not 0
         out["target"] = g["target"].sum(min_count=1)
     out = out.reset_index()
     out["expected"] = periods.sub_periods(out["period"], kpi.cadence, cadence)
     out["partial"] = out["points"] < out["expected"]
-    return out[["period", "value", "points", "expected", "partial", "target"]]
+    out["of"] = ""
+    return out[["period", "value", "points", "expected", "partial", "target", "of", "present"]]
 
 
 @dataclass
@@ -89,7 +102,9 @@ class TrendView:
         if p.empty:
             return ""
         unit = periods.sub_unit(self.kpi.cadence)
-        parts = [f"{r['label']} ({int(r['points'])} of {int(r['expected'])} {unit})" for _, r in p.iterrows()]
+        parts = [
+            f"{r['label']} ({int(r['points'])} of {int(r['expected'])} {r.get('of') or unit})" for _, r in p.iterrows()
+        ]
         shown = ", ".join(parts[:4]) + (f" and {len(parts) - 4} more" if len(parts) > 4 else "")
         verb = "is" if len(parts) == 1 else "are"
         if self.include_partial:
@@ -149,7 +164,7 @@ def trend_view(
     s["label"] = periods.labels(s["period"], cadence) if len(s) else pd.Series(dtype=str)
     # A summed roll-up is judged per period (value and target divided by the periods in it), so the
     # amber/red tolerances, which are per period, keep their meaning.
-    s["scale"] = s["points"].astype(float) if (kpi.rollup == "sum" and cadence != kpi.cadence and len(s)) else 1.0
+    s["scale"] = s["present"].astype(float) if (kpi.rollup == "sum" and cadence != kpi.cadence and len(s)) else 1.0
     s["status"] = (
         catalog.status(kpi, (s["value"] / s["scale"]).to_numpy(), (s["target"] / s["scale"]).to_numpy())
         if len(s)
@@ -177,7 +192,9 @@ def trend_view(
         label += ", partial periods left out"
     lims = spc.phased_limits(s["value"].to_numpy(), ph, baseline=base) if len(s) else []
     lims += [None] * (n_phases - len(lims))
-    flags = spc.phased_signals(used["value"].to_numpy(), ph[s["used"].to_numpy()], lims) if len(used) else None
+    # a run or window of the signal rules stops at a missing or left-out period (its period number jumps)
+    numbers = np.asarray(periods.period_number(used["period"], cadence), dtype=float) if len(used) else None
+    flags = spc.phased_signals(used["value"].to_numpy(), ph[s["used"].to_numpy()], lims, numbers) if len(used) else None
     for c in SIGNAL_COLUMNS:
         s[c] = False
         if flags is not None:
@@ -250,6 +267,18 @@ def export_table(view: TrendView, currency: str = "EUR") -> pd.DataFrame:
             ],
         }
     )
+    return out
+
+
+def shown_table(view: TrendView, currency: str = "EUR") -> pd.DataFrame:
+    """export_table as the page shows it: values in the display unit (percent for a % KPI) rounded by the app's one
+    rule to the KPI's decimals (kpis.formatting), so the table reads what the chart and the tiles say."""
+    from kpis import formatting
+
+    out = export_table(view, currency)
+    scale, d = catalog.display_scale(view.kpi), catalog.decimals(view.kpi)
+    for col in ("value", "target", "centre", "lower_limit", "upper_limit"):
+        out[col] = [formatting.round_half_even(v * scale, d) if pd.notna(v) else np.nan for v in out[col]]
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kpis import formatting
 from kpis.config import KPI
 
 
@@ -35,13 +36,9 @@ def _missing(v) -> bool:
 
 
 def pct(fraction: float | None, *, decimals: int = 1, signed: bool = False) -> str:
-    """A fraction as the app's percent: '87.3 %', signed '+1.2 %'; '–' when missing. The one percent style."""
-    if _missing(fraction):
-        return "–"
-    v = float(fraction) * 100
-    if signed and round(v, decimals) == 0:
-        return f"{0:.{decimals}f} %"
-    return f"{v:{'+' if signed else ''},.{decimals}f} %"
+    """A fraction as the app's percent: '87.3 %', signed '+1.2 %'; '–' when missing. The one percent style
+    (kpis.formatting.pct: rounded half to even, never '-0.0 %')."""
+    return formatting.pct(fraction, decimals, signed=signed)
 
 
 def count(n: float | None, noun: str = "") -> str:
@@ -70,32 +67,34 @@ def _unit_word(kpi: KPI, v: float) -> str:
 
 
 def format_value(kpi: KPI, value: float | None, currency: str = "EUR") -> str:
-    """Human display of a stored value: 87.3 %, 34.5 days, 412,000 EUR."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "–"
-    v = value * display_scale(kpi)
+    """Human display of a stored value: 87.3 %, 34.5 days, 412,000 EUR (kpis.formatting: one rounding rule)."""
+    if formatting.missing(value):
+        return formatting.NO_VALUE
+    v = float(value) * display_scale(kpi)
     d = decimals(kpi)
-    if round(v, d) == 0:  # never '-0.0 %'
-        v = 0.0
     if kpi.unit == "%":
-        return f"{v:.{d}f} %"
+        return formatting.number(v, d, "%")
     if kpi.unit == "currency":
-        return f"{v:,.0f} {currency}"
+        return formatting.number(v, 0, currency)
     if kpi.unit == "count":
-        return f"{v:,.0f}"
-    return f"{v:,.{d}f} {_unit_word(kpi, round(v, d))}"
+        return formatting.fixed(v, 0)
+    return formatting.number(v, d, _unit_word(kpi, formatting.round_half_even(v, d)))
 
 
 def format_change(kpi: KPI, delta: float | None, currency: str = "EUR") -> str:
-    """Signed change between two values: +1.2 pts, −3 days."""
-    if delta is None or (isinstance(delta, float) and np.isnan(delta)):
+    """Signed change between two values: +1.2 pts, -3.0 days; an unchanged value has no sign ('0.0 pts'), so a
+    metric shows it without an arrow."""
+    if formatting.missing(delta):
         return ""
-    v = delta * display_scale(kpi)
+    v = float(delta) * display_scale(kpi)
     d = decimals(kpi)
-    unit = "" if kpi.unit == "count" else " " + change_unit(kpi, currency)
-    if round(v, d) == 0:  # no '+0.0' with an arrow: an unchanged value has no sign
-        return f"{0:.{d}f}{unit}"
-    return f"{v:+,.{d}f}{unit}"
+    unit = "" if kpi.unit == "count" else change_unit(kpi, currency)
+    return formatting.number(v, d, unit, signed=True)
+
+
+def has_direction(change: str) -> bool:
+    """True when a formatted change has a sign (a metric draws an arrow only then)."""
+    return bool(change) and change.startswith(("+", "-"))
 
 
 def target_text(kpi: KPI, target: float, currency: str = "EUR") -> str:

@@ -42,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that stopped early (`| head`) is noticed here, not at exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except ConfigError as e:
         print("config.toml has problems:\n" + "\n".join(f"  - {p}" for p in e.problems), file=sys.stderr)
         return 2
@@ -70,6 +74,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"the database could not answer ({reason}); {hint}", file=sys.stderr)
         return 2
+
+
+def _reader_gone() -> int:
+    """The output's reader closed the pipe (`python -m kpis accuracy ... | head`): end quietly, as other command
+    line tools do, with nothing more written to the closed pipe (no BrokenPipeError at exit)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _unexpected(e: BaseException) -> int:

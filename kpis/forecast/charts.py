@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from kpis import catalog, chartstyle, safety
+from kpis import catalog, chartstyle, formatting, safety
 from kpis.catalog import units
 
 if TYPE_CHECKING:  # plotly is imported by the functions that draw with it: pages without them never load it
@@ -19,7 +19,7 @@ ACCURACY_SCALE = [[0.0, "#c62828"], [0.5, "#f0a202"], [1.0, "#2e7d32"]]
 
 
 def _pct(v: float) -> str:
-    return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v * 100:.1f} %"
+    return formatting.pct(v)
 
 
 def _window_title(title: str, window: str, note: str = "") -> str:
@@ -170,7 +170,7 @@ def wape_heatmap(table: pd.DataFrame, x: str, y: str, window: str = "") -> go.Fi
     pv = table.pivot(index=y, columns=x, values="wape")
     n = table.pivot(index=y, columns=x, values="n").reindex_like(pv)
     text = [
-        [("–" if np.isnan(v) else f"{v * 100:.1f} %<br>n={int(c):,}") for v, c in zip(rv, rn)]
+        [("–" if np.isnan(v) else f"{_pct(v)}<br>n={int(c):,}") for v, c in zip(rv, rn)]
         for rv, rn in zip(pv.to_numpy(), n.fillna(0).to_numpy())
     ]
     sx, sy = (safety.plotly(v).replace("%", "%%") for v in (x, y))  # attribute names are imported text
@@ -216,7 +216,7 @@ def abc_xyz_matrix(table: pd.DataFrame, window: str = "") -> go.Figure:
     )
     text = [
         [
-            ("no items" if np.isnan(v) else f"<b>{v * 100:.1f} %</b>" + ("" if np.isnan(i) else f"<br>{int(i)} items"))
+            ("no items" if np.isnan(v) else f"<b>{_pct(v)}</b>" + ("" if np.isnan(i) else f"<br>{int(i)} items"))
             for v, i in zip(rv, ri)
         ]
         for rv, ri in zip(pv.to_numpy(), items.to_numpy())

@@ -14,14 +14,19 @@ from kpis.forecast.metrics import SUM_COLUMNS
 
 
 # ============================================================================ KPI values
-def computed_kpi_values(engine: Engine, config: AppConfig) -> pd.DataFrame:
-    """KPI values (kpi_id, segment '', period, value, note) of the catalog's source='forecast' KPIs, per period."""
+def computed_kpi_values(engine: Engine, config: AppConfig, *, with_weight: bool = False) -> pd.DataFrame:
+    """KPI values (kpi_id, segment '', period, value, note) of the catalog's source='forecast' KPIs, per period.
+
+    with_weight adds `weight`, the ratio's denominator (metrics.RATIO_WEIGHT: Σ|A| for accuracy and WAPE, ΣA for
+    bias), so a year to date over periods is the ratio of their sums (kpis.catalog.overview); NaN for a metric
+    without one."""
     cols = {
         "kpi_id": pd.Series([], dtype=object),
         "segment": pd.Series([], dtype=object),
         "period": pd.Series([], dtype="datetime64[ns]"),
         "value": pd.Series([], dtype=float),
         "note": pd.Series([], dtype=object),
+        **({"weight": pd.Series([], dtype=float)} if with_weight else {}),
     }
     kpis = [k for k in config.kpis if k.source == "forecast" and k.forecast_metric]
     if not kpis:
@@ -50,6 +55,11 @@ def computed_kpi_values(engine: Engine, config: AppConfig) -> pd.DataFrame:
                     "period": m["period"].to_numpy(),
                     "value": m[k.forecast_metric].to_numpy(dtype=float),
                     "note": None,
+                    "weight": (
+                        sums[accuracy.RATIO_WEIGHT[k.forecast_metric]].to_numpy(dtype=float)
+                        if k.forecast_metric in accuracy.RATIO_WEIGHT
+                        else np.nan
+                    ),
                 }
             )
         )
@@ -58,7 +68,7 @@ def computed_kpi_values(engine: Engine, config: AppConfig) -> pd.DataFrame:
     out = pd.concat(frames, ignore_index=True)
     out = out[np.isfinite(out["value"].to_numpy())].reset_index(drop=True)
     out["period"] = pd.to_datetime(out["period"])
-    return out
+    return out if with_weight else out.drop(columns="weight")
 
 
 def _coarser(data_cadence: str, kpi_cadence: str) -> str:

@@ -47,7 +47,7 @@ from kpis.forecast.sql import stored_cadence, stored_items
 from kpis.forecast.validate import SUPPORTED, Rows, table_from_rows, validate_demand, validate_forecasts
 from kpis.forecast.write import store_rows, transaction
 from kpis.imports.problems import ImportFailed, Problem
-from kpis.imports.read import check_filename, read_frame, row_table
+from kpis.imports.read import check_file, check_filename, read_frame, row_table
 from kpis.imports.result import ImportResult
 from kpis.imports.runner import Context, Kind, run_import
 from kpis.imports.source import Source
@@ -69,9 +69,11 @@ def _check(kind: str, df: pd.DataFrame, ctx: Context) -> Rows:
         known = stored_items(conn)
         stored = stored_cadence(conn)
     if kind == "demand":
-        rows = validate_demand(table, bag, stored, known)
+        rows = validate_demand(table, bag, stored, known, ctx.config.limits.period_years)
     else:
-        rows = validate_forecasts(table, bag, stored, known, list(ctx.config.forecast.stages))
+        rows = validate_forecasts(
+            table, bag, stored, known, list(ctx.config.forecast.stages), ctx.config.limits.period_years
+        )
     ctx.progress(0.3, "comparing with stored data")
     return rows
 
@@ -118,8 +120,10 @@ def import_file(
     filename: str | None = None,
     progress: Progress | None = None,
     sheet: str | None = None,
+    cancel=None,
 ) -> ImportResult:
-    """Validate and store a demand (kind='demand') or forecast (kind='forecasts') file in one transaction."""
+    """Validate and store a demand (kind='demand') or forecast (kind='forecasts') file in one transaction;
+    `cancel` (a threading.Event) stops it between batches or before it commits, writing nothing."""
     require(user, "import", engine=engine, what=f"import {kind}")
     if kind not in KINDS:
         raise ValueError(f"kind must be 'demand' or 'forecasts', not {kind!r}")
@@ -148,8 +152,9 @@ def import_file(
         data = path  # a big forecast file streams from disk; any other is read whole below
     progress(0.02, f"reading {name}")
     check_filename(name)  # before either path: the streamed one records the name too
+    check_file(data, name, config.limits)  # rows, columns, decoded size: from the footer or the bytes, undecoded
     if stream.streamable(data, name, kind):  # a big Parquet or CSV forecast file: batch by batch (kpis.forecast.stream)
-        done = _import_streamed(engine, data, name=name, config=config, user=user, progress=progress)
+        done = _import_streamed(engine, data, name=name, config=config, user=user, progress=progress, cancel=cancel)
         if done is not None:
             return done
     if isinstance(data, Path):
@@ -157,12 +162,14 @@ def import_file(
             data = data.read_bytes()
         except FileNotFoundError:
             raise ImportFailed([Problem(name, None, None, "file not found")]) from None
-    frame = read_frame(data, name, sheet=sheet, max_mb=config.app.max_upload_mb, formats=SUPPORTED)
+    frame = read_frame(
+        data, name, sheet=sheet, max_mb=config.app.max_upload_mb, formats=SUPPORTED, limits=config.limits
+    )
     source = Source(name, hashlib.sha256(data).hexdigest(), sheet=frame.sheet)
     del data  # keep the peak memory of big imports down
     table = row_table(frame)
     del frame
-    result = run_import(engine, KINDS[kind], table, source, config=config, user=user, progress=progress)
+    result = run_import(engine, KINDS[kind], table, source, config=config, user=user, progress=progress, cancel=cancel)
     del table  # free the import's arrays before the cube takes its memory
     progress(1.0, result.summary() if result.changed else "no changes")
     return _after_import(engine, config, result, progress)
@@ -187,12 +194,12 @@ def _after_import(engine: Engine, config: AppConfig, result: ImportResult, progr
 
 
 def _import_streamed(
-    engine: Engine, data: bytes | Path, *, name: str, config: AppConfig, user: User, progress: Progress
+    engine: Engine, data: bytes | Path, *, name: str, config: AppConfig, user: User, progress: Progress, cancel=None
 ) -> ImportResult | None:
     """A big Parquet or CSV forecast file batch by batch in one transaction (run_import with the file's batches);
     None when it has a problem (nothing written: the whole-file path then reports it as always)."""
     result = stream.import_streamed(
-        engine, data, kind=FORECASTS, name=name, config=config, user=user, progress=progress
+        engine, data, kind=FORECASTS, name=name, config=config, user=user, progress=progress, cancel=cancel
     )
     if result is None:
         return None

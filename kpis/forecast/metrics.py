@@ -281,6 +281,18 @@ def aggregate(terms: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return pd.DataFrame({**keys, **_bincounts(gid, values, n_groups)})
 
 
+# A ratio metric's denominator: a period's value weighted by it, summed over periods and divided by the weights'
+# sum, is the ratio of the periods' sums (the pooled figure the Forecast accuracy page shows over a window).
+RATIO_WEIGHT = {
+    "wape": "sum_abs_a",
+    "accuracy": "sum_abs_a",
+    "bias": "sum_a",
+    "mae": "n",
+    "mape": "n_ape",
+    "mase": "n_scaled",
+}
+
+
 def finalize(sums: pd.DataFrame) -> pd.DataFrame:
     """Turn summed terms into METRIC_COLUMNS (group columns kept first); actual=sum_a, forecast=sum_f, n and
     mape_excluded as ints."""

@@ -277,7 +277,9 @@ def stream_write(batches, w: Writing, ctx: Context) -> None:
             table.name = name
             bag = ctx.collector()
             try:
-                rows = validate_forecasts(table, bag, stored or cadence, known, stages_cfg)
+                rows = validate_forecasts(
+                    table, bag, stored or cadence, known, stages_cfg, ctx.config.limits.period_years
+                )
             except ImportFailed:
                 if from_file:
                     raise Fallback from None
@@ -350,13 +352,15 @@ def stream_write(batches, w: Writing, ctx: Context) -> None:
             raw_cur.close()
 
 
-def import_streamed(engine, data: FileData, *, kind: Kind, name: str, config, user, progress):
+def import_streamed(engine, data: FileData, *, kind: Kind, name: str, config, user, progress, cancel=None):
     """Import a big clean forecast file batch by batch through the runner (one transaction, rerun when the database
     asks); None when the whole-file path must run instead (any problem: nothing written)."""
     source = ImportSource(name, digest(data))
 
     def run():
-        return run_import(engine, kind, FileBatches(data, name), source, config=config, user=user, progress=progress)
+        return run_import(
+            engine, kind, FileBatches(data, name), source, config=config, user=user, progress=progress, cancel=cancel
+        )
 
     try:
         return retrying(run)

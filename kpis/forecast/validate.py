@@ -19,7 +19,7 @@ from kpis.forecast.common import (
     cadence_plural,
     period_start,
 )
-from kpis.imports.cells import MAX_ABS_VALUE, numbers
+from kpis.imports.cells import MAX_ABS_VALUE, merge_codes, numbers
 from kpis.imports.problems import Collector, ImportFailed, Problem, missing_columns, too_long
 from kpis.imports.read import CSV_EXCEL, PARQUET, read_frame
 
@@ -186,9 +186,10 @@ def _kind_of(text: str) -> str:
 
 
 def _period_columns(
-    table: Table, keys: list[str], bag: Collector, stored: str | None
+    table: Table, keys: list[str], bag: Collector, stored: str | None, years: tuple[int, int] = periods.SUPPORTED_YEARS
 ) -> tuple[dict[str, np.ndarray], str]:
-    """Period number per row for each period-like column (-1 on error) and the file's cadence."""
+    """Period number per row for each period-like column (-1 on error) and the file's cadence; `years` the years a
+    period may lie in (config [limits] period_years)."""
     facts = {k: _factor(table.columns[k]) for k in keys}
     kinds = {k: np.array([_kind_of(t) for t in values], dtype=object) for k, (_c, values) in facts.items()}
     weight = {"week": 0, "month": 0}
@@ -220,7 +221,7 @@ def _period_columns(
         )
     out = {}
     for k, (codes, values) in facts.items():
-        start, err = periods.normalise(pd.Series(values, dtype=object), cadence)
+        start, err = periods.normalise(pd.Series(values, dtype=object), cadence, years=years)
         err = err.to_numpy(dtype=object).copy()
         kind = kinds[k]
         if cadence == "month":
@@ -286,8 +287,10 @@ def _require_columns(table: Table, needed: list[str], hint: str) -> None:
         raise ImportFailed([missing_columns(table.name, missing, hint)])
 
 
-def _item_column(table: Table, bag: Collector) -> tuple[np.ndarray, np.ndarray]:
-    codes, values = _factor(table.columns["item"])
+def _item_column(table: Table, bag: Collector, known: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Item code per row (-1 empty) and the distinct codes; codes that differ only by Unicode form or invisible
+    characters are one item, matched with the stored (`known`) ones (kpis.imports.cells.merge_codes)."""
+    codes, values = merge_codes(*_factor(table.columns["item"]), known or ())
     label = table.labels["item"]
     empty = codes < 0
     if empty.any():
@@ -332,7 +335,13 @@ def _duplicates(
     bag.add_many(pd.Series(table.rows[later]), column, pd.Series(msgs))
 
 
-def validate_demand(table: Table, bag: Collector, stored: str | None, known: dict[str, tuple[int, dict]]) -> Rows:
+def validate_demand(
+    table: Table,
+    bag: Collector,
+    stored: str | None,
+    known: dict[str, tuple[int, dict]],
+    years: tuple[int, int] = periods.SUPPORTED_YEARS,
+) -> Rows:
     hint = "item, period, actual and any attribute columns (family, region, channel, ...)"
     _require_columns(table, ["item", "period", "actual"], hint)
     bad_names = [table.labels[c] for c in table.columns if c in RESERVED and c not in ("item", "period", "actual")]
@@ -350,8 +359,8 @@ def validate_demand(table: Table, bag: Collector, stored: str | None, known: dic
                 for c in bad_names
             ]
         )
-    codes, items = _item_column(table, bag)
-    pnum, cadence = _period_columns(table, ["period"], bag, stored)
+    codes, items = _item_column(table, bag, known)
+    pnum, cadence = _period_columns(table, ["period"], bag, stored, years)
     value = _numbers_col(table, "actual", bag, "actual")
     attr_names = [c for c in table.columns if c not in ("item", "period", "actual")]
     attrs: dict[str, dict[str, str]] = {}
@@ -362,7 +371,8 @@ def validate_demand(table: Table, bag: Collector, stored: str | None, known: dic
         first_row[uniq] = valid[pos]
         per_item: dict[str, list[str]] = {}
         for a in attr_names:
-            acodes, avals = _factor(table.columns[a])
+            stored_values = {x for _i, v in known.values() if isinstance(x := v.get(a), str) and x}
+            acodes, avals = merge_codes(*_factor(table.columns[a]), stored_values)
             ref = acodes[first_row[np.maximum(codes, 0)]]
             conflict = (codes >= 0) & (acodes != ref)
             if conflict.any():
@@ -410,7 +420,12 @@ def validate_demand(table: Table, bag: Collector, stored: str | None, known: dic
 
 
 def validate_forecasts(
-    table: Table, bag: Collector, stored: str | None, known: dict[str, tuple[int, dict]], stages_cfg: list[str]
+    table: Table,
+    bag: Collector,
+    stored: str | None,
+    known: dict[str, tuple[int, dict]],
+    stages_cfg: list[str],
+    years: tuple[int, int] = periods.SUPPORTED_YEARS,
 ) -> Rows:
     hint = "item, period, lag (or snapshot), stage, forecast"
     need = ["item", "period", "stage", "forecast"]
@@ -427,7 +442,7 @@ def validate_forecasts(
             ]
         )
     ignored = tuple(table.labels[c] for c in table.columns if c not in (*need, "lag", "snapshot"))
-    codes, items = _item_column(table, bag)
+    codes, items = _item_column(table, bag, known)
     if len(items):
         unknown = np.array([code not in known for code in items])
         if unknown.any():
@@ -445,7 +460,7 @@ def validate_forecasts(
                 "come from demand files",
             )
     pkeys = ["period"] + (["snapshot"] if "snapshot" in table.columns else [])
-    pnum, cadence = _period_columns(table, pkeys, bag, stored)
+    pnum, cadence = _period_columns(table, pkeys, bag, stored, years)
     period = pnum["period"]
     lag = np.full(table.n, -1, dtype=np.int64)
     lag_ok = np.zeros(table.n, dtype=bool)

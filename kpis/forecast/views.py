@@ -10,6 +10,16 @@ from kpis.config import KPI, AppConfig
 from kpis.forecast.metrics import FVA_MIN_N
 
 PAGE_ROWS = 200  # rows of the exception work list sent to the browser at once, each with its small trends
+PERCENT_COLUMNS = ("wape", "accuracy", "mape", "bias", "error_share", "share")  # fractions shown as percentages
+
+
+def shown(table: pd.DataFrame) -> pd.DataFrame:
+    """A forecast table as a page shows it: its fractions as percentages rounded by the one rule (kpis.formatting),
+    so a row reads what the charts and headline say and WAPE + accuracy = 100.0 % in every row (a browser table
+    would cut 11.488 % to 11.4 %). Downloads keep the fractions."""
+    from kpis import formatting
+
+    return formatting.percent_table(table, PERCENT_COLUMNS)
 
 
 def page_label(page: int, rows: int, size: int | None = None) -> str:

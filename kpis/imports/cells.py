@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
+
+from kpis import textkeys
 
 MAX_ABS_VALUE = 1e15  # a number beyond ± this is a mistake (and sums of it would overflow to inf)
 
@@ -58,3 +62,57 @@ def parse_numbers(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
     num = pd.to_numeric(txt, errors="coerce")
     num = num.where(~pct, num / 100.0)
     return num.astype(float), pct
+
+
+# ---------------------------------------------------------------- keys (segments, item codes, attribute values)
+# Keys that differ only by Unicode form ('Café' composed or decomposed, full-width letters) or by invisible format
+# characters (a zero-width space, a direction mark) are one key: an import maps each such spelling onto the one
+# already stored, else onto the canonical form when the file has it, else onto its first spelling in the file. A key
+# with no equivalent is stored exactly as written (docs/importing-data.md).
+
+
+def key_canon(value: str) -> str:
+    """The form keys are compared in: kpis.textkeys.clean (NFKC, Unicode format characters removed: zero-width
+    spaces and joiners, direction marks and overrides, the BOM), case kept ('EMEA' and 'emea' stay two keys)."""
+    return value if value.isascii() else textkeys.clean(value)
+
+
+def key_spellings(values: Iterable[str], stored: Iterable[str] = ()) -> dict[str, str]:
+    """{spelling: the spelling to use} for the distinct `values` of a file that are one key with another spelling
+    (stored, or earlier in the file); values kept as they are do not appear. Time linear in the values."""
+    chosen: dict[str, str] = {}
+    for s in stored:
+        c = key_canon(s)
+        if c not in chosen or s == c:
+            chosen[c] = s
+    from_file: dict[str, str] = {}
+    canon = {}
+    for v in values:
+        c = canon[v] = key_canon(v)
+        if c in chosen:
+            continue
+        if c not in from_file or v == c:
+            from_file[c] = v
+    chosen.update(from_file)
+    return {v: chosen[c] for v, c in canon.items() if chosen[c] != v}
+
+
+def merge_keys(s: pd.Series, stored: Iterable[str] = ()) -> pd.Series:
+    """Text keys with equivalent spellings merged (key_spellings), looked at once per distinct value."""
+    stored = list(stored)
+    uniq = pd.unique(s.to_numpy(dtype=object))
+    if all(isinstance(v, str) and v.isascii() for v in uniq) and all(k.isascii() for k in stored):
+        return s
+    spell = key_spellings([v for v in uniq if isinstance(v, str)], stored)
+    return s.map(lambda v: spell.get(v, v)) if spell else s
+
+
+def merge_codes(codes: np.ndarray, values: np.ndarray, stored: Iterable[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Codes per row (-1 blank) into distinct `values`, with equivalent spellings merged into one value."""
+    spell = key_spellings([str(v) for v in values], stored)
+    if not spell:
+        return codes, values
+    merged = np.array([spell.get(str(v), str(v)) for v in values], dtype=object)
+    new_codes, new_values = pd.factorize(merged)
+    remap = np.append(new_codes.astype(np.int64), -1)
+    return remap[codes], np.asarray(new_values, dtype=object)

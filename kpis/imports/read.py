@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kpis import limits as file_limits
+from kpis.config import LimitsSection
 from kpis.imports.problems import ImportFailed, Problem, fail, too_long
 
 CSV_EXCEL = (".csv", ".txt", ".xlsx", ".xlsm")
@@ -176,11 +178,33 @@ def excel_sheets(data: bytes, max_mb: float = 20) -> list[tuple[str, bool]]:
         wb.close()
 
 
-def sheet_rows(ws, name: str) -> list[list]:
+def refuse(problems: list[file_limits.LimitProblem]) -> None:
+    """ImportFailed of the limits a file goes over (kpis.limits), if any."""
+    if problems:
+        raise ImportFailed([Problem(*p) for p in problems])
+
+
+def check_sheet_size(ws, name: str, limits: LimitsSection) -> None:
+    """Refuse a sheet whose stated size (its dimension, before any cell is read) has more columns or data rows
+    than config [limits] allows."""
+    rows, cols = ws.max_row, ws.max_column
+    refuse(
+        file_limits.check_columns(cols or 0, limits, name)
+        + file_limits.check_rows(max((rows or 0) - 1, 0), limits, name)
+    )
+
+
+def sheet_rows(ws, name: str, limits: LimitsSection | None = None) -> list[list]:
     """Every row of a read-only sheet as a list, at most EXCEL_MAX_ROWS (a file claiming row numbers beyond
-    Excel's is refused)."""
+    Excel's is refused) and within config [limits] max_rows and max_columns (a sheet whose stated size was
+    smaller than its cells is stopped as soon as it goes over)."""
+    limits = limits or LimitsSection()
     rows = []
     for i, r in enumerate(ws.iter_rows(values_only=True), start=1):
+        if len(r) > limits.max_columns:
+            refuse(file_limits.check_columns(len(r), limits, name))
+        if i - 1 > limits.max_rows:
+            refuse(file_limits.check_rows(i - 1, limits, name))
         if i > EXCEL_MAX_ROWS:
             raise ImportFailed(
                 [
@@ -197,7 +221,9 @@ def sheet_rows(ws, name: str) -> list[list]:
     return rows
 
 
-def read_excel(data: bytes, name: str, sheet: str | None = None, *, max_mb: float = 20) -> tuple[pd.DataFrame, str]:
+def read_excel(
+    data: bytes, name: str, sheet: str | None = None, *, max_mb: float = 20, limits: LimitsSection | None = None
+) -> tuple[pd.DataFrame, str]:
     """One sheet (default the first) as a frame of raw cells with its header row as column names (exact
     duplicates kept), plus the sheet's name. A formula cell without a cached value is an error naming the
     cell; a first sheet without data names the sheets that have some. The workbook is checked first
@@ -225,8 +251,9 @@ def read_excel(data: bytes, name: str, sheet: str | None = None, *, max_mb: floa
             )
         ws = wb[sheet] if sheet is not None else wb.worksheets[0]
         title = ws.title
+        check_sheet_size(ws, name, limits or LimitsSection())  # a stated size over the limits: refused unread
         ws.reset_dimensions()  # never trust the file's stated size (padding rows to it could take gigabytes)
-        rows = sheet_rows(ws, name)
+        rows = sheet_rows(ws, name, limits)
     finally:
         wb.close()
     while rows and all(v is None or str(v).strip() == "" for v in rows[-1]):
@@ -296,16 +323,46 @@ def read_csv_text(data: bytes) -> pd.DataFrame:
     return df
 
 
+def _cell_states(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(missing, blank) per cell as (rows, columns) arrays: missing is None/NaN, blank is missing or only
+    whitespace. One vectorised pass over the cells: a tall table column by column, a wide one (more columns than
+    rows, e.g. a header of thousands of columns) as one flat column, so neither costs a pandas pass per cell row or
+    per column beyond what its cells take."""
+    n, m = df.shape
+    if m <= 32 or n >= m:
+        missing = np.empty((n, m), dtype=bool)
+        blank = np.empty((n, m), dtype=bool)
+        for i in range(m):
+            col = df.iloc[:, i]
+            na = col.isna().to_numpy(dtype=bool)
+            missing[:, i] = na
+            blank[:, i] = na | (col.astype(str).str.strip() == "").to_numpy(dtype=bool)
+        return missing, blank
+    flat = pd.Series(df.to_numpy(dtype=object).ravel(order="F"), dtype=object)
+    na = flat.isna().to_numpy(dtype=bool)
+    empty = (flat.astype(str).str.strip() == "").to_numpy(dtype=bool)
+    return na.reshape((n, m), order="F"), (na | empty).reshape((n, m), order="F")
+
+
 def check_headers(columns: list, cells: pd.DataFrame, name: str) -> list[int]:
     """The positions of the columns to keep: a blank (or pandas 'Unnamed: n') header over empty cells is
-    dropped; a repeated header, or a blank one over values, is a problem (all of them raised at once)."""
+    dropped; a repeated header, or a blank one over values, is a problem (all of them raised at once). Time
+    linear in the number of cells (the cells under blank headers are looked at together, once)."""
+    keys = [str(c).strip().lower() for c in columns]
+    candidates = [i for i, k in enumerate(keys) if k == "" or k.startswith("unnamed:")]
+    all_missing: dict[int, bool] = {}
+    has_values: dict[int, bool] = {}
+    if candidates:
+        missing, blank = _cell_states(cells.iloc[:, candidates])
+        for j, i in enumerate(candidates):
+            all_missing[i] = bool(missing[:, j].all())
+            has_values[i] = not bool(blank[:, j].all())
     keep, seen, problems = [], {}, []
     for i, c in enumerate(columns):
         raw = str(c).strip()
-        key = raw.lower()
-        col = cells.iloc[:, i]
-        if key == "" or (key.startswith("unnamed:") and col.isna().all()):
-            if (col.notna() & (col.astype(str).str.strip() != "")).any():
+        key = keys[i]
+        if key == "" or (key.startswith("unnamed:") and all_missing[i]):
+            if has_values[i]:
                 problems.append(
                     Problem(name, 1, None, f"column {i + 1} has values but no header; name it or delete it")
                 )
@@ -330,10 +387,7 @@ def check_headers(columns: list, cells: pd.DataFrame, name: str) -> list[int]:
 
 def without_blank_rows(df: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """A text table without the rows whose every cell is blank, and the file row numbers of the rows kept."""
-    blank = np.ones(len(df), dtype=bool)
-    for i in range(df.shape[1]):
-        col = df.iloc[:, i]
-        blank &= (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
+    blank = _cell_states(df)[1].all(axis=1) if df.shape[1] else np.ones(len(df), dtype=bool)
     if blank.any():
         return df[~blank].reset_index(drop=True), rows[~blank]
     return df, rows
@@ -368,11 +422,36 @@ def arrow_frame(table) -> pd.DataFrame:
     return pa.table(cols, names=table.schema.names).to_pandas(date_as_object=False)
 
 
-def read_parquet(data: bytes) -> pd.DataFrame:
-    """Parquet bytes as a frame (arrow_frame)."""
+def read_parquet(data: bytes, name: str = "file", limits: LimitsSection | None = None) -> pd.DataFrame:
+    """Parquet bytes as a frame (arrow_frame), once the footer says the rows fit config [limits]
+    (kpis.limits.check_parquet: row count, decoded size, expansion) so a "bomb" is refused undecoded."""
     import pyarrow.parquet as pq
 
+    refuse(file_limits.check_parquet(data, limits or LimitsSection(), name))
     return arrow_frame(pq.read_table(io.BytesIO(data)))
+
+
+def check_file(src: bytes | Path, name: str, limits: LimitsSection, block: int = 8 << 20) -> None:
+    """Refuse a CSV or Parquet file (its bytes, or its path: read a block at a time, never whole) with more rows,
+    columns or, for Parquet, decoded size than config [limits] allows, before any of it is decoded: a CSV's
+    header and line count (linear time), a Parquet file's footer."""
+    ext = Path(name).suffix.lower()
+    if ext in PARQUET:
+        refuse(file_limits.check_parquet(src, limits, name))
+    elif ext in (".csv", ".txt"):
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            refuse(file_limits.check_csv(bytes(src), limits, name))
+            return
+        with Path(src).open("rb") as f:
+            head = f.read(block)
+            problems = file_limits.check_header(head, limits, name)
+            lines, last, chunk = 0, head[-1:], head
+            while chunk:
+                lines += chunk.count(b"\n")
+                last = chunk[-1:] or last
+                chunk = f.read(block)
+        body = max(lines - 1 + (last not in (b"\n", b"")), 0) if b"\n" in head else 0
+        refuse(problems + file_limits.check_rows(body, limits, name, lines=True))
 
 
 @dataclass
@@ -398,9 +477,13 @@ def read_frame(
     max_mb: float = 20,
     limit_mb: float | None = None,
     formats: tuple[str, ...] = CSV_EXCEL,
+    limits: LimitsSection | None = None,
 ) -> Frame:
     """The file's table (an Excel file's first sheet, or `sheet`) without blank rows, or ImportFailed naming what is
-    wrong: the same checks and messages for every kind. `limit_mb` refuses a bigger file (uploads)."""
+    wrong: the same checks and messages for every kind. `limit_mb` refuses a bigger file (uploads); `limits`
+    (config [limits], default its defaults) refuses a file with more rows or columns than an import may have
+    before its cells are read: a CSV from its bytes, a Parquet file from its footer, a sheet from its size."""
+    limits = limits or LimitsSection()
     name = Path(filename).name
     check_filename(name)
     ext = Path(name).suffix.lower()
@@ -415,10 +498,11 @@ def read_frame(
     first, sheet_read = 2, None
     try:
         if ext in PARQUET:
-            df, first = read_parquet(data), 1
+            df, first = read_parquet(data, name, limits), 1
         elif ext in (".xlsx", ".xlsm"):
-            df, sheet_read = read_excel(data, name, sheet, max_mb=max_mb)
+            df, sheet_read = read_excel(data, name, sheet, max_mb=max_mb, limits=limits)
         else:
+            refuse(file_limits.check_csv(data, limits, name))
             refuse_nul(data, name)
             df = read_csv_text(data)
     except UnicodeDecodeError:
@@ -446,10 +530,18 @@ def frame_of(df: pd.DataFrame, rows: np.ndarray, name: str, sheet: str | None = 
     return Frame(name, cells, rows, sheet)
 
 
-def read_table(data: bytes, filename: str, *, max_mb: float, cap: int = 50, sheet: str | None = None) -> pd.DataFrame:
+def read_table(
+    data: bytes,
+    filename: str,
+    *,
+    max_mb: float,
+    cap: int = 50,
+    sheet: str | None = None,
+    limits: LimitsSection | None = None,
+) -> pd.DataFrame:
     """The file's table (an Excel file's first sheet, or `sheet`) as text cells with a `_row` column holding
-    file row numbers; `df.attrs['sheet']` names the sheet read."""
-    return row_table(read_frame(data, filename, sheet=sheet, max_mb=max_mb, limit_mb=max_mb))
+    file row numbers; `df.attrs['sheet']` names the sheet read; `limits` as read_frame."""
+    return row_table(read_frame(data, filename, sheet=sheet, max_mb=max_mb, limit_mb=max_mb, limits=limits))
 
 
 def row_table(frame: Frame) -> pd.DataFrame:

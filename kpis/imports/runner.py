@@ -28,9 +28,10 @@ import pandas as pd
 from sqlalchemy import Engine, insert, update
 from sqlalchemy.orm import Session
 
+from kpis import limits as file_limits
 from kpis.access.users import User, require
-from kpis.config import AppConfig
-from kpis.imports.problems import Collector, ImportFailed
+from kpis.config import AppConfig, LimitsSection
+from kpis.imports.problems import Collector, ImportFailed, Problem
 from kpis.imports.read import arrow_frame, frame_of, row_table
 from kpis.imports.result import ImportResult
 from kpis.imports.source import CellDigest, Source
@@ -195,12 +196,31 @@ def _noop(_fraction: float, _text: str) -> None:
     return None
 
 
-def _batches_frame(batches: Iterable, name: str, cancel: threading.Event | None) -> pd.DataFrame:
-    """Arrow record batches as one table with a `_row` column (records numbered from 1)."""
-    frames = []
+def check_size(rows: int, columns: int, limits: LimitsSection, name: str) -> None:
+    """Refuse a table (a DataFrame, or the Arrow batches read so far) with more rows or columns than config
+    [limits] allows (kpis.limits), before any of its rows is checked."""
+    problems = file_limits.check_columns(columns, limits, name) + file_limits.check_rows(rows, limits, name)
+    if problems:
+        raise ImportFailed([Problem(*p) for p in problems])
+
+
+def _data_columns(table: Any) -> int:
+    names = list(table.schema.names) if hasattr(table, "schema") else list(table.columns)
+    return len(names) - ("_row" in names)
+
+
+def _batches_frame(
+    batches: Iterable, name: str, cancel: threading.Event | None, limits: LimitsSection | None = None
+) -> pd.DataFrame:
+    """Arrow record batches as one table with a `_row` column (records numbered from 1); the rows and columns
+    counted against `limits` as the batches come, before any is decoded to pandas."""
+    limits = limits or LimitsSection()
+    frames, n = [], 0
     for b in batches:
         if cancel is not None and cancel.is_set():
             raise ImportCancelled("import cancelled; nothing was written")
+        n += b.num_rows
+        check_size(n, _data_columns(b), limits, name)
         frames.append(arrow_frame(b))
     if not frames:
         raise _empty(name)
@@ -240,9 +260,10 @@ def run_import(
     if not isinstance(table_or_batches, pd.DataFrame) and kind.stream is not None:
         return _run_streamed(engine, kind, table_or_batches, source, ctx, user, cancel)
     if isinstance(table_or_batches, pd.DataFrame):
+        check_size(len(table_or_batches), _data_columns(table_or_batches), config.limits, source.name)
         table = as_table(table_or_batches, source.name)
     else:
-        table = _batches_frame(table_or_batches, source.name, cancel)
+        table = _batches_frame(table_or_batches, source.name, cancel, config.limits)
     sheet = table.attrs.get("sheet", source.sheet)
     rows = kind.parse(table, ctx)
     if source.digest is None:
@@ -317,16 +338,22 @@ def _fresh(kind: Kind, source: Source, n: int, ignored: tuple[str, ...], sheet: 
 
 
 class _Watched:
-    """Batches as the kind's `stream` reads them: cancel checked before each one, cells digested when the source has
-    no digest; `n` (rows expected) and `from_file` passed on."""
+    """Batches as the kind's `stream` reads them: cancel checked before each one, rows and columns counted against
+    config [limits] (Arrow batches of a data connector), cells digested when the source has no digest; `n` (rows
+    expected) and `from_file` passed on."""
 
-    def __init__(self, batches: Iterable, w: Writing, digest: CellDigest | None):
+    def __init__(self, batches: Iterable, w: Writing, digest: CellDigest | None, limits: LimitsSection | None = None):
         self.batches, self.w, self.digest = batches, w, digest
+        self.limits = limits or LimitsSection()
         self.n, self.from_file = getattr(batches, "n", 0), getattr(batches, "from_file", False)
 
     def __iter__(self):
+        seen = 0
         for b in self.batches:
             self.w.check_cancel()
+            if hasattr(b, "num_rows"):  # an Arrow batch (a file's batches are checked from the file before)
+                seen += b.num_rows
+                check_size(seen, _data_columns(b), self.limits, self.w.source.name)
             if self.digest is not None:
                 self.digest.add_frame(arrow_frame(b))
             yield b
@@ -344,7 +371,7 @@ def _run_streamed(
     try:
         with kind.transaction(engine, batches) as handle:
             w.handle = handle
-            kind.stream(_Watched(batches, w, digest), w, ctx)
+            kind.stream(_Watched(batches, w, digest, ctx.config.limits), w, ctx)
             w.check_cancel()
             if digest is not None:
                 w.source = source = source.with_digest(digest.hexdigest())

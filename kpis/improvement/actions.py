@@ -230,8 +230,12 @@ def move_action(
     on: dt.date | None = None,
     expected_status: str | None = None,
     expected_version: int | None = None,
+    not_before_created: bool = False,
 ) -> str:
     """Move an action to status `to` if the rules allow it (audited); returns a sentence saying what happened.
+
+    `not_before_created` (the app's form): a completion date before the day the action was created is refused.
+    The core leaves it off for callers that replay an existing log, whose dates may precede the row.
 
     `expected_status` / `expected_version` are what the caller saw: when the action changed meanwhile the move is
     refused (ActionRefused / EditConflict naming who changed it and when).
@@ -260,6 +264,12 @@ def move_action(
                     raise ActionRefused("'done' needs a completion date")
                 if completed_on > on:
                     raise ActionRefused(f"the completion date {completed_on} is in the future")
+                created = created_day(a.created_at)
+                if not_before_created and created is not None and completed_on < created:
+                    raise ActionRefused(
+                        f"the completion date {completed_on} is before the day action #{a.id} was created "
+                        f"({created}); an action cannot be completed before it exists"
+                    )
                 a.completed_on = completed_on
                 details["completed_on"] = completed_on.isoformat()
             elif to == "cancelled":
@@ -286,6 +296,15 @@ def move_action(
             return f"Action #{a.id} moved from '{before['status']}' to '{to}'."
 
     return retrying(write)
+
+
+def created_day(created_at: dt.datetime | None) -> dt.date | None:
+    """The UTC day an action was created on (the earliest completion date the app's form accepts)."""
+    if created_at is None:
+        return None
+    if created_at.tzinfo is not None:
+        created_at = created_at.astimezone(dt.UTC)
+    return created_at.date()
 
 
 def _get(s, action_id: int) -> Action:

@@ -9,6 +9,7 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
+from kpis import formatting
 from kpis.catalog import display_scale
 from kpis.chartstyle import axis_title, layout
 from kpis.config import KPI
@@ -129,7 +130,7 @@ def on_time_figure(table: pd.DataFrame, by: str) -> go.Figure:
             y=labels,
             orientation="h",
             marker_color="#4db6ac",
-            text=[f"{r:.0%} of {n}" for r, n in zip(table["rate"], table["n"])],
+            text=[f"{formatting.pct(r, 0)} of {n}" for r, n in zip(table["rate"], table["n"])],
             textposition="auto",
             hovertemplate="%{y}: %{x:.0f} %<extra></extra>",
         )

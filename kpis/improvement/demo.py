@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from kpis.config import AppConfig
-from kpis.improvement.effect import judge
+from kpis.improvement.effect import change_text, judge
 from kpis.store.models import Action, Review, ReviewKpi
 
 FACILITATOR = "Julia Weber"
@@ -357,7 +357,14 @@ def add_actions(
         if decided and d.kpi_id and d.kpi_id in config.kpi_by_id:
             series = _total(values, d.kpi_id, d.segment)
             if len(series):
-                v = judge(series["value"], series["period"], completed, direction=d.direction)
+                v = judge(
+                    series["value"],
+                    series["period"],
+                    completed,
+                    direction=d.direction,
+                    change_text=change_text(config, d.kpi_id),
+                    cadence=config.kpi_by_id[d.kpi_id].cadence,
+                )
                 verdict, figures = v.verdict, v.figures()
         at = dt.datetime.combine(created, dt.time(9), tzinfo=dt.UTC)
         done_at = (

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from kpis import spc
+from kpis import formatting, spc
 from kpis.series import kpi_series  # the KPI series an action is judged on (pages call effect.kpi_series)
 
 MIN_POINTS = spc.MIN_POINTS
@@ -74,6 +75,18 @@ def split(values: Any, periods: Any, completion: Any) -> tuple[np.ndarray, np.nd
     return y[before], y[keep & ~before]
 
 
+def _after_positions(values: Any, periods: Any, completion: Any, cadence: str | None) -> np.ndarray | None:
+    """Period numbers of the after points (as `split` keeps them), so a run stops at a gap; None without a cadence."""
+    if cadence is None:
+        return None
+    from kpis.periods import period_number
+
+    y = pd.to_numeric(pd.Series(list(values), dtype="object"), errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    p = pd.to_datetime(pd.Series(list(periods), dtype="object"))
+    keep = p.notna().to_numpy() & ~np.isnan(y) & (p >= pd.Timestamp(completion)).to_numpy()
+    return np.asarray(period_number(p[keep], cadence), dtype=float)
+
+
 def _fmt(x: float) -> str:
     """A number for explanations (3 significant digits, signed)."""
     return "0" if x == 0 else f"{x:+.3g}"
@@ -88,11 +101,25 @@ def _signal_words(beyond: bool, run: bool, side: str) -> str:
     return " and ".join(parts)
 
 
-def judge(values: Any, periods: Any, completion: Any, *, direction: str) -> Verdict:
-    """The verdict for a KPI series (values by period start) and an action completed on `completion`."""
+def judge(
+    values: Any,
+    periods: Any,
+    completion: Any,
+    *,
+    direction: str,
+    change_text: Callable[[float], str] | None = None,
+    cadence: str | None = None,
+) -> Verdict:
+    """The verdict for a KPI series (values by period start) and an action completed on `completion`.
+
+    `change_text` writes the median shift in the KPI's own unit (kpis.catalog.format_change: '-4.5 pts'), as the
+    page's figures show it; without it the shift is a plain number. With the KPI's `cadence` a run of after
+    points stops at a missing period (kpis.spc.signals positions)."""
     if direction not in DIRECTIONS:
         raise ValueError(f"the expected direction must be 'higher' or 'lower', got {direction!r}")
     before, after = split(values, periods, completion)
+    # Rank-based test: values equal on paper must tie (float noise from a roll-up rounded away).
+    before, after = np.atleast_1d(formatting.significant(before)), np.atleast_1d(formatting.significant(after))
     nb, na = int(before.size), int(after.size)
     limits = spc.xmr_limits(before)
     lims = (limits.centre, limits.lcl, limits.ucl) if limits else (None, None, None)
@@ -112,7 +139,7 @@ def judge(values: Any, periods: Any, completion: Any, *, direction: str) -> Verd
             provisional=bool(limits and limits.provisional),
         )
     good = 1 if direction == "higher" else -1
-    flags = spc.signals(after, limits)
+    flags = spc.signals(after, limits, _after_positions(values, periods, completion, cadence))
     side = flags["side"].to_numpy()
     beyond, run = flags["beyond_limits"].to_numpy(), flags["eight_in_a_row"].to_numpy()
     beyond_good, beyond_bad = bool((beyond & (side == good)).any()), bool((beyond & (side == -good)).any())
@@ -127,7 +154,7 @@ def judge(values: Any, periods: Any, completion: Any, *, direction: str) -> Verd
     good_side, bad_side = ("above", "below") if good == 1 else ("below", "above")
     test_good = f"the after values are better than the before values (one-sided Mann–Whitney {spc.format_p(p_good)})"
     test_bad = f"the after values are worse than the before values (one-sided Mann–Whitney {spc.format_p(p_bad)})"
-    tail = f" Median {_fmt(shift)} ({nb} points before, {na} after)."
+    tail = f" Median {(change_text or _fmt)(shift)} ({nb} points before, {na} after)."
     if limits.provisional:
         tail += f" The baseline limits are provisional (under {spc.PROVISIONAL_BELOW} points)."
 
@@ -174,4 +201,22 @@ def current_verdict(
     if not kpi_id or direction not in DIRECTIONS or completed_on is None:
         return None
     s = kpi_series(engine, config, kpi_id, segment or "")
-    return judge(s["value"], s["period"], completed_on, direction=direction)
+    kpi = config.kpi_by_id.get(kpi_id)
+    return judge(
+        s["value"],
+        s["period"],
+        completed_on,
+        direction=direction,
+        change_text=change_text(config, kpi_id),
+        cadence=kpi.cadence if kpi is not None else None,
+    )
+
+
+def change_text(config, kpi_id: str) -> Callable[[float], str] | None:
+    """The KPI's change format ('-4.5 pts', '+2.0 days') for a verdict's median shift; None for an unknown KPI."""
+    kpi = config.kpi_by_id.get(kpi_id)
+    if kpi is None:
+        return None
+    from kpis.catalog.units import format_change
+
+    return lambda d: format_change(kpi, d, config.app.currency)

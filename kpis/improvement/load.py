@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from kpis import limits
 from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
 from kpis.config import PRACTICES, AppConfig
@@ -163,6 +164,10 @@ def check_rows(df: pd.DataFrame, filename: str, config: AppConfig) -> list[dict[
             if not ok:
                 bad_date = True
                 bag.add(r, cols[c], f"{c} '{cell[c]}' is not a date; expected YYYY-MM-DD")
+            elif d is not None and (far := limits.date_problem(d, config.limits, c.replace("_", " "))):
+                bad_date = True
+                bag.add(r, cols[c], far)
+                d = None
             out[c] = d
         if cell["due_date"] == "":
             bag.add(r, cols["due_date"], "due_date is empty")
@@ -207,7 +212,9 @@ def import_actions(engine: Engine, data: bytes, filename: str, *, config: AppCon
     """Validate and store an action log in one transaction: new refs are added, changed ones updated, audited."""
     require(user, "import", engine=engine, what="import actions")
     require(user, "manage_actions", engine=engine, what="import actions")
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    df = read_table(
+        data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, limits=config.limits
+    )
     return run_import(engine, ACTIONS, df, Source.of_bytes(data, filename), config=config, user=user)
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import math
 from typing import Any
 
+from kpis import formatting
 from kpis.config import KPI, PRACTICES
 
 KEYS = (
@@ -88,9 +89,9 @@ def from_exception(item: str, *, why: str, wape: float | None, bias: float | Non
     if ts is not None:
         parts.append(f"tracking signal {ts:.1f}")
     if wape is not None:
-        parts.append(f"WAPE {wape:.1%}")  # as the work list shows it
+        parts.append(f"WAPE {formatting.pct(wape)}")  # as the work list shows it
     if bias is not None:
-        parts.append(f"bias {bias:+.1%}")
+        parts.append(f"bias {formatting.pct(bias, signed=True)}")
     return {
         "source": "kpi_exception",
         "type": "corrective",

@@ -157,7 +157,9 @@ def check_assessments(table: pd.DataFrame, ctx: Context) -> tuple[list[Answers],
 def import_assessments(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
     """Validate a file and store its assessments in one audited transaction (nothing on any problem)."""
     require(user, "import", engine=engine, what="import assessments")
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    df = read_table(
+        data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, limits=config.limits
+    )
     return run_import(engine, ASSESSMENTS, df, Source.of_bytes(data, filename), config=config, user=user)
 
 

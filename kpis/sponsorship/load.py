@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
 
+from kpis import limits as file_limits
 from kpis.access.users import User, require
 from kpis.catalog.sync import sync_catalog
-from kpis.config import AppConfig
+from kpis.config import AppConfig, LimitsSection
 from kpis.imports.cells import text as cell_text
 from kpis.imports.problems import Collector, ImportFailed, missing_columns, too_long
 from kpis.imports.read import read_table
@@ -57,9 +58,17 @@ def _dates(raw: pd.Series) -> pd.Series:
     return raw.map(one)
 
 
-def _date_problems(bag: Collector, df: pd.DataFrame, col: str, label: str, required: bool) -> pd.Series:
+def _date_problems(
+    bag: Collector, df: pd.DataFrame, col: str, label: str, required: bool, limits: LimitsSection | None = None
+) -> pd.Series:
+    """Dates of a column, each problem (empty when required, not a date, outside config [limits] min_date ..
+    max_date) added to `bag` with its row."""
     raw = cell_text(df[col])
     out = _dates(df[col])
+    limits = limits or LimitsSection()
+    for i in df.index[out.notna()]:
+        if far := file_limits.date_problem(out[i], limits, label.replace("_", " ")):
+            bag.add(int(df.at[i, "_row"]), label, far)
     for i in df.index[out.isna()]:
         if raw[i] == "":
             if required:
@@ -98,7 +107,9 @@ def _required_text(bag: Collector, df: pd.DataFrame, col: str, label: str, limit
 
 def parse_meetings(data: bytes, filename: str, config: AppConfig) -> dict[str, dict]:
     """Checked meetings of a file by their id (check_meetings)."""
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    df = read_table(
+        data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, limits=config.limits
+    )
     return check_meetings(df, Context(Path(filename).name, config, None, None, None))
 
 
@@ -121,7 +132,7 @@ def check_meetings(df: pd.DataFrame, ctx: Context) -> dict[str, dict]:
             if raw_type[i]
             else "is empty",
         )
-    date = _date_problems(bag, df, cols["date"], "date", required=True)
+    date = _date_problems(bag, df, cols["date"], "date", required=True, limits=config.limits)
     invited = _flags(bag, df, cols["invited"], "invited")
     attended = _flags(bag, df, cols["attended"], "attended")
     notes = cell_text(df[cols["notes"]]) if "notes" in cols else pd.Series("", index=df.index)
@@ -161,7 +172,9 @@ def check_meetings(df: pd.DataFrame, ctx: Context) -> dict[str, dict]:
 def import_meetings(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
     """Validate and store meetings and their attendance in one transaction; a stored meeting id is updated."""
     require(user, "import", engine=engine, what="import meetings")
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    df = read_table(
+        data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, limits=config.limits
+    )
     return run_import(engine, MEETINGS, df, Source.of_bytes(data, filename), config=config, user=user)
 
 
@@ -240,7 +253,9 @@ MEETINGS = Kind(
 
 def parse_decisions(engine: Engine, data: bytes, filename: str, config: AppConfig) -> dict[str, dict]:
     """Checked decisions of a file by ref (check_decisions)."""
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    df = read_table(
+        data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, limits=config.limits
+    )
     return check_decisions(df, Context(Path(filename).name, config, engine, None, None))
 
 
@@ -252,9 +267,9 @@ def check_decisions(df: pd.DataFrame, ctx: Context) -> dict[str, dict]:
     ref = _required_text(bag, df, cols["ref"], "ref", 64, "expected the decision's own id")
     text = _required_text(bag, df, cols["text"], "text", 2000, "say what was (or is to be) decided")
     owner = _required_text(bag, df, cols["owner"], "owner", 120, "every decision needs an owner")
-    raised = _date_problems(bag, df, cols["raised_on"], "raised_on", required=True)
+    raised = _date_problems(bag, df, cols["raised_on"], "raised_on", required=True, limits=config.limits)
     decided = (
-        _date_problems(bag, df, cols["decided_on"], "decided_on", required=False)
+        _date_problems(bag, df, cols["decided_on"], "decided_on", required=False, limits=config.limits)
         if "decided_on" in cols
         else pd.Series([None] * len(df), index=df.index, dtype=object)
     )  # no column: all pending
@@ -302,7 +317,9 @@ FIELDS = ("text", "raised_on", "decided_on", "owner", "meeting_id", "kpi_id")
 def import_decisions(engine: Engine, data: bytes, filename: str, *, config: AppConfig, user: User) -> ImportResult:
     """Validate and store decisions in one transaction; a stored ref is updated."""
     require(user, "import", engine=engine, what="import decisions")
-    df = read_table(data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors)
+    df = read_table(
+        data, filename, max_mb=config.app.max_upload_mb, cap=config.app.max_import_errors, limits=config.limits
+    )
     return run_import(engine, DECISIONS, df, Source.of_bytes(data, filename), config=config, user=user)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from kpis import catalog
+from kpis import catalog, formatting
 from kpis.config import SCORECARD_FIGURES, AppConfig
 from kpis.series import kpi_totals
 from kpis.sponsorship.measures import (  # the figures over a span, for one person or everyone (the records KPIs too)
@@ -330,14 +330,15 @@ def trend(inputs: Inputs, config: AppConfig, quarters: list[Quarter]) -> pd.Data
 
 
 def format_figure(figure: str, value: float) -> str:
-    """A figure as people read it: rates as %, days to one decimal, counts whole, '—' when undefined."""
+    """A figure as people read it, in the app's one format (kpis.formatting): rates as '67 %', days to one decimal
+    ('10.0 days'), counts whole, '–' when undefined."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
+        return formatting.NO_VALUE
     if figure in RATES:
-        return f"{value:.0%}"
+        return formatting.pct(value, 0)
     if figure in COUNTS:
         return f"{int(value)}"
-    return f"{value:.1f}" if figure == "sponsorship_maturity" else f"{value:.1f} d"
+    return formatting.fixed(value, 1) if figure == "sponsorship_maturity" else formatting.number(value, 1, "days")
 
 
 def format_change(figure: str, change: float) -> str:
@@ -345,10 +346,10 @@ def format_change(figure: str, change: float) -> str:
     if change is None or (isinstance(change, float) and math.isnan(change)):
         return ""
     if figure in RATES:
-        return f"{change * 100:+.0f} pts"
+        return formatting.number(change * 100, 0, "pts", signed=True)
     if figure in COUNTS:
-        return f"{int(change):+d}"
-    return f"{change:+.1f}" + ("" if figure == "sponsorship_maturity" else " d")
+        return formatting.fixed(int(change), 0, signed=True)
+    return formatting.number(change, 1, "" if figure == "sponsorship_maturity" else "days", signed=True)
 
 
 def overdue_actions(engine: Engine, sponsor: str, today: dt.date) -> pd.DataFrame:

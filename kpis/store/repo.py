@@ -159,25 +159,46 @@ def today() -> dt.date:
 
 
 def kpi_totals(engine: Engine, config: AppConfig, kpi_ids: list[str] | None = None) -> pd.DataFrame:
-    """One series per KPI (kpi_id, period, value): the stored total (segment ''), or, for a KPI stored
-    only by segment, the segments rolled up in SQL (sum for rollup 'sum', mean otherwise)."""
+    """One series per KPI (kpi_id, period, value, partial): the stored total (segment ''), or, for a KPI stored
+    only by segment, the segments rolled up in SQL (sum for rollup 'sum', mean otherwise). A rolled-up period in
+    which one of the KPI's segments has no value is partial (`segments` of `expected` present), like a rolled-up
+    period missing a sub-period: its total is not comparable with the others."""
     has_total = select(KpiValue.kpi_id).where(KpiValue.segment == "").distinct()
     totals = select(KpiValue.kpi_id, KpiValue.period, KpiValue.value).where(KpiValue.segment == "")
     rolled = (
-        select(KpiValue.kpi_id, KpiValue.period, func.sum(KpiValue.value), func.avg(KpiValue.value))
+        select(
+            KpiValue.kpi_id,
+            KpiValue.period,
+            func.sum(KpiValue.value),
+            func.avg(KpiValue.value),
+            func.count(KpiValue.segment),
+        )
         .where(KpiValue.segment != "", KpiValue.kpi_id.not_in(has_total))
         .group_by(KpiValue.kpi_id, KpiValue.period)
+    )
+    segments = (
+        select(KpiValue.kpi_id, func.count(func.distinct(KpiValue.segment)))
+        .where(KpiValue.segment != "", KpiValue.kpi_id.not_in(has_total))
+        .group_by(KpiValue.kpi_id)
     )
     if kpi_ids is not None:
         totals = totals.where(KpiValue.kpi_id.in_(kpi_ids))
         rolled = rolled.where(KpiValue.kpi_id.in_(kpi_ids))
+        segments = segments.where(KpiValue.kpi_id.in_(kpi_ids))
     with engine.connect() as conn:
         t = pd.DataFrame(conn.execute(totals).all(), columns=["kpi_id", "period", "value"])
-        r = pd.DataFrame(conn.execute(rolled).all(), columns=["kpi_id", "period", "sum", "mean"])
+        r = pd.DataFrame(conn.execute(rolled).all(), columns=["kpi_id", "period", "sum", "mean", "segments"])
+        expected = dict(conn.execute(segments).all())
+    t = t.assign(partial=False, segments=float("nan"), expected=float("nan"))
     if len(r):
         summed = r["kpi_id"].map({k.id: k.rollup == "sum" for k in config.kpis}).fillna(False).astype(bool)
         r["value"] = r["sum"].where(summed, r["mean"])
-        t = pd.concat([t, r[["kpi_id", "period", "value"]]], ignore_index=True)
+        r["expected"] = r["kpi_id"].map(expected).astype(float)
+        r["segments"] = r["segments"].astype(float)
+        r["partial"] = r["segments"] < r["expected"]
+        cols = ["kpi_id", "period", "value", "partial", "segments", "expected"]
+        t = pd.concat([t, r[cols]], ignore_index=True) if len(t) else r[cols].reset_index(drop=True)
     t["period"] = pd.to_datetime(t["period"])
     t["value"] = t["value"].astype(float)
+    t["partial"] = t["partial"].astype(bool)
     return t.sort_values(["kpi_id", "period"], ignore_index=True)

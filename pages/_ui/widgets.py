@@ -50,9 +50,9 @@ def view_key(base: str, *shown) -> str:
 
 
 def percent_column(label: str, **kw):
-    """A table column of fractions shown as percentages with one decimal (20.4%), as the app writes them
-    everywhere; the step sets the decimals (Streamlit's percent format drops two from the step's)."""
-    return st.column_config.NumberColumn(label, format="percent", step=0.001, **kw)
+    """A table column of percentages with one decimal (20.4 %), as the app writes them everywhere; the table holds
+    them already rounded (kpis.forecast.views.shown), so the browser neither cuts nor re-rounds them."""
+    return st.column_config.NumberColumn(label, format="%.1f %%", **kw)
 
 
 METRIC_FORMAT = {

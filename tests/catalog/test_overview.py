@@ -164,3 +164,135 @@ def test_catalog_search_ignores_hyphens_and_case(config):
     names = [k.name for k in overview.filter_catalog(config, search="stock out")]
     assert "Stock-out SKU-weeks" in names
     assert overview.catalog_table(overview.filter_catalog(config), "EUR").columns.tolist()[:2] == ["KPI", "Import id"]
+
+
+def test_a_segment_without_a_value_makes_the_rolled_up_period_partial(engine, config, admin):
+    """Issue 21: a KPI stored only by segment was totalled over the segments present, so a period missing a
+    segment was silently understated. It is partial, like a rolled-up period missing a sub-period."""
+    from kpis import series
+    from kpis.catalog import trends
+
+    sync_catalog(engine, config, admin)
+    weeks = pd.date_range("2025-01-06", periods=8, freq="W-MON")  # stockout_weeks: weekly, summed
+    missing = weeks[4]  # APAC did not report the week of 2025-02-03
+    rows = [
+        ("stockout_weeks", seg, w.strftime("%Y-%m-%d"), n)
+        for w in weeks
+        for seg, n in (("EMEA", 4), ("APAC", 3))
+        if not (seg == "APAC" and w == missing)
+    ]
+    _write(engine, admin, rows)
+    t = repo.kpi_totals(engine, config)
+    t = t[t["kpi_id"] == "stockout_weeks"].set_index("period")
+    assert t.at[missing, "value"] == 4 and t.at[missing, "partial"]
+    assert (t.at[missing, "segments"], t.at[missing, "expected"]) == (1, 2)
+    assert not t.drop(index=missing)["partial"].any() and (t.drop(index=missing)["value"] == 7).all()
+    s = series.kpi_series(engine, config, "stockout_weeks")
+    view = trends.trend_view(s, config.kpi_by_id["stockout_weeks"])
+    row = view.table.set_index("period").loc[missing]
+    assert row["partial"] and not row["used"]
+    assert "2025-W06 (1 of 2 segments)" in view.partial_note
+    month = trends.roll_up(s, config.kpi_by_id["stockout_weeks"], "month").set_index("period")
+    assert month.at[pd.Timestamp("2025-02-01"), "partial"]  # February lacks one complete week
+
+
+def test_year_to_date_of_a_ratio_kpi_is_the_ratio_of_sums_as_on_the_forecast_page(demo_db, config):
+    """Issue 21: the Overview tile's YTD for forecast accuracy was the mean of the monthly values (86.8 %) and the
+    Forecast accuracy page's "Year to date" the ratio of sums (86.7 %). One method: the ratio of the year's sums,
+    named where it is shown."""
+    from kpis import forecast
+    from kpis.forecast import sections
+    from kpis.forecast.cube import final_stage
+    from kpis.store.engine import make_engine
+
+    eng = make_engine(demo_db)
+    try:
+        values = forecast.computed_kpi_values(eng, config, with_weight=True)
+        cube = forecast.get_cube(eng, config, forecast.forecast_version(eng))
+    finally:
+        eng.dispose()
+    for metric in ("accuracy", "bias"):
+        k = next((k for k in config.kpis if k.source == "forecast" and k.forecast_metric == metric), None)
+        if k is None:
+            continue
+        mine = values[values["kpi_id"] == k.id]
+        tile = overview.overview_tiles(mine, [k], config).iloc[0]
+        win = sections.window(cube, config, "ytd")
+        lag = k.forecast_lag if k.forecast_lag is not None else config.forecast.headline_lag
+        page = sections.headline(
+            cube, config, stage=final_stage(cube), lag=lag, period_from=win.start, period_to=win.end, filters=None
+        )
+        assert tile["ytd"] == pytest.approx(float(page[metric]), rel=1e-9)
+        assert tile["ytd_method"] == "ratio of sums"
+        year = mine[mine["period"].dt.year == mine["period"].max().year]["value"]
+        assert tile["ytd"] != pytest.approx(year.mean(), rel=1e-9)  # not the mean of the months
+        assert ", ratio of sums" in overview.comparison_text(k, tile)
+
+
+def test_year_to_date_of_an_imported_kpi_names_its_method(config):
+    otif = config.kpi_by_id["otif"]  # rollup mean, imported: only the monthly ratios are known
+    series = _series("otif", [0.90, 0.92, 0.94])
+    t = overview.overview_tiles(series, [otif], config).iloc[0]
+    assert t["ytd"] == pytest.approx(0.92) and t["ytd_method"] == "mean of periods"
+    assert "YTD 92.0 %, mean of periods" in overview.comparison_text(otif, t)
+    weighted = series.assign(weight=[1.0, 1.0, 2.0])  # with denominators: Σ(v·w)/Σw = (0.90+0.92+1.88)/4
+    t = overview.overview_tiles(weighted, [otif], config).iloc[0]
+    assert t["ytd"] == pytest.approx(0.925) and t["ytd_method"] == "ratio of sums"
+
+
+def test_a_kpi_without_a_value_for_the_month_seen_is_not_reported_yet(config):
+    """Issue 21: after November was imported for some KPIs, "As of Nov 2026" showed the others with October values
+    and "No data 0". Such a tile says so, shows its last value as such, and is counted apart."""
+    otif, fill = config.kpi_by_id["otif"], config.kpi_by_id["fill_rate"]
+    data = pd.concat([_series("otif", [0.96] * 11), _series("fill_rate", [0.97] * 10)])  # to 2025-11 and 2025-10
+    for as_of in (None, pd.Timestamp("2025-11-01")):
+        tiles = overview.overview_tiles(data, [otif, fill], config, as_of=as_of).set_index("kpi_id")
+        assert not tiles.at["otif", "late"] and tiles.at["fill_rate", "late"]
+        assert (
+            tiles.at["fill_rate", "value"] == pytest.approx(0.97) and tiles.at["fill_rate", "period_label"] == "2025-10"
+        )
+        assert overview.period_text(tiles.loc["fill_rate"]) == "2025-10 (last value; 2025-11 not reported yet)"
+        assert overview.period_text(tiles.loc["otif"]) == "2025-11"
+        assert overview.late_count(tiles) == 1
+        assert overview.status_counts(tiles) == {"green": 1, "amber": 0, "red": 0, "none": 0}
+    tiles = overview.overview_tiles(data, [otif, fill], config, as_of=pd.Timestamp("2025-10-01"))
+    assert overview.late_count(tiles) == 0  # as of October both are reported
+
+
+def test_sparkline_colour_follows_the_drawn_line_for_the_kpis_direction(config):
+    """Issue 21: the line's colour followed the last change only, so a rising good series was drawn red."""
+    otif, dos, cycle = (
+        config.kpi_by_id["otif"],
+        config.kpi_by_id["days_of_supply"],
+        config.kpi_by_id["decision_cycle_time"],
+    )
+    rising_then_dip = [0.90, 0.91, 0.92, 0.93, 0.94, 0.935]  # last change down, the line rises
+    t = overview.overview_tiles(_series("otif", rising_then_dip), [otif], config).iloc[0]
+    assert t["change"] < 0 and t["spark_colour"] == "green"
+    assert overview.spark_colour(otif, [0.95, 0.90, 0.96, 0.91]) == "red"
+    assert overview.spark_colour(otif, [0.9, 0.95, 0.90001]) == "gray"  # ends where it starts, as shown
+    assert overview.spark_colour(cycle, [10.0, 9.0, 8.0]) == "green"  # lower is better
+    assert overview.spark_colour(dos, [30.0, 40.0]) == "gray"  # a band KPI has no better side
+    assert overview.spark_colour(otif, [0.9]) == "gray"
+
+
+def test_data_freshness_shows_no_none(engine, config, admin):
+    """Issue 21: a computed KPI's "Last change (UTC)" showed "None"; a cell without a value shows '–'."""
+    sync_catalog(engine, config, admin)
+    _write(engine, admin, [("otif", "", "2025-01-01", 0.95)])
+    fresh = overview.data_freshness(repo.current_through(engine), config).set_index("Import id")
+    assert fresh["Last change (UTC)"].notna().all()
+    assert fresh.at["fill_rate", "Last change (UTC)"] == "–"
+    assert fresh.at["otif", "Last change (UTC)"].count(":") == 1  # '2026-12-06 03:33'
+
+
+def test_an_unchanged_value_has_no_sign_and_no_arrow(config):
+    """Issue 21: no '−0.0 %' and no arrow on a zero change."""
+    from kpis.catalog import units
+
+    otif = config.kpi_by_id["otif"]
+    assert units.format_change(otif, -0.00004) == "0.0 pts" and not units.has_direction("0.0 pts")
+    assert units.has_direction(units.format_change(otif, 0.001)) and units.format_value(otif, -0.0004) == "0.0 %"
+    assert units.pct(-0.0004, signed=True) == "0.0 %"
+    t = overview.overview_tiles(_series("otif", [0.93, 0.93]), [otif], config).iloc[0]
+    assert not units.has_direction(units.format_change(otif, t["change"]))

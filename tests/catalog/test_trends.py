@@ -193,3 +193,28 @@ def test_phases_give_each_phase_its_own_limits(config):
 def test_no_limits_means_no_signal_words(config):
     view = trends.trend_view(_series([0.9, 0.91, 0.92]), config.kpi_by_id["otif"])
     assert not view.has_limits and trends.signal_summary(view) == []
+
+
+def test_a_run_stops_at_a_missing_month(config):
+    """Issue 21: 8 months above the centre with a month missing among them are two runs of 4, not a signal; without
+    the gap they are a run of 8."""
+    otif = config.kpi_by_id["otif"]
+    base = [0.90, 0.92, 0.91, 0.93, 0.92, 0.90, 0.91, 0.93, 0.92, 0.91, 0.92, 0.90]  # centre 0.9125
+    whole = _series(base + [0.925] * 9)
+    view = trends.trend_view(whole, otif, baseline="first12")
+    assert view.table["eight_in_a_row"].tolist() == [False] * 12 + [True] * 9
+    holed = whole.drop(index=12 + 4)  # the fifth of the nine months was never reported: 4 + 4 around a gap
+    assert len(holed) == 20 and holed["period"].diff().dt.days.max() > 31
+    view = trends.trend_view(holed, otif, baseline="first12")
+    assert not view.table["eight_in_a_row"].any()
+
+
+def test_the_trend_table_is_shown_rounded_by_the_one_rule(config):
+    """Issue 21: the page's table holds the figures as shown (percent, rounded half to even), not cut by the
+    browser; the CSV keeps the fractions."""
+    otif = config.kpi_by_id["otif"]
+    view = trends.trend_view(_series([0.11488, 0.1145, 0.1155, 0.5, 0.6, 0.7]), otif)
+    shown = trends.shown_table(view)
+    assert shown["value"].tolist() == [11.5, 11.4, 11.6, 50.0, 60.0, 70.0]
+    assert trends.export_table(view)["value"].tolist()[0] == 0.11488
+    assert shown["target"].tolist()[0] == 95.0

@@ -340,6 +340,25 @@ def test_cli_csv_output_neutralises_formulas_and_quotes_line_breaks(capsys):
     assert fast[2][1] == "" and fast[1][1] == "0.5" and slow[1][1] == "0"  # numbers stay numbers
 
 
+def test_output_cut_short_by_head_ends_quietly(demo_db):
+    """Issue 21: `python -m kpis accuracy --by period,lag --format csv | head` ended in a BrokenPipeError traceback."""
+    db = Path(demo_db.removeprefix("sqlite:///"))
+    p = subprocess.Popen(
+        [sys.executable, "-m", "kpis", "accuracy", "--by", "period,lag", "--format", "csv"],
+        cwd=ROOT,
+        env=_env(db),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    first = p.stdout.read(200)  # `head` reads a little, then goes away
+    p.stdout.close()
+    _, err = p.communicate(timeout=300)
+    assert first.startswith(b"period,lag") or b"period" in first.split(b"\n")[0]
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+    assert err == b"" and p.returncode == 0
+
+
 def test_check_config_names_a_bad_due_days(cli, tmp_path):
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     p = tmp_path / "late.toml"

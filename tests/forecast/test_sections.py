@@ -189,3 +189,28 @@ def test_sessions_opening_the_page_share_its_sections(demo_env, monkeypatch):
         assert not at.exception
         specs.append(at.get("vega_lite_chart")[0].proto.spec)
     assert len(calls) == 1 and specs[0] == specs[1]
+
+
+def test_tables_round_like_the_charts_and_wape_plus_accuracy_is_100(cube, config, view):
+    """Issue 21: a table showed a WAPE of 11.488 % as 11.4 % (cut) beside 88.5 %, and the lag chart said 13.2 % over
+    rows saying 13.1 %. A shown table holds percentages rounded by the one rule, so every row adds to 100.0 % and
+    the chart labels are the rows' figures."""
+    from kpis import formatting
+
+    lags, chart = sections.by_lag(
+        cube, config, **{k: v for k, v in view.items() if k != "lag"}, window_text="last 12 months"
+    )
+    shown = views.shown(lags)
+    assert ((shown["wape"] + shown["accuracy"]).round(6) == 100.0)[lags["wape"] <= 1].all()
+    bars = chart["datasets"]["bars"]
+    labels = dict(zip(bars["lag"], bars["label"]))
+    for _, r in shown.iterrows():
+        assert labels[f"Lag {int(r['lag'])}"] == f"{r['wape']:.1f} %"
+    for group in ("family", "region", "stage"):
+        g = views.shown(sections.grouped(cube, config, group, **view))
+        assert ((g["wape"] + g["accuracy"]).round(6) == 100.0).all()
+        assert (g["wape"] == g["wape"].round(1)).all()
+    # the case of the issue: 11.488 % is 11.5 % beside 88.5 %; an exact tie still adds to 100.0
+    t = views.shown(pd.DataFrame({"wape": [0.11488, 0.1145, 0.1155], "accuracy": [0.88512, 0.8855, 0.8845]}))
+    assert t["wape"].tolist() == [11.5, 11.4, 11.6] and t["accuracy"].tolist() == [88.5, 88.6, 88.4]
+    assert formatting.pct(0.11488) == "11.5 %" and formatting.pct(0.0001 - 0.0002) == "0.0 %"

@@ -481,7 +481,7 @@ def test_prefill_from_review_exception_and_decision(config):
     }
     e = prefill.from_exception("SKU-1001", why="tracking signal", wape=0.42, bias=0.18, ts=5.2)
     assert e["source_note"] == (
-        "Forecast exception SKU-1001: tracking signal, tracking signal 5.2, WAPE 42.0%, bias +18.0%"
+        "Forecast exception SKU-1001: tracking signal, tracking signal 5.2, WAPE 42.0 %, bias +18.0 %"
     )
     d = prefill.from_decision({"id": 9, "text": "Fund a planner", "owner": "Lars", "kpi_id": None})
     assert d["decision_id"] == 9 and d["source"] == "meeting_decision"
@@ -497,3 +497,25 @@ def test_form_values_ignore_unknown_keys_and_parse_dates():
     v = prefill.form_values({"title": "X", "bogus": 1, "due_date": "2026-12-01"}, today=dt.date(2026, 11, 1))
     assert v["title"] == "X" and "bogus" not in v and v["due_date"] == dt.date(2026, 12, 1)
     assert prefill.form_values(None, today=dt.date(2026, 11, 1))["due_date"] == dt.date(2026, 12, 1)
+
+
+def test_the_apps_form_cannot_complete_an_action_before_the_day_it_was_created(db, config, admin):
+    """Issue 21: an action in the app cannot be completed before the day it was created; the core without the
+    form's flag (an import replaying an existing log) may still set any date."""
+    aid = _new(db, config, admin)
+    with Session(db) as s, s.begin():
+        s.execute(
+            update(Action).where(Action.id == aid).values(created_at=dt.datetime(2026, 5, 10, 23, 30, tzinfo=dt.UTC))
+        )
+    _move(db, config, admin, aid, "in progress")
+    with pytest.raises(ActionRefused, match=r"before the day action #\d+ was created \(2026-05-10\)"):
+        _move(db, config, admin, aid, "done", completed_on=dt.date(2026, 5, 9), not_before_created=True)
+    assert _status(db, aid) == "in progress"
+    _move(db, config, admin, aid, "done", completed_on=dt.date(2026, 5, 10), not_before_created=True)
+    assert actions.get_action(db, aid)["completed_on"] == dt.date(2026, 5, 10)
+    other = _new(db, config, admin)
+    _move(db, config, admin, other, "in progress")
+    _move(db, config, admin, other, "done", completed_on=dt.date(2020, 1, 1))  # no form: any past date
+    assert actions.created_day(dt.datetime(2026, 5, 10, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-2)))) == dt.date(
+        2026, 5, 11
+    )

@@ -27,4 +27,4 @@ def test_open_and_on_time_figures_build():
     assert len(charts.open_over_time_figure(df).data) == 2
     table = pd.DataFrame({"group": ["<i>Bo</i>"], "n": [2], "on_time": [1], "rate": [0.5]})
     fig = charts.on_time_figure(table, "sponsor")
-    assert list(fig.data[0].y) == ["&lt;i&gt;Bo&lt;/i&gt;"] and list(fig.data[0].text) == ["50% of 2"]
+    assert list(fig.data[0].y) == ["&lt;i&gt;Bo&lt;/i&gt;"] and list(fig.data[0].text) == ["50 % of 2"]

@@ -141,3 +141,42 @@ def test_figures_round_trip_through_json():
     v = _judge([16.5, 17, 18, 19, 17.5, 18.5])
     back = effect.Verdict.from_figures(json.loads(json.dumps(v.figures())))
     assert back == v
+
+
+def test_median_shift_is_written_in_the_kpis_unit(config):
+    """Issue 21: "Did it work?" said "Median -0.0448" beside a card saying "-4.5 pts"."""
+    before = [0.90, 0.91, 0.92, 0.90, 0.91, 0.92]
+    after = [0.86, 0.87, 0.865, 0.87, 0.86, 0.875]
+    v = effect.judge(
+        before + after, MONTHS[:12], MONTHS[6], direction="higher", change_text=effect.change_text(config, "otif")
+    )
+    assert v.median_shift == pytest.approx(0.8675 - 0.91)
+    assert "Median -4.2 pts (6 points before, 6 after)." in v.explanation  # -4.25: a tie, half to even
+    assert effect.change_text(config, "otif")(-0.0448) == "-4.5 pts"
+    assert effect.change_text(config, "decision_cycle_time")(-3.0) == "-3.0 days"
+
+
+def test_mann_whitney_ties_values_equal_on_paper():
+    """Float noise from a roll-up (0.056 vs 0.056000000000000015) must not break a tie in the rank test: the
+    p-values are scipy's on the values as written."""
+    noisy = sum([0.056] * 12) / 12
+    assert noisy != 0.056
+    before = [0.05, 0.056, 0.052, 0.054, 0.053, 0.051]
+    after = [noisy, 0.058, 0.059, 0.057, 0.06, 0.061]
+    paper = [0.056, *after[1:]]
+    v = effect.judge(before + after, MONTHS[:12], MONTHS[6], direction="higher")
+    assert v.p_good == pytest.approx(stats.mannwhitneyu(paper, before, alternative="greater").pvalue, rel=1e-12)
+    assert v.p_bad == pytest.approx(stats.mannwhitneyu(paper, before, alternative="less").pvalue, rel=1e-12)
+
+
+def test_a_run_of_after_points_stops_at_a_missing_period():
+    """Issue 21: 8 after points above the centre with a month missing among them are not a run of 8."""
+    after = [14.0] * 9
+    values = BEFORE * 2 + after  # 12 before points, centre 12.08, all after points above it but inside the limits
+    months = MONTHS[: len(values)]
+    whole = effect.judge(values, months, months[12], direction="higher", cadence="month")
+    assert whole.signal_improving
+    holed_values = values[:16] + values[17:]
+    holed_months = months[:16] + months[17:]  # the fifth after month was never reported: 4 + 4 around a gap
+    v = effect.judge(holed_values, holed_months, months[12], direction="higher", cadence="month")
+    assert not v.signal_improving and v.n_after == 8

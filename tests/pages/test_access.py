@@ -142,7 +142,7 @@ def test_my_work_shows_hostile_titles_as_text(empty_env, monkeypatch):
     shown = next(m.value for m in at.markdown if "alert" in m.value)
     assert "<script>" not in shown and "![x](" not in shown and "](javascript" not in shown
     assert ":red[boom" not in shown and "\\<script\\>" in shown
-    assert "overdue by 3 d" in shown
+    assert "overdue by 3 days" in shown
 
 
 # ---------------------------------------------------------------- Audit log

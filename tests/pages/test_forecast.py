@@ -181,3 +181,15 @@ def test_exceptions_work_list_is_sent_a_page_at_a_time(demo_env, monkeypatch):
         assert f"{first}: actual vs forecast" in at.get("vega_lite_chart")[0].proto.spec
     finally:
         st.cache_resource.clear()  # nor may later tests find pages of 10 rows
+
+
+def test_drill_down_rows_show_rounded_percentages_that_add_up(demo_env):
+    """Issue 21: a row showed WAPE 11.4 % (11.488 % cut) beside accuracy 88.5 %; the table holds the percentages
+    rounded by the one rule, so WAPE + accuracy = 100.0 % in every row."""
+    at = _open("pages/forecast_accuracy.py")
+    _open_drill(at)
+    for group in ("family", "lag"):
+        at.selectbox(key="fa_group").set_value(group).run()
+        rows = at.dataframe[0].value
+        assert (rows["wape"] == rows["wape"].round(1)).all() and rows["wape"].max() > 1  # percentages, not fractions
+        assert ((rows["wape"] + rows["accuracy"]).round(6) == 100.0).all()

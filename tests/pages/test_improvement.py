@@ -26,6 +26,19 @@ def demo_copy(monkeypatch, demo_db, tmp_path):
     return f"sqlite:///{dst}"
 
 
+def _backdate(url: str, action_id: int, created_at: dt.datetime) -> None:
+    """Set when an action was created (as if it had been created then)."""
+    from sqlalchemy import update
+
+    from kpis.store.engine import make_engine
+    from kpis.store.models import Action
+
+    eng = make_engine(url)
+    with eng.begin() as conn:
+        conn.execute(update(Action).where(Action.id == action_id).values(created_at=created_at))
+    eng.dispose()
+
+
 def _page(path: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
@@ -98,6 +111,8 @@ def test_create_move_to_done_and_verify(demo_copy):
     assert not at.exception
     assert "Action #17 created." in _texts(at)
     assert at.selectbox(key="act_open").value == 17
+    # an action cannot be completed in the app before the day it was created (issue 21): this one dates from 2024
+    _backdate(demo_copy, 17, dt.datetime(2024, 5, 1, 9, tzinfo=dt.UTC))
     at.button(key="act_move_in_progress").click().run()
     at.date_input(key="act_done_date").set_value(dt.date(2024, 6, 1))
     at.button(key="act_move_done").click().run()
@@ -363,3 +378,18 @@ def test_second_amendment_of_a_review_is_refused_and_the_typed_text_stays(demo_c
     at.button(key="rv_submit").click().run()
     assert f"Review #{rid} amended." in _texts(at)
     eng.dispose()
+
+
+def test_the_completion_date_cannot_precede_the_day_the_action_was_created(demo_copy):
+    """Issue 21: the form's completion date starts on the day the action was created."""
+    at = _page("pages/actions.py")
+    at.segmented_control(key="act_view").set_value("New action").run()
+    at.text_input(key="act_new_title").set_value("Shorter promo lead time")
+    at.text_input(key="act_new_owner").set_value("Aisha Rahman")
+    at.button(key="FormSubmitter:act_new_form-Create action").click().run()
+    at.button(key="act_move_in_progress").click().run()
+    today = dt.datetime.now(dt.UTC).date()
+    assert at.date_input(key="act_done_date").min == min(today, dt.date.today())
+    _backdate(demo_copy, at.selectbox(key="act_open").value, dt.datetime(2024, 5, 1, 9, tzinfo=dt.UTC))
+    at.run()
+    assert at.date_input(key="act_done_date").min == dt.date(2024, 5, 1)

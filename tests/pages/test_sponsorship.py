@@ -129,7 +129,7 @@ def test_log_a_meeting_with_a_decision_changes_the_scorecard(demo_copy):
     at = _page("pages/scorecard.py")
     at.selectbox(key="sc_quarter").set_value(sc.quarter_of(today).label).run()
     at.selectbox(key="sc_exec").set_value("Lars Nilsson").run()
-    assert {m.label: m.value for m in at.metric}["Meeting attendance"] == "100%"
+    assert {m.label: m.value for m in at.metric}["Meeting attendance"] == "100 %"
 
 
 def test_mark_a_pending_decision_decided(demo_copy):

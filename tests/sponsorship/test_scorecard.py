@@ -208,10 +208,10 @@ def test_rag_directions(config):
 
 
 def test_formatting():
-    assert sc.format_figure("attendance_rate", 2 / 3) == "67%"
+    assert sc.format_figure("attendance_rate", 2 / 3) == "67 %"
     assert sc.format_figure("pending_decisions", 2.0) == "2"
-    assert sc.format_figure("decision_latency_days", 10.0) == "10.0 d"
-    assert sc.format_figure("kpis_on_target", math.nan) == "—"
+    assert sc.format_figure("decision_latency_days", 10.0) == "10.0 days"
+    assert sc.format_figure("kpis_on_target", math.nan) == "–"
     assert sc.format_change("attendance_rate", 0.25) == "+25 pts"
     assert sc.format_change("overdue_sponsored", -1.0) == "-1"
     assert sc.format_change("sponsorship_maturity", math.nan) == ""
