@@ -29,8 +29,16 @@ KINDS = {
     "meetings": "S&OP meetings (attendance)",
     "decisions": "S&OP decisions",
     "actions": "Improvement action log",
+    "comments": "KPI commentary",
 }
-TABLE_ONLY = ("actuals", "assessments", "meetings", "decisions", "actions")  # CSV or Excel only (no Parquet)
+TABLE_ONLY = (
+    "actuals",
+    "assessments",
+    "meetings",
+    "decisions",
+    "actions",
+    "comments",
+)  # CSV or Excel only (no Parquet)
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 up, samples = st.columns([3, 2])
@@ -61,6 +69,8 @@ with up:
                 "actions": "`ref,title,owner,practice,due_date` plus optional "
                 "`kpi,segment,expected_direction,sponsor,type,priority,status,completed_on,description`; "
                 "dates as YYYY-MM-DD; re-importing a ref updates it.",
+                "comments": "`kpi,period,segment,author,text`: one comment per KPI, period and segment (empty = the "
+                "total); re-importing one changes its author and text.",
             }[kind]
         )
         types = ["csv", "xlsx"] + (["parquet"] if kind not in TABLE_ONLY else [])

@@ -36,6 +36,7 @@ APP_TABLES = {
     "import_batch",
     "item",
     "kpi",
+    "kpi_comment",
     "kpi_value",
     "meeting",
     "meeting_attendee",
