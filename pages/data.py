@@ -6,6 +6,7 @@ import streamlit as st
 
 from kpis import auditlog as audit_text
 from kpis import safety
+from kpis import series as kpi_series
 from kpis.access.users import NotAllowed
 from kpis.catalog import overview
 from kpis.forecast import views as forecast_views
@@ -159,12 +160,7 @@ else:
     st.dataframe(overview.history_table(history), hide_index=True, width="stretch", key="data_history")
 
 st.subheader("Data current through")
-try:
-    from kpis import forecast
-
-    computed = forecast.computed_kpi_values(eng, cfg)
-except (ImportError, AttributeError):
-    computed = None
+computed = kpi_series.computed_values(eng, cfg)  # from the forecast data and from the records
 st.dataframe(
     overview.data_freshness(repo.current_through(eng), cfg, computed),
     hide_index=True,
