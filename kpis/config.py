@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kpis import periods
+from kpis.recordmetrics import FORECAST_RECORDS, RECORDS_METRICS, RecordsMetric, records_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config.toml"
@@ -78,11 +79,12 @@ class KPI(_Strict):
     practices: list[str] = Field(min_length=1)
     min: float | None = None
     max: float | None = None
-    source: Literal["import", "forecast"] = "import"
+    source: Literal["import", "forecast", "records"] = "import"
     forecast_metric: Literal["accuracy", "bias", "wape", "mape"] | None = None  # source "forecast": which figure
     forecast_lag: int | None = Field(
         default=None, ge=0
     )  # source "forecast": lag used (default [forecast] headline_lag)
+    records_metric: RecordsMetric | None = None  # source "records": which figure of the app's own records
     due_days: int | None = None  # a period's value is due this many days after the period ends ([catalog] default)
     data_owner: str | None = Field(default=None, min_length=1, max_length=120)  # who delivers the data (else owner)
 
@@ -98,6 +100,20 @@ class KPI(_Strict):
         if unknown:
             raise ValueError(f"unknown practice(s) {unknown}; expected any of {list(PRACTICES)}")
         return v
+
+    @property
+    def computed_from(self) -> str:
+        """What a computed KPI's values come from, in words ('' for an imported KPI)."""
+        if self.source == "records" and self.records_metric:
+            return RECORDS_METRICS[self.records_metric].records
+        return FORECAST_RECORDS if self.source == "forecast" else ""
+
+    @property
+    def source_label(self) -> str:
+        """Where the KPI's values come from, in a word or two: imported, forecast data, meeting log, ..."""
+        if self.source == "records" and self.records_metric:
+            return RECORDS_METRICS[self.records_metric].short
+        return "forecast data" if self.source == "forecast" else "imported"
 
     @property
     def value_range(self) -> tuple[float, float]:
@@ -248,7 +264,8 @@ class Threshold(_Strict):
     amber: float
 
 
-# Scorecard figures and whether a higher value is better (the order of docs/methodology.md, "Executive sponsorship scorecard").
+# Scorecard figures and whether a higher value is better (the order of docs/methodology.md, "Executive sponsorship
+# scorecard").
 SCORECARD_FIGURES: dict[str, bool] = {
     "attendance_rate": True,
     "decision_latency_days": False,
@@ -379,6 +396,7 @@ def _check_kpi(raw: dict, index: int, where: str, problems: list[str]) -> KPI | 
     if kpi.source != "forecast" and (kpi.forecast_metric is not None or kpi.forecast_lag is not None):
         field = "forecast_metric" if kpi.forecast_metric is not None else "forecast_lag"
         problems.append(f"{label} field '{field}': only applies when source is 'forecast'")
+    problems += records_problems(kpi, label)
     if kpi.amber > kpi.red:
         problems.append(f"{label} field 'amber': {kpi.amber} must not exceed red ({kpi.red})")
     lo, hi = kpi.value_range

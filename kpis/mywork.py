@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from kpis import commentary
 from kpis.access.identity import OIDC
 from kpis.access.users import User
 from kpis.catalog import freshness, overview, units
@@ -210,6 +211,8 @@ class MyWork:
     decisions: pd.DataFrame
     red_kpis: pd.DataFrame
     known: bool  # some record names the person (see known_owner)
+    # red and amber KPIs they own whose latest period has no comment yet (kpis.commentary.without_comment)
+    uncommented: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=commentary.DUE_COLUMNS))
     owed_data: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=freshness.LATE_COLUMNS))
 
     @property
@@ -232,7 +235,11 @@ class MyWork:
     def empty(self) -> bool:
         """True when nothing waits for the person."""
         c = self.counts()
-        return not any(v for k, v in c.items() if k != "overdue_actions") and self.owed_data.empty
+        return (
+            not any(v for k, v in c.items() if k != "overdue_actions")
+            and self.owed_data.empty
+            and self.uncommented.empty
+        )
 
 
 def my_work(
@@ -259,4 +266,7 @@ def my_work(
         red_kpis=red_kpis(totals, config, names),
         known=known_owner(engine, config, names),
         owed_data=owed_data(engine, config, names, today, totals, late),
+        uncommented=commentary.without_comment(
+            engine, totals, config, [k for k in config.kpis if _mine(k.owner, names)]
+        ),
     )

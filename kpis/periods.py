@@ -7,6 +7,7 @@ or quarter). Labels are `YYYY-Www`, `YYYY-MM` and `YYYY-Qn`.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from typing import Literal
 
@@ -305,3 +306,15 @@ def period_number(starts: pd.Series, cadence: str) -> np.ndarray:
 
 
 _MONTH_RE = re.compile(_RE_MONTH)
+
+
+def today() -> dt.date:
+    """The app's today: the real date, or SOP_PULSE_TODAY (an ISO date) when set, so that a demo or a test frozen at
+    one month shows the same late data, and the same KPI values computed from the records, on every later day."""
+    fixed = os.environ.get("SOP_PULSE_TODAY", "").strip()
+    if fixed:
+        try:
+            return dt.date.fromisoformat(fixed)
+        except ValueError:
+            pass
+    return dt.date.today()

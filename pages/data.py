@@ -6,6 +6,7 @@ import streamlit as st
 
 from kpis import auditlog as audit_text
 from kpis import safety
+from kpis import series as kpi_series
 from kpis.access import people
 from kpis.access.users import NotAllowed
 from kpis.catalog import overview
@@ -29,8 +30,16 @@ KINDS = {
     "meetings": "S&OP meetings (attendance)",
     "decisions": "S&OP decisions",
     "actions": "Improvement action log",
+    "comments": "KPI commentary",
 }
-TABLE_ONLY = ("actuals", "assessments", "meetings", "decisions", "actions")  # CSV or Excel only (no Parquet)
+TABLE_ONLY = (
+    "actuals",
+    "assessments",
+    "meetings",
+    "decisions",
+    "actions",
+    "comments",
+)  # CSV or Excel only (no Parquet)
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 up, samples = st.columns([3, 2])
@@ -61,6 +70,8 @@ with up:
                 "actions": "`ref,title,owner,practice,due_date` plus optional "
                 "`kpi,segment,expected_direction,sponsor,type,priority,status,completed_on,description`; "
                 "dates as YYYY-MM-DD; re-importing a ref updates it.",
+                "comments": "`kpi,period,segment,author,text`: one comment per KPI, period and segment (empty = the "
+                "total); re-importing one changes its author and text.",
             }[kind]
         )
         types = ["csv", "xlsx"] + (["parquet"] if kind not in TABLE_ONLY else [])
@@ -155,12 +166,7 @@ else:
     )
 
 st.subheader("Data current through")
-try:
-    from kpis import forecast
-
-    computed = forecast.computed_kpi_values(eng, cfg)
-except (ImportError, AttributeError):
-    computed = None
+computed = kpi_series.computed_values(eng, cfg)  # from the forecast data and from the records
 st.dataframe(
     overview.data_freshness(repo.current_through(eng), cfg, computed),
     hide_index=True,

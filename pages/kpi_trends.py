@@ -5,9 +5,10 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, export, periods, safety, shortlist
+from kpis import catalog, commentary, export, periods, safety, shortlist
 from kpis.catalog import charts, trends, units
 from pages import _ui
+from pages._ui import comments as comment_ui
 
 cfg = _ui.config()
 _ui.engine()
@@ -164,8 +165,10 @@ from kpis.improvement import views as improvement_views
 
 marks = improvement_views.timeline_marks(_ui.engine(), kpi_id, segment)
 marks = marks[pd.to_datetime(marks["date"]) >= view.table["period"].min() - pd.Timedelta(days=31)]
+found = commentary.comments(_ui.engine(), [kpi_id], segment)  # the owner's words, marked at their period
+drawn = pd.concat([marks, commentary.chart_marks(found, kpi_id)], ignore_index=True)
 fig = charts.trend_figure(
-    view, cfg.app.currency, title=f"{kpi.name}{' — ' + segment if segment else ''} by {cadence}", marks=marks
+    view, cfg.app.currency, title=f"{kpi.name}{' — ' + segment if segment else ''} by {cadence}", marks=drawn
 )
 st.vega_lite_chart(fig, key="trend_chart", width="stretch")
 if view.partial_note:
@@ -187,6 +190,8 @@ if len(marks):
         kind, _, mid = mark.partition(":")
         st.session_state[prefill.OPEN_ACTION if kind == "action" else prefill.OPEN_REVIEW] = int(mid)
         _ui.go(prefill.PAGE_ACTIONS if kind == "action" else prefill.PAGE_REVIEWS)
+
+comment_ui.section(cfg, kpi, segment, series, found)
 
 st.markdown(trends.limits_text(view, cfg.app.currency))
 table = trends.export_table(view, cfg.app.currency)

@@ -1,9 +1,10 @@
 """My work: the acting user's open and overdue actions, draft reviews, this quarter's assessment, pending
-decisions, red KPIs and the KPI data they owe, each with a way to act on it (kpis.mywork)."""
+decisions, red KPIs, red and amber KPIs still without a comment, and the KPI data they owe, each with a way to act
+on it (kpis.mywork)."""
 
 import streamlit as st
 
-from kpis import formatting, mywork, safety
+from kpis import catalog, formatting, mywork, safety
 from kpis.catalog import freshness, units
 from kpis.improvement import prefill
 from pages import _ui
@@ -98,6 +99,19 @@ if len(work.decisions):
             if right.button("Open", key=f"mw_decision_{d['id']}", icon=":material/gavel:"):
                 st.session_state["reg_decision"] = int(d["id"])
                 _open(_ui.REGISTER_OWNER, d["owner"], _ui.PAGE_MEETINGS)
+
+if len(work.uncommented):
+    st.subheader(f"To comment before the meeting ({len(work.uncommented)})")
+    st.caption("Red and amber KPIs you own with no comment on their latest period: say what happened and why.")
+    for _, k in work.uncommented.iterrows():
+        with st.container(border=True):
+            left, right = st.columns([5, 1], vertical_alignment="center")
+            left.markdown(
+                f"**{safety.md(k['name'])}** · {catalog.STATUS_LABELS[k['status']].lower()} in "
+                f"{safety.md(k['period_label'])}, no comment yet"
+            )
+            if right.button("Comment", key=f"mw_comment_{k['kpi_id']}", icon=":material/edit_note:"):
+                _ui.open_trend(k["kpi_id"])
 
 if len(work.red_kpis):
     st.subheader(f"Red KPIs ({c['red_kpis']})")

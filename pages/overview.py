@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kpis import catalog, formatting, safety
+from kpis import catalog, commentary, formatting, safety
 from kpis.catalog import freshness, overview, units
 from kpis.config import PRACTICES
 from pages import _ui
@@ -91,6 +91,7 @@ if awaiting:
     )
 
 tiles = overview.order_tiles(tiles, "worst" if order == "Worst status first" else "catalog")
+said = commentary.tile_comments(_ui.engine(), tiles)  # the owner's comment on each tile's period
 
 per_row = 4
 for start in range(0, len(tiles), per_row):
@@ -98,7 +99,7 @@ for start in range(0, len(tiles), per_row):
     for col, (_, t) in zip(cols, tiles.iloc[start : start + per_row].iterrows()):
         kpi = cfg.kpi_by_id[t["kpi_id"]]
         scale = catalog.display_scale(kpi)
-        with col.container(border=True, height=450):
+        with col.container(border=True, height=570 if said else 450):  # room for a comment's first words
             if t["late"]:
                 st.badge("Not reported yet", icon=":material/schedule:", color="gray")
             else:
@@ -125,3 +126,8 @@ for start in range(0, len(tiles), per_row):
             st.caption(overview.comparison_text(kpi, t, cfg.app.currency))
             if st.button("Trend", key=f"open_{kpi.id}", icon=":material/show_chart:", type="tertiary"):
                 _ui.open_trend(kpi.id)
+            if (c := said.get(kpi.id)) is not None:
+                st.caption(
+                    f":material/chat: {safety.md(commentary.short(c['text'], 70))} — {safety.md(c['author'])}",
+                    help=safety.md(c["text"]),
+                )

@@ -52,7 +52,7 @@ ALLOWED = (
 
 def _downloads() -> list[tuple[str, str]]:
     out = []
-    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+    for path in [ROOT / "app.py", *sorted((ROOT / "pages").rglob("*.py"))]:  # pages/_ui/ too
         src = path.read_text(encoding="utf-8")
         tree = ast.parse(src)
         assigned = {

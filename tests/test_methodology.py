@@ -159,6 +159,54 @@ def test_action_verdict_examples():
     assert short.verdict == "too little data"
 
 
+def test_records_kpis_example():
+    """KPIs computed from the records: October 2026, today 6 Dec 2026."""
+    from kpis import records
+
+    today, oct_ = dt.date(2026, 12, 6), pd.Timestamp("2026-10-01")
+    people = ["Richard Osei", "Lars Nilsson", "Tom Becker", "Priya Nair", "Diego Alvarez", "Aisha Rahman"]
+    came = {p: p != "Tom Becker" for p in people}
+    rows = [(dt.date(2026, 10, 20), "executive S&OP", p, True, came[p]) for p in people]
+    rows += [(dt.date(2026, 10, 20), "executive S&OP", "Maria Chen", False, True)]  # in Tom Becker's place
+    rows += [(dt.date(2026, 10, 8), "demand review", "Richard Osei", True, False)]  # not an executive meeting
+    att = pd.DataFrame(rows, columns=["meeting_date", "type", "person", "invited", "attended"])
+    att["meeting_date"] = pd.to_datetime(att["meeting_date"])
+    s = records.attendance_series(att, "month", today).set_index("period")["value"]
+    assert s[oct_] == pytest.approx(5 / 6)
+
+    d = pd.DataFrame(
+        {
+            "owner": ["A", "B", "C", "D"],
+            "raised_on": pd.to_datetime(["2026-10-01", "2026-09-20", "2026-10-25", "2026-10-28"]),
+            "decided_on": pd.to_datetime(["2026-10-04", "2026-10-10", "2026-10-30", None]),
+        }
+    )
+    s = records.decision_series(d, "month", today).set_index("period")["value"]
+    assert list(s.index) == [oct_] and s[oct_] == 5.0  # September: the one raised 20 Sep was decided in October
+
+    a = pd.DataFrame(
+        {
+            "sponsor": ["A"] * 4,
+            "due_date": pd.to_datetime(["2026-10-10", "2026-10-15", "2026-10-31", "2026-10-12"]),
+            "status": ["done", "done", "open", "cancelled"],
+            "completed_on": pd.to_datetime(["2026-10-08", "2026-10-20", None, None]),
+        }
+    )
+    assert records.on_time_series(a, "month", today).set_index("period")["value"][oct_] == pytest.approx(1 / 3)
+    on_20_oct = dt.date(2026, 10, 20)  # October has not ended: no value yet
+    assert records.on_time_series(a, "month", on_20_oct).empty
+    assert records.attendance_series(att, "month", on_20_oct).empty
+    assert oct_ not in set(records.decision_series(d, "month", on_20_oct)["period"])
+
+    m = pd.DataFrame(
+        {
+            "type": ["data review", "demand review", "demand review", "supply review", "executive S&OP"],
+            "date": [dt.date(2026, 10, d) for d in (3, 8, 9, 12, 20)],
+        }
+    )
+    assert records.cycle_series(m, "month", today).set_index("period")["value"][oct_] == pytest.approx(0.8)
+
+
 def test_numbers_on_screen_examples():
     from kpis import formatting
 

@@ -30,6 +30,7 @@ RULES: tuple[Rule, ...] = (
     Rule("write review", "contributor", "write and submit post-implementation reviews, change their own drafts"),
     Rule("log meeting", "contributor", "log a meeting with its people and new decisions"),
     Rule("raise decision", "contributor", "raise a decision"),
+    Rule("comment", "editor", "comment on a KPI's period: what happened, why, what is being done", "the KPI's owner"),
     Rule("edit meeting", "editor", "change a logged meeting: type, date, chair, notes, who attended", "its chair"),
     Rule("decide", "editor", "mark a pending decision decided", "its owner"),
     Rule("amend review", "editor", "amend a submitted review", "its author"),

@@ -26,14 +26,27 @@ _TREND_SERIES = [
     "SPC signal",
     "Completed action",
     "Review",
+    "Comment",
 ]
-_TREND_COLOURS = ["#37474f", "#1b5e20", "#7b1fa2", "#7b1fa2", "#81c784", "#ffcc80", "#c62828", "#1565c0", "#ef6c00"]
+_TREND_COLOURS = [
+    "#37474f",
+    "#1b5e20",
+    "#7b1fa2",
+    "#7b1fa2",
+    "#81c784",
+    "#ffcc80",
+    "#c62828",
+    "#1565c0",
+    "#ef6c00",
+    "#00838f",
+]
 MARK_SHAPES = {
     "action": (
         "Completed action",
         "M0,-1L0.29,-0.4L0.95,-0.31L0.47,0.15L0.59,0.81L0,0.5L-0.59,0.81L-0.47,0.15L-0.95,-0.31L-0.29,-0.4Z",
     ),  # a five-pointed star
     "review": ("Review", "diamond"),
+    "comment": ("Comment", "square"),  # the owner's commentary on the period (kpis.commentary)
 }
 
 
@@ -46,7 +59,8 @@ def trend_figure(
 ) -> dict:
     """KPI series with stepping target, green/amber bands, XmR centre and limits (per phase), signals marked and
     partial periods hollow, as a Vega-Lite spec; cap_100 stops a percent axis at 100 % (accuracy cannot exceed
-    it). `marks` (kind 'action' or 'review', date, label) are completed actions and reviews along the top."""
+    it). `marks` (kind 'action', 'review' or 'comment', date, label) are completed actions, reviews and comments
+    along the top."""
     kpi, t = view.kpi, view.table
     k = catalog.display_scale(kpi)
     percent = kpi.unit == "%"
@@ -218,8 +232,8 @@ def trend_figure(
         )
     if marks is not None and not marks.empty and not single:
         datasets["marks"] = _marks(marks)
-        # Along the top edge of the plot, actions above reviews, so one on the same date never hides the other.
-        for kind, offset in (("action", 9), ("review", 24)):
+        # Along the top edge of the plot, actions above reviews above comments, so one never hides another.
+        for kind, offset in (("action", 9), ("review", 24), ("comment", 39)):
             layers.append(
                 {
                     "data": {"name": "marks"},
@@ -264,7 +278,7 @@ def trend_figure(
 
 
 def _marks(marks: pd.DataFrame) -> pd.DataFrame:
-    """Completed actions and reviews by date, shaped and named by kind."""
+    """Completed actions, reviews and comments by date, shaped and named by kind."""
     m = marks[marks["kind"].isin(list(MARK_SHAPES))]
     return pd.DataFrame(
         {

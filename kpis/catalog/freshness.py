@@ -10,7 +10,8 @@ docs/methodology.md, Late data.
   computed from the forecast data, the computed series: the data that feeds it is what is late).
 - Each stored segment of an imported KPI is judged on its own; a segment with no value in the year before
   the latest period due is taken as retired and not chased.
-- A KPI or segment without any value yet is not chased (the Data page lists it as "no data").
+- A KPI or segment without any value yet is not chased (the Data page lists it as "no data"), nor a KPI computed
+  from the app's own records (source = "records", kpis.records): a period with no records has no value.
 
 Sources (the sync of issue 22) inherit this for what they deliver: `fed_by` names the KPIs a kind of data
 feeds, and `late_data(..., kpi_ids=...)` tells which of them are overdue.
@@ -19,7 +20,6 @@ feeds, and `late_data(..., kpi_ids=...)` tells which of them are overdue.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
@@ -101,8 +101,8 @@ def overdue(latest: pd.DataFrame, config: AppConfig, day: dt.date, kpi_ids: list
     by_kpi = dict(tuple(latest.groupby("kpi_id", sort=False))) if len(latest) else {}
     for k in config.kpis:
         days = due_days(k, config)
-        if days is None or k.id not in by_kpi or (wanted is not None and k.id not in wanted):
-            continue
+        if days is None or k.id not in by_kpi or (wanted is not None and k.id not in wanted) or k.source == "records":
+            continue  # a KPI computed from the app's records has nothing to receive: a period without records is empty
         newest_due = latest_due(k.cadence, days, day)
         got = by_kpi[k.id]
         last = pd.to_datetime(got["last_period"])
@@ -180,15 +180,8 @@ def late_data(
 
 
 def today() -> dt.date:
-    """The day late data is judged on: today, or SOP_PULSE_TODAY (an ISO date) when set, so that a demo or a test
-    frozen at one month shows the same late data on every later day."""
-    fixed = os.environ.get("SOP_PULSE_TODAY", "").strip()
-    if fixed:
-        try:
-            return dt.date.fromisoformat(fixed)
-        except ValueError:
-            pass
-    return dt.date.today()
+    """The day late data is judged on: kpis.periods.today (SOP_PULSE_TODAY when set)."""
+    return periods.today()
 
 
 def reference_day(as_of: pd.Timestamp | dt.date | None, choices: list, today: dt.date) -> dt.date:

@@ -135,7 +135,15 @@ def check_long(
             f"KPI '{kid}' is computed from the forecast data (source = \"forecast\"); import demand and "
             'forecasts instead, or set source = "import" in config.toml',
         )
-    known = known & ~is_computed
+    from_records = kpi.isin([k.id for k in config.kpis if k.source == "records"])
+    for kid in pd.unique(kpi[from_records]):
+        bag.add_many(
+            long["_row"][kpi == kid].drop_duplicates(),
+            kcol,
+            f"KPI '{kid}' is computed from the app's records, not imported: {catalog[kid].computed_from}. Log or "
+            'import those records instead, or set source = "import" in config.toml',
+        )
+    known = known & ~is_computed & ~from_records
 
     segment = segment.astype(object)
     over: dict[str, int] = {}

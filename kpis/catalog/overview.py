@@ -219,9 +219,9 @@ def data_freshness(current: pd.DataFrame, config: AppConfig, computed: pd.DataFr
     )
     rows = []
     for k in config.kpis:
-        if k.source == "forecast" and k.id in comp_last.index:
+        if k.source != "import" and k.id in comp_last.index:
             last, n, segs, changed = comp_last.at[k.id, "max"], int(comp_last.at[k.id, "size"]), 1, pd.NaT
-        elif k.id in cur.index:
+        elif k.id in cur.index and k.source != "records":  # a records KPI's stored values (an old import) are unused
             last, n = cur.at[k.id, "last_period"], int(cur.at[k.id, "values"])
             segs, changed = int(cur.at[k.id, "segments"]), cur.at[k.id, "last_change"]
         else:
@@ -234,7 +234,7 @@ def data_freshness(current: pd.DataFrame, config: AppConfig, computed: pd.DataFr
                 "Values": n,
                 "Segments": segs,
                 "Last change (UTC)": formatting.moment(changed),  # '–' for a computed KPI, never 'None'
-                "Source": "computed from forecasts" if k.source == "forecast" else "imported",
+                "Source": "imported" if k.source == "import" else f"computed from the {k.source_label}",
                 "Import id": k.id,
             }
         )
@@ -305,7 +305,7 @@ def catalog_table(kpis: list[KPI], currency: str = "EUR", today: pd.Timestamp | 
                 "Red when worse by": catalog.format_change(k, k.red, currency).lstrip("+"),
                 "Cadence": k.cadence.capitalize(),
                 "Roll-up": k.rollup,
-                "Source": "forecast data" if k.source == "forecast" else "imported",
+                "Source": k.source_label if k.source == "import" else f"computed from the {k.source_label}",
                 "Practices": ", ".join(PRACTICES[p].split(" and ")[0] for p in k.practices),
                 "Description": k.description,
             }

@@ -28,6 +28,7 @@ _TRACKED = (
     "source",
     "forecast_metric",
     "forecast_lag",
+    "records_metric",
     "description",
 )
 

@@ -21,6 +21,7 @@ IMPORTERS = {
     "meetings": "kpis.sponsorship.load:import_meetings_file",
     "decisions": "kpis.sponsorship.load:import_decisions_file",
     "actions": "kpis.improvement.load:import_actions_file",
+    "comments": "kpis.commentary:import_comments_file",
 }
 
 

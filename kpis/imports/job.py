@@ -83,7 +83,7 @@ class ImportJob:
 
 def upload(engine, kind: str, data: bytes, filename: str, *, config, user, sheet: str | None = None) -> ImportJob:
     """A started job importing an uploaded file of `kind` (the Data page's kinds: actuals, demand, forecasts,
-    assessments, meetings, decisions, actions); actuals, demand and forecasts can be cancelled while they run,
+    assessments, meetings, decisions, actions, comments); actuals, demand and forecasts can be cancelled while they run,
     the others (small tables) until they start."""
 
     def run(progress: Progress, cancel: threading.Event):
@@ -107,6 +107,10 @@ def upload(engine, kind: str, data: bytes, filename: str, *, config, user, sheet
                 progress=progress,
                 cancel=cancel,
             )
+        if kind == "comments":
+            from kpis.commentary import import_comments
+
+            return import_comments(engine, data, filename, config=config, user=user, sheet=sheet)
         if kind == "assessments":
             from kpis.maturity.load import import_assessments as importer
         elif kind == "meetings":

@@ -62,8 +62,8 @@ STORY = (
     DemoAction(
         "CEO chairs the executive S&OP and decides there",
         "sponsorship",
-        "exec_meeting_attendance",
-        "higher",
+        "decision_cycle_time",  # from the decision register: decisions taken in days, not weeks
+        "lower",
         FACILITATOR,
         "Richard Osei",
         9,

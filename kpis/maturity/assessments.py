@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
 from kpis import safety
@@ -217,6 +217,12 @@ SCORE_COLUMNS = ["assessment_id", "period", "respondent", "team", "function", "p
 
 def load_scores(engine: Engine) -> pd.DataFrame:
     """Every answer, one row per assessment and practice; score NaN = "don't know"; period as a date."""
+    with engine.connect() as conn:
+        return scores_from(conn)
+
+
+def scores_from(conn: Connection) -> pd.DataFrame:
+    """load_scores read through an open connection (a session's, for one consistent read)."""
     q = (
         select(
             Assessment.id,
@@ -231,8 +237,7 @@ def load_scores(engine: Engine) -> pd.DataFrame:
         .join(AssessmentScore, AssessmentScore.assessment_id == Assessment.id)
         .order_by(Assessment.period, Assessment.team, Assessment.respondent, AssessmentScore.practice)
     )
-    with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).all(), columns=SCORE_COLUMNS)
+    df = pd.DataFrame(conn.execute(q).all(), columns=SCORE_COLUMNS)
     df["score"] = pd.to_numeric(df["score"], errors="coerce").astype(float)
     df["period"] = pd.to_datetime(df["period"]).dt.date if len(df) else pd.Series(dtype=object)
     return df

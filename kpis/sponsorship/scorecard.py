@@ -19,6 +19,12 @@ from sqlalchemy import Engine, select
 from kpis import catalog, formatting
 from kpis.config import SCORECARD_FIGURES, AppConfig
 from kpis.series import kpi_totals
+from kpis.sponsorship.measures import (  # the figures over a span, for one person or everyone (the records KPIs too)
+    attendance_rate,
+    decision_latency,
+    sponsored_on_time,
+)
+from kpis.sponsorship.measures import within as _in
 from kpis.store.models import (
     OPEN_ACTION_STATUSES,
     Action,
@@ -30,7 +36,6 @@ from kpis.store.models import (
 )
 
 FIGURES: tuple[str, ...] = tuple(SCORECARD_FIGURES)
-EXECUTIVE_MEETING = "executive S&OP"
 LABELS = {
     "attendance_rate": "Meeting attendance",
     "decision_latency_days": "Decision latency",
@@ -183,35 +188,6 @@ def with_status(values: pd.DataFrame, config: AppConfig) -> pd.DataFrame:
 # ---------------------------------------------------------------- the seven figures
 
 
-def _in(q: Quarter, s: pd.Series) -> pd.Series:
-    return (s >= pd.Timestamp(q.start)) & (s <= pd.Timestamp(q.end))
-
-
-def attendance_rate(attendance: pd.DataFrame, person: str, q: Quarter) -> tuple[float, str]:
-    """Attended / invited over the executive S&OP meetings in q the person was invited to (NaN: none)."""
-    a = attendance
-    sel = a[
-        (a["person"] == person)
-        & (a["type"] == EXECUTIVE_MEETING)
-        & a["invited"].astype(bool)
-        & _in(q, a["meeting_date"])
-    ]
-    if sel.empty:
-        return math.nan, "invited to no executive S&OP meeting"
-    att = int(sel["attended"].astype(bool).sum())
-    return att / len(sel), f"attended {att} of {len(sel)} invited"
-
-
-def decision_latency(decisions: pd.DataFrame, person: str, q: Quarter) -> tuple[float, str]:
-    """Median days from raised to decided over the person's decisions decided in q (NaN: none)."""
-    d = decisions
-    sel = d[(d["owner"] == person) & d["decided_on"].notna() & _in(q, d["decided_on"])]
-    if sel.empty:
-        return math.nan, "no decision decided in the quarter"
-    days = (sel["decided_on"] - sel["raised_on"]).dt.days
-    return float(np.median(days)), f"n = {len(sel)} decision{'s' if len(sel) != 1 else ''}"
-
-
 def pending_decisions(decisions: pd.DataFrame, person: str, q: Quarter, cycle_days: int) -> tuple[int, str]:
     """The person's decisions raised by q's last day, undecided then, and raised more than one cycle before it."""
     d = decisions
@@ -220,16 +196,6 @@ def pending_decisions(decisions: pd.DataFrame, person: str, q: Quarter, cycle_da
     old = (end - d["raised_on"]).dt.days > cycle_days
     n_open = int(open_at_end.sum())
     return int((open_at_end & old).sum()), f"{n_open} open at quarter end"
-
-
-def sponsored_on_time(actions: pd.DataFrame, person: str, q: Quarter) -> tuple[float, str]:
-    """Share of the person's sponsored actions due in q, not cancelled, completed on or before the due date."""
-    a = actions
-    sel = a[(a["sponsor"] == person) & (a["status"] != "cancelled") & _in(q, a["due_date"])]
-    if sel.empty:
-        return math.nan, "no sponsored action due in the quarter"
-    ok = int((sel["completed_on"].notna() & (sel["completed_on"] <= sel["due_date"])).sum())
-    return ok / len(sel), f"{ok} of {len(sel)} due"
 
 
 def overdue_sponsored(actions: pd.DataFrame, person: str, q: Quarter) -> tuple[int, str]:

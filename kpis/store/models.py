@@ -328,6 +328,24 @@ class Action(Stamped, Base):
     __mapper_args__ = {"version_id_col": version}  # see kpis.store.versions
 
 
+class KpiComment(Stamped, Base):
+    """What happened to a KPI in a period (and segment), why, and what is being done: one comment per KPI, segment
+    and period, written by the KPI's owner or an editor, edited with a version check (kpis.commentary)."""
+
+    __tablename__ = "kpi_comment"
+    __table_args__ = (UniqueConstraint("kpi_id", "segment", "period", name="uq_kpi_comment_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kpi_id: Mapped[str] = mapped_column(ForeignKey("kpi.id"))
+    segment: Mapped[str] = mapped_column(String(80), default="", server_default="")  # '' = the KPI's total
+    period: Mapped[dt.date] = mapped_column(Date)  # start of the KPI's own period
+    author: Mapped[str] = mapped_column(String(120))  # the name shown with the comment
+    text: Mapped[str] = mapped_column(Text)
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("action.id"))
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decision.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}  # see kpis.store.versions
+
+
 ACTION_STATUSES = ("open", "in progress", "done", "verified", "not effective", "cancelled")
 OPEN_ACTION_STATUSES = ("open", "in progress")  # an open action: not completed and not cancelled
 MEETING_TYPES = ("data review", "demand review", "supply review", "reconciliation", "executive S&OP")

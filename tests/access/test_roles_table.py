@@ -156,6 +156,14 @@ def _walk(engine, config, user: User, action: str, *, own: bool, monkeypatch, ca
     elif action == "import":
         data = b"ref,text,raised_on,owner\nD-1,Raise safety stock,2026-03-01,Richard Osei\n"
         sponsorship_load.import_decisions(engine, data, "decisions.csv", config=config, user=user)
+    elif action == "comment":
+        from kpis import commentary
+
+        owned = dataclasses.replace(
+            config,
+            kpis=tuple(k.model_copy(update={"owner": mine}) if k.id == "supplier_otif" else k for k in config.kpis),
+        )
+        commentary.save_comment(engine, owned, user, kpi_id="supplier_otif", period=D(2026, 3, 1), text="Late ships")
     elif action == "manage actions":
         actions.create_action(engine=engine, fields=ACTION, user=user, config=config)
     elif action == "audit log":

@@ -163,6 +163,13 @@ def test_a_kpi_without_any_value_is_not_chased(config):
     assert freshness.overdue(latest(), cfg, D(2026, 12, 1)).empty
 
 
+def test_a_kpi_computed_from_the_records_is_not_chased(config):
+    records_kpi = kpi("on_time", source="records", records_metric="actions_on_time")
+    cfg = catalog(config, kpi(), records_kpi)
+    got = latest(("otif", "", "2026-07-01"), ("on_time", "", "2026-07-01"))  # no action was due since July
+    assert freshness.overdue(got, cfg, D(2026, 12, 1))["kpi_id"].tolist() == ["otif"]
+
+
 def test_segments_are_judged_on_their_own_and_a_retired_segment_is_not_chased(config):
     cfg = catalog(config, kpi())
     got = latest(

@@ -273,6 +273,24 @@ def test_wide_sample_holds_the_long_sample_values(engine, config, admin):
 # ---------------------------------------------------------------- each problem, located
 
 
+RECORDS_REFUSAL = {
+    "exec_meeting_attendance": "the meeting log (executive S&OP meetings, invited and attended people)",
+    "decision_cycle_time": "the decision register (raised and decided dates)",
+    "actions_closed_on_time": "the improvement action log (due and completion dates)",
+    "sop_cycle_on_schedule": "the meeting log (the steps of the S&OP cycle held each month)",
+}
+
+
+@pytest.mark.parametrize("kpi_id", sorted(RECORDS_REFUSAL))
+def test_a_kpi_computed_from_the_records_is_refused_naming_them(seeded, config, admin, kpi_id):
+    data = f"kpi,period,value\notif,2025-03,0.9\n{kpi_id},2026-10,0.853\n".encode()
+    lines, _ = problems(seeded, data, "f.csv", config, admin)
+    assert lines == [
+        f"f.csv, row 3, column 'kpi': KPI '{kpi_id}' is computed from the app's records, not imported: "
+        f'{RECORDS_REFUSAL[kpi_id]}. Log or import those records instead, or set source = "import" in config.toml'
+    ]
+
+
 def test_unknown_kpi_with_did_you_mean(seeded, config, admin):
     lines, _ = problems(seeded, b"kpi,period,value\notif,2025-03,0.9\notiff,2025-01,0.91\n", "f.csv", config, admin)
     assert lines == ["f.csv, row 3, column 'kpi': unknown KPI 'otiff' (did you mean 'otif'?)"]

@@ -116,6 +116,19 @@ def test_bad_file_exits_2_with_row_problems(migrated_cli, tmp_path):
     assert r.stdout == ""
 
 
+def test_actuals_of_a_kpi_computed_from_the_records_are_refused(migrated_cli, tmp_path):
+    f = tmp_path / "attendance.csv"
+    f.write_text("kpi,period,value\nexec_meeting_attendance,2026-10,0.853\n", encoding="utf-8")
+    r = migrated_cli("import", "actuals", str(f))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == [
+        "import failed, nothing was written (1 problem):",
+        "attendance.csv, row 2, column 'kpi': KPI 'exec_meeting_attendance' is computed from the app's records, not "
+        "imported: the meeting log (executive S&OP meetings, invited and attended people). Log or import those "
+        'records instead, or set source = "import" in config.toml',
+    ]
+
+
 def test_bad_file_writes_nothing(migrated_cli, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("kpi,period,value\notif,2025-01,0.91\notif,2025-02,oops\n", encoding="utf-8")

@@ -254,6 +254,7 @@ def _with_limit(config, mb: float):
 
 def _importers(engine, admin):
     from kpis.catalog.load import import_actuals
+    from kpis.commentary import import_comments
     from kpis.forecast.load import import_file
     from kpis.improvement.load import import_actions
     from kpis.maturity.load import import_assessments
@@ -267,10 +268,11 @@ def _importers(engine, admin):
         "assessments": lambda d, n, c: import_assessments(engine, d, n, config=c, user=admin),
         "meetings": lambda d, n, c: import_meetings(engine, d, n, config=c, user=admin),
         "decisions": lambda d, n, c: import_decisions(engine, d, n, config=c, user=admin),
+        "comments": lambda d, n, c: import_comments(engine, d, n, config=c, user=admin),
     }
 
 
-KINDS = ["actuals", "demand", "forecasts", "actions", "assessments", "meetings", "decisions"]
+KINDS = ["actuals", "demand", "forecasts", "actions", "assessments", "meetings", "decisions", "comments"]
 SAMPLE = {
     "actuals": "actuals_long.csv",
     "demand": "demand.csv",
@@ -279,6 +281,7 @@ SAMPLE = {
     "assessments": "assessments.csv",
     "meetings": "meetings.csv",
     "decisions": "decisions.csv",
+    "comments": "comments.csv",
 }
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40
 

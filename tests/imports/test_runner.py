@@ -20,7 +20,7 @@ from kpis.store.models import AuditEvent, ImportBatch
 ROOT = Path(__file__).resolve().parents[2]
 # every kind in an order that satisfies what rows refer to (forecasts name items of the demand file; decisions
 # name meetings)
-ORDER = ["actuals", "demand", "forecasts", "actions", "assessments", "meetings", "decisions"]
+ORDER = ["actuals", "demand", "forecasts", "actions", "assessments", "meetings", "decisions", "comments"]
 SAMPLE = {
     "actuals": "actuals_long.csv",
     "demand": "demand.csv",
@@ -29,11 +29,13 @@ SAMPLE = {
     "assessments": "assessments.csv",
     "meetings": "meetings.csv",
     "decisions": "decisions.csv",
+    "comments": "comments.csv",
 }
 
 
 def kinds() -> dict[str, Kind]:
     from kpis.catalog.load import ACTUALS
+    from kpis.commentary import COMMENTS
     from kpis.forecast.load import DEMAND, FORECASTS
     from kpis.improvement.load import ACTIONS
     from kpis.maturity.load import ASSESSMENTS
@@ -47,6 +49,7 @@ def kinds() -> dict[str, Kind]:
         "assessments": ASSESSMENTS,
         "meetings": MEETINGS,
         "decisions": DECISIONS,
+        "comments": COMMENTS,
     }
 
 

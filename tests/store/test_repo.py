@@ -36,6 +36,7 @@ APP_TABLES = {
     "import_batch",
     "item",
     "kpi",
+    "kpi_comment",
     "kpi_value",
     "meeting",
     "meeting_attendee",
@@ -379,11 +380,13 @@ def test_demo_db_has_values_for_every_kpi(demo_db, config):
     eng = make_engine(demo_db)
     try:
         ct = repo.current_through(eng)
-        assert set(ct["kpi_id"]) == {k.id for k in config.kpis if k.source != "forecast"}
-        from kpis import forecast
+        assert set(ct["kpi_id"]) == {k.id for k in config.kpis if k.source == "import"}
+        from kpis import forecast, records
 
         computed = forecast.computed_kpi_values(eng, config)
         assert set(computed["kpi_id"]) == {k.id for k in config.kpis if k.source == "forecast"}
+        from_records = records.kpi_values(eng, config)
+        assert set(from_records["kpi_id"]) == {k.id for k in config.kpis if k.source == "records"}
         with eng.connect() as c:
             assert (
                 c.execute(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "demo")).scalar_one()
