@@ -129,8 +129,12 @@ def test_marks_of_actions_and_reviews_sit_on_the_trend(config):
     assert [m["series"] for m in drawn] == ["Completed action", "Review"]
     assert drawn[0]["label"] == "Action #1 done: <img src=x>"  # a data value: Vega draws it as plain text
     tops = [la for la in spec["layer"] if la.get("data", {}).get("name") == "marks"]
-    # along the top edge, an action and a review of the same date one above the other (neither hides the other)
-    assert [(la["transform"][0]["filter"]["equal"], la["mark"]["y"]) for la in tops] == [("action", 9), ("review", 24)]
+    # along the top edge, an action, a review and a comment of the same date one above the other (none hides another)
+    assert [(la["transform"][0]["filter"]["equal"], la["mark"]["y"]) for la in tops] == [
+        ("action", 9),
+        ("review", 24),
+        ("comment", 39),
+    ]
     assert {"Completed action", "Review"} <= set(spec["layer"][0]["encoding"]["color"]["scale"]["domain"])
 
 
