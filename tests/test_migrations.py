@@ -87,7 +87,7 @@ def _project(engine, table: str, cols: tuple[str, ...]) -> tuple[int, str]:
 
 
 def test_the_people_directory_migration_goes_down_and_up_keeping_every_other_row(engine, config, admin):
-    """0012 adds the people directory: down to 0011 and up again, every other table keeps every row; the
+    """0011 adds the people directory: down to 0010 and up again, every other table keeps every row; the
     directory itself is dropped on the way down (it fills again as people sign in)."""
     from kpis.access import people
 
@@ -96,7 +96,7 @@ def test_the_people_directory_migration_goes_down_and_up_keeping_every_other_row
     people.record_sign_in(engine, maria)
     before = fingerprint(engine)
     assert before["person"][0] == 1
-    downgrade(engine, "0011")
+    downgrade(engine, "0010")
     assert "person" not in inspect(engine).get_table_names()
     assert fingerprint(engine) == {t: v for t, v in before.items() if t != "person"}
     upgrade(engine)

@@ -1,15 +1,15 @@
 """KPI commentary: one comment per KPI, segment and period (what happened, why, what is being done), optionally
 linking an improvement action or a decision, edited with a version check like reviews (kpis.commentary).
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0009"  # main's head when merged (0009_sources); the integrator chains 0009_people in
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -2,15 +2,15 @@
 show "Maria Chen" where rows store ``oidc:<iss>|<sub>`` (kpis.access.people). A new table: nothing else changes,
 and a downgrade drops only this table (it is filled again at the next sign-in of each person).
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0011
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
