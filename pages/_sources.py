@@ -3,7 +3,9 @@
 import streamlit as st
 
 from kpis import safety
+from kpis.catalog import freshness
 from kpis.sources import status
+from pages import _ui
 
 
 def show(cfg, eng, user) -> None:
@@ -29,4 +31,6 @@ def show(cfg, eng, user) -> None:
         st.error(
             f"**Failing source{'s' if len(failing) > 1 else ''}**\n\n" + "\n".join(f"- {safety.md(f)}" for f in failing)
         )
-    st.dataframe(status.table(eng, cfg), hide_index=True, width="stretch", key="data_sources")
+    day = freshness.today()
+    table = status.table(eng, cfg, late=_ui.late_data(day), day=day)
+    st.dataframe(table, hide_index=True, width="stretch", key="data_sources")

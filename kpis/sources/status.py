@@ -10,9 +10,10 @@ from sqlalchemy import Engine, func, select
 
 from kpis.access import rules
 from kpis.access.users import User
+from kpis.catalog import freshness
 from kpis.config import AppConfig
 from kpis.sources.config import SourceConfig
-from kpis.store.models import SourceRun, utcnow
+from kpis.store.models import ImportBatch, KpiValue, SourceRun, utcnow
 
 RESULT = {
     "ok": "imported",
@@ -30,12 +31,51 @@ def last_runs(engine: Engine) -> dict[str, SourceRun]:
     return {r.source: r for r in rows}
 
 
-def table(engine: Engine, config: AppConfig, now: dt.datetime | None = None) -> pd.DataFrame:
-    """One row per declared source."""
+def delivered_kpis(engine: Engine, config: AppConfig, src: SourceConfig) -> list[str]:
+    """The KPIs a source delivers, whose due dates it inherits: for actuals the KPIs its runs have written values of;
+    for demand and forecasts the KPIs computed from the forecast data (kpis.catalog.freshness.fed_by); else none."""
+    if src.kind != "actuals":
+        return freshness.fed_by(config, src.kind)
+    q = (
+        select(KpiValue.kpi_id)
+        .join(ImportBatch, KpiValue.import_id == ImportBatch.id)
+        .where(ImportBatch.created_by == f"source:{src.name}")
+        .distinct()
+    )
+    with engine.connect() as c:
+        written = set(c.execute(q).scalars())
+    return [k.id for k in config.kpis if k.id in written]
+
+
+def late_by_source(engine: Engine, config: AppConfig, late: pd.DataFrame, day: dt.date) -> dict[str, list[str]]:
+    """For each source, the overdue values (`late`: kpis.catalog.freshness.late_data on `day`) of the KPIs it
+    delivers, as 'Name: 2026-10 due 10 Nov, not received' (a segment named after the KPI's name)."""
+    out: dict[str, list[str]] = {}
+    for s in config.sources:
+        ids = set(delivered_kpis(engine, config, s))
+        rows = late[late["kpi_id"].isin(ids)] if len(late) else late
+        out[s.name] = [
+            f"{r['name']}{' · ' + r['segment'] if r['segment'] else ''}: {freshness.late_text(r, day)}"
+            for _, r in rows.iterrows()
+        ]
+    return out
+
+
+def table(
+    engine: Engine,
+    config: AppConfig,
+    now: dt.datetime | None = None,
+    *,
+    late: pd.DataFrame | None = None,
+    day: dt.date | None = None,
+) -> pd.DataFrame:
+    """One row per declared source; with `late` (the overdue KPI values on `day`) a "Late data" column naming what
+    the source delivers and has not delivered on time."""
     from kpis.sources.watch import next_run
 
     now = now or utcnow()
     runs = last_runs(engine)
+    owed = late_by_source(engine, config, late, day or now.date()) if late is not None else {}
     out = []
     for s in config.sources:
         r = runs.get(s.name)
@@ -56,6 +96,7 @@ def table(engine: Engine, config: AppConfig, now: dt.datetime | None = None) -> 
                 if r
                 else "",
                 "Next run": _when(nxt) if nxt else "",
+                **({"Late data": "; ".join(owed.get(s.name, [])) or "none"} if late is not None else {}),
             }
         )
     return pd.DataFrame(out)
