@@ -3,6 +3,7 @@ move it to done, see its verdict and mark it verified. Screenshots: reviews.png 
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -24,8 +25,27 @@ def flow_server(demo_db, tmp_path_factory):
     folder = tmp_path_factory.mktemp("improvement_flow")
     copy = folder / "demo.db"
     shutil.copy(Path(demo_db.split("///", 1)[1]), copy)
+    _FLOW_DB.append(f"sqlite:///{copy}")
     with streamlit_server(f"sqlite:///{copy}", "browser-test", folder) as base:
         yield base
+
+
+_FLOW_DB: list[str] = []  # the flow server's database URL
+
+
+def _backdate_newest_action(created_at) -> None:
+    """Set when the newest action was created, as if it had been created then (issue 21: an action cannot be
+    completed in the app before the day it was created, and this flow completes it in 2025)."""
+    from sqlalchemy import func, select, update
+
+    from kpis.store.engine import make_engine
+    from kpis.store.models import Action
+
+    eng = make_engine(_FLOW_DB[-1])
+    with eng.begin() as conn:
+        newest = conn.execute(select(func.max(Action.id))).scalar()
+        conn.execute(update(Action).where(Action.id == newest).values(created_at=created_at))
+    eng.dispose()
 
 
 def _main(page):
@@ -82,6 +102,7 @@ def test_review_to_verified_action(flow_server, browser):  # noqa: F811  (pytest
         _main(page).get_by_role("button", name="Create action").click()
         _main(page).get_by_text("created.", exact=False).first.wait_for(timeout=30000)
         _settle(page)
+        _backdate_newest_action(dt.datetime(2024, 5, 1, 9, tzinfo=dt.UTC))
         _main(page).get_by_role("button", name="In progress").click()
         _main(page).get_by_text("to 'in progress'", exact=False).first.wait_for(timeout=30000)
         _settle(page)
