@@ -58,6 +58,7 @@ event = st.dataframe(
     selection_mode="single-row",
     height=min(38 + 35 * len(result.rows), 720),
     column_config={
+        "Who": st.column_config.TextColumn("Who", width="medium"),  # source:NAME and display names in full
         "What": st.column_config.TextColumn("What", width="medium"),
         "Before": st.column_config.TextColumn("Before", width="medium"),
         "After": st.column_config.TextColumn("After", width="medium"),
