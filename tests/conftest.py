@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from tests.dbcopy import copy_db
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 # Forecast cube snapshots (kpis.forecast.cache) go to a folder private to this test run.
@@ -118,13 +120,12 @@ def empty_env(monkeypatch, tmp_path):
 def hostile_db(tmp_path_factory, demo_db):
     """A copy of the demo database plus records whose every free-text field and imported name is hostile
     (tests/hostile_data.py), built once per test session (worker)."""
-    import shutil
 
     from kpis import demo
     from tests.hostile_data import add_hostile
 
     path = tmp_path_factory.mktemp("hostile") / "hostile.db"
-    shutil.copy(demo_db.removeprefix("sqlite:///"), path)
+    copy_db(demo_db, path)
     url = f"sqlite:///{path}"
     engine = make_engine(url)
     add_hostile(engine, load_config(ROOT / "config.toml"), end=demo.DEMO_END)

@@ -8,7 +8,6 @@ import dataclasses
 import datetime as dt
 import os
 import pwd
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ from kpis.maturity.assessments import Answers
 from kpis.maturity.assessments import submit as submit_answers
 from kpis.store.engine import make_engine
 from kpis.store.models import AuditEvent
+from tests.dbcopy import copy_db
 
 ROOT = Path(__file__).resolve().parents[2]
 ISS = "https://id.example.com"
@@ -228,7 +228,7 @@ def server(provider, demo_db, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("identity")
     db = folder / "demo.db"
-    shutil.copyfile(demo_db.removeprefix("sqlite:///"), db)
+    copy_db(demo_db, db)
     engine = make_engine(f"sqlite:///{db}")
     config = load_config(ROOT / "config.toml")
     legacy = User("maria.chen@example.com", "contributor")  # her draft from before keys

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.dbcopy import copy_db
 from tests.pages.test_browser import CHROMIUM, _free_port, _require_browser, _settle, _shots
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,10 +232,9 @@ def test_a_foreign_host_name_cannot_open_the_app_socket(signed_server):
 def test_a_signed_in_authors_draft_shows_her_name_not_her_key(provider, browser, demo_db, tmp_path):
     """Carla signs in for real and saves a draft with only its initiative (no team, no facilitator): it is saved,
     and the review reads "Drafted by Carla Contributor", never the stored oidc:<iss>|<sub> key."""
-    import shutil
 
     copy = tmp_path / "demo.db"
-    shutil.copy(demo_db.removeprefix("sqlite:///"), copy)
+    copy_db(demo_db, copy)
     with _serve(provider, f"sqlite:///{copy}", tmp_path) as (base, _port):
         ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
         page = ctx.new_page()

@@ -1,7 +1,6 @@
 """Tests for the command line, run as `python -m kpis` in a subprocess against a temporary SQLite file."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kpis.store.engine import head_revision
+from tests.dbcopy import copy_db
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "samples" / "actuals_long.csv"
@@ -59,10 +59,7 @@ def cli(tmp_path):
 @pytest.fixture
 def migrated_cli(cli, migrated_template):
     """`cli` on a database already at the head revision."""
-    shutil.copyfile(migrated_template, cli.db)
-    wal = Path(f"{migrated_template}-wal")
-    if wal.exists():  # WAL mode: committed pages may still sit in the -wal file
-        shutil.copyfile(wal, f"{cli.db}-wal")
+    copy_db(migrated_template, cli.db)  # SQLite's backup API: pages still in the -wal file come along
     return cli
 
 

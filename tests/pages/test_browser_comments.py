@@ -4,14 +4,13 @@ trend and the tile with the comment."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from sqlalchemy import select
 
 from kpis import commentary
 from kpis.store.engine import make_engine
 from kpis.store.models import AuditEvent
+from tests.dbcopy import copy_db
 from tests.pages.test_browser import (  # noqa: F401  (browser is a fixture)
     _settle,
     _shots,
@@ -29,7 +28,7 @@ def own_server(demo_db, tmp_path_factory):
     """A server on a private copy of the demo database (this test writes), as the local admin."""
     folder = tmp_path_factory.mktemp("comments_browser")
     path = folder / "demo.db"
-    shutil.copy(demo_db.removeprefix("sqlite:///"), path)
+    copy_db(demo_db, path)
     url = f"sqlite:///{path}"
     with streamlit_server(url, "browser-test", folder) as base:
         yield base, url

@@ -4,11 +4,10 @@ move it to done, see its verdict and mark it verified. Screenshots: reviews.png 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-from pathlib import Path
 
 import pytest
 
+from tests.dbcopy import copy_db
 from tests.pages.test_browser import (
     _settle,
     _shots,
@@ -24,7 +23,7 @@ def flow_server(demo_db, tmp_path_factory):
     """A server on a private copy of the demo database (this flow writes)."""
     folder = tmp_path_factory.mktemp("improvement_flow")
     copy = folder / "demo.db"
-    shutil.copy(Path(demo_db.split("///", 1)[1]), copy)
+    copy_db(demo_db, copy)
     _FLOW_DB.append(f"sqlite:///{copy}")
     with streamlit_server(f"sqlite:///{copy}", "browser-test", folder) as base:
         yield base

@@ -3,8 +3,6 @@ Assess and Maturity pages on the demo (SOP_PULSE_SCREENSHOTS=docs/screenshots to
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from kpis.access.users import User
@@ -12,6 +10,7 @@ from kpis.config import PRACTICES
 from kpis.maturity import assessments
 from kpis.maturity.assessments import Answers
 from kpis.store.engine import make_engine, upgrade
+from tests.dbcopy import copy_db
 from tests.pages.test_browser import _settle, _shots, browser, streamlit_server  # noqa: F401  (fixture re-used)
 
 pytestmark = pytest.mark.browser
@@ -53,7 +52,7 @@ def demo_server(demo_db, tmp_path_factory):
     """A server on a copy of the demo database, signed in as a demo respondent (Maria Chen)."""
     folder = tmp_path_factory.mktemp("maturity_demo_browser")
     path = demo_db.split("///", 1)[1]
-    shutil.copyfile(path, folder / "demo.db")
+    copy_db(path, folder / "demo.db")
     with streamlit_server(f"sqlite:///{folder / 'demo.db'}", "Maria Chen", folder) as base:
         yield base
 

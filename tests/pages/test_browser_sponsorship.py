@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from kpis.sponsorship import scorecard as sc
+from tests.dbcopy import copy_db
 from tests.pages.test_browser import _free_port, _require_browser, _settle, _shots, browser  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def writable_server(demo_db, tmp_path_factory):
     _require_browser()
     folder = tmp_path_factory.mktemp("sponsorship_browser")
     db = folder / "demo.db"
-    shutil.copyfile(demo_db.split("///", 1)[1], db)
+    copy_db(demo_db, db)
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SOP_PULSE_USER": "browser-test"}
     log = (folder / "server.log").open("wb")

@@ -6,7 +6,6 @@ tests/pages/test_browser_comments.py.)"""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +16,7 @@ from kpis import commentary, safety
 from kpis.access.users import User
 from kpis.config import load_config
 from kpis.store.engine import make_engine
+from tests.dbcopy import copy_db
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -27,7 +27,7 @@ HOSTILE = "<b>Carrier</b> **late** [see](http://evil.example) :red[x] $x$"
 def own_demo(monkeypatch, tmp_path, demo_db):
     """A private copy of the demo database (the tests write to it), pages acting as the admin `tester`."""
     path = tmp_path / "demo.db"
-    shutil.copy(demo_db.removeprefix("sqlite:///"), path)
+    copy_db(demo_db, path)
     url = f"sqlite:///{path}"
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("SOP_PULSE_USER", "tester")

@@ -4,11 +4,12 @@ AppTest: demo data, a viewer (no forms), an empty database, and the create / mov
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.dbcopy import copy_db
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -19,7 +20,7 @@ def demo_copy(monkeypatch, demo_db, tmp_path):
     """A private copy of the demo database (these tests write), acting as an admin."""
     src = Path(demo_db.split("///", 1)[1])
     dst = tmp_path / "demo_copy.db"
-    shutil.copy(src, dst)
+    copy_db(src, dst)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{dst}")
     monkeypatch.setenv("SOP_PULSE_USER", "tester")
     monkeypatch.chdir(ROOT)

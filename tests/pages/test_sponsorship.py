@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from kpis.sponsorship import scorecard as sc
 from kpis.store.engine import make_engine
+from tests.dbcopy import copy_db
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -38,7 +38,7 @@ def demo_copy(monkeypatch, demo_db, tmp_path):
     """A private copy of the demo database for tests that write."""
     src = Path(demo_db.split("///", 1)[1])
     dst = tmp_path / "demo_copy.db"
-    shutil.copyfile(src, dst)
+    copy_db(src, dst)
     url = f"sqlite:///{dst}"
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("SOP_PULSE_USER", "tester")
